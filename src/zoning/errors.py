@@ -1,0 +1,101 @@
+"""Errors and issues, in the planner's terms.
+
+Every problem found in an input is an :class:`Issue` naming the file, the row as the user sees it
+(spreadsheet row for CSV/Excel, with the header as row 1; feature number for GeoJSON / GeoPackage /
+Shapefile), the column as written in the file, the offending value and the fix.  Validation collects all
+issues of a file and raises a single :class:`InputError`.  Lossy-but-valid choices (a repaired polygon,
+an island block attached to its neighbour) are issues with ``severity="warning"``: they are logged and
+carried by the result, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Issue", "ZoningError", "InputError", "InfeasibleError", "format_issues"]
+
+#: How many issues an error message prints before saying "… and N more".
+PRINT_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem (or one warning) found in the input, with where it is and how to fix it."""
+
+    message: str
+    fix: str = ""
+    file: str | None = None
+    row: int | None = None
+    column: str | None = None
+    value: object = None
+    severity: Literal["error", "warning"] = "error"
+
+    def where(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(str(self.file))
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f'column "{self.column}"')
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.fix:
+            text += f" Fix: {self.fix}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "severity": self.severity,
+            "file": self.file,
+            "row": self.row,
+            "column": self.column,
+            "value": None if self.value is None else str(self.value),
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+def format_issues(issues: Sequence[Issue], limit: int = PRINT_LIMIT) -> str:
+    """The issues one per line, capped at ``limit`` lines with a count of the rest."""
+    lines = [f"- {issue}" for issue in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(f"- … and {len(issues) - limit} more (see the full list with --issues FILE)")
+    return "\n".join(lines)
+
+
+class ZoningError(Exception):
+    """Base class of every error zoning raises on purpose."""
+
+
+class InputError(ZoningError):
+    """The input files or parameters have problems; ``issues`` lists every one of them."""
+
+    def __init__(self, issues: Sequence[Issue], headline: str | None = None):
+        self.issues: tuple[Issue, ...] = tuple(issues)
+        errors = [i for i in self.issues if i.severity == "error"]
+        n = len(errors)
+        files = sorted({i.file for i in errors if i.file})
+        if headline is None:
+            where = f" in {', '.join(files)}" if files else ""
+            headline = f"{n} problem{'s' if n != 1 else ''} found{where}:"
+        self.headline = headline
+        super().__init__(f"{headline}\n{format_issues(errors)}")
+
+
+class InfeasibleError(ZoningError):
+    """No plan satisfies the rules.  ``reasons`` says which rule binds where, ``fixes`` what would help."""
+
+    def __init__(self, reasons: Sequence[str], fixes: Sequence[str] = (), *, rule: str | None = None):
+        self.reasons: tuple[str, ...] = tuple(reasons)
+        self.fixes: tuple[str, ...] = tuple(fixes)
+        self.rule = rule
+        text = "No plan fits the rules:\n" + "\n".join(f"- {r}" for r in self.reasons)
+        if self.fixes:
+            text += "\nFix: " + "; or ".join(self.fixes) + "."
+        super().__init__(text)

@@ -1,0 +1,258 @@
+"""The block graph: adjacency, Voronoi cells for point blocks, islands, school anchors, distances.
+
+Everything here works on projected (metric) geometries: the caller projects with ``crs.to_metric`` first,
+and :func:`require_metric` refuses degrees.
+
+Adjacency means a shared *edge*: two polygons are neighbours when their boundaries run together for at
+least ``min_shared_m`` metres (default 2 m) within a snapping tolerance of ``tol_m`` (0.5 m), so blocks that
+meet only at a corner are not neighbours, while hand-digitised blocks with sub-metre slivers still are.
+
+Islands policy: when the graph falls apart into several pieces (an island block, an enclave across water,
+a blocks file with holes), every piece but the largest is attached to the nearest block outside it by one
+added edge, and a warning names the blocks.  Zones can then still be one piece, and the planner is told
+which links are artificial.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from .errors import InputError, Issue
+
+__all__ = [
+    "BlockGraph",
+    "require_metric",
+    "voronoi_cells",
+    "polygon_adjacency",
+    "connect_islands",
+    "school_anchors",
+    "build_block_graph",
+    "components",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BlockGraph:
+    """Adjacency of N blocks as an undirected edge list (i < j), with what the islands policy added."""
+
+    n: int
+    edges: np.ndarray  # (E, 2) int64, i < j, sorted, unique
+    added_edges: np.ndarray  # (F, 2) the subset added by the islands policy
+    cells: gpd.GeoSeries  # the polygon of each block (Voronoi cell for point blocks), metric CRS
+
+    def csr(self) -> sparse.csr_matrix:
+        return edges_to_csr(self.n, self.edges)
+
+
+def edges_to_csr(n: int, edges: np.ndarray) -> sparse.csr_matrix:
+    """Symmetric 0/1 adjacency matrix of an undirected edge list."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    rows = np.concatenate([edges[:, 0], edges[:, 1]])
+    cols = np.concatenate([edges[:, 1], edges[:, 0]])
+    data = np.ones(len(rows), dtype=np.int8)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+
+def components(n: int, edges: np.ndarray, members: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+    """Connected components of the subgraph induced by ``members`` (all nodes if None).
+
+    Returns (count, label) with label -1 for nodes outside ``members``.
+    """
+    if members is None:
+        members = np.arange(n)
+    members = np.asarray(members, dtype=np.int64)
+    label = np.full(n, -1, dtype=np.int64)
+    if len(members) == 0:
+        return 0, label
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    inside = np.zeros(n, dtype=bool)
+    inside[members] = True
+    keep = inside[edges[:, 0]] & inside[edges[:, 1]]
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[members] = np.arange(len(members))
+    sub = edges_to_csr(len(members), pos[edges[keep]])
+    count, lab = csgraph.connected_components(sub, directed=False)
+    label[members] = lab
+    return int(count), label
+
+
+def require_metric(frame: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> None:
+    """Refuse geographic coordinates: distances in degrees are meaningless."""
+    crs = frame.crs
+    if crs is None or crs.is_geographic:
+        raise ValueError(
+            f"{what} must be in a projected metric CRS (got {crs}); project with zoning.crs.to_metric first"
+        )
+
+
+def voronoi_cells(points: gpd.GeoSeries, study_area: shapely.Geometry | None = None) -> gpd.GeoSeries:
+    """Voronoi cell of every point, clipped to the study area (default: convex hull buffered 300 m).
+
+    Points at the same location share one cell (each gets a copy); the caller makes them neighbours.
+    """
+    require_metric(points, "point blocks")
+    xy = shapely.get_coordinates(points.values)
+    if study_area is None:
+        hull = shapely.convex_hull(shapely.multipoints(xy))
+        study_area = shapely.buffer(hull, 300.0)
+    uniq, inverse = np.unique(np.round(xy, 3), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(uniq) == 1:
+        cells = np.array([study_area])
+    else:
+        env = shapely.buffer(shapely.envelope(study_area), 1000.0)
+        regions = shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=env, ordered=True)
+        cells = shapely.get_parts(regions)
+        cells = shapely.intersection(cells, study_area)
+    return gpd.GeoSeries(cells[inverse], index=points.index, crs=points.crs)
+
+
+def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m: float = 2.0) -> np.ndarray:
+    """Pairs (i < j) of polygons sharing at least ``min_shared_m`` of boundary (corners do not count)."""
+    require_metric(cells, "blocks")
+    geoms = cells.values
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="dwithin", distance=tol_m)
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if len(left) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    boundaries = shapely.boundary(geoms)
+    near = shapely.buffer(boundaries, tol_m, quad_segs=2)
+    shared = shapely.length(shapely.intersection(near[left], boundaries[right]))
+    ok = shared >= min_shared_m
+    pairs = np.stack([left[ok], right[ok]], axis=1).astype(np.int64)
+    return _unique_edges(pairs)
+
+
+def _unique_edges(pairs: np.ndarray) -> np.ndarray:
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) == 0:
+        return pairs
+    pairs = np.sort(pairs, axis=1)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0)
+
+
+def connect_islands(
+    xy: np.ndarray, edges: np.ndarray, labels: list[str]
+) -> tuple[np.ndarray, np.ndarray, list[Issue]]:
+    """Attach every piece of the graph but the largest to its nearest block outside it.
+
+    ``xy`` are the blocks' representative points (metric).  Returns (all edges, added edges, warnings).
+    """
+    n = len(xy)
+    added: list[tuple[int, int]] = []
+    warnings: list[Issue] = []
+    edges = _unique_edges(edges)
+    while True:
+        count, label = components(n, edges)
+        if count <= 1:
+            break
+        sizes = np.bincount(label, minlength=count)
+        main = int(np.argmax(sizes))
+        new_pairs = []
+        for comp in range(count):
+            if comp == main:
+                continue
+            inside = np.flatnonzero(label == comp)
+            outside = np.flatnonzero(label != comp)
+            tree = cKDTree(xy[outside])
+            dist, idx = tree.query(xy[inside], k=1)
+            best = int(np.argmin(dist))
+            a, b = int(inside[best]), int(outside[idx[best]])
+            new_pairs.append((a, b))
+            names = ", ".join(labels[i] for i in inside[:8]) + (" …" if len(inside) > 8 else "")
+            warnings.append(
+                Issue(
+                    message=(
+                        f"{_pieces_text(len(inside))} ({names}); attached to the nearest block "
+                        f"{labels[b]} ({dist[best]:,.0f} m away) so their zone can be one piece"
+                    ),
+                    fix="check these blocks' geometry if they should touch their neighbours",
+                    severity="warning",
+                )
+            )
+        added.extend(new_pairs)
+        edges = _unique_edges(np.vstack([edges, np.array(new_pairs, dtype=np.int64)]))
+    return edges, _unique_edges(np.array(added, dtype=np.int64)), warnings
+
+
+def _pieces_text(count: int) -> str:
+    if count == 1:
+        return "1 block touches no other block"
+    return f"{count} blocks form a group that touches no other block"
+
+
+def school_anchors(cells: gpd.GeoSeries, school_points: gpd.GeoSeries) -> np.ndarray:
+    """Index of the block each school stands in (-1 when it stands outside every block)."""
+    require_metric(cells, "blocks")
+    tree = shapely.STRtree(cells.values)
+    school_idx, block_idx = tree.query(school_points.values, predicate="intersects")
+    anchor = np.full(len(school_points), -1, dtype=np.int64)
+    # a school on a shared boundary intersects several blocks: keep the first (lowest index)
+    order = np.lexsort((block_idx, school_idx))
+    school_idx, block_idx = school_idx[order], block_idx[order]
+    first = np.ones(len(school_idx), dtype=bool)
+    first[1:] = school_idx[1:] != school_idx[:-1]
+    anchor[school_idx[first]] = block_idx[first]
+    return anchor
+
+
+def build_block_graph(
+    blocks: gpd.GeoDataFrame,
+    *,
+    study_area: shapely.Geometry | None = None,
+    tol_m: float = 0.5,
+    min_shared_m: float = 2.0,
+    id_column: str = "block_id",
+    name_column: str = "name",
+) -> tuple[BlockGraph, list[Issue]]:
+    """Adjacency of the blocks (polygons: shared edges; points: Voronoi cells) with the islands policy."""
+    require_metric(blocks, "blocks")
+    geom_types = set(blocks.geom_type.unique())
+    if geom_types <= {"Point"}:
+        cells = voronoi_cells(blocks.geometry, study_area)
+        log.info("blocks are points: adjacency from Voronoi cells clipped to the study area")
+    elif geom_types <= {"Polygon", "MultiPolygon"}:
+        cells = blocks.geometry
+    else:
+        raise InputError(
+            [
+                Issue(
+                    message=f"blocks mix geometry types {sorted(geom_types)}",
+                    fix="give every block as a polygon, or every block as a point",
+                )
+            ]
+        )
+    edges = polygon_adjacency(cells, tol_m=tol_m, min_shared_m=min_shared_m)
+    if geom_types <= {"Point"}:
+        # blocks at the same location share a cell: make them neighbours of each other
+        xy = np.round(shapely.get_coordinates(blocks.geometry.values), 3)
+        _, inv = np.unique(xy, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        order = np.argsort(inv, kind="stable")
+        same = inv[order][1:] == inv[order][:-1]
+        dup_pairs = np.stack([order[:-1][same], order[1:][same]], axis=1)
+        edges = _unique_edges(np.vstack([edges, dup_pairs]))
+    rep = shapely.get_coordinates(blocks.geometry.representative_point().values)
+    if name_column in blocks:
+        labels = [f"{n} ({b})" if n != b else str(b) for n, b in zip(blocks[name_column], blocks[id_column])]
+    else:
+        labels = [str(b) for b in blocks[id_column]]
+    edges, added, warnings = connect_islands(rep, edges, labels)
+    for w in warnings:
+        log.warning("%s", w)
+    graph = BlockGraph(n=len(blocks), edges=edges, added_edges=added, cells=cells)
+    log.info("block graph: %d blocks, %d adjacencies (%d added for islands)", graph.n, len(edges), len(added))
+    return graph, warnings

@@ -1,0 +1,186 @@
+"""Our own incumbents: rounding of the relaxation and local repair (plain numpy, no solver).
+
+CP-SAT may spend a whole time limit in presolve on a large model and come back without a plan; the planner
+must still get the best plan we know and its gap.  So the zone solver always keeps an incumbent of its
+own, built here:
+
+* :func:`round_flow` sends each block to the school that got most of its children in the transportation
+  relaxation (anchor blocks to their own school);
+* :func:`repair` then makes zones one piece (a cut-off fragment joins the neighbouring zone it is cheapest
+  to join) and relieves over-full schools by handing boundary blocks to neighbouring zones with free seats,
+  never cutting the giving zone in two.
+
+Both are greedy; they return a plan and whether it satisfies every rule (:func:`violations`).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from .graph import edges_to_csr
+from .problem import ZoneProblem
+
+__all__ = ["round_flow", "fragments", "repair", "violations", "loads"]
+
+
+def loads(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
+    """Children (scaled) assigned to each school."""
+    return np.bincount(assign, weights=problem.students, minlength=problem.n_schools).astype(np.int64)
+
+
+def _arc_lookup(problem: ZoneProblem) -> tuple[np.ndarray, np.ndarray]:
+    keys = problem.arc_block * problem.n_schools + problem.arc_school
+    order = np.argsort(keys)
+    return keys[order], problem.arc_unit_cost[order]
+
+
+def _allowed(keys: np.ndarray, m: int, i: int, j: int) -> bool:
+    k = i * m + j
+    pos = np.searchsorted(keys, k)
+    return bool(pos < len(keys) and keys[pos] == k)
+
+
+def round_flow(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
+    """Each block to the candidate school with most of its relaxed flow (ties: the cheaper arc)."""
+    n = problem.n_blocks
+    # arcs are sorted by block then distance: the first arc of a block is its nearest candidate
+    order = np.lexsort((problem.arc_dist_m, -flows, problem.arc_block))
+    ai = problem.arc_block[order]
+    first = np.ones(len(ai), dtype=bool)
+    first[1:] = ai[1:] != ai[:-1]
+    assign = np.full(n, -1, dtype=np.int64)
+    assign[ai[first]] = problem.arc_school[order][first]
+    ok = problem.anchor >= 0
+    assign[problem.anchor[ok]] = np.flatnonzero(ok)
+    return assign
+
+
+def fragments(problem: ZoneProblem, assign: np.ndarray) -> list[tuple[int, np.ndarray, int]]:
+    """Pieces of zones cut off from their zone's main piece: (school j, blocks, a block of the main piece).
+
+    The main piece is the one holding the school's anchor block, or the largest piece of an unanchored zone.
+    For an anchored zone whose anchor block went elsewhere, every piece is a fragment (anchor given).
+    """
+    n = problem.n_blocks
+    e = problem.edges
+    same = assign[e[:, 0]] == assign[e[:, 1]]
+    _, label = csgraph.connected_components(edges_to_csr(n, e[same]), directed=False)
+    out: list[tuple[int, np.ndarray, int]] = []
+    # pieces per school
+    pieces: dict[int, list[int]] = {}
+    comp_school = np.full(label.max() + 1, -1, dtype=np.int64)
+    comp_school[label] = assign
+    comp_size = np.bincount(label, weights=problem.students + 1, minlength=label.max() + 1)
+    for comp, j in enumerate(comp_school):
+        pieces.setdefault(int(j), []).append(comp)
+    for j, comps in pieces.items():
+        anchor = int(problem.anchor[j])
+        if anchor >= 0:
+            main = int(label[anchor]) if assign[anchor] == j else -1
+            ref = anchor
+        else:
+            if len(comps) == 1:
+                continue
+            main = max(comps, key=lambda c: comp_size[c])
+            ref = int(np.flatnonzero(label == main)[0])
+        for c in comps:
+            if c != main:
+                out.append((j, np.flatnonzero(label == c), ref))
+    return out
+
+
+def violations(problem: ZoneProblem, assign: np.ndarray) -> list[str]:
+    """Rules a full assignment breaks (empty list: a valid plan).  Used to accept incumbents."""
+    bad: list[str] = []
+    if np.any(assign < 0):
+        bad.append("unassigned blocks")
+        return bad
+    keys, _ = _arc_lookup(problem)
+    k = np.arange(problem.n_blocks) * problem.n_schools + assign
+    pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
+    if not np.all(keys[pos] == k):
+        bad.append("a block is assigned outside its candidate schools")
+    if not problem.allow_overload and np.any(loads(problem, assign) > problem.capacity):
+        bad.append("over capacity")
+    if problem.max_moved is not None:
+        moved = (problem.current >= 0) & (problem.current != assign)
+        if problem.students[moved].sum() > problem.max_moved:
+            bad.append("too many children moved")
+    if problem.contiguity and fragments(problem, assign):
+        bad.append("a zone is in several pieces")
+    return bad
+
+
+def repair(problem: ZoneProblem, assign: np.ndarray, *, rounds: int = 30) -> np.ndarray:
+    """Greedy local repair of contiguity and seats (see the module docstring); returns a new plan."""
+    assign = assign.copy()
+    m = problem.n_schools
+    keys, unit = _arc_lookup(problem)
+    adj = edges_to_csr(problem.n_blocks, problem.edges)
+    indptr, indices = adj.indptr, adj.indices
+    is_anchor = np.zeros(problem.n_blocks, dtype=bool)
+    is_anchor[problem.anchor[problem.anchor >= 0]] = True
+
+    def unit_cost(i: int, j: int) -> float:
+        k = i * m + j
+        pos = np.searchsorted(keys, k)
+        return float(unit[pos]) if pos < len(keys) and keys[pos] == k else np.inf
+
+    for _ in range(rounds):
+        changed = False
+        if problem.contiguity:
+            for j, comp, _ref in fragments(problem, assign):
+                pending = set(int(i) for i in comp if not is_anchor[i] or problem.anchor[j] != i)
+                progress = True
+                while pending and progress:
+                    progress = False
+                    for i in sorted(pending):
+                        nbr = indices[indptr[i] : indptr[i + 1]]
+                        options = {int(assign[u]) for u in nbr if u not in pending and assign[u] != j}
+                        costs = [(unit_cost(i, k2), k2) for k2 in options]
+                        costs = [c for c in costs if np.isfinite(c[0])]
+                        if costs:
+                            assign[i] = min(costs)[1]
+                            pending.discard(i)
+                            progress = changed = True
+        if not problem.allow_overload:
+            changed |= _relieve(problem, assign, indptr, indices, is_anchor, unit_cost)
+        if not changed:
+            break
+    return assign
+
+
+def _relieve(problem, assign, indptr, indices, is_anchor, unit_cost) -> bool:
+    """Move boundary blocks out of over-full zones into neighbouring zones with free seats."""
+    changed = False
+    load = loads(problem, assign)
+    for j in np.flatnonzero(load > problem.capacity):
+        while load[j] > problem.capacity[j]:
+            members = np.flatnonzero(assign == j)
+            g = nx.Graph()
+            g.add_nodes_from(members.tolist())
+            sub = sparse.csr_matrix((np.ones(len(indices)), indices, indptr))[members][:, members].tocoo()
+            g.add_edges_from(zip(members[sub.row].tolist(), members[sub.col].tolist()))
+            cut = set(nx.articulation_points(g)) if problem.contiguity else set()
+            best = None
+            for i in members:
+                if is_anchor[i] and problem.anchor[j] == i or i in cut or problem.students[i] == 0:
+                    continue
+                nbr = indices[indptr[i] : indptr[i + 1]]
+                for k2 in {int(assign[u]) for u in nbr if assign[u] != j}:
+                    if load[k2] + problem.students[i] > problem.capacity[k2]:
+                        continue
+                    delta = (unit_cost(i, k2) - unit_cost(i, j)) / max(problem.students[i], 1)
+                    if np.isfinite(delta) and (best is None or delta < best[0]):
+                        best = (delta, int(i), k2)
+            if best is None:
+                break
+            _, i, k2 = best
+            assign[i] = k2
+            load[j] -= problem.students[i]
+            load[k2] += problem.students[i]
+            changed = True
+    return changed

@@ -1,0 +1,131 @@
+"""Pure functions: plan → tables and numbers a planner reports.
+
+Distances are straight-line metres in the plan's metric CRS, weighted by children.  "Before" figures
+describe the current assignment (each block's ``current_school``) on the same blocks, so the planner can
+say what the plan changes: children moved, mean trip, schools over capacity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .plan import Plan
+
+__all__ = ["school_table", "summary", "current_assignment"]
+
+
+def _wmean(values: np.ndarray, weights: np.ndarray) -> float:
+    w = weights.sum()
+    return float((values * weights).sum() / w) if w > 0 else 0.0
+
+
+def current_assignment(plan: Plan) -> pd.Series | None:
+    """block_id → current school_id where every block names one (None when the data have no current zones)."""
+    if "current_school" not in plan.blocks:
+        return None
+    known = set(plan.schools["school_id"])
+    by_name = dict(zip(plan.schools["name"], plan.schools["school_id"]))
+    cur = [c if c in known else by_name.get(c) for c in plan.blocks["current_school"]]
+    series = pd.Series(cur, index=plan.blocks["block_id"].to_numpy(), name="current_school", dtype=object)
+    students = plan.blocks["students"].to_numpy(dtype=float)
+    if any(c is None and s > 0 for c, s in zip(cur, students)):
+        return None
+    return series
+
+
+def school_table(plan: Plan) -> pd.DataFrame:
+    """Per school: seats, children, utilisation, mean and max trip, children moved in."""
+    b = plan.blocks
+    students = b["students"].to_numpy(dtype=float)
+    rows = []
+    for _, s in plan.schools.iterrows():
+        mine = (b["school_id"] == s["school_id"]).to_numpy()
+        dist = b["distance_m"].to_numpy(dtype=float)[mine]
+        kids = students[mine]
+        moved_in = float(kids[b["moved"].to_numpy()[mine]].sum()) if "moved" in b else 0.0
+        rows.append(
+            {
+                "school_id": s["school_id"],
+                "name": s["name"],
+                "capacity": float(s["capacity"]),
+                "students": float(kids.sum()),
+                "utilisation": float(kids.sum() / s["capacity"]) if s["capacity"] > 0 else float("nan"),
+                "overload": max(0.0, float(kids.sum() - s["capacity"])),
+                "blocks": int(mine.sum()),
+                "mean_distance_m": _wmean(dist, kids),
+                "max_distance_m": float(dist[kids > 0].max()) if (kids > 0).any() else 0.0,
+                "moved_in": moved_in,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary(plan: Plan) -> dict:
+    """Everything ``summary.json`` holds: the proof, totals, before/after, and one entry per school."""
+    b = plan.blocks
+    students = b["students"].to_numpy(dtype=float)
+    dist = b["distance_m"].to_numpy(dtype=float)
+    table = school_table(plan)
+    totals = {
+        "blocks": int(len(b)),
+        "schools": int(len(plan.schools)),
+        "children": round(float(students.sum()), 3),
+        "seats": round(float(plan.schools["capacity"].sum()), 3),
+        "children_estimated": bool(b.get("students_estimated", pd.Series(False)).any()),
+        "mean_distance_m": round(_wmean(dist, students), 1),
+        "max_distance_m": round(float(dist[students > 0].max()) if (students > 0).any() else 0.0, 1),
+        "children_moved": round(float(students[b["moved"].to_numpy()].sum()), 3),
+        "schools_over_capacity": int((table["overload"] > 1e-9).sum()),
+        "zones_not_contiguous": _pieces(plan),
+    }
+    before = _before(plan)
+    return {
+        "solve": plan.info.to_dict(),
+        "rules": {k: v for k, v in plan.rules.items() if k != "overload_penalty_m"},
+        "totals": totals,
+        "before": before,
+        "schools": [
+            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")
+        ],
+        "warnings": [w.to_dict() for w in plan.warnings],
+    }
+
+
+def _pieces(plan: Plan) -> int:
+    """How many zones are in more than one piece of the block graph (0 expected)."""
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    n = len(plan.blocks)
+    e = plan.problem.edges
+    school = plan.blocks["school_id"].to_numpy()
+    same = school[e[:, 0]] == school[e[:, 1]]
+    e = e[same]
+    graph = sparse.csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    _, label = csgraph.connected_components(graph, directed=False)
+    pieces = pd.Series(label).groupby(school).nunique()
+    return int((pieces > 1).sum())
+
+
+def _before(plan: Plan) -> dict | None:
+    """The current assignment's figures, for a before/after comparison."""
+    cur = current_assignment(plan)
+    if cur is None:
+        return None
+    b = plan.blocks
+    students = b["students"].to_numpy(dtype=float)
+    pts = b.geometry.representative_point()
+    school_pt = dict(zip(plan.schools["school_id"], plan.schools.geometry))
+    has = cur.notna().to_numpy()
+    dist = np.array([p.distance(school_pt[c]) if c is not None else 0.0 for p, c in zip(pts, cur)])
+    load = pd.Series(students[has]).groupby(cur.to_numpy()[has]).sum()
+    cap = plan.schools.set_index("school_id")["capacity"]
+    over = (load - cap.reindex(load.index)).clip(lower=0)
+    return {
+        "mean_distance_m": round(_wmean(dist[has], students[has]), 1),
+        "max_distance_m": round(float(dist[has & (students > 0)].max()) if (has & (students > 0)).any() else 0.0, 1),
+        "schools_over_capacity": int((over > 1e-9).sum()),
+        "children_over_capacity": round(float(over.sum()), 3),
+    }

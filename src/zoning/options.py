@@ -1,0 +1,35 @@
+"""Options of the solvers, as frozen dataclasses.
+
+Rules of the plan (maximum distance, move penalty, …) are keyword arguments of the API functions; this
+module holds what steers the *search*: time, threads, seed, the gap at which to stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SolveOptions"]
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How long and how hard to search.
+
+    time_limit_s: wall-clock budget of the whole solve (bound, model, search, repair).
+    workers: CP-SAT search threads (the machines we target have 2 cores).
+    seed: the only source of randomness; the same seed and inputs give the same plan.
+    relative_gap: stop once the plan is proven within this fraction of the lower bound (0.0001 = 0.01 %).
+    """
+
+    time_limit_s: float = 60.0
+    workers: int = 2
+    seed: int = 0
+    relative_gap: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s!r}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers!r}")
+        if not 0 <= self.relative_gap < 1:
+            raise ValueError(f"relative_gap must be in [0, 1), got {self.relative_gap!r}")

@@ -1,0 +1,194 @@
+"""Attendance zones end to end: canonical frames → metric CRS → block graph → solve → checked Plan.
+
+``assign_zones`` is the library's main entry point for 划片.  It takes blocks and schools as GeoDataFrames
+with the canonical columns (what ``zoning.read_blocks`` / ``zoning.read_schools`` return, or a frame the
+user built) in any CRS, and returns an immutable, independently checked :class:`~zoning.plan.Plan`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .crs import to_metric
+from .errors import InputError, Issue
+from .graph import build_block_graph, school_anchors
+from .model_zones import solve_zones
+from .options import SolveOptions
+from .plan import Plan, SolveInfo
+from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
+from .verify import check_plan
+
+__all__ = ["assign_zones"]
+
+log = logging.getLogger(__name__)
+
+_BLOCK_COLUMNS = ("block_id", "students")
+_SCHOOL_COLUMNS = ("school_id", "capacity")
+
+
+def _require(frame: gpd.GeoDataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    issues = [
+        Issue(
+            message=f"{what} have no column {c!r} (columns: {', '.join(map(str, frame.columns))})",
+            fix=f"rename the column to {c!r}, or read the file with zoning.read_{what}(…, columns={{{c!r}: 'yours'}})",
+            column=c,
+        )
+        for c in missing
+    ]
+    if frame.crs is None:
+        issues.append(Issue(message=f"{what} have no coordinate reference system", fix="set one with .set_crs(…)"))
+    if issues:
+        raise InputError(issues)
+
+
+def assign_zones(
+    blocks: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    *,
+    max_distance_m: float | None = None,
+    move_penalty_m: float = DEFAULT_MOVE_PENALTY_M,
+    max_moved: float | None = None,
+    allow_overload: bool = False,
+    contiguity: bool = True,
+    candidates: int = DEFAULT_CANDIDATES,
+    study_area: shapely.Geometry | None = None,
+    options: SolveOptions = SolveOptions(),
+    warnings: tuple[Issue, ...] = (),
+) -> Plan:
+    """Draw attendance zones: every block to one school, within seats, zones in one piece, trips short.
+
+    blocks: block_id, students, optional name / current_school; polygons, or points (小区 locations, whose
+        adjacency then comes from Voronoi cells clipped to ``study_area`` or the buffered convex hull).
+    schools: school_id, capacity, optional name; points.
+    max_distance_m: no child is sent further than this (straight line), except from the school's own block.
+    move_penalty_m: cost of moving one child away from its current school, in metres of travel
+        (default 500 m; 0 ignores current zones).  max_moved caps the children moved.
+    allow_overload: let schools take more children than seats, at a high price per child, and report it.
+    contiguity: every zone one piece holding its school's block (default on).
+    candidates: nearest schools considered per block (grown automatically where seats require).
+    """
+    _require(blocks, _BLOCK_COLUMNS, "blocks")
+    _require(schools, _SCHOOL_COLUMNS, "schools")
+    blocks = blocks.reset_index(drop=True)
+    schools = schools.reset_index(drop=True)
+    if "name" not in blocks:
+        blocks = blocks.assign(name=blocks["block_id"].astype(str))
+    if "name" not in schools:
+        schools = schools.assign(name=schools["school_id"].astype(str))
+    warnings = list(warnings)
+
+    blocks_m, crs = to_metric(blocks)
+    schools_m = schools.to_crs(crs)
+    if study_area is not None:
+        study_area = gpd.GeoSeries([study_area], crs=blocks.crs).to_crs(crs).iloc[0]
+    graph, graph_warnings = build_block_graph(blocks_m, study_area=study_area)
+    warnings += graph_warnings
+    anchors = school_anchors(graph.cells, schools_m.geometry)
+    for j in np.flatnonzero(anchors < 0):
+        warnings.append(
+            Issue(
+                message=f"school {schools_m['name'][j]} stands outside every block: its zone must be one piece "
+                "but is not tied to the school's own block",
+                fix="check the school's coordinates (and --coords) if it should stand inside the area",
+                severity="warning",
+            )
+        )
+    problem = build_zone_problem(
+        blocks_m,
+        schools_m,
+        graph,
+        k=candidates,
+        max_distance_m=max_distance_m,
+        move_penalty_m=move_penalty_m,
+        max_moved=max_moved,
+        allow_overload=allow_overload,
+        contiguity=contiguity,
+        anchors=anchors,
+    )
+    for j in np.flatnonzero((anchors >= 0) & (problem.anchor < 0)):
+        warnings.append(
+            Issue(
+                message=f"school {schools_m['name'][j]} stands in the same block as a larger school, which keeps "
+                "that block; its own zone is one piece elsewhere",
+                fix="split the block if both schools should serve it",
+                severity="warning",
+            )
+        )
+    solution = solve_zones(problem, options)
+    problem = solution.problem
+    plan = _make_plan(blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings)
+    check_plan(plan)
+    return plan
+
+
+def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings) -> Plan:
+    p = solution.problem
+    assign = solution.assign
+    school_ids = p.school_ids[assign]
+    dist = np.hypot(*(p.block_xy - p.school_xy[assign]).T)
+    moved = (p.current >= 0) & (p.current != assign)
+    blocks_out = blocks_m.assign(
+        school_id=school_ids,
+        school_name=p.school_names[assign],
+        distance_m=np.round(dist, 1),
+        moved=moved,
+    )
+    students = blocks_m["students"].to_numpy(dtype=float)
+    load = np.bincount(assign, weights=students, minlength=p.n_schools)
+    cap = schools_m["capacity"].to_numpy(dtype=float)
+    schools_out = schools_m.assign(
+        students=np.round(load, 3),
+        utilisation=np.round(load / cap, 4),
+        overload=np.round(np.maximum(0.0, load - cap), 3),
+    )
+    zones = (
+        gpd.GeoDataFrame({"school_id": school_ids, "students": students}, geometry=cells.values, crs=blocks_m.crs)
+        .dissolve(by="school_id", aggfunc="sum")
+        .reset_index()
+    )
+    zones = zones.merge(schools_out[["school_id", "name", "capacity"]], on="school_id", how="left")
+    zones["utilisation"] = np.round(zones["students"] / zones["capacity"], 4)
+    zones = zones[["school_id", "name", "students", "capacity", "utilisation", "geometry"]]
+    scale = p.scale
+    info = SolveInfo(
+        status=solution.status,
+        objective=solution.objective / scale,
+        lower_bound=solution.bound / scale,
+        gap=solution.gap,
+        seconds=solution.seconds,
+        seed=options.seed,
+        bound_source=solution.bound_source,
+        lp_bound=solution.lp_value / scale,
+        rounds=solution.rounds,
+        cuts=solution.cuts,
+        candidate_arcs=len(p.arc_block),
+        plan_source=solution.source,
+        metric_crs=crs_name,
+    )
+    rules = {
+        "max_distance_m": p.max_distance_m,
+        "move_penalty_m": p.move_penalty_m,
+        "max_moved": None if p.max_moved is None else p.max_moved / scale,
+        "allow_overload": p.allow_overload,
+        "overload_penalty_m": p.overload_penalty_m,
+        "contiguity": p.contiguity,
+        "candidates_per_block": p.k,
+    }
+    assignment = pd.Series(school_ids, index=pd.Index(p.block_ids, name="block_id"), name="school_id")
+    return Plan(
+        assignment=assignment,
+        blocks=blocks_out,
+        schools=schools_out,
+        zones=zones,
+        info=info,
+        problem=replace(p),
+        rules=rules,
+        warnings=tuple(warnings),
+    )
