@@ -1,0 +1,36 @@
+"""The demo data shipped with zoning (package data): South Portland, Maine, K-4.
+
+``get_path("south_portland_blocks")`` returns the path of a shipped file; in an installed wheel the files
+live in ``zoning/data``, in a source checkout (editable install) in the repository's ``data/`` folder.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["get_path", "available"]
+
+_FILES = {
+    "south_portland_blocks": "south_portland_me/blocks.geojson",
+    "south_portland_schools": "south_portland_me/schools.geojson",
+}
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`get_path`."""
+    return sorted(_FILES)
+
+
+def _data_dir() -> Path:
+    packaged = Path(str(resources.files("zoning"))) / "data"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "data"  # source checkout
+
+
+def get_path(name: str) -> Path:
+    """Path of a shipped demo file, e.g. ``get_path("south_portland_blocks")``."""
+    if name not in _FILES:
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available())}")
+    return _data_dir() / _FILES[name]
