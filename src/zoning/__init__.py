@@ -1,3 +1,46 @@
-"""zoning: school attendance zones (划片) and school districts (学区) for education bureaus."""
+"""zoning: school attendance zones (划片) and school districts (学区) for education bureaus.
+
+    import zoning
+    blocks = zoning.read_blocks("blocks.geojson", columns={"students": "students_k4"})
+    schools = zoning.read_schools("schools.csv", coords="gcj02")
+    plan = zoning.assign_zones(blocks, schools, max_distance_m=2500)
+    zoning.write_plan(plan, "out/")
+"""
+
+from . import datasets
+from .errors import InfeasibleError, InputError, Issue, ZoningError
+from .export import plan_layers, plan_map_html, plan_table, write_plan
+from .inputs import Inputs, load_inputs, read_blocks, read_schools
+from .metrics import school_table, summary
+from .options import SolveOptions
+from .plan import Plan, SolveInfo
+from .verify import PlanCheckError, check_plan, plan_violations
+from .zones import assign_zones
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "assign_zones",
+    "read_blocks",
+    "read_schools",
+    "load_inputs",
+    "Inputs",
+    "Plan",
+    "SolveInfo",
+    "SolveOptions",
+    "write_plan",
+    "plan_layers",
+    "plan_table",
+    "plan_map_html",
+    "school_table",
+    "summary",
+    "check_plan",
+    "plan_violations",
+    "PlanCheckError",
+    "Issue",
+    "ZoningError",
+    "InputError",
+    "InfeasibleError",
+    "datasets",
+]

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from . import __version__
+from importlib.metadata import version as _version
 from .crs import parse_coords
 from .datasets import get_path
 from .errors import InfeasibleError, InputError, ZoningError
@@ -69,7 +69,7 @@ def input_options(f):
         click.option("--encoding", help="Text encoding of CSV / Shapefile input (detected when not given)."),
         click.option("--blocks-layer", help="Layer of a GeoPackage holding the blocks."),
         click.option("--schools-layer", help="Layer of a GeoPackage holding the schools."),
-        click.option("--per-1000", "per_1000", type=click.FloatRange(min=0, min_open=True),
+        click.option("--per-1000-rate", "per_1000", type=click.FloatRange(min=0, min_open=True),
                      help="Estimate children from population: children per 1,000 residents (千人学位指标)."),
         click.option("--class-size", type=click.IntRange(min=1),
                      help="Children per class when capacity comes from 招生班数 (default 45 小学, 50 初中)."),
@@ -139,7 +139,7 @@ def planner_errors(f):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="zoning")
+@click.version_option(_version("zoning"), prog_name="zoning")
 @click.option("-v", "--verbose", count=True, help="More detail: -v progress, -vv solver log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 def main(verbose: int, quiet: bool) -> None:

@@ -69,7 +69,8 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
         fixes.append("add seats (expand a school, 改扩建, or build one), or allow overload (--allow-overload)")
     else:
         area = _lacking_area(problem, flow)
-        if area is not None:
+        if area is not None and not np.isin(area[0], lonely).all():
+            area = (area[0][~np.isin(area[0], lonely)], area[1])
             blocks, schools = area
             need = int(problem.students[blocks].sum())
             have = int(problem.capacity[schools].sum())
@@ -89,7 +90,7 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
             fixes.append("allow overload (--allow-overload)")
     if not reasons:
         reasons.append(f"{fmt_children(flow.shortfall, scale)} children cannot be seated within the rules")
-    return InfeasibleError(reasons, fixes, rule="capacity")
+    return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="capacity")
 
 
 def _lacking_area(problem: ZoneProblem, flow: FlowResult) -> tuple[np.ndarray, np.ndarray] | None:

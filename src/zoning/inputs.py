@@ -7,7 +7,6 @@ fixes everything in one go.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from .validate import check_blocks, check_pair, check_schools
 
 __all__ = ["Inputs", "read_blocks", "read_schools", "load_inputs"]
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,11 +28,6 @@ class Inputs:
     warnings: tuple[Issue, ...]
     blocks_file: str
     schools_file: str
-
-
-def _log(warnings: list[Issue]) -> None:
-    for w in warnings:
-        log.warning("%s", w)
 
 
 def read_blocks(
@@ -50,8 +43,7 @@ def read_blocks(
     frame, warnings = check_blocks(
         read_table(path, layer=layer, encoding=encoding), columns=columns, coords=coords, per_1000_rate=per_1000_rate
     )
-    _log(warnings)
-    return frame
+    return frame  # validate logged the warnings
 
 
 def read_schools(
@@ -67,8 +59,7 @@ def read_schools(
     frame, warnings = check_schools(
         read_table(path, layer=layer, encoding=encoding), columns=columns, coords=coords, class_size=class_size
     )
-    _log(warnings)
-    return frame
+    return frame  # validate logged the warnings
 
 
 def load_inputs(
@@ -113,5 +104,4 @@ def load_inputs(
         raise InputError(issues)
     blocks_file, schools_file = os.fspath(blocks_path), os.fspath(schools_path)
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
-    _log(warnings)
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)

@@ -1,0 +1,585 @@
+"""Reading and writing files: the only module of the library that touches the file system.
+
+Reading gives a :class:`RawTable`: the table exactly as the planner sees it (headers as written, every CSV
+cell as text) plus, for each row, the row number the planner sees, so that ``validate`` can say
+``blocks.csv, row 14, column "学龄人口"``.  Row numbers are spreadsheet rows for CSV / Excel (the header
+row is row 1, blank lines and title rows above the header are counted) and 1-based feature numbers for
+GeoJSON / GeoPackage / Shapefile.
+
+Encodings: CSV is tried as UTF-8 (with or without BOM), then GB18030 (a superset of GBK and GB2312, what
+Excel / WPS write on Chinese Windows).  A Shapefile's ``.cpg`` is honoured; without one, DBF text that is
+not valid UTF-8 is read as GB18030 (Chinese shapefiles are usually GBK) and the choice is logged.  Latin-1
+shapefiles without ``.cpg`` need ``encoding=``.
+
+Writing is atomic: everything is written into a temporary folder beside the target and moved into place
+with :func:`os.replace`, so a crash never leaves half a file, and an existing output is only replaced
+when ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io as _io
+import json
+import logging
+import math
+import os
+import shutil
+import struct
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+
+from .errors import InputError, Issue
+
+__all__ = [
+    "RawTable",
+    "read_table",
+    "write_text",
+    "write_json",
+    "write_csv",
+    "write_gpkg",
+    "prepare_out_dir",
+    "VECTOR_SUFFIXES",
+    "TABLE_SUFFIXES",
+    "OVERWRITE_FIX",
+]
+
+log = logging.getLogger(__name__)
+
+#: File types read as vector data (through pyogrio).  ``.zip`` is a zipped Shapefile (or GeoPackage).
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
+#: File types read as plain tables (coordinates in lon/lat columns).
+TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
+#: The fix given whenever an output exists already.
+OVERWRITE_FIX = "pass --overwrite or choose another --out"
+
+_SUPPORTED = "GeoJSON, GeoPackage (.gpkg), Shapefile (.shp or zipped), CSV or Excel (.xlsx)"
+#: CSV encodings tried in order when none is given.
+_CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+#: How many bytes of DBF records are checked for UTF-8 when a Shapefile has no .cpg.
+_DBF_SNIFF_BYTES = 8 << 20
+
+_READ_ERRORS = (
+    OSError,
+    ValueError,
+    RuntimeError,  # pyogrio.errors.* derive from it
+    UnicodeError,
+    zipfile.BadZipFile,
+    KeyError,
+    struct.error,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class RawTable:
+    """A table as read from one file, before validation.
+
+    frame: ``pandas.DataFrame`` of text cells for CSV (Excel cells keep their type: numbers stay numbers),
+        ``geopandas.GeoDataFrame`` for vector files; headers exactly as in the file.
+    file: the file as the user named it (used in every message).
+    rows: for each frame row, the row number the user sees (spreadsheet row, header = row 1; or 1-based
+        feature number for vector files).
+    encoding: the text encoding used (``"utf-8-sig"``, ``"gb18030"``, a Shapefile's ``.cpg``, …).
+    kind: ``"csv"``, ``"xlsx"`` or ``"vector"``.
+    """
+
+    frame: pd.DataFrame
+    file: str
+    rows: np.ndarray
+    encoding: str | None
+    kind: Literal["csv", "xlsx", "vector"]
+
+    def __post_init__(self) -> None:
+        if len(self.rows) != len(self.frame):
+            raise ValueError(f"{len(self.rows)} row numbers for {len(self.frame)} rows")
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+) -> RawTable:
+    """Read a GeoJSON / GeoPackage / Shapefile / CSV / Excel file as the user sees it.
+
+    ``layer`` picks a layer of a GeoPackage (required when it holds several), ``encoding`` overrides the
+    detected text encoding (CSV, Shapefile), ``sheet`` picks an Excel sheet by name or 0-based position
+    (default: the only sheet with data).  Raises :class:`InputError` when the file is missing, of an
+    unknown type or unreadable.
+    """
+    name = os.fspath(path)
+    p = Path(name)
+    suffix = p.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES + TABLE_SUFFIXES:
+        if suffix == ".xls":
+            fix = "open it in Excel or WPS and save it as .xlsx, or as CSV UTF-8."
+        else:
+            fix = f"save it as {_SUPPORTED}."
+        raise InputError([Issue(f'unknown file type "{p.suffix or "(no extension)"}".', fix, file=name)])
+    if not p.exists():
+        raise InputError([Issue("file not found.", "check the folder and the file name.", file=name)])
+    if p.is_dir():
+        raise InputError([Issue("is a folder, not a file.", f"name a {_SUPPORTED} file.", file=name)])
+    if suffix in (".csv", ".txt"):
+        return _read_csv(p, name, encoding)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(p, name, sheet)
+    return _read_vector(p, name, layer, encoding)
+
+
+def _unreadable(name: str, what: str, err: BaseException, fix: str) -> InputError:
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return InputError([Issue(f"cannot be read as {what} ({detail}).", fix, file=name)])
+
+
+@contextlib.contextmanager
+def _warnings_to_log(name: str):
+    """Third-party warnings while reading a file become log messages (the library never prints)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        log.warning("%s: %s", name, w.message)
+
+
+# CSV -------------------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:
+    if encoding is not None:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError as err:
+            raise InputError(
+                [Issue(f'unknown encoding "{encoding}".', "use utf-8, utf-8-sig, gbk or gb18030.", file=name)]
+            ) from err
+        except UnicodeDecodeError as err:
+            raise InputError(
+                [
+                    Issue(
+                        f"is not valid {encoding} text (byte {err.start}).",
+                        "leave the encoding out to detect it, or save the file as CSV UTF-8.",
+                        file=name,
+                    )
+                ]
+            ) from err
+    last: UnicodeDecodeError | None = None
+    for enc in _CSV_ENCODINGS:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError as err:
+            last = err
+            continue
+        if enc == "utf-8-sig":
+            enc = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+        return text, enc
+    raise InputError(
+        [
+            Issue(
+                "is neither UTF-8 nor GBK/GB18030 text.",
+                "save it from Excel or WPS as “CSV UTF-8”, or pass the encoding.",
+                file=name,
+            )
+        ]
+    ) from last
+
+
+def _delimiter(text: str) -> str:
+    """Comma, unless the first line clearly uses tabs or semicolons (some exports do)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=counts.get)
+    return "," if counts[","] or not counts[best] else best
+
+
+def _read_csv(p: Path, name: str, encoding: str | None) -> RawTable:
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise _unreadable(name, "a file", err, "check that the file is not open in another program.") from err
+    text, used = _decode(data, name, encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        grid = pd.read_csv(
+            _io.StringIO(text),
+            sep=_delimiter(text),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+        )
+    except pd.errors.EmptyDataError as err:
+        raise InputError(
+            [Issue("is empty.", "export the table again with its header row.", file=name)]
+        ) from err
+    except (pd.errors.ParserError, ValueError) as err:
+        raise _unreadable(
+            name, "CSV", err, "check quotes and that every row has as many cells as the header."
+        ) from err
+    cells = [[None if pd.isna(v) else v for v in row] for row in grid.itertuples(index=False)]
+    frame, rows = _grid_to_frame(cells, np.arange(1, len(cells) + 1), name)
+    log.info("%s: read %d rows as CSV (%s)", name, len(frame), used)
+    return RawTable(frame=frame, file=name, rows=rows, encoding=used, kind="csv")
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _grid_to_frame(cells: list[list[Any]], numbers: np.ndarray, name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Header detection and blank-row removal on a grid of cells with their spreadsheet row numbers.
+
+    The header is the first row with at least two filled cells (a title row such as “宝安区2024年招生计划”
+    above it is skipped), or the first filled row of a one-column table.
+    """
+    filled = [sum(not _blank(v) for v in row) for row in cells]
+    if not any(filled):
+        raise InputError([Issue("has no header row.", "put the column names in the first row.", file=name)])
+    wide = [k for k, n in enumerate(filled) if n >= 2]
+    h = wide[0] if wide else next(k for k, n in enumerate(filled) if n)
+    if h and any(filled[:h]):
+        log.info("%s: header found in row %d; rows above it skipped as titles", name, numbers[h])
+    width = max(len(row) for row in cells)
+    grid = [list(row) + [None] * (width - len(row)) for row in cells]
+    body = [row for row, n in zip(grid[h + 1 :], filled[h + 1 :], strict=True) if n]
+    body_rows = np.array(
+        [r for r, n in zip(numbers[h + 1 :], filled[h + 1 :], strict=True) if n], dtype=np.int64
+    )
+    header = grid[h]
+    keep, names, seen = [], [], {}
+    for c, head in enumerate(header):
+        has_data = any(not _blank(row[c]) for row in body)
+        if _blank(head):
+            if not has_data:
+                continue
+            label = f"Unnamed: {c}"
+        else:
+            label = str(head).strip()
+            if isinstance(head, float) and head.is_integer():
+                label = str(int(head))
+        if label in seen:
+            seen[label] += 1
+            new = f"{label}.{seen[label]}"
+            log.warning(
+                '%s: the header "%s" appears more than once; its copy is called "%s"', name, label, new
+            )
+            label = new
+        else:
+            seen[label] = 0
+        keep.append(c)
+        names.append(label)
+    frame = pd.DataFrame([[row[c] for c in keep] for row in body], columns=names, dtype=object)
+    if not body:
+        frame = pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    return frame, body_rows
+
+
+# Excel -----------------------------------------------------------------------------------------------
+
+
+def _read_xlsx(p: Path, name: str, sheet: str | int | None) -> RawTable:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        with _warnings_to_log(name):
+            book = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    except (InvalidFileException, *_READ_ERRORS) as err:
+        raise _unreadable(
+            name, "an Excel .xlsx workbook", err, "open it in Excel or WPS and save it again as .xlsx."
+        ) from err
+    try:
+        grids: dict[str, tuple[list[list[Any]], list[int]]] = {}
+
+        def grid_of(title: str) -> tuple[list[list[Any]], list[int]]:
+            if title not in grids:
+                ws = book[title]
+                cells, numbers = [], []
+                for k, row in enumerate(ws.iter_rows(values_only=True), start=1):
+                    cells.append(list(row))
+                    numbers.append(k)
+                grids[title] = (cells, numbers)
+            return grids[title]
+
+        titles = list(book.sheetnames)
+        if sheet is None:
+            with_data = [t for t in titles if any(not _blank(v) for row in grid_of(t)[0] for v in row)]
+            if len(with_data) > 1:
+                raise InputError(
+                    [
+                        Issue(
+                            f"has {len(with_data)} sheets with data: {', '.join(with_data)}.",
+                            f'choose one with --sheet NAME, e.g. --sheet "{with_data[0]}".',
+                            file=name,
+                        )
+                    ]
+                )
+            chosen = with_data[0] if with_data else titles[0]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(titles):
+                raise InputError(
+                    [
+                        Issue(
+                            f"has no sheet number {sheet} (sheets: {', '.join(titles)}).",
+                            "count sheets from 0.",
+                            file=name,
+                        )
+                    ]
+                )
+            chosen = titles[sheet]
+        else:
+            if sheet not in titles:
+                raise InputError(
+                    [
+                        Issue(
+                            f'has no sheet "{sheet}" (sheets: {", ".join(titles)}).',
+                            f'use --sheet "{_nearest(sheet, titles) or titles[0]}".',
+                            file=name,
+                        )
+                    ]
+                )
+            chosen = sheet
+        cells, numbers = grid_of(chosen)
+    except _READ_ERRORS as err:
+        raise _unreadable(
+            name, "an Excel .xlsx workbook", err, "open it in Excel or WPS and save it again as .xlsx."
+        ) from err
+    finally:
+        book.close()
+    frame, rows = _grid_to_frame(cells, np.asarray(numbers, dtype=np.int64), name)
+    log.info("%s: read %d rows from sheet %s", name, len(frame), chosen)
+    return RawTable(frame=frame, file=name, rows=rows, encoding=None, kind="xlsx")
+
+
+# Vector ----------------------------------------------------------------------------------------------
+
+
+def _nearest(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.0)
+    return close[0] if close else None
+
+
+def _dbf_is_utf8(dbf: bytes) -> bool:
+    """Whether the field names and text (C) fields of a DBF are valid UTF-8."""
+    header_len, record_len = struct.unpack("<HH", dbf[8:12])
+    fields, offset, pos = [], 1, 32
+    while pos + 32 <= header_len and dbf[pos] != 0x0D:
+        desc = dbf[pos : pos + 32]
+        field_name = desc[:11].split(b"\x00", 1)[0]
+        ftype, flen = chr(desc[11]), desc[16]
+        if ftype == "C":
+            flen += desc[17] << 8  # long character fields use the decimal count as the high byte
+        fields.append((field_name, ftype, offset, flen))
+        offset += flen
+        pos += 32
+    text = [f[0] for f in fields]
+    body = dbf[header_len : header_len + _DBF_SNIFF_BYTES]
+    for start in range(0, len(body) - record_len + 1, max(record_len, 1)):
+        record = body[start : start + record_len]
+        text.extend(record[o : o + n] for _, t, o, n in fields if t == "C")
+    try:
+        b"\n".join(text).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _shapefile_encoding(p: Path, name: str) -> tuple[str | None, str]:
+    """(encoding to pass to pyogrio or None to let GDAL honour the .cpg, encoding to report)."""
+    if p.suffix.lower() == ".zip":
+        with zipfile.ZipFile(p) as zf:
+            members = zf.namelist()
+            dbfs = [m for m in members if m.lower().endswith(".dbf")]
+            if len(dbfs) != 1:
+                return None, "utf-8"
+            cpg = next((m for m in members if m.lower() == dbfs[0][:-4].lower() + ".cpg"), None)
+            if cpg is not None:
+                return None, zf.read(cpg).decode("ascii", "replace").strip() or "utf-8"
+            dbf = zf.read(dbfs[0])
+    else:
+        cpg_path = next((c for c in (p.with_suffix(".cpg"), p.with_suffix(".CPG")) if c.exists()), None)
+        if cpg_path is not None:
+            return None, cpg_path.read_text("ascii", "replace").strip() or "utf-8"
+        dbf_path = next((c for c in (p.with_suffix(".dbf"), p.with_suffix(".DBF")) if c.exists()), None)
+        if dbf_path is None:
+            return None, "utf-8"
+        dbf = dbf_path.read_bytes()
+    if _dbf_is_utf8(dbf):
+        return "UTF-8", "utf-8"
+    log.warning(
+        "%s: no .cpg file and the attribute text is not UTF-8; reading it as GB18030 (GBK). "
+        "Pass the encoding if the Chinese text looks wrong.",
+        name,
+    )
+    return "GB18030", "gb18030"
+
+
+def _read_vector(p: Path, name: str, layer: str | None, encoding: str | None) -> RawTable:
+    suffix = p.suffix.lower()
+    fix = f"open it in QGIS or ArcGIS and export it again as {_SUPPORTED}."
+    try:
+        layers = pyogrio.list_layers(p)
+    except _READ_ERRORS as err:
+        raise _unreadable(name, "GIS data", err, fix) from err
+    layer_names = [str(n) for n, _ in layers]
+    if layer is None and len(layers) > 1:
+        spatial = [str(n) for n, g in layers if g is not None]
+        if len(spatial) == 1:
+            layer = spatial[0]
+        else:
+            raise InputError(
+                [
+                    Issue(
+                        f"holds {len(layers)} layers: {', '.join(layer_names)}.",
+                        f'choose one with --layer NAME, e.g. --layer "{layer_names[0]}".',
+                        file=name,
+                    )
+                ]
+            )
+    if layer is not None and layer not in layer_names:
+        raise InputError(
+            [
+                Issue(
+                    f'has no layer "{layer}" (layers: {", ".join(layer_names)}).',
+                    f'use --layer "{_nearest(layer, layer_names) or layer_names[0]}".',
+                    file=name,
+                )
+            ]
+        )
+    used = "utf-8"
+    read_encoding = encoding
+    if encoding is not None:
+        used = encoding
+    elif suffix in (".shp", ".zip"):
+        try:
+            read_encoding, used = _shapefile_encoding(p, name)
+        except _READ_ERRORS as err:
+            raise _unreadable(name, "a Shapefile", err, fix) from err
+    try:
+        with _warnings_to_log(name):
+            frame = gpd.read_file(p, layer=layer, engine="pyogrio", encoding=read_encoding)
+    except _READ_ERRORS as err:
+        raise _unreadable(name, "GIS data", err, fix) from err
+    frame = frame.reset_index(drop=True)
+    rows = np.arange(1, len(frame) + 1, dtype=np.int64)
+    log.info("%s: read %d features (%s)", name, len(frame), used)
+    return RawTable(frame=frame, file=name, rows=rows, encoding=used, kind="vector")
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def _refuse_existing(targets: Iterable[Path], shown: Iterable[str]) -> None:
+    issues = [
+        Issue("exists already.", OVERWRITE_FIX, file=s)
+        for t, s in zip(targets, shown, strict=True)
+        if t.exists()
+    ]
+    if issues:
+        raise InputError(
+            issues, headline=f"{len(issues)} output file{'s' if len(issues) != 1 else ''} exist already:"
+        )
+
+
+def _atomic(path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool) -> Path:
+    """Call ``write(tmp)`` on a path in a temporary folder beside ``path``, then move it into place."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError([Issue("is a folder.", "name a file for the output.", file=os.fspath(path))])
+    if not overwrite:
+        _refuse_existing([target], [os.fspath(path)])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        tmp = tmp_dir / target.name
+        write(tmp)
+        if not overwrite:  # it may have appeared meanwhile
+            _refuse_existing([target], [os.fspath(path)])
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    log.info("wrote %s", os.fspath(path))
+    return target
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool) -> Path:
+    """Write UTF-8 text atomically."""
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON values: numpy scalars and arrays to Python, NaN/inf to null, paths to text."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, *, overwrite: bool) -> Path:
+    """Write JSON atomically: UTF-8, Chinese kept as is (``ensure_ascii=False``), indented by 2."""
+    text = json.dumps(_jsonable(obj), ensure_ascii=False, indent=2) + "\n"
+    return write_text(path, text, overwrite=overwrite)
+
+
+def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, *, overwrite: bool) -> Path:
+    """Write a table as CSV atomically, UTF-8 with BOM so that Excel and WPS show Chinese right."""
+    return _atomic(
+        path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig"), overwrite=overwrite
+    )
+
+
+def write_gpkg(
+    path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoDataFrame], *, overwrite: bool
+) -> Path:
+    """Write several layers into one GeoPackage atomically (all layers, or nothing)."""
+    if not layers:
+        raise ValueError("write_gpkg needs at least one layer")
+
+    def write(tmp: Path) -> None:
+        for layer_name, gdf in layers.items():
+            gdf.to_file(tmp, layer=layer_name, driver="GPKG", engine="pyogrio")
+
+    return _atomic(path, write, overwrite=overwrite)
+
+
+def prepare_out_dir(path: str | os.PathLike[str], names: Iterable[str], *, overwrite: bool) -> Path:
+    """Create the output folder; refuse (one error listing them) if any of ``names`` exists in it."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError([Issue("is a file, not a folder.", "choose another --out.", file=os.fspath(path))])
+    names = list(names)
+    if not overwrite:
+        _refuse_existing([out / n for n in names], [os.fspath(out / n) for n in names])
+    out.mkdir(parents=True, exist_ok=True)
+    return out

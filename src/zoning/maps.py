@@ -1,0 +1,942 @@
+"""Interactive maps of a plan: one standalone HTML page that opens with no network.
+
+Residents open these pages during public comment (公开征求意见), often on a phone, sometimes from a USB
+stick or an intranet with no internet access.  So the page carries everything it needs:
+
+- Leaflet's JavaScript and CSS are read at run time from the installed ``django-js-lib-leaflet`` package
+  (module ``js_lib_leaflet``) and inlined into the page; nothing third-party is copied into this repository.
+- Every other asset folium adds by default (jQuery, Bootstrap, awesome-markers, Font Awesome, …) is dropped
+  on the map instance, and :func:`to_html` refuses to return a page that still links a script or stylesheet
+  on the internet.
+- Schools and point-like blocks are SVG circle markers, lead schools an inline-SVG star; nothing needs an
+  image file.  The layer control is always expanded (the collapsed one needs ``layers.png``).
+- No tile server by default: a plain light background.  An online user may pass ``tiles``.
+
+This module is the only one that imports folium.  It never solves and never touches files: it returns a
+``folium.Map`` (:func:`zone_map`) or the page as a string (:func:`to_html`); the caller writes it.
+
+Layers, bottom to top (each in its own Leaflet pane, so toggling one never reorders the others):
+zone fills (one colour per school), block outlines (transparent, carry the block tooltips; moved blocks
+dashed), school-district outlines (thick), schools (circles; lead schools stars; over capacity ringed red).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from collections.abc import Hashable, Sequence
+from importlib import resources
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.map import CustomPane, Layer
+from folium.template import Template
+
+from zoning.errors import InputError, Issue, ZoningError
+
+__all__ = ["zone_map", "to_html"]
+
+logger = logging.getLogger(__name__)
+
+#: Qualitative fill colours (Tableau 10 without its red, then lighter companions).  Red is kept for
+#: "over capacity" so a zone colour never reads as a warning.
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#b07aa1",
+    "#edc948",
+    "#76b7b2",
+    "#ff9da7",
+    "#9c755f",
+    "#a0cbe8",
+    "#8cd17d",
+    "#d4a6c8",
+    "#bab0ac",
+)
+#: Fill of blocks whose school is missing or unknown.
+UNASSIGNED_COLOUR = "#d9d9d9"
+#: Map background when no tiles are drawn.
+BACKGROUND = "#f6f6f3"
+#: Opacity of the zone fills (the legend swatches use the same).
+ZONE_FILL_OPACITY = 0.5
+OVER_CAPACITY_COLOUR = "#c62828"
+COORD_DECIMALS = 6
+
+BLOCK_COLUMNS = ("block_id", "name", "school_id", "students", "distance_m", "moved")
+ZONE_COLUMNS = ("school_id", "name", "students", "capacity", "utilisation")
+SCHOOL_COLUMNS = ("school_id", "name", "capacity", "students", "utilisation")
+DISTRICT_COLUMNS = ("district_id", "lead_name", "n_schools", "students", "capacity")
+
+_LEAFLET_PACKAGE = "js_lib_leaflet"
+_LEAFLET_DIR = "static/js_lib_leaflet"
+
+_CSS = f"""
+.leaflet-container {{
+  background: {BACKGROUND};
+  font-family: system-ui, -apple-system, "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
+    "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", Roboto, Arial, sans-serif;
+}}
+.zoning-box {{
+  background: rgba(255, 255, 255, 0.94); color: #222; padding: 6px 10px; border-radius: 4px;
+  box-shadow: 0 1px 5px rgba(0, 0, 0, 0.4); font-size: 13px; line-height: 1.4;
+}}
+.zoning-title {{ max-width: 60vw; }}
+.zoning-title h1 {{ font-size: 17px; margin: 0 0 2px 0; line-height: 1.25; }}
+.zoning-legend {{ max-height: 45vh; overflow-y: auto; }}
+.zoning-legend summary {{ cursor: pointer; }}
+.zoning-legend h2 {{ display: inline; font-size: 13px; margin: 0; }}
+.zoning-legend details[open] summary {{ margin-bottom: 4px; }}
+.zoning-legend table {{ border-collapse: collapse; }}
+.zoning-legend td {{ padding: 1px 4px; white-space: nowrap; vertical-align: middle; }}
+.zoning-legend .zoning-key {{ margin-top: 6px; border-top: 1px solid #ccc; padding-top: 4px; }}
+.zoning-num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.zoning-swatch {{
+  display: inline-block; width: 14px; height: 14px; border: 1px solid #333; vertical-align: middle;
+}}
+.zoning-over {{ color: {OVER_CAPACITY_COLOUR}; font-weight: 700; }}
+.zoning-star {{ background: none; border: none; }}
+.leaflet-control-layers {{ font-size: 13px; }}
+"""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------------------
+
+
+def zone_map(
+    blocks: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    *,
+    title: str = "Attendance zones",
+    districts: gpd.GeoDataFrame | None = None,
+    tiles: str | None = None,
+    attribution: str | None = None,
+) -> folium.Map:
+    """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
+
+    The frames may be in any CRS; they are drawn in WGS84 with coordinates rounded to 6 decimals
+    (about 0.1 m) and nothing simplified.  Columns used:
+
+    - ``blocks``: ``block_id``, ``name``, ``school_id``, ``students``, ``distance_m``, ``moved``;
+      polygons, or points for 小区 given as points (drawn as small circles).
+    - ``zones``: ``school_id``, ``name``, ``students``, ``capacity``, ``utilisation``; the zone polygon.
+    - ``schools``: ``school_id``, ``name``, ``capacity``, ``students``, ``utilisation``, points; optional
+      ``district_id`` and ``is_lead`` (lead schools are drawn as stars).
+    - ``districts`` (optional): ``district_id``, ``lead_name``, ``n_schools``, ``students``, ``capacity``.
+
+    Each school gets a colour, in the order of ``schools``; zones that touch never share one.  ``tiles``
+    (a URL template such as ``https://tile.example.org/{z}/{x}/{y}.png`` with ``attribution``, or a
+    provider name folium knows) adds a background map for users who are online.
+
+    Raises:
+        InputError: a frame is not a GeoDataFrame, lacks a column or has no CRS (every problem listed),
+            or a tile URL comes without attribution.
+    """
+    _check_inputs(blocks, zones, schools, districts, tiles, attribution)
+
+    order = _school_order(schools, zones, blocks)
+    colours = _zone_colours(order, zones)
+    names = _school_names(schools, zones)
+    stats = _zone_stats(zones)
+    geoms = {"blocks": _to_lonlat(blocks), "zones": _to_lonlat(zones), "schools": _to_lonlat(schools)}
+    if districts is not None:
+        geoms["districts"] = _to_lonlat(districts)
+
+    # Without tiles, fractional zoom lets the zones fill the window; tiles look blurred between levels.
+    m = folium.Map(tiles=None, zoom_control=False, control_scale=True, zoom_snap=1 if tiles else 0.25)
+    _make_offline(m)
+    root = m.get_root()
+    root.header.add_child(_Raw(f"<title>{html.escape(title)}</title>"), name="zoning_title")
+    root.header.add_child(_Raw(f"<style>{_CSS}</style>"), name="zoning_css")
+    if tiles is not None:
+        folium.TileLayer(tiles, attr=attribution, name="Base map 底图", control=False).add_to(m)
+
+    # One pane per layer, fixed z-order: toggling a layer off and on never buries the ones above it.
+    # Panes let pointer events through; only the drawn shapes catch them.
+    for z_index, pane in enumerate(("zones", "blocks", "districts", "schools"), start=401):
+        CustomPane(f"zoning-{pane}", z_index=z_index, pointer_events=False).add_to(m)
+    _zone_layer(zones, geoms["zones"], colours).add_to(m)
+    block_layer = _block_layer(blocks, geoms["blocks"], colours, names, stats).add_to(m)
+    if districts is not None:
+        _district_layer(districts, geoms["districts"]).add_to(m)
+    school_layer = _school_layer(schools, geoms["schools"], colours).add_to(m)
+
+    title_box = _Control(
+        _title_html(title, blocks, schools),
+        position="topleft",
+        css_class="zoning-box zoning-title",
+        add_zoom=True,
+    ).add_to(m)
+    legend = _legend_html(schools, zones, blocks, order, colours, names, districts is not None)
+    legend_box = _Control(legend, position="bottomleft", css_class="zoning-box zoning-legend").add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+
+    bounds = _bounds(*geoms.values())
+    if bounds is not None:
+        _FitBounds(
+            bounds, layers=[block_layer, school_layer], title_box=title_box, legend_box=legend_box
+        ).add_to(m)
+    logger.debug("zone map: %d blocks, %d zones, %d schools", len(blocks), len(zones), len(schools))
+    return m
+
+
+def to_html(m: folium.Map) -> str:
+    """The full standalone page of ``m``: Leaflet inlined, UTF-8, no script or stylesheet from the internet.
+
+    Works for any folium map (its default CDN assets are dropped); raises :class:`ZoningError` if some
+    element (a folium plugin, say) still links a script or stylesheet on the internet.
+    """
+    _make_offline(m)
+    page = m.get_root().render()
+    external = _external_assets(page)
+    if external:
+        raise ZoningError(
+            f"The map page would load {len(external)} file(s) from the internet ({', '.join(external[:5])}); "
+            "without a network residents would see a broken map. Fix: remove the map elements that add "
+            "them (folium plugins), or ship those files inline."
+        )
+    logger.debug("map page: %d characters", len(page))
+    return page
+
+
+def _external_assets(page: str) -> list[str]:
+    """URLs of scripts and stylesheets that ``page`` loads from the network (``<script src>``, ``<link href>``)."""
+    urls = []
+    for tag in re.finditer(r"<(?:script|link)\b[^>]*>", page, flags=re.IGNORECASE):
+        for url in re.findall(
+            r"""\b(?:src|href)\s*=\s*["']?\s*((?:https?:)?//[^"'\s>]+)""", tag.group(0), re.I
+        ):
+            urls.append(url)
+    return urls
+
+
+# ---------------------------------------------------------------------------------------------------------
+# offline page: Leaflet inlined, folium's CDN assets dropped
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Raw(Element):
+    """A piece of markup put into the page verbatim (never parsed as a template)."""
+
+    _template = Template("{{ this.markup }}")
+
+    def __init__(self, markup: str):
+        super().__init__()
+        self._name = "Raw"
+        self.markup = markup
+
+
+def _leaflet_asset(filename: str) -> str:
+    try:
+        return resources.files(_LEAFLET_PACKAGE).joinpath(f"{_LEAFLET_DIR}/{filename}").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as err:
+        raise ZoningError(
+            f"Leaflet's {filename} was not found in the package {_LEAFLET_PACKAGE}; the offline map needs it. "
+            "Fix: pip install 'django-js-lib-leaflet>=1.9.4,<1.10'."
+        ) from err
+
+
+def _make_offline(m: folium.Map) -> None:
+    """Drop folium's CDN assets from ``m`` and inline Leaflet into its page header (idempotent)."""
+    m.default_js = []
+    m.default_css = []
+    header = m.get_root().header
+    if "leaflet_js" in header._children:
+        return
+    js = re.sub(r"</(script)", r"<\\/\1", _leaflet_asset("leaflet.js"), flags=re.IGNORECASE)
+    css = re.sub(r"</(style)", r"<\\/\1", _leaflet_asset("leaflet.css"), flags=re.IGNORECASE)
+    # Same key as branca's http-equiv meta, so the charset stays the first thing in <head>.
+    header.add_child(_Raw('<meta charset="utf-8" />'), name="meta_http")
+    header.add_child(_Raw(f"<style>\n{css}\n</style>"), name="leaflet_css")
+    header.add_child(_Raw(f"<script>\n{js}\n</script>"), name="leaflet_js")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# inputs
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_inputs(blocks, zones, schools, districts, tiles, attribution) -> None:
+    """Collect every problem with the frames and parameters, then raise one InputError."""
+    issues: list[Issue] = []
+    frames = [
+        ("blocks", blocks, BLOCK_COLUMNS),
+        ("zones", zones, ZONE_COLUMNS),
+        ("schools", schools, SCHOOL_COLUMNS),
+    ]
+    if districts is not None:
+        frames.append(("districts", districts, DISTRICT_COLUMNS))
+    for label, frame, required in frames:
+        if not isinstance(frame, gpd.GeoDataFrame):
+            issues.append(
+                Issue(
+                    f"{label} is a {type(frame).__name__}, not a GeoDataFrame with geometries.",
+                    fix=f"pass the {label} table of the plan (a GeoDataFrame).",
+                )
+            )
+            continue
+        for column in required:
+            if column not in frame.columns:
+                issues.append(
+                    Issue(
+                        f"missing from the {label} table; the map needs it.",
+                        fix=f"pass a {label} table with the columns {', '.join(required)}.",
+                        column=column,
+                    )
+                )
+        if frame.crs is None:
+            issues.append(
+                Issue(
+                    f"{label} has no coordinate reference system (CRS), so it cannot be placed on the map.",
+                    fix=f'set it, e.g. {label}.set_crs("EPSG:4490") for CGCS2000 longitude/latitude.',
+                )
+            )
+    if tiles is not None and "{" in tiles and not attribution:
+        issues.append(
+            Issue(
+                f"tiles {tiles!r} is a tile URL without attribution; tile providers require one.",
+                fix="pass attribution='© the tile provider', or leave tiles=None for the offline map.",
+            )
+        )
+    if issues:
+        raise InputError(issues, headline=f"Cannot draw the map: {len(issues)} problem(s):")
+
+
+def _to_lonlat(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """The geometries in WGS84 longitude/latitude, coordinates rounded to 6 decimals (≈ 0.1 m)."""
+    geoms = frame.geometry
+    if not geoms.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs("EPSG:4326")
+    rounded = shapely.transform(geoms.values, lambda xy: np.round(xy, COORD_DECIMALS))
+    return gpd.GeoSeries(rounded, index=frame.index, crs="EPSG:4326")
+
+
+def _school_order(schools, zones, blocks) -> list[Hashable]:
+    """School ids in the order of ``schools``, then any id found only in ``zones`` or ``blocks``."""
+    order: list[Hashable] = []
+    seen: set = set()
+    for frame in (schools, zones, blocks):
+        for sid in frame["school_id"]:
+            if _missing(sid) or sid in seen:
+                continue
+            seen.add(sid)
+            order.append(sid)
+    return order
+
+
+def _school_names(schools, zones) -> dict:
+    names = {sid: str(name) for sid, name in zip(zones["school_id"], zones["name"], strict=True)}
+    names.update({sid: str(name) for sid, name in zip(schools["school_id"], schools["name"], strict=True)})
+    return names
+
+
+def _zone_stats(zones) -> dict:
+    return {
+        row.school_id: (row.students, row.capacity, row.utilisation)
+        for row in zones[["school_id", "students", "capacity", "utilisation"]].itertuples(index=False)
+    }
+
+
+def _zone_colours(order: Sequence[Hashable], zones: gpd.GeoDataFrame) -> dict:
+    """A palette colour per school id, deterministic by school order; touching zones never share one.
+
+    With no more schools than palette colours every school simply gets its own colour.  Otherwise each
+    school in turn takes the least-used colour that no already-coloured touching zone has (greedy graph
+    colouring); only a school touching zones of every colour repeats one of them.
+    """
+    if len(order) <= len(PALETTE):
+        return {sid: PALETTE[j] for j, sid in enumerate(order)}
+    neighbours: dict = {sid: set() for sid in order}
+    geoms = zones.geometry.values
+    ids = zones["school_id"].to_numpy()
+    valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms, ids = geoms[valid], ids[valid]
+    if len(geoms):
+        left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+        for a, b in zip(ids[left], ids[right], strict=True):
+            if a != b and a in neighbours and b in neighbours:
+                neighbours[a].add(b)
+                neighbours[b].add(a)
+    colours: dict = {}
+    used = dict.fromkeys(PALETTE, 0)
+    for sid in order:
+        taken = {colours[n] for n in neighbours[sid] if n in colours}
+        free = [c for c in PALETTE if c not in taken] or list(PALETTE)
+        choice = min(free, key=lambda c: used[c])  # min keeps palette order among ties
+        colours[sid] = choice
+        used[choice] += 1
+    return colours
+
+
+# ---------------------------------------------------------------------------------------------------------
+# formatting
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str | bytes) and bool(np.all(pd.isna(value))))
+
+
+def _fmt_count(value) -> str:
+    """Children or seats: whole numbers as such, fractional counts (spread addresses) with one decimal."""
+    if _missing(value):
+        return "—"
+    x = float(value)
+    return f"{x:,.0f}" if abs(x - round(x)) < 0.05 else f"{x:,.1f}"
+
+
+def _fmt_share(value) -> str:
+    return "—" if _missing(value) else f"{float(value):.0%}"
+
+
+def _is_over(utilisation) -> bool:
+    return not _missing(utilisation) and float(utilisation) > 1 + 1e-9
+
+
+def _utilisation_html(utilisation) -> str:
+    text = _fmt_share(utilisation)
+    if _is_over(utilisation):
+        return f'<span class="zoning-over">{text} 超额 over</span>'
+    return text
+
+
+def _load_html(students, capacity, utilisation) -> str:
+    return (
+        f"学生 students: {_fmt_count(students)} / {_fmt_count(capacity)} 学位 seats<br>"
+        f"使用率 utilisation: {_utilisation_html(utilisation)}"
+    )
+
+
+def _yes_no(value) -> str:
+    if _missing(value):
+        return "—"
+    return "是 yes" if bool(value) else "否 no"
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def _star_svg(fill: str, stroke: str, size: int) -> str:
+    """A five-pointed star as inline SVG (no image file)."""
+    c, outer, inner = size / 2, size / 2 - 1.5, size / 5
+    points = []
+    for k in range(10):
+        r = outer if k % 2 == 0 else inner
+        angle = np.pi / 2 - k * np.pi / 5
+        points.append(f"{c + r * np.cos(angle):.1f},{c - r * np.sin(angle):.1f}")
+    return (
+        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
+        f'<polygon points="{" ".join(points)}" fill="{fill}" stroke="{stroke}" stroke-width="2" '
+        'stroke-linejoin="round"/></svg>'
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# layers
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _GeoJsonLayer(Layer):
+    """A GeoJSON overlay with a shared style table, one tooltip per feature, in a fixed pane.
+
+    Each feature carries ``s`` (index into the style table) and ``t`` (tooltip HTML, already escaped).
+    Point features become SVG circle markers, or an inline-SVG star when they carry ``star``.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }}_styles = {{ this.styles_js }};
+        var {{ this.get_name() }} = L.geoJson({{ this.data_js }}, {
+            pane: {{ this.pane|tojson }},
+            style: function (feature) { return {{ this.get_name() }}_styles[feature.properties.s]; },
+            pointToLayer: function (feature, latlng) {
+                var star = feature.properties.star;
+                if (star) {
+                    return L.marker(latlng, {pane: {{ this.pane|tojson }}, icon: L.divIcon(
+                        {html: star[0], className: "zoning-star", iconSize: [star[1], star[1]]})});
+                }
+                return L.circleMarker(latlng, {pane: {{ this.pane|tojson }}});
+            },
+            onEachFeature: function (feature, layer) {
+                if (feature.properties.t) {
+                    layer.bindTooltip(feature.properties.t, {{ this.tooltip_options|tojson }});
+                }
+                {%- if this.highlight %}
+                layer.on({
+                    mouseover: function (e) {
+                        if (e.target.setStyle) { e.target.setStyle({{ this.highlight|tojson }}); }
+                    },
+                    mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.target); }
+                });
+                {%- endif %}
+            }
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        features: list[dict],
+        styles: list[dict],
+        *,
+        name: str,
+        pane: str,
+        tooltip_options: dict,
+        highlight: dict | None = None,
+    ):
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "ZoningGeoJson"
+        self.data = {"type": "FeatureCollection", "features": features}
+        self.styles = styles
+        self.pane = pane
+        self.tooltip_options = tooltip_options
+        self.highlight = highlight
+
+    @property
+    def data_js(self) -> str:
+        return _js_literal(self.data)
+
+    @property
+    def styles_js(self) -> str:
+        return _js_literal(self.styles)
+
+    def _get_self_bounds(self) -> list[list[float | None]]:
+        """[[south, west], [north, east]] of the features, as folium's ``get_bounds`` expects."""
+        if not self.data["features"]:
+            return [[None, None], [None, None]]
+        geoms = [shapely.geometry.shape(f["geometry"]) for f in self.data["features"]]
+        west, south, east, north = shapely.total_bounds(geoms)
+        return [[float(south), float(west)], [float(north), float(east)]]
+
+
+def _js_literal(value) -> str:
+    """Compact JSON, safe inside <script>: UTF-8 kept (Chinese stays 3 bytes a character), ``<>&`` escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escaped)
+    return text
+
+
+class _StyleTable:
+    """Deduplicated Leaflet style dicts; features refer to them by index (keeps the page small)."""
+
+    def __init__(self) -> None:
+        self.styles: list[dict] = []
+        self._index: dict = {}
+
+    def __call__(self, **style) -> int:
+        style = {k: v for k, v in style.items() if v is not None}
+        key = tuple(sorted(style.items()))
+        if key not in self._index:
+            self._index[key] = len(self.styles)
+            self.styles.append(style)
+        return self._index[key]
+
+
+def _feature(geom, properties: dict) -> dict | None:
+    if geom is None or geom.is_empty:
+        return None
+    return {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": properties}
+
+
+def _polygonal(geom):
+    """The polygon part of a geometry (zones of point blocks have none and show through their blocks)."""
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        parts = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+        return shapely.union_all(parts) if parts else None
+    return None
+
+
+def _rows(frame: pd.DataFrame, columns: Sequence[str]):
+    """Rows of ``columns`` as tuples; a missing optional column reads as None."""
+    data = [frame[c].to_numpy(dtype=object) if c in frame.columns else [None] * len(frame) for c in columns]
+    return zip(*data, strict=True)
+
+
+def _zone_layer(zones: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict) -> Layer:
+    table = _StyleTable()
+    features = []
+    for geom, (sid, name, students, capacity, utilisation) in zip(
+        geoms.values, _rows(zones, ZONE_COLUMNS), strict=True
+    ):
+        s = table(
+            color="#333333",
+            weight=1.5,
+            opacity=0.9,
+            fillColor=colours.get(sid, UNASSIGNED_COLOUR),
+            fillOpacity=ZONE_FILL_OPACITY,
+        )
+        tip = f"<b>{html.escape(str(name))}</b><br>{_load_html(students, capacity, utilisation)}"
+        feature = _feature(_polygonal(geom), {"s": s, "t": tip})
+        if feature is not None:
+            features.append(feature)
+    if len(features) < len(zones):
+        logger.debug(
+            "zone map: %d zone(s) without a polygon, shown by their blocks", len(zones) - len(features)
+        )
+    return _GeoJsonLayer(
+        features,
+        table.styles,
+        name="Zones 片区",
+        pane="zoning-zones",
+        tooltip_options={"sticky": True},
+        highlight={"weight": 3, "color": "#000000"},
+    )
+
+
+def _block_layer(
+    blocks: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict, names: dict, stats: dict
+) -> Layer:
+    table = _StyleTable()
+    features = []
+    columns = ("name", "school_id", "students", "distance_m", "moved")
+    for geom, (name, sid, students, distance_m, moved) in zip(
+        geoms.values, _rows(blocks, columns), strict=True
+    ):
+        moved_flag = not _missing(moved) and bool(moved)
+        colour = UNASSIGNED_COLOUR if _missing(sid) else colours.get(sid, UNASSIGNED_COLOUR)
+        if geom is not None and geom.geom_type in ("Point", "MultiPoint"):
+            s = table(
+                radius=5,
+                color="#111111" if moved_flag else "#444444",
+                weight=2 if moved_flag else 1,
+                dashArray="2 2" if moved_flag else None,
+                fillColor=colour,
+                fillOpacity=0.9,
+            )
+        else:
+            s = table(
+                color="#111111" if moved_flag else "#555555",
+                weight=1.6 if moved_flag else 0.6,
+                opacity=0.9 if moved_flag else 0.6,
+                dashArray="5 4" if moved_flag else None,
+                fillColor=colour,
+                fillOpacity=0.0,  # transparent but hoverable: the zone fill below shows through
+            )
+        if _missing(sid):
+            school = "未分配 unassigned"
+        else:
+            school = html.escape(names.get(sid, str(sid)))
+            utilisation = stats.get(sid, (None, None, None))[2]
+            if _is_over(utilisation):
+                school += f' (<span class="zoning-over">{_fmt_share(utilisation)}</span>)'
+        distance = "—" if _missing(distance_m) else f"{float(distance_m):,.0f} m"
+        tip = (
+            f"<b>{html.escape(str(name))}</b><br>"
+            f"学校 school: {school}<br>"
+            f"学生 students: {_fmt_count(students)}<br>"
+            f"距离 distance: {distance}<br>"
+            f"调整 moved: {_yes_no(moved)}"
+        )
+        feature = _feature(geom, {"s": s, "t": tip})
+        if feature is not None:
+            features.append(feature)
+    return _GeoJsonLayer(
+        features,
+        table.styles,
+        name="Blocks 小区",
+        pane="zoning-blocks",
+        tooltip_options={"sticky": True},
+        highlight={"weight": 3, "color": "#000000", "opacity": 1},
+    )
+
+
+def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> Layer:
+    table = _StyleTable()
+    s = table(color="#1a1a1a", weight=4.5, opacity=0.9, fill=False)
+    features = []
+    for geom, (district_id, lead_name, n_schools, students, capacity) in zip(
+        geoms.values, _rows(districts, DISTRICT_COLUMNS), strict=True
+    ):
+        utilisation = _ratio(students, capacity)
+        tip = (
+            f"<b>学区 district {html.escape(str(district_id))}</b><br>"
+            f"牵头校 lead school: {html.escape(str(lead_name))}<br>"
+            f"学校 schools: {_fmt_count(n_schools)}<br>"
+            f"{_load_html(students, capacity, utilisation)}"
+        )
+        feature = _feature(geom, {"s": s, "t": tip})
+        if feature is not None:
+            features.append(feature)
+    return _GeoJsonLayer(
+        features,
+        table.styles,
+        name="Districts 学区",
+        pane="zoning-districts",
+        tooltip_options={"sticky": True},
+    )
+
+
+def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict) -> Layer:
+    table = _StyleTable()
+    features = []
+    columns = (*SCHOOL_COLUMNS, "district_id", "is_lead")
+    for geom, (sid, name, capacity, students, utilisation, district_id, is_lead) in zip(
+        geoms.values, _rows(schools, columns), strict=True
+    ):
+        over = _is_over(utilisation)
+        colour = colours.get(sid, UNASSIGNED_COLOUR)
+        stroke = OVER_CAPACITY_COLOUR if over else "#1a1a1a"
+        s = table(
+            radius=7, color=stroke, weight=3.5 if over else 2, opacity=1, fillColor=colour, fillOpacity=1
+        )
+        lead = not _missing(is_lead) and bool(is_lead)
+        lines = [f"<b>{html.escape(str(name))}</b>" + (" ★ 牵头校 lead school" if lead else "")]
+        if not _missing(district_id):
+            lines.append(f"学区 district: {html.escape(str(district_id))}")
+        lines.append(_load_html(students, capacity, utilisation))
+        properties: dict = {"s": s, "t": "<br>".join(lines)}
+        if lead:
+            properties["star"] = [_star_svg(colour, stroke, 26), 26]
+        feature = _feature(geom, properties)
+        if feature is not None:
+            features.append(feature)
+    return _GeoJsonLayer(
+        features,
+        table.styles,
+        name="Schools 学校",
+        pane="zoning-schools",
+        tooltip_options={"direction": "top"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# title and legend
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Control(MacroElement):
+    """A box of ready-made HTML in a corner of the map.
+
+    The box is plain HTML in the page (readable without JavaScript, and by tests); a Leaflet control moves
+    it into its corner, where clicks and the mouse wheel stay inside it.
+    """
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+        <div id="{{ this.get_name() }}" class="{{ this.css_class }}">{{ this.markup }}</div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
+        {{ this.get_name() }}.onAdd = function () {
+            var div = document.getElementById({{ this.get_name()|tojson }});
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            return div;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {%- if this.add_zoom %}
+        L.control.zoom({position: {{ this.position|tojson }}}).addTo({{ this._parent.get_name() }});
+        {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, markup: str, *, position: str, css_class: str, add_zoom: bool = False):
+        super().__init__()
+        self._name = "ZoningControl"
+        self.markup = markup
+        self.position = position
+        self.css_class = css_class
+        self.add_zoom = add_zoom
+
+
+class _FitBounds(MacroElement):
+    """Fit the view to the data; refit leaving room for the boxes only if a box would hide some of it.
+
+    Runs in the browser once the boxes exist, so their real size (fonts, screen) is known.  Blocks and
+    schools are tested against the boxes (zones are unions of blocks).  On a narrow screen (a phone) the
+    legend starts folded, and no room is reserved for a box that would take most of the screen.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var bounds = {{ this.bounds|tojson }};
+            var groups = [{{ this.layers|join(", ") }}];
+            var size = map.getSize();
+            var legend = document.getElementById({{ this.legend_id|tojson }});
+            var title = document.getElementById({{ this.title_id|tojson }});
+            var layers = map.getContainer().querySelector(".leaflet-control-layers");
+            if (size.x < 700 && legend) {
+                var details = legend.querySelector("details");
+                if (details) { details.open = false; }
+            }
+            function box(el) {
+                if (!el) { return null; }
+                var r = el.getBoundingClientRect(), c = map.getContainer().getBoundingClientRect();
+                return {left: r.left - c.left, top: r.top - c.top, right: r.right - c.left, bottom: r.bottom - c.top};
+            }
+            function hides(b) {
+                if (!b) { return false; }
+                var hit = false;
+                groups.forEach(function (group) {
+                    group.eachLayer(function (layer) {
+                        if (hit) { return; }
+                        var ll = layer.getBounds ? layer.getBounds() : L.latLngBounds([layer.getLatLng()]);
+                        var nw = map.latLngToContainerPoint(ll.getNorthWest());
+                        var se = map.latLngToContainerPoint(ll.getSouthEast());
+                        hit = se.x >= b.left && nw.x <= b.right && se.y >= b.top && nw.y <= b.bottom;
+                    });
+                });
+                return hit;
+            }
+            map.fitBounds(bounds, {padding: [12, 12], animate: false});
+            var left = 12, top = 12, bottom = 12;
+            [box(title), box(layers)].forEach(function (b) {
+                if (b && b.bottom * 3 < size.y && hides(b)) { top = Math.max(top, b.bottom + 8); }
+            });
+            var legendBox = box(legend);
+            if (legendBox && hides(legendBox)) {
+                // Clear the legend by room on the left or at the bottom, whichever keeps the larger zoom.
+                var room = {left: legendBox.right + 8, bottom: size.y - legendBox.top + 8};
+                var fits = {
+                    left: room.left * 2.5 < size.x ? map.getBoundsZoom(bounds, false, L.point(room.left + 12, top + 12)) : -1,
+                    bottom: room.bottom * 2.5 < size.y ? map.getBoundsZoom(bounds, false, L.point(24, top + room.bottom)) : -1
+                };
+                if (fits.left >= fits.bottom && fits.left >= 0) { left = room.left; }
+                else if (fits.bottom >= 0) { bottom = room.bottom; }
+            }
+            if (left > 12 || top > 12 || bottom > 12) {
+                map.fitBounds(bounds, {paddingTopLeft: [left, top], paddingBottomRight: [12, bottom], animate: false});
+            }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        bounds: list[list[float]],
+        *,
+        layers: Sequence[Layer],
+        title_box: MacroElement,
+        legend_box: MacroElement,
+    ):
+        super().__init__()
+        self._name = "ZoningFitBounds"
+        self.bounds = bounds
+        self.layers = [layer.get_name() for layer in layers]
+        self.title_id = title_box.get_name()
+        self.legend_id = legend_box.get_name()
+
+
+def _ratio(numerator, denominator) -> float:
+    if _missing(numerator) or _missing(denominator) or float(denominator) == 0:
+        return float("nan")
+    return float(numerator) / float(denominator)
+
+
+def _sum(frame: pd.DataFrame, column: str) -> float:
+    return float(pd.to_numeric(frame[column], errors="coerce").sum())
+
+
+def _title_html(title: str, blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> str:
+    facts = (
+        f"{len(schools):,} 所学校 schools · {len(blocks):,} 小区 blocks · "
+        f"{_fmt_count(_sum(blocks, 'students'))} 学生 students · {_fmt_count(_sum(schools, 'capacity'))} 学位 seats"
+    )
+    lines = [f"<h1>{html.escape(title)}</h1>", f"<div>{facts}</div>"]
+    n_over = sum(_is_over(u) for u in schools["utilisation"])
+    if n_over:
+        lines.append(f'<div class="zoning-over">{n_over} 所超额 school(s) over capacity</div>')
+    n_moved = sum(not _missing(v) and bool(v) for v in blocks["moved"])
+    if n_moved:
+        lines.append(f"<div>{n_moved:,} 小区调整 block(s) moved (dashed)</div>")
+    return "".join(lines)
+
+
+def _legend_html(
+    schools: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    blocks: gpd.GeoDataFrame,
+    order: Sequence[Hashable],
+    colours: dict,
+    names: dict,
+    with_districts: bool,
+) -> str:
+    stats = _zone_stats(zones)
+    stats.update(
+        {
+            sid: (students, capacity, utilisation)
+            for sid, _, capacity, students, utilisation in _rows(schools, SCHOOL_COLUMNS)
+        }
+    )
+    rows = [
+        "<tr><td></td><td></td><td class='zoning-num'>学生/学位<br>students/seats</td>"
+        "<td class='zoning-num'>使用率<br>use</td></tr>"
+    ]
+    for sid in order:
+        students, capacity, utilisation = stats.get(sid, (None, None, None))
+        use = _fmt_share(utilisation)
+        if _is_over(utilisation):
+            use = f'<span class="zoning-over">{use}</span>'
+        rows.append(
+            f"<tr><td><span class='zoning-swatch' style='background:{_rgba(colours[sid], ZONE_FILL_OPACITY)}'>"
+            f"</span></td><td>{html.escape(names.get(sid, str(sid)))}</td>"
+            f"<td class='zoning-num'>{_fmt_count(students)} / {_fmt_count(capacity)}</td>"
+            f"<td class='zoning-num'>{use}</td></tr>"
+        )
+    key = [
+        "<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' stroke='#1a1a1a' "
+        "stroke-width='2'/></svg> 学校 school"
+    ]
+    if "is_lead" in schools.columns and any(not _missing(v) and bool(v) for v in schools["is_lead"]):
+        key.append(_star_svg("#ffffff", "#1a1a1a", 16) + " 牵头校 lead school")
+    if any(_is_over(u) for u in schools["utilisation"]):
+        key.append(
+            f"<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' "
+            f"stroke='{OVER_CAPACITY_COLOUR}' stroke-width='3'/></svg> 超额 over capacity"
+        )
+    if any(not _missing(v) and bool(v) for v in blocks["moved"]):
+        key.append(
+            "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#111111' "
+            "stroke-width='2' stroke-dasharray='5 4'/></svg> 调整的小区 moved block"
+        )
+    if with_districts:
+        key.append(
+            "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#1a1a1a' "
+            "stroke-width='4.5'/></svg> 学区 district"
+        )
+    return (
+        "<details open><summary><h2>学校 Schools</h2></summary><table>"
+        + "".join(rows)
+        + "</table><div class='zoning-key'>"
+        + "<br>".join(key)
+        + "</div></details>"
+    )
+
+
+def _bounds(*series: gpd.GeoSeries | None) -> list[list[float]] | None:
+    boxes = [s.total_bounds for s in series if s is not None and not s.is_empty.all() and len(s)]
+    boxes = [b for b in boxes if np.all(np.isfinite(b))]
+    if not boxes:
+        return None
+    b = np.array(boxes)
+    return [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]

@@ -1,0 +1,69 @@
+"""Shared fixtures: real data from ../shared/data, tiny generated instances, the plan checker on every plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DEMO = ROOT / "data" / "south_portland_me"
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def portland():
+    """South Portland blocks and schools as canonical frames (WGS84)."""
+    from zoning import read_blocks, read_schools
+
+    blocks = read_blocks(
+        DEMO / "blocks.geojson", columns={"students": "students_k4", "current_school": "current_school_plurality"}
+    )
+    schools = read_schools(DEMO / "schools.geojson")
+    return blocks, schools
+
+
+def grid_instance(
+    rows: int,
+    cols: int,
+    students,
+    school_cells: list[int],
+    capacity: list[float],
+    *,
+    size_m: float = 100.0,
+    current: list[str] | None = None,
+    epsg: int = 32619,
+):
+    """Square blocks in a grid (row-major ids b0, b1, …) and schools at the centres of the given cells."""
+    x0, y0 = 400_000.0, 4_830_000.0
+    polys, ids = [], []
+    for r in range(rows):
+        for c in range(cols):
+            polys.append(shapely.box(x0 + c * size_m, y0 + r * size_m, x0 + (c + 1) * size_m, y0 + (r + 1) * size_m))
+            ids.append(f"b{r * cols + c}")
+    blocks = gpd.GeoDataFrame(
+        {"block_id": ids, "students": np.asarray(students, dtype=float)}, geometry=polys, crs=epsg
+    )
+    if current is not None:
+        blocks["current_school"] = current
+    pts = [polys[k].centroid for k in school_cells]
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": [f"S{j}" for j in range(len(school_cells))],
+            "name": [f"School {j}" for j in range(len(school_cells))],
+            "capacity": np.asarray(capacity, dtype=float),
+        },
+        geometry=pts,
+        crs=epsg,
+    )
+    return blocks, schools

@@ -1,0 +1,557 @@
+"""zoning.validate: canonical frames from real data, one error per rule, all errors of a file at once."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Geod
+from shapely.geometry import Point, Polygon, box
+
+from zoning.errors import InputError, Issue
+from zoning.io import RawTable, read_table
+from zoning.validate import (
+    BLOCK_ALIASES,
+    SCHOOL_ALIASES,
+    check_blocks,
+    check_pair,
+    check_schools,
+    normalise_header,
+    parse_number,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not DATA.is_dir():  # the shared data live beside the repository
+    DATA = Path("/work/shared/data")
+SOPO = DATA / "south_portland_me"
+BAOAN = DATA / "shenzhen_baoan_2024" / "schools.csv"
+HANGZHOU = DATA / "hangzhou_gongshu_edu_groups" / "campuses.csv"
+SOPO_COLUMNS = {"students": "students_k4", "current_school": "current_school_plurality"}
+GEOD = Geod(ellps="WGS84")
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "t.csv", encoding: str = "utf-8") -> RawTable:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return read_table(path)
+
+
+def errors_of(info: pytest.ExceptionInfo[InputError]) -> list[Issue]:
+    return [i for i in info.value.issues if i.severity == "error"]
+
+
+def grid_blocks(
+    tmp_path: Path, n: int = 3, size: float = 0.005, x0: float = 113.88, y0: float = 22.55
+) -> Path:
+    """n × n square blocks of `size` degrees (≈ 500 m) in Shenzhen, as GeoJSON."""
+    cells = [
+        box(x0 + i * size, y0 + j * size, x0 + (i + 1) * size, y0 + (j + 1) * size)
+        for j in range(n)
+        for i in range(n)
+    ]
+    frame = gpd.GeoDataFrame(
+        {"编号": [f"B{k}" for k in range(len(cells))], "适龄儿童": [10] * len(cells)},
+        geometry=cells,
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "blocks.geojson"
+    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    return path
+
+
+# ------------------------------------------------------------------------------------------- real data
+
+
+def test_south_portland_loads_cleanly():
+    braw, sraw = read_table(SOPO / "blocks.geojson"), read_table(SOPO / "schools.geojson")
+    blocks, bwarn = check_blocks(braw, columns=SOPO_COLUMNS)
+    schools, swarn = check_schools(sraw)
+    assert bwarn == [] and swarn == []
+    assert len(blocks) == 317 and len(schools) == 5
+    assert blocks["students"].sum() == pytest.approx(1012.02, abs=0.005)
+    assert schools["capacity"].sum() == 1360
+    assert list(blocks.columns) == [
+        "block_id", "name", "students", "students_estimated", "current_school", "source_row", "geometry",
+    ]  # fmt: skip
+    assert list(schools.columns) == [
+        "school_id",
+        "name",
+        "capacity",
+        "quality",
+        "stage",
+        "source_row",
+        "geometry",
+    ]
+    for frame in (blocks, schools):
+        assert frame.crs.to_epsg() == 4326
+        assert isinstance(frame.index, pd.RangeIndex)
+    assert blocks["source_row"].tolist() == list(range(1, 318))
+    assert blocks["block_id"].str.len().eq(15).all()  # census GEOIDs as text, not floats
+    assert (blocks["name"] == blocks["block_id"]).all()
+    assert not blocks["students_estimated"].any()
+    assert blocks["current_school"].isna().sum() == 1
+    assert set(blocks["current_school"].dropna()) == set(schools["school_id"])
+    assert set(blocks.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert schools["quality"].isna().all() and schools["stage"].isna().all()
+    assert blocks.attrs["source_columns"]["students"] == "students_k4"
+    assert check_pair(blocks, schools, blocks_file=braw.file, schools_file=sraw.file) == []
+
+
+def _baoan_rows() -> pd.DataFrame:
+    table = pd.read_csv(BAOAN, dtype=str)
+    return table[(table["xuequ_no"] == "2") & table["lon_gcj02"].notna()].reset_index(drop=True)
+
+
+def test_baoan_gbk_csv_with_chinese_headers_and_gcj02(tmp_path, caplog):
+    table = _baoan_rows()
+    assert len(table) == 41
+    path = tmp_path / "学校.csv"
+    with path.open("w", encoding="gbk", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["学校名称", "学段", "招生班数", "经度", "纬度"])
+        for r in table.itertuples():
+            out.writerow([r.school_name, r.stage_zh, r.grade1_classes_2024, r.lon_gcj02, r.lat_gcj02])
+    raw = read_table(path)
+    assert raw.encoding == "gb18030"
+    schools, warnings = check_schools(raw, coords="gcj02")
+
+    classes = table["grade1_classes_2024"].astype(int).to_numpy()
+    size = np.where(table["stage_zh"] == "小学", 45, 50)
+    assert schools["capacity"].tolist() == (classes * size).tolist()
+    assert schools["stage"].tolist() == table["stage"].tolist()
+    assert schools["school_id"].tolist() == table["school_name"].tolist()  # no id column: names are the ids
+    assert len(warnings) == 1 and "招生班数" in warnings[0].message and "× 45" in warnings[0].message
+
+    gcj_lon, gcj_lat = table["lon_gcj02"].astype(float), table["lat_gcj02"].astype(float)
+    _, _, moved_m = GEOD.inv(gcj_lon, gcj_lat, schools.geometry.x, schools.geometry.y)
+    # the GCJ-02 offset in Bao'an is 603–611 m; a file left in GCJ-02 would move 0 m
+    assert ((moved_m > 300) & (moved_m < 700)).all(), moved_m
+    # in Shenzhen WGS84 lies west and north of the GCJ-02 numbers
+    assert (schools.geometry.x < gcj_lon).all() and (schools.geometry.y > gcj_lat).all()
+
+
+def _hangzhou_csv(tmp_path: Path, *, swapped: bool) -> RawTable:
+    campuses = pd.read_csv(HANGZHOU, dtype=str)
+    lon_col, lat_col = ("lat_gcj02", "lon_gcj02") if swapped else ("lon_gcj02", "lat_gcj02")
+    lines = ["校区编号,校区名称,学位数,经度,纬度"]
+    lines += [
+        f"{r.campus_id},{r.campus_name},100,{getattr(r, lon_col)},{getattr(r, lat_col)}"  # 100 seats: a fixture
+        for r in campuses.itertuples()
+    ]
+    return write_csv(tmp_path, "\n".join(lines) + "\n", name="campuses.csv")
+
+
+def test_hangzhou_swapped_lonlat_is_detected_and_swapped_back(tmp_path):
+    raw = _hangzhou_csv(tmp_path, swapped=True)
+    schools, warnings = check_schools(
+        raw, columns={"school_id": "校区编号", "name": "校区名称"}, coords="gcj02"
+    )
+    assert len(schools) == 46
+    assert len(warnings) == 1
+    assert '"经度" and "纬度" are swapped' in warnings[0].message
+    assert warnings[0].fix
+    assert schools.geometry.x.between(120.0, 120.3).all()
+    assert schools.geometry.y.between(30.2, 30.45).all()
+
+    straight, none = check_schools(
+        _hangzhou_csv(tmp_path, swapped=False),
+        columns={"school_id": "校区编号", "name": "校区名称"},
+        coords="gcj02",
+    )
+    assert none == []
+    assert np.allclose(straight.geometry.x, schools.geometry.x) and np.allclose(
+        straight.geometry.y, schools.geometry.y
+    )
+
+
+def test_swapped_columns_that_stay_invalid_are_errors(tmp_path):
+    raw = write_csv(tmp_path, "学校名称,学位数,经度,纬度\n甲,100,22.5,113.9\n乙,100,22.6,213.9\n")
+    # the bad number is in the file's column "纬度", which holds the longitudes
+    with pytest.raises(InputError, match=r'row 3, column "纬度": longitude 213\.9 is outside') as info:
+        check_schools(raw, coords="gcj02")
+    assert "swapped back" in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------ headers
+
+
+def test_header_normalisation():
+    assert normalise_header("Ｓｔｕｄｅｎｔｓ") == "students"
+    assert normalise_header(" School_ID ") == normalise_header("school id") == "schoolid"
+    assert normalise_header("学位数（个）") == normalise_header("学位数")
+    assert normalise_header("\ufeff编号") == "编号"
+
+
+def test_alias_tables_do_not_overlap():
+    for table in (BLOCK_ALIASES, SCHOOL_ALIASES):
+        seen: dict[str, str] = {}
+        for canon, names in table.items():
+            for name in names:
+                assert seen.setdefault(normalise_header(name), canon) == canon, name
+
+
+def test_english_and_fullwidth_headers(tmp_path):
+    raw = write_csv(
+        tmp_path, "School ID,ＮＡＭＥ,Seats（个）,Longitude,Latitude\n1,实验小学,540,113.9,22.55\n"
+    )
+    schools, _ = check_schools(raw)
+    assert schools["school_id"].tolist() == ["1"] and schools["capacity"].tolist() == [540.0]
+
+
+def test_several_candidate_columns_warn(tmp_path):
+    raw = write_csv(tmp_path, "编号,适龄儿童,学生数,经度,纬度\nA,10,12,113.9,22.55\n")
+    blocks, warnings = check_blocks(raw)
+    assert blocks["students"].tolist() == [10.0]
+    assert len(warnings) == 1 and '"适龄儿童", "学生数"' in warnings[0].message
+
+
+def test_header_naming_another_coordinate_system_warns(tmp_path):
+    raw = write_csv(tmp_path, "学校名称,学位数,lon_gcj02,lat_gcj02\n甲,100,113.9,22.55\n")
+    schools, warnings = check_schools(raw)
+    assert len(warnings) == 1 and 'header "lon_gcj02" says gcj02' in warnings[0].message
+    assert "--coords gcj02" in warnings[0].fix
+    moved, none = check_schools(raw, coords="gcj02")
+    assert none == [] and moved.geometry.x.iloc[0] < schools.geometry.x.iloc[0]
+
+
+def test_numbers_accept_separators_and_fullwidth():
+    assert parse_number("1,200") == 1200
+    assert parse_number("１２０") == 120
+    assert parse_number("１，２００") == 1200
+    assert parse_number(" 7.5 ") == 7.5
+    assert parse_number("") is None and parse_number(float("nan")) is None
+    for bad in ("约120", "120人", "nan", "inf", "1,20", True):
+        with pytest.raises(ValueError):
+            parse_number(bad)
+
+
+# ------------------------------------------------------------------------------------- errors by rule
+
+
+def test_not_a_number(tmp_path):
+    raw = write_csv(
+        tmp_path, '编号,学龄人口,经度,纬度\nA,12,113.9,22.55\nB,"1,200",113.9,22.56\nC,约120,113.9,22.57\n'
+    )
+    with pytest.raises(
+        InputError, match='row 4, column "学龄人口": "约120" is not a number. Fix: enter a whole number'
+    ):
+        check_blocks(raw)
+
+
+def test_negative_children(tmp_path):
+    raw = write_csv(tmp_path, "编号,适龄儿童,经度,纬度\nA,12,113.9,22.55\nB,-3,113.9,22.56\n")
+    with pytest.raises(InputError, match='row 3, column "适龄儿童": -3 children is negative'):
+        check_blocks(raw)
+
+
+def test_empty_children_cell(tmp_path):
+    raw = write_csv(tmp_path, "编号,适龄儿童,经度,纬度\nA,,113.9,22.55\n")
+    with pytest.raises(InputError, match='row 2, column "适龄儿童": is empty'):
+        check_blocks(raw)
+
+
+def test_capacity_must_be_positive(tmp_path):
+    raw = write_csv(
+        tmp_path, "学校名称,学位数,经度,纬度\n甲,540,113.9,22.55\n乙,450,113.9,22.56\n丙,0,113.9,22.57\n"
+    )
+    with pytest.raises(InputError, match='row 4, column "学位数": capacity 0 seats'):
+        check_schools(raw)
+
+
+def test_duplicate_ids_name_both_rows(tmp_path):
+    raw = write_csv(
+        tmp_path,
+        "学校代码,学校名称,学位数,经度,纬度\nS1,甲,540,113.9,22.55\nS2,乙,450,113.9,22.56\nS1,丙,400,113.9,22.57\n",
+    )
+    with pytest.raises(InputError, match=r'row 4, column "学校代码": "S1" appears twice \(first in row 2\)'):
+        check_schools(raw)
+
+
+def test_duplicate_names_used_as_ids(tmp_path):
+    raw = write_csv(
+        tmp_path, "学校名称,学位数,经度,纬度\n实验小学,540,113.9,22.55\n实验小学,450,113.9,22.56\n"
+    )
+    with pytest.raises(InputError, match='row 3, column "学校名称": "实验小学" appears twice') as info:
+        check_schools(raw)
+    assert "--school-id-col" in errors_of(info)[0].fix
+
+
+def test_missing_lonlat_cell(tmp_path):
+    raw = write_csv(tmp_path, "编号,适龄儿童,经度,纬度\nA,1,113.9,22.55\nB,2,,22.56\n")
+    with pytest.raises(InputError, match='row 3, column "经度": is empty'):
+        check_blocks(raw)
+
+
+def test_latitude_out_of_range(tmp_path):
+    raw = write_csv(tmp_path, "编号,适龄儿童,lng,lat\nA,1,113.9,22.55\nB,2,113.9,122.56\n")
+    with pytest.raises(InputError, match=r'row 3, column "lat": latitude 122\.56 is outside -90…90'):
+        check_blocks(raw)
+
+
+def test_missing_geometry(tmp_path):
+    path = tmp_path / "blocks.geojson"
+    path.write_text(
+        '{"type":"FeatureCollection","features":['
+        '{"type":"Feature","properties":{"id":"A","students":1},'
+        '"geometry":{"type":"Polygon","coordinates":[[[113.9,22.5],[113.91,22.5],[113.91,22.51],[113.9,22.5]]]}},'
+        '{"type":"Feature","properties":{"id":"B","students":2},"geometry":null}]}',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="blocks.geojson, row 2: block has no geometry"):
+        check_blocks(read_table(path))
+
+
+def _polygons(tmp_path: Path, shapes: list[Polygon]) -> RawTable:
+    frame = gpd.GeoDataFrame(
+        {"id": [f"B{k}" for k in range(len(shapes))], "students": 1}, geometry=shapes, crs=4326
+    )
+    frame.to_file(tmp_path / "p.gpkg", driver="GPKG", engine="pyogrio")
+    return read_table(tmp_path / "p.gpkg")
+
+
+def test_invalid_polygon_is_repaired_with_a_warning(tmp_path):
+    square = box(113.90, 22.50, 113.91, 22.51)
+    bowtie = Polygon([(113.92, 22.50), (113.93, 22.51), (113.93, 22.50), (113.92, 22.51)])
+    assert not bowtie.is_valid
+    blocks, warnings = check_blocks(_polygons(tmp_path, [square, bowtie]))
+    assert blocks.geometry.is_valid.all()
+    assert blocks.geometry.iloc[1].area > 0 and blocks.geometry.iloc[1].geom_type in (
+        "Polygon",
+        "MultiPolygon",
+    )
+    assert len(warnings) == 1 and "rows 2" in warnings[0].message and "make_valid" in warnings[0].message
+
+
+def test_polygon_without_area_is_refused(tmp_path):
+    square = box(113.90, 22.50, 113.91, 22.51)
+    flat = Polygon([(113.92, 22.50), (113.93, 22.50), (113.94, 22.50), (113.92, 22.50)])
+    with pytest.raises(InputError, match="row 2: the polygon is invalid .* no area once repaired"):
+        check_blocks(_polygons(tmp_path, [square, flat]))
+
+
+def test_mixed_polygons_and_points_are_refused(tmp_path):
+    shapes = [box(113.90, 22.50, 113.91, 22.51), box(113.91, 22.50, 113.92, 22.51), Point(113.93, 22.505)]
+    with pytest.raises(InputError, match="row 3: this block is a point while the other blocks are polygons"):
+        check_blocks(_polygons(tmp_path, shapes))
+
+
+def test_missing_required_column_names_headers_nearest_and_fix(tmp_path):
+    raw = write_csv(tmp_path, "小区编号,小区名称,学龄儿童数,经度,纬度\nA,甲,10,113.9,22.55\n")
+    with pytest.raises(InputError) as info:
+        check_blocks(raw)
+    (issue,) = errors_of(info)
+    assert issue.file == raw.file and issue.row is None
+    assert '"小区编号", "小区名称", "学龄儿童数"' in issue.message
+    assert 'The nearest header is "学龄儿童数"' in issue.message
+    assert issue.fix == 'name the column with --students-col "学龄儿童数".'
+
+
+def test_named_column_that_does_not_exist_suggests_nearest(tmp_path):
+    raw = read_table(SOPO / "blocks.geojson")
+    with pytest.raises(InputError, match='has no column "student_k4"') as info:
+        check_blocks(raw, columns={"students": "student_k4"})
+    (issue,) = errors_of(info)
+    assert 'nearest header is "students_k4"' in issue.message
+    assert issue.fix == 'use --students-col "students_k4".'
+
+
+def test_unknown_column_role(tmp_path):
+    raw = read_table(SOPO / "schools.geojson")
+    with pytest.raises(InputError, match='"pupils" is not a school column'):
+        check_schools(raw, columns={"pupils": "capacity"})
+
+
+def test_every_problem_of_a_file_at_once(tmp_path):
+    raw = write_csv(
+        tmp_path,
+        "学校代码,学校名称,学位数,经度,纬度\n"
+        "S1,甲,540,113.9,22.55\n"  # row 2: fine
+        "S2,乙,约400,113.9,22.56\n"  # row 3: not a number
+        "S3,丙,-5,113.9,22.57\n"  # row 4: capacity ≤ 0
+        "S1,丁,300,113.9,22.58\n"  # row 5: duplicate id
+        "S5,戊,300,,22.59\n",  # row 6: no longitude
+    )
+    with pytest.raises(InputError) as info:
+        check_schools(raw)
+    where = sorted((i.row, i.column) for i in errors_of(info))
+    assert where == [(3, "学位数"), (4, "学位数"), (5, "学校代码"), (6, "经度")]
+    assert "4 problems found in" in str(info.value)
+
+
+def test_bad_coords_value(tmp_path):
+    raw = write_csv(tmp_path, "编号,适龄儿童,经度,纬度\nA,1,113.9,22.55\n")
+    with pytest.raises(InputError, match="unknown coordinate system 'gcj-2'"):
+        check_blocks(raw, coords="gcj-2")
+
+
+def test_degrees_declared_as_metres_are_an_error_with_the_file(tmp_path):
+    raw = write_csv(tmp_path, "编号,适龄儿童,x,y\nA,1,113.9,22.55\n")
+    with pytest.raises(InputError, match="t.csv: --coords EPSG:4547 .* look like degrees"):
+        check_blocks(raw, coords="EPSG:4547")
+
+
+# ------------------------------------------------------------------------------- estimated / computed
+
+
+def test_children_estimated_from_population(tmp_path):
+    raw = write_csv(tmp_path, "编号,常住人口,经度,纬度\nA,2000,113.9,22.55\nB,1500,113.9,22.56\n")
+    with pytest.raises(InputError, match="--per-1000-rate") as info:
+        check_blocks(raw)
+    assert '"常住人口"' in errors_of(info)[0].fix
+    blocks, warnings = check_blocks(raw, per_1000_rate=80)
+    assert blocks["students"].tolist() == [160.0, 120.0]
+    assert blocks["students_estimated"].all()
+    assert len(warnings) == 1 and "× 80 / 1,000" in warnings[0].message
+    with pytest.raises(InputError, match="must be positive"):
+        check_blocks(raw, per_1000_rate=0)
+
+
+def test_capacity_from_classes_needs_a_class_size(tmp_path):
+    raw = write_csv(
+        tmp_path, "学校名称,班数,学段,经度,纬度\n甲,4,九年一贯制,113.9,22.55\n乙,6,小学,113.9,22.56\n"
+    )
+    with pytest.raises(InputError, match='row 2, column "班数": capacity = classes × class size') as info:
+        check_schools(raw)
+    assert len(errors_of(info)) == 1 and "--class-size" in errors_of(info)[0].fix
+    schools, warnings = check_schools(raw, class_size=40)
+    assert schools["capacity"].tolist() == [160.0, 240.0]
+    assert schools["stage"].tolist() == ["九年一贯制", "primary"]
+    assert "× 40 for 2 schools" in warnings[0].message
+
+
+def test_capacity_cells_filled_from_classes(tmp_path):
+    raw = write_csv(
+        tmp_path,
+        "学校名称,学位数,招生班数,学段,经度,纬度\n甲,500,4,小学,113.9,22.55\n乙,,6,初中,113.9,22.56\n",
+    )
+    schools, warnings = check_schools(raw)
+    assert schools["capacity"].tolist() == [500.0, 300.0]
+    assert "× 50 (junior_middle) for 1 school" in warnings[0].message
+
+
+def test_no_capacity_at_all(tmp_path):
+    raw = write_csv(tmp_path, "学校名称,经度,纬度\n甲,113.9,22.55\n")
+    with pytest.raises(InputError, match="has no capacity") as info:
+        check_schools(raw)
+    assert "--capacity-col" in errors_of(info)[0].fix and "--classes-col" in errors_of(info)[0].fix
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["优质", "一般", "薄弱", ""], [3.0, 2.0, 1.0, np.nan]),
+        (["重点", "否", "是", "非重点"], [1.0, 0.0, 1.0, 0.0]),
+        (["85", "72.5", "90", "60"], [85.0, 72.5, 90.0, 60.0]),
+    ],
+)
+def test_quality_tiers_flags_and_scores(tmp_path, values, expected):
+    lines = ["学校名称,学位数,办学质量,经度,纬度"] + [
+        f"S{k},100,{v},113.9,22.5{k}" for k, v in enumerate(values)
+    ]
+    schools, _ = check_schools(write_csv(tmp_path, "\n".join(lines) + "\n"))
+    np.testing.assert_array_equal(schools["quality"].to_numpy(), np.array(expected))
+
+
+def test_unknown_quality_word(tmp_path):
+    raw = write_csv(
+        tmp_path, "学校名称,学位数,等级,经度,纬度\n甲,100,优质,113.9,22.55\n乙,100,很好,113.9,22.56\n"
+    )
+    with pytest.raises(InputError, match='row 3, column "等级": "很好" is not a quality'):
+        check_schools(raw)
+
+
+def test_school_outline_becomes_a_point_with_a_warning(tmp_path):
+    campus = box(113.90, 22.50, 113.901, 22.501)
+    frame = gpd.GeoDataFrame({"name": ["实验小学"], "capacity": [540]}, geometry=[campus], crs=4326)
+    frame.to_file(tmp_path / "s.geojson", driver="GeoJSON", engine="pyogrio")
+    schools, warnings = check_schools(read_table(tmp_path / "s.geojson"))
+    assert schools.geom_type.tolist() == ["Point"] and campus.contains(schools.geometry.iloc[0])
+    assert "rows 1" in warnings[0].message
+
+
+def test_projected_file_is_converted_with_its_own_crs(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"name": ["实验小学"], "capacity": [540]}, geometry=[Point(113.9, 22.55)], crs=4326
+    )
+    frame.to_crs(4547).to_file(tmp_path / "s.gpkg", driver="GPKG", engine="pyogrio")
+    schools, _ = check_schools(read_table(tmp_path / "s.gpkg"))
+    assert schools.geometry.iloc[0].distance(Point(113.9, 22.55)) < 1e-7
+
+
+# ---------------------------------------------------------------------------------------------- pairs
+
+
+def _pair(tmp_path: Path, schools_csv: str, current: list[str | None] | None = None):
+    braw = read_table(grid_blocks(tmp_path))
+    blocks, _ = check_blocks(braw)
+    if current is not None:
+        blocks = blocks.assign(current_school=pd.Series(current, dtype=object))
+    sraw = write_csv(tmp_path, schools_csv, name="schools.csv")
+    schools, _ = check_schools(sraw)
+    return blocks, schools, braw.file, sraw.file
+
+
+def test_pair_current_school_must_name_a_school(tmp_path):
+    current = ["S1", "育才小学", None, "实验小学", "S1", "S1", "S1", "S1", "实验小学 "]
+    blocks, schools, bfile, sfile = _pair(
+        tmp_path,
+        "学校代码,学校名称,学位数,经度,纬度\nS1,实验小学,500,113.885,22.555\nS2,育才小学,500,113.895,22.565\n",
+        current,
+    )
+    with pytest.raises(InputError) as info:
+        check_pair(blocks, schools, blocks_file=bfile, schools_file=sfile)
+    (issue,) = errors_of(info)
+    assert issue.file == bfile and issue.row == 9 and issue.column == "current_school"
+    assert '"实验小学 " names no school' in issue.message and 'The nearest is "实验小学"' in issue.message
+
+
+def test_pair_uses_the_users_current_school_header(tmp_path):
+    lines = ["编号,适龄儿童,对口学校,经度,纬度", "A,10,S9,113.885,22.555", "B,10,S1,113.886,22.556"]
+    blocks, _ = check_blocks(write_csv(tmp_path, "\n".join(lines) + "\n", name="b.csv"))
+    schools, _ = check_schools(
+        write_csv(tmp_path, "学校代码,学校名称,学位数,经度,纬度\nS1,甲,9,113.885,22.556\n", name="s.csv")
+    )
+    with pytest.raises(InputError, match='b.csv, row 2, column "对口学校": "S9" names no school of s.csv'):
+        check_pair(blocks, schools, blocks_file="b.csv", schools_file="s.csv")
+
+
+def test_pair_school_far_outside_the_study_area(tmp_path):
+    blocks, schools, bfile, sfile = _pair(
+        tmp_path, "学校名称,学位数,经度,纬度\n实验小学,500,113.885,22.555\n远方小学,500,113.98,22.555\n"
+    )
+    with pytest.raises(
+        InputError,
+        match=r"row 3: school \"远方小学\" is 8\.\d km from the nearest block: outside the study area",
+    ) as info:
+        check_pair(blocks, schools, blocks_file=bfile, schools_file=sfile)
+    assert "--coords" in errors_of(info)[0].fix
+
+
+def test_pair_school_near_but_outside_the_blocks_is_a_warning(tmp_path):
+    blocks, schools, bfile, sfile = _pair(
+        tmp_path, "学校名称,学位数,经度,纬度\n实验小学,500,113.885,22.555\n边上小学,500,113.90,22.555\n"
+    )  # the grid ends at 113.895: 边上小学 is ~510 m east of it
+    warnings = check_pair(blocks, schools, blocks_file=bfile, schools_file=sfile)
+    assert len(warnings) == 1 and warnings[0].row == 3
+    assert "will not be anchored on its own block" in warnings[0].message
+
+
+def test_pair_mixed_stages_warn(tmp_path):
+    blocks, schools, bfile, sfile = _pair(
+        tmp_path,
+        "学校名称,学位数,学段,经度,纬度\n实验小学,500,小学,113.885,22.555\n实验中学,500,初中,113.886,22.556\n",
+    )
+    (warning,) = check_pair(blocks, schools, blocks_file=bfile, schools_file=sfile)
+    assert warning.file == sfile and "junior_middle: 1, primary: 1" in warning.message
+
+
+def test_warnings_are_logged(tmp_path, caplog):
+    raw = write_csv(tmp_path, "编号,人口,经度,纬度\nA,1000,113.9,22.55\n")
+    with caplog.at_level(logging.WARNING, logger="zoning.validate"):
+        check_blocks(raw, per_1000_rate=70)
+    assert "千人学位指标" in caplog.text

@@ -1,0 +1,271 @@
+"""Attendance-zone solver: brute force on tiny instances, one edge test per rule, real data invariants."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from conftest import grid_instance, shared
+
+import zoning
+from zoning import InfeasibleError, SolveOptions, assign_zones, check_plan, plan_violations
+
+FAST = SolveOptions(time_limit_s=20, relative_gap=0.0)
+
+
+def solve(blocks, schools, **kw) -> zoning.Plan:
+    plan = assign_zones(blocks, schools, options=kw.pop("options", FAST), **kw)
+    check_plan(plan)  # the independent checker on every plan
+    return plan
+
+
+# --------------------------------------------------------------------------------------- brute force
+
+
+def _connected(cells: list[int], rows: int, cols: int) -> bool:
+    inside = set(cells)
+    seen = {cells[0]}
+    queue = deque([cells[0]])
+    while queue:
+        v = queue.popleft()
+        r, c = divmod(v, cols)
+        for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+            u = rr * cols + cc
+            if 0 <= rr < rows and 0 <= cc < cols and u in inside and u not in seen:
+                seen.add(u)
+                queue.append(u)
+    return len(seen) == len(inside)
+
+
+def brute_force(blocks, schools, rows, cols, *, contiguity, move_penalty_m):
+    """Best objective over every assignment, by enumeration (independent of the solver)."""
+    pts = blocks.geometry.representative_point()
+    dist = np.array([[p.distance(q) for q in schools.geometry] for p in pts])
+    students = blocks["students"].to_numpy()
+    cap = schools["capacity"].to_numpy()
+    anchor = [int(np.flatnonzero(blocks.contains(q))[0]) for q in schools.geometry]
+    cur = blocks["current_school"].to_numpy() if "current_school" in blocks else [None] * len(blocks)
+    cur_idx = [int(c[1:]) if c else -1 for c in cur]
+    best = None
+    for assign in itertools.product(range(len(schools)), repeat=len(blocks)):
+        a = np.array(assign)
+        if np.any(np.bincount(a, weights=students, minlength=len(schools)) > cap + 1e-9):
+            continue
+        if contiguity:
+            if any(a[anchor[j]] != j for j in range(len(schools))):
+                continue
+            zones = [list(np.flatnonzero(a == j)) for j in range(len(schools))]
+            if not all(_connected(z, rows, cols) for z in zones if z):
+                continue
+        moved = np.array([c >= 0 and c != s for c, s in zip(cur_idx, a)])
+        obj = float(np.sum(students * (np.rint(dist[np.arange(len(a)), a]) + move_penalty_m * moved)))
+        if best is None or obj < best - 1e-9:
+            best = obj
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("contiguity", [True, False])
+def test_solver_matches_brute_force(seed, contiguity):
+    rng = np.random.default_rng(seed)
+    rows, cols = 2, 4
+    students = rng.integers(0, 30, size=rows * cols)
+    cells = sorted(rng.choice(rows * cols, size=3, replace=False).tolist())
+    total = students.sum()
+    cap = np.maximum(np.ceil(total * rng.uniform(0.36, 0.6, size=3)), 1)
+    current = [f"S{k}" for k in rng.integers(0, 3, size=rows * cols)]
+    penalty = float(rng.choice([0, 150]))
+    blocks, schools = grid_instance(rows, cols, students, cells, cap, current=current)
+    expected = brute_force(blocks, schools, rows, cols, contiguity=contiguity, move_penalty_m=penalty)
+    if expected is None:
+        with pytest.raises(InfeasibleError):
+            solve(blocks, schools, contiguity=contiguity, move_penalty_m=penalty)
+        return
+    plan = solve(blocks, schools, contiguity=contiguity, move_penalty_m=penalty)
+    assert plan.info.status == "optimal"
+    assert plan.info.objective == pytest.approx(expected, abs=1e-6)
+    assert plan.info.lower_bound == pytest.approx(expected, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------ one edge test per rule
+
+
+def _line(students, capacity, cells=(0, 3), **kw):
+    return grid_instance(1, len(students), students, list(cells), capacity, **kw)
+
+
+def test_capacity_just_inside_and_just_outside():
+    blocks, schools = _line([15, 15, 15, 15], [30, 30])
+    plan = solve(blocks, schools)
+    assert plan.schools["students"].max() <= 30
+    blocks, schools = _line([15, 15, 15, 15], [30, 29])
+    with pytest.raises(InfeasibleError, match=r"60 children.*short 1"):
+        solve(blocks, schools)
+
+
+def test_area_short_of_seats_is_named():
+    # two schools far apart; the west blocks can only reach the west school within the max distance
+    blocks, schools = _line([20, 20, 1, 1, 1, 1], [39, 100], cells=(0, 5))
+    # b0..b2 lie within 250 m of School 0 only: 41 children for 39 seats
+    with pytest.raises(
+        InfeasibleError, match=r"the 3 block\(s\) around b0, b1, b2 hold 41 children but can reach only School 0 "
+        r"within 250 m, with 39 seats \(short 2\)"
+    ):
+        solve(blocks, schools, max_distance_m=250)
+    plan = solve(blocks, schools.assign(capacity=[41, 100]), max_distance_m=250)
+    assert plan.blocks["distance_m"].max() <= 250
+
+
+def test_max_distance_unreachable_blocks_are_named():
+    blocks, schools = _line([5, 5, 5, 5, 5], [50, 50], cells=(0, 1))
+    # b3 and b4 are 200 m and 300 m from School 1
+    with pytest.raises(InfeasibleError, match=r"2 block\(s\) with 10 children have no school within 150 m: b3, b4\n"):
+        solve(blocks, schools, max_distance_m=150, contiguity=False)
+
+
+def test_overload_is_minimised_and_reported():
+    blocks, schools = _line([15, 15, 15, 15], [30, 25])
+    plan = solve(blocks, schools, allow_overload=True)
+    assert plan.schools["overload"].sum() == pytest.approx(5)
+    assert zoning.summary(plan)["totals"]["schools_over_capacity"] == 1
+
+
+def test_contiguity_binds_and_infeasibility_is_explained():
+    # S0 at the west end, S1 (full with its own block) in the middle: S0 would need the east end too,
+    # across S1's block
+    blocks, schools = _line([10, 10, 10, 10, 10], [40, 10], cells=(0, 2))
+    with pytest.raises(InfeasibleError, match="not with every zone in one piece"):
+        solve(blocks, schools)
+    plan = solve(blocks, schools, contiguity=False)
+    assert plan.assignment["b4"] == "S0"
+    # one more seat at S1 and the east end can join S1: feasible in one piece
+    plan = solve(blocks, schools.assign(capacity=[40, 30]))
+    assert zoning.summary(plan)["totals"]["zones_not_contiguous"] == 0
+
+
+def test_contiguity_respected_where_distance_alone_would_split():
+    # the nearest school of block 3 is S0 across S1's zone; seats make one piece the only answer
+    blocks, schools = grid_instance(1, 5, [10, 10, 10, 10, 10], [1, 3], [30, 30])
+    plan = solve(blocks, schools)
+    assert zoning.summary(plan)["totals"]["zones_not_contiguous"] == 0
+
+
+def test_max_moved_cap_feasible_and_infeasible():
+    current = ["S0", "S0", "S0", "S1"]
+    blocks, schools = _line([10, 10, 10, 10], [20, 30], current=current)
+    # S0 holds 30 children now but has 20 seats: at least 10 must move
+    plan = solve(blocks, schools, max_moved=10)
+    assert plan.blocks.loc[plan.blocks["moved"], "students"].sum() <= 10
+    with pytest.raises(InfeasibleError, match=r"moves at most 9 children .*at least 10 must move"):
+        solve(blocks, schools, max_moved=9)
+
+
+def test_move_penalty_keeps_children_at_their_school():
+    current = ["S0", "S0", "S1", "S1", "S1"]
+    blocks, schools = _line([10, 10, 10, 10, 10], [60, 60], cells=(0, 4), current=current)
+    free = solve(blocks, schools, move_penalty_m=0)
+    kept = solve(blocks, schools, move_penalty_m=10_000)
+    assert kept.blocks["moved"].sum() == 0
+    assert free.blocks["moved"].sum() >= 0
+    assert kept.info.objective >= free.info.objective
+
+
+def test_island_is_attached_with_a_warning():
+    blocks, schools = grid_instance(2, 2, [5, 5, 5, 5], [0], [100])
+    island = gpd.GeoDataFrame(
+        {"block_id": ["isle"], "students": [3.0]}, geometry=[shapely.box(401_000, 4_830_000, 401_050, 4_830_050)], crs=32619
+    )
+    blocks = pd.concat([blocks, island], ignore_index=True)
+    plan = solve(blocks, schools)
+    assert any("isle" in w.message for w in plan.warnings)
+    assert plan.assignment["isle"] == "S0"
+
+
+def test_point_blocks_get_voronoi_adjacency():
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 2000, size=(60, 2)) + [400_000, 4_830_000]
+    blocks = gpd.GeoDataFrame(
+        {"block_id": [f"p{i}" for i in range(60)], "students": rng.integers(1, 20, 60).astype(float)},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+        crs=32619,
+    )
+    schools = gpd.GeoDataFrame(
+        {"school_id": ["A", "B", "C"], "capacity": [300.0, 300.0, 300.0]},
+        geometry=gpd.points_from_xy(xy[[0, 20, 40], 0] + 1, xy[[0, 20, 40], 1] + 1),
+        crs=32619,
+    )
+    plan = solve(blocks, schools)
+    assert zoning.summary(plan)["totals"]["zones_not_contiguous"] == 0
+    assert len(plan.zones) == 3
+
+
+def test_checker_catches_broken_plans():
+    blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [30, 30])
+    plan = solve(blocks, schools)
+    from dataclasses import replace
+
+    split = plan.assignment.copy()
+    split[:] = ["S0", "S1", "S0", "S1"]
+    broken = replace(plan, assignment=split)
+    bad = plan_violations(broken)
+    assert any("several pieces" in b for b in bad)
+    crowded = plan.assignment.copy()
+    crowded[:] = ["S0", "S0", "S0", "S1"]
+    assert any("takes 30" in b or "School 0 takes" in b for b in plan_violations(replace(plan, assignment=crowded))) or any(
+        "objective" in b for b in plan_violations(replace(plan, assignment=crowded))
+    )
+    cheat = replace(plan, info=replace(plan.info, objective=plan.info.objective - 100))
+    assert any("objective" in b for b in plan_violations(cheat))
+
+
+# ------------------------------------------------------------------------------------------ real data
+
+
+def test_demo_south_portland_is_optimal_and_valid(portland):
+    blocks, schools = portland
+    plan = solve(blocks, schools, options=SolveOptions(time_limit_s=60))
+    assert plan.info.gap <= 0.01
+    s = zoning.summary(plan)
+    assert s["totals"]["zones_not_contiguous"] == 0
+    assert s["totals"]["schools_over_capacity"] == 0
+    assert s["totals"]["children"] == pytest.approx(1012.02, abs=0.01)
+    assert (plan.schools["students"] <= plan.schools["capacity"] + 1e-9).all()
+    # the plan shortens trips against the current assignment
+    assert s["totals"]["mean_distance_m"] < s["before"]["mean_distance_m"]
+
+
+def test_demo_closing_skillin_is_infeasible_in_planner_terms(portland):
+    blocks, schools = portland
+    kept = schools[schools["school_id"] != "Skillin"]
+    with pytest.raises(InfeasibleError, match=r"980 seats against 1,012"):
+        solve(blocks, kept)
+
+
+def test_seattle_middle_school_zones_from_elementary_areas():
+    es = gpd.read_file(shared("seattle_sps", "attendance_areas_ES_2017_18.geojson"))
+    sites = gpd.read_file(shared("seattle_sps", "school_sites_2015_16.geojson"))
+    ms = sites[sites["Status"] == "MS"].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    blocks = gpd.GeoDataFrame(
+        {"block_id": es["ES_ZONE"], "students": rng.integers(200, 500, len(es)).astype(float)},
+        geometry=es.geometry,
+        crs=es.crs,
+    )
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": ms["PROPERTY_L"],
+            "name": ms["PROPERTY_L"],
+            "capacity": np.full(len(ms), np.ceil(blocks["students"].sum() / len(ms) * 1.15)),
+        },
+        geometry=ms.geometry,
+        crs=ms.crs,
+    )
+    plan = solve(blocks, schools, options=SolveOptions(time_limit_s=30))
+    assert zoning.summary(plan)["totals"]["zones_not_contiguous"] == 0
+    assert (plan.schools["students"] <= plan.schools["capacity"]).all()
+    assert plan.info.lower_bound <= plan.info.objective
