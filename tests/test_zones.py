@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import grid_instance, shared
 
 import zoning
+from conftest import grid_instance, shared
 from zoning import InfeasibleError, SolveOptions, assign_zones, check_plan, plan_violations
 
 FAST = SolveOptions(time_limit_s=20, relative_gap=0.0)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from importlib.metadata import version as _version
 
 import click
 
-from importlib.metadata import version as _version
 from .crs import parse_coords
 from .datasets import get_path
 from .errors import InfeasibleError, InputError, ZoningError

@@ -1,0 +1,182 @@
+"""The `zoning` command as a planner uses it: CliRunner, exit codes 0/1/2, messages, output files."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from browser import read_png, render
+from click.testing import CliRunner
+from conftest import DEMO, shared
+
+from zoning.cli import main
+
+DEMO_ARGS = [
+    str(DEMO / "blocks.geojson"),
+    str(DEMO / "schools.geojson"),
+    "--students-col",
+    "students_k4",
+    "--current-school-col",
+    "current_school_plurality",
+]
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def no_traceback(result):
+    text = result.output + (result.stderr if hasattr(result, "stderr") else "")
+    assert "Traceback" not in text
+    return text
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = run("partition", *DEMO_ARGS, "--out", out, "--time-limit", 60)
+    return out, result
+
+
+def test_partition_on_demo_writes_every_output(demo_out):
+    out, result = demo_out
+    assert result.exit_code == 0, result.output
+    assert "Plan: proven optimal" in result.output
+    assert "zones in more than one piece: 0" in result.output
+    for name in ("plan.gpkg", "plan.csv", "summary.json", "map.html"):
+        assert (out / name).exists()
+    assert set(pyogrio.list_layers(out / "plan.gpkg")[:, 0]) == {"blocks", "zones", "schools"}
+    blocks = gpd.read_file(out / "plan.gpkg", layer="blocks")
+    assert {"block_id", "school_id", "students", "distance_m", "moved"} <= set(blocks.columns)
+    assert len(blocks) == 317
+    zones = gpd.read_file(out / "plan.gpkg", layer="zones")
+    assert len(zones) == 5 and (zones["utilisation"] <= 1.0 + 1e-9).all()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["solve"]["status"] == "optimal"
+    assert summary["solve"]["gap"] <= 0.01
+    assert summary["totals"]["zones_not_contiguous"] == 0
+    assert len(summary["schools"]) == 5
+    table = pd.read_csv(out / "plan.csv", encoding="utf-8-sig", dtype=str)
+    assert list(table.columns[:4]) == ["block_id", "name", "school_id", "school_name"]
+
+
+def test_demo_map_opens_offline_without_errors(demo_out, tmp_path):
+    out, _ = demo_out
+    png = tmp_path / "map.png"
+    result = render(out / "map.html", png)
+    assert result.console_errors == []
+    pixels = read_png(png)
+    colours = {tuple(p) for p in pixels.reshape(-1, pixels.shape[-1])[::97]}
+    assert len(colours) > 20  # zones, outlines, legend: not a blank page
+
+
+def test_existing_output_is_kept_unless_overwrite(demo_out):
+    out, _ = demo_out
+    before = (out / "summary.json").read_bytes()
+    result = run("partition", *DEMO_ARGS, "--out", out)
+    assert result.exit_code == 1
+    assert "exist already" in no_traceback(result)
+    assert "--overwrite" in result.output
+    assert (out / "summary.json").read_bytes() == before
+
+
+def test_bad_flags_exit_2():
+    assert run("partition", *DEMO_ARGS, "--out", "x", "--time-limit", "-1").exit_code == 2
+    result = run("partition", *DEMO_ARGS, "--out", "x", "--coords", "gcj-03")
+    assert result.exit_code == 2
+    assert "gcj02" in result.output
+
+
+def test_validate_reports_every_bad_row_at_once(tmp_path):
+    blocks = tmp_path / "小区.csv"
+    blocks.write_text(
+        "小区编号,小区名称,适龄儿童,经度,纬度\n"
+        "A1,阳光花园,120,-70.25,43.635\n"
+        "A2,碧海小区,约120,-70.26,43.636\n"
+        "A3,金色家园,-5,-70.27,43.637\n"
+        "A1,重复小区,30,-70.28,43.638\n",
+        encoding="gbk",
+    )
+    result = run("validate", blocks, DEMO / "schools.geojson")
+    assert result.exit_code == 1
+    text = no_traceback(result)
+    assert 'row 3, column "适龄儿童"' in text and "约120" in text
+    assert 'row 4, column "适龄儿童"' in text
+    assert "row 5" in text and "A1" in text  # the duplicate id, with the row it repeats
+
+
+def test_missing_column_suggests_the_nearest_header():
+    result = run("validate", DEMO / "blocks.geojson", DEMO / "schools.geojson", "--students-col", "students_k5")
+    assert result.exit_code == 1
+    assert "students_k4" in no_traceback(result)
+
+
+def _baoan_csvs(tmp_path):
+    """第二学区 primary schools as the 小区 points of a cohort, junior-middle schools as the schools: Chinese
+    headers, GBK, GCJ-02 coordinates — the shape of a Chinese bureau's files."""
+    d = pd.read_csv(shared("shenzhen_baoan_2024", "schools.csv"))
+    d = d[d["lon_gcj02"].notna()]
+    prim = d[d["stage"] == "primary"]
+    mid = d[d["stage"] == "junior_middle"]
+    blocks = pd.DataFrame(
+        {
+            "小区名称": prim["school_name"],
+            "适龄儿童": prim["grade1_classes_2024"] * 45,
+            "经度": prim["lon_gcj02"],
+            "纬度": prim["lat_gcj02"],
+        }
+    )
+    schools = pd.DataFrame(
+        {
+            "学校名称": mid["school_name"],
+            "学段": "初中",
+            "招生班数": mid["grade1_classes_2024"],
+            "经度": mid["lon_gcj02"],
+            "纬度": mid["lat_gcj02"],
+        }
+    )
+    bp, sp = tmp_path / "小区.csv", tmp_path / "学校.csv"
+    blocks.to_csv(bp, index=False, encoding="gbk")
+    schools.to_csv(sp, index=False, encoding="gbk")
+    return bp, sp
+
+
+def test_baoan_real_seats_short_is_explained_in_numbers(tmp_path):
+    bp, sp = _baoan_csvs(tmp_path)
+    result = run("partition", bp, sp, "--coords", "gcj02", "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    # 113 classes × 50 = 5,650 seats; 172 classes × 45 = 7,740 children
+    assert "5,650 seats against 7,740 children (short 2,090)" in no_traceback(result)
+
+
+def test_baoan_with_overload_gives_a_one_piece_plan(tmp_path):
+    bp, sp = _baoan_csvs(tmp_path)
+    out = tmp_path / "out"
+    result = run("partition", bp, sp, "--coords", "gcj02", "--allow-overload", "--out", out, "--time-limit", 30)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["totals"]["zones_not_contiguous"] == 0
+    assert summary["solve"]["metric_crs"] == "EPSG:4547"  # CGCS2000 3° Gauss-Krüger CM 114E
+    overload = sum(s["overload"] for s in summary["schools"])
+    # at least the shortfall; a little more where a school's own 小区 alone exceeds its seats (anchor rule)
+    assert 7740 - 5650 - 1e-6 <= overload <= (7740 - 5650) * 1.05
+
+
+def test_hangzhou_swapped_lonlat_is_detected_and_fixed(tmp_path):
+    d = pd.read_csv(shared("hangzhou_gongshu_edu_groups", "campuses.csv"))
+    prim = d[d["campus_name"].str.contains("小学")]
+    mid = d[d["campus_name"].str.contains("中学")]
+    # the source's own mistake: latitude under 经度 and longitude under 纬度
+    pd.DataFrame(
+        {"小区名称": prim["campus_name"] + prim.index.astype(str), "适龄儿童": 100, "经度": prim["lat_gcj02"], "纬度": prim["lon_gcj02"]}
+    ).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame(
+        {"学校名称": mid["campus_name"], "学位数": 2000, "经度": mid["lat_gcj02"], "纬度": mid["lon_gcj02"]}
+    ).to_csv(tmp_path / "s.csv", index=False)
+    result = run("validate", tmp_path / "b.csv", tmp_path / "s.csv", "--coords", "gcj02")
+    assert result.exit_code == 0, result.output
+    assert "swap" in no_traceback(result).lower()
