@@ -134,6 +134,16 @@ def planner_errors(f):
         except ZoningError as err:
             click.secho(f"error: {err}", err=True, fg="red")
             sys.exit(1)
+        except Exception as err:  # a bug: say so plainly; -vv shows the traceback
+            if logging.getLogger("zoning").isEnabledFor(logging.DEBUG):
+                raise
+            click.secho(
+                f"internal error: {type(err).__name__}: {err}\nThis is a bug in zoning, not in your data. "
+                "Please report it with the command you ran; run again with -vv to see the details.",
+                err=True,
+                fg="red",
+            )
+            sys.exit(1)
 
     return wrapper
 
@@ -291,7 +301,14 @@ def demo(out_dir, time_limit):
 
 
 def _defaults(command: click.Command) -> dict:
-    return {p.name: p.default for p in command.params if isinstance(p, click.Option)}
+    """Every option of ``command`` at its default, as ``ctx.invoke`` needs them."""
+    ctx = click.get_current_context()
+    out = {}
+    for p in command.params:
+        if isinstance(p, click.Option):
+            value = p.get_default(ctx, call=True)
+            out[p.name] = value if isinstance(value, str | int | float | bool | tuple) else None
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover
