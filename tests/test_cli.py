@@ -8,10 +8,10 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
-from browser import read_png, render
 from click.testing import CliRunner
-from conftest import DEMO, shared
 
+from browser import read_png, render
+from conftest import DEMO, shared
 from zoning.cli import main
 
 DEMO_ARGS = [
@@ -45,7 +45,7 @@ def demo_out(tmp_path_factory):
 def test_partition_on_demo_writes_every_output(demo_out):
     out, result = demo_out
     assert result.exit_code == 0, result.output
-    assert "Plan: proven optimal" in result.output
+    assert "Plan: proven optimal" in result.output or "Plan: optimal within the requested gap" in result.output
     assert "zones in more than one piece: 0" in result.output
     for name in ("plan.gpkg", "plan.csv", "summary.json", "map.html"):
         assert (out / name).exists()

@@ -234,7 +234,12 @@ def _report(plan: Plan, files: dict) -> None:
     i = plan.info
     s = summary(plan)
     t = s["totals"]
-    status = "proven optimal" if i.status == "optimal" else "feasible"
+    if i.gap <= 1e-9:
+        status = "proven optimal"
+    elif i.status == "optimal":
+        status = "optimal within the requested gap"
+    else:
+        status = "best plan found in the time limit"
     click.echo(
         f"Plan: {status}: {i.objective / 1000:,.1f} child-km (lower bound {i.lower_bound / 1000:,.1f}, "
         f"gap {100 * i.gap:.2f} %) in {i.seconds:.1f} s"
