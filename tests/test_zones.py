@@ -269,3 +269,23 @@ def test_seattle_middle_school_zones_from_elementary_areas():
     assert zoning.summary(plan)["totals"]["zones_not_contiguous"] == 0
     assert (plan.schools["students"] <= plan.schools["capacity"]).all()
     assert plan.info.lower_bound <= plan.info.objective
+
+
+def test_descent_keeps_every_rule_and_never_costs_more(portland):
+    from zoning.crs import to_metric
+    from zoning.flow import transport_bound
+    from zoning.graph import build_block_graph
+    from zoning.heuristics import improve, repair, round_flow, violations
+    from zoning.model_zones import _objective
+    from zoning.problem import build_zone_problem
+
+    blocks, schools = portland
+    bm, crs = to_metric(blocks)
+    graph, _ = build_block_graph(bm)
+    problem = build_zone_problem(bm, schools.to_crs(crs), graph, move_penalty_m=0)
+    start = repair(problem, round_flow(problem, transport_bound(problem).flows))
+    assert violations(problem, start) == []
+    better = improve(problem, start)
+    assert violations(problem, better) == []
+    assert _objective(problem, better) <= _objective(problem, start)
+    assert (better != start).any()  # the rounded relaxation leaves moves worth making

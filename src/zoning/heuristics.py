@@ -23,7 +23,7 @@ from scipy.sparse import csgraph
 from .graph import edges_to_csr
 from .problem import ZoneProblem
 
-__all__ = ["round_flow", "fragments", "repair", "violations", "loads"]
+__all__ = ["round_flow", "fragments", "repair", "improve", "violations", "loads"]
 
 
 def loads(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
@@ -184,3 +184,71 @@ def _relieve(problem, assign, indptr, indices, is_anchor, unit_cost) -> bool:
             load[k2] += problem.students[i]
             changed = True
     return changed
+
+
+def improve(problem: ZoneProblem, assign: np.ndarray, *, passes: int = 50) -> np.ndarray:
+    """Descent on a valid plan: move boundary blocks to a neighbouring zone while that lowers the cost.
+
+    A move keeps every rule: the receiving zone has the seats and the block is adjacent to it (so it stays
+    one piece), the block is neither its school's own block nor a cut vertex of its zone (so the giving
+    zone stays one piece), and the cap on children moved is respected.  Each pass touches a zone at most
+    once, so the cut vertices computed at the start of the pass stay valid.
+    """
+    assign = assign.copy()
+    m = problem.n_schools
+    keys, unit = _arc_lookup(problem)
+    adj = edges_to_csr(problem.n_blocks, problem.edges)
+    indptr, indices = adj.indptr, adj.indices
+    anchor_of = problem.anchored_school
+    e = problem.edges
+    moved_now = int(problem.students[(problem.current >= 0) & (problem.current != assign)].sum())
+
+    def unit_cost(i: int, j: int) -> float:
+        k = i * m + j
+        pos = np.searchsorted(keys, k)
+        return float(unit[pos]) if pos < len(keys) and keys[pos] == k else np.inf
+
+    for _ in range(passes):
+        load = loads(problem, assign)
+        cut: set[int] = set()
+        if problem.contiguity:
+            same = assign[e[:, 0]] == assign[e[:, 1]]
+            g = nx.Graph()
+            g.add_edges_from(e[same].tolist())
+            cut = set(nx.articulation_points(g))
+        boundary = np.unique(e[assign[e[:, 0]] != assign[e[:, 1]]].ravel())
+        moves = []
+        for i in boundary.tolist():
+            j = int(assign[i])
+            if anchor_of[i] == j or i in cut or problem.students[i] == 0:
+                continue
+            here = unit_cost(i, j)
+            for k2 in {int(assign[u]) for u in indices[indptr[i] : indptr[i + 1]]} - {j}:
+                gain = (here - unit_cost(i, k2)) * problem.students[i]
+                if gain > 0:
+                    moves.append((-gain, i, j, k2))
+        if not moves:
+            break
+        moves.sort()
+        touched: set[int] = set()
+        done = 0
+        for _gain, i, j, k2 in moves:
+            if j in touched or k2 in touched:
+                continue
+            s_i = problem.students[i]
+            if not problem.allow_overload and load[k2] + s_i > problem.capacity[k2]:
+                continue
+            if problem.max_moved is not None:
+                cur = problem.current[i]
+                delta = (s_i if cur >= 0 and cur != k2 else 0) - (s_i if cur >= 0 and cur != j else 0)
+                if moved_now + delta > problem.max_moved:
+                    continue
+                moved_now += delta
+            assign[i] = k2
+            load[j] -= s_i
+            load[k2] += s_i
+            touched.update((j, k2))
+            done += 1
+        if done == 0:
+            break
+    return assign

@@ -34,7 +34,7 @@ from ortools.sat.python import cp_model
 from .diagnose import explain_rules, explain_unplaced
 from .errors import ZoningError
 from .flow import FlowResult, transport_bound
-from .heuristics import fragments, loads, repair, round_flow, violations
+from .heuristics import fragments, improve, loads, repair, round_flow, violations
 from .options import SolveOptions
 from .problem import ZoneProblem
 from .solve import run_cpsat, set_hint
@@ -216,6 +216,12 @@ def _adjacency(p: ZoneProblem) -> tuple[np.ndarray, np.ndarray]:
     return adj.indptr, adj.indices
 
 
+def _improved(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
+    """The descent of ``heuristics.improve``, kept only if it breaks no rule (it should not)."""
+    better = improve(problem, assign)
+    return better if not violations(problem, better) else assign
+
+
 def _rings(indptr: np.ndarray, indices: np.ndarray, comp: np.ndarray, b: int, max_rings: int):
     """Breadth-first rings of blocks around ``comp``, stopping before the ring that holds ``b``."""
     seen = set(int(a) for a in comp)
@@ -280,6 +286,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     source = ""
     start = repair(problem, round_flow(problem, flow.flows))
     if not violations(problem, start):
+        start = _improved(problem, start)
         best, best_obj, source = start, _objective(problem, start), "rounded LP + repair"
         log.info("first plan from the relaxation: %.1f child-km", best_obj / problem.scale / 1000)
 
@@ -329,6 +336,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         )
         fixed = repair(problem, last)
         if not violations(problem, fixed):
+            fixed = _improved(problem, fixed)
             obj = _objective(problem, fixed)
             if best_obj is None or obj < best_obj:
                 best, best_obj, source = fixed, obj, "CP-SAT + repair"
