@@ -18,7 +18,7 @@ from .datasets import get_path
 from .errors import InfeasibleError, InputError, ZoningError
 from .export import OUTPUT_FILES, write_plan
 from .inputs import load_inputs
-from .io import write_json
+from .io import prepare_out_dir, write_json
 from .metrics import school_table, summary
 from .options import SolveOptions
 from .plan import Plan
@@ -206,10 +206,7 @@ def solve_options(f):
 def _run_partition(blocks, schools, kwargs) -> tuple[Plan, dict]:
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
-    # refuse early, before any work, if outputs exist
-    from .io import prepare_out_dir
-
-    prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)
+    prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)  # refuse early, before any work
     options = SolveOptions(
         time_limit_s=kwargs.pop("time_limit"),
         workers=kwargs.pop("workers"),

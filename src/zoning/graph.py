@@ -50,9 +50,6 @@ class BlockGraph:
     added_edges: np.ndarray  # (F, 2) the subset added by the islands policy
     cells: gpd.GeoSeries  # the polygon of each block (Voronoi cell for point blocks), metric CRS
 
-    def csr(self) -> sparse.csr_matrix:
-        return edges_to_csr(self.n, self.edges)
-
 
 def edges_to_csr(n: int, edges: np.ndarray) -> sparse.csr_matrix:
     """Symmetric 0/1 adjacency matrix of an undirected edge list."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
-from scipy import sparse
 from scipy.sparse import csgraph
 
 from .graph import edges_to_csr
@@ -31,16 +30,23 @@ def loads(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
     return np.bincount(assign, weights=problem.students, minlength=problem.n_schools).astype(np.int64)
 
 
-def _arc_lookup(problem: ZoneProblem) -> tuple[np.ndarray, np.ndarray]:
-    keys = problem.arc_block * problem.n_schools + problem.arc_school
-    order = np.argsort(keys)
-    return keys[order], problem.arc_unit_cost[order]
+def _unit_cost(problem: ZoneProblem, i: int, j: int) -> float:
+    """Cost per child of sending block i to school j (inf when j is not one of i's candidates)."""
+    a = int(problem.arc_index(i, j))
+    return float(problem.arc_unit_cost[a]) if a >= 0 else np.inf
 
 
-def _allowed(keys: np.ndarray, m: int, i: int, j: int) -> bool:
-    k = i * m + j
-    pos = np.searchsorted(keys, k)
-    return bool(pos < len(keys) and keys[pos] == k)
+def _cut_vertices(problem: ZoneProblem, assign: np.ndarray, members: np.ndarray | None = None) -> set[int]:
+    """Blocks whose removal would split their zone (articulation points of the zones' subgraphs)."""
+    e = problem.edges
+    keep = assign[e[:, 0]] == assign[e[:, 1]]
+    if members is not None:
+        inside = np.zeros(problem.n_blocks, dtype=bool)
+        inside[members] = True
+        keep &= inside[e[:, 0]]
+    g = nx.Graph()
+    g.add_edges_from(e[keep].tolist())
+    return set(nx.articulation_points(g))
 
 
 def round_flow(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
@@ -98,10 +104,7 @@ def violations(problem: ZoneProblem, assign: np.ndarray) -> list[str]:
     if np.any(assign < 0):
         bad.append("unassigned blocks")
         return bad
-    keys, _ = _arc_lookup(problem)
-    k = np.arange(problem.n_blocks) * problem.n_schools + assign
-    pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
-    if not np.all(keys[pos] == k):
+    if np.any(problem.arc_index(np.arange(problem.n_blocks), assign) < 0):
         bad.append("a block is assigned outside its candidate schools")
     if not problem.allow_overload and np.any(loads(problem, assign) > problem.capacity):
         bad.append("over capacity")
@@ -117,63 +120,52 @@ def violations(problem: ZoneProblem, assign: np.ndarray) -> list[str]:
 def repair(problem: ZoneProblem, assign: np.ndarray, *, rounds: int = 30) -> np.ndarray:
     """Greedy local repair of contiguity and seats (see the module docstring); returns a new plan."""
     assign = assign.copy()
-    m = problem.n_schools
-    keys, unit = _arc_lookup(problem)
-    adj = edges_to_csr(problem.n_blocks, problem.edges)
-    indptr, indices = adj.indptr, adj.indices
-    is_anchor = np.zeros(problem.n_blocks, dtype=bool)
-    is_anchor[problem.anchor[problem.anchor >= 0]] = True
-
-    def unit_cost(i: int, j: int) -> float:
-        k = i * m + j
-        pos = np.searchsorted(keys, k)
-        return float(unit[pos]) if pos < len(keys) and keys[pos] == k else np.inf
+    indptr, indices = problem.neighbours
+    anchor_of = problem.anchored_school
 
     for _ in range(rounds):
         changed = False
         if problem.contiguity:
             for j, comp, _ref in fragments(problem, assign):
-                pending = set(int(i) for i in comp if not is_anchor[i] or problem.anchor[j] != i)
+                pending = set(int(i) for i in comp if anchor_of[i] != j)
                 progress = True
                 while pending and progress:
                     progress = False
                     for i in sorted(pending):
                         nbr = indices[indptr[i] : indptr[i + 1]]
                         options = {int(assign[u]) for u in nbr if u not in pending and assign[u] != j}
-                        costs = [(unit_cost(i, k2), k2) for k2 in options]
+                        costs = [(_unit_cost(problem, i, k2), k2) for k2 in options]
                         costs = [c for c in costs if np.isfinite(c[0])]
                         if costs:
                             assign[i] = min(costs)[1]
                             pending.discard(i)
                             progress = changed = True
         if not problem.allow_overload:
-            changed |= _relieve(problem, assign, indptr, indices, is_anchor, unit_cost)
+            changed |= _relieve(problem, assign)
         if not changed:
             break
     return assign
 
 
-def _relieve(problem, assign, indptr, indices, is_anchor, unit_cost) -> bool:
-    """Move boundary blocks out of over-full zones into neighbouring zones with free seats."""
+def _relieve(problem: ZoneProblem, assign: np.ndarray) -> bool:
+    """Move boundary blocks out of over-full zones into neighbouring zones with free seats (in place)."""
+    indptr, indices = problem.neighbours
+    anchor_of = problem.anchored_school
     changed = False
     load = loads(problem, assign)
     for j in np.flatnonzero(load > problem.capacity):
         while load[j] > problem.capacity[j]:
             members = np.flatnonzero(assign == j)
-            g = nx.Graph()
-            g.add_nodes_from(members.tolist())
-            sub = sparse.csr_matrix((np.ones(len(indices)), indices, indptr))[members][:, members].tocoo()
-            g.add_edges_from(zip(members[sub.row].tolist(), members[sub.col].tolist()))
-            cut = set(nx.articulation_points(g)) if problem.contiguity else set()
+            cut = _cut_vertices(problem, assign, members) if problem.contiguity else set()
             best = None
             for i in members:
-                if is_anchor[i] and problem.anchor[j] == i or i in cut or problem.students[i] == 0:
+                if anchor_of[i] == j or i in cut or problem.students[i] == 0:
                     continue
                 nbr = indices[indptr[i] : indptr[i + 1]]
                 for k2 in {int(assign[u]) for u in nbr if assign[u] != j}:
                     if load[k2] + problem.students[i] > problem.capacity[k2]:
                         continue
-                    delta = (unit_cost(i, k2) - unit_cost(i, j)) / max(problem.students[i], 1)
+                    delta = _unit_cost(problem, i, k2) - _unit_cost(problem, i, j)
                     if np.isfinite(delta) and (best is None or delta < best[0]):
                         best = (delta, int(i), k2)
             if best is None:
@@ -195,36 +187,23 @@ def improve(problem: ZoneProblem, assign: np.ndarray, *, passes: int = 50) -> np
     once, so the cut vertices computed at the start of the pass stay valid.
     """
     assign = assign.copy()
-    m = problem.n_schools
-    keys, unit = _arc_lookup(problem)
-    adj = edges_to_csr(problem.n_blocks, problem.edges)
-    indptr, indices = adj.indptr, adj.indices
+    indptr, indices = problem.neighbours
     anchor_of = problem.anchored_school
     e = problem.edges
     moved_now = int(problem.students[(problem.current >= 0) & (problem.current != assign)].sum())
 
-    def unit_cost(i: int, j: int) -> float:
-        k = i * m + j
-        pos = np.searchsorted(keys, k)
-        return float(unit[pos]) if pos < len(keys) and keys[pos] == k else np.inf
-
     for _ in range(passes):
         load = loads(problem, assign)
-        cut: set[int] = set()
-        if problem.contiguity:
-            same = assign[e[:, 0]] == assign[e[:, 1]]
-            g = nx.Graph()
-            g.add_edges_from(e[same].tolist())
-            cut = set(nx.articulation_points(g))
+        cut = _cut_vertices(problem, assign) if problem.contiguity else set()
         boundary = np.unique(e[assign[e[:, 0]] != assign[e[:, 1]]].ravel())
         moves = []
         for i in boundary.tolist():
             j = int(assign[i])
             if anchor_of[i] == j or i in cut or problem.students[i] == 0:
                 continue
-            here = unit_cost(i, j)
+            here = _unit_cost(problem, i, j)
             for k2 in {int(assign[u]) for u in indices[indptr[i] : indptr[i + 1]]} - {j}:
-                gain = (here - unit_cost(i, k2)) * problem.students[i]
+                gain = (here - _unit_cost(problem, i, k2)) * problem.students[i]
                 if gain > 0:
                     moves.append((-gain, i, j, k2))
         if not moves:

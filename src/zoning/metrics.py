@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csgraph
 
+from .graph import edges_to_csr
 from .plan import Plan
 
 __all__ = ["school_table", "summary", "current_assignment"]
@@ -95,16 +97,11 @@ def summary(plan: Plan) -> dict:
 
 def _pieces(plan: Plan) -> int:
     """How many zones are in more than one piece of the block graph (0 expected)."""
-    from scipy import sparse
-    from scipy.sparse import csgraph
-
     n = len(plan.blocks)
     e = plan.problem.edges
     school = plan.blocks["school_id"].to_numpy()
     same = school[e[:, 0]] == school[e[:, 1]]
-    e = e[same]
-    graph = sparse.csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-    _, label = csgraph.connected_components(graph, directed=False)
+    _, label = csgraph.connected_components(edges_to_csr(n, e[same]), directed=False)
     pieces = pd.Series(label).groupby(school).nunique()
     return int((pieces > 1).sum())
 

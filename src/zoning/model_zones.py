@@ -85,7 +85,6 @@ class ZoneModel:
             if p.allow_overload
             else []
         )
-        self.arc_of = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(p.arc_block, p.arc_school))}
         self.n_cuts = 0
         # --- constraints
         self._assign_once()
@@ -133,8 +132,8 @@ class ZoneModel:
         if not p.contiguity:
             return
         for j in np.flatnonzero(p.anchor >= 0):
-            k = self.arc_of.get((int(p.anchor[j]), int(j)))
-            if k is not None:
+            k = int(p.arc_index(p.anchor[j], j))
+            if k >= 0:
                 self.model.add(self.x[k] == 1)
 
     def _moved_cap(self) -> None:
@@ -156,18 +155,18 @@ class ZoneModel:
         ring per round (measured on South Portland: 256 rounds in 30 s with N(C) only, a handful with rings).
         """
         p = self.problem
-        indptr, indices = _adjacency(p)
+        indptr, indices = p.neighbours
         added = 0
         for j, comp, b in pieces:
-            kb = self.arc_of.get((int(b), j))
-            if kb is None:
-                continue
-            members = [(int(a), ka) for a in comp if (ka := self.arc_of.get((int(a), j))) is not None]
-            if not members:
+            kb = int(p.arc_index(b, j))
+            members = p.arc_index(comp, j)
+            members = members[members >= 0]
+            if kb < 0 or len(members) == 0:
                 continue
             for ring in _rings(indptr, indices, comp, int(b), max_rings):
-                rhs = [self.x[k] for u in ring if (k := self.arc_of.get((int(u), j))) is not None]
-                for _a, ka in members:
+                ks = p.arc_index(ring, j)
+                rhs = [self.x[k] for k in ks[ks >= 0]]
+                for ka in members:
                     ct = self.model.add(self.x[ka] + self.x[kb] - 1 <= sum(rhs))
                     self._enforce(ct, "contiguity")
                     added += 1
@@ -181,12 +180,12 @@ class ZoneModel:
         at least the anchor and i).  Valid for every one-piece plan; it rules out lone outliers up front.
         """
         p = self.problem
-        indptr, indices = _adjacency(p)
-        for (i, j), k in self.arc_of.items():
+        indptr, indices = p.neighbours
+        for k, (i, j) in enumerate(zip(p.arc_block.tolist(), p.arc_school.tolist())):
             if p.anchor[j] < 0 or p.anchor[j] == i:
                 continue
-            nbr = indices[indptr[i] : indptr[i + 1]]
-            rhs = [self.x[kk] for u in nbr if (kk := self.arc_of.get((int(u), j))) is not None]
+            ks = p.arc_index(indices[indptr[i] : indptr[i + 1]], j)
+            rhs = [self.x[kk] for kk in ks[ks >= 0]]
             ct = self.model.add(self.x[k] <= sum(rhs)) if rhs else self.model.add(self.x[k] == 0)
             self._enforce(ct, "contiguity")
 
@@ -207,13 +206,6 @@ class ZoneModel:
         assign = np.full(p.n_blocks, -1, dtype=np.int64)
         assign[p.arc_block[chosen]] = p.arc_school[chosen]
         return assign
-
-
-def _adjacency(p: ZoneProblem) -> tuple[np.ndarray, np.ndarray]:
-    from .graph import edges_to_csr
-
-    adj = edges_to_csr(p.n_blocks, p.edges)
-    return adj.indptr, adj.indices
 
 
 def _improved(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
@@ -242,10 +234,7 @@ def _rings(indptr: np.ndarray, indices: np.ndarray, comp: np.ndarray, b: int, ma
 
 def _objective(p: ZoneProblem, assign: np.ndarray) -> int:
     """Objective of a plan in scaled child-metres (the model's own integer costs)."""
-    keys = p.arc_block * p.n_schools + p.arc_school
-    order = np.argsort(keys)
-    pos = order[np.searchsorted(keys[order], np.arange(p.n_blocks) * p.n_schools + assign)]
-    cost = int(p.arc_cost[pos].sum())
+    cost = int(p.arc_cost[p.arc_index(np.arange(p.n_blocks), assign)].sum())
     if p.allow_overload:
         cost += int(np.maximum(0, loads(p, assign) - p.capacity).sum()) * p.overload_penalty_m
     return cost

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from .errors import Issue
@@ -36,6 +35,7 @@ class SolveInfo:
     seed: int
     bound_source: str
     lp_bound: float
+    lp_seconds: float
     rounds: int
     cuts: int
     candidate_arcs: int
@@ -52,6 +52,7 @@ class SolveInfo:
             "seed": self.seed,
             "bound_source": self.bound_source,
             "lp_bound_child_m": round(self.lp_bound, 3),
+            "lp_seconds": round(self.lp_seconds, 3),
             "rounds": self.rounds,
             "one_piece_cuts": self.cuts,
             "candidate_arcs": self.candidate_arcs,
@@ -79,12 +80,6 @@ class Plan:
     problem: ZoneProblem
     rules: dict = field(default_factory=dict)
     warnings: tuple[Issue, ...] = ()
-
-    @property
-    def assign_index(self) -> np.ndarray:
-        """School index (into ``problem.school_ids``) of every block, in block order."""
-        index = {sid: j for j, sid in enumerate(self.problem.school_ids)}
-        return np.array([index[s] for s in self.assignment.to_numpy()], dtype=np.int64)
 
     def summary_line(self) -> str:
         i = self.info

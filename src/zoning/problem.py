@@ -14,14 +14,15 @@ point and the school in the metric CRS (road distances arrive with the road-netw
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from .graph import BlockGraph, require_metric
+from .graph import BlockGraph, edges_to_csr, require_metric, school_anchors
 
 __all__ = ["ZoneProblem", "build_zone_problem", "candidate_arcs", "DEFAULT_MOVE_PENALTY_M"]
 
@@ -62,7 +63,6 @@ class ZoneProblem:
     contiguity: bool
     k: int  # candidates per block asked for (before growth)
     overload_penalty_m: int = OVERLOAD_PENALTY_M
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def n_blocks(self) -> int:
@@ -72,21 +72,21 @@ class ZoneProblem:
     def n_schools(self) -> int:
         return len(self.school_ids)
 
-    @property
+    @cached_property
     def arc_moved(self) -> np.ndarray:
         cur = self.current[self.arc_block]
         return (cur >= 0) & (cur != self.arc_school)
 
-    @property
+    @cached_property
     def arc_unit_cost(self) -> np.ndarray:
         """Cost per scaled child on each arc: metres, plus the move penalty where it moves the child."""
         return self.arc_dist_m + self.move_penalty_m * self.arc_moved.astype(np.int64)
 
-    @property
+    @cached_property
     def arc_cost(self) -> np.ndarray:
         return self.students[self.arc_block] * self.arc_unit_cost
 
-    @property
+    @cached_property
     def anchored_school(self) -> np.ndarray:
         """(N,) index of the school anchored on each block, -1 if none."""
         out = np.full(self.n_blocks, -1, dtype=np.int64)
@@ -94,10 +94,28 @@ class ZoneProblem:
         out[self.anchor[ok]] = np.flatnonzero(ok)
         return out
 
+    @cached_property
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """Adjacency in CSR form (indptr, indices): the neighbours of block i are indices[indptr[i]:indptr[i+1]]."""
+        adj = edges_to_csr(self.n_blocks, self.edges)
+        return adj.indptr, adj.indices
+
+    @cached_property
+    def _arc_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        keys = self.arc_block * self.n_schools + self.arc_school
+        order = np.argsort(keys)
+        return keys[order], order
+
+    def arc_index(self, blocks, schools) -> np.ndarray:
+        """Index of the arc (block, school) for each pair (broadcast), -1 where it is not a candidate."""
+        keys, order = self._arc_keys
+        want = np.asarray(blocks, dtype=np.int64) * self.n_schools + np.asarray(schools, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+        hit = keys[pos] == want if len(keys) else np.zeros(np.shape(want), dtype=bool)
+        return np.where(hit, order[pos], -1)
+
     def with_arcs(self, arc_block: np.ndarray, arc_school: np.ndarray) -> ZoneProblem:
         """The same problem with another candidate set (distances recomputed)."""
-        from dataclasses import replace
-
         dist = _distances(self.block_xy, self.school_xy, arc_block, arc_school)
         order = np.lexsort((dist, arc_block))
         return replace(self, arc_block=arc_block[order], arc_school=arc_school[order], arc_dist_m=dist[order])
@@ -114,12 +132,6 @@ class ZoneProblem:
         aj = np.concatenate([self.arc_school, aj])
         pairs = np.unique(np.stack([ai, aj], axis=1), axis=0)
         return self.with_arcs(pairs[:, 0], pairs[:, 1])
-
-    def objective_m(self, assignment: np.ndarray) -> float:
-        """Objective of a full assignment (school index per block), in child-metres (unscaled)."""
-        d = np.hypot(*(self.block_xy - self.school_xy[assignment]).T)
-        moved = (self.current >= 0) & (self.current != assignment)
-        return float(np.sum(self.students * (np.rint(d) + self.move_penalty_m * moved)) / self.scale)
 
 
 def _distances(block_xy: np.ndarray, school_xy: np.ndarray, ai: np.ndarray, aj: np.ndarray) -> np.ndarray:
@@ -193,8 +205,6 @@ def build_zone_problem(
     block_xy = shapely.get_coordinates(blocks.geometry.representative_point().values)
     school_xy = shapely.get_coordinates(schools.geometry.values)
     if anchors is None:
-        from .graph import school_anchors
-
         anchors = school_anchors(graph.cells, schools.geometry)
     anchors = _one_school_per_anchor(np.asarray(anchors, dtype=np.int64), capacity)
 

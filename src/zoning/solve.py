@@ -41,16 +41,16 @@ class CpResult:
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self, scale: float, unit: str, offset: float, hook: Callable[[np.ndarray], None] | None):
+    def __init__(self, scale: float, unit: str, hook: Callable[[np.ndarray], None] | None):
         super().__init__()
-        self.scale, self.unit, self.offset, self.hook = scale, unit, offset, hook
+        self.scale, self.unit, self.hook = scale, unit, hook
         self.t0 = time.perf_counter()
 
     def on_solution_callback(self) -> None:
         if self.hook is not None:
             self.hook(np.asarray(self.response_proto.solution, dtype=np.int64))
-        obj = (self.objective_value + self.offset) / self.scale
-        bound = (self.best_objective_bound + self.offset) / self.scale
+        obj = self.objective_value / self.scale
+        bound = self.best_objective_bound / self.scale
         gap = (obj - bound) / obj if obj > 0 else 0.0
         log.info(
             "  %.1fs  plan %.1f %s, bound %.1f, gap %.2f%%",
@@ -78,7 +78,6 @@ def run_cpsat(
     assumptions: Sequence[int] = (),
     progress_scale: float = 1.0,
     progress_unit: str = "",
-    progress_offset: float = 0.0,
     on_solution: Callable[[np.ndarray], None] | None = None,
 ) -> CpResult:
     """Solve ``model`` (minimisation) within ``time_limit_s``; never raises on a time-out.
@@ -100,7 +99,7 @@ def run_cpsat(
         p.log_to_stdout = False
         solver.log_callback = lambda line: log.debug("cp-sat: %s", line)
     t0 = time.perf_counter()
-    callback = _Progress(progress_scale, progress_unit, progress_offset, on_solution)
+    callback = _Progress(progress_scale, progress_unit, on_solution)
     code = solver.solve(model, callback)
     seconds = time.perf_counter() - t0
     status = _STATUS.get(code, "unknown")

@@ -8,7 +8,6 @@ user built) in any CRS, and returns an immutable, independently checked :class:`
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -122,7 +121,6 @@ def assign_zones(
             )
         )
     solution = solve_zones(problem, options)
-    problem = solution.problem
     plan = _make_plan(blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings)
     check_plan(plan)
     return plan
@@ -166,6 +164,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         seed=options.seed,
         bound_source=solution.bound_source,
         lp_bound=solution.lp_value / scale,
+        lp_seconds=solution.lp_seconds,
         rounds=solution.rounds,
         cuts=solution.cuts,
         candidate_arcs=len(p.arc_block),
@@ -188,7 +187,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         schools=schools_out,
         zones=zones,
         info=info,
-        problem=replace(p),
+        problem=p,
         rules=rules,
         warnings=tuple(warnings),
     )
