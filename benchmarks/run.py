@@ -37,18 +37,25 @@ def grid_city(rows: int, cols: int, n_schools: int, slack: float, seed: int):
     rng = np.random.default_rng(seed)
     size = 200.0
     x0, y0 = 400_000.0, 4_830_000.0
-    polys = [shapely.box(x0 + c * size, y0 + r * size, x0 + (c + 1) * size, y0 + (r + 1) * size)
-             for r in range(rows) for c in range(cols)]
+    polys = [
+        shapely.box(x0 + c * size, y0 + r * size, x0 + (c + 1) * size, y0 + (r + 1) * size)
+        for r in range(rows)
+        for c in range(cols)
+    ]
     students = rng.integers(0, 41, rows * cols).astype(float)
-    blocks = gpd.GeoDataFrame({"block_id": [f"b{i}" for i in range(len(polys))], "students": students},
-                              geometry=polys, crs=32619)
+    blocks = gpd.GeoDataFrame(
+        {"block_id": [f"b{i}" for i in range(len(polys))], "students": students}, geometry=polys, crs=32619
+    )
     cells = rng.choice(len(polys), n_schools, replace=False)
     centres = np.array([[p.centroid.x, p.centroid.y] for p in polys])
     nearest = np.argmin(((centres[:, None, :] - centres[cells][None, :, :]) ** 2).sum(-1), axis=1)
     demand = np.bincount(nearest, weights=students, minlength=n_schools)
     capacity = np.ceil(demand * (1 + slack)) + 1
-    schools = gpd.GeoDataFrame({"school_id": [f"S{j}" for j in range(n_schools)], "capacity": capacity},
-                               geometry=[polys[c].centroid for c in cells], crs=32619)
+    schools = gpd.GeoDataFrame(
+        {"school_id": [f"S{j}" for j in range(n_schools)], "capacity": capacity},
+        geometry=[polys[c].centroid for c in cells],
+        crs=32619,
+    )
     return blocks, schools
 
 
@@ -93,8 +100,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--time-limit", type=float, default=60.0)
     args = ap.parse_args()
-    portland_b = zoning.read_blocks(zoning.datasets.get_path("south_portland_blocks"),
-                                    columns={"students": "students_k4", "current_school": "current_school_plurality"})
+    portland_b = zoning.read_blocks(
+        zoning.datasets.get_path("south_portland_blocks"),
+        columns={"students": "students_k4", "current_school": "current_school_plurality"},
+    )
     portland_s = zoning.read_schools(zoning.datasets.get_path("south_portland_schools"))
     cases = [
         ("portland, penalty 500 m", portland_b, portland_s, {}),
@@ -103,8 +112,10 @@ def main() -> None:
         ("grid 50×40 × 40, 15 % slack", *grid_city(50, 40, 40, 0.15, 2), {}),
         ("grid 50×40 × 40, 5 % slack", *grid_city(50, 40, 40, 0.05, 3), {}),
     ]
-    head = (f"{'instance':<30} {'blocks':>6} {'schools':>7} | {'zoning s':>8} {'MB':>6} {'plan':>10} {'bound':>10} "
-            f"{'gap %':>6} {'pieces':>6} | {'plain CP-SAT s':>14} {'plan':>10} {'gap %':>6}")
+    head = (
+        f"{'instance':<30} {'blocks':>6} {'schools':>7} | {'zoning s':>8} {'MB':>6} {'plan':>10} {'bound':>10} "
+        f"{'gap %':>6} {'pieces':>6} | {'plain CP-SAT s':>14} {'plan':>10} {'gap %':>6}"
+    )
     print(head)
     print("-" * len(head))
     for name, b, s, rules in cases:
@@ -112,15 +123,22 @@ def main() -> None:
         pieces = zoning.summary(plan)["totals"]["zones_not_contiguous"]
         if rules.get("move_penalty_m", 500) == 0 or "current_school" not in b:
             pdt, pobj, pbound = plain_cpsat(b, s, args.time_limit)
-            peer = (f"{pdt:>14.2f} {pobj / 1000:>10.1f} {100 * (pobj - pbound) / pobj:>6.2f}" if pobj
-                    else f"{pdt:>14.2f} {'none':>10} {'-':>6}")
+            peer = (
+                f"{pdt:>14.2f} {pobj / 1000:>10.1f} {100 * (pobj - pbound) / pobj:>6.2f}"
+                if pobj
+                else f"{pdt:>14.2f} {'none':>10} {'-':>6}"
+            )
         else:
             peer = f"{'(same model)':>14} {'':>10} {'':>6}"
         i = plan.info
-        print(f"{name:<30} {len(b):>6} {len(s):>7} | {dt:>8.2f} {peak:>6.0f} {i.objective / 1000:>10.1f} "
-              f"{i.lower_bound / 1000:>10.1f} {100 * i.gap:>6.2f} {pieces:>6} | {peer}")
-    print("\nplan and bound in child-km; zoning keeps every zone in one piece (pieces = zones not in one piece),"
-          " the plain model does not; 2 threads each.")
+        print(
+            f"{name:<30} {len(b):>6} {len(s):>7} | {dt:>8.2f} {peak:>6.0f} {i.objective / 1000:>10.1f} "
+            f"{i.lower_bound / 1000:>10.1f} {100 * i.gap:>6.2f} {pieces:>6} | {peer}"
+        )
+    print(
+        "\nplan and bound in child-km; zoning keeps every zone in one piece (pieces = zones not in one piece),"
+        " the plain model does not; 2 threads each."
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def portland():
     from zoning import read_blocks, read_schools
 
     blocks = read_blocks(
-        DEMO / "blocks.geojson", columns={"students": "students_k4", "current_school": "current_school_plurality"}
+        DEMO / "blocks.geojson",
+        columns={"students": "students_k4", "current_school": "current_school_plurality"},
     )
     schools = read_schools(DEMO / "schools.geojson")
     return blocks, schools
@@ -49,7 +50,9 @@ def grid_instance(
     polys, ids = [], []
     for r in range(rows):
         for c in range(cols):
-            polys.append(shapely.box(x0 + c * size_m, y0 + r * size_m, x0 + (c + 1) * size_m, y0 + (r + 1) * size_m))
+            polys.append(
+                shapely.box(x0 + c * size_m, y0 + r * size_m, x0 + (c + 1) * size_m, y0 + (r + 1) * size_m)
+            )
             ids.append(f"b{r * cols + c}")
     blocks = gpd.GeoDataFrame(
         {"block_id": ids, "students": np.asarray(students, dtype=float)}, geometry=polys, crs=epsg

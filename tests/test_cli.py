@@ -45,7 +45,9 @@ def demo_out(tmp_path_factory):
 def test_partition_on_demo_writes_every_output(demo_out):
     out, result = demo_out
     assert result.exit_code == 0, result.output
-    assert "Plan: proven optimal" in result.output or "Plan: optimal within the requested gap" in result.output
+    assert (
+        "Plan: proven optimal" in result.output or "Plan: optimal within the requested gap" in result.output
+    )
     assert "zones in more than one piece: 0" in result.output
     for name in ("plan.gpkg", "plan.csv", "summary.json", "map.html"):
         assert (out / name).exists()
@@ -110,7 +112,9 @@ def test_validate_reports_every_bad_row_at_once(tmp_path):
 
 
 def test_missing_column_suggests_the_nearest_header():
-    result = run("validate", DEMO / "blocks.geojson", DEMO / "schools.geojson", "--students-col", "students_k5")
+    result = run(
+        "validate", DEMO / "blocks.geojson", DEMO / "schools.geojson", "--students-col", "students_k5"
+    )
     assert result.exit_code == 1
     assert "students_k4" in no_traceback(result)
 
@@ -156,7 +160,9 @@ def test_baoan_real_seats_short_is_explained_in_numbers(tmp_path):
 def test_baoan_with_overload_gives_a_one_piece_plan(tmp_path):
     bp, sp = _baoan_csvs(tmp_path)
     out = tmp_path / "out"
-    result = run("partition", bp, sp, "--coords", "gcj02", "--allow-overload", "--out", out, "--time-limit", 30)
+    result = run(
+        "partition", bp, sp, "--coords", "gcj02", "--allow-overload", "--out", out, "--time-limit", 30
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["totals"]["zones_not_contiguous"] == 0
@@ -172,7 +178,12 @@ def test_hangzhou_swapped_lonlat_is_detected_and_fixed(tmp_path):
     mid = d[d["campus_name"].str.contains("中学")]
     # the source's own mistake: latitude under 经度 and longitude under 纬度
     pd.DataFrame(
-        {"小区名称": prim["campus_name"] + prim.index.astype(str), "适龄儿童": 100, "经度": prim["lat_gcj02"], "纬度": prim["lon_gcj02"]}
+        {
+            "小区名称": prim["campus_name"] + prim.index.astype(str),
+            "适龄儿童": 100,
+            "经度": prim["lat_gcj02"],
+            "纬度": prim["lon_gcj02"],
+        }
     ).to_csv(tmp_path / "b.csv", index=False)
     pd.DataFrame(
         {"学校名称": mid["campus_name"], "学位数": 2000, "经度": mid["lat_gcj02"], "纬度": mid["lon_gcj02"]}

@@ -39,7 +39,16 @@ ONLY_IN = {
     "branca": {"maps"},
     "click": {"cli"},
 }
-FILE_CALLS = {"open", "read_file", "to_file", "to_csv", "write_text", "write_bytes", "read_text", "read_bytes"}
+FILE_CALLS = {
+    "open",
+    "read_file",
+    "to_file",
+    "to_csv",
+    "write_text",
+    "write_bytes",
+    "read_text",
+    "read_bytes",
+}
 
 
 def _imports(path: Path) -> tuple[set[str], set[str]]:
@@ -93,7 +102,9 @@ def test_only_io_touches_files(module):
                     continue  # e.g. io.write_text imported by name
             if module == "maps" and name == "read_text":
                 continue  # Leaflet's JS/CSS read from the installed package's resources, not user files
-            assert name not in FILE_CALLS, f"{module} calls {name}() at line {node.lineno}; file access belongs in io.py"
+            assert name not in FILE_CALLS, (
+                f"{module} calls {name}() at line {node.lineno}; file access belongs in io.py"
+            )
 
 
 def test_library_never_prints():

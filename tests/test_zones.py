@@ -113,8 +113,9 @@ def test_area_short_of_seats_is_named():
     blocks, schools = _line([20, 20, 1, 1, 1, 1], [39, 100], cells=(0, 5))
     # b0..b2 lie within 250 m of School 0 only: 41 children for 39 seats
     with pytest.raises(
-        InfeasibleError, match=r"the 3 block\(s\) around b0, b1, b2 hold 41 children but can reach only School 0 "
-        r"within 250 m, with 39 seats \(short 2\)"
+        InfeasibleError,
+        match=r"the 3 block\(s\) around b0, b1, b2 hold 41 children but can reach only School 0 "
+        r"within 250 m, with 39 seats \(short 2\)",
     ):
         solve(blocks, schools, max_distance_m=250)
     plan = solve(blocks, schools.assign(capacity=[41, 100]), max_distance_m=250)
@@ -124,7 +125,9 @@ def test_area_short_of_seats_is_named():
 def test_max_distance_unreachable_blocks_are_named():
     blocks, schools = _line([5, 5, 5, 5, 5], [50, 50], cells=(0, 1))
     # b3 and b4 are 200 m and 300 m from School 1
-    with pytest.raises(InfeasibleError, match=r"2 block\(s\) with 10 children have no school within 150 m: b3, b4\n"):
+    with pytest.raises(
+        InfeasibleError, match=r"2 block\(s\) with 10 children have no school within 150 m: b3, b4\n"
+    ):
         solve(blocks, schools, max_distance_m=150, contiguity=False)
 
 
@@ -173,15 +176,18 @@ def test_move_penalty_keeps_children_at_their_school():
     kept = solve(blocks, schools, move_penalty_m=10_000, contiguity=False)
     assert {"b1", "b3"} <= set(free.blocks.loc[free.blocks["moved"], "block_id"])  # b2 is a tie
     assert kept.blocks["moved"].sum() == 0
-    assert kept.blocks["distance_m"].mul(kept.blocks["students"]).sum() > free.blocks["distance_m"].mul(
-        free.blocks["students"]
-    ).sum()
+    assert (
+        kept.blocks["distance_m"].mul(kept.blocks["students"]).sum()
+        > free.blocks["distance_m"].mul(free.blocks["students"]).sum()
+    )
 
 
 def test_island_is_attached_with_a_warning():
     blocks, schools = grid_instance(2, 2, [5, 5, 5, 5], [0], [100])
     island = gpd.GeoDataFrame(
-        {"block_id": ["isle"], "students": [3.0]}, geometry=[shapely.box(401_000, 4_830_000, 401_050, 4_830_050)], crs=32619
+        {"block_id": ["isle"], "students": [3.0]},
+        geometry=[shapely.box(401_000, 4_830_000, 401_050, 4_830_050)],
+        crs=32619,
     )
     blocks = pd.concat([blocks, island], ignore_index=True)
     plan = solve(blocks, schools)
@@ -219,7 +225,10 @@ def test_checker_catches_broken_plans():
     assert any("several pieces" in b for b in bad)
     crowded = plan.assignment.copy()
     crowded[:] = ["S0", "S0", "S0", "S0"]
-    assert any("School 0 takes 40.00 children for 30.00 seats" in b for b in plan_violations(replace(plan, assignment=crowded)))
+    assert any(
+        "School 0 takes 40.00 children for 30.00 seats" in b
+        for b in plan_violations(replace(plan, assignment=crowded))
+    )
     cheat = replace(plan, info=replace(plan.info, objective=plan.info.objective - 100))
     assert any("objective" in b for b in plan_violations(cheat))
 

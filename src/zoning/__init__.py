@@ -1,10 +1,10 @@
 """zoning: school attendance zones (划片) and school districts (学区) for education bureaus.
 
-    import zoning
-    blocks = zoning.read_blocks("blocks.geojson", columns={"students": "students_k4"})
-    schools = zoning.read_schools("schools.csv", coords="gcj02")
-    plan = zoning.assign_zones(blocks, schools, max_distance_m=2500)
-    zoning.write_plan(plan, "out/")
+import zoning
+blocks = zoning.read_blocks("blocks.geojson", columns={"students": "students_k4"})
+schools = zoning.read_schools("schools.csv", coords="gcj02")
+plan = zoning.assign_zones(blocks, schools, max_distance_m=2500)
+zoning.write_plan(plan, "out/")
 """
 
 from . import datasets

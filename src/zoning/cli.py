@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import shlex
 import sys
 from importlib.metadata import version as _version
 
@@ -61,18 +62,32 @@ def _coords(ctx, param, value):
 def input_options(f):
     """Options shared by `partition` and `validate`: column names, coordinates, encodings."""
     opts = [
-        click.option("--coords", callback=_coords, default="wgs84", show_default=True,
-                     help="Coordinate system of both files' numbers: wgs84, cgcs2000, gcj02 (高德/腾讯), "
-                          "bd09 (百度) or EPSG:n."),
+        click.option(
+            "--coords",
+            callback=_coords,
+            default="wgs84",
+            show_default=True,
+            help="Coordinate system of both files' numbers: wgs84, cgcs2000, gcj02 (高德/腾讯), "
+            "bd09 (百度) or EPSG:n.",
+        ),
         click.option("--blocks-coords", callback=_coords, help="Coordinate system of the blocks file only."),
-        click.option("--schools-coords", callback=_coords, help="Coordinate system of the schools file only."),
+        click.option(
+            "--schools-coords", callback=_coords, help="Coordinate system of the schools file only."
+        ),
         click.option("--encoding", help="Text encoding of CSV / Shapefile input (detected when not given)."),
         click.option("--blocks-layer", help="Layer of a GeoPackage holding the blocks."),
         click.option("--schools-layer", help="Layer of a GeoPackage holding the schools."),
-        click.option("--per-1000-rate", "per_1000", type=click.FloatRange(min=0, min_open=True),
-                     help="Estimate children from population: children per 1,000 residents (千人学位指标)."),
-        click.option("--class-size", type=click.IntRange(min=1),
-                     help="Children per class when capacity comes from 招生班数 (default 45 小学, 50 初中)."),
+        click.option(
+            "--per-1000-rate",
+            "per_1000",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Estimate children from population: children per 1,000 residents (千人学位指标).",
+        ),
+        click.option(
+            "--class-size",
+            type=click.IntRange(min=1),
+            help="Children per class when capacity comes from 招生班数 (default 45 小学, 50 初中).",
+        ),
     ]
     for canon in BLOCK_COLUMN_FLAGS:
         flag = "--" + ("block-" if canon in ("name", "block_id") else "") + canon.replace("_", "-") + "-col"
@@ -93,7 +108,7 @@ def _columns(kwargs: dict, prefix: str) -> dict[str, str]:
         if key.startswith(prefix):
             value = kwargs.pop(key)
             if value:
-                out[key[len(prefix):]] = value
+                out[key[len(prefix) :]] = value
     return out
 
 
@@ -128,6 +143,9 @@ def planner_errors(f):
                 write_json(issues_file, [i.to_dict() for i in err.issues], overwrite=True)
                 click.echo(f"full list of problems: {issues_file}", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+            sys.stdout = None  # nothing left to flush at exit, so no second BrokenPipeError
+            sys.exit(1)
         except InfeasibleError as err:
             click.secho(str(err), err=True, fg="red")
             sys.exit(1)
@@ -161,7 +179,12 @@ def main(verbose: int, quiet: bool) -> None:
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.argument("schools", type=click.Path(dir_okay=False))
 @input_options
-@click.option("--issues", "issues_file", type=click.Path(dir_okay=False), help="Write every problem found to this JSON file.")
+@click.option(
+    "--issues",
+    "issues_file",
+    type=click.Path(dir_okay=False),
+    help="Write every problem found to this JSON file.",
+)
 @planner_errors
 def validate(blocks, schools, issues_file, **kwargs):
     """Check BLOCKS and SCHOOLS without solving: columns, numbers, ids, geometry, coordinates."""
@@ -177,26 +200,61 @@ def validate(blocks, schools, issues_file, **kwargs):
 
 def solve_options(f):
     opts = [
-        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder."),
+        click.option(
+            "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder."
+        ),
         click.option("--overwrite", is_flag=True, help="Replace existing output files."),
-        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-                     help="Seconds; the best plan found and its proven gap are returned when time runs out."),
-        click.option("--gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4, show_default=True,
-                     help="Stop once the plan is proven within this fraction of the bound."),
+        click.option(
+            "--time-limit",
+            type=click.FloatRange(min=0, min_open=True),
+            default=60.0,
+            show_default=True,
+            help="Seconds; the best plan found and its proven gap are returned when time runs out.",
+        ),
+        click.option(
+            "--gap",
+            type=click.FloatRange(min=0, max=1, max_open=True),
+            default=1e-4,
+            show_default=True,
+            help="Stop once the plan is proven within this fraction of the bound.",
+        ),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True),
-        click.option("--max-distance", type=click.FloatRange(min=0, min_open=True),
-                     help="No child sent further than this many metres (straight line)."),
-        click.option("--move-penalty", type=click.FloatRange(min=0), default=DEFAULT_MOVE_PENALTY_M,
-                     show_default=True, help="Cost of moving one child from the current school, in metres."),
+        click.option(
+            "--max-distance",
+            type=click.FloatRange(min=0, min_open=True),
+            help="No child sent further than this many metres (straight line).",
+        ),
+        click.option(
+            "--move-penalty",
+            type=click.FloatRange(min=0),
+            default=DEFAULT_MOVE_PENALTY_M,
+            show_default=True,
+            help="Cost of moving one child from the current school, in metres.",
+        ),
         click.option("--max-moved", type=click.FloatRange(min=0), help="At most this many children moved."),
-        click.option("--allow-overload", is_flag=True, help="Let schools exceed their seats (minimised, reported)."),
-        click.option("--contiguity/--no-contiguity", default=True, show_default=True,
-                     help="Every zone one piece holding its school's block."),
-        click.option("--candidates", type=click.IntRange(min=1), default=DEFAULT_CANDIDATES, show_default=True,
-                     help="Nearest schools considered per block (grown where seats require)."),
-        click.option("--issues", "issues_file", type=click.Path(dir_okay=False),
-                     help="Write every input problem found to this JSON file."),
+        click.option(
+            "--allow-overload", is_flag=True, help="Let schools exceed their seats (minimised, reported)."
+        ),
+        click.option(
+            "--contiguity/--no-contiguity",
+            default=True,
+            show_default=True,
+            help="Every zone one piece holding its school's block.",
+        ),
+        click.option(
+            "--candidates",
+            type=click.IntRange(min=1),
+            default=DEFAULT_CANDIDATES,
+            show_default=True,
+            help="Nearest schools considered per block (grown where seats require).",
+        ),
+        click.option(
+            "--issues",
+            "issues_file",
+            type=click.Path(dir_okay=False),
+            help="Write every input problem found to this JSON file.",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -237,13 +295,16 @@ def _report(plan: Plan, files: dict) -> None:
         status = "optimal within the requested gap"
     else:
         status = "best plan found in the time limit"
+    gap = f"{100 * i.gap:.2f}" if i.gap == 0 or i.gap >= 1e-4 else f"{100 * i.gap:.3g}"
     click.echo(
         f"Plan: {status}: {i.objective / 1000:,.1f} child-km (lower bound {i.lower_bound / 1000:,.1f}, "
-        f"gap {100 * i.gap:.2f} %) in {i.seconds:.1f} s"
+        f"gap {gap} %) in {i.seconds:.1f} s"
     )
     table = school_table(plan)
     width = max(8, min(32, int(table["name"].astype(str).str.len().max())))
-    click.echo(f"{'school':<{width}}  {'seats':>7}  {'children':>8}  {'use':>5}  {'mean m':>6}  {'max m':>6}  {'moved in':>8}")
+    click.echo(
+        f"{'school':<{width}}  {'seats':>7}  {'children':>8}  {'use':>5}  {'mean m':>6}  {'max m':>6}  {'moved in':>8}"
+    )
     for _, r in table.iterrows():
         name = str(r["name"])[:width]
         flag = " !" if r["overload"] > 1e-9 else ""
@@ -283,34 +344,25 @@ def partition(blocks, schools, **kwargs):
 @main.command()
 @click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False))
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
-@planner_errors
-def demo(out_dir, time_limit):
+@click.pass_context
+def demo(ctx, out_dir, time_limit):
     """Run `partition` on the shipped demo data (South Portland, Maine: 317 blocks, 5 schools)."""
-    blocks = get_path("south_portland_blocks")
-    schools = get_path("south_portland_schools")
-    click.echo(
-        f"zoning partition {blocks} {schools} --students-col students_k4 "
-        f"--current-school-col current_school_plurality --out {out_dir} --overwrite"
-    )
-    ctx = click.get_current_context()
-    ctx.invoke(
-        partition,
-        blocks=str(blocks),
-        schools=str(schools),
-        **{**_defaults(partition), "out_dir": out_dir, "overwrite": True, "time_limit": time_limit,
-           "block_col_students": "students_k4", "block_col_current_school": "current_school_plurality"},
-    )
-
-
-def _defaults(command: click.Command) -> dict:
-    """Every option of ``command`` at its default, as ``ctx.invoke`` needs them."""
-    ctx = click.get_current_context()
-    out = {}
-    for p in command.params:
-        if isinstance(p, click.Option):
-            value = p.get_default(ctx, call=True)
-            out[p.name] = value if isinstance(value, str | int | float | bool | tuple) else None
-    return out
+    args = [
+        str(get_path("south_portland_blocks")),
+        str(get_path("south_portland_schools")),
+        "--students-col",
+        "students_k4",
+        "--current-school-col",
+        "current_school_plurality",
+        "--out",
+        str(out_dir),
+        "--overwrite",
+        "--time-limit",
+        f"{time_limit:g}",
+    ]
+    click.echo("zoning partition " + " ".join(shlex.quote(a) for a in args))
+    with partition.make_context("partition", args, parent=ctx) as sub:
+        partition.invoke(sub)
 
 
 if __name__ == "__main__":  # pragma: no cover

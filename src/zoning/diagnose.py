@@ -66,7 +66,9 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
             f"the schools offer {fmt_children(seats, scale)} seats against {fmt_children(total, scale)} children "
             f"(short {fmt_children(total - seats, scale)})"
         )
-        fixes.append("add seats (expand a school, 改扩建, or build one), or allow overload (--allow-overload)")
+        fixes.append(
+            "add seats (expand a school, 改扩建, or build one), or allow overload (--allow-overload)"
+        )
     else:
         area = _lacking_area(problem, flow)
         if area is not None and not np.isin(area[0], lonely).all():
@@ -75,7 +77,9 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
             need = int(problem.students[blocks].sum())
             have = int(problem.capacity[schools].sum())
             reach = (
-                f"within {problem.max_distance_m:,.0f} m" if problem.max_distance_m else "among their candidate schools"
+                f"within {problem.max_distance_m:,.0f} m"
+                if problem.max_distance_m
+                else "among their candidate schools"
             )
             school_txt = name_list(problem.school_names[schools]) if len(schools) else "no school"
             reasons.append(
@@ -118,7 +122,9 @@ def _lacking_area(problem: ZoneProblem, flow: FlowResult) -> tuple[np.ndarray, n
     return blocks, schools
 
 
-def explain_rules(problem: ZoneProblem, families: list[str], *, min_moved: float | None = None) -> InfeasibleError:
+def explain_rules(
+    problem: ZoneProblem, families: list[str], *, min_moved: float | None = None
+) -> InfeasibleError:
     """Sentences for the rule families that CP-SAT found jointly infeasible."""
     scale = problem.scale
     reasons: list[str] = []
@@ -133,7 +139,9 @@ def explain_rules(problem: ZoneProblem, families: list[str], *, min_moved: float
             "the seats can be shared out, but not with every zone in one piece around its school: the schools "
             "that must take the overflow are cut off from it by full zones"
         )
-        fixes.append("allow overload (--allow-overload), raise capacity where zones are full, or turn off --contiguity")
+        fixes.append(
+            "allow overload (--allow-overload), raise capacity where zones are full, or turn off --contiguity"
+        )
     if "capacity" in families and not reasons:
         reasons.append("the seats cannot hold the children under the other rules")
         fixes.append("raise capacity or allow overload (--allow-overload)")

@@ -95,5 +95,7 @@ def transport_bound(problem: ZoneProblem) -> FlowResult:
             result.seconds,
         )
     else:
-        log.info("transportation relaxation: %.2f children cannot be placed", result.shortfall / problem.scale)
+        log.info(
+            "transportation relaxation: %.2f children cannot be placed", result.shortfall / problem.scale
+        )
     return result

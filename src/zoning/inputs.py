@@ -20,7 +20,6 @@ from .validate import check_blocks, check_pair, check_schools
 __all__ = ["Inputs", "read_blocks", "read_schools", "load_inputs"]
 
 
-
 @dataclass(frozen=True)
 class Inputs:
     blocks: gpd.GeoDataFrame
@@ -40,10 +39,9 @@ def read_blocks(
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Blocks (小区 / 地块 / census blocks) from any supported file, validated, in WGS84."""
-    frame, warnings = check_blocks(
-        read_table(path, layer=layer, encoding=encoding), columns=columns, coords=coords, per_1000_rate=per_1000_rate
-    )
-    return frame  # validate logged the warnings
+    raw = read_table(path, layer=layer, encoding=encoding)
+    frame, _logged_warnings = check_blocks(raw, columns=columns, coords=coords, per_1000_rate=per_1000_rate)
+    return frame
 
 
 def read_schools(
@@ -56,10 +54,9 @@ def read_schools(
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Schools from any supported file, validated, in WGS84."""
-    frame, warnings = check_schools(
-        read_table(path, layer=layer, encoding=encoding), columns=columns, coords=coords, class_size=class_size
-    )
-    return frame  # validate logged the warnings
+    raw = read_table(path, layer=layer, encoding=encoding)
+    frame, _logged_warnings = check_schools(raw, columns=columns, coords=coords, class_size=class_size)
+    return frame
 
 
 def load_inputs(
@@ -79,29 +76,30 @@ def load_inputs(
     """Both files, validated and cross-checked; one InputError lists the problems of both."""
     issues: list[Issue] = []
     warnings: list[Issue] = []
-    blocks = schools = None
-    try:
-        blocks, w = check_blocks(
-            read_table(blocks_path, layer=blocks_layer, encoding=encoding),
-            columns=block_columns,
-            coords=blocks_coords,
-            per_1000_rate=per_1000_rate,
-        )
-        warnings += w
-    except InputError as err:
-        issues += err.issues
-    try:
-        schools, w = check_schools(
-            read_table(schools_path, layer=schools_layer, encoding=encoding),
-            columns=school_columns,
-            coords=schools_coords,
-            class_size=class_size,
-        )
-        warnings += w
-    except InputError as err:
-        issues += err.issues
+    frames = []
+    for check, path, layer, options in (
+        (
+            check_blocks,
+            blocks_path,
+            blocks_layer,
+            {"columns": block_columns, "coords": blocks_coords, "per_1000_rate": per_1000_rate},
+        ),
+        (
+            check_schools,
+            schools_path,
+            schools_layer,
+            {"columns": school_columns, "coords": schools_coords, "class_size": class_size},
+        ),
+    ):
+        try:
+            frame, found = check(read_table(path, layer=layer, encoding=encoding), **options)
+            frames.append(frame)
+            warnings += found
+        except InputError as err:
+            issues += err.issues
     if issues:
         raise InputError(issues)
+    blocks, schools = frames
     blocks_file, schools_file = os.fspath(blocks_path), os.fspath(schools_path)
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)

@@ -122,7 +122,9 @@ def _before(plan: Plan) -> dict | None:
     over = (load - cap.reindex(load.index)).clip(lower=0)
     return {
         "mean_distance_m": round(_wmean(dist[has], students[has]), 1),
-        "max_distance_m": round(float(dist[has & (students > 0)].max()) if (has & (students > 0)).any() else 0.0, 1),
+        "max_distance_m": round(
+            float(dist[has & (students > 0)].max()) if (has & (students > 0)).any() else 0.0, 1
+        ),
         "schools_over_capacity": int((over > 1e-9).sum()),
         "children_over_capacity": round(float(over.sum()), 3),
     }

@@ -407,4 +407,3 @@ def _explain_search_infeasible(problem: ZoneProblem, options: SolveOptions):
         families = ["contiguity", "capacity"] + (["max_moved"] if problem.max_moved is not None else [])
     log.debug("infeasible rule families: %s", families)
     return explain_rules(problem, families, min_moved=min_moved)
-

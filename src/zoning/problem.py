@@ -127,7 +127,9 @@ class ZoneProblem:
             blocks = blocks[self.anchored_school[blocks] < 0]
         per_block = np.bincount(self.arc_block, minlength=self.n_blocks)[blocks]
         k_new = np.minimum(np.maximum(per_block * factor, 1), self.n_schools)
-        ai, aj = candidate_arcs(self.block_xy[blocks], self.school_xy, k_new, max_distance_m=self.max_distance_m)
+        ai, aj = candidate_arcs(
+            self.block_xy[blocks], self.school_xy, k_new, max_distance_m=self.max_distance_m
+        )
         ai = np.concatenate([self.arc_block, blocks[ai]])
         aj = np.concatenate([self.arc_school, aj])
         pairs = np.unique(np.stack([ai, aj], axis=1), axis=0)
@@ -230,7 +232,11 @@ def build_zone_problem(
         owner[anchors[ok]] = np.flatnonzero(ok)
         keep = (owner[ai] < 0) | (owner[ai] == aj)
         ai, aj = ai[keep], aj[keep]
-    labels = blocks["name"].astype(str).to_numpy() if "name" in blocks else blocks["block_id"].astype(str).to_numpy()
+    labels = (
+        blocks["name"].astype(str).to_numpy()
+        if "name" in blocks
+        else blocks["block_id"].astype(str).to_numpy()
+    )
     problem = ZoneProblem(
         block_ids=blocks["block_id"].astype(str).to_numpy(),
         block_labels=labels,

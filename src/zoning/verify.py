@@ -61,11 +61,15 @@ def plan_violations(plan: Plan) -> list[str]:
     for _, row in schools.iterrows():
         over = load[row["school_id"]] - float(row["capacity"])
         if over > 1e-6 and not rules.get("allow_overload", False):
-            bad.append(f"{row['name']} takes {load[row['school_id']]:.2f} children for {row['capacity']:.2f} seats")
+            bad.append(
+                f"{row['name']} takes {load[row['school_id']]:.2f} children for {row['capacity']:.2f} seats"
+            )
         if rules.get("allow_overload", False):
             reported = float(row.get("overload", 0.0))
             if abs(max(0.0, over) - reported) > 1e-6:
-                bad.append(f"{row['name']}: reported overload {reported} but the children make {max(0.0, over)}")
+                bad.append(
+                    f"{row['name']}: reported overload {reported} but the children make {max(0.0, over)}"
+                )
 
     # --- one piece, holding the school's own block
     anchors = dict(zip(plan.problem.school_ids, plan.problem.anchor))
@@ -89,7 +93,9 @@ def plan_violations(plan: Plan) -> list[str]:
                         seen.add(u)
                         queue.append(u)
             if len(seen) != len(inside):
-                bad.append(f"the zone of {s} is in several pieces ({len(inside) - len(seen)} block(s) cut off)")
+                bad.append(
+                    f"the zone of {s} is in several pieces ({len(inside) - len(seen)} block(s) cut off)"
+                )
         for s, r in anchors.items():
             if r >= 0 and school_of[int(r)] != s:
                 bad.append(f"the block {ids[int(r)]} where {s} stands is not in its zone")
@@ -131,4 +137,6 @@ def check_plan(plan: Plan) -> None:
     """Raise PlanCheckError listing every broken rule; return None for a valid plan."""
     bad = plan_violations(plan)
     if bad:
-        raise PlanCheckError("The plan breaks its rules (a bug in zoning):\n" + "\n".join(f"- {b}" for b in bad))
+        raise PlanCheckError(
+            "The plan breaks its rules (a bug in zoning):\n" + "\n".join(f"- {b}" for b in bad)
+        )

@@ -42,7 +42,9 @@ def _require(frame: gpd.GeoDataFrame, columns: tuple[str, ...], what: str) -> No
         for c in missing
     ]
     if frame.crs is None:
-        issues.append(Issue(message=f"{what} have no coordinate reference system", fix="set one with .set_crs(…)"))
+        issues.append(
+            Issue(message=f"{what} have no coordinate reference system", fix="set one with .set_crs(…)")
+        )
     if issues:
         raise InputError(issues)
 
@@ -147,7 +149,9 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         overload=np.round(np.maximum(0.0, load - cap), 3),
     )
     zones = (
-        gpd.GeoDataFrame({"school_id": school_ids, "students": students}, geometry=cells.values, crs=blocks_m.crs)
+        gpd.GeoDataFrame(
+            {"school_id": school_ids, "students": students}, geometry=cells.values, crs=blocks_m.crs
+        )
         .dissolve(by="school_id", aggfunc="sum")
         .reset_index()
     )
