@@ -10,11 +10,15 @@ keeps the copy's relative URLs pointing next to the original page.
 
 The browser runs with DNS resolution disabled, so a page that still needs the internet fails to load
 its assets and that shows up as an error.
+
+Without Chromium the render tests skip on a workstation, but fail in CI (the ``CI`` environment variable
+set), where a skip would silently drop every browser check.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import subprocess
@@ -67,7 +71,10 @@ def render(
 ) -> BrowserResult:
     """Open ``html_path`` in headless Chromium, save a ``width`` × ``height`` screenshot to ``png_path``."""
     if not CHROMIUM.exists():
-        pytest.skip(f"headless browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+        missing = f"headless browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}; CI is set, so the render tests fail instead of skipping.", pytrace=False)
+        pytest.skip(missing)
     html_path = Path(html_path).resolve()
     png_path = Path(png_path).resolve()
     png_path.unlink(missing_ok=True)

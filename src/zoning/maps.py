@@ -22,11 +22,12 @@ dashed), school-district outlines (thick), schools (circles; lead schools stars;
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from importlib import resources
 
 import folium
@@ -73,6 +74,9 @@ BLOCK_COLUMNS = ("block_id", "name", "school_id", "students", "distance_m", "mov
 ZONE_COLUMNS = ("school_id", "name", "students", "capacity", "utilisation")
 SCHOOL_COLUMNS = ("school_id", "name", "capacity", "students", "utilisation")
 DISTRICT_COLUMNS = ("district_id", "lead_name", "n_schools", "students", "capacity")
+
+#: The layers' Leaflet panes, bottom to top: each layer draws into ``zoning-<key>``.
+_PANE_KEYS = ("zones", "blocks", "districts", "schools")
 
 _LEAFLET_PACKAGE = "js_lib_leaflet"
 _LEAFLET_DIR = "static/js_lib_leaflet"
@@ -147,6 +151,9 @@ def zone_map(
     colours = _zone_colours(order, zones)
     names = _school_names(schools, zones)
     stats = _zone_stats(zones)
+    n_over = sum(_is_over(u) for u in schools["utilisation"])
+    n_moved = sum(_truthy(v) for v in blocks["moved"])
+    has_lead = "is_lead" in schools.columns and any(_truthy(v) for v in schools["is_lead"])
     geoms = {"blocks": _to_lonlat(blocks), "zones": _to_lonlat(zones), "schools": _to_lonlat(schools)}
     if districts is not None:
         geoms["districts"] = _to_lonlat(districts)
@@ -162,8 +169,8 @@ def zone_map(
 
     # One pane per layer, fixed z-order: toggling a layer off and on never buries the ones above it.
     # Panes let pointer events through; only the drawn shapes catch them.
-    for z_index, pane in enumerate(("zones", "blocks", "districts", "schools"), start=401):
-        CustomPane(f"zoning-{pane}", z_index=z_index, pointer_events=False).add_to(m)
+    for z_index, key in enumerate(_PANE_KEYS, start=401):
+        CustomPane(_pane(key), z_index=z_index, pointer_events=False).add_to(m)
     _zone_layer(zones, geoms["zones"], colours).add_to(m)
     block_layer = _block_layer(blocks, geoms["blocks"], colours, names, stats).add_to(m)
     if districts is not None:
@@ -171,12 +178,22 @@ def zone_map(
     school_layer = _school_layer(schools, geoms["schools"], colours).add_to(m)
 
     title_box = _Control(
-        _title_html(title, blocks, schools),
+        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved),
         position="topleft",
         css_class="zoning-box zoning-title",
         add_zoom=True,
     ).add_to(m)
-    legend = _legend_html(schools, zones, blocks, order, colours, names, districts is not None)
+    legend = _legend_html(
+        schools,
+        stats,
+        order,
+        colours,
+        names,
+        has_lead=has_lead,
+        has_over=n_over > 0,
+        has_moved=n_moved > 0,
+        has_districts=districts is not None,
+    )
     legend_box = _Control(legend, position="bottomleft", css_class="zoning-box zoning-legend").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
@@ -236,6 +253,7 @@ class _Raw(Element):
 
 
 def _leaflet_asset(filename: str) -> str:
+    """One of Leaflet's files, read from the installed package; ZoningError with the fix if it is missing."""
     try:
         return resources.files(_LEAFLET_PACKAGE).joinpath(f"{_LEAFLET_DIR}/{filename}").read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as err:
@@ -245,6 +263,18 @@ def _leaflet_asset(filename: str) -> str:
         ) from err
 
 
+@functools.cache
+def _leaflet_markup() -> tuple[str, str]:
+    """Leaflet's CSS and JS as inline ``<style>`` and ``<script>`` elements, read and escaped once.
+
+    Called when a page is built, not at import, so a missing package is a ZoningError on drawing a map
+    (failures are not cached: the next call tries again).
+    """
+    js = re.sub(r"</(script)", r"<\\/\1", _leaflet_asset("leaflet.js"), flags=re.IGNORECASE)
+    css = re.sub(r"</(style)", r"<\\/\1", _leaflet_asset("leaflet.css"), flags=re.IGNORECASE)
+    return f"<style>\n{css}\n</style>", f"<script>\n{js}\n</script>"
+
+
 def _make_offline(m: folium.Map) -> None:
     """Drop folium's CDN assets from ``m`` and inline Leaflet into its page header (idempotent)."""
     m.default_js = []
@@ -252,12 +282,11 @@ def _make_offline(m: folium.Map) -> None:
     header = m.get_root().header
     if "leaflet_js" in header._children:
         return
-    js = re.sub(r"</(script)", r"<\\/\1", _leaflet_asset("leaflet.js"), flags=re.IGNORECASE)
-    css = re.sub(r"</(style)", r"<\\/\1", _leaflet_asset("leaflet.css"), flags=re.IGNORECASE)
+    css, js = _leaflet_markup()
     # Same key as branca's http-equiv meta, so the charset stays the first thing in <head>.
     header.add_child(_Raw('<meta charset="utf-8" />'), name="meta_http")
-    header.add_child(_Raw(f"<style>\n{css}\n</style>"), name="leaflet_css")
-    header.add_child(_Raw(f"<script>\n{js}\n</script>"), name="leaflet_js")
+    header.add_child(_Raw(css), name="leaflet_css")
+    header.add_child(_Raw(js), name="leaflet_js")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -386,6 +415,11 @@ def _missing(value) -> bool:
     return value is None or (not isinstance(value, str | bytes) and bool(np.all(pd.isna(value))))
 
 
+def _truthy(value) -> bool:
+    """A flag cell (``moved``, ``is_lead``) that is set: present and true."""
+    return not _missing(value) and bool(value)
+
+
 def _fmt_count(value) -> str:
     """Children or seats: whole numbers as such, fractional counts (spread addresses) with one decimal."""
     if _missing(value):
@@ -402,10 +436,11 @@ def _is_over(utilisation) -> bool:
     return not _missing(utilisation) and float(utilisation) > 1 + 1e-9
 
 
-def _utilisation_html(utilisation) -> str:
+def _utilisation_html(utilisation, *, over_label: str = " 超额 over") -> str:
+    """The share in use; over capacity in red, followed by ``over_label``."""
     text = _fmt_share(utilisation)
     if _is_over(utilisation):
-        return f'<span class="zoning-over">{text} 超额 over</span>'
+        return f'<span class="zoning-over">{text}{over_label}</span>'
     return text
 
 
@@ -447,10 +482,18 @@ def _star_svg(fill: str, stroke: str, size: int) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _pane(key: str) -> str:
+    """The name of the Leaflet pane of layer ``key`` (one of ``_PANE_KEYS``)."""
+    if key not in _PANE_KEYS:
+        raise ValueError(f"unknown map pane {key!r}; expected one of {_PANE_KEYS}")
+    return f"zoning-{key}"
+
+
 class _GeoJsonLayer(Layer):
     """A GeoJSON overlay with a shared style table, one tooltip per feature, in a fixed pane.
 
-    Each feature carries ``s`` (index into the style table) and ``t`` (tooltip HTML, already escaped).
+    ``items`` are ``(geometry, properties)`` pairs; missing or empty geometries are dropped.  Each
+    feature's properties carry ``s`` (index into ``table``) and ``t`` (tooltip HTML, already escaped).
     Point features become SVG circle markers, or an inline-SVG star when they carry ``star``.
     """
 
@@ -489,8 +532,8 @@ class _GeoJsonLayer(Layer):
 
     def __init__(
         self,
-        features: list[dict],
-        styles: list[dict],
+        table: _StyleTable,
+        items: Iterable[tuple[shapely.Geometry | None, dict]],
         *,
         name: str,
         pane: str,
@@ -499,9 +542,14 @@ class _GeoJsonLayer(Layer):
     ):
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "ZoningGeoJson"
+        features = [
+            {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": properties}
+            for geom, properties in items
+            if geom is not None and not geom.is_empty
+        ]
         self.data = {"type": "FeatureCollection", "features": features}
-        self.styles = styles
-        self.pane = pane
+        self.styles = table.styles  # read after ``items`` is consumed: building them may add styles
+        self.pane = _pane(pane)
         self.tooltip_options = tooltip_options
         self.highlight = highlight
 
@@ -552,12 +600,6 @@ class _StyleTable:
         return self._index[key]
 
 
-def _feature(geom, properties: dict) -> dict | None:
-    if geom is None or geom.is_empty:
-        return None
-    return {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": properties}
-
-
 def _polygonal(geom):
     """The polygon part of a geometry (zones of point blocks have none and show through their blocks)."""
     if geom is None or geom.is_empty:
@@ -578,7 +620,7 @@ def _rows(frame: pd.DataFrame, columns: Sequence[str]):
 
 def _zone_layer(zones: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict) -> Layer:
     table = _StyleTable()
-    features = []
+    items = []
     for geom, (sid, name, students, capacity, utilisation) in zip(
         geoms.values, _rows(zones, ZONE_COLUMNS), strict=True
     ):
@@ -590,33 +632,31 @@ def _zone_layer(zones: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict) ->
             fillOpacity=ZONE_FILL_OPACITY,
         )
         tip = f"<b>{html.escape(str(name))}</b><br>{_load_html(students, capacity, utilisation)}"
-        feature = _feature(_polygonal(geom), {"s": s, "t": tip})
-        if feature is not None:
-            features.append(feature)
-    if len(features) < len(zones):
-        logger.debug(
-            "zone map: %d zone(s) without a polygon, shown by their blocks", len(zones) - len(features)
-        )
-    return _GeoJsonLayer(
-        features,
-        table.styles,
+        items.append((_polygonal(geom), {"s": s, "t": tip}))
+    layer = _GeoJsonLayer(
+        table,
+        items,
         name="Zones 片区",
-        pane="zoning-zones",
+        pane="zones",
         tooltip_options={"sticky": True},
         highlight={"weight": 3, "color": "#000000"},
     )
+    n_drawn = len(layer.data["features"])
+    if n_drawn < len(zones):
+        logger.debug("zone map: %d zone(s) without a polygon, shown by their blocks", len(zones) - n_drawn)
+    return layer
 
 
 def _block_layer(
     blocks: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict, names: dict, stats: dict
 ) -> Layer:
     table = _StyleTable()
-    features = []
+    items = []
     columns = ("name", "school_id", "students", "distance_m", "moved")
     for geom, (name, sid, students, distance_m, moved) in zip(
         geoms.values, _rows(blocks, columns), strict=True
     ):
-        moved_flag = not _missing(moved) and bool(moved)
+        moved_flag = _truthy(moved)
         colour = UNASSIGNED_COLOUR if _missing(sid) else colours.get(sid, UNASSIGNED_COLOUR)
         if geom is not None and geom.geom_type in ("Point", "MultiPoint"):
             s = table(
@@ -642,7 +682,7 @@ def _block_layer(
             school = html.escape(names.get(sid, str(sid)))
             utilisation = stats.get(sid, (None, None, None))[2]
             if _is_over(utilisation):
-                school += f' (<span class="zoning-over">{_fmt_share(utilisation)}</span>)'
+                school += f" ({_utilisation_html(utilisation, over_label='')})"
         distance = "—" if _missing(distance_m) else f"{float(distance_m):,.0f} m"
         tip = (
             f"<b>{html.escape(str(name))}</b><br>"
@@ -651,14 +691,12 @@ def _block_layer(
             f"距离 distance: {distance}<br>"
             f"调整 moved: {_yes_no(moved)}"
         )
-        feature = _feature(geom, {"s": s, "t": tip})
-        if feature is not None:
-            features.append(feature)
+        items.append((geom, {"s": s, "t": tip}))
     return _GeoJsonLayer(
-        features,
-        table.styles,
+        table,
+        items,
         name="Blocks 小区",
-        pane="zoning-blocks",
+        pane="blocks",
         tooltip_options={"sticky": True},
         highlight={"weight": 3, "color": "#000000", "opacity": 1},
     )
@@ -667,7 +705,7 @@ def _block_layer(
 def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> Layer:
     table = _StyleTable()
     s = table(color="#1a1a1a", weight=4.5, opacity=0.9, fill=False)
-    features = []
+    items = []
     for geom, (district_id, lead_name, n_schools, students, capacity) in zip(
         geoms.values, _rows(districts, DISTRICT_COLUMNS), strict=True
     ):
@@ -678,21 +716,19 @@ def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> Layer:
             f"学校 schools: {_fmt_count(n_schools)}<br>"
             f"{_load_html(students, capacity, utilisation)}"
         )
-        feature = _feature(geom, {"s": s, "t": tip})
-        if feature is not None:
-            features.append(feature)
+        items.append((geom, {"s": s, "t": tip}))
     return _GeoJsonLayer(
-        features,
-        table.styles,
+        table,
+        items,
         name="Districts 学区",
-        pane="zoning-districts",
+        pane="districts",
         tooltip_options={"sticky": True},
     )
 
 
 def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict) -> Layer:
     table = _StyleTable()
-    features = []
+    items = []
     columns = (*SCHOOL_COLUMNS, "district_id", "is_lead")
     for geom, (sid, name, capacity, students, utilisation, district_id, is_lead) in zip(
         geoms.values, _rows(schools, columns), strict=True
@@ -703,7 +739,7 @@ def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict
         s = table(
             radius=7, color=stroke, weight=3.5 if over else 2, opacity=1, fillColor=colour, fillOpacity=1
         )
-        lead = not _missing(is_lead) and bool(is_lead)
+        lead = _truthy(is_lead)
         lines = [f"<b>{html.escape(str(name))}</b>" + (" ★ 牵头校 lead school" if lead else "")]
         if not _missing(district_id):
             lines.append(f"学区 district: {html.escape(str(district_id))}")
@@ -711,14 +747,12 @@ def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict
         properties: dict = {"s": s, "t": "<br>".join(lines)}
         if lead:
             properties["star"] = [_star_svg(colour, stroke, 26), 26]
-        feature = _feature(geom, properties)
-        if feature is not None:
-            features.append(feature)
+        items.append((geom, properties))
     return _GeoJsonLayer(
-        features,
-        table.styles,
+        table,
+        items,
         name="Schools 学校",
-        pane="zoning-schools",
+        pane="schools",
         tooltip_options={"direction": "top"},
     )
 
@@ -857,16 +891,16 @@ def _sum(frame: pd.DataFrame, column: str) -> float:
     return float(pd.to_numeric(frame[column], errors="coerce").sum())
 
 
-def _title_html(title: str, blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> str:
+def _title_html(
+    title: str, blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, n_over: int, n_moved: int
+) -> str:
     facts = (
         f"{len(schools):,} 所学校 schools · {len(blocks):,} 小区 blocks · "
         f"{_fmt_count(_sum(blocks, 'students'))} 学生 students · {_fmt_count(_sum(schools, 'capacity'))} 学位 seats"
     )
     lines = [f"<h1>{html.escape(title)}</h1>", f"<div>{facts}</div>"]
-    n_over = sum(_is_over(u) for u in schools["utilisation"])
     if n_over:
         lines.append(f'<div class="zoning-over">{n_over} 所超额 school(s) over capacity</div>')
-    n_moved = sum(not _missing(v) and bool(v) for v in blocks["moved"])
     if n_moved:
         lines.append(f"<div>{n_moved:,} 小区调整 block(s) moved (dashed)</div>")
     return "".join(lines)
@@ -874,29 +908,31 @@ def _title_html(title: str, blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame)
 
 def _legend_html(
     schools: gpd.GeoDataFrame,
-    zones: gpd.GeoDataFrame,
-    blocks: gpd.GeoDataFrame,
+    zone_stats: dict,
     order: Sequence[Hashable],
     colours: dict,
     names: dict,
-    with_districts: bool,
+    *,
+    has_lead: bool,
+    has_over: bool,
+    has_moved: bool,
+    has_districts: bool,
 ) -> str:
-    stats = _zone_stats(zones)
-    stats.update(
-        {
+    """The legend: a row per school (the school's own figures, else its zone's), then the symbol key."""
+    stats = {
+        **zone_stats,
+        **{
             sid: (students, capacity, utilisation)
             for sid, _, capacity, students, utilisation in _rows(schools, SCHOOL_COLUMNS)
-        }
-    )
+        },
+    }
     rows = [
         "<tr><td></td><td></td><td class='zoning-num'>学生/学位<br>students/seats</td>"
         "<td class='zoning-num'>使用率<br>use</td></tr>"
     ]
     for sid in order:
         students, capacity, utilisation = stats.get(sid, (None, None, None))
-        use = _fmt_share(utilisation)
-        if _is_over(utilisation):
-            use = f'<span class="zoning-over">{use}</span>'
+        use = _utilisation_html(utilisation, over_label="")
         rows.append(
             f"<tr><td><span class='zoning-swatch' style='background:{_rgba(colours[sid], ZONE_FILL_OPACITY)}'>"
             f"</span></td><td>{html.escape(names.get(sid, str(sid)))}</td>"
@@ -907,19 +943,19 @@ def _legend_html(
         "<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' stroke='#1a1a1a' "
         "stroke-width='2'/></svg> 学校 school"
     ]
-    if "is_lead" in schools.columns and any(not _missing(v) and bool(v) for v in schools["is_lead"]):
+    if has_lead:
         key.append(_star_svg("#ffffff", "#1a1a1a", 16) + " 牵头校 lead school")
-    if any(_is_over(u) for u in schools["utilisation"]):
+    if has_over:
         key.append(
             f"<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' "
             f"stroke='{OVER_CAPACITY_COLOUR}' stroke-width='3'/></svg> 超额 over capacity"
         )
-    if any(not _missing(v) and bool(v) for v in blocks["moved"]):
+    if has_moved:
         key.append(
             "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#111111' "
             "stroke-width='2' stroke-dasharray='5 4'/></svg> 调整的小区 moved block"
         )
-    if with_districts:
+    if has_districts:
         key.append(
             "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#1a1a1a' "
             "stroke-width='4.5'/></svg> 学区 district"
