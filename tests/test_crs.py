@@ -4,7 +4,6 @@ frame conversion, the metric CRS choice and swapped-column detection."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -14,13 +13,11 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
+from conftest import shared
 from zoning import crs
 from zoning.errors import InputError
 
 GEOD = pyproj.Geod(ellps="WGS84")
-CAMPUSES = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "hangzhou_gongshu_edu_groups" / "campuses.csv"
-)
 
 FORWARD_TOL_DEG = 1e-9  # the forward formulas reproduce the published digits
 INVERSE_TOL_M = 1e-3  # our iterated inverse (measured max 0.16 mm, see the module docstring)
@@ -433,9 +430,7 @@ def test_to_metric_with_a_given_crs_and_refusals():
 
 @pytest.fixture(scope="module")
 def campuses() -> pd.DataFrame:
-    if not CAMPUSES.exists():
-        pytest.skip(f"shared test data not found: {CAMPUSES}")
-    return pd.read_csv(CAMPUSES)
+    return pd.read_csv(shared("hangzhou_gongshu_edu_groups", "campuses.csv"))
 
 
 def test_detect_swapped_lonlat_hangzhou(campuses):

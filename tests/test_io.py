@@ -289,14 +289,28 @@ def test_unknown_extension(tmp_path, name, fix):
     assert info.value.issues[0].file == str(tmp_path / name)
 
 
-@pytest.mark.parametrize("name", ["broken.geojson", "broken.gpkg", "broken.shp", "broken.xlsx", "broken.zip"])
-def test_unreadable_file_keeps_cause_without_traceback(tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "what", "fix"),
+    [
+        ("broken.geojson", "GIS data", "open it in QGIS or ArcGIS and export it again as GeoJSON"),
+        ("broken.gpkg", "GIS data", "open it in QGIS or ArcGIS and export it again as GeoJSON"),
+        ("broken.shp", "GIS data", "open it in QGIS or ArcGIS and export it again as GeoJSON"),
+        ("broken.xlsx", "an Excel .xlsx workbook", "open it in Excel or WPS and save it again as .xlsx."),
+        ("broken.zip", "GIS data", "open it in QGIS or ArcGIS and export it again as GeoJSON"),
+    ],
+)
+def test_unreadable_file_keeps_cause_and_names_it_in_one_line(tmp_path, name, what, fix):
     (tmp_path / name).write_bytes(b"\x00\x01 not really a " + name.encode())
     with pytest.raises(InputError, match="cannot be read as") as info:
         read_table(tmp_path / name)
-    assert info.value.__cause__ is not None
-    assert "Traceback" not in str(info.value)
-    assert info.value.issues[0].file == str(tmp_path / name)
+    cause = info.value.__cause__
+    assert cause is not None
+    (issue,) = info.value.issues
+    # the message names the kind of file and the cause's first line, and the fix says how to re-save it
+    first_line = str(cause).strip().splitlines()[0]
+    assert issue.message == f"cannot be read as {what} ({first_line})."
+    assert issue.fix.startswith(fix)
+    assert issue.file == str(tmp_path / name)
 
 
 def test_ragged_csv_is_an_input_error(tmp_path):

@@ -13,6 +13,7 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import Point, Polygon, box
 
+from conftest import DEMO, shared
 from zoning.errors import InputError, Issue
 from zoning.io import RawTable, read_table
 from zoning.validate import (
@@ -25,12 +26,6 @@ from zoning.validate import (
     parse_number,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.is_dir():  # the shared data live beside the repository
-    DATA = Path("/work/shared/data")
-SOPO = DATA / "south_portland_me"
-BAOAN = DATA / "shenzhen_baoan_2024" / "schools.csv"
-HANGZHOU = DATA / "hangzhou_gongshu_edu_groups" / "campuses.csv"
 SOPO_COLUMNS = {"students": "students_k4", "current_school": "current_school_plurality"}
 GEOD = Geod(ellps="WGS84")
 
@@ -68,7 +63,7 @@ def grid_blocks(
 
 
 def test_south_portland_loads_cleanly():
-    braw, sraw = read_table(SOPO / "blocks.geojson"), read_table(SOPO / "schools.geojson")
+    braw, sraw = read_table(DEMO / "blocks.geojson"), read_table(DEMO / "schools.geojson")
     blocks, bwarn = check_blocks(braw, columns=SOPO_COLUMNS)
     schools, swarn = check_schools(sraw)
     assert bwarn == [] and swarn == []
@@ -103,7 +98,7 @@ def test_south_portland_loads_cleanly():
 
 
 def _baoan_rows() -> pd.DataFrame:
-    table = pd.read_csv(BAOAN, dtype=str)
+    table = pd.read_csv(shared("shenzhen_baoan_2024", "schools.csv"), dtype=str)
     return table[(table["xuequ_no"] == "2") & table["lon_gcj02"].notna()].reset_index(drop=True)
 
 
@@ -136,7 +131,7 @@ def test_baoan_gbk_csv_with_chinese_headers_and_gcj02(tmp_path, caplog):
 
 
 def _hangzhou_csv(tmp_path: Path, *, swapped: bool) -> RawTable:
-    campuses = pd.read_csv(HANGZHOU, dtype=str)
+    campuses = pd.read_csv(shared("hangzhou_gongshu_edu_groups", "campuses.csv"), dtype=str)
     lon_col, lat_col = ("lat_gcj02", "lon_gcj02") if swapped else ("lon_gcj02", "lat_gcj02")
     lines = ["校区编号,校区名称,学位数,经度,纬度"]
     lines += [
@@ -352,7 +347,7 @@ def test_missing_required_column_names_headers_nearest_and_fix(tmp_path):
 
 
 def test_named_column_that_does_not_exist_suggests_nearest(tmp_path):
-    raw = read_table(SOPO / "blocks.geojson")
+    raw = read_table(DEMO / "blocks.geojson")
     with pytest.raises(InputError, match='has no column "student_k4"') as info:
         check_blocks(raw, columns={"students": "student_k4"})
     (issue,) = errors_of(info)
@@ -361,7 +356,7 @@ def test_named_column_that_does_not_exist_suggests_nearest(tmp_path):
 
 
 def test_unknown_column_role(tmp_path):
-    raw = read_table(SOPO / "schools.geojson")
+    raw = read_table(DEMO / "schools.geojson")
     with pytest.raises(InputError, match='"pupils" is not a school column'):
         check_schools(raw, columns={"pupils": "capacity"})
 

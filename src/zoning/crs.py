@@ -65,7 +65,9 @@ from .errors import InputError, Issue
 __all__ = [
     "CoordSystem",
     "CHINESE_SYSTEMS",
+    "NAMED_SYSTEMS",
     "parse_coords",
+    "label_crs",
     "in_china",
     "wgs84_to_gcj02",
     "gcj02_to_wgs84",
@@ -88,8 +90,10 @@ CoordSystem = str
 #: Systems whose data can only be Chinese (used by :func:`detect_swapped_lonlat`).
 CHINESE_SYSTEMS = frozenset({"gcj02", "bd09", "cgcs2000"})
 
-_NAMED_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
-_NAMED_EPSG = {"wgs84": 4326, "cgcs2000": 4490}
+#: The ``--coords`` names other than ``EPSG:<code>``.
+NAMED_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+# GCJ-02 / BD-09 numbers are longitude/latitude degrees on (offset) WGS84, so they are labelled EPSG:4326.
+_NAMED_EPSG = {"wgs84": 4326, "cgcs2000": 4490, "gcj02": 4326, "bd09": 4326}
 _OFFSET_SYSTEMS = frozenset({"gcj02", "bd09"})
 # Geographic CRSs on Chinese datums: CGCS2000, Beijing 1954, Xian 1980, New Beijing.
 _CHINESE_GEOGRAPHIC_EPSG = frozenset({4490, 4214, 4610, 4555})
@@ -139,7 +143,7 @@ def parse_coords(text: str) -> CoordSystem:
         raise ValueError(f"--coords must be text, got {text!r}. {accepted}")
     raw = text.strip()
     key = re.sub(r"[\s_\-]", "", raw.lower())
-    if key in _NAMED_SYSTEMS:
+    if key in NAMED_SYSTEMS:
         return key
     match = _EPSG_RE.match(raw.lower())
     if match:
@@ -149,13 +153,15 @@ def parse_coords(text: str) -> CoordSystem:
         except pyproj.exceptions.CRSError as err:
             raise ValueError(f"--coords {text!r}: EPSG:{code} is not a known EPSG code. {accepted}") from err
         return f"EPSG:{code}"
-    hint = difflib.get_close_matches(key, _NAMED_SYSTEMS, n=1, cutoff=0.6)
+    hint = difflib.get_close_matches(key, NAMED_SYSTEMS, n=1, cutoff=0.6)
     did_you_mean = f" Did you mean {hint[0]}?" if hint else ""
     raise ValueError(f"unknown coordinate system {text!r} for --coords. {accepted}{did_you_mean}")
 
 
-def _crs_of(system: CoordSystem) -> pyproj.CRS:
-    """The pyproj CRS of a normalised non-offset system (wgs84, cgcs2000, EPSG:n)."""
+def label_crs(system: CoordSystem) -> pyproj.CRS:
+    """The pyproj CRS that numbers in a normalised ``--coords`` system carry: EPSG:4326 for wgs84 and for
+    the offset systems gcj02 / bd09 (their numbers are WGS84-like degrees), EPSG:4490 for cgcs2000, the
+    code itself for ``EPSG:<code>``."""
     if system in _NAMED_EPSG:
         return pyproj.CRS.from_epsg(_NAMED_EPSG[system])
     return pyproj.CRS.from_user_input(system)
@@ -190,6 +196,12 @@ def in_china(lon, lat) -> np.ndarray:
             & (lat >= CHINA_OFFSET_LAT[0])
             & (lat <= CHINA_OFFSET_LAT[1])
         )
+
+
+def _only_in_china(lon, lat, new_lon, new_lat) -> tuple[np.ndarray, np.ndarray]:
+    """``(new_lon, new_lat)`` where ``(lon, lat)`` lies in the China box, ``(lon, lat)`` unchanged elsewhere."""
+    inside = in_china(lon, lat)
+    return np.where(inside, new_lon, lon), np.where(inside, new_lat, lat)
 
 
 def _gcj_offset_m(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,9 +282,7 @@ def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     (0-d for scalars).
     """
     lon, lat = _arrays(lon, lat)
-    g_lon, g_lat = _wgs_to_gcj_raw(lon, lat)
-    inside = in_china(lon, lat)
-    return np.where(inside, g_lon, lon), np.where(inside, g_lat, lat)
+    return _only_in_china(lon, lat, *_wgs_to_gcj_raw(lon, lat))
 
 
 def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -283,17 +293,13 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     lon, lat = _arrays(lon, lat)
     g_lon, g_lat = _wgs_to_gcj_raw(lon, lat)
     start_lon, start_lat = 2.0 * lon - g_lon, 2.0 * lat - g_lat  # the one-step approximation
-    w_lon, w_lat = _invert(_wgs_to_gcj_raw, lon, lat, start_lon, start_lat)
-    inside = in_china(lon, lat)
-    return np.where(inside, w_lon, lon), np.where(inside, w_lat, lat)
+    return _only_in_china(lon, lat, *_invert(_wgs_to_gcj_raw, lon, lat, start_lon, start_lat))
 
 
 def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 lon/lat → BD-09 lon/lat (exact by definition); points outside China are returned unchanged."""
     lon, lat = _arrays(lon, lat)
-    b_lon, b_lat = _gcj_to_bd_raw(lon, lat)
-    inside = in_china(lon, lat)
-    return np.where(inside, b_lon, lon), np.where(inside, b_lat, lat)
+    return _only_in_china(lon, lat, *_gcj_to_bd_raw(lon, lat))
 
 
 def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -303,9 +309,7 @@ def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     """
     lon, lat = _arrays(lon, lat)
     start_lon, start_lat = _bd_to_gcj_first_guess(lon, lat)
-    g_lon, g_lat = _invert(_gcj_to_bd_raw, lon, lat, start_lon, start_lat)
-    inside = in_china(lon, lat)
-    return np.where(inside, g_lon, lon), np.where(inside, g_lat, lat)
+    return _only_in_china(lon, lat, *_invert(_gcj_to_bd_raw, lon, lat, start_lon, start_lat))
 
 
 def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -358,6 +362,18 @@ def _transform_vertices(
     return shapely.transform(geoms, _on_coords, include_z=True)
 
 
+#: The fix when coordinates that should be degrees are not.
+_NOT_DEGREES_FIX = (
+    "if the file is in a projected CRS (metres), pass its code as --coords EPSG:<code>; "
+    "if longitude and latitude are swapped, swap the columns."
+)
+
+
+def _misfit(message: str, fix: str, column: str) -> InputError:
+    """The error raised when the coordinates cannot be in the system ``--coords`` names."""
+    return InputError([Issue(message=message, fix=fix, column=column)])
+
+
 def to_wgs84(gdf: gpd.GeoDataFrame, coords: CoordSystem) -> gpd.GeoDataFrame:
     """A new frame in EPSG:4326 from one whose coordinates are in ``coords`` (a ``--coords`` value).
 
@@ -379,20 +395,11 @@ def to_wgs84(gdf: gpd.GeoDataFrame, coords: CoordSystem) -> gpd.GeoDataFrame:
     if system in _OFFSET_SYSTEMS:
         name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[system]
         if has_coords and not is_geographic_bounds(bounds):
-            raise InputError(
-                [
-                    Issue(
-                        message=(
-                            f"--coords {system} says the coordinates are {name} longitude/latitude in degrees, "
-                            f"but they span {_describe_bounds(bounds)}, which are not degrees."
-                        ),
-                        fix=(
-                            "if the file is in a projected CRS (metres), pass its code as --coords EPSG:<code>; "
-                            "if longitude and latitude are swapped, swap the columns."
-                        ),
-                        column=geom_col,
-                    )
-                ]
+            raise _misfit(
+                f"--coords {system} says the coordinates are {name} longitude/latitude in degrees, "
+                f"but they span {_describe_bounds(bounds)}, which are not degrees.",
+                _NOT_DEGREES_FIX,
+                geom_col,
             )
         if gdf.crs is not None and not (
             gdf.crs.is_geographic and any(_same_crs(gdf.crs, pyproj.CRS.from_epsg(c)) for c in (4326, 4490))
@@ -409,35 +416,20 @@ def to_wgs84(gdf: gpd.GeoDataFrame, coords: CoordSystem) -> gpd.GeoDataFrame:
         out[geom_col] = gpd.GeoSeries(geoms, index=gdf.index)
         return out.set_geometry(geom_col).set_crs("EPSG:4326", allow_override=True)
 
-    target = _crs_of(system)
+    target = label_crs(system)
     if has_coords and target.is_geographic and not is_geographic_bounds(bounds):
-        raise InputError(
-            [
-                Issue(
-                    message=(
-                        f"--coords {system} ({_crs_label(target)}, degrees) does not fit the coordinates, "
-                        f"which span {_describe_bounds(bounds)}."
-                    ),
-                    fix=(
-                        "if the file is in a projected CRS (metres), pass its code as --coords EPSG:<code>; "
-                        "if longitude and latitude are swapped, swap the columns."
-                    ),
-                    column=geom_col,
-                )
-            ]
+        raise _misfit(
+            f"--coords {system} ({_crs_label(target)}, degrees) does not fit the coordinates, "
+            f"which span {_describe_bounds(bounds)}.",
+            _NOT_DEGREES_FIX,
+            geom_col,
         )
     if has_coords and not target.is_geographic and is_geographic_bounds(bounds):
-        raise InputError(
-            [
-                Issue(
-                    message=(
-                        f"--coords {system} ({target.name}) is in metres, but the coordinates look like "
-                        f"degrees ({_describe_bounds(bounds)})."
-                    ),
-                    fix="pass --coords wgs84, cgcs2000, gcj02 or bd09 for longitude/latitude data.",
-                    column=geom_col,
-                )
-            ]
+        raise _misfit(
+            f"--coords {system} ({target.name}) is in metres, but the coordinates look like "
+            f"degrees ({_describe_bounds(bounds)}).",
+            "pass --coords wgs84, cgcs2000, gcj02 or bd09 for longitude/latitude data.",
+            geom_col,
         )
     if gdf.crs is None:
         labelled = gdf.set_crs(target)

@@ -46,6 +46,7 @@ from .errors import InputError, Issue
 __all__ = [
     "RawTable",
     "read_table",
+    "is_blank",
     "write_text",
     "write_json",
     "write_csv",
@@ -70,6 +71,8 @@ _SUPPORTED = "GeoJSON, GeoPackage (.gpkg), Shapefile (.shp or zipped), CSV or Ex
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 #: How many bytes of DBF records are checked for UTF-8 when a Shapefile has no .cpg.
 _DBF_SNIFF_BYTES = 8 << 20
+#: The most a DBF header can take (its length is a 16-bit number) plus the records sniffed: all that is read.
+_DBF_READ_BYTES = (1 << 16) + _DBF_SNIFF_BYTES
 
 _READ_ERRORS = (
     OSError,
@@ -235,26 +238,29 @@ def _read_csv(p: Path, name: str, encoding: str | None) -> RawTable:
             name, "CSV", err, "check quotes and that every row has as many cells as the header."
         ) from err
     cells = [[None if pd.isna(v) else v for v in row] for row in grid.itertuples(index=False)]
-    frame, rows = _grid_to_frame(cells, np.arange(1, len(cells) + 1), name)
+    frame, rows = _grid_to_frame(cells, name)
     log.info("%s: read %d rows as CSV (%s)", name, len(frame), used)
     return RawTable(frame=frame, file=name, rows=rows, encoding=used, kind="csv")
 
 
-def _blank(value: Any) -> bool:
-    if value is None:
+def is_blank(value: Any) -> bool:
+    """Whether a cell is empty: None, NA, NaT, NaN or text of only spaces."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return True
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float | np.floating) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
 
 
-def _grid_to_frame(cells: list[list[Any]], numbers: np.ndarray, name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Header detection and blank-row removal on a grid of cells with their spreadsheet row numbers.
+def _grid_to_frame(cells: list[list[Any]], name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Header detection and blank-row removal on a grid of cells, the k-th of which is spreadsheet row k + 1.
 
     The header is the first row with at least two filled cells (a title row such as “宝安区2024年招生计划”
-    above it is skipped), or the first filled row of a one-column table.
+    above it is skipped), or the first filled row of a one-column table.  Returns the frame and the
+    spreadsheet row number of each of its rows.
     """
-    filled = [sum(not _blank(v) for v in row) for row in cells]
+    numbers = np.arange(1, len(cells) + 1, dtype=np.int64)
+    filled = [sum(not is_blank(v) for v in row) for row in cells]
     if not any(filled):
         raise InputError([Issue("has no header row.", "put the column names in the first row.", file=name)])
     wide = [k for k, n in enumerate(filled) if n >= 2]
@@ -270,8 +276,8 @@ def _grid_to_frame(cells: list[list[Any]], numbers: np.ndarray, name: str) -> tu
     header = grid[h]
     keep, names, seen = [], [], {}
     for c, head in enumerate(header):
-        has_data = any(not _blank(row[c]) for row in body)
-        if _blank(head):
+        has_data = any(not is_blank(row[c]) for row in body)
+        if is_blank(head):
             if not has_data:
                 continue
             label = f"Unnamed: {c}"
@@ -303,74 +309,55 @@ def _read_xlsx(p: Path, name: str, sheet: str | int | None) -> RawTable:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    fix = "open it in Excel or WPS and save it again as .xlsx."
     try:
         with _warnings_to_log(name):
             book = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except (InvalidFileException, *_READ_ERRORS) as err:
-        raise _unreadable(
-            name, "an Excel .xlsx workbook", err, "open it in Excel or WPS and save it again as .xlsx."
-        ) from err
+        raise _unreadable(name, "an Excel .xlsx workbook", err, fix) from err
     try:
-        grids: dict[str, tuple[list[list[Any]], list[int]]] = {}
+        grids: dict[str, list[list[Any]]] = {}
 
-        def grid_of(title: str) -> tuple[list[list[Any]], list[int]]:
+        def grid_of(title: str) -> list[list[Any]]:
             if title not in grids:
-                ws = book[title]
-                cells, numbers = [], []
-                for k, row in enumerate(ws.iter_rows(values_only=True), start=1):
-                    cells.append(list(row))
-                    numbers.append(k)
-                grids[title] = (cells, numbers)
+                grids[title] = [list(row) for row in book[title].iter_rows(values_only=True)]
             return grids[title]
 
-        titles = list(book.sheetnames)
-        if sheet is None:
-            with_data = [t for t in titles if any(not _blank(v) for row in grid_of(t)[0] for v in row)]
-            if len(with_data) > 1:
-                raise InputError(
-                    [
-                        Issue(
-                            f"has {len(with_data)} sheets with data: {', '.join(with_data)}.",
-                            f'choose one with --sheet NAME, e.g. --sheet "{with_data[0]}".',
-                            file=name,
-                        )
-                    ]
-                )
-            chosen = with_data[0] if with_data else titles[0]
-        elif isinstance(sheet, int):
-            if not 0 <= sheet < len(titles):
-                raise InputError(
-                    [
-                        Issue(
-                            f"has no sheet number {sheet} (sheets: {', '.join(titles)}).",
-                            "count sheets from 0.",
-                            file=name,
-                        )
-                    ]
-                )
-            chosen = titles[sheet]
-        else:
-            if sheet not in titles:
-                raise InputError(
-                    [
-                        Issue(
-                            f'has no sheet "{sheet}" (sheets: {", ".join(titles)}).',
-                            f'use --sheet "{_nearest(sheet, titles) or titles[0]}".',
-                            file=name,
-                        )
-                    ]
-                )
-            chosen = sheet
-        cells, numbers = grid_of(chosen)
+        def has_data(title: str) -> bool:
+            return any(not is_blank(v) for row in grid_of(title) for v in row)
+
+        chosen = _choose_sheet(list(book.sheetnames), sheet, has_data, name)
+        cells = grid_of(chosen)
     except _READ_ERRORS as err:
-        raise _unreadable(
-            name, "an Excel .xlsx workbook", err, "open it in Excel or WPS and save it again as .xlsx."
-        ) from err
+        raise _unreadable(name, "an Excel .xlsx workbook", err, fix) from err
     finally:
         book.close()
-    frame, rows = _grid_to_frame(cells, np.asarray(numbers, dtype=np.int64), name)
+    frame, rows = _grid_to_frame(cells, name)
     log.info("%s: read %d rows from sheet %s", name, len(frame), chosen)
     return RawTable(frame=frame, file=name, rows=rows, encoding=None, kind="xlsx")
+
+
+def _choose_sheet(
+    titles: list[str], sheet: str | int | None, has_data: Callable[[str], bool], name: str
+) -> str:
+    """The sheet named or numbered (from 0) by ``sheet``; by default the only sheet with data (the first
+    sheet when none has data)."""
+    if sheet is None:
+        with_data = [t for t in titles if has_data(t)]
+        if len(with_data) <= 1:
+            return with_data[0] if with_data else titles[0]
+        message = f"has {len(with_data)} sheets with data: {', '.join(with_data)}."
+        fix = f'choose one with --sheet NAME, e.g. --sheet "{with_data[0]}".'
+    elif isinstance(sheet, int):
+        if 0 <= sheet < len(titles):
+            return titles[sheet]
+        message, fix = f"has no sheet number {sheet} (sheets: {', '.join(titles)}).", "count sheets from 0."
+    elif sheet in titles:
+        return sheet
+    else:
+        message = f'has no sheet "{sheet}" (sheets: {", ".join(titles)}).'
+        fix = f'use --sheet "{_nearest(sheet, titles) or titles[0]}".'
+    raise InputError([Issue(message, fix, file=name)])
 
 
 # Vector ----------------------------------------------------------------------------------------------
@@ -417,7 +404,8 @@ def _shapefile_encoding(p: Path, name: str) -> tuple[str | None, str]:
             cpg = next((m for m in members if m.lower() == dbfs[0][:-4].lower() + ".cpg"), None)
             if cpg is not None:
                 return None, zf.read(cpg).decode("ascii", "replace").strip() or "utf-8"
-            dbf = zf.read(dbfs[0])
+            with zf.open(dbfs[0]) as member:
+                dbf = member.read(_DBF_READ_BYTES)
     else:
         cpg_path = next((c for c in (p.with_suffix(".cpg"), p.with_suffix(".CPG")) if c.exists()), None)
         if cpg_path is not None:
@@ -425,7 +413,8 @@ def _shapefile_encoding(p: Path, name: str) -> tuple[str | None, str]:
         dbf_path = next((c for c in (p.with_suffix(".dbf"), p.with_suffix(".DBF")) if c.exists()), None)
         if dbf_path is None:
             return None, "utf-8"
-        dbf = dbf_path.read_bytes()
+        with dbf_path.open("rb") as f:
+            dbf = f.read(_DBF_READ_BYTES)
     if _dbf_is_utf8(dbf):
         return "UTF-8", "utf-8"
     log.warning(
@@ -491,12 +480,9 @@ def _read_vector(p: Path, name: str, layer: str | None, encoding: str | None) ->
 # ---------------------------------------------------------------------------------------------- writing
 
 
-def _refuse_existing(targets: Iterable[Path], shown: Iterable[str]) -> None:
-    issues = [
-        Issue("exists already.", OVERWRITE_FIX, file=s)
-        for t, s in zip(targets, shown, strict=True)
-        if t.exists()
-    ]
+def _refuse_existing(targets: Iterable[str | os.PathLike[str]]) -> None:
+    """One error naming every target (as the caller spelt it) that exists already."""
+    issues = [Issue("exists already.", OVERWRITE_FIX, file=os.fspath(t)) for t in targets if Path(t).exists()]
     if issues:
         raise InputError(
             issues, headline=f"{len(issues)} output file{'s' if len(issues) != 1 else ''} exist already:"
@@ -509,14 +495,14 @@ def _atomic(path: str | os.PathLike[str], write: Callable[[Path], None], *, over
     if target.is_dir():
         raise InputError([Issue("is a folder.", "name a file for the output.", file=os.fspath(path))])
     if not overwrite:
-        _refuse_existing([target], [os.fspath(path)])
+        _refuse_existing([path])
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         tmp = tmp_dir / target.name
         write(tmp)
         if not overwrite:  # it may have appeared meanwhile
-            _refuse_existing([target], [os.fspath(path)])
+            _refuse_existing([path])
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -580,6 +566,6 @@ def prepare_out_dir(path: str | os.PathLike[str], names: Iterable[str], *, overw
         raise InputError([Issue("is a file, not a folder.", "choose another --out.", file=os.fspath(path))])
     names = list(names)
     if not overwrite:
-        _refuse_existing([out / n for n in names], [os.fspath(out / n) for n in names])
+        _refuse_existing([out / n for n in names])
     out.mkdir(parents=True, exist_ok=True)
     return out

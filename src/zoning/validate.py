@@ -35,10 +35,10 @@ import math
 import numbers
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -48,7 +48,7 @@ import shapely
 
 from . import crs as zcrs
 from .errors import InputError, Issue
-from .io import RawTable
+from .io import RawTable, is_blank
 
 __all__ = [
     "check_blocks",
@@ -180,21 +180,13 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
-def _is_blank(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
 def parse_number(value: Any) -> float | None:
     """A cell as a number: None if empty, ValueError if not a number.
 
     Accepts numbers, ``"1200"``, ``"1,200"``, ``" 120 "``, full-width ``"１２０"`` and ``"１，２００"``;
     refuses ``"约120"``, ``"120人"``, ``"nan"``, ``"inf"`` and booleans.
     """
-    if _is_blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, bool | np.bool_):
         raise ValueError(f"{value!r} is not a number")
@@ -213,7 +205,7 @@ def parse_number(value: Any) -> float | None:
 
 def _as_text(value: Any) -> str | None:
     """An id or name cell as text: None if empty, ``1001.0`` → ``"1001"``."""
-    if _is_blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
@@ -256,21 +248,32 @@ class _Report:
     def row(self, k: int | None) -> int | None:
         return None if k is None else int(self.raw.rows[k])
 
+    def _add(
+        self,
+        severity: Literal["error", "warning"],
+        message: str,
+        fix: str,
+        k: int | None,
+        canon: str | None,
+        kw: dict[str, Any],
+    ) -> Issue:
+        """Record an issue at row ``k`` in the column of ``canon`` (or the ``column`` given in ``kw``)."""
+        column = kw.pop("column", self.cols.get(canon) if canon else None)
+        issue = Issue(
+            message, fix, file=self.raw.file, row=self.row(k), column=column, severity=severity, **kw
+        )
+        self.issues.append(issue)
+        return issue
+
     def error(
         self, message: str, fix: str, *, k: int | None = None, canon: str | None = None, **kw: Any
     ) -> None:
-        column = kw.pop("column", self.cols.get(canon) if canon else None)
-        self.issues.append(Issue(message, fix, file=self.raw.file, row=self.row(k), column=column, **kw))
+        self._add("error", message, fix, k, canon, kw)
 
     def warn(
         self, message: str, fix: str = "", *, k: int | None = None, canon: str | None = None, **kw: Any
     ) -> None:
-        column = kw.pop("column", self.cols.get(canon) if canon else None)
-        issue = Issue(
-            message, fix, file=self.raw.file, row=self.row(k), column=column, severity="warning", **kw
-        )
-        log.warning("%s", issue)
-        self.issues.append(issue)
+        log.warning("%s", self._add("warning", message, fix, k, canon, kw))
 
     def raise_if_errors(self) -> None:
         """One InputError with every issue: file-wide ones first, then by row (stable within a row)."""
@@ -329,7 +332,9 @@ def _resolve(rep: _Report, aliases: Mapping[str, tuple[str, ...]], columns: Mapp
             hint = f' The nearest header is "{nearest}".' if nearest else ""
             rep.error(
                 f'has no column "{given}" (named for {canon}); headers found: {_quote_list(headers)}.{hint}',
-                f'use {_flag(canon, rep.what)} "{nearest}".' if nearest else f"check the spelling of {_flag(canon, rep.what)}.",
+                f'use {_flag(canon, rep.what)} "{nearest}".'
+                if nearest
+                else f"check the spelling of {_flag(canon, rep.what)}.",
                 column=None,
                 value=given,
             )
@@ -368,7 +373,6 @@ def _missing_column(
     message = f"has no {_WHAT[canon]} column (looked for {looked}, …); headers found: {_quote_list(_headers(rep.raw))}."
     if nearest:
         message += f' The nearest header is "{nearest}".'
-    if nearest:
         fix = f'name the column with {_flag(canon, rep.what)} "{nearest}"'
     else:
         fix = f"name the column with {_flag(canon, rep.what)} NAME"
@@ -402,7 +406,7 @@ def _numbers(rep: _Report, canon: str, *, fix: str, allow_blank: bool = False) -
                 out[k] = number
     if not allow_blank:
         for k in np.flatnonzero(np.isnan(out)):
-            if _is_blank(series.iloc[k]):
+            if is_blank(series.iloc[k]):
                 rep.error("is empty.", fix, k=int(k), canon=canon)
     return out
 
@@ -463,15 +467,6 @@ def _coords(coords: str) -> str:
         raise InputError([Issue(str(err), "use --coords wgs84, cgcs2000, gcj02, bd09 or EPSG:n.")]) from err
 
 
-def _label_crs(kind: str) -> pyproj.CRS:
-    """The CRS to attach to raw numbers given as ``kind`` (GCJ-02 / BD-09 numbers are labelled WGS84)."""
-    if kind == "cgcs2000":
-        return pyproj.CRS.from_epsg(4490)
-    if kind.upper().startswith("EPSG:"):
-        return pyproj.CRS.from_user_input(kind)
-    return pyproj.CRS.from_epsg(4326)
-
-
 def _points_from_columns(
     rep: _Report, aliases: Mapping[str, tuple[str, ...]], kind: str
 ) -> np.ndarray | None:
@@ -486,19 +481,14 @@ def _points_from_columns(
     lon_h, lat_h = rep.cols["lon"], rep.cols["lat"]
     for header in (lon_h, lat_h):
         tag = next((t for t in ("gcj02", "bd09", "wgs84") if t in normalise_header(header)), None)
-        if (
-            tag
-            and kind in ("wgs84", "cgcs2000", "gcj02", "bd09")
-            and tag != kind
-            and not (tag == "wgs84" and kind == "cgcs2000")
-        ):
+        if tag and kind in zcrs.NAMED_SYSTEMS and tag != kind and not (tag == "wgs84" and kind == "cgcs2000"):
             rep.warn(
                 f'the header "{header}" says {tag}, but the coordinates are read as {kind}.',
                 f"check --coords (e.g. --coords {tag}).",
                 column=header,
             )
             break
-    geographic = not _label_crs(kind).is_projected
+    geographic = not zcrs.label_crs(kind).is_projected
     ok = ~np.isnan(lon) & ~np.isnan(lat)
     if geographic and ok.any():
         if zcrs.detect_swapped_lonlat(lon[ok], lat[ok], kind):
@@ -513,22 +503,18 @@ def _points_from_columns(
             lon_col, lat_col = lat_h, lon_h
         else:
             swapped, lon_col, lat_col = "", lon_h, lat_h
-        for k in np.flatnonzero(ok & (np.abs(lon) > 180)):
-            rep.error(
-                f"longitude {lon[k]:g} is outside -180…180{swapped}.",
-                "enter the longitude in decimal degrees (x, e.g. 113.88), or check --coords.",
-                k=int(k),
-                column=lon_col,
-                value=lon[k],
-            )
-        for k in np.flatnonzero(ok & (np.abs(lat) > 90)):
-            rep.error(
-                f"latitude {lat[k]:g} is outside -90…90{swapped}.",
-                "enter the latitude in decimal degrees (y, e.g. 22.57), or check --coords.",
-                k=int(k),
-                column=lat_col,
-                value=lat[k],
-            )
+        for values, limit, axis, column, example in (
+            (lon, 180, "longitude", lon_col, "x, e.g. 113.88"),
+            (lat, 90, "latitude", lat_col, "y, e.g. 22.57"),
+        ):
+            for k in np.flatnonzero(ok & (np.abs(values) > limit)):
+                rep.error(
+                    f"{axis} {values[k]:g} is outside -{limit}…{limit}{swapped}.",
+                    f"enter the {axis} in decimal degrees ({example}), or check --coords.",
+                    k=int(k),
+                    column=column,
+                    value=values[k],
+                )
     points = shapely.points(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
     points[~ok] = None
     return points
@@ -552,18 +538,17 @@ def _swap_vector_points(rep: _Report, geoms: np.ndarray, kind: str, crs: pyproj.
 
 
 def _geometries(
-    rep: _Report, aliases: Mapping[str, tuple[str, ...]], coords: str
+    rep: _Report, aliases: Mapping[str, tuple[str, ...]], kind: str
 ) -> tuple[np.ndarray | None, pyproj.CRS | None, bool]:
     """Geometries of the file (vector geometry, or points from lon/lat), the CRS their numbers are in, and
-    whether that CRS is declared by the file."""
-    kind = _coords(coords)
+    whether that CRS is declared by the file.  ``kind`` is the parsed ``--coords``."""
     frame = rep.raw.frame
     if isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name in frame.columns:
         geoms = np.asarray(frame.geometry.values, dtype=object)
         if not (shapely.is_missing(geoms) | shapely.is_empty(geoms)).all() or not {"lon", "lat"} <= set(
             rep.cols
         ):
-            crs = frame.crs if frame.crs is not None else _label_crs(kind)
+            crs = frame.crs if frame.crs is not None else zcrs.label_crs(kind)
             if frame.crs is None:
                 log.info("%s: no coordinate system in the file; read as %s", rep.raw.file, kind)
             for k in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)):
@@ -576,23 +561,21 @@ def _geometries(
             geoms = shapely.force_2d(geoms)
             crs = pyproj.CRS.from_user_input(crs)
             return _swap_vector_points(rep, geoms, kind, crs), crs, frame.crs is not None
-    return _points_from_columns(rep, aliases, kind), _label_crs(kind), False
+    return _points_from_columns(rep, aliases, kind), zcrs.label_crs(kind), False
 
 
-def _to_wgs84(
-    rep: _Report, geoms: np.ndarray, crs: pyproj.CRS, coords: str, *, from_file: bool
-) -> np.ndarray:
+def _to_wgs84(rep: _Report, geoms: np.ndarray, crs: pyproj.CRS, kind: str, *, from_file: bool) -> np.ndarray:
     """The good rows in EPSG:4326 (``crs.to_wgs84``); non-finite results are errors.
 
-    A vector file that declares a coordinate system other than WGS84 is trusted when ``coords`` is the
-    default ``wgs84``; any other ``coords`` overrides the file's label (as ``crs.to_wgs84`` does).
+    A vector file that declares a coordinate system other than WGS84 is trusted when ``kind`` (the parsed
+    ``--coords``) is the default ``wgs84``; any other ``kind`` overrides the file's label (as
+    ``crs.to_wgs84`` does).
     """
     good = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     out = np.full(len(geoms), None, dtype=object)
     if not good.any():
         return out
     frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms[good], crs=crs))
-    kind = _coords(coords)
     try:
         if from_file and kind == "wgs84" and not frame.crs.equals("EPSG:4326", ignore_axis_order=True):
             log.info("%s: converting from the file's coordinate system %s", rep.raw.file, frame.crs.name)
@@ -615,9 +598,10 @@ def _to_wgs84(
     return out
 
 
-def _repair_polygons(rep: _Report, geoms: np.ndarray, polygonal: np.ndarray) -> np.ndarray:
+def _repair_polygons(rep: _Report, geoms: np.ndarray) -> np.ndarray:
     """Invalid polygons repaired with ``make_valid`` (warning naming the rows); no area left → error."""
     geoms = geoms.copy()
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
     invalid = np.flatnonzero(polygonal & ~shapely.is_valid(np.where(polygonal, geoms, None)))
     repaired = []
     for k in invalid:
@@ -646,6 +630,66 @@ def _repair_polygons(rep: _Report, geoms: np.ndarray, polygonal: np.ndarray) -> 
     return geoms
 
 
+# ------------------------------------------------------------------------------ the steps of check_*
+
+
+def _start(
+    raw: RawTable, what: str, aliases: Mapping[str, tuple[str, ...]], columns: Mapping[str, str] | None
+) -> tuple[_Report, list, list]:
+    """The report of a file with its columns found, and the ids and names of its rows.
+
+    A file without data rows raises at once (with any column problems found so far).
+    """
+    rep = _Report(raw, what)
+    _resolve(rep, aliases, columns)
+    if len(raw.frame) == 0:
+        rep.error(f"has no {what}s (no data rows).", "export the table again with its rows.", column=None)
+        rep.raise_if_errors()
+    ids, names = _ids_and_names(rep, aliases, f"{what}_id")
+    return rep, ids, names
+
+
+def _wgs84_geoms(
+    rep: _Report,
+    aliases: Mapping[str, tuple[str, ...]],
+    coords: str,
+    shapes: Callable[[_Report, np.ndarray], np.ndarray],
+    *,
+    repair: bool = False,
+) -> np.ndarray | None:
+    """The file's geometries, checked by ``shapes`` and converted to EPSG:4326 (each step only while the
+    file has no errors), then, with ``repair``, invalid polygons repaired.  None when there are none."""
+    kind = _coords(coords)
+    geoms, crs, declared = _geometries(rep, aliases, kind)
+    if geoms is not None and not rep.errors:
+        geoms = shapes(rep, geoms)
+    if geoms is not None and not rep.errors:
+        geoms = _to_wgs84(rep, geoms, crs, kind, from_file=declared)
+        if repair:
+            geoms = _repair_polygons(rep, geoms)
+    return geoms
+
+
+def _canonical(
+    rep: _Report, ids: list, names: list, columns: Mapping[str, Any], geoms: np.ndarray, total: str
+) -> gpd.GeoDataFrame:
+    """The canonical frame: id, name, ``columns``, ``source_row``, geometry (EPSG:4326), with the attrs
+    ``source_columns`` and ``file``; logs the count of rows and ``total``."""
+    out = gpd.GeoDataFrame(
+        {
+            f"{rep.what}_id": pd.Series(ids, dtype=object).astype(str),
+            "name": pd.Series(names, dtype=object).astype(str),
+            **columns,
+            "source_row": rep.raw.rows.astype(np.int64),
+        },
+        geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
+    )
+    out.attrs["source_columns"] = dict(rep.cols)
+    out.attrs["file"] = rep.raw.file
+    log.info("%s: %d %ss, %s", rep.raw.file, len(out), rep.what, total)
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ blocks
 
 
@@ -664,7 +708,6 @@ def check_blocks(
     column when there is no children column.  Returns the frame and the warnings; raises one
     :class:`InputError` listing every error of the file.
     """
-    rep = _Report(raw, "block")
     if per_1000_rate is not None and not (math.isfinite(per_1000_rate) and per_1000_rate > 0):
         raise InputError(
             [
@@ -674,13 +717,8 @@ def check_blocks(
                 )
             ]
         )
-    _resolve(rep, BLOCK_ALIASES, columns)
+    rep, ids, names = _start(raw, "block", BLOCK_ALIASES, columns)
     n = len(raw.frame)
-    if n == 0:
-        rep.error("has no blocks (no data rows).", "export the table again with its rows.", column=None)
-        rep.raise_if_errors()
-
-    ids, names = _ids_and_names(rep, BLOCK_ALIASES, "block_id")
 
     estimated = False
     students = np.zeros(n)
@@ -723,30 +761,15 @@ def check_blocks(
     if "current_school" in rep.cols:
         current = [_as_text(v) for v in _column_values(rep, "current_school")]
 
-    geoms, crs, declared = _geometries(rep, BLOCK_ALIASES, coords)
-    if geoms is not None and not rep.errors:
-        geoms = _block_shapes(rep, geoms)
-    if geoms is not None and not rep.errors:
-        geoms = _to_wgs84(rep, geoms, crs, coords, from_file=declared)
-        polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
-        geoms = _repair_polygons(rep, geoms, polygonal)
+    geoms = _wgs84_geoms(rep, BLOCK_ALIASES, coords, _block_shapes, repair=True)
     rep.raise_if_errors()
 
-    out = gpd.GeoDataFrame(
-        {
-            "block_id": pd.Series(ids, dtype=object).astype(str),
-            "name": pd.Series(names, dtype=object).astype(str),
-            "students": students.astype(float),
-            "students_estimated": np.full(n, estimated),
-            "current_school": pd.Series(current, dtype=object),
-            "source_row": raw.rows.astype(np.int64),
-        },
-        geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-    )
-    out.attrs["source_columns"] = dict(rep.cols)
-    out.attrs["file"] = raw.file
-    log.info("%s: %d blocks, %s children", raw.file, n, f"{students.sum():,.2f}")
-    return out, rep.warnings
+    columns = {
+        "students": students.astype(float),
+        "students_estimated": np.full(n, estimated),
+        "current_school": pd.Series(current, dtype=object),
+    }
+    return _canonical(rep, ids, names, columns, geoms, f"{students.sum():,.2f} children"), rep.warnings
 
 
 def _block_shapes(rep: _Report, geoms: np.ndarray) -> np.ndarray:
@@ -801,18 +824,12 @@ def check_schools(
     ``columns`` and ``coords``.  Returns the frame and the warnings; raises one :class:`InputError`
     listing every error of the file.
     """
-    rep = _Report(raw, "school")
     if class_size is not None and not class_size > 0:
         raise InputError(
             [Issue(f"the class size {class_size} must be positive.", "pass e.g. --class-size 45.")]
         )
-    _resolve(rep, SCHOOL_ALIASES, columns)
+    rep, ids, names = _start(raw, "school", SCHOOL_ALIASES, columns)
     n = len(raw.frame)
-    if n == 0:
-        rep.error("has no schools (no data rows).", "export the table again with its rows.", column=None)
-        rep.raise_if_errors()
-
-    ids, names = _ids_and_names(rep, SCHOOL_ALIASES, "school_id")
 
     stage: list[str | None] = [None] * n
     if "stage" in rep.cols:
@@ -824,28 +841,15 @@ def check_schools(
     capacity = _capacity(rep, stage, class_size, n)
     quality = _quality(rep, n)
 
-    geoms, crs, declared = _geometries(rep, SCHOOL_ALIASES, coords)
-    if geoms is not None and not rep.errors:
-        geoms = _school_points(rep, geoms)
-    if geoms is not None and not rep.errors:
-        geoms = _to_wgs84(rep, geoms, crs, coords, from_file=declared)
+    geoms = _wgs84_geoms(rep, SCHOOL_ALIASES, coords, _school_points)
     rep.raise_if_errors()
 
-    out = gpd.GeoDataFrame(
-        {
-            "school_id": pd.Series(ids, dtype=object).astype(str),
-            "name": pd.Series(names, dtype=object).astype(str),
-            "capacity": capacity.astype(float),
-            "quality": quality.astype(float),
-            "stage": pd.Series(stage, dtype=object),
-            "source_row": raw.rows.astype(np.int64),
-        },
-        geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-    )
-    out.attrs["source_columns"] = dict(rep.cols)
-    out.attrs["file"] = raw.file
-    log.info("%s: %d schools, %s seats", raw.file, n, f"{capacity.sum():,.0f}")
-    return out, rep.warnings
+    columns = {
+        "capacity": capacity.astype(float),
+        "quality": quality.astype(float),
+        "stage": pd.Series(stage, dtype=object),
+    }
+    return _canonical(rep, ids, names, columns, geoms, f"{capacity.sum():,.0f} seats"), rep.warnings
 
 
 def _capacity(rep: _Report, stage: list[str | None], class_size: int | None, n: int) -> np.ndarray:
@@ -864,7 +868,7 @@ def _capacity(rep: _Report, stage: list[str | None], class_size: int | None, n: 
     need = np.isnan(capacity)
     if "capacity" in rep.cols:
         # blank capacity cells without a classes value were reported by _numbers unless classes exist
-        need &= np.array([_is_blank(v) for v in _column_values(rep, "capacity")])
+        need &= np.array([is_blank(v) for v in _column_values(rep, "capacity")])
     if "classes" in rep.cols and need.any():
         classes = _numbers(
             rep, "classes", fix="enter the number of entry-grade classes as a whole number.", allow_blank=True
@@ -872,7 +876,7 @@ def _capacity(rep: _Report, stage: list[str | None], class_size: int | None, n: 
         used: dict[str, int] = {}
         for k in np.flatnonzero(need):
             if np.isnan(classes[k]):
-                if _is_blank(rep.raw.frame[rep.cols["classes"]].iloc[k]):
+                if is_blank(rep.raw.frame[rep.cols["classes"]].iloc[k]):
                     column = rep.cols.get("capacity", rep.cols["classes"])
                     rep.error("is empty.", seats_fix, k=int(k), column=column)
                 continue
@@ -994,6 +998,12 @@ def check_pair(
     - schools of several stages in one run are a warning.
     """
     issues: list[Issue] = []
+
+    def warn(message: str, fix: str, **where: Any) -> None:
+        issue = Issue(message, fix, file=schools_file, severity="warning", **where)
+        log.warning("%s", issue)
+        issues.append(issue)
+
     block_cols = blocks.attrs.get("source_columns", {})
     school_ids = schools["school_id"].astype(str).tolist()
     school_names = schools["name"].astype(str).tolist()
@@ -1002,7 +1012,7 @@ def check_pair(
     if "current_school" in blocks.columns:
         column = block_cols.get("current_school", "current_school")
         for value, row in zip(blocks["current_school"].tolist(), blocks["source_row"].tolist(), strict=True):
-            if _is_blank(value) or str(value) in known:
+            if is_blank(value) or str(value) in known:
                 continue
             nearest = difflib.get_close_matches(str(value), school_ids + school_names, n=1, cutoff=0.0)
             hint = f' The nearest is "{nearest[0]}".' if nearest else ""
@@ -1042,29 +1052,21 @@ def check_pair(
                     )
                 )
             elif polygons and nearest_m[j] > 0:
-                issue = Issue(
+                warn(
                     f'school "{label}" lies outside every block ({nearest_m[j]:,.0f} m from block '
                     f'"{blocks["block_id"].iloc[nearest_block[j]]}"): its zone will not be anchored on its own block.',
                     "check the school's coordinates, or extend the blocks to cover it.",
-                    file=schools_file,
                     row=row,
-                    severity="warning",
                 )
-                log.warning("%s", issue)
-                issues.append(issue)
 
     if "stage" in schools.columns:
         stages = schools["stage"].dropna()
         if stages.nunique() > 1:
             counts = ", ".join(f"{s}: {c}" for s, c in stages.value_counts().sort_index().items())
-            issue = Issue(
+            warn(
                 f"schools of several stages in one plan ({counts}).",
                 "zones are drawn per stage: split the schools file by stage (学段) and plan each on its own.",
-                file=schools_file,
-                severity="warning",
             )
-            log.warning("%s", issue)
-            issues.append(issue)
 
     errors = [i for i in issues if i.severity == "error"]
     if errors:
