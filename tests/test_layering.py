@@ -20,11 +20,13 @@ PIPELINE = [
     "inputs",
     "graph",
     "problem",
+    "problem_districts",
     "flow",
     "diagnose",
     "solve",
     "heuristics",
     "model_zones",
+    "model_districts",
     "plan",
     "verify",
     "metrics",
@@ -34,7 +36,7 @@ PIPELINE = [
     "cli",
 ]
 ONLY_IN = {
-    "ortools": {"flow", "solve", "model_zones"},
+    "ortools": {"flow", "solve", "model_zones", "model_districts"},
     "folium": {"maps"},
     "branca": {"maps"},
     "click": {"cli"},

@@ -79,9 +79,14 @@ def test_south_portland_loads_cleanly():
         "capacity",
         "quality",
         "stage",
+        "enrolment",
+        "district",
+        "lead",
         "source_row",
         "geometry",
     ]
+    assert schools["enrolment"].isna().all() and schools["district"].isna().all()
+    assert schools["lead"].dtype == bool and not schools["lead"].any()
     for frame in (blocks, schools):
         assert frame.crs.to_epsg() == 4326
         assert isinstance(frame.index, pd.RangeIndex)
@@ -458,6 +463,139 @@ def test_unknown_quality_word(tmp_path):
     )
     with pytest.raises(InputError, match='row 3, column "等级": "很好" is not a quality'):
         check_schools(raw)
+
+
+# ------------------------------------------------------------------------- school districts (学区)
+
+
+def _schools_csv(tmp_path: Path, header: str, rows: list[str]) -> RawTable:
+    """A schools CSV: 学校名称, 学位数, the given extra header(s), 经度, 纬度; one row per value."""
+    lines = [f"学校名称,学位数,{header},经度,纬度"]
+    lines += [f"S{k},100,{v},113.9,22.5{k}" for k, v in enumerate(rows)]
+    return write_csv(tmp_path, "\n".join(lines) + "\n")
+
+
+def test_enrolment_from_chinese_header_blank_is_nan(tmp_path):
+    raw = _schools_csv(tmp_path, "在校生数", ["1200", "", "１，０５０"])
+    schools, warnings = check_schools(raw)
+    assert warnings == []
+    np.testing.assert_array_equal(schools["enrolment"].to_numpy(), [1200.0, np.nan, 1050.0])
+    assert schools.attrs["source_columns"]["enrolment"] == "在校生数"
+    # "students" is an enrolment header of schools only: blocks still read it as children
+    blocks, _ = check_blocks(write_csv(tmp_path, "编号,students,经度,纬度\nA,7,113.9,22.5\n", name="b.csv"))
+    assert blocks["students"].tolist() == [7.0]
+
+
+def test_enrolment_text_and_negative_are_errors(tmp_path):
+    raw = _schools_csv(tmp_path, "在校生数", ["1200", "约900", "-5"])
+    with pytest.raises(InputError, match='row 3, column "在校生数": "约900" is not a number') as info:
+        check_schools(raw)
+    assert [(i.row, i.column) for i in errors_of(info)] == [(3, "在校生数"), (4, "在校生数")]
+    assert "-5 children enrolled is negative" in errors_of(info)[1].message
+    assert all("Fix: enter the number of children enrolled" in str(i) for i in errors_of(info))
+
+
+def test_district_from_xuequ_kept_as_text(tmp_path):
+    raw = _schools_csv(tmp_path, "学区", ["2", "2.0", "第二学区", "", "02"])
+    schools, _ = check_schools(raw)
+    assert schools["district"].tolist() == ["2", "2", "第二学区", None, "02"]
+    frame = gpd.GeoDataFrame(
+        {"name": ["甲", "乙"], "capacity": [100, 100], "group_id": [3.0, np.nan]},
+        geometry=[Point(113.9, 22.5), Point(113.9, 22.51)],
+        crs=4326,
+    )
+    frame.to_file(tmp_path / "s.geojson", driver="GeoJSON", engine="pyogrio")
+    schools, _ = check_schools(read_table(tmp_path / "s.geojson"))
+    assert schools["district"].tolist() == ["3", None]
+
+
+def test_lead_from_xuequzhang_column(tmp_path):
+    raw = _schools_csv(tmp_path, "学区长学校", ["是", "否", "", "Yes", "1", "0", "总校", "n"])
+    schools, _ = check_schools(raw)
+    assert schools["lead"].dtype == bool
+    assert schools["lead"].tolist() == [True, False, False, True, True, False, True, False]
+
+
+def test_bad_lead_value_is_an_error(tmp_path):
+    raw = _schools_csv(tmp_path, "学区长学校", ["是", "也许", "2"])
+    with pytest.raises(InputError, match='row 3, column "学区长学校": "也许" is not a yes/no') as info:
+        check_schools(raw)
+    assert [i.row for i in errors_of(info)] == [3, 4]
+    assert errors_of(info)[0].fix.startswith("enter 是/否 (yes/no)")
+
+
+def test_district_columns_named_by_the_caller(tmp_path):
+    raw = _schools_csv(tmp_path, "片区,人数,带头", ["A,10,是", "B,20,否"])
+    schools, _ = check_schools(raw, columns={"district": "片区", "enrolment": "人数", "lead": "带头"})
+    assert schools["district"].tolist() == ["A", "B"]
+    assert schools["enrolment"].tolist() == [10.0, 20.0]
+    assert schools["lead"].tolist() == [True, False]
+
+
+def test_capacity_not_required(tmp_path):
+    raw = write_csv(tmp_path, "学校名称,学区,经度,纬度\n甲,1,113.9,22.55\n乙,1,113.9,22.56\n")
+    with pytest.raises(InputError, match="has no capacity"):
+        check_schools(raw)
+    schools, warnings = check_schools(raw, require_capacity=False)
+    assert warnings == [] and len(schools) == 2
+    assert schools["capacity"].isna().all() and schools["district"].tolist() == ["1", "1"]
+    # empty capacity cells are NaN too, but wrong ones are still errors
+    raw = write_csv(tmp_path, "学校名称,学位数,经度,纬度\n甲,,113.9,22.55\n乙,500,113.9,22.56\n")
+    with pytest.raises(InputError, match='row 2, column "学位数": is empty'):
+        check_schools(raw)
+    schools, _ = check_schools(raw, require_capacity=False)
+    np.testing.assert_array_equal(schools["capacity"].to_numpy(), [np.nan, 500.0])
+    raw = write_csv(tmp_path, "学校名称,学位数,经度,纬度\n甲,约500,113.9,22.55\n")
+    with pytest.raises(InputError, match='row 2, column "学位数": "约500" is not a number'):
+        check_schools(raw, require_capacity=False)
+
+
+def test_keep_copies_columns_unchanged(tmp_path):
+    raw = _schools_csv(tmp_path, "特色,urban_rural", ["科技,城区", ",乡村"])
+    schools, _ = check_schools(raw, keep=["特色", "urban_rural"])
+    assert list(schools.columns[-4:]) == ["特色", "urban_rural", "source_row", "geometry"]
+    assert schools["特色"].iloc[0] == "科技" and pd.isna(schools["特色"].iloc[1])
+    assert schools["urban_rural"].tolist() == ["城区", "乡村"]
+    assert schools.attrs["source_columns"]["特色"] == "特色"
+    plain, _ = check_schools(raw)
+    assert "特色" not in plain.columns
+
+
+def test_keep_missing_header_suggests_the_nearest(tmp_path):
+    raw = _schools_csv(tmp_path, "特色", ["科技", "艺术"])
+    with pytest.raises(InputError, match='has no column "特殊" to keep') as info:
+        check_schools(raw, keep=["特殊"])
+    (issue,) = errors_of(info)
+    assert issue.file == raw.file and issue.row is None
+    assert 'The nearest header is "特色"' in issue.message and '"特色"' in issue.fix
+
+
+def test_keep_never_overwrites_a_canonical_column(tmp_path):
+    # "name" is not the name column here (学校名称 is): keeping it would overwrite the schools' names
+    raw = _schools_csv(tmp_path, "name,source_row", ["x,1", "y,2"])
+    with pytest.raises(InputError, match='column "name": cannot keep this column') as info:
+        check_schools(raw, columns={"name": "学校名称"}, keep=["name", "source_row"])
+    assert [i.column for i in errors_of(info)] == ["name", "source_row"]
+    assert 'read from "学校名称"' in errors_of(info)[0].message
+    assert "rename the column" in errors_of(info)[0].fix
+    # the file's own capacity column is in the frame already: nothing to copy, no error
+    raw = write_csv(tmp_path, "学校名称,capacity,经度,纬度\n甲,100,113.9,22.55\n", name="c.csv")
+    schools, _ = check_schools(raw, keep=["capacity"])
+    assert list(schools.columns).count("capacity") == 1 and schools["capacity"].tolist() == [100.0]
+
+
+def test_load_inputs_passes_school_keep(tmp_path):
+    from zoning.inputs import load_inputs, read_schools
+
+    blocks = grid_blocks(tmp_path)
+    path = tmp_path / "s.csv"
+    path.write_text("学校名称,学位数,特色,经度,纬度\n甲,500,科技,113.885,22.555\n", encoding="utf-8")
+    inputs = load_inputs(blocks, path, school_keep=["特色"])
+    assert inputs.schools["特色"].tolist() == ["科技"]
+    path.write_text("学校名称,特色,经度,纬度\n甲,科技,113.885,22.555\n", encoding="utf-8")
+    assert read_schools(path, require_capacity=False, keep=["特色"])["capacity"].isna().all()
+    with pytest.raises(InputError, match="has no capacity"):
+        load_inputs(blocks, path)
 
 
 def test_school_outline_becomes_a_point_with_a_warning(tmp_path):

@@ -21,8 +21,18 @@ from scipy.sparse import csgraph
 from .errors import InfeasibleError
 from .flow import FlowResult
 from .problem import ZoneProblem
+from .problem_districts import DistrictProblem
 
-__all__ = ["unreachable_blocks", "explain_unplaced", "explain_rules", "fmt_children", "name_list"]
+__all__ = [
+    "unreachable_blocks",
+    "explain_unplaced",
+    "explain_rules",
+    "fmt_children",
+    "name_list",
+    "precheck_districts",
+    "explain_districts",
+    "district_shortfalls",
+]
 
 
 def fmt_children(value_scaled: float, scale: int) -> str:
@@ -148,3 +158,155 @@ def explain_rules(
     if not reasons:
         reasons.append("the rules contradict each other (" + ", ".join(families) + ")")
     return InfeasibleError(reasons, fixes, rule=families[0] if families else None)
+
+
+# ------------------------------------------------------------------------------------ districts (学区)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def precheck_districts(p: DistrictProblem) -> InfeasibleError | None:
+    """Reasons no grouping can exist, found by counting before any search (None when none is found)."""
+    k = p.n_districts
+    reasons: list[str] = []
+    fixes: list[str] = []
+    names = p.school_names
+    n_leads = int(p.lead_ok.sum())
+    if n_leads < k:
+        reasons.append(
+            f"K = {k} districts need {k} lead schools, but only {n_leads} school(s) can lead "
+            f"({p.hq_rule}): {name_list(names[p.lead_ok])}"
+        )
+        fixes.append("ask for fewer districts, lower --lead-min-quality, or name lead candidates (--leads)")
+    if int(p.pinned.sum()) > k:
+        reasons.append(
+            f"{int(p.pinned.sum())} schools are pinned as leads, but only {k} districts are asked for"
+        )
+        fixes.append("pin at most as many leads as districts")
+    lo, hi = p.count_band
+    if k * lo > p.n or k * hi < p.n:
+        reasons.append(
+            f"{k} districts of {lo}–{hi} schools each hold {k * lo}–{k * hi} schools, but there are {p.n}"
+        )
+        fixes.append("change --min-members / --max-members or the number of districts")
+    for label, values, band, unit in (
+        ("seats", p.seats, p.seats_band, "seats"),
+        ("children", p.children, p.children_band, "children"),
+    ):
+        if band is None:
+            continue
+        big = np.flatnonzero(values > band[1])
+        if len(big):
+            reasons.append(
+                f"{name_list(names[big])} alone hold(s) more {unit} ({_fmt(values[big].max())}) than a district may "
+                f"({_fmt(band[1])}, the average {_fmt(values.sum() / k)} plus the tolerance)"
+            )
+            fixes.append(f"widen the {label} tolerance (--{label}-tolerance) or ask for fewer districts")
+    if p.seats_band is not None and p.children_band is not None and p.seats.sum() < p.children.sum():
+        reasons.append(
+            f"the schools offer {_fmt(p.seats.sum())} seats against {_fmt(p.children.sum())} children "
+            f"(short {_fmt(p.children.sum() - p.seats.sum())}), so some district must lack seats"
+        )
+        fixes.append("add seats (new or expanded schools) before grouping")
+    for req in p.requirements:
+        have = int(req.members.sum())
+        if have < k * req.at_least:
+            reasons.append(
+                f"every district needs {req.at_least} × {req.label}; {have} school(s) qualify for {k} districts"
+                + (f": {name_list(names[req.members])}" if have else "")
+            )
+            fixes.append(f"ask for at most {have // max(1, req.at_least)} districts, or drop the requirement")
+    together = {tuple(sorted(map(int, pair))) for pair in p.together}
+    for a, b in p.apart:
+        if tuple(sorted((int(a), int(b)))) in together:
+            reasons.append(f"{names[a]} and {names[b]} are asked both to share a district and not to")
+            fixes.append("drop one of the two rules")
+    pinned = np.flatnonzero(p.pinned)
+    for a, b in p.together:
+        if p.pinned[a] and p.pinned[b] and a != b:
+            reasons.append(f"{names[a]} and {names[b]} are both pinned as leads but must share a district")
+            fixes.append("pin only one of them as a lead")
+    has_pair = np.zeros(p.n, dtype=bool)
+    has_pair[p.pair_school] = True
+    lonely = np.flatnonzero(~has_pair)
+    if len(lonely):
+        limit = (
+            f"within {p.max_lead_distance_m:,.0f} m"
+            if p.max_lead_distance_m is not None
+            else "among its candidates"
+        )
+        reasons.append(
+            f"{len(lonely)} school(s) have no possible lead school {limit}: {name_list(names[lonely])}"
+        )
+        fixes.append("raise the lead distance limit (--max-lead-distance) or allow more lead schools")
+    del pinned
+    if not reasons:
+        return None
+    return InfeasibleError(reasons, fixes, rule="districts")
+
+
+def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> InfeasibleError:
+    """Why the search found no grouping: the pre-checks passed, so the bands, pairs and one-piece rule
+    together are too tight.  With a best-effort grouping (bands relaxed), name the districts that miss."""
+    reasons: list[str] = []
+    if lead_of is not None:
+        for line in district_shortfalls(p, lead_of)[:8]:
+            reasons.append(line)
+    if not reasons:
+        reasons.append(
+            f"no grouping of {p.n} schools into {p.n_districts} districts keeps every district within the "
+            f"balance bands ({p.balance_note})" + (" and in one piece" if p.contiguity else "")
+        )
+    fixes = [
+        "widen the tolerances (--seats-tolerance, --children-tolerance, --quality-tolerance)",
+        "change the number of districts or the member limits",
+    ]
+    if p.contiguity:
+        fixes.append("or drop the one-piece rule (--groups forms education groups without it)")
+    return InfeasibleError(reasons, fixes, rule="districts")
+
+
+def district_shortfalls(p: DistrictProblem, lead_of: np.ndarray) -> list[str]:
+    """Each district of a grouping outside a band, in the planner's words with the numbers."""
+    out: list[str] = []
+    leads = np.unique(lead_of)
+    for number, lead in enumerate(leads, start=1):
+        mine = lead_of == lead
+        label = f"district {number} (lead {p.school_names[lead]})"
+        count = int(mine.sum())
+        lo, hi = p.count_band
+        if not lo <= count <= hi:
+            out.append(f"{label} has {count} schools, outside {lo}–{hi}")
+        for what, values, band in (
+            ("seats", p.seats, p.seats_band),
+            ("children", p.children, p.children_band),
+        ):
+            if band is None:
+                continue
+            v = int(values[mine].sum())
+            if v < band[0]:
+                out.append(
+                    f"{label} cannot reach its {what} target: its schools hold {_fmt(v)}, the band starts at {_fmt(band[0])}"
+                )
+            elif v > band[1]:
+                out.append(f"{label} holds {_fmt(v)} {what}, above the band's {_fmt(band[1])}")
+        if p.seats_band is not None and p.children_band is not None:
+            s, c = int(p.seats[mine].sum()), int(p.children[mine].sum())
+            if s < c:
+                out.append(
+                    f"{label} cannot seat its children: its schools offer {_fmt(s)} seats against {_fmt(c)} children"
+                )
+        if p.quality_band is not None:
+            known = mine & p.quality_known
+            if known.any():
+                q = float(p.quality[known].mean())
+                qlo, qhi = p.quality_band
+                if q < qlo - 1e-9 or q > qhi + 1e-9:
+                    out.append(f"{label} has mean quality {q:.3g}, outside {qlo:.3g}–{qhi:.3g}")
+        for req in p.requirements:
+            have = int((mine & req.members).sum())
+            if have < req.at_least:
+                out.append(f"{label} has {have} × {req.label}, needs {req.at_least}")
+    return out

@@ -8,7 +8,7 @@ fixes everything in one go.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -50,12 +50,25 @@ def read_schools(
     columns: Mapping[str, str] | None = None,
     coords: str = "wgs84",
     class_size: int | None = None,
+    require_capacity: bool = True,
+    keep: Sequence[str] = (),
     layer: str | None = None,
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Schools from any supported file, validated, in WGS84."""
+    """Schools from any supported file, validated, in WGS84.
+
+    ``require_capacity=False`` accepts a file without capacity (NaN seats; enough for school districts);
+    ``keep`` names further headers of the file copied unchanged into the frame (e.g. ``["特色"]``).
+    """
     raw = read_table(path, layer=layer, encoding=encoding)
-    frame, _logged_warnings = check_schools(raw, columns=columns, coords=coords, class_size=class_size)
+    frame, _logged_warnings = check_schools(
+        raw,
+        columns=columns,
+        coords=coords,
+        class_size=class_size,
+        require_capacity=require_capacity,
+        keep=keep,
+    )
     return frame
 
 
@@ -69,11 +82,16 @@ def load_inputs(
     schools_coords: str = "wgs84",
     per_1000_rate: float | None = None,
     class_size: int | None = None,
+    school_keep: Sequence[str] = (),
     blocks_layer: str | None = None,
     schools_layer: str | None = None,
     encoding: str | None = None,
 ) -> Inputs:
-    """Both files, validated and cross-checked; one InputError lists the problems of both."""
+    """Both files, validated and cross-checked; one InputError lists the problems of both.
+
+    ``school_keep`` names further headers of the schools file copied into the schools frame (see
+    :func:`read_schools`); schools always need a capacity here.
+    """
     issues: list[Issue] = []
     warnings: list[Issue] = []
     frames = []
@@ -88,7 +106,13 @@ def load_inputs(
             check_schools,
             schools_path,
             schools_layer,
-            {"columns": school_columns, "coords": schools_coords, "class_size": class_size},
+            {
+                "columns": school_columns,
+                "coords": schools_coords,
+                "class_size": class_size,
+                "require_capacity": True,
+                "keep": school_keep,
+            },
         ),
     ):
         try:

@@ -6,9 +6,11 @@ frames every later module expects (EPSG:4326, ``RangeIndex``, ``source_row`` = t
 - blocks: ``block_id`` (str), ``name`` (str, defaults to the id), ``students`` (float ≥ 0),
   ``students_estimated`` (bool), ``current_school`` (str or None), ``source_row``, ``geometry``
   (all (Multi)Polygons or all Points);
-- schools: ``school_id`` (str), ``name`` (str), ``capacity`` (seats, float > 0), ``quality`` (float or
-  NaN), ``stage`` (``"primary"``, ``"junior_middle"``, the text as given, or None), ``source_row``,
-  ``geometry`` (Points).
+- schools: ``school_id`` (str), ``name`` (str), ``capacity`` (seats, float > 0; NaN when not required and
+  not given), ``quality`` (float or NaN), ``stage`` (``"primary"``, ``"junior_middle"``, the text as given,
+  or None), ``enrolment`` (children enrolled, float ≥ 0 or NaN), ``district`` (the 学区 / 教育集团 the
+  school belongs to now, str or None), ``lead`` (bool: 学区长学校 / 集团总校), then any columns the caller
+  asked to ``keep`` (as in the file), ``source_row``, ``geometry`` (Points).
 
 The frames carry ``attrs["source_columns"]`` (canonical name → header as written in the file) and
 ``attrs["file"]``, so that later messages can name the user's own column.
@@ -21,6 +23,9 @@ file; the returned list holds the warnings (lossy-but-valid choices), which are 
 Quality columns: numbers are kept as they are (higher = better).  Text is mapped with
 :data:`QUALITY_TIERS` (优质 3 / 一般 2 / 薄弱 1) when any value is a tier word other than 优质, else with
 :data:`QUALITY_FLAGS` (重点 / 优质 / 是 / yes → 1, 非重点 / 否 / no → 0).  Empty cells are NaN (unknown).
+
+Lead columns: 是 / yes / y / true / 1 / 学区长 / 总校 / 牵头 → True, 否 / no / n / false / 0 or empty → False
+(:data:`LEAD_FLAGS`).  District codes are kept as text (``2.0`` → ``"2"``).
 
 Capacity from 招生班数 (entry-grade classes) when there is no capacity column (or a capacity cell is
 empty): classes × class size, where the class size is ``class_size=`` if given, else 45 for 小学 /
@@ -60,6 +65,7 @@ __all__ = [
     "SCHOOL_ALIASES",
     "QUALITY_TIERS",
     "QUALITY_FLAGS",
+    "LEAD_FLAGS",
     "STAGES",
     "CLASS_SIZE",
     "STUDY_AREA_MARGIN_M",
@@ -119,10 +125,26 @@ SCHOOL_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "重点", "是否重点", "重点学校", "优质学校", "key_school",
         ),
         "stage": ("stage", "学段"),
+        "enrolment": (
+            "enrolment", "enrollment", "enrollment_latest", "在校生数", "在校学生数", "在校生",
+            "学生数", "学生人数", "students",
+        ),
+        "district": (
+            "district", "district_id", "学区", "学区编号", "所属学区", "xuequ", "xuequ_no",
+            "教育集团", "集团", "group_id", "group",
+        ),
+        "lead": ("lead", "is_lead", "学区长学校", "牵头学校", "龙头学校", "集团总校", "总校"),
         "lon": _LON,
         "lat": _LAT,
     }
 )  # fmt: skip
+#: The columns of the canonical schools frame (a kept column may not take one of these names).
+_SCHOOL_FRAME_COLUMNS = (
+    "school_id", "name", "capacity", "quality", "stage", "enrolment", "district", "lead", "source_row",
+    "geometry",
+)  # fmt: skip
+
+
 #: Stage words → canonical stage (other text is kept as given).
 STAGES: Mapping[str, str] = MappingProxyType(
     {
@@ -145,6 +167,14 @@ QUALITY_FLAGS: Mapping[str, float] = MappingProxyType(
         "非重点": 0.0, "否": 0.0, "no": 0.0, "n": 0.0, "false": 0.0,
     }
 )  # fmt: skip
+#: Words of a lead column (学区长学校 / 集团总校): the yes/no words of :data:`QUALITY_FLAGS` and the lead
+#: titles; the numbers 1 / 0 and empty cells (no) are read too.
+LEAD_FLAGS: Mapping[str, bool] = MappingProxyType(
+    {
+        **{word: bool(v) for word, v in QUALITY_FLAGS.items() if word not in ("重点", "非重点", "优质")},
+        "学区长": True, "学区长学校": True, "总校": True, "集团总校": True, "牵头": True, "牵头学校": True,
+    }
+)  # fmt: skip
 #: A school farther than this from every block lies outside the study area (an error).
 STUDY_AREA_MARGIN_M = 3000.0
 
@@ -160,6 +190,9 @@ _WHAT = {
     "classes": "number of entry classes",
     "quality": "quality",
     "stage": "stage",
+    "enrolment": "enrolment (children enrolled)",
+    "district": "school district (学区 / 教育集团)",
+    "lead": "lead school (学区长学校 / 总校)",
     "lon": "longitude",
     "lat": "latitude",
 }
@@ -307,12 +340,28 @@ def _nearest_header(candidates: Sequence[str], targets: Sequence[str], cutoff: f
     return best
 
 
-def _resolve(rep: _Report, aliases: Mapping[str, tuple[str, ...]], columns: Mapping[str, str] | None) -> None:
-    """Fill ``rep.cols`` (canonical → header): the caller's ``columns`` first, then the alias table."""
-    headers = _headers(rep.raw)
+def _by_norm(headers: Sequence[str]) -> dict[str, list[str]]:
     by_norm: dict[str, list[str]] = {}
     for h in headers:
         by_norm.setdefault(normalise_header(h), []).append(h)
+    return by_norm
+
+
+def _named_header(headers: Sequence[str], given: str) -> tuple[str | None, str | None]:
+    """The header a caller named (exactly, else the only one equal after :func:`normalise_header`), and
+    when there is none, the most similar header (None in a file without headers)."""
+    if given in headers:
+        return given, None
+    same = _by_norm(headers).get(normalise_header(given), [])
+    if len(same) == 1:
+        return same[0], None
+    return None, (max(headers, key=lambda h: _similarity(h, given)) if headers else None)
+
+
+def _resolve(rep: _Report, aliases: Mapping[str, tuple[str, ...]], columns: Mapping[str, str] | None) -> None:
+    """Fill ``rep.cols`` (canonical → header): the caller's ``columns`` first, then the alias table."""
+    headers = _headers(rep.raw)
+    by_norm = _by_norm(headers)
     claimed: set[str] = set()
     columns = {canon: given for canon, given in (columns or {}).items() if given}
     for canon, given in columns.items():
@@ -323,12 +372,8 @@ def _resolve(rep: _Report, aliases: Mapping[str, tuple[str, ...]], columns: Mapp
                 column=None,
             )
             continue
-        if given in headers:
-            header = given
-        elif len(by_norm.get(normalise_header(given), [])) == 1:
-            header = by_norm[normalise_header(given)][0]
-        else:
-            nearest = max(headers, key=lambda h, g=given: _similarity(h, g)) if headers else None
+        header, nearest = _named_header(headers, given)
+        if header is None:
             hint = f' The nearest header is "{nearest}".' if nearest else ""
             rep.error(
                 f'has no column "{given}" (named for {canon}); headers found: {_quote_list(headers)}.{hint}',
@@ -816,13 +861,21 @@ def check_schools(
     columns: Mapping[str, str] | None = None,
     coords: str = "wgs84",
     class_size: int | None = None,
+    require_capacity: bool = True,
+    keep: Sequence[str] = (),
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """Validate a schools table and return the canonical schools frame.
 
     Capacity comes from a capacity column (学位数), else from 招生班数 × class size (``class_size`` if
-    given, else 45 for 小学 and 50 for 初中 from the stage column).  See :func:`check_blocks` for
-    ``columns`` and ``coords``.  Returns the frame and the warnings; raises one :class:`InputError`
-    listing every error of the file.
+    given, else 45 for 小学 and 50 for 初中 from the stage column).  With ``require_capacity=False``
+    (school districts can be drawn from locations and quality alone) a file without capacity, or an empty
+    capacity cell, gives NaN seats instead of an error; wrong values are still errors.
+
+    ``enrolment`` (在校生数), ``district`` (学区 / 教育集团) and ``lead`` (学区长学校) are optional:
+    NaN, None and False when the file has no such column.  ``keep`` names further headers of the file
+    (e.g. ``["特色"]``) copied unchanged, under the same header, into the frame.  See
+    :func:`check_blocks` for ``columns`` and ``coords``.  Returns the frame and the warnings; raises one
+    :class:`InputError` listing every error of the file.
     """
     if class_size is not None and not class_size > 0:
         raise InputError(
@@ -838,8 +891,12 @@ def check_schools(
             if text is not None:
                 stage[k] = STAGES.get(normalise_header(text), STAGES.get(text, text))
 
-    capacity = _capacity(rep, stage, class_size, n)
+    capacity = _capacity(rep, stage, class_size, n, required=require_capacity)
     quality = _quality(rep, n)
+    enrolment = _enrolment(rep, n)
+    district = _district(rep, n)
+    lead = _lead(rep, n)
+    kept = _kept(rep, keep)
 
     geoms = _wgs84_geoms(rep, SCHOOL_ALIASES, coords, _school_points)
     rep.raise_if_errors()
@@ -848,22 +905,133 @@ def check_schools(
         "capacity": capacity.astype(float),
         "quality": quality.astype(float),
         "stage": pd.Series(stage, dtype=object),
+        "enrolment": enrolment.astype(float),
+        "district": pd.Series(district, dtype=object),
+        "lead": lead.astype(bool),
+        **{h: rep.raw.frame[h].reset_index(drop=True) for h in kept},
     }
-    return _canonical(rep, ids, names, columns, geoms, f"{capacity.sum():,.0f} seats"), rep.warnings
+    seats = np.isfinite(capacity)
+    total = f"{capacity[seats].sum():,.0f} seats" + (
+        f" ({(~seats).sum()} schools without capacity)" if not seats.all() else ""
+    )
+    frame = _canonical(rep, ids, names, columns, geoms, total)
+    frame.attrs["source_columns"].update({h: h for h in kept})
+    return frame, rep.warnings
 
 
-def _capacity(rep: _Report, stage: list[str | None], class_size: int | None, n: int) -> np.ndarray:
+def _enrolment(rep: _Report, n: int) -> np.ndarray:
+    """Children enrolled: NaN where empty or without a column; text and negative numbers are errors."""
+    if "enrolment" not in rep.cols:
+        return np.full(n, np.nan)
+    fix = "enter the number of children enrolled as a whole number (0 or more), or leave the cell empty."
+    enrolment = _numbers(rep, "enrolment", fix=fix, allow_blank=True)
+    for k in np.flatnonzero(enrolment < 0):
+        rep.error(
+            f"{enrolment[k]:g} children enrolled is negative.",
+            fix,
+            k=int(k),
+            canon="enrolment",
+            value=enrolment[k],
+        )
+    return enrolment
+
+
+def _district(rep: _Report, n: int) -> list[str | None]:
+    """The school district (学区 / 教育集团) of every school as text; ``2.0`` → ``"2"``, empty → None."""
+    if "district" not in rep.cols:
+        return [None] * n
+    out: list[str | None] = []
+    for value in _column_values(rep, "district"):
+        text = _as_text(value)
+        if text is not None and re.fullmatch(r"[+-]?\d+\.0+", text):
+            text = text.split(".")[0]
+        out.append(text)
+    return out
+
+
+def _lead(rep: _Report, n: int) -> np.ndarray:
+    """Whether each school is a lead (学区长学校 / 总校): :data:`LEAD_FLAGS`, 1 / 0; empty → False."""
+    lead = np.zeros(n, dtype=bool)
+    if "lead" not in rep.cols:
+        return lead
+    for k, value in enumerate(_column_values(rep, "lead")):
+        if is_blank(value):
+            continue
+        if isinstance(value, bool | np.bool_):
+            lead[k] = bool(value)
+            continue
+        answer = LEAD_FLAGS.get(unicodedata.normalize("NFKC", str(value)).strip().casefold())
+        if answer is None:
+            try:
+                number = parse_number(value)
+            except ValueError:
+                number = None
+            answer = {1.0: True, 0.0: False}.get(number) if number is not None else None
+        if answer is None:
+            rep.error(
+                f'"{value}" is not a yes/no answer to whether the school is a lead school (学区长学校).',
+                "enter 是/否 (yes/no), 1/0, or leave the cell empty for no.",
+                k=k,
+                canon="lead",
+                value=value,
+            )
+            continue
+        lead[k] = answer
+    return lead
+
+
+def _kept(rep: _Report, keep: Sequence[str]) -> list[str]:
+    """The headers of the file to copy unchanged into the frame.  A header that is not in the file (with
+    the nearest one) and one that would overwrite a column of the canonical frame are errors; the file's
+    own canonical column (a header "capacity" read as the capacity) is there already and not copied."""
+    headers = _headers(rep.raw)
+    kept: list[str] = []
+    for given in dict.fromkeys(str(h) for h in keep):
+        header, nearest = _named_header(headers, given)
+        if header is None and given in _SCHOOL_FRAME_COLUMNS:
+            rep.error(
+                f'has no column "{given}" to keep; the schools frame has a column "{given}" of its own.',
+                f'leave "{given}" out of the columns to keep.',
+                column=None,
+                value=given,
+            )
+        elif header is None:
+            hint = f' The nearest header is "{nearest}".' if nearest else ""
+            rep.error(
+                f'has no column "{given}" to keep; headers found: {_quote_list(headers)}.{hint}',
+                f'keep "{nearest}" instead, or check the spelling.' if nearest else "check the spelling.",
+                column=None,
+                value=given,
+            )
+        elif header in _SCHOOL_FRAME_COLUMNS and rep.cols.get(header) != header:
+            source = f'read from "{rep.cols[header]}"' if header in rep.cols else "filled by zoning"
+            rep.error(
+                f'cannot keep this column: the schools frame has a column "{header}" of its own ({source}), '
+                "which it would overwrite.",
+                f'rename the column in the file (e.g. "{header}_original") and keep it under the new name.',
+                column=header,
+            )
+        elif header not in _SCHOOL_FRAME_COLUMNS and header not in kept:
+            kept.append(header)
+    return kept
+
+
+def _capacity(
+    rep: _Report, stage: list[str | None], class_size: int | None, n: int, *, required: bool = True
+) -> np.ndarray:
+    """Seats per school; with ``required=False`` a missing column or empty cell is NaN, not an error."""
     capacity = np.full(n, np.nan)
     seats_fix = "enter the number of seats as a whole number."
     if "capacity" in rep.cols:
-        capacity = _numbers(rep, "capacity", fix=seats_fix, allow_blank="classes" in rep.cols)
+        capacity = _numbers(rep, "capacity", fix=seats_fix, allow_blank="classes" in rep.cols or not required)
     elif "classes" not in rep.cols:
-        _missing_column(
-            rep,
-            "capacity",
-            SCHOOL_ALIASES,
-            f"or give the number of entry classes (招生班数) with {_flag('classes')} NAME",
-        )
+        if required:
+            _missing_column(
+                rep,
+                "capacity",
+                SCHOOL_ALIASES,
+                f"or give the number of entry classes (招生班数) with {_flag('classes')} NAME",
+            )
         return capacity
     need = np.isnan(capacity)
     if "capacity" in rep.cols:
@@ -876,7 +1044,7 @@ def _capacity(rep: _Report, stage: list[str | None], class_size: int | None, n: 
         used: dict[str, int] = {}
         for k in np.flatnonzero(need):
             if np.isnan(classes[k]):
-                if is_blank(rep.raw.frame[rep.cols["classes"]].iloc[k]):
+                if required and is_blank(rep.raw.frame[rep.cols["classes"]].iloc[k]):
                     column = rep.cols.get("capacity", rep.cols["classes"])
                     rep.error("is empty.", seats_fix, k=int(k), column=column)
                 continue
