@@ -31,6 +31,7 @@ PIPELINE = [
     "verify",
     "metrics",
     "zones",
+    "districts",
     "maps",
     "export",
     "cli",

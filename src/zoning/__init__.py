@@ -4,17 +4,19 @@ import zoning
 blocks = zoning.read_blocks("blocks.geojson", columns={"students": "students_k4"})
 schools = zoning.read_schools("schools.csv", coords="gcj02")
 plan = zoning.assign_zones(blocks, schools, max_distance_m=2500)
+plan = zoning.form_districts(schools, plan=plan, n_districts=4)   # 学区 made of those zones
 zoning.write_plan(plan, "out/")
 """
 
 from . import datasets
 from .errors import InfeasibleError, InputError, Issue, ZoningError
 from .export import plan_layers, plan_map_html, plan_table, write_plan
-from .inputs import Inputs, load_inputs, read_blocks, read_schools
-from .metrics import school_table, summary
+from .districts import form_districts
+from .inputs import Inputs, load_inputs, read_blocks, read_schools, read_zones
+from .metrics import district_table, school_table, summary
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
-from .verify import PlanCheckError, check_plan, plan_violations
+from .verify import PlanCheckError, check_plan, district_violations, plan_violations
 from .zones import assign_zones
 
 __version__ = "0.1.0"
@@ -22,6 +24,10 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "assign_zones",
+    "form_districts",
+    "read_zones",
+    "district_table",
+    "district_violations",
     "read_blocks",
     "read_schools",
     "load_inputs",

@@ -5,7 +5,13 @@ Layers of ``plan.gpkg`` (WGS84):
 * ``blocks``: block_id, name, school_id, school_name, students, students_estimated, current_school,
   distance_m, moved;
 * ``zones``: one dissolved polygon per school with students, capacity, utilisation;
-* ``schools``: school_id, name, capacity, students, utilisation, overload.
+* ``schools``: school_id, name, capacity, students, utilisation, overload; with districts also
+  district_id, is_lead, lead_name, distance_to_lead_m, quality, high_quality;
+* ``districts`` (plans with 学区): one dissolved polygon per district with its lead, members, seats,
+  children and quality figures.
+
+``plan.csv`` has one row per block (with the block's district when there are districts), or one row per
+school for districts drawn on schools alone.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from .io import prepare_out_dir, write_csv, write_gpkg, write_json, write_text
 from .maps import to_html, zone_map
@@ -35,7 +42,23 @@ _BLOCK_COLS = [
     "distance_m",
     "moved",
 ]
-_SCHOOL_COLS = ["school_id", "name", "capacity", "students", "utilisation", "overload"]
+_SCHOOL_COLS = [
+    "school_id",
+    "name",
+    "capacity",
+    "students",
+    "utilisation",
+    "overload",
+    "quality",
+    "stage",
+    "district_id",
+    "is_lead",
+    "lead_id",
+    "lead_name",
+    "distance_to_lead_m",
+    "high_quality",
+    "district",
+]
 
 
 def _keep(frame: gpd.GeoDataFrame, cols: list[str]) -> gpd.GeoDataFrame:
@@ -44,22 +67,60 @@ def _keep(frame: gpd.GeoDataFrame, cols: list[str]) -> gpd.GeoDataFrame:
 
 def plan_layers(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
     """The GeoPackage layers of a plan, in WGS84."""
-    return {
-        "blocks": _keep(plan.blocks, _BLOCK_COLS),
-        "zones": plan.zones.to_crs(4326),
-        "schools": _keep(plan.schools, _SCHOOL_COLS),
-    }
+    layers = {}
+    if plan.has_zones:
+        layers["blocks"] = _keep(_with_district(plan), _BLOCK_COLS + ["district_id"])
+    layers["zones"] = plan.zones.to_crs(4326)
+    schools = plan.schools
+    if "district" in schools:  # the existing grouping, renamed so it is not mistaken for the new one
+        schools = schools.rename(columns={"district": "district_before"})
+    layers["schools"] = _keep(schools, _SCHOOL_COLS + ["district_before"])
+    if plan.districts is not None:
+        layers["districts"] = plan.districts.to_crs(4326)
+    return layers
+
+
+def _with_district(plan: Plan) -> gpd.GeoDataFrame:
+    """The blocks with the district of their school (when the plan has districts)."""
+    if plan.districts is None:
+        return plan.blocks
+    district = dict(zip(plan.schools["school_id"], plan.schools["district_id"]))
+    return plan.blocks.assign(district_id=plan.blocks["school_id"].map(district))
 
 
 def plan_table(plan: Plan):
-    """The plan as a plain table for Excel / WPS users (one row per block)."""
-    cols = ["block_id", "name", "school_id", "school_name", "students", "distance_m", "moved"]
-    return plan.blocks[[c for c in cols if c in plan.blocks.columns]].copy()
+    """The plan as a plain table for Excel / WPS users: one row per block, or per school for districts
+    drawn on schools alone."""
+    if not plan.has_zones:
+        cols = ["district_id", "school_id", "name", "is_lead", "lead_name", "capacity", "students", "quality",
+                "distance_to_lead_m"]  # fmt: skip
+        table = pd.DataFrame(plan.schools[[c for c in cols if c in plan.schools.columns]])
+        return table.sort_values(["district_id", "is_lead"], ascending=[True, False], kind="stable")
+    cols = ["block_id", "name", "school_id", "school_name", "students", "distance_m", "moved", "district_id"]
+    blocks = _with_district(plan)
+    return pd.DataFrame(blocks[[c for c in cols if c in blocks.columns]])
 
 
-def plan_map_html(plan: Plan, *, title: str = "Attendance zones 划片方案") -> str:
-    """The standalone HTML map of a plan (opens with no network)."""
-    return to_html(zone_map(plan.blocks, plan.zones, plan.schools, title=title))
+def default_title(plan: Plan) -> str:
+    if plan.districts is None:
+        return "Attendance zones 划片方案"
+    kind = plan.rules["districts"]["kind"]
+    label = "教育集团 education groups" if kind == "education groups" else "学区 school districts"
+    return f"{len(plan.districts)} {label}" + (" · 划片 attendance zones" if plan.has_zones else "")
+
+
+def plan_map_html(plan: Plan, *, title: str | None = None) -> str:
+    """The standalone HTML map of a plan (opens with no network): zones, and districts outlined with
+    their lead schools starred when the plan has them."""
+    return to_html(
+        zone_map(
+            plan.blocks,
+            plan.zones,
+            plan.schools,
+            title=title or default_title(plan),
+            districts=plan.districts,
+        )
+    )
 
 
 def write_plan(
@@ -67,7 +128,7 @@ def write_plan(
 ) -> dict[str, Path]:
     """Write the four output files into ``out_dir``; refuses to replace existing ones unless ``overwrite``."""
     out = prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)
-    html = plan_map_html(plan, title=title or "Attendance zones 划片方案")
+    html = plan_map_html(plan, title=title)
     return {
         "plan.gpkg": write_gpkg(out / "plan.gpkg", plan_layers(plan), overwrite=overwrite),
         "plan.csv": write_csv(out / "plan.csv", plan_table(plan), overwrite=overwrite),

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 
+from .crs import to_wgs84
 from .errors import InputError, Issue
 from .io import read_table
 from .validate import check_blocks, check_pair, check_schools
 
-__all__ = ["Inputs", "read_blocks", "read_schools", "load_inputs"]
+__all__ = ["Inputs", "read_blocks", "read_schools", "read_zones", "load_inputs"]
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,39 @@ def load_inputs(
     blocks_file, schools_file = os.fspath(blocks_path), os.fspath(schools_path)
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)
+
+
+def read_zones(
+    path: str | os.PathLike[str],
+    *,
+    coords: str = "wgs84",
+    layer: str | None = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Existing zones of the schools (polygons, any columns), in WGS84: the adjacency of districts drawn
+    on schools alone.  GCJ-02 / BD-09 polygons are converted vertex by vertex."""
+    raw = read_table(path, layer=layer, encoding=encoding)
+    name = os.fspath(path)
+    frame = raw.frame
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(
+            [
+                Issue(
+                    "holds no geometry.",
+                    "give the zones as polygons (GeoJSON, GeoPackage or Shapefile).",
+                    file=name,
+                )
+            ]
+        )
+    kinds = set(frame.geom_type.dropna().unique())
+    if not kinds or not kinds <= {"Polygon", "MultiPolygon"}:
+        raise InputError(
+            [
+                Issue(
+                    f"holds {', '.join(sorted(kinds)) or 'no'} geometries, not zone polygons.",
+                    "give one polygon per school's zone.",
+                    file=name,
+                )
+            ]
+        )
+    return to_wgs84(frame, coords)

@@ -14,7 +14,7 @@ from scipy.sparse import csgraph
 from .graph import edges_to_csr
 from .plan import Plan
 
-__all__ = ["school_table", "summary", "current_assignment"]
+__all__ = ["school_table", "summary", "current_assignment", "district_table", "grouping_figures", "gini"]
 
 
 def _wmean(values: np.ndarray, weights: np.ndarray) -> float:
@@ -64,7 +64,16 @@ def school_table(plan: Plan) -> pd.DataFrame:
 
 
 def summary(plan: Plan) -> dict:
-    """Everything ``summary.json`` holds: the proof, totals, before/after, and one entry per school."""
+    """Everything ``summary.json`` holds: the proof, totals, before/after, one entry per school, and the
+    districts (学区) when the plan has them."""
+    out = _zone_summary(plan) if plan.has_zones else {}
+    if plan.districts is not None:
+        out["districts"] = district_summary(plan)
+    out["warnings"] = [w.to_dict() for w in plan.warnings]
+    return out
+
+
+def _zone_summary(plan: Plan) -> dict:
     b = plan.blocks
     students = b["students"].to_numpy(dtype=float)
     dist = b["distance_m"].to_numpy(dtype=float)
@@ -91,7 +100,6 @@ def summary(plan: Plan) -> dict:
             {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
             for row in table.to_dict(orient="records")
         ],
-        "warnings": [w.to_dict() for w in plan.warnings],
     }
 
 
@@ -127,4 +135,108 @@ def _before(plan: Plan) -> dict | None:
         ),
         "schools_over_capacity": int((over > 1e-9).sum()),
         "children_over_capacity": round(float(over.sum()), 3),
+    }
+
+
+# ------------------------------------------------------------------------------------ districts (学区)
+
+
+def gini(values) -> float:
+    """Gini coefficient of non-negative values (0: all equal; NaN values ignored)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    v = v[~np.isnan(v)]
+    if len(v) == 0 or v.sum() <= 0:
+        return 0.0
+    n = len(v)
+    return float((2 * np.arange(1, n + 1) - n - 1).dot(v) / (n * v.sum()))
+
+
+def _deviation(values: np.ndarray) -> float | None:
+    """Largest relative deviation of a district from the average district (0.1 = 10 %)."""
+    if len(values) == 0 or not np.isfinite(values).all() or values.mean() <= 0:
+        return None
+    return round(float(np.abs(values / values.mean() - 1).max()), 4)
+
+
+def grouping_figures(
+    schools: pd.DataFrame, labels, *, high_quality: np.ndarray, weight: str = "children"
+) -> dict:
+    """The figures a bureau reports for any grouping of schools (ours, or the existing one):
+    quality spread and Gini across districts, coverage rate, balance deviation.
+
+    labels: the district of every school (None / NaN: not grouped — then no figures).
+    weight: what the coverage rate counts (children, seats or schools).
+    """
+    labels = pd.Series(list(labels), index=schools.index)
+    if labels.isna().any() or len(labels) == 0:
+        return {}
+    quality = (
+        schools["quality"].astype(float) if "quality" in schools else pd.Series(np.nan, index=schools.index)
+    )
+    seats = (
+        schools["capacity"].astype(float) if "capacity" in schools else pd.Series(np.nan, index=schools.index)
+    )
+    kids = (
+        schools["students"].astype(float) if "students" in schools else pd.Series(np.nan, index=schools.index)
+    )
+    w = {"children": kids, "seats": seats}.get(weight, pd.Series(1.0, index=schools.index)).fillna(0.0)
+    hq = pd.Series(np.asarray(high_quality, dtype=bool), index=schools.index)
+    g = pd.DataFrame({"d": labels, "q": quality, "s": seats, "c": kids, "w": w, "hq": hq}).groupby("d")
+    mean_q = g["q"].mean()
+    covered = g["hq"].any()
+    coverage = float(w[labels.map(covered).to_numpy(dtype=bool)].sum() / w.sum()) if w.sum() > 0 else None
+    count = g.size().to_numpy(dtype=float)
+    return {
+        "districts": int(g.ngroups),
+        "quality_spread": None if mean_q.isna().all() else round(float(mean_q.max() - mean_q.min()), 4),
+        "quality_gini": None if mean_q.isna().all() else round(gini(mean_q.to_numpy()), 4),
+        "coverage_rate": None if coverage is None or not hq.any() else round(coverage, 4),
+        "balance_deviation": {
+            "schools": _deviation(count),
+            "seats": _deviation(g["s"].sum(min_count=1).to_numpy(dtype=float)),
+            "children": _deviation(g["c"].sum(min_count=1).to_numpy(dtype=float)),
+        },
+    }
+
+
+def district_table(plan: Plan) -> pd.DataFrame:
+    """Per district: lead, members, seats, children, utilisation, quality (mean/min/max/spread), covered."""
+    d = pd.DataFrame(plan.districts.drop(columns="geometry"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d["utilisation"] = np.round(d["students"] / d["capacity"], 4)
+    mine = plan.schools.groupby("district_id")["distance_to_lead_m"].max()
+    d["max_distance_to_lead_m"] = d["district_id"].map(mine).to_numpy()
+    return d
+
+
+def district_summary(plan: Plan) -> dict:
+    """The districts' part of ``summary.json``: proof, rules, figures after and before, one row per district."""
+    rules = plan.rules["districts"]
+    s = plan.schools
+    after = grouping_figures(
+        s, s["district_id"], high_quality=s["high_quality"].to_numpy(), weight=rules["weight"]
+    )
+    before = None
+    if "district" in s and s["district"].notna().all():
+        before = grouping_figures(
+            s, s["district"], high_quality=s["high_quality"].to_numpy(), weight=rules["weight"]
+        )
+    w = {"children": s["students"], "seats": s["capacity"]}.get(
+        rules["weight"], pd.Series(1.0, index=s.index)
+    )
+    w = w.astype(float).fillna(0.0).to_numpy()
+    dist = s["distance_to_lead_m"].to_numpy(dtype=float)
+    after["mean_distance_to_lead_m"] = round(float((w * dist).sum() / w.sum()), 1) if w.sum() > 0 else None
+    after["max_distance_to_lead_m"] = round(float(dist.max()), 1)
+    table = district_table(plan)
+    return {
+        "solve": plan.district_info.to_dict(),
+        "rules": {k: v for k, v in rules.items() if k not in ("adjacency", "lead_candidates", "requirements")}
+        | {"requirements": [{"label": r["label"], "at_least": r["at_least"]} for r in rules["requirements"]]},
+        "after": after,
+        "before": before,
+        "districts": [
+            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")
+        ],
     }

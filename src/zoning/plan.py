@@ -15,6 +15,7 @@ import pandas as pd
 
 from .errors import Issue
 from .problem import ZoneProblem
+from .problem_districts import DistrictProblem
 
 __all__ = ["Plan", "SolveInfo"]
 
@@ -23,8 +24,9 @@ __all__ = ["Plan", "SolveInfo"]
 class SolveInfo:
     """How the plan was found and how good it is proven to be.
 
-    objective and lower_bound are in child-metres (children × metres travelled, plus the move penalty
-    for every child moved); gap = (objective − lower_bound) / objective.
+    objective and lower_bound are in ``unit``: child-metres for zones (children × metres travelled, plus
+    the move penalty for every child moved); for districts the children (or seats, or schools) times the
+    metres from each school to its district's lead.  gap = (objective − lower_bound) / objective.
     """
 
     status: Literal["optimal", "feasible"]
@@ -41,21 +43,22 @@ class SolveInfo:
     candidate_arcs: int
     plan_source: str
     metric_crs: str
+    unit: str = "child_m"
 
     def to_dict(self) -> dict:
         return {
             "status": self.status,
-            "objective_child_m": round(self.objective, 3),
-            "lower_bound_child_m": round(self.lower_bound, 3),
+            f"objective_{self.unit}": round(self.objective, 3),
+            f"lower_bound_{self.unit}": round(self.lower_bound, 3),
             "gap": round(self.gap, 6),
             "seconds": round(self.seconds, 3),
             "seed": self.seed,
             "bound_source": self.bound_source,
-            "lp_bound_child_m": round(self.lp_bound, 3),
+            f"lp_bound_{self.unit}": round(self.lp_bound, 3),
             "lp_seconds": round(self.lp_seconds, 3),
             "rounds": self.rounds,
             "one_piece_cuts": self.cuts,
-            "candidate_arcs": self.candidate_arcs,
+            "candidate_pairs" if self.unit != "child_m" else "candidate_arcs": self.candidate_arcs,
             "plan_source": self.plan_source,
             "metric_crs": self.metric_crs,
         }
@@ -63,27 +66,45 @@ class SolveInfo:
 
 @dataclass(frozen=True)
 class Plan:
-    """An attendance-zone plan.
+    """An attendance-zone plan (划片), a school-district plan (学区 / 教育集团), or both.
 
-    assignment: Series block_id → school_id.
+    assignment: Series block_id → school_id (empty for districts drawn on schools alone).
     blocks: block_id, name, students, students_estimated, current_school, school_id, school_name,
         distance_m, moved, geometry (the block's polygon or Voronoi cell), metric CRS.
-    schools: school_id, name, capacity, students, utilisation, overload, geometry.
-    zones: one dissolved polygon per school with students, capacity, utilisation.
+    schools: school_id, name, capacity, students, utilisation, overload, geometry; with districts also
+        district_id, is_lead, lead_id, lead_name, distance_to_lead_m, high_quality.
+    zones: one dissolved polygon per school with students, capacity, utilisation (for districts drawn on
+        schools alone: the school's given zone or its Voronoi cell).
+    info / problem: the zones' proof and arrays (None for districts drawn on schools alone).
+    districts: one row per district (district_id, lead_id, lead_name, members, n_schools, capacity,
+        students, quality figures, covered, dissolved geometry); district_info its proof.
+    rules: the zones' rules; ``rules["districts"]`` the districts' rules (what ``verify`` checks).
     """
 
     assignment: pd.Series
     blocks: gpd.GeoDataFrame
     schools: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
-    info: SolveInfo
-    problem: ZoneProblem
+    info: SolveInfo | None
+    problem: ZoneProblem | None
     rules: dict = field(default_factory=dict)
     warnings: tuple[Issue, ...] = ()
+    districts: gpd.GeoDataFrame | None = None
+    district_info: SolveInfo | None = None
+    district_problem: DistrictProblem | None = None
+
+    @property
+    def has_zones(self) -> bool:
+        return self.info is not None
 
     def summary_line(self) -> str:
-        i = self.info
-        return (
-            f"{i.status}: {i.objective / 1000:,.1f} child-km (bound {i.lower_bound / 1000:,.1f}, "
-            f"gap {100 * i.gap:.2f} %) in {i.seconds:.1f} s"
-        )
+        lines = []
+        for what, i in (("zones", self.info), ("districts", self.district_info)):
+            if i is None:
+                continue
+            unit = i.unit.replace("_m", "-km")
+            lines.append(
+                f"{what} {i.status}: {i.objective / 1000:,.1f} {unit} (bound {i.lower_bound / 1000:,.1f}, "
+                f"gap {100 * i.gap:.2f} %) in {i.seconds:.1f} s"
+            )
+        return "; ".join(lines)

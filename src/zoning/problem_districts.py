@@ -311,7 +311,7 @@ def build_district_problem(
     if len(leads):
         m = len(leads) if len(leads) <= 2 * candidates else candidates
         tree = cKDTree(xy[leads])
-        upper = np.inf if max_lead_distance_m is None else max_lead_distance_m
+        upper = np.inf if max_lead_distance_m is None else max_lead_distance_m + 0.5  # the bound is strict
         dist, idx = tree.query(xy, k=m, distance_upper_bound=upper)
         dist, idx = dist.reshape(n, m), idx.reshape(n, m)
         ok = np.isfinite(dist)

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import ZoningError
 from .plan import Plan
 
-__all__ = ["check_plan", "plan_violations", "PlanCheckError"]
+__all__ = ["check_plan", "plan_violations", "district_violations", "PlanCheckError"]
 
 
 class PlanCheckError(ZoningError):
@@ -33,6 +33,13 @@ class PlanCheckError(ZoningError):
 
 def plan_violations(plan: Plan) -> list[str]:
     """Every rule the plan breaks, as sentences (empty: the plan is valid)."""
+    bad = _zone_violations(plan) if plan.has_zones else []
+    if plan.districts is not None:
+        bad += district_violations(plan)
+    return bad
+
+
+def _zone_violations(plan: Plan) -> list[str]:
     bad: list[str] = []
     rules = plan.rules
     blocks, schools = plan.blocks, plan.schools
@@ -130,6 +137,124 @@ def plan_violations(plan: Plan) -> list[str]:
         bad.append(f"reported objective {plan.info.objective:.1f} but the plan costs {objective:.1f} child-m")
     if plan.info.lower_bound > plan.info.objective + 1e-6:
         bad.append("the lower bound is above the objective")
+    return bad
+
+
+def _pieces(members: list[int], neighbours: dict[int, list[int]]) -> int:
+    """How many schools of ``members`` are not reached from the first one inside ``members``."""
+    inside = set(members)
+    seen = {members[0]}
+    queue = deque([members[0]])
+    while queue:
+        v = queue.popleft()
+        for u in neighbours[v]:
+            if u in inside and u not in seen:
+                seen.add(u)
+                queue.append(u)
+    return len(inside) - len(seen)
+
+
+def district_violations(plan: Plan) -> list[str]:
+    """Every district rule the plan breaks, recomputed from the schools table and the rules."""
+    bad: list[str] = []
+    rules = plan.rules["districts"]
+    s = plan.schools
+    ids = [str(v) for v in s["school_id"]]
+    pos = {sid: i for i, sid in enumerate(ids)}
+    names = list(s["name"].astype(str))
+    district = [int(d) for d in s["district_id"]]
+    lead_flag = [bool(v) for v in s["is_lead"]]
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, d in enumerate(district):
+        members[d].append(i)
+    if len(members) != rules["n_districts"]:
+        bad.append(f"{len(members)} districts, {rules['n_districts']} asked for")
+    allowed = set(rules["lead_candidates"])
+    lead_of: dict[int, int] = {}
+    for d, ms in members.items():
+        leads = [i for i in ms if lead_flag[i]]
+        if len(leads) != 1:
+            bad.append(f"district {d} has {len(leads)} lead schools, not exactly one")
+            continue
+        lead_of[d] = leads[0]
+        if ids[leads[0]] not in allowed:
+            bad.append(f"district {d} is led by {names[leads[0]]}, which is not a lead candidate")
+    for sid in rules["pinned_leads"]:
+        if not lead_flag[pos[sid]]:
+            bad.append(f"{names[pos[sid]]} is pinned as a lead but does not lead")
+
+    capacity = s["capacity"].to_numpy(dtype=float)
+    students = s["students"].to_numpy(dtype=float) if "students" in s else np.full(len(s), np.nan)
+    quality = s["quality"].to_numpy(dtype=float) if "quality" in s else np.full(len(s), np.nan)
+    for d, ms in members.items():
+        lo, hi = rules["schools_per_district"]
+        if not lo <= len(ms) <= hi:
+            bad.append(f"district {d} has {len(ms)} schools, outside {lo}–{hi}")
+        for label, values, band in (
+            ("seats", capacity, rules["seats_band"]),
+            ("children", students, rules["children_band"]),
+        ):
+            if band is not None:
+                v = float(np.rint(values[ms]).sum())
+                if not band[0] - 1e-6 <= v <= band[1] + 1e-6:
+                    bad.append(f"district {d} holds {v:,.0f} {label}, outside {band[0]:,}–{band[1]:,}")
+        if rules["seats_cover_children"]:
+            seats, kids = float(np.rint(capacity[ms]).sum()), float(np.rint(students[ms]).sum())
+            if seats < kids - 1e-6:
+                bad.append(f"district {d} offers {seats:,.0f} seats for {kids:,.0f} children")
+        if rules["quality_band"] is not None:
+            q = quality[ms]
+            q = q[~np.isnan(q)]
+            qlo, qhi = rules["quality_band"]
+            # the model works in hundredths of a quality point
+            if len(q) and not qlo - 0.01 <= q.mean() <= qhi + 0.01:
+                bad.append(f"district {d} has mean quality {q.mean():.3f}, outside {qlo:.3f}–{qhi:.3f}")
+        for req in rules["requirements"]:
+            have = sum(ids[i] in set(req["schools"]) for i in ms)
+            if have < req["at_least"]:
+                bad.append(f"district {d} has {have} × {req['label']}, needs {req['at_least']}")
+    for a, b in rules["together"]:
+        if district[pos[a]] != district[pos[b]]:
+            bad.append(f"{names[pos[a]]} and {names[pos[b]]} must share a district but do not")
+    for a, b in rules["apart"]:
+        if district[pos[a]] == district[pos[b]]:
+            bad.append(f"{names[pos[a]]} and {names[pos[b]]} must not share a district but do")
+
+    # --- coverage: weight in districts holding a high-quality school
+    weight_col = {"children": students, "seats": capacity}.get(rules["weight"], np.ones(len(s)))
+    weight = np.nan_to_num(np.rint(weight_col)) if rules["weight"] != "schools" else np.ones(len(s))
+    hq = s["high_quality"].to_numpy(dtype=bool)
+    covered = {d for d, ms in members.items() if hq[ms].any()}
+    share = weight[[d in covered for d in district]].sum() / max(weight.sum(), 1e-9)
+    if rules["min_coverage"] is not None and share < rules["min_coverage"] - 1e-9:
+        bad.append(f"coverage {share:.1%} is below the minimum {rules['min_coverage']:.1%}")
+
+    # --- one piece on the adjacency the plan was built on
+    if rules["contiguity"]:
+        neighbours: dict[int, list[int]] = defaultdict(list)
+        for a, b in rules["adjacency"]:
+            neighbours[pos[a]].append(pos[b])
+            neighbours[pos[b]].append(pos[a])
+        for d, ms in members.items():
+            cut = _pieces(ms, neighbours)
+            if cut:
+                bad.append(f"district {d} is in several pieces ({cut} school(s) cut off)")
+
+    # --- distances to the lead, the distance limit, the objective
+    xy = np.array([(g.x, g.y) for g in s.geometry])
+    lead_index = np.array([lead_of.get(d, i) for i, d in enumerate(district)])
+    dist = np.rint(np.hypot(*(xy - xy[lead_index]).T))
+    limit = rules["max_lead_distance_m"]
+    if limit is not None:
+        far = [names[i] for i in np.flatnonzero(dist > limit + 0.5)]
+        if far:
+            bad.append(f"{len(far)} school(s) further than {limit:g} m from their lead, e.g. {far[:3]}")
+    info = plan.district_info
+    objective = float((weight * dist).sum())
+    if abs(objective - info.objective) > 1e-6 * max(1.0, objective) + weight.max(initial=0):
+        bad.append(f"reported objective {info.objective:.1f} but the grouping costs {objective:.1f}")
+    if info.lower_bound > info.objective + 1e-6:
+        bad.append("the districts' lower bound is above the objective")
     return bad
 
 

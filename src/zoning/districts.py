@@ -1,0 +1,495 @@
+"""School districts (学区) and education groups (教育集团) end to end: schools → districts → checked Plan.
+
+``form_districts`` groups schools into K districts, each led by one high-quality school (the "1 + X"
+model), balanced in schools, seats, children and mean quality, in one piece, compact.  It runs
+
+* on an attendance-zone plan (``plan=assign_zones(...)``): children per school and adjacency come from the
+  zones just drawn, and the districts are unions of those zones;
+* on schools alone: children from the enrolment column (if any), adjacency from the schools' existing
+  zones (``zones=``) or from Voronoi cells clipped to the study area.
+
+``groups=True`` forms education groups instead: no one-piece rule, an optional distance limit between
+the lead and its members, and mixing rules (each group holds a school of every kind in ``mix_column``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .crs import to_metric
+from .errors import InputError, Issue
+from .graph import build_block_graph, connect_islands
+from .model_districts import DistrictSolution, solve_districts
+from .options import SolveOptions
+from .plan import Plan, SolveInfo
+from .problem_districts import DistrictProblem, build_district_problem
+from .verify import check_plan
+
+__all__ = ["form_districts", "school_graph_from_zones", "tag_mask"]
+
+log = logging.getLogger(__name__)
+
+_TAG_SPLIT = re.compile(r"[;,，；、/|\s]+")
+
+
+def tag_mask(values: pd.Series, wanted: str) -> np.ndarray:
+    """Schools whose cell holds the tag ``wanted`` (cells may list several: "科技;艺术")."""
+    wanted = str(wanted).strip().casefold()
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append(False)
+            continue
+        text = str(v).strip().casefold()
+        out.append(text == wanted or wanted in {t for t in _TAG_SPLIT.split(text) if t})
+    return np.array(out, dtype=bool)
+
+
+def _requirements(
+    schools: gpd.GeoDataFrame,
+    require: Mapping[str, str],
+    stages: Mapping[str, int],
+    mix_column: str | None,
+) -> list[tuple[str, np.ndarray, int]]:
+    issues: list[Issue] = []
+    out: list[tuple[str, np.ndarray, int]] = []
+    for column, value in require.items():
+        if column not in schools:
+            issues.append(
+                Issue(
+                    f'the schools have no column "{column}" to require "{value}" from',
+                    fix="name a column of the schools file (and keep it when reading: keep=[...], --require)",
+                    column=column,
+                )
+            )
+            continue
+        mask = tag_mask(schools[column], value)
+        out.append((f"a school with {column} = {value}", mask, 1))
+    for stage, count in stages.items():
+        if "stage" not in schools:
+            issues.append(
+                Issue("the schools have no stage column (学段)", fix="add one, or name it with --stage-col")
+            )
+            break
+        mask = (schools["stage"].astype(str).str.casefold() == str(stage).casefold()).to_numpy()
+        out.append((f"{stage} school(s)", mask, int(count)))
+    if mix_column is not None:
+        if mix_column not in schools:
+            issues.append(
+                Issue(
+                    f'the schools have no column "{mix_column}" to mix by',
+                    fix="name a column of the schools file",
+                )
+            )
+        else:
+            kinds = sorted({str(v) for v in schools[mix_column].dropna()})
+            if len(kinds) < 2:
+                issues.append(
+                    Issue(
+                        f'the column "{mix_column}" holds only {kinds or "empty cells"}: nothing to mix',
+                        fix="mix by a column with at least two kinds (e.g. 城区 / 乡村)",
+                    )
+                )
+            for kind in kinds:
+                mask = (schools[mix_column].astype(str) == kind).to_numpy()
+                out.append((f"a {kind} school ({mix_column})", mask, 1))
+    if issues:
+        raise InputError(issues)
+    return out
+
+
+def school_graph_from_zones(
+    schools_m: gpd.GeoDataFrame, zones_m: gpd.GeoDataFrame, zone_school: Sequence[int]
+) -> tuple[np.ndarray, gpd.GeoSeries, list[Issue]]:
+    """Adjacency of schools whose zones touch.  ``zone_school[z]`` is the school of zone z (-1: none).
+
+    Schools without a zone take the zone they stand in (adjacent to its school and neighbours); schools
+    still alone are joined to their nearest school (islands policy, with a warning).
+    """
+    zone_school = np.asarray(zone_school, dtype=np.int64)
+    keep = zone_school >= 0
+    zones_m = zones_m[keep].reset_index(drop=True)
+    zone_school = zone_school[keep]
+    frame = gpd.GeoDataFrame(
+        {"block_id": np.arange(len(zones_m)).astype(str)}, geometry=zones_m.geometry.values, crs=zones_m.crs
+    )
+    graph, _ = build_block_graph(frame)
+    n = len(schools_m)
+    pairs = [np.stack([zone_school[graph.edges[:, 0]], zone_school[graph.edges[:, 1]]], axis=1)]
+    has_zone = np.zeros(n, dtype=bool)
+    has_zone[zone_school] = True
+    cells = gpd.GeoSeries([None] * n, crs=schools_m.crs)
+    dissolved = zones_m.assign(_s=zone_school).dissolve(by="_s")
+    cells.iloc[dissolved.index.to_numpy()] = dissolved.geometry.values
+    warnings: list[Issue] = []
+    orphans = np.flatnonzero(~has_zone)
+    if len(orphans):
+        tree = shapely.STRtree(zones_m.geometry.values)
+        hit_school, hit_zone = tree.query(schools_m.geometry.values[orphans], predicate="intersects")
+        for o, z in zip(hit_school, hit_zone):
+            host = zone_school[z]
+            pairs.append(np.array([[orphans[o], host]]))
+        for o in orphans:
+            cells.iloc[o] = shapely.buffer(schools_m.geometry.values[o], 150.0)
+        names = schools_m["name"].astype(str).to_numpy()[orphans]
+        warnings.append(
+            Issue(
+                message=f"{len(orphans)} school(s) have no zone in the zones file: "
+                + ", ".join(names[:6])
+                + (" …" if len(names) > 6 else "")
+                + "; each is joined to the school whose zone it stands in",
+                fix="add their zones to the zones file if they have one",
+                severity="warning",
+            )
+        )
+    edges = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
+    edges = np.sort(edges, axis=1)
+    edges = np.unique(edges[edges[:, 0] != edges[:, 1]], axis=0)
+    xy = shapely.get_coordinates(schools_m.geometry.values)
+    labels = schools_m["name"].astype(str).tolist()
+    edges, _added, island_warnings = connect_islands(xy, edges, labels)
+    return edges, cells, warnings + list(island_warnings)
+
+
+def _graph_from_plan(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """School adjacency from an attendance-zone plan (zones that share a block edge) and children per school."""
+    index = {sid: j for j, sid in enumerate(plan.schools["school_id"])}
+    school_of_block = np.array([index[s] for s in plan.blocks["school_id"]], dtype=np.int64)
+    e = plan.problem.edges
+    a, b = school_of_block[e[:, 0]], school_of_block[e[:, 1]]
+    pairs = np.sort(np.stack([a[a != b], b[a != b]], axis=1), axis=1)
+    edges = np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), np.int64)
+    xy = shapely.get_coordinates(plan.schools.geometry.values)
+    edges, _added, _w = connect_islands(xy, edges, plan.schools["name"].astype(str).tolist())
+    return edges, plan.schools["students"].to_numpy(dtype=float)
+
+
+def form_districts(
+    schools: gpd.GeoDataFrame,
+    *,
+    n_districts: int,
+    plan: Plan | None = None,
+    zones: gpd.GeoDataFrame | None = None,
+    zones_school_column: str | None = None,
+    study_area: shapely.Geometry | None = None,
+    groups: bool = False,
+    contiguity: bool | None = None,
+    max_lead_distance_m: float | None = None,
+    mix_column: str | None = None,
+    leads: Sequence[str] | None = None,
+    pinned_leads: Sequence[str] = (),
+    lead_min_quality: float | None = None,
+    min_members: int | None = None,
+    max_members: int | None = None,
+    seats_tolerance: float = 0.15,
+    children_tolerance: float = 0.15,
+    quality_tolerance: float | None = 0.15,
+    together: Sequence[tuple[str, str]] = (),
+    apart: Sequence[tuple[str, str]] = (),
+    require: Mapping[str, str] | None = None,
+    stages: Mapping[str, int] | None = None,
+    min_coverage: float | None = None,
+    options: SolveOptions = SolveOptions(),
+    warnings: tuple[Issue, ...] = (),
+) -> Plan:
+    """Group schools into ``n_districts`` districts (学区) or education groups (``groups=True``).
+
+    schools: school_id, name, capacity (may be NaN), quality (score, tier or 0/1 flag; may be NaN),
+        stage, enrolment (children, optional), district (the existing grouping, for before/after), any
+        tag columns named in ``require`` / ``mix_column``; points in any CRS.  With ``plan`` (attendance
+        zones drawn first) the plan's schools are used and ``schools`` may be the same frame.
+    zones: the schools' existing zones (polygons); ``zones_school_column`` names the column holding the
+        school id or name (default: school_id, else the column matching most schools).
+    Lead candidates are the high-quality schools (``lead_min_quality``; default: the 重点 flag, the top
+        tier or the top quarter of a score) or the schools named in ``leads``; ``pinned_leads`` must lead.
+    min_members / max_members: X of "1 + X" (member schools besides the lead).
+    Tolerances: seats and children as fractions of the average district; quality as a fraction of the
+        quality range (so 0.15 means the same for a flag, tiers or a pass rate).
+    require: {column: tag} — every district holds a school with that tag (thematic districts);
+        stages: {stage: count} — every district holds that many schools of the stage (学区一体化).
+    min_coverage: the share of children in districts holding a high-quality school (e.g. 0.85).
+    Returns a new Plan (``plan`` with districts added, or a districts-only plan), independently checked.
+    """
+    warnings = list(warnings) + (list(plan.warnings) if plan is not None else [])
+    if contiguity is None:
+        contiguity = not groups
+    if plan is not None:
+        schools_m = plan.schools
+        extra = [c for c in schools.columns if c not in schools_m.columns and c != "geometry"]
+        if extra and len(schools) == len(schools_m):
+            joined = schools.set_index(schools["school_id"].astype(str))[extra]
+            schools_m = schools_m.join(joined, on=schools_m["school_id"].astype(str))
+        edges, children = _graph_from_plan(plan)
+        cells = (
+            plan.zones.set_index("school_id").reindex(schools_m["school_id"]).geometry.reset_index(drop=True)
+        )
+        crs = schools_m.crs
+    else:
+        if "school_id" not in schools or schools.crs is None:
+            raise InputError(
+                [
+                    Issue(
+                        "the schools need a school_id column and a coordinate reference system",
+                        fix="read them with zoning.read_schools",
+                    )
+                ]
+            )
+        schools = schools.reset_index(drop=True)
+        if "name" not in schools:
+            schools = schools.assign(name=schools["school_id"].astype(str))
+        schools_m, crs = to_metric(schools)
+        if study_area is not None:
+            study_area = gpd.GeoSeries([study_area], crs=schools.crs).to_crs(crs).iloc[0]
+        if zones is not None:
+            zones_m = zones.to_crs(crs)
+            edges, cells, zone_warnings = school_graph_from_zones(
+                schools_m, zones_m, _match_zones(schools_m, zones_m, zones_school_column)
+            )
+            warnings += zone_warnings
+        else:
+            frame = gpd.GeoDataFrame(
+                {"block_id": schools_m["school_id"].astype(str), "name": schools_m["name"]},
+                geometry=schools_m.geometry.values,
+                crs=crs,
+            )
+            graph, graph_warnings = build_block_graph(frame, study_area=study_area)
+            edges, cells = graph.edges, graph.cells.reset_index(drop=True)
+            warnings += graph_warnings
+        enrol = schools_m["enrolment"].to_numpy(dtype=float) if "enrolment" in schools_m else None
+        children = enrol if enrol is not None and np.isfinite(enrol).all() else None
+        if enrol is not None and np.isfinite(enrol).any() and children is None:
+            missing = schools_m["name"].astype(str).to_numpy()[~np.isfinite(enrol)]
+            warnings.append(
+                Issue(
+                    f"{len(missing)} school(s) have no enrolment ({', '.join(missing[:5])}…): children are not "
+                    "balanced and the plan keeps seats close to the leads instead",
+                    fix="fill in the enrolment of every school to balance children",
+                    severity="warning",
+                )
+            )
+    requirements = _requirements(schools_m, require or {}, stages or {}, mix_column)
+    problem = build_district_problem(
+        schools_m,
+        edges,
+        n_districts=n_districts,
+        children=children,
+        lead_candidates=leads,
+        pinned_leads=pinned_leads,
+        lead_min_quality=lead_min_quality,
+        min_members=min_members,
+        max_members=max_members,
+        seats_tolerance=seats_tolerance,
+        children_tolerance=children_tolerance,
+        quality_tolerance=quality_tolerance,
+        together=together,
+        apart=apart,
+        requirements=requirements,
+        min_coverage=min_coverage,
+        contiguity=contiguity,
+        max_lead_distance_m=max_lead_distance_m,
+    )
+    if "balanced" in problem.balance_note and "not balanced" in problem.balance_note:
+        warnings.append(
+            Issue(problem.balance_note, fix="add the missing columns to balance them too", severity="warning")
+        )
+    solution = solve_districts(problem, options)
+    out = _district_plan(plan, schools_m, cells, solution, options, crs, warnings, groups=groups)
+    check_plan(out)
+    return out
+
+
+def _match_zones(schools_m: gpd.GeoDataFrame, zones_m: gpd.GeoDataFrame, column: str | None) -> np.ndarray:
+    """The school of every zone: by ``column`` (ids or names), else the column matching most schools."""
+    index = {str(s): j for j, s in enumerate(schools_m["school_id"])}
+    for j, s in enumerate(schools_m["name"]):
+        index.setdefault(str(s), j)
+    columns = [column] if column is not None else [c for c in zones_m.columns if c != "geometry"]
+    if column is not None and column not in zones_m:
+        raise InputError(
+            [
+                Issue(
+                    f'the zones file has no column "{column}" (columns: {", ".join(map(str, zones_m.columns))})',
+                    fix="name the column holding each zone's school id or name (--zones-school-col)",
+                    column=column,
+                )
+            ]
+        )
+    best, best_hits = None, 0
+    for c in columns:
+        hits = sum(str(v) in index for v in zones_m[c])
+        if hits > best_hits:
+            best, best_hits = c, hits
+    if best is None:
+        raise InputError(
+            [
+                Issue(
+                    "no column of the zones file names the schools (by id or name)",
+                    fix="add a column with each zone's school id, or name it with --zones-school-col",
+                )
+            ]
+        )
+    log.info("zones: column %r names the school of %d of %d zones", best, best_hits, len(zones_m))
+    return np.array([index.get(str(v), -1) for v in zones_m[best]], dtype=np.int64)
+
+
+def _district_plan(
+    plan: Plan | None,
+    schools_m: gpd.GeoDataFrame,
+    cells: gpd.GeoSeries,
+    solution: DistrictSolution,
+    options: SolveOptions,
+    crs,
+    warnings: list[Issue],
+    *,
+    groups: bool,
+) -> Plan:
+    p: DistrictProblem = solution.problem
+    lead_of = solution.lead_of
+    leads = np.unique(lead_of)
+    # districts numbered from west to east, then south to north, so numbers are stable and readable
+    order = leads[np.lexsort((p.xy[leads, 1], p.xy[leads, 0]))]
+    number = {int(lead): k + 1 for k, lead in enumerate(order)}
+    district_id = np.array([number[int(v)] for v in lead_of], dtype=np.int64)
+    dist = np.hypot(*(p.xy - p.xy[lead_of]).T)
+    schools_out = schools_m.reset_index(drop=True).assign(
+        students=p.children.astype(float)
+        if p.weight_label == "children"
+        else schools_m["students"]
+        if "students" in schools_m
+        else np.nan,
+        district_id=district_id,
+        is_lead=lead_of == np.arange(p.n),
+        lead_id=p.school_ids[lead_of],
+        lead_name=p.school_names[lead_of],
+        distance_to_lead_m=np.round(dist, 1),
+        high_quality=p.hq,
+    )
+    if "utilisation" not in schools_out:
+        cap = schools_out["capacity"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            schools_out["utilisation"] = np.round(schools_out["students"].to_numpy(dtype=float) / cap, 4)
+    geoms = gpd.GeoSeries(cells.values, crs=crs)
+    districts = _district_rows(p, schools_out, geoms, order, crs)
+    unit = {"children": "child_m", "seats": "seat_m", "schools": "school_m"}[p.weight_label]
+    info = SolveInfo(
+        status=solution.status,
+        objective=float(solution.objective),
+        lower_bound=float(solution.bound),
+        gap=solution.gap,
+        seconds=solution.seconds,
+        seed=options.seed,
+        bound_source=solution.bound_source,
+        lp_bound=float(solution.lp_value),
+        lp_seconds=solution.lp_seconds,
+        rounds=solution.rounds,
+        cuts=solution.cuts,
+        candidate_arcs=len(p.pair_school),
+        plan_source=solution.source,
+        metric_crs=str(crs.to_string()) if hasattr(crs, "to_string") else str(crs),
+        unit=unit,
+    )
+    ids = p.school_ids
+    rules = {
+        "kind": "education groups" if groups else "school districts",
+        "n_districts": p.n_districts,
+        "schools_per_district": list(p.count_band),
+        "seats_band": None if p.seats_band is None else list(p.seats_band),
+        "children_band": None if p.children_band is None else list(p.children_band),
+        "quality_band": None if p.quality_band is None else [round(v, 4) for v in p.quality_band],
+        "seats_cover_children": p.seats_band is not None and p.children_band is not None,
+        "high_quality": p.hq_rule,
+        "lead_candidates": ids[p.lead_ok].tolist(),
+        "pinned_leads": ids[p.pinned].tolist(),
+        "together": [[ids[a], ids[b]] for a, b in p.together],
+        "apart": [[ids[a], ids[b]] for a, b in p.apart],
+        "requirements": [
+            {"label": r.label, "schools": ids[r.members].tolist(), "at_least": r.at_least}
+            for r in p.requirements
+        ],
+        "min_coverage": p.min_coverage,
+        "contiguity": p.contiguity,
+        "max_lead_distance_m": p.max_lead_distance_m,
+        "weight": p.weight_label,
+        "balance": p.balance_note,
+        "adjacency": [[ids[a], ids[b]] for a, b in p.edges],
+    }
+    if plan is None:
+        empty_blocks = gpd.GeoDataFrame(
+            {
+                c: pd.Series(dtype=object)
+                for c in ("block_id", "name", "school_id", "students", "distance_m", "moved")
+            },
+            geometry=gpd.GeoSeries([], crs=crs),
+        )
+        zones = gpd.GeoDataFrame(
+            {
+                "school_id": schools_out["school_id"],
+                "name": schools_out["name"],
+                "students": schools_out["students"],
+                "capacity": schools_out["capacity"],
+                "utilisation": schools_out["utilisation"],
+            },
+            geometry=geoms.values,
+            crs=crs,
+        )
+        return Plan(
+            assignment=pd.Series([], dtype=object, name="school_id"),
+            blocks=empty_blocks,
+            schools=schools_out,
+            zones=zones,
+            info=None,
+            problem=None,
+            rules={"districts": rules},
+            warnings=tuple(warnings),
+            districts=districts,
+            district_info=info,
+            district_problem=p,
+        )
+    return replace(
+        plan,
+        schools=schools_out,
+        rules={**plan.rules, "districts": rules},
+        warnings=tuple(warnings),
+        districts=districts,
+        district_info=info,
+        district_problem=p,
+    )
+
+
+def _district_rows(
+    p: DistrictProblem, schools_out, geoms: gpd.GeoSeries, order: np.ndarray, crs
+) -> gpd.GeoDataFrame:
+    rows = []
+    polys = []
+    for k, lead in enumerate(order, start=1):
+        mine = np.flatnonzero(schools_out["district_id"].to_numpy() == k)
+        q = p.quality[mine]
+        q = q[~np.isnan(q)]
+        members = [str(s) for s in p.school_names[mine] if s != p.school_names[lead]]
+        rows.append(
+            {
+                "district_id": k,
+                "lead_id": str(p.school_ids[lead]),
+                "lead_name": str(p.school_names[lead]),
+                "members": "、".join(members),
+                "n_schools": int(len(mine)),
+                "capacity": float(np.nansum(schools_out["capacity"].to_numpy(dtype=float)[mine])),
+                "students": float(np.nansum(schools_out["students"].to_numpy(dtype=float)[mine])),
+                "mean_quality": float(q.mean()) if len(q) else np.nan,
+                "min_quality": float(q.min()) if len(q) else np.nan,
+                "max_quality": float(q.max()) if len(q) else np.nan,
+                "quality_spread": float(q.max() - q.min()) if len(q) else np.nan,
+                "covered": bool(p.hq[mine].any()),
+            }
+        )
+        parts = [g for g in geoms.values[mine] if g is not None and not shapely.is_empty(g)]
+        polys.append(shapely.union_all(parts) if parts else shapely.multipoints(p.xy[mine]).convex_hull)
+    return gpd.GeoDataFrame(rows, geometry=polys, crs=crs)

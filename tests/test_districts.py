@@ -1,0 +1,398 @@
+"""School districts (学区) and education groups: rules one by one, brute force, the checker, real data."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import zoning
+from zoning.districts import form_districts
+from zoning.errors import InfeasibleError, InputError
+from zoning.graph import build_block_graph
+from zoning.model_districts import is_valid, solve_districts
+from zoning.options import SolveOptions
+from zoning.problem_districts import build_district_problem
+from zoning.verify import district_violations
+
+from conftest import shared
+
+FAST = SolveOptions(time_limit_s=20)
+
+
+def line_schools(
+    n: int, *, seats=None, children=None, quality=None, spacing=1000.0, tags=None
+) -> gpd.GeoDataFrame:
+    """n schools on a line (1 km apart), so adjacency is the path 0–1–2–…, in a metric CRS."""
+    frame = gpd.GeoDataFrame(
+        {
+            "school_id": [f"s{i}" for i in range(n)],
+            "name": [f"School {i}" for i in range(n)],
+            "capacity": np.asarray(seats if seats is not None else [100.0] * n, dtype=float),
+            "quality": np.asarray(quality if quality is not None else [np.nan] * n, dtype=float),
+            "stage": ["primary"] * n,
+            "enrolment": np.asarray(children if children is not None else [np.nan] * n, dtype=float),
+        },
+        geometry=gpd.points_from_xy(np.arange(n) * spacing, np.zeros(n)),
+        crs=32650,
+    )
+    if tags is not None:
+        frame["tag"] = tags
+    return frame
+
+
+def path_edges(n: int) -> np.ndarray:
+    return np.stack([np.arange(n - 1), np.arange(1, n)], axis=1)
+
+
+def brute_force(p) -> float:
+    """The best valid grouping by enumeration (tiny problems only)."""
+    best = np.inf
+    leads_all = np.flatnonzero(p.lead_ok)
+    for leads in itertools.combinations(leads_all, p.n_districts):
+        leads = np.array(leads)
+        for choice in itertools.product(range(len(leads)), repeat=p.n):
+            lead_of = leads[list(choice)]
+            if not np.all(lead_of[leads] == leads):
+                continue
+            if is_valid(p, lead_of):
+                best = min(best, p.cost_of(lead_of))
+    return best
+
+
+# --------------------------------------------------------------------------------------------- brute force
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_solver_optimum_equals_brute_force_on_tiny_instances(seed):
+    rng = np.random.default_rng(seed)
+    n = 7
+    xy = rng.uniform(0, 5000, (n, 2))
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": [f"s{i}" for i in range(n)],
+            "name": [f"S{i}" for i in range(n)],
+            "capacity": rng.integers(50, 150, n).astype(float),
+            "quality": rng.integers(1, 4, n).astype(float),
+        },
+        geometry=gpd.points_from_xy(*xy.T),
+        crs=32650,
+    )
+    graph, _ = build_block_graph(schools.assign(block_id=schools["school_id"]))
+    children = rng.integers(40, 120, n).astype(float)
+    p = build_district_problem(
+        schools, graph.edges, n_districts=2, children=children, lead_candidates=list(schools["school_id"]),
+        seats_tolerance=0.5, children_tolerance=0.5, quality_tolerance=0.5,
+    )  # fmt: skip
+    expected = brute_force(p)
+    if not np.isfinite(expected):
+        with pytest.raises(InfeasibleError):
+            solve_districts(p, FAST)
+        return
+    sol = solve_districts(p, SolveOptions(time_limit_s=20, relative_gap=0))
+    assert is_valid(p, sol.lead_of)
+    assert sol.objective == expected
+    assert sol.status == "optimal"
+    assert sol.bound <= sol.objective
+
+
+# ------------------------------------------------------------------------------------------- rule by rule
+
+
+def solve_line(n, k, **kw):
+    children = kw.pop("children", None)
+    schools = line_schools(n, **{key: kw.pop(key) for key in ("seats", "quality", "tags") if key in kw})
+    p = build_district_problem(schools, path_edges(n), n_districts=k, children=children, **kw)
+    return p, solve_districts(p, FAST)
+
+
+def test_seats_band_just_inside_and_just_outside():
+    # 4 schools on a line, 2 districts: seats 100, 100, 100, 140 → average 220; a band of ±10 % is
+    # 198–242: {0,1} = 200 and {2,3} = 240 fit; ±8 % (203–238) leaves no split in one piece
+    seats = [100, 100, 100, 140]
+    p, sol = solve_line(4, 2, seats=seats, seats_tolerance=0.10, quality_tolerance=None)
+    assert sorted(np.bincount(sol.lead_of, weights=seats)[np.unique(sol.lead_of)]) == [200, 240]
+    with pytest.raises(InfeasibleError, match="seats"):
+        solve_line(4, 2, seats=seats, seats_tolerance=0.08, quality_tolerance=None)
+
+
+def test_seats_cover_children_in_every_district():
+    # two districts of two schools; children fit the seats only if 0,1 and 2,3 are together
+    p, sol = solve_line(4, 2, seats=[100, 100, 100, 100], children=[100, 100, 100, 100])
+    assert len(np.unique(sol.lead_of[[0, 1]])) == 1
+    with pytest.raises(InfeasibleError, match="seats against .* children"):
+        solve_line(4, 2, seats=[100, 100, 100, 99], children=[100, 100, 100, 100])
+
+
+def test_one_piece_rule_keeps_districts_connected():
+    # quality makes 0 and 3 the only leads; 1 and 2 are near 0 in straight line but the path decides
+    p, sol = solve_line(6, 2, quality=[3, 1, 1, 1, 1, 3], seats_tolerance=0.5, quality_tolerance=None)
+    assert set(np.unique(sol.lead_of)) == {0, 5}
+    assert not zoning.model_districts.district_pieces(p, sol.lead_of)
+    # every district is an interval of the line
+    for lead in (0, 5):
+        members = np.flatnonzero(sol.lead_of == lead)
+        assert members.max() - members.min() + 1 == len(members)
+
+
+def test_k_needs_as_many_lead_schools_as_districts():
+    with pytest.raises(
+        InfeasibleError, match=r"K = 3 districts need 3 lead schools, but only 2 school\(s\) can lead"
+    ):
+        solve_line(6, 3, quality=[3, 1, 1, 1, 1, 3])
+
+
+def test_requirement_in_every_district_just_enough_and_one_short():
+    tags = ["科技", "", "", "科技;艺术", "", ""]
+    p, sol = solve_line(
+        6, 2, tags=tags, requirements=[("a 科技 school", np.array([t.startswith("科技") for t in tags]), 1)]
+    )
+    for lead in np.unique(sol.lead_of):
+        assert any(tags[i].startswith("科技") for i in np.flatnonzero(sol.lead_of == lead))
+    with pytest.raises(InfeasibleError, match="1 school\\(s\\) qualify for 2 districts"):
+        solve_line(6, 2, requirements=[("a 科技 school", np.array([True] + [False] * 5), 1)])
+
+
+def test_together_and_apart_pairs():
+    p, sol = solve_line(6, 2, together=[("s2", "s3")], apart=[("s0", "s1")], seats_tolerance=0.9)
+    assert sol.lead_of[2] == sol.lead_of[3]
+    assert sol.lead_of[0] != sol.lead_of[1]
+    with pytest.raises(InfeasibleError, match="both to share a district and not to"):
+        solve_line(6, 2, together=[("s2", "s3")], apart=[("s3", "s2")])
+
+
+def test_unknown_school_in_a_pair_names_the_closest():
+    with pytest.raises(InputError, match='no school is called "School 9" \\(did you mean "School'):
+        solve_line(6, 2, together=[("School 9", "s3")])
+
+
+def test_pinned_lead_leads():
+    p, sol = solve_line(6, 2, pinned_leads=["s2"], seats_tolerance=0.9)
+    assert sol.lead_of[2] == 2
+
+
+def test_member_limits_and_count_band():
+    p, sol = solve_line(6, 2, min_members=2, max_members=2)
+    assert sorted(np.bincount(sol.lead_of)[np.unique(sol.lead_of)]) == [3, 3]
+    with pytest.raises(InfeasibleError, match="hold 6–6 schools, but there are 7"):
+        solve_line(7, 2, min_members=2, max_members=2)
+
+
+def test_coverage_rate_just_reached_and_missed():
+    # leads may be any school; one high-quality school (quality 3) at the end; children 10 each.
+    # Coverage = share of children in the district holding school 5: 3 of 6 schools → 50 %.
+    kw = dict(quality=[1, 1, 1, 1, 1, 3], children=[10] * 6, lead_candidates=[f"s{i}" for i in range(6)],
+              lead_min_quality=3, quality_tolerance=None)  # fmt: skip
+    p, sol = solve_line(6, 2, min_coverage=0.5, **kw)
+    assert zoning.model_districts.coverage(p, sol.lead_of) >= 0.5
+    with pytest.raises(InfeasibleError):
+        solve_line(6, 2, min_coverage=0.67, children_tolerance=0.2, **kw)
+
+
+def test_groups_respect_the_lead_distance_limit():
+    schools = line_schools(6, quality=[3, 1, 1, 1, 1, 3])
+    p = build_district_problem(
+        schools,
+        np.zeros((0, 2)),
+        n_districts=2,
+        contiguity=False,
+        max_lead_distance_m=2000,
+        quality_tolerance=None,
+    )
+    sol = solve_districts(p, FAST)
+    assert np.hypot(*(p.xy - p.xy[sol.lead_of]).T).max() <= 2000
+    p = build_district_problem(
+        schools,
+        np.zeros((0, 2)),
+        n_districts=2,
+        contiguity=False,
+        max_lead_distance_m=1500,
+        quality_tolerance=None,
+    )
+    with pytest.raises(InfeasibleError, match="no possible lead school within 1,500 m"):
+        solve_districts(p, FAST)
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(InputError, match="7 districts asked for 6 schools"):
+        solve_line(6, 7)
+    with pytest.raises(InputError, match="minimum coverage rate 1.5"):
+        solve_line(6, 2, min_coverage=1.5)
+    with pytest.raises(InputError, match="at least 3 and at most 2 member schools"):
+        solve_line(6, 2, min_members=3, max_members=2)
+
+
+# ----------------------------------------------------------------------------------- API, checker, outputs
+
+
+def test_form_districts_on_schools_alone_is_checked_and_the_checker_can_fail():
+    rng = np.random.default_rng(5)
+    n = 40
+    xy = rng.uniform(0, 20_000, (n, 2))
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": [f"s{i}" for i in range(n)],
+            "name": [f"School {i}" for i in range(n)],
+            "capacity": rng.integers(300, 900, n).astype(float),
+            "quality": rng.uniform(40, 100, n).round(1),
+            "enrolment": rng.integers(200, 800, n).astype(float),
+            "district": [f"old{i % 4}" for i in range(n)],
+        },
+        geometry=gpd.points_from_xy(*xy.T),
+        crs=32650,
+    ).to_crs(4326)
+    plan = form_districts(schools, n_districts=4, children_tolerance=0.3, seats_tolerance=0.3, options=FAST)
+    assert district_violations(plan) == []
+    assert plan.districts["n_schools"].sum() == n
+    assert plan.schools.groupby("district_id")["is_lead"].sum().eq(1).all()
+    s = zoning.summary(plan)["districts"]
+    assert s["after"]["coverage_rate"] == 1.0  # every lead is high quality
+    assert s["before"]["districts"] == 4
+    # tamper: two leads in one district, and a district in two pieces → the checker says so
+    bad = plan.schools.copy()
+    lead2 = bad.index[bad["is_lead"]][1]
+    bad.loc[lead2, "district_id"] = bad.loc[bad.index[bad["is_lead"]][0], "district_id"]
+    broken = replace(plan, schools=bad)
+    found = district_violations(broken)
+    assert any("lead schools, not exactly one" in v for v in found)
+
+
+def test_districts_on_zones_plan_are_unions_of_zones(portland):
+    blocks, schools = portland
+    plan = zoning.assign_zones(blocks, schools, options=FAST)
+    both = form_districts(schools, plan=plan, n_districts=2, seats_tolerance=0.5, children_tolerance=0.5,
+                          options=FAST)  # fmt: skip
+    assert district_violations(both) == []
+    zoning.check_plan(both)
+    # the blocks of a district are one piece
+    district = dict(zip(both.schools["school_id"], both.schools["district_id"]))
+    d_of_block = both.blocks["school_id"].map(district).to_numpy()
+    e = both.problem.edges
+    from zoning.graph import components
+
+    for d in np.unique(d_of_block):
+        count, _ = components(len(d_of_block), e, np.flatnonzero(d_of_block == d))
+        assert count == 1
+    layers = zoning.plan_layers(both)
+    assert {"districts", "schools", "blocks", "zones"} <= set(layers)
+    assert {"district_id", "is_lead"} <= set(layers["schools"].columns)
+    assert "district_id" in zoning.plan_table(both).columns
+
+
+# ---------------------------------------------------------------------------------------------- real data
+
+
+def test_loudoun_elementary_districts_from_official_zones():
+    schools = zoning.read_schools(
+        shared("virginia_loudoun_fairfax", "schools.geojson"),
+        columns={"school_id": "nces_id", "capacity": "capacity_2020_21", "quality": "sol_pass_rate_ela_2024",
+                 "stage": "level"},
+        require_capacity=False,
+        keep=["division"],
+    )  # fmt: skip
+    es = schools[schools["division"].str.startswith("Loudoun") & (schools["stage"] == "Elementary")]
+    zones = zoning.read_zones(shared("virginia_loudoun_fairfax", "sabs_attendance_zones_2015_16.geojson"))
+    plan = form_districts(es, n_districts=6, zones=zones, zones_school_column="nces_id", options=FAST)
+    assert district_violations(plan) == []
+    d = plan.districts
+    assert len(d) == 6 and d["n_schools"].sum() == len(es)
+    # leads are the top quarter by ELA pass rate
+    cut = np.nanpercentile(es["quality"], 75)
+    assert (plan.schools.loc[plan.schools["is_lead"], "quality"] >= cut).all()
+    assert any("no zone" in w.message for w in plan.warnings)  # schools opened after 2015
+
+
+def test_beijing_key_school_districts_and_coverage(tmp_path):
+    # names repeat (branch campuses) and there is no id column: number the rows as ids
+    raw = gpd.read_file(shared("beijing_primary_schools_keypoint", "schools.geojson"))
+    path = tmp_path / "beijing.geojson"
+    raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))]).to_file(path)
+    schools = zoning.read_schools(path, columns={"name": "name_en", "quality": "key_school"}, coords="gcj02",
+                                  require_capacity=False)  # fmt: skip
+    # 100 key schools: 120 districts cannot each have a key-school lead
+    with pytest.raises(InfeasibleError, match="only 100 school"):
+        form_districts(schools, n_districts=120, options=FAST)
+    plan = form_districts(schools, n_districts=40, options=SolveOptions(time_limit_s=20))
+    assert district_violations(plan) == []
+    assert zoning.summary(plan)["districts"]["after"]["coverage_rate"] == 1.0
+    assert plan.district_info.lower_bound <= plan.district_info.objective
+
+
+def test_baoan_integrated_districts_each_hold_a_junior_middle_school():
+    schools = zoning.read_schools(
+        shared("shenzhen_baoan_2024", "schools_xuequ2_gcj02.geojson"),
+        coords="gcj02",
+        columns={"district": "xuequ_no", "classes": "grade1_classes_2024"},
+    )
+    assert set(schools["stage"]) == {"primary", "junior_middle"}
+    plan = form_districts(
+        schools,
+        n_districts=4,
+        stages={"junior_middle": 1},
+        seats_tolerance=0.35,
+        quality_tolerance=None,
+        options=FAST,
+    )
+    assert district_violations(plan) == []
+    for _, group in plan.schools.groupby("district_id"):
+        assert (group["stage"] == "junior_middle").any()
+    before = zoning.summary(plan)["districts"]["before"]
+    assert before["districts"] == 1  # the bureau's 第二学区 is one district
+
+
+def test_hangzhou_education_groups_with_their_real_leads():
+    raw = pd.read_csv(shared("hangzhou_gongshu_edu_groups", "campuses.csv"))
+    leads = raw.loc[raw["campus_id"].str.endswith("01"), "campus_id"].tolist()
+    schools = zoning.read_schools(
+        shared("hangzhou_gongshu_edu_groups", "campuses.csv"),
+        columns={"school_id": "campus_id", "name": "campus_name", "district": "group_id"},
+        coords="gcj02",
+        require_capacity=False,
+    )
+    plan = form_districts(schools, n_districts=10, groups=True, pinned_leads=leads, leads=leads, options=FAST)
+    assert district_violations(plan) == []
+    assert sorted(plan.schools.loc[plan.schools["is_lead"], "school_id"]) == sorted(leads)
+    s = zoning.summary(plan)["districts"]
+    assert s["before"]["districts"] == 10
+    # members are at least as close to their leads as in the real groups (the objective says so)
+    real = schools.set_index("school_id")
+    lead_of_group = {g: c for c, g in zip(raw["campus_id"], raw["group_id"]) if c in leads}
+    m = plan.schools.to_crs(plan.schools.crs)
+    pos = dict(zip(m["school_id"], m.geometry))
+    before = sum(pos[sid].distance(pos[lead_of_group[g]]) for sid, g in zip(real.index, real["district"]))
+    after = float(plan.schools["distance_to_lead_m"].sum())
+    assert after <= before + 1
+
+
+def test_seattle_feeder_rebuilds_middle_school_zones_from_whole_elementary_zones(tmp_path):
+    from click.testing import CliRunner
+
+    from zoning.cli import main
+
+    es = gpd.read_file(shared("seattle_sps", "attendance_areas_ES_2017_18.geojson"))
+    sites = gpd.read_file(shared("seattle_sps", "school_sites_2015_16.geojson"))
+    ms = sites[sites["Status"] == "MS"].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    es = es.assign(cohort=rng.integers(60, 120, len(es)))
+    es[["ES_ZONE", "cohort", "MS_ZONE", "geometry"]].to_file(tmp_path / "es.geojson")
+    cohort = float(es["cohort"].sum())
+    ms = ms.assign(seats=np.ceil(cohort / len(ms) * 1.25))
+    ms[["PROPERTY_L", "seats", "geometry"]].to_file(tmp_path / "ms.geojson")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["feeder", str(tmp_path / "es.geojson"), str(tmp_path / "ms.geojson"), "--students-col", "cohort",
+         "--block-id-col", "ES_ZONE", "--school-name-col", "PROPERTY_L", "--capacity-col", "seats",
+         "--out", str(out), "--time-limit", "30"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "plan.csv", encoding="utf-8-sig")
+    assert len(table) == len(es) and table["school_id"].notna().all()  # every primary zone feeds one school
+    summary = pd.read_json(out / "summary.json", typ="series")
+    assert summary["totals"]["zones_not_contiguous"] == 0
+    assert summary["totals"]["schools_over_capacity"] == 0
