@@ -9,9 +9,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 
 import zoning
+from conftest import shared
 from zoning.districts import form_districts
 from zoning.errors import InfeasibleError, InputError
 from zoning.graph import build_block_graph
@@ -19,8 +19,6 @@ from zoning.model_districts import is_valid, solve_districts
 from zoning.options import SolveOptions
 from zoning.problem_districts import build_district_problem
 from zoning.verify import district_violations
-
-from conftest import shared
 
 FAST = SolveOptions(time_limit_s=20)
 

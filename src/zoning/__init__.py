@@ -9,9 +9,9 @@ zoning.write_plan(plan, "out/")
 """
 
 from . import datasets
+from .districts import form_districts
 from .errors import InfeasibleError, InputError, Issue, ZoningError
 from .export import plan_layers, plan_map_html, plan_table, write_plan
-from .districts import form_districts
 from .inputs import Inputs, load_inputs, read_blocks, read_schools, read_zones
 from .metrics import district_table, school_table, summary
 from .options import SolveOptions

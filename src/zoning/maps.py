@@ -16,8 +16,10 @@ This module is the only one that imports folium.  It never solves and never touc
 ``folium.Map`` (:func:`zone_map`) or the page as a string (:func:`to_html`); the caller writes it.
 
 Layers, bottom to top (each in its own Leaflet pane, so toggling one never reorders the others):
-zone fills (one colour per school), block outlines (transparent, carry the block tooltips; moved blocks
-dashed), school-district outlines (thick), schools (circles; lead schools stars; over capacity ringed red).
+zone fills (one colour per school; with school districts one colour per district, zone borders thin inside
+it), block outlines (transparent, carry the block tooltips; moved blocks dashed), school-district outlines
+(thick), schools (circles; lead schools large stars; over capacity ringed red).  A layer with nothing to
+draw (no blocks in a plan of districts drawn on schools alone) stays out of the layer switcher.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ BACKGROUND = "#f6f6f3"
 #: Opacity of the zone fills (the legend swatches use the same).
 ZONE_FILL_OPACITY = 0.5
 OVER_CAPACITY_COLOUR = "#c62828"
+#: School circles' radius and lead-school stars' size on screen (pixels): a star is well over twice as
+#: wide as a circle, so lead schools stand out at a glance.
+SCHOOL_RADIUS_PX = 7
+LEAD_STAR_PX = 36
 COORD_DECIMALS = 6
 
 BLOCK_COLUMNS = ("block_id", "name", "school_id", "students", "distance_m", "moved")
@@ -100,6 +106,9 @@ _CSS = f"""
 .zoning-legend table {{ border-collapse: collapse; }}
 .zoning-legend td {{ padding: 1px 4px; white-space: nowrap; vertical-align: middle; }}
 .zoning-legend .zoning-key {{ margin-top: 6px; border-top: 1px solid #ccc; padding-top: 4px; }}
+.zoning-legend .zoning-key svg {{ vertical-align: middle; }}
+.zoning-legend td.zoning-district {{ white-space: normal; max-width: 15em; }}
+.zoning-legend td.zoning-district span {{ white-space: nowrap; }}
 .zoning-num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .zoning-swatch {{
   display: inline-block; width: 14px; height: 14px; border: 1px solid #333; vertical-align: middle;
@@ -137,7 +146,10 @@ def zone_map(
       ``district_id`` and ``is_lead`` (lead schools are drawn as stars).
     - ``districts`` (optional): ``district_id``, ``lead_name``, ``n_schools``, ``students``, ``capacity``.
 
-    Each school gets a colour, in the order of ``schools``; zones that touch never share one.  ``tiles``
+    Each school gets a colour, in the order of ``schools``; zones that touch never share one.  With
+    ``districts`` and a ``district_id`` per school, each district gets a colour instead (districts that
+    touch never share one), its zones are filled with it and the legend lists the districts.  ``blocks``
+    may be empty (districts drawn on schools alone: ``zones`` then holds one area per school).  ``tiles``
     (a URL template such as ``https://tile.example.org/{z}/{x}/{y}.png`` with ``attribution``, or a
     provider name folium knows) adds a background map for users who are online.
 
@@ -148,7 +160,6 @@ def zone_map(
     _check_inputs(blocks, zones, schools, districts, tiles, attribution)
 
     order = _school_order(schools, zones, blocks)
-    colours = _zone_colours(order, zones)
     names = _school_names(schools, zones)
     stats = _zone_stats(zones)
     n_over = sum(_is_over(u) for u in schools["utilisation"])
@@ -157,6 +168,20 @@ def zone_map(
     geoms = {"blocks": _to_lonlat(blocks), "zones": _to_lonlat(zones), "schools": _to_lonlat(schools)}
     if districts is not None:
         geoms["districts"] = _to_lonlat(districts)
+    district_of = _district_of(schools, districts)
+    if district_of is None:
+        colours = _zone_colours(order, zones)
+        district_colours: dict = {}
+    else:
+        district_colours = _district_colours(
+            _district_order(districts, schools),
+            district_of,
+            zones,
+            geoms["zones"],
+            districts,
+            geoms["districts"],
+        )
+        colours = {sid: district_colours.get(district_of.get(sid), UNASSIGNED_COLOUR) for sid in order}
 
     # Without tiles, fractional zoom lets the zones fill the window; tiles look blurred between levels.
     m = folium.Map(tiles=None, zoom_control=False, control_scale=True, zoom_snap=1 if tiles else 0.25)
@@ -171,7 +196,7 @@ def zone_map(
     # Panes let pointer events through; only the drawn shapes catch them.
     for z_index, key in enumerate(_PANE_KEYS, start=401):
         CustomPane(_pane(key), z_index=z_index, pointer_events=False).add_to(m)
-    _zone_layer(zones, geoms["zones"], colours).add_to(m)
+    zone_layer = _zone_layer(zones, geoms["zones"], colours, district_of).add_to(m)
     block_layer = _block_layer(blocks, geoms["blocks"], colours, names, stats).add_to(m)
     if districts is not None:
         _district_layer(districts, geoms["districts"]).add_to(m)
@@ -183,25 +208,25 @@ def zone_map(
         css_class="zoning-box zoning-title",
         add_zoom=True,
     ).add_to(m)
-    legend = _legend_html(
-        schools,
-        stats,
-        order,
-        colours,
-        names,
+    key = _key_html(
         has_lead=has_lead,
         has_over=n_over > 0,
         has_moved=n_moved > 0,
         has_districts=districts is not None,
+        n_outside=0 if district_of is None else sum(sid not in district_of for sid in order),
     )
+    if district_of is None:
+        legend = _legend_html(schools, stats, order, colours, names, key=key)
+    else:
+        legend = _district_legend_html(districts, district_colours, key=key)
     legend_box = _Control(legend, position="bottomleft", css_class="zoning-box zoning-legend").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
     bounds = _bounds(*geoms.values())
     if bounds is not None:
-        _FitBounds(
-            bounds, layers=[block_layer, school_layer], title_box=title_box, legend_box=legend_box
-        ).add_to(m)
+        # Zones are unions of blocks: with blocks, testing them is enough (and tighter).
+        shown = [block_layer if len(blocks) else zone_layer, school_layer]
+        _FitBounds(bounds, layers=shown, title_box=title_box, legend_box=legend_box).add_to(m)
     logger.debug("zone map: %d blocks, %d zones, %d schools", len(blocks), len(zones), len(schools))
     return m
 
@@ -385,23 +410,87 @@ def _zone_colours(order: Sequence[Hashable], zones: gpd.GeoDataFrame) -> dict:
     if len(order) <= len(PALETTE):
         return {sid: PALETTE[j] for j, sid in enumerate(order)}
     neighbours: dict = {sid: set() for sid in order}
-    geoms = zones.geometry.values
-    ids = zones["school_id"].to_numpy()
+    ids = zones["school_id"].to_numpy(dtype=object)
+    for a, b in _touching(zones.geometry.values, ids):
+        if a in neighbours and b in neighbours:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+    return _greedy_colours(order, neighbours)
+
+
+def _district_of(schools: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> dict | None:
+    """{school id: district id} when the map colours by district (districts given, schools carry
+    ``district_id``); schools outside every district are left out.  None otherwise."""
+    if districts is None or "district_id" not in schools.columns:
+        return None
+    district_of = {
+        sid: did
+        for sid, did in zip(schools["school_id"], schools["district_id"], strict=True)
+        if not _missing(sid) and not _missing(did)
+    }
+    return district_of or None
+
+
+def _district_order(districts: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> list[Hashable]:
+    """District ids in the order of ``districts``, then any id found only among the schools."""
+    order: list[Hashable] = []
+    seen: set = set()
+    for did in (*districts["district_id"], *schools["district_id"]):
+        if _missing(did) or did in seen:
+            continue
+        seen.add(did)
+        order.append(did)
+    return order
+
+
+def _district_colours(
+    order: Sequence[Hashable],
+    district_of: dict,
+    zones: gpd.GeoDataFrame,
+    zone_geoms: gpd.GeoSeries,
+    districts: gpd.GeoDataFrame,
+    district_geoms: gpd.GeoSeries,
+) -> dict:
+    """A palette colour per district id, deterministic by district order; touching districts never share one.
+
+    Two districts touch when their outlines do, or when a zone of one touches a zone of the other (so the
+    rule holds for what is drawn even if the district outlines are missing).  Geometries are compared in
+    the map's WGS84 coordinates, where zones and districts are both drawn.
+    """
+    if len(order) <= len(PALETTE):
+        return {did: PALETTE[k] for k, did in enumerate(order)}
+    neighbours: dict = {did: set() for did in order}
+    ids = [district_of.get(sid) for sid in zones["school_id"]] + list(districts["district_id"])
+    geoms = np.concatenate([zone_geoms.values, district_geoms.values])
+    for a, b in _touching(geoms, ids):
+        if a in neighbours and b in neighbours:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+    return _greedy_colours(order, neighbours)
+
+
+def _touching(geoms, ids) -> Iterable[tuple]:
+    """Pairs of different ids whose geometries intersect (share an edge or a corner)."""
+    geoms = np.asarray(geoms, dtype=object)
+    ids = np.asarray(ids, dtype=object)
     valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    valid &= np.array([not _missing(i) for i in ids], dtype=bool)
     geoms, ids = geoms[valid], ids[valid]
-    if len(geoms):
-        left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-        for a, b in zip(ids[left], ids[right], strict=True):
-            if a != b and a in neighbours and b in neighbours:
-                neighbours[a].add(b)
-                neighbours[b].add(a)
+    if not len(geoms):
+        return []
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    return [(a, b) for a, b in zip(ids[left], ids[right], strict=True) if a != b]
+
+
+def _greedy_colours(order: Sequence[Hashable], neighbours: dict) -> dict:
+    """Each id in turn takes the least-used palette colour that no already-coloured neighbour has."""
     colours: dict = {}
     used = dict.fromkeys(PALETTE, 0)
-    for sid in order:
-        taken = {colours[n] for n in neighbours[sid] if n in colours}
+    for key in order:
+        taken = {colours[n] for n in neighbours[key] if n in colours}
         free = [c for c in PALETTE if c not in taken] or list(PALETTE)
         choice = min(free, key=lambda c: used[c])  # min keeps palette order among ties
-        colours[sid] = choice
+        colours[key] = choice
         used[choice] += 1
     return colours
 
@@ -426,6 +515,13 @@ def _fmt_count(value) -> str:
         return "—"
     x = float(value)
     return f"{x:,.0f}" if abs(x - round(x)) < 0.05 else f"{x:,.1f}"
+
+
+def _fmt_id(value) -> str:
+    """A district id as residents read it: 2, not 2.0 (ids turn into floats beside missing values)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        value = int(value)
+    return html.escape(str(value))
 
 
 def _fmt_share(value) -> str:
@@ -463,17 +559,20 @@ def _rgba(colour: str, alpha: float) -> str:
 
 
 def _star_svg(fill: str, stroke: str, size: int) -> str:
-    """A five-pointed star as inline SVG (no image file)."""
-    c, outer, inner = size / 2, size / 2 - 1.5, size / 5
+    """A plump five-pointed star as inline SVG (no image file), with a white halo so it stands out on
+    any fill."""
+    c, outer = size / 2, size / 2 - 2.5
+    inner = outer * 0.5
     points = []
     for k in range(10):
         r = outer if k % 2 == 0 else inner
         angle = np.pi / 2 - k * np.pi / 5
-        points.append(f"{c + r * np.cos(angle):.1f},{c - r * np.sin(angle):.1f}")
+        points.append(f"{c + r * np.cos(angle):.1f},{c - r * np.sin(angle) + outer * 0.1:.1f}")
+    shape = f'points="{" ".join(points)}" stroke-linejoin="round"'
     return (
         f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
-        f'<polygon points="{" ".join(points)}" fill="{fill}" stroke="{stroke}" stroke-width="2" '
-        'stroke-linejoin="round"/></svg>'
+        f'<polygon {shape} fill="none" stroke="#ffffff" stroke-width="4.5"/>'
+        f'<polygon {shape} fill="{fill}" stroke="{stroke}" stroke-width="2"/></svg>'
     )
 
 
@@ -548,6 +647,7 @@ class _GeoJsonLayer(Layer):
             if geom is not None and not geom.is_empty
         ]
         self.data = {"type": "FeatureCollection", "features": features}
+        self.control = bool(features)  # a switch that shows or hides nothing only puzzles
         self.styles = table.styles  # read after ``items`` is consumed: building them may add styles
         self.pane = _pane(pane)
         self.tooltip_options = tooltip_options
@@ -618,20 +718,31 @@ def _rows(frame: pd.DataFrame, columns: Sequence[str]):
     return zip(*data, strict=True)
 
 
-def _zone_layer(zones: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict) -> Layer:
+def _zone_layer(
+    zones: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict, district_of: dict | None
+) -> Layer:
+    """Zone fills.  Coloured by district, a zone's border is thin: the district reads as one area, and
+    the thick district outline above marks where districts meet."""
     table = _StyleTable()
     items = []
     for geom, (sid, name, students, capacity, utilisation) in zip(
         geoms.values, _rows(zones, ZONE_COLUMNS), strict=True
     ):
-        s = table(
-            color="#333333",
-            weight=1.5,
-            opacity=0.9,
-            fillColor=colours.get(sid, UNASSIGNED_COLOUR),
-            fillOpacity=ZONE_FILL_OPACITY,
-        )
-        tip = f"<b>{html.escape(str(name))}</b><br>{_load_html(students, capacity, utilisation)}"
+        colour = colours.get(sid, UNASSIGNED_COLOUR)
+        if district_of is None:
+            s = table(
+                color="#333333", weight=1.5, opacity=0.9, fillColor=colour, fillOpacity=ZONE_FILL_OPACITY
+            )
+        else:
+            s = table(
+                color="#555555", weight=0.7, opacity=0.6, fillColor=colour, fillOpacity=ZONE_FILL_OPACITY
+            )
+        lines = [f"<b>{html.escape(str(name))}</b>"]
+        if district_of is not None:
+            did = district_of.get(sid)
+            lines.append("未划入学区 not in a district" if did is None else f"学区 district {_fmt_id(did)}")
+        lines.append(_load_html(students, capacity, utilisation))
+        tip = "<br>".join(lines)
         items.append((_polygonal(geom), {"s": s, "t": tip}))
     layer = _GeoJsonLayer(
         table,
@@ -707,11 +818,11 @@ def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> Layer:
     s = table(color="#1a1a1a", weight=4.5, opacity=0.9, fill=False)
     items = []
     for geom, (district_id, lead_name, n_schools, students, capacity) in zip(
-        geoms.values, _rows(districts, DISTRICT_COLUMNS), strict=True
+        _without_gaps(geoms.values), _rows(districts, DISTRICT_COLUMNS), strict=True
     ):
         utilisation = _ratio(students, capacity)
         tip = (
-            f"<b>学区 district {html.escape(str(district_id))}</b><br>"
+            f"<b>学区 district {_fmt_id(district_id)}</b><br>"
             f"牵头校 lead school: {html.escape(str(lead_name))}<br>"
             f"学校 schools: {_fmt_count(n_schools)}<br>"
             f"{_load_html(students, capacity, utilisation)}"
@@ -726,6 +837,41 @@ def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> Layer:
     )
 
 
+#: A hole in a district smaller than this share of its polygon, with no other district in it, is a gap
+#: between zones (source zones rarely tile exactly), not an enclave.
+_GAP_SHARE = 0.01
+
+
+def _without_gaps(geoms: np.ndarray) -> list:
+    """District outlines without the holes that are mere gaps between zones.
+
+    Drawn thick, a sliver between two zones of one district reads as a border that is not there.  A hole
+    is dropped when it is small (``_GAP_SHARE`` of its polygon) and no other district lies in it; an
+    enclave of another district keeps its outline.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    tree = shapely.STRtree(geoms[valid])
+    others = np.flatnonzero(valid)
+    out = []
+    for k, geom in enumerate(geoms):
+        if not valid[k] or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            out.append(geom)
+            continue
+        parts = []
+        for part in shapely.get_parts(geom):
+            holes = []
+            for ring in part.interiors:
+                hole = shapely.Polygon(ring)
+                inside = [j for j in others[tree.query(hole, predicate="intersects")] if j != k]
+                covered = sum(hole.intersection(geoms[j]).area for j in inside)
+                if hole.area >= _GAP_SHARE * shapely.Polygon(part.exterior).area or covered > 0.5 * hole.area:
+                    holes.append(ring)
+            parts.append(shapely.Polygon(part.exterior, holes))
+        out.append(parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts))
+    return out
+
+
 def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict) -> Layer:
     table = _StyleTable()
     items = []
@@ -737,16 +883,21 @@ def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict
         colour = colours.get(sid, UNASSIGNED_COLOUR)
         stroke = OVER_CAPACITY_COLOUR if over else "#1a1a1a"
         s = table(
-            radius=7, color=stroke, weight=3.5 if over else 2, opacity=1, fillColor=colour, fillOpacity=1
+            radius=SCHOOL_RADIUS_PX,
+            color=stroke,
+            weight=3.5 if over else 2,
+            opacity=1,
+            fillColor=colour,
+            fillOpacity=1,
         )
         lead = _truthy(is_lead)
         lines = [f"<b>{html.escape(str(name))}</b>" + (" ★ 牵头校 lead school" if lead else "")]
         if not _missing(district_id):
-            lines.append(f"学区 district: {html.escape(str(district_id))}")
+            lines.append(f"学区 district {_fmt_id(district_id)}")
         lines.append(_load_html(students, capacity, utilisation))
         properties: dict = {"s": s, "t": "<br>".join(lines)}
         if lead:
-            properties["star"] = [_star_svg(colour, stroke, 26), 26]
+            properties["star"] = [_star_svg(colour, stroke, LEAD_STAR_PX), LEAD_STAR_PX]
         items.append((geom, properties))
     return _GeoJsonLayer(
         table,
@@ -887,18 +1038,29 @@ def _ratio(numerator, denominator) -> float:
     return float(numerator) / float(denominator)
 
 
-def _sum(frame: pd.DataFrame, column: str) -> float:
-    return float(pd.to_numeric(frame[column], errors="coerce").sum())
+def _sum(frame: pd.DataFrame, column: str) -> float | None:
+    """The column's total; None when the column is absent or has no number at all (unknown, not 0)."""
+    if column not in frame.columns:
+        return None
+    values = pd.to_numeric(frame[column], errors="coerce")
+    return None if values.isna().all() else float(values.sum())
 
 
 def _title_html(
     title: str, blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, n_over: int, n_moved: int
 ) -> str:
-    facts = (
-        f"{len(schools):,} 所学校 schools · {len(blocks):,} 小区 blocks · "
-        f"{_fmt_count(_sum(blocks, 'students'))} 学生 students · {_fmt_count(_sum(schools, 'capacity'))} 学位 seats"
-    )
-    lines = [f"<h1>{html.escape(title)}</h1>", f"<div>{facts}</div>"]
+    """Title and the plan in figures.  Without blocks (districts drawn on schools alone) the block count
+    is left out and the children are the schools' own; a total nobody knows is left out too."""
+    students = _sum(blocks, "students") if len(blocks) else _sum(schools, "students")
+    seats = _sum(schools, "capacity")
+    facts = [f"{len(schools):,} 所学校 schools"]
+    if len(blocks):
+        facts.append(f"{len(blocks):,} 小区 blocks")
+    if students is not None:
+        facts.append(f"{_fmt_count(students)} 学生 students")
+    if seats is not None:
+        facts.append(f"{_fmt_count(seats)} 学位 seats")
+    lines = [f"<h1>{html.escape(title)}</h1>", f"<div>{' · '.join(facts)}</div>"]
     if n_over:
         lines.append(f'<div class="zoning-over">{n_over} 所超额 school(s) over capacity</div>')
     if n_moved:
@@ -913,10 +1075,7 @@ def _legend_html(
     colours: dict,
     names: dict,
     *,
-    has_lead: bool,
-    has_over: bool,
-    has_moved: bool,
-    has_districts: bool,
+    key: str,
 ) -> str:
     """The legend: a row per school (the school's own figures, else its zone's), then the symbol key."""
     stats = {
@@ -939,12 +1098,53 @@ def _legend_html(
             f"<td class='zoning-num'>{_fmt_count(students)} / {_fmt_count(capacity)}</td>"
             f"<td class='zoning-num'>{use}</td></tr>"
         )
+    return (
+        "<details open><summary><h2>学校 Schools</h2></summary><table>"
+        + "".join(rows)
+        + "</table>"
+        + key
+        + "</details>"
+    )
+
+
+def _district_legend_html(districts: gpd.GeoDataFrame, colours: dict, *, key: str) -> str:
+    """The legend of a map coloured by district: a row per district (its colour, number of schools, lead
+    school, children / seats, use), then the symbol key.  The schools are in their tooltips.  Kept narrow
+    (a long lead-school name wraps) so the map can make room beside it."""
+    rows = [
+        "<tr><td></td><td></td><td class='zoning-num'>学生/学位<br>students/seats</td>"
+        "<td class='zoning-num'>使用率<br>use</td></tr>"
+    ]
+    for did, lead_name, n_schools, students, capacity in _rows(districts, DISTRICT_COLUMNS):
+        if _missing(did):
+            continue
+        lead = "—" if _missing(lead_name) else html.escape(str(lead_name))
+        use = _utilisation_html(_ratio(students, capacity), over_label="")
+        rows.append(
+            f"<tr><td><span class='zoning-swatch' style='background:"
+            f"{_rgba(colours.get(did, UNASSIGNED_COLOUR), ZONE_FILL_OPACITY)}'></span></td>"
+            f"<td class='zoning-district'><span><b>学区 district {_fmt_id(did)}</b> · "
+            f"{_fmt_count(n_schools)} 所学校 schools</span><br>★ {lead}</td>"
+            f"<td class='zoning-num'>{_fmt_count(students)} / {_fmt_count(capacity)}</td>"
+            f"<td class='zoning-num'>{use}</td></tr>"
+        )
+    return (
+        f"<details open><summary><h2>{len(rows) - 1} 学区 Districts</h2></summary><table>"
+        + "".join(rows)
+        + "</table>"
+        + key
+        + "</details>"
+    )
+
+
+def _key_html(*, has_lead: bool, has_over: bool, has_moved: bool, has_districts: bool, n_outside: int) -> str:
+    """The symbol key under the legend's table (``n_outside``: schools in no district, drawn grey)."""
     key = [
         "<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' stroke='#1a1a1a' "
         "stroke-width='2'/></svg> 学校 school"
     ]
     if has_lead:
-        key.append(_star_svg("#ffffff", "#1a1a1a", 16) + " 牵头校 lead school")
+        key.append(_star_svg("#ffffff", "#1a1a1a", 22) + " 牵头校 lead school")
     if has_over:
         key.append(
             f"<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' "
@@ -960,13 +1160,12 @@ def _legend_html(
             "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#1a1a1a' "
             "stroke-width='4.5'/></svg> 学区 district"
         )
-    return (
-        "<details open><summary><h2>学校 Schools</h2></summary><table>"
-        + "".join(rows)
-        + "</table><div class='zoning-key'>"
-        + "<br>".join(key)
-        + "</div></details>"
-    )
+    if n_outside:
+        key.append(
+            f"<span class='zoning-swatch' style='background:{_rgba(UNASSIGNED_COLOUR, ZONE_FILL_OPACITY)}'>"
+            f"</span> 未划入学区 not in a district ({n_outside:,} 所 schools)"
+        )
+    return "<div class='zoning-key'>" + "<br>".join(key) + "</div>"
 
 
 def _bounds(*series: gpd.GeoSeries | None) -> list[list[float]] | None:

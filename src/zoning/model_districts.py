@@ -20,14 +20,18 @@ Formulation (``i`` schools, ``l`` lead candidates, ``a = (i, l)`` candidate pair
                           x_(a, l) ≤ Σ_{u ∈ R} x_(u, l)   ∀ a ∈ C                 (lazy, as for zones)
     min Σ_a w_i d_a x_a
 
-Search.  A constructive start (graph-Voronoi regions around K spread-out leads, then balancing moves)
-gives a plan at once.  Small problems (≤ ``FULL_MODEL_SCHOOLS`` schools) are solved whole with lazy
-one-piece cuts, CP-SAT's bound proving optimality.  Larger ones are improved by large-neighbourhood search:
-a few neighbouring districts at a time are re-solved exactly (the same model on their schools, with
-complete hints), the rest held fixed.  While the start breaks a band, the windows minimise the band
-excess first (slack variables at a high price), so the search always has a plan to stand on.  The proven
-bound is the LP relaxation of (1)–(9) with the a-priori one-piece inequalities (GLOP), or CP-SAT's own
-bound when the whole model was solved; the gap is measured against it.
+Search.  A constructive start (graph-Voronoi regions around K spread-out leads, then balancing moves that
+lower the band excess or, at equal excess, bring districts nearer the middle of their bands, applied in
+batches; then a cost descent) gives a plan keeping every rule at once on the benchmark cities.  Small
+problems (≤ ``MIXED_SCHOOLS`` schools) are solved whole with lazy one-piece cuts, CP-SAT's bound proving
+optimality.  Mid-sized ones (≤ ``FULL_MODEL_SCHOOLS``) first get ``LNS_SHARE`` of the time of
+large-neighbourhood search, then the whole model hinted with its plan.  Larger ones get large-neighbourhood
+search only: a few neighbouring districts at a time are re-solved exactly (the same model on their
+schools, with complete hints), the rest held fixed.  While the plan breaks a band, the windows minimise
+the band excess first (slack variables at a high price), so the search always has a plan to stand on.
+Every solution CP-SAT reports is read as it comes (a plan in one piece is kept, one in pieces yields
+cuts).  The proven bound is the LP relaxation of (1)–(7) (HiGHS, in a background thread), or CP-SAT's
+own bound when the whole model was solved; the gap is measured against it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -54,8 +58,16 @@ log = logging.getLogger(__name__)
 
 #: Up to this many schools the whole model is solved at once; above it, windows of a few districts.
 FULL_MODEL_SCHOOLS = 400
+#: Above this many schools (and up to FULL_MODEL_SCHOOLS), LNS windows run before the whole model.
+MIXED_SCHOOLS = 150
+#: Share of the time limit the LNS windows get before the whole model, between the two sizes above.
+LNS_SHARE = 0.3
 #: Schools per LNS window (a few neighbouring districts).
 WINDOW_SCHOOLS = 70
+#: Most districts per LNS window.
+WINDOW_DISTRICTS = 5
+#: Seconds per LNS window.
+WINDOW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,7 @@ class DistrictSolution:
     cuts: int
     windows: int
     source: str
+    first_seconds: float = float("nan")  # when the first plan keeping every rule was found
 
     @property
     def gap(self) -> float:
@@ -504,11 +517,92 @@ def constructive(p: DistrictProblem, seed: int = 0, *, deadline: float | None = 
 
 
 def _balance(
-    p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None, max_moves: int = 20_000
+    p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None, max_batches: int = 2_000
 ) -> np.ndarray:
-    """Move boundary schools between neighbouring districts while that lowers the band excess (ties
-    broken by cost), never breaking a district in two and never moving a lead."""
-    return _local_search(p, lead_of, deadline=deadline, max_moves=max_moves, by_cost=False)
+    """Move boundary schools between neighbouring districts while that lowers the band excess — or keeps
+    it and brings the districts nearer the middle of their bands, which frees room for the next moves
+    (single moves alone stall when every neighbour sits at the edge of a band).  Each round applies a batch
+    of the best moves touching each district at most once, never breaking a district in two and never
+    moving a lead.  (excess, spread) falls strictly with every move, so the search ends."""
+    lead_of = lead_of.copy()
+    tied = _tied(p)
+    blocked: set[tuple[int, int]] = set()
+    for _ in range(max_batches):
+        if band_excess(p, lead_of) <= 1e-9 or (deadline is not None and time.perf_counter() > deadline):
+            break
+        i, src, dst, d_ex, d_dev, d_cost = _move_deltas(p, lead_of, tied)
+        ok = (d_ex < -1e-12) | ((d_ex <= 1e-12) & (d_dev < -1e-9))
+        scale = max(1.0, float(np.abs(d_cost).max(initial=0)))
+        score = np.where(d_ex < -1e-12, d_ex - 1e3, d_dev) + 1e-6 * d_cost / scale
+        cand = np.flatnonzero(ok)
+        if not _apply_batch(p, lead_of, i, src, dst, cand[np.argsort(score[cand], kind="stable")], blocked):
+            break
+    return lead_of
+
+
+def _tied(p: DistrictProblem) -> np.ndarray:
+    """Schools named in a together/apart pair: the local searches leave them where they are."""
+    tied = np.zeros(p.n, dtype=bool)
+    tied[p.together.ravel()] = True
+    tied[p.apart.ravel()] = True
+    return tied
+
+
+def _apply_batch(p, lead_of, i, src, dst, ranked, blocked) -> bool:
+    """Apply the ranked moves in order, each district moved from or to at most once; True if any moved."""
+    touched: set[int] = set()
+    moved = False
+    for t in ranked:
+        key = (int(i[t]), int(dst[t]))
+        if key in blocked or int(src[t]) in touched or int(dst[t]) in touched:
+            continue
+        if p.contiguity and _cuts_district(p, lead_of, int(i[t])):
+            blocked.add(key)
+            continue
+        lead_of[i[t]] = dst[t]
+        touched.update((int(src[t]), int(dst[t])))
+        moved = True
+    return moved
+
+
+def _move_deltas(p: DistrictProblem, lead_of: np.ndarray, tied: np.ndarray):
+    """Every candidate move (school i from district src to dst) with its change of band excess, of spread
+    around the band middles and of cost."""
+    s = _stats(p, lead_of)
+    i, dst = _moves(p, lead_of)
+    keep = ~tied[i]
+    i, dst = i[keep], dst[keep]
+    src = lead_of[i]
+    a = {key: v[src].astype(float) for key, v in s.items()}
+    b = {key: v[dst].astype(float) for key, v in s.items()}
+    idx = np.arange(len(i))
+    before_ex = _excess_of(p, a, idx) + _excess_of(p, b, idx)
+    before_dev = _spread_of(p, a) + _spread_of(p, b)
+    _move_arrays(p, a, b, i)
+    d_ex = _excess_of(p, a, idx) + _excess_of(p, b, idx) - before_ex
+    d_dev = _spread_of(p, a) + _spread_of(p, b) - before_dev
+    d_cost = p.weight[i] * (np.hypot(*(p.xy[i] - p.xy[dst]).T) - np.hypot(*(p.xy[i] - p.xy[src]).T))
+    return i, src, dst, d_ex, d_dev, d_cost
+
+
+def _spread_of(p: DistrictProblem, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Σ over the bands of ((value − band middle) / half band)²: how near its band edges a district sits."""
+    out = np.zeros(len(s["count"]))
+
+    def sq(v, lo, hi):
+        return ((v - (lo + hi) / 2) / max((hi - lo) / 2, 1e-9)) ** 2
+
+    out += sq(s["count"], *p.count_band)
+    if p.seats_band is not None:
+        out += sq(s["seats"], *p.seats_band)
+    if p.children_band is not None:
+        out += sq(s["children"], *p.children_band)
+    if p.quality_band is not None:
+        qlo, qhi = p.quality_band
+        out += (
+            (s["qsum"] - (qlo + qhi) / 2 * s["qn"]) / max((qhi - qlo) / 2 * p.n / p.n_districts, 1e-9)
+        ) ** 2
+    return out
 
 
 def _moves(p: DistrictProblem, lead_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -527,56 +621,20 @@ def _moves(p: DistrictProblem, lead_of: np.ndarray) -> tuple[np.ndarray, np.ndar
     return pairs[:, 0], pairs[:, 1]
 
 
-def _local_search(
-    p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None, max_moves: int, by_cost: bool
+def _descend(
+    p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None, max_batches: int
 ) -> np.ndarray:
-    """Best-improvement moves of single schools.  by_cost=False: lower the band excess (cost breaks ties);
-    by_cost=True: lower the cost without adding any band excess.  Moves are evaluated on arrays."""
+    """Cost-lowering moves of single schools that add no band excess, applied in batches (each district
+    moved from or to at most once per batch, so every move is judged exactly)."""
     lead_of = lead_of.copy()
-    tied = np.zeros(p.n, dtype=bool)
-    tied[p.together.ravel()] = True
-    tied[p.apart.ravel()] = True
+    tied = _tied(p)
     blocked: set[tuple[int, int]] = set()
-    for _ in range(max_moves):
+    for _ in range(max_batches):
         if deadline is not None and time.perf_counter() > deadline:
             break
-        s = _stats(p, lead_of)
-        i, dst = _moves(p, lead_of)
-        keep = ~tied[i]
-        i, dst = i[keep], dst[keep]
-        if len(i) == 0:
-            break
-        src = lead_of[i]
-        before = _excess_of(p, s, src) + _excess_of(p, s, dst)
-        a = {key: v[src].astype(float) for key, v in s.items()}
-        b = {key: v[dst].astype(float) for key, v in s.items()}
-        _move_arrays(p, a, b, i)
-        idx = np.arange(len(i))
-        after = _excess_of(p, a, idx) + _excess_of(p, b, idx)
-        d_ex = after - before
-        d_cost = p.weight[i] * (np.hypot(*(p.xy[i] - p.xy[dst]).T) - np.hypot(*(p.xy[i] - p.xy[src]).T))
-        if by_cost:
-            ok = (d_ex <= 1e-12) & (d_cost < -1e-6)
-            score = d_cost
-        else:
-            ok = d_ex < -1e-12
-            scale = max(1.0, float(np.abs(d_cost).max()))
-            score = d_ex + 1e-6 * d_cost / scale
-        cand = np.flatnonzero(ok)
-        if len(cand) == 0:
-            break
-        moved = False
-        for t in cand[np.argsort(score[cand], kind="stable")][:50]:
-            key = (int(i[t]), int(dst[t]))
-            if key in blocked:
-                continue
-            if p.contiguity and _cuts_district(p, lead_of, int(i[t])):
-                blocked.add(key)
-                continue
-            lead_of[i[t]] = dst[t]
-            moved = True
-            break
-        if not moved:
+        i, src, dst, d_ex, _d_dev, d_cost = _move_deltas(p, lead_of, tied)
+        cand = np.flatnonzero((d_ex <= 1e-12) & (d_cost < -1e-6))
+        if not _apply_batch(p, lead_of, i, src, dst, cand[np.argsort(d_cost[cand], kind="stable")], blocked):
             break
     return lead_of
 
@@ -613,7 +671,7 @@ def improve(p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None =
         relabel = dict(zip(leads.tolist(), new_leads.tolist()))
         lead_of = np.array([relabel[v] for v in lead_of.tolist()], dtype=np.int64)
         before = p.cost_of(lead_of)
-        lead_of = _local_search(p, lead_of, deadline=deadline, max_moves=2000, by_cost=True)
+        lead_of = _descend(p, lead_of, deadline=deadline, max_batches=500)
         if p.cost_of(lead_of) >= before:
             break
     return lead_of
@@ -743,6 +801,18 @@ def lp_bound(p: DistrictProblem, time_limit_s: float) -> tuple[float, float]:
 # ----------------------------------------------------------------------------------------------- search
 
 
+def _window_coverage(p: DistrictProblem, lead_of: np.ndarray, window: np.ndarray) -> int:
+    """Weight the window must cover for the coverage rule to hold, given what is covered outside it."""
+    if p.min_coverage is None:
+        return 0
+    w = p.weight.astype(float)
+    need = int(np.ceil(p.min_coverage * w.sum() - 1e-9))
+    outside = ~np.isin(np.arange(p.n), window)
+    cov_lead = np.zeros(p.n, dtype=bool)
+    cov_lead[np.unique(lead_of[p.hq])] = True
+    return max(0, need - int(w[outside & cov_lead[lead_of]].sum()))
+
+
 def _solve_window(
     p: DistrictProblem,
     lead_of: np.ndarray,
@@ -753,33 +823,39 @@ def _solve_window(
     soft: bool,
     pieces: dict,
     max_rounds: int = 50,
+    on_valid=None,
 ) -> tuple[np.ndarray | None, str, float, int, int]:
     """Re-group ``window`` (whole districts) exactly; returns (best valid regrouping or None, status,
-    the window's proven bound, rounds, cuts)."""
+    the window's proven bound, rounds, cuts).
+
+    Every solution CP-SAT finds is read as it comes: one in one piece is a candidate plan (``on_valid`` is
+    called with it when it keeps every band), one cut in pieces yields one-piece cuts for the next round.
+    """
     deadline = time.perf_counter() + time_limit_s
     k = len(np.unique(lead_of[window]))
-    covered_min = 0
-    if p.min_coverage is not None:
-        w = p.weight.astype(float)
-        need = int(np.ceil(p.min_coverage * w.sum() - 1e-9))
-        outside = ~np.isin(np.arange(p.n), window)
-        cov_lead = np.zeros(p.n, dtype=bool)
-        cov_lead[np.unique(lead_of[p.hq])] = True
-        covered_outside = int(w[outside & cov_lead[lead_of]].sum())
-        covered_min = max(0, need - covered_outside)
-    dm = DistrictModel(p, window, k, covered_min=covered_min, soft=soft, known_pieces=pieces)
+    dm = DistrictModel(
+        p, window, k, covered_min=_window_coverage(p, lead_of, window), soft=soft, known_pieces=pieces
+    )
     best, best_key = None, None
     status, bound = "unknown", 0.0
     rounds = 0
     current_key = (round(band_excess(p, lead_of), 9), p.cost_of(lead_of))
+    new_pieces: list = []
 
-    def consider(candidate: np.ndarray) -> None:
+    def harvest(sol: np.ndarray) -> bool:
+        """Keep a solution if it is the best plan so far; True when it is in one piece."""
         nonlocal best, best_key
-        if district_pieces(p, candidate, np.unique(candidate[window])):
-            return
-        key = (round(band_excess(p, candidate), 9), p.cost_of(candidate))
+        cand = dm.read(sol, lead_of)
+        cut = district_pieces(p, cand, np.unique(cand[window]))
+        if cut:
+            new_pieces.extend(cut)
+            return False
+        key = (round(band_excess(p, cand), 9), p.cost_of(cand))
         if best_key is None or key < best_key:
-            best, best_key = candidate, key
+            best, best_key = cand, key
+            if key[0] <= 1e-9 and key < current_key and on_valid is not None:
+                on_valid(cand)
+        return True
 
     while rounds < max_rounds:
         remaining = deadline - time.perf_counter()
@@ -787,31 +863,17 @@ def _solve_window(
             break
         rounds += 1
         dm.hint(best if best is not None else lead_of)
-        found: list[np.ndarray] = []
-        res = run_cpsat(
-            dm.model,
-            options=options,
-            time_limit_s=remaining,
-            on_solution=lambda sol, found=found: found.append(sol.copy()),
-        )
+        new_pieces.clear()
+        res = run_cpsat(dm.model, options=options, time_limit_s=remaining, on_solution=harvest)
         status = res.status
         if status in ("infeasible", "unknown", "invalid"):
             break
         bound = res.bound
-        new_pieces = []
-        for sol in found + [res.solution]:
-            cand = dm.read(sol, lead_of)
-            ps = district_pieces(p, cand, np.unique(cand[window]))
-            if ps:
-                new_pieces += ps
-            else:
-                consider(cand)
-        final = dm.read(res.solution, lead_of)
-        if not district_pieces(p, final, np.unique(final[window])):
+        if harvest(res.solution):
             break  # the relaxation's optimum is in one piece: optimal for the window
         for lead, comp in new_pieces:
             pieces.setdefault((lead, comp.tobytes()), comp)
-        dm.add_piece_cuts(new_pieces)
+        dm.add_piece_cuts(list({(lead, c.tobytes()): (lead, c) for lead, c in new_pieces}.values()))
     if best is not None and best_key >= current_key:
         best = None
     return best, status, bound, rounds, dm.n_cuts
@@ -847,13 +909,123 @@ def _window(p: DistrictProblem, lead_of: np.ndarray, seed_lead: int, rng, max_sc
             continue
         chosen.append(lead)
         size += extra
-        if size >= max_schools or len(chosen) >= 5:
+        if size >= max_schools or len(chosen) >= WINDOW_DISTRICTS:
             break
     return np.flatnonzero(np.isin(lead_of, chosen))
 
 
+@dataclass
+class _Search:
+    """The running state of one solve: the incumbent, the proven bound and the counters reported."""
+
+    p: DistrictProblem
+    options: SolveOptions
+    t0: float
+    deadline: float
+    lead_of: np.ndarray
+    bound: float = 0.0
+    bound_source: str = "none"
+    first_seconds: float = float("nan")
+    rounds: int = 0
+    cuts: int = 0
+    windows: int = 0
+    source: str = "constructive"
+    pieces: dict = field(default_factory=dict)
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def on_valid(self, _plan: np.ndarray | None = None) -> None:
+        """A plan keeping every rule was found: note when the first one came."""
+        if np.isnan(self.first_seconds):
+            self.first_seconds = time.perf_counter() - self.t0
+            log.info("districts: first plan keeping every rule after %.2f s", self.first_seconds)
+
+    def raise_bound(self, value: float, source: str) -> None:
+        if value > self.bound:
+            self.bound, self.bound_source = value, source
+
+    def solve(
+        self, window: np.ndarray, seconds: float, *, soft: bool, source: str
+    ) -> tuple[str, float, bool]:
+        """Re-solve ``window`` exactly and keep the result if better: (status, window bound, improved)."""
+        new, status, wbound, r, c = _solve_window(
+            self.p, self.lead_of, window, self.options, seconds, soft=soft, pieces=self.pieces,
+            on_valid=self.on_valid,
+        )  # fmt: skip
+        self.rounds += r
+        self.cuts += c
+        self.windows += 1
+        if new is not None:
+            self.lead_of, self.source = new, source
+        return status, wbound, new is not None
+
+
+def _full_model(s: _Search) -> None:
+    """The whole model at once (bands hard: CP-SAT repairs a hint that misses them better than it trades
+    slack for trips); CP-SAT's bound of the model with the cuts so far is a proven bound."""
+    p = s.p
+    status, wbound, _ = s.solve(np.arange(p.n), s.left(), soft=False, source="CP-SAT")
+    if status == "infeasible":
+        raise explain_districts(p, s.lead_of)
+    # the bound of the last round CP-SAT finished (0 without one): valid whatever the final status
+    s.raise_bound(wbound, "CP-SAT")
+    if status == "optimal" and is_valid(p, s.lead_of):
+        # the last round's optimum was in one piece: the plan is optimal
+        s.raise_bound(min(wbound, p.cost_of(s.lead_of)), "CP-SAT")
+
+
+def _seed_district(p: DistrictProblem, lead_of: np.ndarray, order: list[int], rng) -> int | None:
+    """The district a window is built around: while a band is missed, the one missing it most; then
+    every district in turn (a fresh random order each sweep).  None: skip this turn."""
+    if band_excess(p, lead_of) > 1e-9:
+        leads = np.unique(lead_of)
+        ex = _excess_of(p, _stats(p, lead_of), leads)
+        return int(rng.choice(leads[ex >= ex.max() - 1e-12])) if ex.max() > 0 else int(rng.choice(leads))
+    if not order:
+        order.extend(rng.permutation(np.unique(lead_of)).tolist())
+    lead = int(order.pop())
+    return lead if lead_of[lead] == lead else None
+
+
+def _lns(s: _Search, until: float, rng, poll_bound) -> None:
+    """Large-neighbourhood search: a few neighbouring districts at a time re-solved exactly, until
+    ``until``, a plan proven within the gap, or a full sweep and more without improvement."""
+    p = s.p
+    order: list[int] = []
+    stale = 0
+    while time.perf_counter() < until - 0.1 and stale <= 3 * p.n_districts:
+        poll_bound()
+        valid = band_excess(p, s.lead_of) <= 1e-9
+        if valid and s.bound >= p.cost_of(s.lead_of) * (1 - s.options.relative_gap):
+            break
+        seed_lead = _seed_district(p, s.lead_of, order, rng)
+        if seed_lead is None:
+            continue
+        window = _window(p, s.lead_of, seed_lead, rng, WINDOW_SCHOOLS)
+        budget = min(WINDOW_SECONDS, until - time.perf_counter())
+        _status, _wb, improved = s.solve(window, budget, soft=not valid, source="LNS")
+        stale = 0 if improved else stale + 1
+        if improved:
+            log.info(
+                "window %d (%d schools, %.1f s): %.1f %s-km, excess %.3f",
+                s.windows,
+                len(window),
+                time.perf_counter() - s.t0,
+                p.cost_of(s.lead_of) / 1000,
+                p.weight_label,
+                band_excess(p, s.lead_of),
+            )
+
+
 def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) -> DistrictSolution:
-    """Best grouping within the time limit, with a proven lower bound; InfeasibleError in planner's words."""
+    """Best grouping within the time limit, with a proven lower bound; InfeasibleError in planner's words.
+
+    Up to ``MIXED_SCHOOLS`` schools the whole model is solved from the constructive start; up to
+    ``FULL_MODEL_SCHOOLS`` LNS windows first improve the start for ``LNS_SHARE`` of the time (exact
+    windows find the local moves fast) and the whole model, hinted with that plan, takes the rest (it
+    finds the moves across many districts); above, LNS windows only.
+    """
     t0 = time.perf_counter()
     deadline = t0 + options.time_limit_s
     pre = precheck_districts(p)
@@ -863,107 +1035,46 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
     pool = ThreadPoolExecutor(max_workers=1)
     lp_job = pool.submit(lp_bound, p, options.time_limit_s)
     pool.shutdown(wait=False)
-    lead_of = constructive(p, options.seed, deadline=t0 + 0.3 * options.time_limit_s)
-    excess = band_excess(p, lead_of)
+    s = _Search(
+        p, options, t0, deadline, constructive(p, options.seed, deadline=t0 + 0.3 * options.time_limit_s)
+    )
+    if is_valid(p, s.lead_of):
+        s.on_valid()
     log.info(
         "districts: first grouping %.1f %s-km, band excess %.3f (%.2f s)",
-        p.cost_of(lead_of) / 1000,
+        p.cost_of(s.lead_of) / 1000,
         p.weight_label,
-        excess,
+        band_excess(p, s.lead_of),
         time.perf_counter() - t0,
     )
-    bound, bound_source = 0.0, "none"
+    lp: dict = {}
 
-    def lp_result(wait: bool) -> None:
-        nonlocal bound, bound_source, lp_value, lp_seconds
-        if lp_value is None and (wait or lp_job.done()):
-            lp_value, lp_seconds = lp_job.result()
-            log.info("districts: LP bound %.1f %s-km in %.2f s", lp_value / 1000, p.weight_label, lp_seconds)
-            if lp_value == float("inf"):
-                raise explain_districts(p, lead_of)
-            if lp_value > bound:
-                bound, bound_source = lp_value, "LP relaxation"
+    def poll_bound(wait: bool = False) -> None:
+        if not lp and (wait or lp_job.done()):
+            lp["value"], lp["seconds"] = lp_job.result()
+            log.info(
+                "districts: LP bound %.1f %s-km in %.2f s", lp["value"] / 1000, p.weight_label, lp["seconds"]
+            )
+            if lp["value"] == float("inf"):
+                raise explain_districts(p, s.lead_of)
+            s.raise_bound(lp["value"], "LP relaxation")
 
-    lp_value: float | None = None
-    lp_seconds = 0.0
-    pieces: dict = {}
-    rounds = cuts = windows = 0
-    source = "constructive"
     rng = np.random.default_rng(options.seed)
-
-    if p.n <= FULL_MODEL_SCHOOLS:
-        window = np.arange(p.n)
-        while time.perf_counter() < deadline - 0.05:
-            # bands hard: CP-SAT repairs a hint that misses them better than it trades slack for trips
-            soft = False
-            new, status, wbound, r, c = _solve_window(
-                p, lead_of, window, options, deadline - time.perf_counter(), soft=soft, pieces=pieces
-            )
-            rounds += r
-            cuts += c
-            windows += 1
-            if new is not None:
-                lead_of, source = new, "CP-SAT"
-            if status == "infeasible" and not soft:
-                raise explain_districts(p, lead_of)
-            if not soft and status in ("optimal", "feasible") and wbound > bound:
-                bound, bound_source = wbound, "CP-SAT"
-            if not soft:
-                if status == "optimal":
-                    # the last round's optimum was one piece (cuts exhausted) or time ran out in a round
-                    if not district_pieces(p, lead_of) and band_excess(p, lead_of) <= 1e-9:
-                        bound = max(bound, min(wbound, p.cost_of(lead_of)))
-                break
-            if new is None:
-                break
+    if p.n <= MIXED_SCHOOLS:
+        _full_model(s)
+    elif p.n <= FULL_MODEL_SCHOOLS:
+        _lns(s, t0 + LNS_SHARE * options.time_limit_s, rng, poll_bound)
+        _full_model(s)
     else:
-        order: list[int] = []
-        stale = 0
-        while time.perf_counter() < deadline - 0.1:
-            lp_result(wait=False)
-            cost = p.cost_of(lead_of)
-            if band_excess(p, lead_of) <= 1e-9 and bound >= cost * (1 - options.relative_gap):
-                break
-            if band_excess(p, lead_of) > 1e-9:
-                # repair first: the window around the district that misses its bands the most
-                leads = np.unique(lead_of)
-                ex = _excess_of(p, _stats(p, lead_of), leads)
-                seed_lead = (
-                    int(rng.choice(leads[ex >= ex.max() - 1e-12])) if ex.max() > 0 else int(rng.choice(leads))
-                )
-            else:
-                if not order:
-                    order = list(rng.permutation(np.unique(lead_of)))
-                seed_lead = int(order.pop())
-                if lead_of[seed_lead] != seed_lead:
-                    continue
-            window = _window(p, lead_of, seed_lead, rng, WINDOW_SCHOOLS)
-            soft = band_excess(p, lead_of) > 1e-9
-            budget = min(2.0, deadline - time.perf_counter())
-            new, status, _wb, r, c = _solve_window(
-                p, lead_of, window, options, budget, soft=soft, pieces=pieces
-            )
-            rounds += r
-            cuts += c
-            windows += 1
-            if new is not None:
-                lead_of, source, stale = new, "LNS", 0
-                log.info(
-                    "window %d (%d schools, %.1f s): %.1f %s-km, excess %.3f",
-                    windows,
-                    len(window),
-                    time.perf_counter() - t0,
-                    p.cost_of(lead_of) / 1000,
-                    p.weight_label,
-                    band_excess(p, lead_of),
-                )
-            else:
-                stale += 1
-            if stale > 3 * p.n_districts:
-                break
+        _lns(s, deadline, rng, poll_bound)
+    poll_bound(wait=True)
+    return _solution(s, lp["value"], lp["seconds"])
 
-    lp_result(wait=True)
-    seconds = time.perf_counter() - t0
+
+def _solution(s: _Search, lp_value: float, lp_seconds: float) -> DistrictSolution:
+    """The final plan checked against every rule, with its bound and gap."""
+    p, options, lead_of = s.p, s.options, s.lead_of
+    seconds = time.perf_counter() - s.t0
     if not is_valid(p, lead_of):
         if band_excess(p, lead_of) > 1e-9 or district_pieces(p, lead_of):
             err = explain_districts(p, lead_of)
@@ -975,7 +1086,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
             )
         raise ZoningError("the grouping found breaks a rule of the model (a bug in zoning, please report it)")
     objective = p.cost_of(lead_of)
-    bound = min(bound, float(objective))
+    bound = min(s.bound, float(objective))
     gap = 0.0 if objective <= 0 else (objective - bound) / objective
     status = "optimal" if gap <= options.relative_gap + 1e-12 else "feasible"
     log.info(
@@ -983,11 +1094,11 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
         objective / 1000,
         p.weight_label,
         bound / 1000,
-        bound_source,
+        s.bound_source,
         100 * gap,
         status,
         seconds,
-        windows,
+        s.windows,
     )
     return DistrictSolution(
         problem=p,
@@ -995,12 +1106,13 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
         status=status,
         objective=objective,
         bound=bound,
-        bound_source=bound_source,
+        bound_source=s.bound_source,
         seconds=seconds,
         lp_value=lp_value,
         lp_seconds=lp_seconds,
-        rounds=rounds,
-        cuts=cuts,
-        windows=windows,
-        source=source,
+        rounds=s.rounds,
+        cuts=s.cuts,
+        windows=s.windows,
+        source=s.source,
+        first_seconds=s.first_seconds,
     )
