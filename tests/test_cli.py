@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
 import pandas as pd
@@ -191,3 +192,86 @@ def test_hangzhou_swapped_lonlat_is_detected_and_fixed(tmp_path):
     result = run("validate", tmp_path / "b.csv", tmp_path / "s.csv", "--coords", "gcj02")
     assert result.exit_code == 0, result.output
     assert "swap" in no_traceback(result).lower()
+
+
+# ----------------------------------------------------------------------------------- districts (学区)
+
+BAOAN = DEMO.parent / "shenzhen_baoan_xuequ2" / "schools_xuequ2_gcj02.geojson"
+BAOAN_ARGS = [
+    str(BAOAN),
+    "--coords",
+    "gcj02",
+    "--classes-col",
+    "grade1_classes_2024",
+    "--district-col",
+    "xuequ_no",
+]
+
+
+@pytest.fixture(scope="module")
+def baoan_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("baoan") / "out"
+    result = run("districts", *BAOAN_ARGS, "--districts", 4, "--require-stage", "junior_middle=1",
+                 "--seats-tolerance", 0.25, "--out", out, "--time-limit", 30)  # fmt: skip
+    return out, result
+
+
+def test_districts_on_schools_alone_writes_every_output(baoan_out):
+    out, result = baoan_out
+    assert result.exit_code == 0, result.output
+    assert "School districts: proven optimal" in result.output or "best plan found" in result.output
+    assert "balanced: schools, seats (not balanced, no data: children, quality)" in result.output
+    layers = set(pyogrio.list_layers(out / "plan.gpkg")[:, 0])
+    assert layers == {"zones", "schools", "districts"}
+    schools = gpd.read_file(out / "plan.gpkg", layer="schools")
+    assert schools.groupby("district_id")["is_lead"].sum().eq(1).all()
+    assert schools.groupby("district_id")["stage"].apply(lambda s: (s == "junior_middle").any()).all()
+    districts = gpd.read_file(out / "plan.gpkg", layer="districts")
+    assert len(districts) == 4 and districts["n_schools"].sum() == 41
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    d = summary["districts"]
+    assert d["after"]["districts"] == 4 and d["before"]["districts"] == 1
+    assert d["after"]["balance_deviation"]["seats"] <= 0.25 + 1e-9
+    table = pd.read_csv(out / "plan.csv", encoding="utf-8-sig")
+    assert len(table) == 41 and {"district_id", "is_lead", "lead_name"} <= set(table.columns)
+
+
+def test_districts_map_opens_offline_without_errors(baoan_out, tmp_path):
+    out, _ = baoan_out
+    png = tmp_path / "map.png"
+    result = render(out / "map.html", png)
+    assert result.console_errors == []
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert "学区" in html and not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html)  # nothing from the internet
+    pixels = read_png(png)
+    assert len({tuple(p) for p in pixels.reshape(-1, pixels.shape[-1])[::97]}) > 20
+
+
+def test_partition_with_districts_groups_the_zones(tmp_path):
+    out = tmp_path / "out"
+    result = run("partition", *DEMO_ARGS, "--districts", 2, "--seats-tolerance", 0.5, "--children-tolerance", 0.5,
+                 "--out", out, "--time-limit", 30)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Plan: " in result.output and "School districts: " in result.output
+    assert set(pyogrio.list_layers(out / "plan.gpkg")[:, 0]) == {"blocks", "zones", "schools", "districts"}
+    blocks = gpd.read_file(out / "plan.gpkg", layer="blocks")
+    assert blocks["district_id"].notna().all()
+
+
+def test_district_flags_that_cannot_work_are_explained():
+    r = run("districts", *BAOAN_ARGS, "--districts", 50, "--out", "never")
+    assert r.exit_code == 1 and "50 districts asked for 41 schools" in no_traceback(r)
+    r = run(
+        "districts", *BAOAN_ARGS, "--districts", 15, "--require-stage", "junior_middle=1", "--out", "never"
+    )
+    assert r.exit_code == 1 and "13 school(s) qualify for 15 districts" in no_traceback(r)
+    r = run("districts", *BAOAN_ARGS, "--districts", 4, "--require", "特色=科技", "--out", "never")
+    assert r.exit_code == 1 and "特色" in no_traceback(r)
+    r = run("districts", *BAOAN_ARGS, "--districts", 4, "--together", "西湾小学", "--out", "never")
+    assert r.exit_code == 2 and "give two" in r.output
+    r = run("districts", *BAOAN_ARGS, "--districts", 4, "--together", "西湾小学,不存在小学", "--out", "never")
+    assert r.exit_code == 1 and 'no school is called "不存在小学"' in no_traceback(r)
+    r = run("districts", *BAOAN_ARGS, "--out", "never")
+    assert r.exit_code == 2 and "--districts K" in r.output
+    r = run("districts", *BAOAN_ARGS, "--districts", 4, "--min-coverage", "120%", "--out", "never")
+    assert r.exit_code == 2

@@ -11,6 +11,7 @@ import logging
 import re
 import shlex
 import sys
+import unicodedata
 from importlib.metadata import version as _version
 
 import click
@@ -157,6 +158,8 @@ def planner_errors(f):
                 write_json(issues_file, [i.to_dict() for i in err.issues], overwrite=True)
                 click.echo(f"full list of problems: {issues_file}", err=True)
             sys.exit(1)
+        except click.ClickException:  # usage errors: click prints them and exits with 2
+            raise
         except BrokenPipeError:  # output piped into `head` and the like: stop quietly
             sys.stdout = None  # nothing left to flush at exit, so no second BrokenPipeError
             sys.exit(1)
@@ -550,6 +553,22 @@ def _gap(i) -> str:
     return f"{100 * i.gap:.2f}" if i.gap == 0 or i.gap >= 1e-4 else f"{100 * i.gap:.3g}"
 
 
+def _display_width(text: str) -> int:
+    """Terminal columns of ``text``: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` cut or padded to ``width`` terminal columns."""
+    out, used = "", 0
+    for c in text:
+        w = _display_width(c)
+        if used + w > width:
+            break
+        out, used = out + c, used + w
+    return out + " " * (width - used)
+
+
 def _report_districts(plan: Plan) -> None:
     i = plan.district_info
     d = summary(plan)["districts"]
@@ -560,15 +579,18 @@ def _report_districts(plan: Plan) -> None:
         f"(lower bound {i.lower_bound / 1000:,.1f}, gap {_gap(i)} %) in {i.seconds:.1f} s"
     )
     table = district_table(plan)
-    width = max(8, min(28, int(table["lead_name"].astype(str).str.len().max())))
-    click.echo(
-        f"{'#':>3}  {'lead':<{width}}  {'schools':>7}  {'seats':>7}  {'children':>8}  {'quality':>7}  covered"
-    )
+    width = max(8, min(30, max(_display_width(str(v)) for v in table["lead_name"])))
+    header = f"{'#':>3}  {_pad('lead', width)}  {'schools':>7}  {'seats':>7}  {'children':>8}  {'quality':>7}"
+    click.echo(header + "  covered")
+    any_hq = bool(plan.schools["high_quality"].any())
     for _, r in table.iterrows():
-        q = "" if np.isnan(r["mean_quality"]) else f"{r['mean_quality']:.3g}"
+        q = "—" if np.isnan(r["mean_quality"]) else f"{r['mean_quality']:.3g}"
+        seats = "—" if np.isnan(r["capacity"]) else f"{r['capacity']:,.0f}"
+        kids = "—" if np.isnan(r["students"]) else f"{r['students']:,.0f}"
+        covered = ("yes" if r["covered"] else "no") if any_hq else "—"
         click.echo(
-            f"{r['district_id']:>3}  {str(r['lead_name'])[:width]:<{width}}  {r['n_schools']:>7}  "
-            f"{r['capacity']:>7,.0f}  {r['students']:>8,.0f}  {q:>7}  {'yes' if r['covered'] else 'no'}"
+            f"{r['district_id']:>3}  {_pad(str(r['lead_name']), width)}  {r['n_schools']:>7}  "
+            f"{seats:>7}  {kids:>8}  {q:>7}  {covered}"
         )
     a, b = d["after"], d["before"]
 

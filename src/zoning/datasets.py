@@ -1,4 +1,5 @@
-"""The demo data shipped with zoning (package data): South Portland, Maine, K-4.
+"""The demo data shipped with zoning (package data): South Portland, Maine, K-4 (attendance zones) and
+Bao'an 第二学区, Shenzhen (school districts, GCJ-02, Chinese headers).
 
 ``get_path("south_portland_blocks")`` returns the path of a shipped file; in an installed wheel the files
 live in ``zoning/data``, in a source checkout (editable install) in the repository's ``data/`` folder.
@@ -14,6 +15,8 @@ __all__ = ["get_path", "available"]
 _FILES = {
     "south_portland_blocks": "south_portland_me/blocks.geojson",
     "south_portland_schools": "south_portland_me/schools.geojson",
+    "baoan_xuequ2_schools": "shenzhen_baoan_xuequ2/schools_xuequ2_gcj02.geojson",
+    "baoan_xuequ2_catchments": "shenzhen_baoan_xuequ2/catchments_xuequ2_gcj02.geojson",
 }
 
 

@@ -243,8 +243,46 @@ def precheck_districts(p: DistrictProblem) -> InfeasibleError | None:
         fixes.append("raise the lead distance limit (--max-lead-distance) or allow more lead schools")
     del pinned
     if not reasons:
+        reasons, fixes = _unreachable_bands(p)
+    if not reasons:
         return None
     return InfeasibleError(reasons, fixes, rule="districts")
+
+
+def _unreachable_bands(p: DistrictProblem) -> tuple[list[str], list[str]]:
+    """Schools whose every possible lead cannot gather a full district: the schools that may join a lead l
+    (its candidate pairs) hold fewer schools or seats or children than a district needs."""
+    ps, pl = p.pair_school, p.pair_lead
+    leads = np.unique(pl)
+    viable = np.ones(p.n, dtype=bool)
+    short: dict[int, str] = {}
+    checks = [("schools", np.ones(p.n, dtype=np.int64), p.count_band)]
+    checks += [("seats", p.seats, p.seats_band), ("children", p.children, p.children_band)]
+    for what, values, band in checks:
+        if band is None:
+            continue
+        reach = np.bincount(pl, weights=values[ps], minlength=p.n)
+        for lead in leads[reach[leads] < band[0]]:
+            if viable[lead]:
+                viable[lead] = False
+                short[int(lead)] = f"{_fmt(reach[lead])} {what}, a district needs at least {_fmt(band[0])}"
+    ok = viable[pl]
+    stranded = np.setdiff1d(np.arange(p.n), ps[ok])
+    if len(stranded) == 0:
+        return [], []
+    i = int(stranded[0])
+    why = "; ".join(
+        f"{p.school_names[lead]} could gather {short[int(lead)]}" for lead in pl[ps == i][:3] if int(lead) in short
+    )
+    limit = f" within {p.max_lead_distance_m:,.0f} m" if p.max_lead_distance_m is not None else ""
+    reasons = [
+        f"{name_list(p.school_names[stranded])} cannot join any district that is full enough: every lead school"
+        f"{limit} of {p.school_names[i]} has too few schools around it ({why})"
+    ]
+    fixes = ["widen the tolerances or ask for fewer districts"]
+    if p.max_lead_distance_m is not None:
+        fixes.insert(0, "raise --max-lead-distance")
+    return reasons, fixes
 
 
 def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> InfeasibleError:
@@ -252,8 +290,15 @@ def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> Infeasi
     together are too tight.  With a best-effort grouping (bands relaxed), name the districts that miss."""
     reasons: list[str] = []
     if lead_of is not None:
-        for line in district_shortfalls(p, lead_of)[:8]:
-            reasons.append(line)
+        misses = district_shortfalls(p, lead_of)
+        if misses:
+            reasons.append(
+                "no grouping keeps every rule together (the balance bands"
+                + (", the one-piece rule" if p.contiguity else "")
+                + " and the requirements); the nearest grouping tried misses: "
+                + "; ".join(misses[:6])
+                + (f"; and {len(misses) - 6} more" if len(misses) > 6 else "")
+            )
     if not reasons:
         reasons.append(
             f"no grouping of {p.n} schools into {p.n_districts} districts keeps every district within the "

@@ -464,6 +464,11 @@ def _district_plan(
     )
 
 
+def _total(values: np.ndarray) -> float:
+    """Sum of the known values; NaN when none is known (no data is not zero)."""
+    return float(np.nansum(values)) if np.isfinite(values).any() else float("nan")
+
+
 def _district_rows(
     p: DistrictProblem, schools_out, geoms: gpd.GeoSeries, order: np.ndarray, crs
 ) -> gpd.GeoDataFrame:
@@ -481,8 +486,8 @@ def _district_rows(
                 "lead_name": str(p.school_names[lead]),
                 "members": "、".join(members),
                 "n_schools": int(len(mine)),
-                "capacity": float(np.nansum(schools_out["capacity"].to_numpy(dtype=float)[mine])),
-                "students": float(np.nansum(schools_out["students"].to_numpy(dtype=float)[mine])),
+                "capacity": _total(schools_out["capacity"].to_numpy(dtype=float)[mine]),
+                "students": _total(schools_out["students"].to_numpy(dtype=float)[mine]),
                 "mean_quality": float(q.mean()) if len(q) else np.nan,
                 "min_quality": float(q.min()) if len(q) else np.nan,
                 "max_quality": float(q.max()) if len(q) else np.nan,
