@@ -18,7 +18,18 @@ from shapely.geometry import Point, box
 from browser import read_png, render
 from conftest import DEMO
 from zoning.errors import InputError, ZoningError
-from zoning.maps import BACKGROUND, PALETTE, ZONE_FILL_OPACITY, _zone_colours, to_html, zone_map
+from zoning.maps import (
+    BACKGROUND,
+    BLOCK_COLUMNS,
+    LEAD_STAR_PX,
+    PALETTE,
+    SCHOOL_RADIUS_PX,
+    ZONE_FILL_OPACITY,
+    _without_gaps,
+    _zone_colours,
+    to_html,
+    zone_map,
+)
 
 SCREENSHOT_FOR_REVIEW = Path("/tmp/zoning_map_test.png")
 METRIC_CRS = "EPSG:32619"  # UTM 19N, metres, covers Maine
@@ -105,6 +116,66 @@ def _chinese_points() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFr
     zones["utilisation"] = zones["students"] / zones["capacity"]
     schools = schools.merge(zones[["school_id", "students", "utilisation"]], on="school_id")
     return blocks, zones, schools
+
+
+def _district_grid(
+    n_cols: int, n_rows: int, *, per_district: int = 2, cell_m: float = 1000.0, order: list[int] | None = None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Districts drawn on schools alone: a grid of square school areas, ``per_district`` side by side in a
+    row form a district (ids 1, 2, … row-major); ``order`` lists the districts table's rows by position.
+
+    Returns an empty blocks frame (with the block columns), zones (one square per school), schools
+    (first of each district leads) and districts, in metres.
+    """
+    x0, y0 = 400_000.0, 4_830_000.0
+    cells, rows = [], []
+    for r in range(n_rows):
+        for c in range(n_cols):
+            j = r * n_cols + c
+            district = r * (n_cols // per_district) + c // per_district + 1
+            cells.append(box(x0 + c * cell_m, y0 + r * cell_m, x0 + (c + 1) * cell_m, y0 + (r + 1) * cell_m))
+            rows.append(
+                {
+                    "school_id": f"S{j:02d}",
+                    "name": f"School {j:02d}",
+                    "capacity": 100.0,
+                    "students": 80.0 + j,
+                    "district_id": district,
+                    "is_lead": c % per_district == 0,
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["utilisation"] = table["students"] / table["capacity"]
+    zones = gpd.GeoDataFrame(
+        table[["school_id", "name", "students", "capacity", "utilisation"]], geometry=cells, crs=METRIC_CRS
+    )
+    schools = gpd.GeoDataFrame(table, geometry=[cell.centroid for cell in cells], crs=METRIC_CRS)
+    districts = gpd.GeoDataFrame(table.assign(geometry=cells), geometry="geometry", crs=METRIC_CRS).dissolve(
+        by="district_id", aggfunc={"students": "sum", "capacity": "sum", "school_id": "count"}
+    )
+    districts = districts.rename(columns={"school_id": "n_schools"}).reset_index()
+    leads = table.loc[table["is_lead"], ["district_id", "name"]].rename(columns={"name": "lead_name"})
+    districts = districts.merge(leads, on="district_id")
+    if order is not None:
+        districts = districts.iloc[order].reset_index(drop=True)
+    blocks = gpd.GeoDataFrame(
+        {column: pd.Series(dtype=object) for column in BLOCK_COLUMNS},
+        geometry=gpd.GeoSeries([], crs=METRIC_CRS),
+    )
+    return blocks, zones, schools, districts
+
+
+def _zone_fills(m: folium.Map) -> dict:
+    """{school name: fill colour} of the map's zone layer."""
+    layer = _layers(m)["Zones 片区"]
+    return {
+        f["properties"]["t"].split("</b>")[0][3:]: layer.styles[f["properties"]["s"]]["fillColor"]
+        for f in layer.data["features"]
+    }
+
+
+def _legend(page: str) -> str:
+    return page.split("zoning-legend")[-1].split("</details>")[0]
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +326,111 @@ def test_names_are_escaped_not_run(portland_plan):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# school districts (学区)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _title_facts(page: str) -> str:
+    return re.search(r"zoning-title\"><h1>.*?</h1><div>(.*?)</div>", page).group(1)
+
+
+def test_zones_are_coloured_by_district_and_touching_districts_differ():
+    # 16 districts of 2 schools in a 4 × 4 layout: more districts than colours.  District 2 (next to
+    # district 1) is 13th in the districts table, so colouring by position (modulo the palette) would give
+    # both the first colour.
+    order = [0, *range(2, 13), 1, 13, 14, 15]
+    blocks, zones, schools, districts = _district_grid(8, 4, order=order)
+    assert len(districts) > len(PALETTE)
+    m = zone_map(blocks, zones, schools, districts=districts)
+    fills = _zone_fills(m)
+    district_of = dict(zip(schools["name"], schools["district_id"], strict=True))
+    colour_of = {}
+    for name, fill in fills.items():
+        assert colour_of.setdefault(district_of[name], fill) == fill, name  # one colour per district
+    cells = dict(zip(zones["name"], zones.geometry, strict=True))
+    for a in cells:
+        for b in cells:
+            if district_of[a] != district_of[b] and cells[a].intersects(cells[b]):
+                assert fills[a] != fills[b], (a, b)
+    assert colour_of[1] != colour_of[2]
+    # Deterministic: the order of the zone rows does not matter.
+    reversed_zones = zones.iloc[::-1].reset_index(drop=True)
+    assert _zone_fills(zone_map(blocks, reversed_zones, schools, districts=districts)) == fills
+    # Inside a district zone borders are thin; without districts they are not.
+    zone_styles = _layers(m)["Zones 片区"].styles
+    assert all(style["weight"] < 1 for style in zone_styles)
+    plain = _layers(zone_map(blocks, zones, schools))["Zones 片区"].styles
+    assert all(style["weight"] >= 1.5 for style in plain)
+
+
+def test_legend_lists_the_districts_not_the_schools():
+    blocks, zones, schools, districts = _district_grid(4, 2)
+    schools.loc[schools["school_id"] == "S05", "students"] = 500.0  # district 3 over capacity
+    districts.loc[districts["district_id"] == 3, "students"] = 584.0
+    page = to_html(zone_map(blocks, zones, schools, districts=districts))
+    legend = _legend(page)
+    assert "4 学区 Districts" in legend and "学校 Schools" not in legend
+    rows = re.findall(r"<tr>.*?</tr>", legend)
+    assert len(rows) == 1 + len(districts)
+    for k, row in enumerate(rows[1:]):
+        district = districts.iloc[k]
+        assert f"学区 district {district['district_id']}</b> · 2 所学校 schools" in row
+        assert f"★ {district['lead_name']}" in row
+        r, g, b = (int(PALETTE[k][i : i + 2], 16) for i in (1, 3, 5))
+        assert f"rgba({r}, {g}, {b}, {ZONE_FILL_OPACITY})" in row
+    assert "161 / 200" in rows[1] and "80%" in rows[1] and "zoning-over" not in rows[1]
+    assert "584 / 200" in rows[3] and "zoning-over" in rows[3] and "292%" in rows[3]
+    assert "School 01" not in legend and "School 01" in page  # non-lead schools: in their tooltips only
+    assert "牵头校 lead school" in legend  # the star's key
+
+
+def test_school_outside_every_district_is_grey_and_counted_in_the_key():
+    blocks, zones, schools, districts = _district_grid(4, 2)
+    schools["district_id"] = schools["district_id"].astype(float)
+    schools.loc[schools["school_id"] == "S07", "district_id"] = np.nan
+    page = to_html(m := zone_map(blocks, zones, schools, districts=districts))
+    assert _zone_fills(m)["School 07"] == "#d9d9d9"
+    assert "未划入学区 not in a district (1 所 schools)" in _legend(page)
+    assert "学区 district 1" in page and "学区 district 1.0" not in page  # ids read as whole numbers
+
+
+def test_title_leaves_out_blocks_and_takes_students_from_schools_without_blocks(portland_page):
+    blocks, zones, schools, districts = _district_grid(4, 2)
+    facts = _title_facts(to_html(zone_map(blocks, zones, schools, districts=districts)))
+    assert "小区 blocks" not in facts
+    assert facts == f"8 所学校 schools · {schools['students'].sum():,.0f} 学生 students · 800 学位 seats"
+    unknown = schools.assign(students=np.nan, utilisation=np.nan)
+    facts = _title_facts(to_html(zone_map(blocks, zones, unknown, districts=districts)))
+    assert facts == "8 所学校 schools · 800 学位 seats"
+    # With blocks, the blocks are counted and their children summed.
+    assert re.search(
+        r"\d+ 所学校 schools · [\d,]+ 小区 blocks · [\d,]+ 学生 students", _title_facts(portland_page)
+    )
+
+
+def test_district_outline_drops_slivers_between_zones_but_keeps_enclaves():
+    sliver = box(100, 500, 300, 501)  # a 1 m gap between two zones of district A
+    lake = box(600, 600, 900, 900)  # 9% of district A, nobody's: a real hole
+    a = box(0, 0, 1000, 1000).difference(sliver).difference(lake)
+    enclave = box(1400, 400, 1600, 600)  # district C inside district B
+    b = box(1000, 0, 2000, 1000).difference(enclave)
+    out = _without_gaps(np.array([a, b, enclave], dtype=object))
+    assert len(a.interiors) == 2 and len(out[0].interiors) == 1
+    assert out[0].interiors[0].equals(lake.exterior)
+    assert len(out[1].interiors) == 1 and out[2].equals(enclave)
+    # On the map: district 1 drawn from two zones with a 5 m gap between them is one ring.
+    blocks, zones, schools, districts = _district_grid(4, 2)
+    x0, y0 = districts.geometry[0].bounds[:2]
+    districts.loc[0, "geometry"] = districts.geometry[0].difference(
+        box(x0 + 998, y0 + 100, x0 + 1003, y0 + 900)
+    )
+    assert len(districts.geometry[0].interiors) == 1
+    m = zone_map(blocks, zones, schools, districts=districts)
+    drawn = _layers(m)["Districts 学区"].data["features"][0]["geometry"]
+    assert drawn["type"] == "Polygon" and len(drawn["coordinates"]) == 1
+
+
+# ---------------------------------------------------------------------------------------------------------
 # inputs and options
 # ---------------------------------------------------------------------------------------------------------
 
@@ -349,6 +525,11 @@ def test_south_portland_map_renders_every_zone_without_errors(portland_plan, tmp
     stars = [f for f in _layers(m)["Schools 学校"].data["features"] if "star" in f["properties"]]
     assert len(stars) == int(schools["is_lead"].sum()) == 2
     assert "Districts 学区" in _layers(m) and "学区 district" in page  # the layer and its legend key
+    # Zones are filled by district: 2 districts, 2 colours, the legend lists the districts.
+    district_colour = {"A": PALETTE[0], "B": PALETTE[1]}  # in the order of the districts table
+    fills = _zone_fills(m)
+    for name, district in zip(schools["name"], schools["district_id"], strict=True):
+        assert fills[name] == district_colour[district], name
     html_path = tmp_path / "south_portland.html"
     html_path.write_text(page, encoding="utf-8")
     result = render(html_path, tmp_path / "south_portland.png")
@@ -359,9 +540,8 @@ def test_south_portland_map_renders_every_zone_without_errors(portland_plan, tmp
     assert image.shape[:2] == (900, 1200)
     background = _pixels_like(image, _blend(BACKGROUND, 1.0), tolerance=0)
     assert 0.1 < background / (900 * 1200) < 0.9  # neither blank nor all one colour
-    colours = _zone_colours(list(schools["school_id"]), zones)
-    for sid in schools["school_id"]:
-        assert _pixels_like(image, _blend(colours[sid], ZONE_FILL_OPACITY)) > 500, sid
+    for colour in district_colour.values():
+        assert _pixels_like(image, _blend(colour, ZONE_FILL_OPACITY)) > 5000, colour
 
 
 def test_chinese_point_blocks_render_as_circles_without_errors(tmp_path):
@@ -385,3 +565,28 @@ def test_chinese_point_blocks_render_as_circles_without_errors(tmp_path):
         # view and not under the legend or title: the initial view leaves room for the boxes.
         assert _pixels_like(image, _blend(colours[sid], 0.9), tolerance=4) > 130, sid
         assert _pixels_like(image, _blend(colours[sid], 1.0), tolerance=4) > 40, sid
+
+
+def test_districts_on_schools_alone_render_without_errors(tmp_path, portland_page):
+    blocks, zones, schools, districts = _district_grid(6, 4, per_district=3)
+    m = zone_map(blocks, zones, schools, title="8 学区 school districts", districts=districts)
+    page = to_html(m)
+    # Lead schools are stars well over twice as wide as a school circle.
+    stars = [
+        f["properties"]["star"]
+        for f in _layers(m)["Schools 学校"].data["features"]
+        if "star" in f["properties"]
+    ]
+    assert len(stars) == len(districts) == 8
+    assert all(size == LEAD_STAR_PX >= 2 * 2 * SCHOOL_RADIUS_PX for _, size in stars)
+    # No blocks: no switch for an empty layer (a map with blocks keeps it).
+    assert json.dumps("Blocks 小区") not in page and json.dumps("Blocks 小区") in portland_page
+    assert json.dumps("Districts 学区") in page
+    html_path = tmp_path / "districts.html"
+    html_path.write_text(page, encoding="utf-8")
+    result = render(html_path, tmp_path / "districts.png")
+    assert result.ok, result.stderr[-2000:]
+    assert result.console_errors == []
+    image = read_png(tmp_path / "districts.png")
+    for colour in PALETTE[: len(districts)]:  # every district's fill is on screen
+        assert _pixels_like(image, _blend(colour, ZONE_FILL_OPACITY)) > 5000, colour

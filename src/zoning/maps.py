@@ -954,7 +954,8 @@ class _FitBounds(MacroElement):
     """Fit the view to the data; refit leaving room for the boxes only if a box would hide some of it.
 
     Runs in the browser once the boxes exist, so their real size (fonts, screen) is known.  Blocks and
-    schools are tested against the boxes (zones are unions of blocks).  On a narrow screen (a phone) the
+    schools are tested against the boxes (zones are unions of blocks); zones and schools when there are
+    no blocks.  On a narrow screen (a phone) the
     legend starts folded, and no room is reserved for a box that would take most of the screen.
     """
 
