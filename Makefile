@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/districts.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -776,7 +776,15 @@ def feeder(primary_zones, middle_schools, **kwargs):
     kwargs["title"] = "Feeder districts 直对入学"
     plan, files = _run_partition(primary_zones, middle_schools, kwargs)
     _report(plan, files)
-    click.echo("Each primary school feeds the middle school of its block row in plan.csv.")
+    b = plan.blocks
+    if "current_school" in b and b["current_school"].notna().any():
+        named = b["current_school"].notna()
+        kept = int((named & ~b["moved"].astype(bool)).sum())
+        click.echo(
+            f"Feeders: {kept} of {int(named.sum())} primary schools keep their current middle school"
+            + (f" ({int((~named).sum())} name none)" if (~named).any() else "")
+        )
+    click.echo("plan.csv: the middle school each primary school feeds (one row per primary school).")
 
 
 @main.command()

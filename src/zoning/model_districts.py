@@ -889,18 +889,26 @@ def _district_graph(p: DistrictProblem, lead_of: np.ndarray) -> dict[int, set[in
     return out
 
 
-def _window(p: DistrictProblem, lead_of: np.ndarray, seed_lead: int, rng, max_schools: int) -> np.ndarray:
-    """The seed district and neighbouring districts (nearest leads first) up to ``max_schools`` schools."""
+def _window(
+    p: DistrictProblem, lead_of: np.ndarray, seed_lead: int, rng, max_schools: int, max_districts: int
+) -> np.ndarray:
+    """The seed district and neighbouring districts (nearest leads first, the two nearest always, the
+    others in random order; then the neighbours' neighbours, so a district on the edge of the city with
+    few neighbours still gets a window that can trade schools with the rest) up to ``max_schools``."""
+    dist = lambda lead: np.hypot(*(p.xy[lead] - p.xy[seed_lead]))  # noqa: E731
     if p.contiguity:
         graph = _district_graph(p, lead_of)
-        near = sorted(graph[seed_lead], key=lambda lead: np.hypot(*(p.xy[lead] - p.xy[seed_lead])))
+        near = sorted(graph[seed_lead], key=dist)
+        near[2:] = rng.permutation(near[2:]).tolist() if len(near) > 3 else near[2:]
+        second = set().union(*(graph[v] for v in near)) - set(near) - {seed_lead} if near else set()
+        near += sorted(second, key=dist)
     else:
         leads = np.unique(lead_of)
         near = sorted(
             (int(v) for v in leads if v != seed_lead),
             key=lambda lead: np.hypot(*(p.xy[lead] - p.xy[seed_lead])),
         )[:6]
-    rng.shuffle(near[2:]) if len(near) > 3 else None
+        near[2:] = rng.permutation(near[2:]).tolist() if len(near) > 3 else near[2:]
     chosen = [seed_lead]
     size = int((lead_of == seed_lead).sum())
     for lead in near:
@@ -909,7 +917,7 @@ def _window(p: DistrictProblem, lead_of: np.ndarray, seed_lead: int, rng, max_sc
             continue
         chosen.append(lead)
         size += extra
-        if size >= max_schools or len(chosen) >= WINDOW_DISTRICTS:
+        if size >= max_schools or len(chosen) >= max_districts:
             break
     return np.flatnonzero(np.isin(lead_of, chosen))
 
@@ -1002,7 +1010,9 @@ def _lns(s: _Search, until: float, rng, poll_bound) -> None:
         seed_lead = _seed_district(p, s.lead_of, order, rng)
         if seed_lead is None:
             continue
-        window = _window(p, s.lead_of, seed_lead, rng, WINDOW_SCHOOLS)
+        # a repair that failed around the same district gets a wider window next time
+        grow = 1 if valid else min(1 + stale, 4)
+        window = _window(p, s.lead_of, seed_lead, rng, grow * WINDOW_SCHOOLS, grow * WINDOW_DISTRICTS)
         budget = min(WINDOW_SECONDS, until - time.perf_counter())
         _status, _wb, improved = s.solve(window, budget, soft=not valid, source="LNS")
         stale = 0 if improved else stale + 1
@@ -1063,7 +1073,8 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
     if p.n <= MIXED_SCHOOLS:
         _full_model(s)
     elif p.n <= FULL_MODEL_SCHOOLS:
-        _lns(s, t0 + LNS_SHARE * options.time_limit_s, rng, poll_bound)
+        if is_valid(p, s.lead_of):  # a start breaking a band: the whole model repairs it best
+            _lns(s, t0 + LNS_SHARE * options.time_limit_s, rng, poll_bound)
         _full_model(s)
     else:
         _lns(s, deadline, rng, poll_bound)
