@@ -485,16 +485,21 @@ def _regions(p: DistrictProblem, leads: np.ndarray) -> np.ndarray:
 
 
 def _initial_leads(p: DistrictProblem, rng: np.random.Generator) -> np.ndarray:
-    """K spread-out leads: the pinned ones, then farthest-first (weighted) among the candidates."""
+    """K spread-out leads: the pinned ones, then farthest-first among the candidates — the high-quality
+    ones first when a coverage rate is asked for (a district led by one is covered)."""
     cand = np.flatnonzero(p.lead_ok)
     chosen = list(np.flatnonzero(p.pinned))
     if not chosen:
         w = p.weight[cand].astype(float) + 1
         chosen.append(int(rng.choice(cand, p=w / w.sum())))
-    while len(chosen) < p.n_districts:
-        d = np.min(np.hypot(*(p.xy[cand][:, None, :] - p.xy[chosen][None, :, :]).transpose(2, 0, 1)), axis=1)
-        d[np.isin(cand, chosen)] = -1
-        chosen.append(int(cand[np.argmax(d)]))
+    pools = [cand[p.hq[cand]], cand] if p.min_coverage is not None else [cand]
+    for pool in pools:
+        while len(chosen) < p.n_districts and not np.isin(pool, chosen).all():
+            d = np.min(
+                np.hypot(*(p.xy[pool][:, None, :] - p.xy[chosen][None, :, :]).transpose(2, 0, 1)), axis=1
+            )
+            d[np.isin(pool, chosen)] = -1
+            chosen.append(int(pool[np.argmax(d)]))
     return np.array(chosen, dtype=np.int64)
 
 
@@ -1031,6 +1036,13 @@ def _seed_district(p: DistrictProblem, lead_of: np.ndarray, order: list[int], rn
     every district in turn (a fresh random order each sweep).  None: skip this turn."""
     if band_excess(p, lead_of) > 1e-9:
         leads = np.unique(lead_of)
+        if p.min_coverage is not None and coverage(p, lead_of) < p.min_coverage and rng.random() < 0.5:
+            # coverage short: half the repair windows go around a district without a high-quality school
+            covered = np.zeros(p.n, dtype=bool)
+            covered[np.unique(lead_of[p.hq])] = True
+            bare = leads[~covered[leads]]
+            if len(bare):
+                return int(rng.choice(bare))
         ex = _excess_of(p, _stats(p, lead_of), leads)
         return int(rng.choice(leads[ex >= ex.max() - 1e-12])) if ex.max() > 0 else int(rng.choice(leads))
     if not order:
@@ -1130,6 +1142,10 @@ def _solution(s: _Search, lp_value: float, lp_seconds: float) -> DistrictSolutio
             misses = district_shortfalls(p, lead_of)
             if district_pieces(p, lead_of):
                 misses.append("some districts are in more than one piece")
+            if p.min_coverage is not None and coverage(p, lead_of) < p.min_coverage:
+                misses.insert(
+                    0, f"coverage {coverage(p, lead_of):.1%}, below the {p.min_coverage:.0%} asked for"
+                )
             raise ZoningError(
                 f"No grouping keeping every rule was found in {options.time_limit_s:g} s (nor was one proven "
                 "impossible); the nearest grouping found misses: "
