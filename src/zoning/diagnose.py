@@ -272,7 +272,9 @@ def _unreachable_bands(p: DistrictProblem) -> tuple[list[str], list[str]]:
         return [], []
     i = int(stranded[0])
     why = "; ".join(
-        f"{p.school_names[lead]} could gather {short[int(lead)]}" for lead in pl[ps == i][:3] if int(lead) in short
+        f"{p.school_names[lead]} could gather {short[int(lead)]}"
+        for lead in pl[ps == i][:3]
+        if int(lead) in short
     )
     limit = f" within {p.max_lead_distance_m:,.0f} m" if p.max_lead_distance_m is not None else ""
     reasons = [

@@ -253,3 +253,34 @@ def build_block_graph(
     graph = BlockGraph(n=len(blocks), edges=edges, added_edges=added, cells=cells)
     log.info("block graph: %d blocks, %d adjacencies (%d added for islands)", graph.n, len(edges), len(added))
     return graph, warnings
+
+
+def rings(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    comp,
+    target: int,
+    max_rings: int,
+    inside: np.ndarray | None = None,
+):
+    """Breadth-first rings of nodes around ``comp`` (within ``inside`` if given), stopping before the ring
+    that holds ``target``.  Each ring separates ``comp`` from ``target``: every path between them crosses
+    it, which is what the one-piece cuts use.  An empty ring (``comp`` cannot reach ``target``) is yielded
+    once, so the caller can forbid the pair outright."""
+    seen = set(int(a) for a in comp)
+    frontier = list(seen)
+    for _ in range(max_rings):
+        ring = set()
+        for v in frontier:
+            for u in indices[indptr[v] : indptr[v + 1]]:
+                u = int(u)
+                if u not in seen and (inside is None or inside[u]):
+                    ring.add(u)
+        if not ring:
+            yield []
+            return
+        if target in ring:
+            return
+        yield sorted(ring)
+        seen |= ring
+        frontier = list(ring)

@@ -152,7 +152,8 @@ def gini(values) -> float:
 
 
 def _deviation(values: np.ndarray) -> float | None:
-    """Largest relative deviation of a district from the average district (0.1 = 10 %)."""
+    """Largest relative deviation of a district from the average district (0.1 = 10 %); None when a
+    district's total is unknown (a school without the figure makes its district's total unknown)."""
     if len(values) == 0 or not np.isfinite(values).all() or values.mean() <= 0:
         return None
     return round(float(np.abs(values / values.mean() - 1).max()), 4)
@@ -193,8 +194,12 @@ def grouping_figures(
         "coverage_rate": None if coverage is None or not hq.any() else round(coverage, 4),
         "balance_deviation": {
             "schools": _deviation(count),
-            "seats": _deviation(g["s"].sum(min_count=1).to_numpy(dtype=float)),
-            "children": _deviation(g["c"].sum(min_count=1).to_numpy(dtype=float)),
+            "seats": _deviation(
+                g["s"].sum(min_count=1).where(~g["s"].apply(lambda v: v.isna().any())).to_numpy(dtype=float)
+            ),
+            "children": _deviation(
+                g["c"].sum(min_count=1).where(~g["c"].apply(lambda v: v.isna().any())).to_numpy(dtype=float)
+            ),
         },
     }
 

@@ -46,7 +46,7 @@ from scipy.sparse import csgraph
 
 from .diagnose import district_shortfalls, explain_districts, precheck_districts
 from .errors import ZoningError
-from .graph import components, edges_to_csr
+from .graph import components, edges_to_csr, rings
 from .options import SolveOptions
 from .problem_districts import DistrictProblem
 from .solve import run_cpsat, set_hint
@@ -410,7 +410,7 @@ class DistrictModel:
             members = ks[ks >= 0]
             if len(members) == 0:
                 continue
-            for ring in _rings(indptr, indices, comp, lead, self.inside, max_rings):
+            for ring in rings(indptr, indices, comp, lead, max_rings, self.inside):
                 rk = p.pair_index(ring, lead)
                 rk = self.local[rk[rk >= 0]]
                 rhs = [self.x[s] for s in rk[rk >= 0]]
@@ -432,26 +432,6 @@ class DistrictModel:
         out = lead_of.copy()
         out[self.p.pair_school[self.pairs[chosen]]] = self.p.pair_lead[self.pairs[chosen]]
         return out
-
-
-def _rings(indptr, indices, comp, target: int, inside: np.ndarray, max_rings: int):
-    """Breadth-first rings of window schools around ``comp``, stopping before the ring holding ``target``."""
-    seen = set(int(a) for a in comp)
-    frontier = list(seen)
-    for _ in range(max_rings):
-        ring = set()
-        for v in frontier:
-            for u in indices[indptr[v] : indptr[v + 1]]:
-                u = int(u)
-                if u not in seen and inside[u]:
-                    ring.add(u)
-        if not ring or target in ring:
-            if not ring:
-                yield []
-            return
-        yield sorted(ring)
-        seen |= ring
-        frontier = list(ring)
 
 
 # ------------------------------------------------------------------------------------ constructive start

@@ -34,6 +34,7 @@ from ortools.sat.python import cp_model
 from .diagnose import explain_rules, explain_unplaced
 from .errors import ZoningError
 from .flow import FlowResult, transport_bound
+from .graph import rings
 from .heuristics import fragments, improve, loads, repair, round_flow, violations
 from .options import SolveOptions
 from .problem import ZoneProblem
@@ -163,7 +164,7 @@ class ZoneModel:
             members = members[members >= 0]
             if kb < 0 or len(members) == 0:
                 continue
-            for ring in _rings(indptr, indices, comp, int(b), max_rings):
+            for ring in rings(indptr, indices, comp, int(b), max_rings):
                 ks = p.arc_index(ring, j)
                 rhs = [self.x[k] for k in ks[ks >= 0]]
                 for ka in members:
@@ -212,24 +213,6 @@ def _improved(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
     """The descent of ``heuristics.improve``, kept only if it breaks no rule (it should not)."""
     better = improve(problem, assign)
     return better if not violations(problem, better) else assign
-
-
-def _rings(indptr: np.ndarray, indices: np.ndarray, comp: np.ndarray, b: int, max_rings: int):
-    """Breadth-first rings of blocks around ``comp``, stopping before the ring that holds ``b``."""
-    seen = set(int(a) for a in comp)
-    frontier = list(seen)
-    for _ in range(max_rings):
-        ring = set()
-        for v in frontier:
-            for u in indices[indptr[v] : indptr[v + 1]]:
-                u = int(u)
-                if u not in seen:
-                    ring.add(u)
-        if not ring or b in ring:
-            return
-        yield sorted(ring)
-        seen |= ring
-        frontier = list(ring)
 
 
 def _objective(p: ZoneProblem, assign: np.ndarray) -> int:

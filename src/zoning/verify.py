@@ -89,20 +89,9 @@ def _zone_violations(plan: Plan) -> list[str]:
         for i, s in enumerate(school_of):
             members[s].append(i)
         for s, zone in members.items():
-            inside = set(zone)
-            start = zone[0]
-            seen = {start}
-            queue = deque([start])
-            while queue:
-                v = queue.popleft()
-                for u in neighbours[v]:
-                    if u in inside and u not in seen:
-                        seen.add(u)
-                        queue.append(u)
-            if len(seen) != len(inside):
-                bad.append(
-                    f"the zone of {s} is in several pieces ({len(inside) - len(seen)} block(s) cut off)"
-                )
+            cut = _pieces(zone, neighbours)
+            if cut:
+                bad.append(f"the zone of {s} is in several pieces ({cut} block(s) cut off)")
         for s, r in anchors.items():
             if r >= 0 and school_of[int(r)] != s:
                 bad.append(f"the block {ids[int(r)]} where {s} stands is not in its zone")
