@@ -394,3 +394,22 @@ def test_seattle_feeder_rebuilds_middle_school_zones_from_whole_elementary_zones
     summary = pd.read_json(out / "summary.json", typ="series")
     assert summary["totals"]["zones_not_contiguous"] == 0
     assert summary["totals"]["schools_over_capacity"] == 0
+
+
+def test_thematic_tags_and_urban_rural_mixing_through_the_api():
+    schools = line_schools(
+        8, quality=[3, 1, 1, 1, 3, 1, 1, 1], tags=["科技", "", "艺术;科技", "", "", "", "", ""]
+    )
+    schools["area"] = ["城区", "城区", "城区", "城区", "乡村", "乡村", "城区", "乡村"]
+    plan = form_districts(schools.to_crs(4326), n_districts=2, require={"tag": "科技"}, quality_tolerance=None,
+                          seats_tolerance=0.5, options=FAST)  # fmt: skip
+    assert district_violations(plan) == []
+    for _, g in plan.schools.groupby("district_id"):
+        assert g["tag"].str.contains("科技").any()
+    groups = form_districts(schools.to_crs(4326), n_districts=2, groups=True, mix_column="area",
+                            quality_tolerance=None, seats_tolerance=0.5, options=FAST)  # fmt: skip
+    assert district_violations(groups) == []
+    for _, g in groups.schools.groupby("district_id"):
+        assert set(g["area"]) == {"城区", "乡村"}
+    with pytest.raises(InputError, match='no column "特色"'):
+        form_districts(schools.to_crs(4326), n_districts=2, require={"特色": "科技"})
