@@ -262,7 +262,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         best, best_obj, source = start, _objective(problem, start), "rounded LP + repair"
         log.info("first plan from the relaxation: %.1f child-km", best_obj / problem.scale / 1000)
 
-    zm = ZoneModel(problem)
+    zm: ZoneModel | None = None  # built only when the first plan is not already proven good enough
     rounds = 0
     last = start
     while True:
@@ -271,6 +271,9 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
             break
         if best_obj is not None and bound >= best_obj * (1 - options.relative_gap) - 1e-9:
             break
+        if zm is None:
+            zm = ZoneModel(problem)
+            continue  # building takes time at city scale: look at the clock again
         rounds += 1
         zm.hint(best if best is not None else last)
         seen = _Harvest(problem, zm)
@@ -333,7 +336,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         status,
         seconds,
         rounds,
-        zm.n_cuts,
+        0 if zm is None else zm.n_cuts,
     )
     return ZoneSolution(
         problem=problem,
@@ -346,7 +349,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         lp_value=flow.value,
         lp_seconds=flow.seconds,
         rounds=rounds,
-        cuts=zm.n_cuts,
+        cuts=0 if zm is None else zm.n_cuts,
         source=source,
     )
 
