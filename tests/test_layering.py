@@ -19,6 +19,7 @@ PIPELINE = [
     "validate",
     "inputs",
     "graph",
+    "roads",
     "problem",
     "problem_districts",
     "flow",

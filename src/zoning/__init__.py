@@ -4,6 +4,7 @@ import zoning
 blocks = zoning.read_blocks("blocks.geojson", columns={"students": "students_k4"})
 schools = zoning.read_schools("schools.csv", coords="gcj02")
 plan = zoning.assign_zones(blocks, schools, max_distance_m=2500)
+plan = zoning.assign_zones(blocks, schools, roads=zoning.read_roads("roads.gpkg"))  # distances by road
 plan = zoning.form_districts(schools, plan=plan, n_districts=4)   # 学区 made of those zones
 zoning.write_plan(plan, "out/")
 """
@@ -12,10 +13,11 @@ from . import datasets
 from .districts import form_districts
 from .errors import InfeasibleError, InputError, Issue, ZoningError
 from .export import plan_layers, plan_map_html, plan_table, write_plan
-from .inputs import Inputs, load_inputs, read_blocks, read_schools, read_zones
+from .inputs import Inputs, load_inputs, read_blocks, read_roads, read_schools, read_zones
 from .metrics import district_table, school_table, summary
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
+from .roads import RoadNetwork, build_road_network, road_distances
 from .verify import PlanCheckError, check_plan, district_violations, plan_violations
 from .zones import assign_zones
 
@@ -26,6 +28,10 @@ __all__ = [
     "assign_zones",
     "form_districts",
     "read_zones",
+    "read_roads",
+    "build_road_network",
+    "road_distances",
+    "RoadNetwork",
     "district_table",
     "district_violations",
     "read_blocks",

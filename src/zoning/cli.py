@@ -22,7 +22,7 @@ from .datasets import get_path
 from .districts import form_districts
 from .errors import InfeasibleError, InputError, ZoningError
 from .export import OUTPUT_FILES, write_plan
-from .inputs import load_inputs, read_schools, read_zones
+from .inputs import load_inputs, read_roads, read_schools, read_zones
 from .io import prepare_out_dir, write_json
 from .metrics import district_table, school_table, summary
 from .options import SolveOptions
@@ -520,9 +520,16 @@ def _run_partition(blocks, schools, kwargs) -> tuple[Plan, dict]:
     district_kw = _district_kwargs(kwargs)
     only_stage = kwargs.pop("only_stage")
     title = kwargs.pop("title", None)
+    roads_file, roads_layer = kwargs.pop("roads", None), kwargs.pop("roads_layer", None)
+    roads_coords = kwargs.pop("roads_coords", None) or kwargs["coords"]
+    roads = None
+    if roads_file:
+        roads = read_roads(roads_file, coords=roads_coords, layer=roads_layer, encoding=kwargs["encoding"])
     inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw))
     school_frame = _only_stage(inputs.schools, only_stage)
-    plan = assign_zones(inputs.blocks, school_frame, options=options, warnings=inputs.warnings, **rules)
+    plan = assign_zones(
+        inputs.blocks, school_frame, options=options, warnings=inputs.warnings, roads=roads, **rules
+    )
     if district_kw["n_districts"] is not None:
         _file_leads(school_frame, district_kw)
         plan = form_districts(school_frame, plan=plan, options=options, **district_kw)
@@ -641,11 +648,35 @@ def _report_zones(plan: Plan) -> None:
     click.echo(line)
 
 
+def road_options(f):
+    """--roads FILE: distances by road instead of straight lines."""
+    opts = [
+        click.option(
+            "--roads",
+            type=click.Path(dir_okay=False),
+            help="Road network (lines: GeoPackage, Shapefile, GeoJSON): distances by road, not straight "
+            "lines; --max-distance is then a road distance. Roads crossing without a shared vertex are "
+            "not connected (bridges), so rivers, rail lines and expressways are crossed only where a road "
+            "joins both sides.",
+        ),
+        click.option("--roads-layer", help="Layer of a GeoPackage holding the roads."),
+        click.option(
+            "--roads-coords",
+            callback=_coords,
+            help="Coordinate system of the roads file (default: --coords).",
+        ),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
 @main.command()
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.argument("schools", type=click.Path(dir_okay=False))
 @input_options
 @solve_options
+@road_options
 @district_options
 @planner_errors
 def partition(blocks, schools, **kwargs):

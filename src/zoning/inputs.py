@@ -7,18 +7,22 @@ fixes everything in one go.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numpy as np
 
 from .crs import to_wgs84
 from .errors import InputError, Issue
 from .io import read_table
 from .validate import check_blocks, check_pair, check_schools
 
-__all__ = ["Inputs", "read_blocks", "read_schools", "read_zones", "load_inputs"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Inputs", "read_blocks", "read_schools", "read_zones", "read_roads", "load_inputs"]
 
 
 @dataclass(frozen=True)
@@ -164,3 +168,54 @@ def read_zones(
             ]
         )
     return to_wgs84(frame, coords)
+
+
+def read_roads(
+    path: str | os.PathLike[str],
+    *,
+    coords: str = "wgs84",
+    layer: str | None = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """A road network (LineStrings / MultiLineStrings, any columns, e.g. an OpenStreetMap export), in WGS84.
+
+    Other geometries (points, polygons) in the file are dropped with a warning; a file with no lines at all
+    is an InputError.  GCJ-02 / BD-09 lines are converted vertex by vertex.
+    """
+    raw = read_table(path, layer=layer, encoding=encoding)
+    name = os.fspath(path)
+    frame = raw.frame
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(
+            [
+                Issue(
+                    "holds no geometry.",
+                    "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings).",
+                    file=name,
+                )
+            ]
+        )
+    kinds = frame.geom_type
+    lines = kinds.isin(["LineString", "MultiLineString", "LinearRing"]).to_numpy()
+    if not lines.any():
+        found = sorted(kinds.dropna().unique())
+        raise InputError(
+            [
+                Issue(
+                    f"holds {', '.join(found) or 'no'} geometries, not road lines.",
+                    "give the road network as LineStrings or MultiLineStrings (e.g. the roads layer of an "
+                    "OpenStreetMap export; name it with --roads-layer).",
+                    file=name,
+                )
+            ]
+        )
+    if not lines.all():
+        rows = [int(r) for r in np.asarray(raw.rows)[~lines]]
+        log.warning(
+            "%s: %d feature(s) are not lines and are left out of the road network (rows %s)",
+            name,
+            len(rows),
+            ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else ""),
+        )
+        frame = frame[lines]
+    return to_wgs84(frame.reset_index(drop=True), coords)

@@ -8,7 +8,12 @@ count is whole, else 10, 100 or 1000) and rounded.  Capacities are scaled the sa
 Costs: ``arc_cost[a] = students[i] * (distance_m[a] + move_penalty_m * moved[a])`` in scaled
 child-metres, so the objective is "child-metres travelled, plus ``move_penalty_m`` metres for every child
 moved away from the current school".  Distances are straight lines between the block's representative
-point and the school in the metric CRS (road distances arrive with the road-network option).
+point and the school in the metric CRS, or, when the problem is built with a road network
+(``roads=``), shortest paths on that network (:mod:`zoning.roads`).  By road, candidate arcs are still
+found among the nearest schools by straight line (a road trip is never shorter), twice as many as asked,
+and the ``k`` nearest by road are kept; arcs no road connects are dropped, and ``max_distance_m`` applies
+to the road distance.  The school's own block keeps its arc even when the network does not reach it (its
+distance is then the straight line inside the block).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from .errors import InfeasibleError
 from .graph import BlockGraph, edges_to_csr, require_metric, school_anchors
+from .roads import RoadNetwork, build_road_network
 
 __all__ = ["ZoneProblem", "build_zone_problem", "candidate_arcs", "DEFAULT_MOVE_PENALTY_M"]
 
@@ -63,6 +70,12 @@ class ZoneProblem:
     contiguity: bool
     k: int  # candidates per block asked for (before growth)
     overload_penalty_m: int = OVERLOAD_PENALTY_M
+    roads: RoadNetwork | None = None  # distances by road on this network, else straight lines
+
+    @property
+    def travel(self) -> str:
+        """How distances are measured: "road" or "straight"."""
+        return "straight" if self.roads is None else "road"
 
     @property
     def n_blocks(self) -> int:
@@ -110,15 +123,44 @@ class ZoneProblem:
         """Index of the arc (block, school) for each pair (broadcast), -1 where it is not a candidate."""
         keys, order = self._arc_keys
         want = np.asarray(blocks, dtype=np.int64) * self.n_schools + np.asarray(schools, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
-        hit = keys[pos] == want if len(keys) else np.zeros(np.shape(want), dtype=bool)
-        return np.where(hit, order[pos], -1)
+        if not len(keys):
+            return np.full(np.shape(want), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        return np.where(keys[pos] == want, order[pos], -1)
 
     def with_arcs(self, arc_block: np.ndarray, arc_school: np.ndarray) -> ZoneProblem:
-        """The same problem with another candidate set (distances recomputed)."""
-        dist = _distances(self.block_xy, self.school_xy, arc_block, arc_school)
+        """The same problem with another candidate set (distances recomputed).
+
+        By road, arcs already in the problem keep their distance (no shortest paths run again), and arcs
+        no road connects, or longer than ``max_distance_m`` by road, are dropped (the school's own block
+        excepted).
+        """
+        arc_block = np.asarray(arc_block, dtype=np.int64)
+        arc_school = np.asarray(arc_school, dtype=np.int64)
+        if self.roads is None:
+            dist = _distances(self.block_xy, self.school_xy, arc_block, arc_school)
+        else:
+            arc_block, arc_school, dist = self._road_arcs(arc_block, arc_school)
         order = np.lexsort((dist, arc_block))
         return replace(self, arc_block=arc_block[order], arc_school=arc_school[order], arc_dist_m=dist[order])
+
+    def _road_arcs(self, ai: np.ndarray, aj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ai, aj, rounded road metres) of the arcs travellable by road within the maximum distance."""
+        dist = np.full(len(ai), np.inf)
+        known = self.arc_index(ai, aj)
+        dist[known >= 0] = self.arc_dist_m[known[known >= 0]]
+        new = known < 0
+        if new.any():
+            dist[new] = self.roads.distances(
+                self.block_xy, self.school_xy, ai[new], aj[new], cutoff_m=self.max_distance_m
+            )
+        own = self.anchor[aj] == ai
+        straight = np.hypot(*(self.block_xy[ai] - self.school_xy[aj]).T)
+        dist[own & ~np.isfinite(dist)] = straight[own & ~np.isfinite(dist)]
+        keep = np.isfinite(dist) | own
+        if self.max_distance_m is not None:
+            keep &= (dist <= self.max_distance_m) | own
+        return ai[keep], aj[keep], np.rint(dist[keep]).astype(np.int64)
 
     def grow(self, blocks: np.ndarray, factor: int = 2) -> ZoneProblem:
         """More candidate schools for ``blocks`` (k → factor·k nearest within the maximum distance)."""
@@ -183,8 +225,14 @@ def build_zone_problem(
     allow_overload: bool = False,
     contiguity: bool = True,
     anchors: np.ndarray | None = None,
+    roads: gpd.GeoSeries | gpd.GeoDataFrame | RoadNetwork | None = None,
 ) -> ZoneProblem:
-    """Arrays from canonical, projected frames (columns as ``validate`` returns them)."""
+    """Arrays from canonical, projected frames (columns as ``validate`` returns them).
+
+    ``roads``: road lines in the same metric CRS (or a built :class:`~zoning.roads.RoadNetwork`); the
+    distances are then by road (see the module docstring).  Raises InfeasibleError naming the blocks from
+    which no road leads to any school.
+    """
     require_metric(blocks, "blocks")
     require_metric(schools, "schools")
     raw_students = blocks["students"].to_numpy(dtype=float)
@@ -219,12 +267,16 @@ def build_zone_problem(
     ok = anchors >= 0
     must_i.append(anchors[ok])
     must_j.append(np.flatnonzero(ok))
+    network = None
+    if roads is not None:
+        network = roads if isinstance(roads, RoadNetwork) else build_road_network(roads)
+    must = (np.concatenate(must_i), np.concatenate(must_j))
     ai, aj = candidate_arcs(
         block_xy,
         school_xy,
-        k,
+        k if network is None else 2 * k,  # by road: the k nearest by road among 2k by straight line
         max_distance_m=max_distance_m,
-        must=(np.concatenate(must_i), np.concatenate(must_j)),
+        must=must,
     )
     if contiguity:
         # a block a school stands in belongs to that school's zone: drop its other arcs
@@ -250,17 +302,20 @@ def build_zone_problem(
         current=current,
         block_xy=block_xy,
         school_xy=school_xy,
-        arc_block=ai,
-        arc_school=aj,
-        arc_dist_m=np.zeros(len(ai), dtype=np.int64),
+        arc_block=np.zeros(0, dtype=np.int64),
+        arc_school=np.zeros(0, dtype=np.int64),
+        arc_dist_m=np.zeros(0, dtype=np.int64),
         move_penalty_m=int(round(move_penalty_m)),
         max_distance_m=max_distance_m,
         max_moved=None if max_moved is None else int(np.floor(max_moved * scale + 1e-9)),
         allow_overload=allow_overload,
         contiguity=contiguity,
         k=k,
+        roads=network,
     )
     problem = problem.with_arcs(ai, aj)
+    if network is not None:
+        problem = _nearest_by_road(problem, must)
     log.info(
         "problem: %d blocks, %d schools, %d candidate arcs (k=%d), %s children, %s seats",
         problem.n_blocks,
@@ -271,6 +326,46 @@ def build_zone_problem(
         f"{capacity.sum() / scale:,.2f}".rstrip("0").rstrip("."),
     )
     return problem
+
+
+def _nearest_by_road(problem: ZoneProblem, must: tuple[np.ndarray, np.ndarray]) -> ZoneProblem:
+    """Keep the k nearest schools by road of every block (and the ``must`` arcs); give blocks left with no
+    candidate the schools on their piece of the network; name the blocks no road joins to any school."""
+    p = problem
+    first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
+    rank = np.arange(len(p.arc_block)) - first[p.arc_block]
+    keep = (rank < p.k) | np.isin(p.arc_block * p.n_schools + p.arc_school, must[0] * p.n_schools + must[1])
+    p = replace(p, arc_block=p.arc_block[keep], arc_school=p.arc_school[keep], arc_dist_m=p.arc_dist_m[keep])
+
+    bare = np.setdiff1d(np.arange(p.n_blocks), p.arc_block)
+    if not len(bare):
+        return p
+    block_piece = p.roads.component_of(p.roads.snap(p.block_xy[bare]))
+    school_piece = p.roads.component_of(p.roads.snap(p.school_xy))
+    stranded = ~np.isin(block_piece, school_piece)
+    if stranded.any():
+        names = p.block_labels[bare[stranded]]
+        shown = ", ".join(names[:10]) + (f", … and {len(names) - 10} more" if len(names) > 10 else "")
+        raise InfeasibleError(
+            [f"{len(names)} block(s) cannot reach any school on the road network: {shown}"],
+            [
+                "check the road network is connected there (a missing bridge or a gap between lines), "
+                "or plan without roads (leave out --roads)"
+            ],
+            rule="roads",
+        )
+    # schools on the block's piece of the network, the nearest by straight line first
+    extra_i, extra_j = [], []
+    for i, piece in zip(bare, block_piece):
+        js = np.flatnonzero(school_piece == piece)
+        d = np.hypot(*(p.school_xy[js] - p.block_xy[i]).T)
+        js = js[np.argsort(d, kind="stable")[: 2 * p.k]]
+        extra_i.append(np.full(len(js), i))
+        extra_j.append(js)
+    log.info(
+        "%d block(s) reach none of their nearest schools by road: trying schools further away", len(bare)
+    )
+    return p.with_arcs(np.concatenate([p.arc_block, *extra_i]), np.concatenate([p.arc_school, *extra_j]))
 
 
 def _scale_for(values: np.ndarray) -> int:

@@ -100,6 +100,11 @@ def _zone_violations(plan: Plan) -> list[str]:
     pts = blocks.geometry.representative_point()
     school_pt = dict(zip(schools["school_id"], schools.geometry))
     dist = np.array([p.distance(school_pt[s]) for p, s in zip(pts, school_of)])
+    if rules.get("travel") == "road":  # the plan's own road distances (whole metres, as the model used them)
+        road = blocks["distance_m"].to_numpy(dtype=float)
+        if (road < dist - 1.0).any():
+            bad.append("a road distance is shorter than the straight line between block and school")
+        dist = road
     max_d = rules.get("max_distance_m")
     if max_d is not None:
         anchor_blocks = {int(r) for r in anchors.values() if r >= 0}

@@ -62,6 +62,7 @@ def assign_zones(
     study_area: shapely.Geometry | None = None,
     options: SolveOptions = SolveOptions(),
     warnings: tuple[Issue, ...] = (),
+    roads: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
 ) -> Plan:
     """Draw attendance zones: every block to one school, within seats, zones in one piece, trips short.
 
@@ -74,6 +75,11 @@ def assign_zones(
     allow_overload: let schools take more children than seats, at a high price per child, and report it.
     contiguity: every zone one piece holding its school's block (default on).
     candidates: nearest schools considered per block (grown automatically where seats require).
+    roads: road lines (LineStrings / MultiLineStrings, any CRS, e.g. from ``zoning.read_roads``): distances
+        are then by road (walking / driving on the network), and ``max_distance_m`` is a road distance.
+        Roads that cross without a shared vertex are not connected (bridges; barriers such as rivers,
+        rail lines and expressways are kept by drawing no road across them).  Blocks from which no road
+        leads to any school raise InfeasibleError naming them.
     """
     _require(blocks, _BLOCK_COLUMNS, "blocks")
     _require(schools, _SCHOOL_COLUMNS, "schools")
@@ -89,6 +95,13 @@ def assign_zones(
     schools_m = schools.to_crs(crs)
     if study_area is not None:
         study_area = gpd.GeoSeries([study_area], crs=blocks.crs).to_crs(crs).iloc[0]
+    roads_m = None
+    if roads is not None:
+        if roads.crs is None:
+            raise InputError(
+                [Issue(message="roads have no coordinate reference system", fix="set one with .set_crs(…)")]
+            )
+        roads_m = roads.to_crs(crs)
     graph, graph_warnings = build_block_graph(blocks_m, study_area=study_area)
     warnings += graph_warnings
     anchors = school_anchors(graph.cells, schools_m.geometry)
@@ -112,6 +125,7 @@ def assign_zones(
         allow_overload=allow_overload,
         contiguity=contiguity,
         anchors=anchors,
+        roads=roads_m,
     )
     for j in np.flatnonzero((anchors >= 0) & (problem.anchor < 0)):
         warnings.append(
@@ -132,7 +146,10 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
     p = solution.problem
     assign = solution.assign
     school_ids = p.school_ids[assign]
-    dist = np.hypot(*(p.block_xy - p.school_xy[assign]).T)
+    if p.roads is None:
+        dist = np.hypot(*(p.block_xy - p.school_xy[assign]).T)
+    else:  # the road distance the model used (rounded metres)
+        dist = p.arc_dist_m[p.arc_index(np.arange(p.n_blocks), assign)].astype(float)
     moved = (p.current >= 0) & (p.current != assign)
     blocks_out = blocks_m.assign(
         school_id=school_ids,
@@ -183,6 +200,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         "overload_penalty_m": p.overload_penalty_m,
         "contiguity": p.contiguity,
         "candidates_per_block": p.k,
+        "travel": p.travel,
     }
     assignment = pd.Series(school_ids, index=pd.Index(p.block_ids, name="block_id"), name="school_id")
     return Plan(

@@ -1,0 +1,262 @@
+"""Travel on roads: the network, its barriers, road distances in plans, read_roads and `--roads`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+import zoning
+from conftest import grid_instance
+from zoning import roads as roads_module
+from zoning.cli import main
+from zoning.errors import InfeasibleError, InputError
+from zoning.graph import build_block_graph
+from zoning.problem import build_zone_problem
+from zoning.roads import build_road_network
+
+X0, Y0 = 400_000.0, 4_830_000.0
+EPSG = 32619
+
+
+def line(*pts):
+    return shapely.LineString([(X0 + x, Y0 + y) for x, y in pts])
+
+
+def river_roads() -> list[shapely.LineString]:
+    """Roads along every block edge of a 3 × 6 grid of 100 m blocks, except across the river at x = 300:
+    the west bank (x ≤ 200) and the east bank (x ≥ 400) meet only on the bridge along the top edge."""
+    out = []
+    for x in (0, 100, 200, 400, 500, 600):
+        out.append(line(*[(x, y) for y in (0, 100, 200, 300)]))
+    for y in (0, 100, 200, 300):
+        out.append(line((0, y), (100, y), (200, y)))
+        out.append(line((400, y), (500, y), (600, y)))
+    out.append(line((200, 300), (400, 300)))  # the bridge
+    return out
+
+
+def river_instance(school_cells=(6, 9)):
+    """School 0 at the west end (cell 6), school 1 just east of the river (cell 9); b8 lies west of the
+    river, 100 m from school 1 as the crow flies but 600 m by road, and 300 m from school 0 by road
+    (200 m as the crow flies)."""
+    blocks, schools = grid_instance(3, 6, [10] * 18, list(school_cells), [1000, 1000], epsg=EPSG)
+    return blocks, schools, gpd.GeoSeries(river_roads(), crs=EPSG)
+
+
+def check(plan):
+    """Every rule verify.py checks (by road, against the plan's own road distances)."""
+    zoning.check_plan(plan)
+
+
+# ------------------------------------------------------------------------------------------ the network
+
+
+def test_crossing_lines_without_a_shared_vertex_are_not_connected():
+    bridge = [line((0, 50), (100, 50)), line((50, 0), (50, 100))]  # an X with no vertex at the crossing
+    crossing = [line((0, 50), (50, 50), (100, 50)), line((50, 0), (50, 50), (50, 100))]
+    assert len(np.unique(build_road_network(gpd.GeoSeries(bridge, crs=EPSG)).component)) == 2
+    assert len(np.unique(build_road_network(gpd.GeoSeries(crossing, crs=EPSG)).component)) == 1
+
+
+def test_vertices_within_the_tolerance_meet():
+    gap = [line((0, 0), (100, 0)), line((100.4, 0.3), (200, 0))]  # digitised 0.5 m apart
+    assert len(np.unique(build_road_network(gpd.GeoSeries(gap, crs=EPSG)).component)) == 1
+    far = [line((0, 0), (100, 0)), line((103, 0), (200, 0))]
+    assert len(np.unique(build_road_network(gpd.GeoSeries(far, crs=EPSG)).component)) == 2
+
+
+def test_distances_on_a_grid_are_walks_along_the_streets():
+    streets = [line(*[(x, k * 100) for x in range(0, 401, 100)]) for k in range(5)]
+    streets += [line(*[(k * 100, y) for y in range(0, 401, 100)]) for k in range(5)]
+    net = build_road_network(gpd.GeoSeries(streets, crs=EPSG))
+    origins = np.array([[50, 50], [350, 350], [10, 0.5]]) + [X0, Y0]
+    dests = np.array([[0, 0], [250, 50]]) + [X0, Y0]
+    ai, aj = np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 0])
+    # 50 m to the street, along it, 50 m to the school; the last pair shares a segment
+    np.testing.assert_allclose(net.distances(origins, dests, ai, aj), [100, 300, 700, 500, 10.5])
+    np.testing.assert_allclose(
+        net.distances(origins, dests, ai, aj, cutoff_m=300), [100, 300, np.inf, np.inf, 10.5]
+    )
+
+
+def test_road_distances_are_never_shorter_than_straight_lines_and_chunks_agree(monkeypatch):
+    rng = np.random.default_rng(7)
+    streets = [line(*[(x, k * 100) for x in range(0, 1001, 100)]) for k in range(11)]
+    streets += [line(*[(k * 100, y) for y in range(0, 1001, 100)]) for k in range(11)]
+    roads = gpd.GeoSeries(streets, crs=EPSG)
+    bxy = rng.uniform(0, 1000, (60, 2)) + [X0, Y0]
+    sxy = rng.uniform(0, 1000, (7, 2)) + [X0, Y0]
+    ai, aj = np.repeat(np.arange(60), 7), np.tile(np.arange(7), 60)
+    whole = zoning.road_distances(bxy, sxy, ai, aj, roads)
+    assert np.isfinite(whole).all()
+    assert (whole >= np.hypot(*(bxy[ai] - sxy[aj]).T) - 1e-9).all()
+    monkeypatch.setattr(roads_module, "_CHUNK_BYTES", 8)  # one school per Dijkstra run
+    np.testing.assert_allclose(zoning.road_distances(bxy, sxy, ai, aj, roads), whole)
+
+
+def test_a_network_without_lines_is_refused():
+    with pytest.raises(InputError, match="no road lines"):
+        build_road_network(gpd.GeoSeries([shapely.Point(X0, Y0)], crs=EPSG))
+
+
+# ------------------------------------------------------------------------------------------ plans by road
+
+
+def test_the_river_sends_a_block_to_the_school_on_its_own_bank():
+    blocks, schools, roads = river_instance()
+    straight = zoning.assign_zones(blocks, schools, move_penalty_m=0)
+    by_road = zoning.assign_zones(blocks, schools, move_penalty_m=0, roads=roads)
+    check(straight)
+    check(by_road)
+    assert straight.assignment["b8"] == "S1"  # across the river, 100 m as the crow flies
+    assert by_road.assignment["b8"] == "S0"  # on its own bank, 300 m by road
+    assert by_road.rules["travel"] == "road" and straight.rules["travel"] == "straight"
+    d = by_road.blocks.set_index("block_id")["distance_m"]
+    assert d["b8"] == pytest.approx(300)
+    pts = by_road.blocks.geometry.representative_point()
+    school_pt = dict(zip(schools["school_id"], schools.geometry))
+    crow = np.array([p.distance(school_pt[s]) for p, s in zip(pts, by_road.blocks["school_id"])])
+    assert (by_road.blocks["distance_m"].to_numpy() >= crow - 0.5).all()
+    assert by_road.info.objective > straight.info.objective
+
+
+def test_max_distance_applies_to_the_road_distance():
+    blocks, schools, roads = river_instance()
+    # b8 is 600 m from school 1 by road (100 m as the crow flies): a cap of 500 m keeps that arc out
+    problem = build_zone_problem(
+        blocks, schools, build_block_graph(blocks)[0], roads=roads, max_distance_m=500, move_penalty_m=0
+    )
+    arcs = set(zip(problem.arc_block.tolist(), problem.arc_school.tolist()))
+    assert (8, 0) in arcs and (8, 1) not in arcs
+    assert (problem.arc_dist_m[problem.anchor[problem.arc_school] != problem.arc_block] <= 500).all()
+    assert problem.travel == "road"
+
+
+def test_grow_keeps_road_distances():
+    blocks, schools, roads = river_instance()
+    problem = build_zone_problem(blocks, schools, build_block_graph(blocks)[0], roads=roads, k=1)
+    grown = problem.grow(np.arange(problem.n_blocks), factor=2)
+    k = grown.arc_index([8, 8], [0, 1])
+    assert (k >= 0).all()
+    assert grown.arc_dist_m[k].tolist() == [300, 600]
+
+
+def test_a_block_cut_off_from_every_school_is_named():
+    blocks, schools = grid_instance(1, 3, [5, 5, 5], [0, 1], [100, 100], epsg=EPSG)
+    blocks["name"] = ["东湖小区", "西湖小区", "滨江花园"]
+    roads = gpd.GeoSeries([line((0, 50), (100, 50), (200, 50)), line((240, 50), (260, 50))], crs=EPSG)
+    with pytest.raises(
+        InfeasibleError, match=r"1 block\(s\) cannot reach any school on the road network: 滨江花园"
+    ) as err:
+        zoning.assign_zones(blocks, schools, roads=roads)
+    assert "东湖小区" not in str(err.value) and "Fix: check the road network is connected" in str(err.value)
+
+
+def test_a_block_whose_nearest_schools_are_out_of_reach_gets_one_on_its_piece():
+    # schools 0 and 1 stand next to b2 but on another piece of the network; school 2 far east shares its piece
+    blocks, schools = grid_instance(1, 8, [5] * 8, [0, 1, 7], [100, 100, 100], epsg=EPSG)
+    roads = gpd.GeoSeries([line((0, 50), (200, 50)), line((205, 50), (800, 50))], crs=EPSG)
+    problem = build_zone_problem(
+        blocks, schools, build_block_graph(blocks)[0], roads=roads, k=1, contiguity=False
+    )
+    mine = problem.arc_school[problem.arc_block == 2]
+    assert mine.tolist() == [2]
+
+
+# ------------------------------------------------------------------------------------------ files and CLI
+
+
+def test_read_roads_refuses_a_points_file(tmp_path):
+    path = tmp_path / "roads.geojson"
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Point(120.1, 30.2)], crs=4326).to_file(path)
+    with pytest.raises(InputError, match="roads.geojson: holds Point geometries, not road lines"):
+        zoning.read_roads(path)
+
+
+def test_osm_like_geopackage_with_multilinestrings(tmp_path, caplog):
+    blocks, schools, roads = river_instance()
+    # OSM exports: ways merged into MultiLineStrings with tags, other layers beside them
+    multi = [shapely.MultiLineString(list(roads.iloc[k : k + 3])) for k in range(0, len(roads), 3)]
+    frame = gpd.GeoDataFrame(
+        {"highway": ["residential"] * len(multi), "name": [f"路{k}" for k in range(len(multi))]},
+        geometry=multi,
+        crs=EPSG,
+    ).to_crs(4326)
+    stray = gpd.GeoDataFrame({"highway": ["bus_stop"]}, geometry=[frame.geometry.iloc[0].centroid], crs=4326)
+    path = tmp_path / "osm.gpkg"
+    pd.concat([frame, stray], ignore_index=True).to_file(path, layer="lines")
+    schools.to_crs(4326).to_file(path, layer="points")
+    with caplog.at_level(logging.WARNING, logger="zoning"):
+        read = zoning.read_roads(path, layer="lines")
+    assert "not lines" in caplog.text
+    assert len(read) == len(multi) and set(read.geom_type) == {"MultiLineString"}
+    plan = zoning.assign_zones(blocks, schools, move_penalty_m=0, roads=read)
+    check(plan)
+    assert plan.assignment["b8"] == "S0"
+    assert plan.blocks.set_index("block_id")["distance_m"]["b8"] == pytest.approx(300, abs=1)
+
+
+def _write_inputs(tmp_path, roads, school_cells=(6, 9)):
+    blocks, schools, _ = river_instance(school_cells)
+    blocks.to_crs(4326).to_file(tmp_path / "blocks.geojson")
+    schools.to_crs(4326).to_file(tmp_path / "schools.geojson")
+    gpd.GeoDataFrame(geometry=list(roads), crs=EPSG).to_crs(4326).to_file(
+        tmp_path / "roads.gpkg", layer="roads"
+    )
+    return tmp_path / "blocks.geojson", tmp_path / "schools.geojson", tmp_path / "roads.gpkg"
+
+
+def test_cli_partition_with_roads(tmp_path):
+    b, s, r = _write_inputs(tmp_path, river_roads())
+    args = [b, s, "--move-penalty", 0, "--time-limit", 20]
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [
+            str(a)
+            for a in ["partition", *args, "--roads", r, "--roads-layer", "roads", "--out", tmp_path / "o"]
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "o" / "plan.csv", dtype=str).set_index("block_id")
+    assert table.loc["b8", "school_id"] == "S0"
+    assert float(table.loc["b8", "distance_m"]) == pytest.approx(300, abs=1)
+    plain = runner.invoke(main, [str(a) for a in ["partition", *args, "--out", tmp_path / "p"]])
+    assert plain.exit_code == 0, plain.output
+    assert (
+        pd.read_csv(tmp_path / "p" / "plan.csv", dtype=str).set_index("block_id").loc["b8", "school_id"]
+        == "S1"
+    )
+
+
+def test_cli_names_blocks_the_roads_do_not_reach(tmp_path):
+    # both schools west of the river, and no bridge: the east bank reaches no school
+    roads = [g for g in river_roads() if g.bounds[0] != X0 + 200 or g.bounds[2] != X0 + 400]
+    b, s, r = _write_inputs(tmp_path, roads, school_cells=(6, 7))
+    result = CliRunner().invoke(
+        main, [str(a) for a in ["partition", b, s, "--roads", r, "--out", tmp_path / "o"]]
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "9 block(s) cannot reach any school on the road network: b3, b4, b5, b9" in result.output
+    assert "b8" not in result.output
+
+
+def test_checker_reads_road_distances_and_catches_a_tampered_one():
+    blocks, schools, roads = river_instance()
+    plan = zoning.assign_zones(blocks, schools, move_penalty_m=0, roads=roads)
+    assert plan.rules["travel"] == "road"
+    bad = plan.blocks.copy()
+    bad.loc[bad.index[0], "distance_m"] = (
+        0.0  # shorter than the straight line, and the objective no longer adds up
+    )
+    found = zoning.plan_violations(replace(plan, blocks=bad))
+    assert any("shorter than the straight line" in v for v in found)
+    assert any("reported objective" in v for v in found)
