@@ -26,6 +26,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/districts.py
+	$(BIN)/python benchmarks/city.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

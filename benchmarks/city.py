@@ -1,0 +1,523 @@
+"""City-scale benchmark of ``zoning.assign_zones`` on seeded synthetic cities, beside peers, as one table.
+
+Run: ``.venv/bin/python benchmarks/city.py [--time-limit S] [--only NAME[,NAME…]] [--no-peer]
+[--sizes small,medium,large]`` (default sizes small,medium; large is opt-in: it takes several minutes).
+
+Generator (``make_city(rows, cols, n_schools, slack, seed)``; everything drawn from one integer seed)
+- Blocks: a rows × cols grid of 100 m × 100 m squares in EPSG:32650 (UTM 50N, the south-west corner at
+  x 600 km, y 2,700 km: about Xiamen), built at once with vectorised ``shapely.box`` (200,000 blocks in
+  well under a second).  block_id ``b0`` … row by row.
+- Children: Poisson counts with a clustered mean: 3 + N // 25,000 Gaussian population centres (positions
+  uniform in the middle 80 % of the city, spread σ = 5–15 % of the city's longer side, weights lognormal)
+  for 75 % of the children and a uniform background for 25 %, scaled to 20 children per block on
+  average: fringe blocks hold about 5 children, the centres several times the average.
+- Schools: M distinct blocks drawn with probability ∝ children; each school stands at its block's centre.
+- Seats: total children × (1 + slack), rounded up, shared among schools in proportion to a *noisy* share
+  of the demand around each school: the children of its Voronoi cell (blocks nearer to it than to any
+  other school) × lognormal(0, 0.4), renormalised, split by largest remainders; a school never has fewer
+  seats than the children of its own block (its block is always in its zone when zones are one piece).
+
+How it is harder than ``grid_city`` in ``benchmarks/run.py``: there children are uniform 0–40 per block
+and every school gets exactly its Voronoi demand × (1 + slack) + 1 seats, so sending every block to its
+nearest school is already (nearly) a plan and the LP is trivial.  Here the noise leaves about a quarter of
+the schools more than 25 % short of their nearby demand (and others with seats to spare), so children are
+pushed along chains of neighbouring schools, the nearest candidates of a block may not have room at all
+(candidate growth), and dense centres beside empty fringes make zones very unequal in area.
+
+Instances (name: blocks × schools, slack; rows with and without contiguity unless said)
+- small-5, small-15: 5,000 × 150 (50 × 100 grid) at 5 % and 15 % slack.
+- medium-5, medium-15: 50,000 × 1,500 (200 × 250) at 5 % and 15 % slack.
+- large-15: 200,000 × 3,000 (400 × 500) at 15 % slack (``--sizes …,large``).
+- small-5-3km: 5,000 × 150 at 5 % slack, contiguity and ``max_distance_m=3000`` (feasible: the 8 nearest
+  schools of every block lie well within 3 km).
+All rows use ``move_penalty_m=0`` (synthetic cities have no current zones).  ``--only`` takes instance
+names (both rows) or row names ``NAME:plain`` / ``NAME:contig``.
+
+Measured (each zoning run and each peer run in a fresh subprocess, so memory and caches do not leak)
+- s: wall seconds of ``assign_zones`` (projection, block graph, problem, LP, search, checker).
+- LP s / LP bound: ``plan.info.lp_seconds`` / ``plan.info.lp_bound`` (the transportation relaxation).
+- plan / bound: ``plan.info.objective`` / ``plan.info.lower_bound`` in child-km; "above" is
+  plan / bound − 1 (how far the plan is proven to be above the optimum at most), in %.
+- first s: seconds from the call to the first plan satisfying every rule, read from zoning's INFO log
+  (the rounded-LP plan, a repaired plan, or without contiguity CP-SAT's first solution); "-" when the
+  log cannot tell (with contiguity a CP-SAT solution may be in pieces), then it is at most s.
+- peak MB: the subprocess's ``ru_maxrss`` (RUSAGE_SELF at its end; includes the generated city, about
+  250 MB of Python, geopandas and OR-Tools for the small instances).
+- check: ``zoning.check_plan(plan)`` (the independent checker) — "ok" or the first broken rule.
+- plain CP-SAT (the peer, as ``plain_cpsat`` in run.py): one Boolean per candidate pair from the same
+  k = 8 nearest candidates (``build_zone_problem``, not grown), assign-once and seats, no contiguity, no
+  hint, one solve with the same time limit and 2 workers.  plan in child-km, gap = CP-SAT's own
+  (plan − its bound) / plan, s = model build + solve (the shared preparation is timed in the notes), MB
+  its subprocess's peak.  It runs once per instance and is shown on the instance's first row.
+- spopt: PySAL spopt's capacitated p-median is not a dependency and is not installed here; the column
+  says so.  To add it: ``uv pip install --python .venv/bin/python spopt pulp`` (CBC comes with pulp), then
+  ``spopt.locate.PMedian.from_cost_matrix(cost, weights, p_facilities=M, facility_capacities=seats)``
+  and ``.solve(pulp.PULP_CBC_CMD(timeLimit=…, threads=2, msg=False))``.  It builds a dense N × M model
+  (5,000 × 150 = 750,000 variables; 50,000 × 1,500 = 75 million), so only the small instances fit.
+- target: the issue's targets on 2 cores, "met" or what was missed and by how much:
+  medium-15: LP ≤ 3 s, plan ≤ 0.2 % above the bound, in ≤ 30 s;
+  medium-5: first plan ≤ 5 s, ≤ 0.5 % above the bound, in ≤ 60 s;
+  large-15: LP ≤ 20 s, ≤ 1 % above the bound, in ≤ 120 s, peak ≤ 4 GB;
+  small-5-3km: first plan ≤ 5 s, ≤ 1 % above the bound, in ≤ 30 s;
+  rows with contiguity: gap ≤ 1 % (replacing a tighter gap target of the instance; LP, first-plan,
+  time and memory targets still apply).  The time limit of a row is its target's (30 s where none)
+  unless ``--time-limit`` is given; "in ≤ T s" is checked on the end-to-end seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import zoning  # noqa: E402
+
+BLOCK_M = 100.0
+ORIGIN = (600_000.0, 2_700_000.0)
+CRS = "EPSG:32650"
+K = 8
+
+
+# --------------------------------------------------------------------------------------------------------
+# generator
+
+
+def make_city(
+    rows: int, cols: int, n_schools: int, slack: float, seed: int
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Blocks (block_id, students, polygon) and schools (school_id, capacity, point); see the docstring."""
+    rng = np.random.default_rng(seed)
+    n = rows * cols
+    ix, iy = np.arange(n) % cols, np.arange(n) // cols
+    x0 = ORIGIN[0] + ix * BLOCK_M
+    y0 = ORIGIN[1] + iy * BLOCK_M
+    polys = shapely.box(x0, y0, x0 + BLOCK_M, y0 + BLOCK_M)
+    cx, cy = x0 + BLOCK_M / 2, y0 + BLOCK_M / 2
+
+    # clustered density: Gaussian centres (75 %) + uniform background (25 %), mean 20 children per block
+    width, height = cols * BLOCK_M, rows * BLOCK_M
+    side = max(width, height)
+    n_centres = 3 + n // 25_000
+    px = ORIGIN[0] + width * rng.uniform(0.1, 0.9, n_centres)
+    py = ORIGIN[1] + height * rng.uniform(0.1, 0.9, n_centres)
+    sigma = side * rng.uniform(0.05, 0.15, n_centres)
+    weight = rng.lognormal(0.0, 0.5, n_centres)
+    cluster = np.zeros(n)
+    for x, y, s, w in zip(px, py, sigma, weight):
+        cluster += w * np.exp(-((cx - x) ** 2 + (cy - y) ** 2) / (2 * s * s))
+    mean = 20.0 * (0.75 * cluster / cluster.mean() + 0.25)
+    students = rng.poisson(mean).astype(np.int64)
+
+    # schools at blocks drawn ∝ children
+    cells = rng.choice(n, n_schools, replace=False, p=students / students.sum())
+    school_xy = np.column_stack([cx[cells], cy[cells]])
+
+    # seats: a noisy share of each school's Voronoi demand, total = children × (1 + slack)
+    _, nearest = cKDTree(school_xy).query(np.column_stack([cx, cy]))
+    demand = np.bincount(nearest, weights=students, minlength=n_schools)
+    share = demand * rng.lognormal(0.0, 0.4, n_schools)
+    share /= share.sum()
+    total = math.ceil(students.sum() * (1 + slack))
+    raw = share * total
+    seats = np.floor(raw).astype(np.int64)
+    rest = total - int(seats.sum())
+    seats[np.argsort(-(raw - seats), kind="stable")[:rest]] += 1
+    seats = np.maximum(seats, students[cells])
+
+    blocks = gpd.GeoDataFrame(
+        {"block_id": np.char.add("b", np.arange(n).astype(str)), "students": students},
+        geometry=polys,
+        crs=CRS,
+    )
+    schools = gpd.GeoDataFrame(
+        {"school_id": np.char.add("S", np.arange(n_schools).astype(str)), "capacity": seats},
+        geometry=shapely.points(school_xy),
+        crs=CRS,
+    )
+    return blocks, schools
+
+
+# --------------------------------------------------------------------------------------------------------
+# cases and targets
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    size: str  # small | medium | large
+    rows: int
+    cols: int
+    schools: int
+    slack: float
+    seed: int
+    max_distance_m: float | None = None
+    contiguity: tuple[bool, ...] = (False, True)
+    # targets (None = none): LP seconds, first plan seconds, % above bound, seconds, peak GB
+    lp_s: float | None = None
+    first_s: float | None = None
+    above_pct: float | None = None
+    limit_s: float = 30.0
+    has_time_target: bool = False
+    peak_gb: float | None = None
+
+
+INSTANCES = (
+    Instance("small-5", "small", 50, 100, 150, 0.05, 11),
+    Instance("small-15", "small", 50, 100, 150, 0.15, 12),
+    Instance("medium-5", "medium", 200, 250, 1500, 0.05, 21, first_s=5, above_pct=0.5, limit_s=60, has_time_target=True),
+    Instance("medium-15", "medium", 200, 250, 1500, 0.15, 22, lp_s=3, above_pct=0.2, limit_s=30, has_time_target=True),
+    Instance(
+        "large-15", "large", 400, 500, 3000, 0.15, 31, lp_s=20, above_pct=1.0, limit_s=120, has_time_target=True,
+        peak_gb=4.0,
+    ),
+    Instance(
+        "small-5-3km", "small", 50, 100, 150, 0.05, 11, max_distance_m=3000.0, contiguity=(True,), first_s=5,
+        above_pct=1.0, limit_s=30, has_time_target=True,
+    ),
+)  # fmt: skip
+
+
+def targets(inst: Instance, contiguity: bool, time_limit_s: float) -> list[tuple[str, str, float]]:
+    """(what, key in the result, limit) of every target the row is held to."""
+    out = []
+    if inst.lp_s is not None:
+        out.append(("LP", "lp_seconds", inst.lp_s))
+    if inst.first_s is not None:
+        out.append(("first", "first_seconds", inst.first_s))
+    above = inst.above_pct
+    if contiguity:
+        above = max(above or 0.0, 1.0)
+    if above is not None:
+        out.append(("above", "above_pct", above))
+    if inst.has_time_target:
+        out.append(("time", "seconds", time_limit_s))
+    if inst.peak_gb is not None:
+        out.append(("peak", "peak_gb", inst.peak_gb))
+    return out
+
+
+def verdict(result: dict, checks: list[tuple[str, str, float]]) -> str:
+    if not checks:
+        return "-"
+    if result.get("error"):
+        return "missed: no plan"
+    missed = []
+    for what, key, limit in checks:
+        value = result.get(key)
+        unit = " %" if key == "above_pct" else (" GB" if key == "peak_gb" else " s")
+        if value is None:
+            missed.append(f"{what} ? (≤ {limit:g}{unit})")
+        elif value > limit:
+            missed.append(f"{what} {value:.2f} > {limit:g}{unit} (+{value - limit:.2f})")
+    return "met" if not missed else "missed: " + "; ".join(missed)
+
+
+# --------------------------------------------------------------------------------------------------------
+# workers (run in a fresh subprocess each)
+
+
+class _FirstPlan(logging.Handler):
+    """Notes the time of zoning's first log line that announces a plan satisfying every rule."""
+
+    def __init__(self, contiguity: bool):
+        super().__init__(logging.INFO)
+        self.contiguity = contiguity
+        self.t0 = time.perf_counter()
+        self.first: float | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        plan = msg.startswith(("first plan from the relaxation", "repaired plan"))
+        if not self.contiguity and record.name == "zoning.solve" and "plan" in msg:
+            plan = True  # without contiguity every CP-SAT solution satisfies every rule
+        if plan and self.first is None:
+            self.first = time.perf_counter() - self.t0
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def work_zoning(inst: Instance, contiguity: bool, time_limit_s: float) -> dict:
+    blocks, schools = make_city(inst.rows, inst.cols, inst.schools, inst.slack, inst.seed)
+    input_gb = _peak_gb()
+    handler = _FirstPlan(contiguity)
+    logger = logging.getLogger("zoning")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    out: dict = {"input_gb": input_gb}
+    t = time.perf_counter()
+    handler.t0 = t
+    try:
+        plan = zoning.assign_zones(
+            blocks,
+            schools,
+            max_distance_m=inst.max_distance_m,
+            move_penalty_m=0,
+            contiguity=contiguity,
+            options=zoning.SolveOptions(time_limit_s=time_limit_s, workers=2),
+        )
+    except zoning.ZoningError as err:
+        out.update(seconds=time.perf_counter() - t, error=str(err).splitlines()[0], peak_gb=_peak_gb())
+        return out
+    seconds = time.perf_counter() - t
+    try:
+        zoning.check_plan(plan)
+        check = "ok"
+    except zoning.PlanCheckError as err:
+        lines = str(err).splitlines()
+        check = lines[1] if len(lines) > 1 else lines[0]
+    i = plan.info
+    out.update(
+        seconds=seconds,
+        lp_seconds=i.lp_seconds,
+        lp_bound=i.lp_bound,
+        objective=i.objective,
+        bound=i.lower_bound,
+        above_pct=100 * (i.objective / i.lower_bound - 1) if i.lower_bound > 0 else 0.0,
+        first_seconds=handler.first,
+        status=i.status,
+        source=i.plan_source,
+        arcs=i.candidate_arcs,
+        rounds=i.rounds,
+        check=check,
+        peak_gb=_peak_gb(),
+    )
+    return out
+
+
+def work_peer(inst: Instance, time_limit_s: float) -> dict:
+    """The plain one-shot CP-SAT model on the same k nearest candidates; also times zoning's preparation."""
+    from ortools.sat.python import cp_model
+
+    from zoning.crs import to_metric
+    from zoning.graph import build_block_graph
+    from zoning.problem import build_zone_problem
+
+    blocks, schools = make_city(inst.rows, inst.cols, inst.schools, inst.slack, inst.seed)
+    steps = {}
+    t = time.perf_counter()
+    bm, crs = to_metric(blocks)
+    sm = schools.to_crs(crs)
+    steps["to_metric"] = time.perf_counter() - t
+    t = time.perf_counter()
+    graph, _ = build_block_graph(bm)
+    steps["build_block_graph"] = time.perf_counter() - t
+    t = time.perf_counter()
+    p = build_zone_problem(
+        bm, sm, graph, k=K, contiguity=False, move_penalty_m=0, max_distance_m=inst.max_distance_m
+    )
+    steps["build_zone_problem"] = time.perf_counter() - t
+    from zoning.flow import transport_bound
+
+    t = time.perf_counter()
+    flow = transport_bound(p)
+    steps["transport LP (k=8)"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    m = cp_model.CpModel()
+    x = [m.new_bool_var("") for _ in range(len(p.arc_block))]
+    starts = np.searchsorted(p.arc_block, np.arange(p.n_blocks + 1))  # arcs are sorted by block
+    for i in range(p.n_blocks):
+        m.add_exactly_one(x[starts[i] : starts[i + 1]])
+    w = p.students[p.arc_block]
+    order = np.argsort(p.arc_school, kind="stable")
+    sstarts = np.searchsorted(p.arc_school[order], np.arange(p.n_schools + 1))
+    for j in range(p.n_schools):
+        ks = order[sstarts[j] : sstarts[j + 1]]
+        m.add(cp_model.LinearExpr.weighted_sum([x[k] for k in ks], w[ks].tolist()) <= int(p.capacity[j]))
+    m.minimize(cp_model.LinearExpr.weighted_sum(x, p.arc_cost.tolist()))
+    s = cp_model.CpSolver()
+    s.parameters.max_time_in_seconds = time_limit_s
+    s.parameters.num_workers = 2
+    status = s.solve(m)
+    seconds = time.perf_counter() - t
+    out = {
+        "seconds": seconds,
+        "steps": steps,
+        "lp_feasible": bool(flow.feasible),
+        "status": s.status_name(status),
+        "peak_gb": _peak_gb(),
+    }
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        obj = s.objective_value / p.scale
+        bound = s.best_objective_bound / p.scale
+        out.update(objective=obj, gap_pct=100 * (obj - bound) / obj if obj > 0 else 0.0)
+    return out
+
+
+def run_worker(kind: str, inst: Instance, contiguity: bool, time_limit_s: float) -> dict:
+    """Run one measurement in a fresh interpreter; its last stdout line is the JSON result."""
+    payload = json.dumps(
+        {"kind": kind, "instance": asdict(inst), "contiguity": contiguity, "limit": time_limit_s}
+    )
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", payload]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=3 * time_limit_s + 600, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"crashed: {tail[:80]}"}
+    return json.loads(lines[-1])
+
+
+def worker_main(payload: str) -> None:
+    job = json.loads(payload)
+    inst = Instance(**{**job["instance"], "contiguity": tuple(job["instance"]["contiguity"])})
+    if job["kind"] == "zoning":
+        result = work_zoning(inst, job["contiguity"], job["limit"])
+    else:
+        result = work_peer(inst, job["limit"])
+    print(json.dumps(result))
+
+
+# --------------------------------------------------------------------------------------------------------
+# table
+
+
+@dataclass
+class Row:
+    inst: Instance
+    contiguity: bool
+    limit: float
+    result: dict = field(default_factory=dict)
+    peer: dict | None = None  # None: not run; {} : shown on an earlier row
+
+
+def _f(value, fmt: str, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--time-limit", type=float, default=None, help="seconds per row (default: the target's)")
+    ap.add_argument(
+        "--only",
+        default=None,
+        help="instance or row names (NAME or NAME:plain / NAME:contig), comma-separated",
+    )
+    ap.add_argument("--no-peer", action="store_true", help="skip the plain CP-SAT peer")
+    ap.add_argument("--sizes", default="small,medium", help="comma-separated of small, medium, large")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker is not None:
+        worker_main(args.worker)
+        return
+
+    sizes = {s.strip() for s in args.sizes.split(",") if s.strip()}
+    only = None if args.only is None else {s.strip() for s in args.only.split(",") if s.strip()}
+    try:
+        import spopt  # noqa: F401
+
+        spopt_cell = "installed, not wired in"
+    except ImportError:
+        spopt_cell = "not installed (not a dependency)"
+
+    rows: list[Row] = []
+    for inst in INSTANCES:
+        if inst.size not in sizes:
+            continue
+        for contig in inst.contiguity:
+            row_name = f"{inst.name}:{'contig' if contig else 'plain'}"
+            if only is not None and inst.name not in only and row_name not in only:
+                continue
+            rows.append(Row(inst, contig, args.time_limit or inst.limit_s))
+
+    head = (
+        f"{'instance':<12} {'blocks':>7} {'schools':>7} {'slack':>5} {'contig':>6} {'limit':>5} | "
+        f"{'s':>6} {'LP s':>5} {'LP bound':>9} {'plan':>9} {'bound':>9} {'above %':>7} {'first s':>7} "
+        f"{'peak MB':>7} {'check':>5} | {'CP-SAT plan':>11} {'gap %':>6} {'s':>6} {'MB':>6} | "
+        f"{'spopt':<32} | target"
+    )
+    print(head, flush=True)
+    print("-" * len(head), flush=True)
+    peers_done: set[str] = set()
+    steps: dict[str, dict] = {}
+    for row in rows:
+        inst = row.inst
+        row.result = run_worker("zoning", inst, row.contiguity, row.limit)
+        if not args.no_peer:
+            if inst.name in peers_done:
+                row.peer = {}
+            else:
+                row.peer = run_worker("peer", inst, False, row.limit)
+                peers_done.add(inst.name)
+                if "steps" in row.peer:
+                    steps[inst.name] = row.peer["steps"]
+        print(format_row(row, spopt_cell), flush=True)
+
+    print()
+    print(
+        "plan, bound, LP bound in child-km; above % = plan / bound − 1; first s = first plan satisfying every "
+        "rule ('-': not visible in the log); peak MB = the subprocess's ru_maxrss; 2 CP-SAT workers each."
+    )
+    print(
+        "plain CP-SAT: k = 8 nearest candidates, assign-once + seats, no contiguity, no hint; gap % its own; "
+        "s = model build + solve; '″' = same instance as the row above."
+    )
+    for name, st in steps.items():
+        print(f"steps on {name} (peer subprocess): " + ", ".join(f"{k} {v:.2f} s" for k, v in st.items()))
+
+
+def format_row(row: Row, spopt_cell: str) -> str:
+    inst, r = row.inst, row.result
+    n = inst.rows * inst.cols
+    left = (
+        f"{inst.name:<12} {n:>7,} {inst.schools:>7,} {100 * inst.slack:>4.0f}% {'yes' if row.contiguity else 'no':>6} "
+        f"{row.limit:>5.0f} | "
+    )
+    if "objective" not in r:
+        err = r.get("error", "?")
+        text = (
+            f"no plan satisfying every rule within {row.limit:g} s"
+            if err.startswith("No plan satisfying every rule")
+            else f"no plan: {err}"
+        )
+        mid = f"{_f(r.get('seconds'), '.1f', 6)} {text[:MID_W]:<{MID_W}} | "
+    else:
+        mid = (
+            f"{r['seconds']:>6.1f} {r['lp_seconds']:>5.2f} {r['lp_bound'] / 1000:>9.1f} {r['objective'] / 1000:>9.1f} "
+            f"{r['bound'] / 1000:>9.1f} {r['above_pct']:>7.3f} {_f(r.get('first_seconds'), '.1f', 7)} "
+            f"{_mb(r):>7.0f} {r['check'][:5]:>5} | "
+        )
+    p = row.peer
+    if p is None:
+        peer = f"{'not run':>11} {'':>6} {'':>6} {'':>6} | "
+    elif not p:
+        peer = f"{'″':>11} {'':>6} {'':>6} {'':>6} | "
+    elif "objective" in p:
+        peer = f"{p['objective'] / 1000:>11.1f} {p['gap_pct']:>6.2f} {p['seconds']:>6.1f} {_mb(p):>6.0f} | "
+    else:
+        what = p.get("status") or p.get("error", "?")
+        peer = f"{what[:11]:>11} {'-':>6} {_f(p.get('seconds'), '.1f', 6)} {_f(_mb(p), '.0f', 6)} | "
+    checks = targets(inst, row.contiguity, row.limit)
+    return f"{left}{mid}{peer}{spopt_cell:<32} | {verdict(r, checks)}"
+
+
+MID_W = 5 + 1 + 9 + 1 + 9 + 1 + 9 + 1 + 7 + 1 + 7 + 1 + 7 + 1 + 5  # LP s … check
+
+
+def _mb(result: dict) -> float | None:
+    return None if result.get("peak_gb") is None else result["peak_gb"] * 1024
+
+
+if __name__ == "__main__":
+    main()
