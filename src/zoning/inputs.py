@@ -17,7 +17,7 @@ import numpy as np
 
 from .crs import to_wgs84
 from .errors import InputError, Issue
-from .io import read_table
+from .io import RawTable, read_table
 from .validate import check_blocks, check_pair, check_schools
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,16 @@ def load_inputs(
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)
 
 
+def _geometry_file(path, layer, encoding, fix: str) -> tuple[RawTable, str]:
+    """A vector file as read (its frame a GeoDataFrame) and its name for messages; a table without
+    geometry is refused with ``fix``."""
+    raw = read_table(path, layer=layer, encoding=encoding)
+    name = os.fspath(path)
+    if not isinstance(raw.frame, gpd.GeoDataFrame):
+        raise InputError([Issue("holds no geometry.", fix, file=name)])
+    return raw, name
+
+
 def read_zones(
     path: str | os.PathLike[str],
     *,
@@ -143,19 +153,10 @@ def read_zones(
 ) -> gpd.GeoDataFrame:
     """Existing zones of the schools (polygons, any columns), in WGS84: the adjacency of districts drawn
     on schools alone.  GCJ-02 / BD-09 polygons are converted vertex by vertex."""
-    raw = read_table(path, layer=layer, encoding=encoding)
-    name = os.fspath(path)
+    raw, name = _geometry_file(
+        path, layer, encoding, "give the zones as polygons (GeoJSON, GeoPackage or Shapefile)."
+    )
     frame = raw.frame
-    if not isinstance(frame, gpd.GeoDataFrame):
-        raise InputError(
-            [
-                Issue(
-                    "holds no geometry.",
-                    "give the zones as polygons (GeoJSON, GeoPackage or Shapefile).",
-                    file=name,
-                )
-            ]
-        )
     kinds = set(frame.geom_type.dropna().unique())
     if not kinds or not kinds <= {"Polygon", "MultiPolygon"}:
         raise InputError(
@@ -182,19 +183,10 @@ def read_roads(
     Other geometries (points, polygons) in the file are dropped with a warning; a file with no lines at all
     is an InputError.  GCJ-02 / BD-09 lines are converted vertex by vertex.
     """
-    raw = read_table(path, layer=layer, encoding=encoding)
-    name = os.fspath(path)
+    raw, name = _geometry_file(
+        path, layer, encoding, "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings)."
+    )
     frame = raw.frame
-    if not isinstance(frame, gpd.GeoDataFrame):
-        raise InputError(
-            [
-                Issue(
-                    "holds no geometry.",
-                    "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings).",
-                    file=name,
-                )
-            ]
-        )
     kinds = frame.geom_type
     lines = kinds.isin(["LineString", "MultiLineString", "LinearRing"]).to_numpy()
     if not lines.any():
