@@ -103,17 +103,30 @@ def input_options(f):
             help="Children per class when capacity comes from 招生班数 (default 45 小学, 50 初中).",
         ),
     ]
-    for canon in BLOCK_COLUMN_FLAGS:
-        flag = "--" + ("block-" if canon in ("name", "block_id") else "") + canon.replace("_", "-") + "-col"
-        flag = flag.replace("--block-block-id", "--block-id")
-        opts.append(click.option(flag, f"block_col_{canon}", help=f"Blocks column holding {canon}."))
-    for canon in SCHOOL_COLUMN_FLAGS:
-        flag = "--" + ("school-" if canon in ("name", "school_id") else "") + canon.replace("_", "-") + "-col"
-        flag = flag.replace("--school-school-id", "--school-id")
-        opts.append(click.option(flag, f"school_col_{canon}", help=f"Schools column holding {canon}."))
+    opts += _column_flags("block", BLOCK_COLUMN_FLAGS) + _column_flags("school", SCHOOL_COLUMN_FLAGS)
+    return _apply(opts, f)
+
+
+def _apply(opts: list, f):
+    """Decorate ``f`` with click options, the first listed shown first in --help."""
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+def _column_flags(table: str, canons: tuple[str, ...]) -> list:
+    """--<canon>-col options naming a column of the blocks or schools file (id and name get the table's
+    prefix: --block-id-col, --school-name-col); values land in ``<table>_col_<canon>``."""
+    out = []
+    for canon in canons:
+        prefix = f"{table}-" if canon in ("name", f"{table}_id") else ""
+        flag = ("--" + prefix + canon.replace("_", "-") + "-col").replace(
+            f"--{table}-{table}-id", f"--{table}-id"
+        )
+        out.append(
+            click.option(flag, f"{table}_col_{canon}", help=f"{table.capitalize()}s column holding {canon}.")
+        )
+    return out
 
 
 def _columns(kwargs: dict, prefix: str) -> dict[str, str]:
@@ -273,9 +286,7 @@ def solve_options(f):
             help="Write every input problem found to this JSON file.",
         ),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _apply(opts, f)
 
 
 def _split(text: str) -> list[str]:
@@ -438,9 +449,7 @@ def district_options(f):
             help="Group only schools of this stage (stage column value; repeatable).",
         ),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _apply(opts, f)
 
 
 def _district_kwargs(kwargs: dict) -> dict:
@@ -499,7 +508,9 @@ def _file_leads(schools, district_kw: dict) -> None:
         log.info("lead candidates: the %d schools flagged in the lead column", len(district_kw["leads"]))
 
 
-def _run_partition(blocks, schools, kwargs) -> tuple[Plan, dict]:
+def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tuple[Plan, dict]:
+    """Zones (and, with --districts, districts made of them) from the parsed options of a command; the
+    district and --only-stage options are read only when the command has them (`feeder` has not)."""
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
     prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)  # refuse early, before any work
@@ -517,20 +528,19 @@ def _run_partition(blocks, schools, kwargs) -> tuple[Plan, dict]:
         contiguity=kwargs.pop("contiguity"),
         candidates=kwargs.pop("candidates"),
     )
-    district_kw = _district_kwargs(kwargs)
-    only_stage = kwargs.pop("only_stage")
-    title = kwargs.pop("title", None)
+    district_kw = _district_kwargs(kwargs) if "n_districts" in kwargs else None
+    only_stage = kwargs.pop("only_stage", ())
     roads_file, roads_layer = kwargs.pop("roads", None), kwargs.pop("roads_layer", None)
     roads_coords = kwargs.pop("roads_coords", None) or kwargs["coords"]
     roads = None
     if roads_file:
         roads = read_roads(roads_file, coords=roads_coords, layer=roads_layer, encoding=kwargs["encoding"])
-    inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw))
+    inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw) if district_kw else ())
     school_frame = _only_stage(inputs.schools, only_stage)
     plan = assign_zones(
         inputs.blocks, school_frame, options=options, warnings=inputs.warnings, roads=roads, **rules
     )
-    if district_kw["n_districts"] is not None:
+    if district_kw and district_kw["n_districts"] is not None:
         _file_leads(school_frame, district_kw)
         plan = form_districts(school_frame, plan=plan, options=options, **district_kw)
     files = write_plan(plan, out_dir, overwrite=overwrite, title=title)
@@ -666,9 +676,7 @@ def road_options(f):
             help="Coordinate system of the roads file (default: --coords).",
         ),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _apply(opts, f)
 
 
 @main.command()
@@ -693,11 +701,7 @@ def partition(blocks, schools, **kwargs):
 
 def _school_column_options(f):
     """The --*-col options of the schools file alone (the `districts` command has no blocks)."""
-    for canon in reversed(SCHOOL_COLUMN_FLAGS):
-        flag = "--" + ("school-" if canon in ("name", "school_id") else "") + canon.replace("_", "-") + "-col"
-        flag = flag.replace("--school-school-id", "--school-id")
-        f = click.option(flag, f"school_col_{canon}", help=f"Schools column holding {canon}.")(f)
-    return f
+    return _apply(_column_flags("school", SCHOOL_COLUMN_FLAGS), f)
 
 
 @main.command()
@@ -793,19 +797,7 @@ def feeder(primary_zones, middle_schools, **kwargs):
     middle schools with their seats.  The middle schools' zones are unions of primary zones, in one
     piece, within seats.  Same outputs as `partition`.
     """
-    for key in ("n_districts", "groups", "leads", "pin_lead", "lead_min_quality", "min_members", "max_members",
-                "together", "apart", "require", "require_stage", "mix_col", "max_lead_distance", "min_coverage",
-                "no_quality_balance"):  # fmt: skip
-        kwargs.setdefault(key, None if key != "groups" and key != "no_quality_balance" else False)
-    for key in ("seats_tolerance", "children_tolerance", "quality_tolerance"):
-        kwargs.setdefault(key, 0.15)
-    for key in ("leads", "pin_lead", "together", "apart"):
-        kwargs[key] = ()
-    for key in ("require", "require_stage"):
-        kwargs[key] = {}
-    kwargs["only_stage"] = ()
-    kwargs["title"] = "Feeder districts 直对入学"
-    plan, files = _run_partition(primary_zones, middle_schools, kwargs)
+    plan, files = _run_partition(primary_zones, middle_schools, kwargs, title="Feeder districts 直对入学")
     _report(plan, files)
     b = plan.blocks
     if "current_school" in b and b["current_school"].notna().any():
