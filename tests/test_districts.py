@@ -303,6 +303,9 @@ def test_loudoun_elementary_districts_from_official_zones():
     cut = np.nanpercentile(es["quality"], 75)
     assert (plan.schools.loc[plan.schools["is_lead"], "quality"] >= cut).all()
     assert any("no zone" in w.message for w in plan.warnings)  # schools opened after 2015
+    # some schools lack a capacity: seats are neither balanced nor given a (partial) deviation
+    assert "no data: seats" in plan.rules["districts"]["balance"]
+    assert zoning.summary(plan)["districts"]["after"]["balance_deviation"]["seats"] is None
 
 
 def test_beijing_key_school_districts_and_coverage(tmp_path):

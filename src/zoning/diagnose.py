@@ -223,7 +223,6 @@ def precheck_districts(p: DistrictProblem) -> InfeasibleError | None:
         if tuple(sorted((int(a), int(b)))) in together:
             reasons.append(f"{names[a]} and {names[b]} are asked both to share a district and not to")
             fixes.append("drop one of the two rules")
-    pinned = np.flatnonzero(p.pinned)
     for a, b in p.together:
         if p.pinned[a] and p.pinned[b] and a != b:
             reasons.append(f"{names[a]} and {names[b]} are both pinned as leads but must share a district")
@@ -241,7 +240,6 @@ def precheck_districts(p: DistrictProblem) -> InfeasibleError | None:
             f"{len(lonely)} school(s) have no possible lead school {limit}: {name_list(names[lonely])}"
         )
         fixes.append("raise the lead distance limit (--max-lead-distance) or allow more lead schools")
-    del pinned
     if not reasons:
         reasons, fixes = _unreachable_bands(p)
     if not reasons:

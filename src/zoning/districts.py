@@ -296,7 +296,7 @@ def form_districts(
         contiguity=contiguity,
         max_lead_distance_m=max_lead_distance_m,
     )
-    if "balanced" in problem.balance_note and "not balanced" in problem.balance_note:
+    if problem.missing_data:
         warnings.append(
             Issue(problem.balance_note, fix="add the missing columns to balance them too", severity="warning")
         )

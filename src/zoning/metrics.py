@@ -194,12 +194,9 @@ def grouping_figures(
         "coverage_rate": None if coverage is None or not hq.any() else round(coverage, 4),
         "balance_deviation": {
             "schools": _deviation(count),
-            "seats": _deviation(
-                g["s"].sum(min_count=1).where(~g["s"].apply(lambda v: v.isna().any())).to_numpy(dtype=float)
-            ),
-            "children": _deviation(
-                g["c"].sum(min_count=1).where(~g["c"].apply(lambda v: v.isna().any())).to_numpy(dtype=float)
-            ),
+            # a district with a school lacking the figure has no known total (sum without skipping NaN)
+            "seats": _deviation(g["s"].agg(lambda v: v.sum(skipna=False)).to_numpy(dtype=float)),
+            "children": _deviation(g["c"].agg(lambda v: v.sum(skipna=False)).to_numpy(dtype=float)),
         },
     }
 

@@ -39,6 +39,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -48,7 +49,7 @@ from .diagnose import district_shortfalls, explain_districts, precheck_districts
 from .errors import ZoningError
 from .graph import components, edges_to_csr, rings
 from .options import SolveOptions
-from .problem_districts import DistrictProblem
+from .problem_districts import QUALITY_SCALE, DistrictProblem
 from .solve import run_cpsat, set_hint
 
 __all__ = ["DistrictSolution", "solve_districts", "DistrictModel", "district_pieces", "band_excess"]
@@ -190,6 +191,12 @@ def is_valid(p: DistrictProblem, lead_of: np.ndarray) -> bool:
 # ------------------------------------------------------------------------------------------- the model
 
 
+def _slack_unit(k: int, total: float) -> int:
+    """Price of one unit of a band's slack: about 100 per average district's worth of the rule, so the
+    rules weigh alike whatever their units (schools, seats, hundredths of a quality point)."""
+    return max(1, int(round(100 * k / max(total, 1))))
+
+
 class DistrictModel:
     """The CP-SAT model (1)–(10) on a window of schools, the rest of the plan held fixed.
 
@@ -291,8 +298,7 @@ class DistrictModel:
         """Each district within the balance bands (count, seats, children, mean quality) and its seats
         covering its children: lo·y_l ≤ Σ v_i x_(i, l) ≤ hi·y_l."""
         p = self.p
-        k = p.n_districts
-        unit = lambda total: max(1, int(round(100 * k / max(total, 1))))  # noqa: E731 — normalise per rule
+        unit = partial(_slack_unit, p.n_districts)
         self._band(np.ones(p.n, dtype=np.int64), ps, *p.count_band, unit(p.n))
         if p.seats_band is not None:
             self._band(p.seats, ps, *p.seats_band, unit(p.seats.sum()))
@@ -303,8 +309,6 @@ class DistrictModel:
                 self._at_least_zero(diff, ps, unit(p.children.sum()))
         if p.quality_band is not None:
             qlo, qhi = p.quality_band
-            from .problem_districts import QUALITY_SCALE
-
             q = p.quality_int
             known = p.quality_known
             hi_int = int(np.floor(qhi * QUALITY_SCALE + 1e-9))

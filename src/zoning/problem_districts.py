@@ -90,6 +90,7 @@ class DistrictProblem:
     max_lead_distance_m: float | None
     hq_rule: str  # how high quality was decided, for messages ("quality ≥ 85", "重点 flag")
     balance_note: str  # what is balanced, and what could not be for lack of data
+    missing_data: tuple[str, ...] = ()  # seats / children / quality: not in the data, so not balanced
 
     @property
     def n(self) -> int:
@@ -369,6 +370,7 @@ def build_district_problem(
         max_lead_distance_m=max_lead_distance_m,
         hq_rule=hq_rule if lead_candidates is None else f"{hq_rule}; leads: {lead_rule}",
         balance_note=balance_note,
+        missing_data=tuple(missing),
     )
     log.info(
         "districts: %d schools → %d districts; %d lead candidates (%s); %d candidate pairs; %s",

@@ -215,8 +215,9 @@ def district_violations(plan: Plan) -> list[str]:
             bad.append(f"{names[pos[a]]} and {names[pos[b]]} must not share a district but do")
 
     # --- coverage: weight in districts holding a high-quality school
-    weight_col = {"children": students, "seats": capacity}.get(rules["weight"], np.ones(len(s)))
-    weight = np.nan_to_num(np.rint(weight_col)) if rules["weight"] != "schools" else np.ones(len(s))
+    weight = np.nan_to_num(
+        np.rint({"children": students, "seats": capacity}.get(rules["weight"], np.ones(len(s))))
+    )
     hq = s["high_quality"].to_numpy(dtype=bool)
     covered = {d for d, ms in members.items() if hq[ms].any()}
     share = weight[[d in covered for d in district]].sum() / max(weight.sum(), 1e-9)
