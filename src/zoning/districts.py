@@ -159,8 +159,9 @@ def school_graph_from_zones(
     return edges, cells, warnings + list(island_warnings)
 
 
-def _graph_from_plan(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
-    """School adjacency from an attendance-zone plan (zones that share a block edge) and children per school."""
+def _graph_from_plan(plan: Plan) -> tuple[np.ndarray, np.ndarray, list[Issue]]:
+    """School adjacency from an attendance-zone plan (zones that share a block edge), children per school,
+    and the warnings of the islands policy (a school whose zone touches no other is joined to the nearest)."""
     index = {sid: j for j, sid in enumerate(plan.schools["school_id"])}
     school_of_block = np.array([index[s] for s in plan.blocks["school_id"]], dtype=np.int64)
     e = plan.problem.edges
@@ -168,8 +169,8 @@ def _graph_from_plan(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     pairs = np.sort(np.stack([a[a != b], b[a != b]], axis=1), axis=1)
     edges = np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), np.int64)
     xy = shapely.get_coordinates(plan.schools.geometry.values)
-    edges, _added, _w = connect_islands(xy, edges, plan.schools["name"].astype(str).tolist())
-    return edges, plan.schools["students"].to_numpy(dtype=float)
+    edges, _added, warnings = connect_islands(xy, edges, plan.schools["name"].astype(str).tolist())
+    return edges, plan.schools["students"].to_numpy(dtype=float), list(warnings)
 
 
 def form_districts(
@@ -227,7 +228,8 @@ def form_districts(
         if extra and len(schools) == len(schools_m):
             joined = schools.set_index(schools["school_id"].astype(str))[extra]
             schools_m = schools_m.join(joined, on=schools_m["school_id"].astype(str))
-        edges, children = _graph_from_plan(plan)
+        edges, children, island_warnings = _graph_from_plan(plan)
+        warnings += island_warnings
         cells = (
             plan.zones.set_index("school_id").reindex(schools_m["school_id"]).geometry.reset_index(drop=True)
         )
