@@ -27,6 +27,7 @@ PIPELINE = [
     "solve",
     "heuristics",
     "model_zones",
+    "search_zones",
     "model_districts",
     "plan",
     "verify",

@@ -286,7 +286,7 @@ def test_descent_keeps_every_rule_and_never_costs_more(portland):
     from zoning.flow import transport_bound
     from zoning.graph import build_block_graph
     from zoning.heuristics import improve, repair, round_flow, violations
-    from zoning.model_zones import _objective
+    from zoning.model_zones import objective as _objective
     from zoning.problem import build_zone_problem
 
     blocks, schools = portland

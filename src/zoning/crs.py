@@ -45,6 +45,13 @@ Which metric CRS is chosen
   (0.35 m per km);
 * elsewhere: the WGS84 UTM zone of the centre, EPSG:326zz north of the equator and EPSG:327zz south of it
   (the Norway/Svalbard exceptions are ignored).
+
+:func:`to_metric` keeps data that are in a projected CRS already when that CRS measures distances well
+where the data are: metre units and a scale error of at most ``MAX_SCALE_ERROR`` = 10⁻³ (1 m per km) in
+every direction at the corners and centre of the data (``pyproj``'s projection factors).  Data in their
+UTM zone (EPSG:32650 for Xiamen), a Gauss-Krüger zone or a local city grid are kept as they are — no
+second projection, no coordinates moved; Web Mercator (EPSG:3857, scale 1.17 at 31°N) or a UTM zone far
+from the data are projected to the zone chosen above.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import difflib
 import logging
 import math
 import re
+import time
 from collections.abc import Callable
 
 import geopandas as gpd
@@ -78,6 +86,8 @@ __all__ = [
     "to_wgs84",
     "choose_metric_crs",
     "to_metric",
+    "scale_error",
+    "MAX_SCALE_ERROR",
     "detect_swapped_lonlat",
     "is_geographic_bounds",
 ]
@@ -495,14 +505,61 @@ def choose_metric_crs(gdf_or_bounds) -> pyproj.CRS:
     return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
+#: The largest scale error (in any direction) for which a projected CRS is kept for distances: 1 m per km.
+MAX_SCALE_ERROR = 1e-3
+
+
+def scale_error(crs, bounds) -> float:
+    """The largest relative scale error of projected ``crs`` at the corners and centre of ``bounds``
+    (``minx, miny, maxx, maxy`` in that CRS): max |k − 1| over the meridional and parallel scales.
+
+    0.0004 for UTM on its central meridian, 1.17 − 1 for Web Mercator at 31°N; ``inf`` when the CRS is
+    not projected in metres or the factors cannot be computed there.
+    """
+    crs = pyproj.CRS.from_user_input(crs)
+    if not crs.is_projected or not crs.axis_info or crs.axis_info[0].unit_name not in ("metre", "meter"):
+        return math.inf
+    minx, miny, maxx, maxy = np.asarray(bounds, dtype=np.float64)
+    x = np.array([minx, minx, maxx, maxx, (minx + maxx) / 2])
+    y = np.array([miny, maxy, miny, maxy, (miny + maxy) / 2])
+    try:
+        lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(x, y)
+        factors = pyproj.Proj(crs).get_factors(lon, lat)
+    except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError):  # pragma: no cover - exotic CRS
+        return math.inf
+    scales = np.concatenate([np.atleast_1d(factors.meridional_scale), np.atleast_1d(factors.parallel_scale)])
+    if not np.all(np.isfinite(scales)):
+        return math.inf
+    return float(np.max(np.abs(scales - 1.0)))
+
+
 def to_metric(gdf: gpd.GeoDataFrame, crs=None) -> tuple[gpd.GeoDataFrame, pyproj.CRS]:
-    """Project ``gdf`` to ``crs`` (anything pyproj accepts) or to :func:`choose_metric_crs` of it.
+    """Project ``gdf`` to ``crs`` (anything pyproj accepts) or, when ``crs`` is None, to a metric CRS fit
+    for distances: the frame's own when it is projected with a scale error of at most
+    ``MAX_SCALE_ERROR`` over the data (see :func:`scale_error`; the frame is then only copied), else
+    :func:`choose_metric_crs` of it.
 
     Returns the new frame and the CRS.  The frame must carry a CRS (use :func:`to_wgs84` first); a given
     ``crs`` must be projected with metre units.
     """
     if gdf.crs is None:
         raise ValueError("the frame has no CRS; convert it with zoning.crs.to_wgs84(gdf, coords) first")
+    t0 = time.perf_counter()
+    bounds = np.asarray(gdf.total_bounds, dtype=np.float64)
+    if (
+        crs is None
+        and gdf.crs.is_projected
+        and _has_coordinates(bounds)
+        and (scale_error(gdf.crs, bounds) <= MAX_SCALE_ERROR)
+    ):
+        out = gdf.copy()
+        log.info(
+            "using metric CRS %s (%s): the data's own, kept (%d features not projected)",
+            _crs_label(gdf.crs),
+            gdf.crs.name,
+            len(gdf),
+        )
+        return out, gdf.crs
     if crs is None:
         target = choose_metric_crs(gdf)
         how = ""
@@ -518,8 +575,16 @@ def to_metric(gdf: gpd.GeoDataFrame, crs=None) -> tuple[gpd.GeoDataFrame, pyproj
                 "pass one such as EPSG:4547, or None to choose one"
             )
         how = " as given"
-    log.info("using metric CRS %s (%s)%s", _crs_label(target), target.name, how)
-    return gdf.to_crs(target), target
+    out = gdf.to_crs(target)
+    log.info(
+        "using metric CRS %s (%s)%s: %d features projected in %.2f s",
+        _crs_label(target),
+        target.name,
+        how,
+        len(gdf),
+        time.perf_counter() - t0,
+    )
+    return out, target
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -42,8 +42,8 @@ class FlowResult:
     seconds: float
 
 
-def transport_bound(problem: ZoneProblem) -> FlowResult:
-    """Solve the transportation relaxation of ``problem`` on its candidate arcs."""
+def transport_bound(problem: ZoneProblem, *, quiet: bool = False) -> FlowResult:
+    """Solve the transportation relaxation of ``problem`` on its candidate arcs (``quiet``: log at DEBUG)."""
     t0 = time.perf_counter()
     n, m = problem.n_blocks, problem.n_schools
     sink = n + m
@@ -87,15 +87,16 @@ def transport_bound(problem: ZoneProblem) -> FlowResult:
         shortfall=total - placed,
         seconds=time.perf_counter() - t0,
     )
+    say = log.debug if quiet else log.info
     if result.feasible:
-        log.info(
+        say(
             "transportation bound: %.1f child-km over %d candidate arcs (%.2f s)",
             result.value / problem.scale / 1000,
             a,
             result.seconds,
         )
     else:
-        log.info(
+        say(
             "transportation relaxation: %.2f children cannot be placed", result.shortfall / problem.scale
         )
     return result

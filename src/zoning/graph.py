@@ -115,21 +115,108 @@ def voronoi_cells(points: gpd.GeoSeries, study_area: shapely.Geometry | None = N
 
 
 def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m: float = 2.0) -> np.ndarray:
-    """Pairs (i < j) of polygons sharing at least ``min_shared_m`` of boundary (corners do not count)."""
+    """Pairs (i < j) of polygons sharing at least ``min_shared_m`` of boundary (corners do not count).
+
+    The rule: the length of j's boundary lying within ``tol_m`` of i's boundary is at least
+    ``min_shared_m``.  Computed in three steps, so that the costly exact measure runs only on the few
+    pairs the first two leave open:
+
+    1. candidates: pairs whose envelopes, grown by ``tol_m``, overlap (one STRtree query), kept when the
+       polygons lie within ``tol_m`` of each other (``shapely.dwithin`` on the pairs i < j only);
+    2. shared edges: boundary segments found in both polygons (endpoints equal on a 1 mm grid, as in a
+       GIS tessellation, a census file or a Voronoi diagram) are summed per pair; a pair sharing
+       ``min_shared_m`` this way is a neighbour under the rule (a shared segment lies within any
+       tolerance of both boundaries);
+    3. the other candidates (hand-digitised blocks whose vertices differ, corner contacts, slivers) are
+       measured exactly: j's boundary intersected with i's boundary buffered by ``tol_m``.
+
+    The result is the same as measuring every candidate exactly; at 50,000 Voronoi blocks it takes
+    about 1.2 s instead of 8 s (``benchmarks/end_to_end.py``).
+    """
     require_metric(cells, "blocks")
-    geoms = cells.values
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="dwithin", distance=tol_m)
-    keep = left < right
-    left, right = left[keep], right[keep]
+    geoms = np.asarray(cells.values, dtype=object)
+    left, right = _near_pairs(geoms, tol_m)
     if len(left) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     boundaries = shapely.boundary(geoms)
-    near = shapely.buffer(boundaries, tol_m, quad_segs=2)
-    shared = shapely.length(shapely.intersection(near[left], boundaries[right]))
-    ok = shared >= min_shared_m
+    ok = _shared_edge_length(boundaries, left, right) >= min_shared_m
+    rest = np.flatnonzero(~ok)
+    if len(rest):
+        li, rj = left[rest], right[rest]
+        near = np.full(len(geoms), None, dtype=object)
+        buffered = np.unique(li)
+        near[buffered] = shapely.buffer(boundaries[buffered], tol_m, quad_segs=2)
+        ok[rest] = shapely.length(shapely.intersection(near[li], boundaries[rj])) >= min_shared_m
     pairs = np.stack([left[ok], right[ok]], axis=1).astype(np.int64)
     return _unique_edges(pairs)
+
+
+def _near_pairs(geoms: np.ndarray, tol_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j) of geometries within ``tol_m`` of each other."""
+    tree = shapely.STRtree(geoms)
+    grown = shapely.box(*(shapely.bounds(geoms) + np.array([-tol_m, -tol_m, tol_m, tol_m])).T)
+    left, right = tree.query(grown)
+    keep = left < right
+    left, right = left[keep], right[keep]
+    close = shapely.dwithin(geoms[left], geoms[right], tol_m)
+    return left[close].astype(np.int64), right[close].astype(np.int64)
+
+
+#: Grid (metres) on which segment endpoints are compared to find shared edges.
+_SHARED_GRID_M = 1e-3
+
+
+def _shared_edge_length(boundaries: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """For each pair (left[k], right[k]), the length of the boundary segments both polygons have (the
+    same endpoints on a 1 mm grid, in either direction); 0 for a pair without such segments."""
+    out = np.zeros(len(left))
+    rings, ring_owner = shapely.get_parts(boundaries, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    if len(xy) < 2:
+        return out
+    same = ring[1:] == ring[:-1]  # consecutive vertices of one ring make a segment
+    a, b = xy[:-1][same], xy[1:][same]
+    owner = ring_owner[ring[:-1][same]]
+    length = np.hypot(*(b - a).T)
+    # each vertex as one integer: its position on a 1 mm grid relative to the lowest corner, x · 2³¹ + y
+    lowest = xy.min(axis=0)
+    grid_a = np.round((a - lowest) / _SHARED_GRID_M).astype(np.int64)
+    grid_b = np.round((b - lowest) / _SHARED_GRID_M).astype(np.int64)
+    if max(grid_a.max(), grid_b.max()) >= 2**31:  # wider than 2,147 km: leave every pair to the exact step
+        return out
+    pa = (grid_a[:, 0] << 31) | grid_a[:, 1]
+    pb = (grid_b[:, 0] << 31) | grid_b[:, 1]
+    first, second = np.minimum(pa, pb), np.maximum(pa, pb)  # the segment, either direction
+    order = np.lexsort((second, first))
+    first, second, owner, length = first[order], second[order], owner[order], length[order]
+    new = np.ones(len(first), dtype=bool)
+    new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    start = np.flatnonzero(new)
+    size = np.diff(np.append(start, len(first)))
+    # a segment in two polygons is the rule; larger groups (duplicated polygons, overlapping parts)
+    # give every pair of their distinct owners
+    two = start[size == 2]
+    pi, pj, plen = [owner[two]], [owner[two + 1]], [length[two]]
+    for s, k in zip(start[size > 2], size[size > 2]):
+        owners = np.unique(owner[s : s + k])
+        ii, jj = np.triu_indices(len(owners), 1)
+        pi.append(owners[ii])
+        pj.append(owners[jj])
+        plen.append(np.full(len(ii), length[s]))
+    pi, pj, plen = np.concatenate(pi), np.concatenate(pj), np.concatenate(plen)
+    keep = pi != pj
+    n = np.int64(len(boundaries))
+    pair_key, inverse = np.unique(
+        np.minimum(pi, pj)[keep] * n + np.maximum(pi, pj)[keep], return_inverse=True
+    )
+    if not len(pair_key):
+        return out
+    total = np.bincount(inverse.reshape(-1), weights=plen[keep], minlength=len(pair_key))
+    wanted = left * n + right
+    pos = np.minimum(np.searchsorted(pair_key, wanted), len(pair_key) - 1)
+    found = pair_key[pos] == wanted
+    out[found] = total[pos[found]]
+    return out
 
 
 def _unique_edges(pairs: np.ndarray) -> np.ndarray:
@@ -138,7 +225,11 @@ def _unique_edges(pairs: np.ndarray) -> np.ndarray:
         return pairs
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    return np.unique(pairs, axis=0)
+    if len(pairs) == 0:
+        return pairs
+    n = pairs.max() + 1
+    key = np.unique(pairs[:, 0] * n + pairs[:, 1])  # one integer per pair: sorts as the pairs do
+    return np.stack([key // n, key % n], axis=1)
 
 
 def connect_islands(

@@ -22,12 +22,16 @@ from scipy.sparse import csgraph
 from .graph import edges_to_csr
 from .problem import ZoneProblem
 
-__all__ = ["round_flow", "fragments", "repair", "improve", "violations", "loads"]
+__all__ = ["round_flow", "round_within_seats", "fragments", "repair", "improve", "violations", "loads"]
 
 
 def loads(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
-    """Children (scaled) assigned to each school."""
-    return np.bincount(assign, weights=problem.students, minlength=problem.n_schools).astype(np.int64)
+    """Seats (scaled) taken at each school: its children, or the per-pair loads of the arcs used."""
+    if problem.arc_load is None:
+        weights = problem.students
+    else:
+        weights = problem.arc_seats[problem.arc_index(np.arange(problem.n_blocks), assign)]
+    return np.bincount(assign, weights=weights, minlength=problem.n_schools).astype(np.int64)
 
 
 def _unit_cost(problem: ZoneProblem, i: int, j: int) -> float:
@@ -61,6 +65,32 @@ def round_flow(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
     assign[ai[first]] = problem.arc_school[order][first]
     ok = problem.anchor >= 0
     assign[problem.anchor[ok]] = np.flatnonzero(ok)
+    return assign
+
+
+def round_within_seats(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
+    """Blocks the relaxation keeps whole stay; split blocks, largest first, go to the cheapest of their
+    candidate schools that still has the seats (schools the relaxation used first), else to the one with
+    most of their flow.  A basic relaxation splits about one block per school, so this is quick."""
+    p = problem
+    assign = round_flow(p, flows)
+    top = np.zeros(p.n_blocks, dtype=np.int64)
+    np.maximum.at(top, p.arc_block, flows)
+    split = np.flatnonzero((top < p.students) & (p.anchored_school < 0))
+    if not len(split) or p.allow_overload:
+        return assign
+    whole = np.ones(p.n_blocks, dtype=bool)
+    whole[split] = False
+    room = p.capacity - np.bincount(assign[whole], weights=p.students[whole], minlength=p.n_schools).astype(np.int64)
+    first = np.searchsorted(p.arc_block, split)
+    last = np.searchsorted(p.arc_block, split, side="right")
+    for b in np.argsort(-p.students[split], kind="stable"):
+        i, arcs = int(split[b]), np.arange(first[b], last[b])
+        order = arcs[np.lexsort((p.arc_unit_cost[arcs], flows[arcs] == 0))]
+        fits = order[room[p.arc_school[order]] >= p.students[i]]
+        j = int(p.arc_school[fits[0]]) if len(fits) else int(assign[i])
+        assign[i] = j
+        room[j] -= p.students[i]
     return assign
 
 
@@ -117,8 +147,8 @@ def violations(problem: ZoneProblem, assign: np.ndarray) -> list[str]:
     return bad
 
 
-def repair(problem: ZoneProblem, assign: np.ndarray, *, rounds: int = 30) -> np.ndarray:
-    """Greedy local repair of contiguity and seats (see the module docstring); returns a new plan."""
+def repair(problem: ZoneProblem, assign: np.ndarray, *, rounds: int = 30, seats: bool = True) -> np.ndarray:
+    """Greedy local repair of contiguity and (``seats``) capacity, see the module docstring; a new plan."""
     assign = assign.copy()
     indptr, indices = problem.neighbours
     anchor_of = problem.anchored_school
@@ -140,7 +170,7 @@ def repair(problem: ZoneProblem, assign: np.ndarray, *, rounds: int = 30) -> np.
                             assign[i] = min(costs)[1]
                             pending.discard(i)
                             progress = changed = True
-        if not problem.allow_overload:
+        if seats and not problem.allow_overload:
             changed |= _relieve(problem, assign)
         if not changed:
             break
@@ -231,3 +261,154 @@ def improve(problem: ZoneProblem, assign: np.ndarray, *, passes: int = 50) -> np
         if done == 0:
             break
     return assign
+
+
+class _Ejection:
+    """Chains of block moves that take children out of over-full schools (see :func:`relieve_seats`)."""
+
+    def __init__(self, problem: ZoneProblem, assign: np.ndarray):
+        p = self.p = problem
+        self.assign = assign
+        self.load = loads(p, assign)
+        self.first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
+        self.last = np.searchsorted(p.arc_block, np.arange(p.n_blocks), side="right")
+        self.here = p.arc_unit_cost[p.arc_index(np.arange(p.n_blocks), assign)]
+        order = np.argsort(assign, kind="stable")
+        cut = np.searchsorted(assign[order], np.arange(p.n_schools + 1))
+        self.zone = {j: set(order[cut[j] : cut[j + 1]].tolist()) for j in range(p.n_schools)}
+        self.version = np.zeros(p.n_schools, dtype=np.int64)
+        self._out: dict[int, tuple] = {}
+        self._cut: dict[int, tuple] = {}
+
+    def room(self, k) -> np.ndarray:
+        return self.p.capacity[k] - self.load[k]
+
+    def _movable(self, j: int) -> np.ndarray:
+        """Blocks of zone j that may leave it (not its school's own block, not splitting it)."""
+        p = self.p
+        blocks = np.fromiter(self.zone[j], dtype=np.int64, count=len(self.zone[j]))
+        blocks = blocks[(p.anchored_school[blocks] != j) & (p.students[blocks] > 0)]
+        if p.contiguity and len(blocks):
+            cached = self._cut.get(j)
+            if cached is None or cached[0] != self.version[j]:
+                g = nx.Graph()
+                g.add_edges_from(self._zone_edges(j))
+                cached = (self.version[j], set(nx.articulation_points(g)))
+                self._cut[j] = cached
+            blocks = blocks[~np.isin(blocks, list(cached[1]))]
+        return blocks
+
+    def _zone_edges(self, j: int) -> np.ndarray:
+        """Edges of the block graph inside zone j (found from the zone's own blocks, not all edges)."""
+        indptr, indices = self.p.neighbours
+        members = np.fromiter(self.zone[j], dtype=np.int64, count=len(self.zone[j]))
+        deg = indptr[members + 1] - indptr[members]
+        src = np.repeat(members, deg)
+        dst = indices[np.arange(deg.sum()) + np.repeat(indptr[members] - np.cumsum(deg) + deg, deg)]
+        inside = self.assign[dst] == j
+        return np.stack([src[inside], dst[inside]], axis=1)
+
+    def connected(self, j: int) -> bool:
+        """Is zone j in one piece?"""
+        members = self.zone[j]
+        if len(members) <= 1:
+            return True
+        e = self._zone_edges(j)
+        g = nx.Graph()
+        g.add_nodes_from(members)
+        g.add_edges_from(e.tolist())
+        return nx.is_connected(g)
+
+    def _moves(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(block, to school, cost change) of every single move out of zone j."""
+        p = self.p
+        blocks = self._movable(j)
+        if not len(blocks):
+            return (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0),)
+        size = self.last[blocks] - self.first[blocks]
+        arcs = np.arange(size.sum()) + np.repeat(self.first[blocks] - np.cumsum(size) + size, size)
+        i = p.arc_block[arcs]
+        k = p.arc_school[arcs]
+        keep = k != j
+        if p.contiguity:  # only into a zone the block touches
+            indptr, indices = p.neighbours
+            deg = indptr[blocks + 1] - indptr[blocks]
+            src = np.repeat(blocks, deg)
+            dst = indices[np.arange(deg.sum()) + np.repeat(indptr[blocks] - np.cumsum(deg) + deg, deg)]
+            touching = np.unique(src * p.n_schools + self.assign[dst])
+            keep &= np.isin(i * p.n_schools + k, touching)
+        i, k, arcs = i[keep], k[keep], arcs[keep]
+        delta = (p.arc_unit_cost[arcs] - self.here[i]) * p.students[i]
+        return i, k, delta.astype(float)
+
+    def best_out(self, k: int, need: int, depth: int, banned: frozenset) -> tuple[float, list]:
+        """Cheapest chain taking at least ``need`` children out of school k, at most ``depth`` moves long."""
+        i, to, delta = self._moves(k)
+        if not len(i):
+            return np.inf, []
+        s = self.p.students[i]
+        ok = (s >= need) & ~np.isin(to, list(banned))
+        if not ok.any():
+            return np.inf, []
+        i, to, delta, s = i[ok], to[ok], delta[ok], s[ok]
+        room = self.room(to)
+        fits = room >= s
+        best_cost, best_chain = np.inf, []
+        if fits.any():
+            t = int(np.argmin(np.where(fits, delta, np.inf)))
+            best_cost, best_chain = float(delta[t]), [(int(i[t]), k, int(to[t]))]
+        if depth > 1:
+            order = np.argsort(delta)
+            for t in order[~fits[order]][:CHAIN_WIDTH].tolist():
+                if delta[t] >= best_cost:
+                    break
+                rest, chain = self.best_out(int(to[t]), int(s[t] - room[t]), depth - 1, banned | {k})
+                if delta[t] + rest < best_cost:
+                    best_cost, best_chain = float(delta[t] + rest), [(int(i[t]), k, int(to[t]))] + chain
+        return best_cost, best_chain
+
+    def apply(self, chain: list) -> None:
+        p = self.p
+        for i, j, k in chain:
+            self.assign[i] = k
+            self.load[j] -= p.students[i]
+            self.load[k] += p.students[i]
+            self.here[i] = p.arc_unit_cost[p.arc_index(i, k)]
+            self.zone[j].discard(i)
+            self.zone[k].add(i)
+            self.version[[j, k]] += 1
+
+
+#: Moves tried per school at each link of an ejection chain (the cheapest first).
+CHAIN_WIDTH = 6
+
+
+def relieve_seats(problem: ZoneProblem, assign: np.ndarray, *, depth: int = 3, deadline: float = np.inf) -> np.ndarray:
+    """Take children out of over-full schools by ejection chains: move a block to a candidate school with
+    the seats, or to one without them that in turn moves out a block at least as large as it lacks, and so
+    on, up to ``depth`` moves; the cheapest chain in child-metres first.  With the one-piece rule a block
+    only moves into a zone it touches and never splits the zone it leaves.  Returns a new plan."""
+    import time
+
+    p = problem
+    ej = _Ejection(p, assign.copy())
+    if p.allow_overload:
+        return ej.assign
+    stuck: set[int] = set()
+    while time.perf_counter() < deadline:
+        over = ej.load - p.capacity
+        over[list(stuck)] = 0
+        if not (over > 0).any():
+            break
+        j = int(np.argmax(over))
+        cost, chain = ej.best_out(j, 1, depth, frozenset({j}))
+        if not chain:
+            stuck.add(j)
+            continue
+        ej.apply(chain)
+        if p.contiguity:
+            touched = {a for _i, a, b in chain} | {b for _i, a, b in chain}
+            if not all(ej.connected(z) for z in touched):  # a later link cut a zone an earlier one changed
+                ej.apply([(i, b, a) for i, a, b in reversed(chain)])
+                stuck.add(j)
+    return ej.assign

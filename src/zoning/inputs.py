@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -120,6 +121,7 @@ def load_inputs(
             },
         ),
     ):
+        log.info("reading %s", os.fspath(path))
         try:
             frame, found = check(read_table(path, layer=layer, encoding=encoding), **options)
             frames.append(frame)
@@ -130,7 +132,9 @@ def load_inputs(
         raise InputError(issues)
     blocks, schools = frames
     blocks_file, schools_file = os.fspath(blocks_path), os.fspath(schools_path)
+    t0 = time.perf_counter()
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
+    log.info("cross-file checks of %s and %s: %.2f s", blocks_file, schools_file, time.perf_counter() - t0)
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)
 
 

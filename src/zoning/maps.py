@@ -20,6 +20,20 @@ zone fills (one colour per school; with school districts one colour per district
 it), block outlines (transparent, carry the block tooltips; moved blocks dashed), school-district outlines
 (thick), schools (circles; lead schools large stars; over capacity ringed red).  A layer with nothing to
 draw (no blocks in a plan of districts drawn on schools alone) stays out of the layer switcher.
+
+City scale (more than ``CITY_SCALE_BLOCKS`` = 5,000 blocks, or ``city_scale=True``): drawn as is, 50,000
+blocks make a 45 MB page that takes Chromium some 20 s to show and stays sluggish, with every block outline
+in the SVG.  So at city scale
+
+- zones and district outlines are simplified by ``ZONE_SIMPLIFY_M`` (5 m) and blocks by
+  ``BLOCK_SIMPLIFY_M`` (2 m), topology kept per polygon, and coordinates are written with 5 decimals
+  (about 1 m) instead of 6;
+- the blocks (still one tooltip each) are drawn on a canvas, not as SVG paths, and only from zoom
+  ``BLOCK_MIN_ZOOM`` (14, about 10 m a pixel) on: the city-wide view shows the zones, a 小区 is found by
+  zooming in; the layer is built on the first zoom that needs it, so the page opens at once.  The title
+  says so.
+
+Everything else — colours, tooltips, legend, offline page — is the same as for a small plan.
 """
 
 from __future__ import annotations
@@ -75,6 +89,13 @@ OVER_CAPACITY_COLOUR = "#c62828"
 SCHOOL_RADIUS_PX = 7
 LEAD_STAR_PX = 36
 COORD_DECIMALS = 6
+#: Above this many blocks a map is drawn at city scale (see the module docstring).
+CITY_SCALE_BLOCKS = 5_000
+#: City scale: coordinate decimals (about 1 m), simplification tolerances, zoom from which blocks show.
+CITY_COORD_DECIMALS = 5
+ZONE_SIMPLIFY_M = 5.0
+BLOCK_SIMPLIFY_M = 2.0
+BLOCK_MIN_ZOOM = 14
 
 BLOCK_COLUMNS = ("block_id", "name", "school_id", "students", "distance_m", "moved")
 ZONE_COLUMNS = ("school_id", "name", "students", "capacity", "utilisation")
@@ -83,6 +104,9 @@ DISTRICT_COLUMNS = ("district_id", "lead_name", "n_schools", "students", "capaci
 
 #: The layers' Leaflet panes, bottom to top: each layer draws into ``zoning-<key>``.
 _PANE_KEYS = ("zones", "blocks", "districts", "schools")
+
+#: Pane names are this prefix and the layer key; Leaflet gives pane ``x`` the class ``leaflet-x-pane``.
+_PANE_PREFIX = "zoning-"
 
 _LEAFLET_PACKAGE = "js_lib_leaflet"
 _LEAFLET_DIR = "static/js_lib_leaflet"
@@ -118,6 +142,9 @@ _CSS = f"""
 .leaflet-control-layers {{ font-size: 13px; }}
 """
 
+#: City scale: the blocks' canvas takes the pointer (the other panes let it through to their shapes).
+_CITY_CSS = f".leaflet-{_PANE_PREFIX}blocks-pane > canvas {{ pointer-events: auto; }}"
+
 
 # ---------------------------------------------------------------------------------------------------------
 # public API
@@ -133,11 +160,14 @@ def zone_map(
     districts: gpd.GeoDataFrame | None = None,
     tiles: str | None = None,
     attribution: str | None = None,
+    city_scale: bool | None = None,
 ) -> folium.Map:
     """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
 
     The frames may be in any CRS; they are drawn in WGS84 with coordinates rounded to 6 decimals
-    (about 0.1 m) and nothing simplified.  Columns used:
+    (about 0.1 m) and nothing simplified — except at city scale (``city_scale``; by default when there
+    are more than ``CITY_SCALE_BLOCKS`` blocks), where geometry is simplified and blocks show from zoom
+    ``BLOCK_MIN_ZOOM`` on (see the module docstring).  Columns used:
 
     - ``blocks``: ``block_id``, ``name``, ``school_id``, ``students``, ``distance_m``, ``moved``;
       polygons, or points for 小区 given as points (drawn as small circles).
@@ -158,6 +188,8 @@ def zone_map(
             or a tile URL comes without attribution.
     """
     _check_inputs(blocks, zones, schools, districts, tiles, attribution)
+    if city_scale is None:
+        city_scale = len(blocks) > CITY_SCALE_BLOCKS
 
     order = _school_order(schools, zones, blocks)
     names = _school_names(schools, zones)
@@ -165,7 +197,12 @@ def zone_map(
     n_over = sum(_is_over(u) for u in schools["utilisation"])
     n_moved = sum(_truthy(v) for v in blocks["moved"])
     has_lead = "is_lead" in schools.columns and any(_truthy(v) for v in schools["is_lead"])
-    geoms = {"blocks": _to_lonlat(blocks), "zones": _to_lonlat(zones), "schools": _to_lonlat(schools)}
+    block_drawing = dict(simplify_m=BLOCK_SIMPLIFY_M, decimals=CITY_COORD_DECIMALS) if city_scale else {}
+    geoms = {
+        "blocks": _to_lonlat(blocks, **block_drawing),
+        "zones": _to_lonlat(zones),
+        "schools": _to_lonlat(schools),
+    }
     if districts is not None:
         geoms["districts"] = _to_lonlat(districts)
     district_of = _district_of(schools, districts)
@@ -182,6 +219,11 @@ def zone_map(
             geoms["districts"],
         )
         colours = {sid: district_colours.get(district_of.get(sid), UNASSIGNED_COLOUR) for sid in order}
+    if city_scale:  # simplified only now: the colours are chosen on the exact outlines
+        simple = dict(simplify_m=ZONE_SIMPLIFY_M, decimals=CITY_COORD_DECIMALS)
+        geoms["zones"] = _to_lonlat(zones, **simple)
+        if districts is not None:
+            geoms["districts"] = _to_lonlat(districts, **simple)
 
     # Without tiles, fractional zoom lets the zones fill the window; tiles look blurred between levels.
     m = folium.Map(tiles=None, zoom_control=False, control_scale=True, zoom_snap=1 if tiles else 0.25)
@@ -189,6 +231,8 @@ def zone_map(
     root = m.get_root()
     root.header.add_child(_Raw(f"<title>{html.escape(title)}</title>"), name="zoning_title")
     root.header.add_child(_Raw(f"<style>{_CSS}</style>"), name="zoning_css")
+    if city_scale:
+        root.header.add_child(_Raw(f"<style>{_CITY_CSS}</style>"), name="zoning_city_css")
     if tiles is not None:
         folium.TileLayer(tiles, attr=attribution, name="Base map 底图", control=False).add_to(m)
 
@@ -197,13 +241,15 @@ def zone_map(
     for z_index, key in enumerate(_PANE_KEYS, start=401):
         CustomPane(_pane(key), z_index=z_index, pointer_events=False).add_to(m)
     zone_layer = _zone_layer(zones, geoms["zones"], colours, district_of).add_to(m)
-    block_layer = _block_layer(blocks, geoms["blocks"], colours, names, stats).add_to(m)
+    block_layer = _block_layer(
+        blocks, geoms["blocks"], colours, names, stats, min_zoom=BLOCK_MIN_ZOOM if city_scale else None
+    ).add_to(m)
     if districts is not None:
         _district_layer(districts, geoms["districts"]).add_to(m)
     school_layer = _school_layer(schools, geoms["schools"], colours).add_to(m)
 
     title_box = _Control(
-        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved),
+        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved, city_scale=city_scale),
         position="topleft",
         css_class="zoning-box zoning-title",
         add_zoom=True,
@@ -224,10 +270,17 @@ def zone_map(
 
     bounds = _bounds(*geoms.values())
     if bounds is not None:
-        # Zones are unions of blocks: with blocks, testing them is enough (and tighter).
-        shown = [block_layer if len(blocks) else zone_layer, school_layer]
+        # Zones are unions of blocks: with blocks, testing them is enough (and tighter).  At city scale
+        # the blocks are not drawn at the first view: the zones stand in for them.
+        shown = [block_layer if len(blocks) and not city_scale else zone_layer, school_layer]
         _FitBounds(bounds, layers=shown, title_box=title_box, legend_box=legend_box).add_to(m)
-    logger.debug("zone map: %d blocks, %d zones, %d schools", len(blocks), len(zones), len(schools))
+    logger.debug(
+        "zone map: %d blocks, %d zones, %d schools%s",
+        len(blocks),
+        len(zones),
+        len(schools),
+        f" (city scale: simplified, blocks from zoom {BLOCK_MIN_ZOOM})" if city_scale else "",
+    )
     return m
 
 
@@ -365,13 +418,36 @@ def _check_inputs(blocks, zones, schools, districts, tiles, attribution) -> None
         raise InputError(issues, headline=f"Cannot draw the map: {len(issues)} problem(s):")
 
 
-def _to_lonlat(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
-    """The geometries in WGS84 longitude/latitude, coordinates rounded to 6 decimals (≈ 0.1 m)."""
+def _to_lonlat(
+    frame: gpd.GeoDataFrame, *, simplify_m: float | None = None, decimals: int = COORD_DECIMALS
+) -> gpd.GeoSeries:
+    """The geometries in WGS84 longitude/latitude, coordinates rounded to ``decimals`` (6: ≈ 0.1 m).
+
+    ``simplify_m``: first simplify each geometry by this many metres (Douglas-Peucker keeping its
+    topology), in the frame's CRS when it is projected, else in degrees (1 m = 1/111,320°).
+    """
     geoms = frame.geometry
+    if simplify_m is not None and geoms.crs.is_projected:
+        geoms = gpd.GeoSeries(_simplified(geoms.values, simplify_m), index=geoms.index, crs=geoms.crs)
     if not geoms.crs.equals("EPSG:4326"):
         geoms = geoms.to_crs("EPSG:4326")
-    rounded = shapely.transform(geoms.values, lambda xy: np.round(xy, COORD_DECIMALS))
+    values = np.asarray(geoms.values, dtype=object)
+    if simplify_m is not None and not frame.geometry.crs.is_projected:
+        values = _simplified(values, simplify_m / 111_320.0)
+    rounded = shapely.transform(values, lambda xy: np.round(xy, decimals))
     return gpd.GeoSeries(rounded, index=frame.index, crs="EPSG:4326")
+
+
+def _simplified(geoms, tolerance: float) -> np.ndarray:
+    """Douglas-Peucker simplification; a shape it breaks (emptied, made invalid) is simplified again
+    keeping its topology (4× slower, so only where needed)."""
+    geoms = np.asarray(geoms, dtype=object)
+    out = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    broken = present & (shapely.is_empty(out) | ~shapely.is_valid(out))
+    if broken.any():
+        out[broken] = shapely.simplify(geoms[broken], tolerance, preserve_topology=True)
+    return out
 
 
 def _school_order(schools, zones, blocks) -> list[Hashable]:
@@ -501,7 +577,13 @@ def _greedy_colours(order: Sequence[Hashable], neighbours: dict) -> dict:
 
 
 def _missing(value) -> bool:
-    return value is None or (not isinstance(value, str | bytes) and bool(np.all(pd.isna(value))))
+    if value is None:
+        return True
+    if isinstance(value, str | bytes | bool | int | np.bool_ | np.integer):  # the common cells, fast
+        return False
+    if isinstance(value, float):  # NaN is the only float unequal to itself
+        return value != value
+    return bool(np.all(pd.isna(value)))
 
 
 def _truthy(value) -> bool:
@@ -585,7 +667,7 @@ def _pane(key: str) -> str:
     """The name of the Leaflet pane of layer ``key`` (one of ``_PANE_KEYS``)."""
     if key not in _PANE_KEYS:
         raise ValueError(f"unknown map pane {key!r}; expected one of {_PANE_KEYS}")
-    return f"zoning-{key}"
+    return f"{_PANE_PREFIX}{key}"
 
 
 class _GeoJsonLayer(Layer):
@@ -594,14 +676,23 @@ class _GeoJsonLayer(Layer):
     ``items`` are ``(geometry, properties)`` pairs; missing or empty geometries are dropped.  Each
     feature's properties carry ``s`` (index into ``table``) and ``t`` (tooltip HTML, already escaped).
     Point features become SVG circle markers, or an inline-SVG star when they carry ``star``.
+
+    ``min_zoom`` (city scale): the features are drawn on a canvas and only from that zoom on.  The layer
+    the switcher shows is then an empty group; on the first zoom at or above ``min_zoom`` the GeoJSON
+    layer is built and joins it, and it leaves the group (and its canvas the map) below that zoom, so
+    the canvas never catches the pointer over the zones when it shows nothing.
     """
 
-    _template = Template(
+    # The script is rendered by :meth:`render` and put into the page verbatim; the element's own
+    # template stays empty.
+    _template = Template("")
+    _script = Template(
         """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }}_styles = {{ this.styles_js }};
-        var {{ this.get_name() }} = L.geoJson({{ this.data_js }}, {
+        {% macro options(this, geojson, renderer) %}{
             pane: {{ this.pane|tojson }},
+            {%- if renderer %}
+            renderer: {{ renderer }},
+            {%- endif %}
             style: function (feature) { return {{ this.get_name() }}_styles[feature.properties.s]; },
             pointToLayer: function (feature, latlng) {
                 var star = feature.properties.star;
@@ -620,11 +711,36 @@ class _GeoJsonLayer(Layer):
                     mouseover: function (e) {
                         if (e.target.setStyle) { e.target.setStyle({{ this.highlight|tojson }}); }
                     },
-                    mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.target); }
+                    mouseout: function (e) { {{ geojson }}.resetStyle(e.target); }
                 });
                 {%- endif %}
             }
-        });
+        }{% endmacro %}
+
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }}_styles = {{ this.styles_js }};
+        {%- if this.min_zoom is none %}
+        var {{ this.get_name() }} = L.geoJson({{ this.data_js }}, {{ options(this, this.get_name(), none) }});
+        {%- else %}
+        var {{ this.get_name() }} = L.featureGroup();
+        (function () {
+            var map = {{ this._parent.get_name() }}, group = {{ this.get_name() }};
+            var data = {{ this.data_js }};
+            var renderer = L.canvas({pane: {{ this.pane|tojson }}}), features = null;
+            function sync() {
+                var show = map.getZoom() >= {{ this.min_zoom }};
+                if (show && features === null) {
+                    features = L.geoJson(data, {{ options(this, "features", "renderer") }});
+                    data = null;
+                }
+                if (show && !group.hasLayer(features)) { group.addLayer(features); }
+                if (!show && features !== null && group.hasLayer(features)) { group.removeLayer(features); }
+                if (!(show && map.hasLayer(group)) && map.hasLayer(renderer)) { map.removeLayer(renderer); }
+            }
+            map.on("zoomend", sync);
+            group.on("add remove", sync);
+        })();
+        {%- endif %}
         {% endmacro %}
         """
     )
@@ -638,13 +754,15 @@ class _GeoJsonLayer(Layer):
         pane: str,
         tooltip_options: dict,
         highlight: dict | None = None,
+        min_zoom: int | None = None,
     ):
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "ZoningGeoJson"
+        kept = [(geom, properties) for geom, properties in items if geom is not None and not geom.is_empty]
+        geometries = _geometry_dicts([geom for geom, _ in kept])
         features = [
-            {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": properties}
-            for geom, properties in items
-            if geom is not None and not geom.is_empty
+            {"type": "Feature", "geometry": geometry, "properties": properties}
+            for geometry, (_, properties) in zip(geometries, kept, strict=True)
         ]
         self.data = {"type": "FeatureCollection", "features": features}
         self.control = bool(features)  # a switch that shows or hides nothing only puzzles
@@ -652,6 +770,18 @@ class _GeoJsonLayer(Layer):
         self.pane = _pane(pane)
         self.tooltip_options = tooltip_options
         self.highlight = highlight
+        self.min_zoom = min_zoom
+
+    def render(self, **kwargs) -> None:
+        """Render as folium renders a layer, but put the script into the page verbatim.
+
+        branca's ``MacroElement.render`` wraps a rendered script in an ``Element``, that is, compiles it
+        again as a Jinja template: megabytes of GeoJSON lexed for nothing (3–4 s at 50,000 blocks), and
+        a ``{{`` in a block's name would be read as template code.
+        """
+        script = self._script.module.__dict__["script"]
+        self.get_root().script.add_child(_Raw(script(self, kwargs)), name=self.get_name())
+        super().render(**kwargs)  # the "add to the map" element and any children
 
     @property
     def data_js(self) -> str:
@@ -668,6 +798,40 @@ class _GeoJsonLayer(Layer):
         geoms = [shapely.geometry.shape(f["geometry"]) for f in self.data["features"]]
         west, south, east, north = shapely.total_bounds(geoms)
         return [[float(south), float(west)], [float(north), float(east)]]
+
+
+def _geometry_dicts(geoms: Sequence[shapely.Geometry]) -> list[dict]:
+    """GeoJSON geometries of non-empty ``geoms``, as ``shapely.geometry.mapping`` gives them (lists for its
+    tuples).  Polygons and MultiPolygons are built from one coordinate array for all of them, several
+    times faster than ``mapping`` one by one at 50,000 blocks; other types go through ``mapping``."""
+    geoms = np.asarray(geoms, dtype=object)
+    out: list = [None] * len(geoms)
+    if not len(geoms):
+        return out
+    types = shapely.get_type_id(geoms)
+    for k in np.flatnonzero(~np.isin(types, (3, 6))):
+        out[k] = shapely.geometry.mapping(geoms[k])
+    areal = np.flatnonzero(np.isin(types, (3, 6)))
+    if not len(areal):
+        return out
+    parts, part_owner = shapely.get_parts(geoms[areal], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)  # each part's exterior, then holes
+    ends = np.cumsum(shapely.get_num_coordinates(rings))
+    coords = shapely.get_coordinates(rings).tolist()
+    part_rings: list[list] = [[] for _ in range(len(parts))]
+    start = 0
+    for p, end in zip(ring_part.tolist(), ends.tolist()):
+        part_rings[p].append(coords[start:end])
+        start = end
+    polygons: list[list] = [[] for _ in range(len(areal))]
+    for owner, rings_of_part in zip(part_owner.tolist(), part_rings):
+        polygons[owner].append(rings_of_part)
+    for k, t, polys in zip(areal.tolist(), types[areal].tolist(), polygons):
+        if t == 3:
+            out[k] = {"type": "Polygon", "coordinates": polys[0]}
+        else:
+            out[k] = {"type": "MultiPolygon", "coordinates": polys}
+    return out
 
 
 def _js_literal(value) -> str:
@@ -759,41 +923,39 @@ def _zone_layer(
 
 
 def _block_layer(
-    blocks: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict, names: dict, stats: dict
+    blocks: gpd.GeoDataFrame,
+    geoms: gpd.GeoSeries,
+    colours: dict,
+    names: dict,
+    stats: dict,
+    *,
+    min_zoom: int | None = None,
 ) -> Layer:
     table = _StyleTable()
     items = []
     columns = ("name", "school_id", "students", "distance_m", "moved")
+    styles: dict = {}  # (point, moved, colour) → style index; schools: sid → tooltip text
+    schools: dict = {}
     for geom, (name, sid, students, distance_m, moved) in zip(
         geoms.values, _rows(blocks, columns), strict=True
     ):
         moved_flag = _truthy(moved)
-        colour = UNASSIGNED_COLOUR if _missing(sid) else colours.get(sid, UNASSIGNED_COLOUR)
-        if geom is not None and geom.geom_type in ("Point", "MultiPoint"):
-            s = table(
-                radius=5,
-                color="#111111" if moved_flag else "#444444",
-                weight=2 if moved_flag else 1,
-                dashArray="2 2" if moved_flag else None,
-                fillColor=colour,
-                fillOpacity=0.9,
-            )
-        else:
-            s = table(
-                color="#111111" if moved_flag else "#555555",
-                weight=1.6 if moved_flag else 0.6,
-                opacity=0.9 if moved_flag else 0.6,
-                dashArray="5 4" if moved_flag else None,
-                fillColor=colour,
-                fillOpacity=0.0,  # transparent but hoverable: the zone fill below shows through
-            )
-        if _missing(sid):
+        unassigned = _missing(sid)
+        colour = UNASSIGNED_COLOUR if unassigned else colours.get(sid, UNASSIGNED_COLOUR)
+        point = geom is not None and geom.geom_type in ("Point", "MultiPoint")
+        key = (point, moved_flag, colour)
+        if key not in styles:
+            styles[key] = _block_style(table, point, moved_flag, colour)
+        if unassigned:
             school = "未分配 unassigned"
         else:
-            school = html.escape(names.get(sid, str(sid)))
-            utilisation = stats.get(sid, (None, None, None))[2]
-            if _is_over(utilisation):
-                school += f" ({_utilisation_html(utilisation, over_label='')})"
+            if sid not in schools:
+                text = html.escape(names.get(sid, str(sid)))
+                utilisation = stats.get(sid, (None, None, None))[2]
+                if _is_over(utilisation):
+                    text += f" ({_utilisation_html(utilisation, over_label='')})"
+                schools[sid] = text
+            school = schools[sid]
         distance = "—" if _missing(distance_m) else f"{float(distance_m):,.0f} m"
         tip = (
             f"<b>{html.escape(str(name))}</b><br>"
@@ -802,7 +964,7 @@ def _block_layer(
             f"距离 distance: {distance}<br>"
             f"调整 moved: {_yes_no(moved)}"
         )
-        items.append((geom, {"s": s, "t": tip}))
+        items.append((geom, {"s": styles[key], "t": tip}))
     return _GeoJsonLayer(
         table,
         items,
@@ -810,6 +972,28 @@ def _block_layer(
         pane="blocks",
         tooltip_options={"sticky": True},
         highlight={"weight": 3, "color": "#000000", "opacity": 1},
+        min_zoom=min_zoom,
+    )
+
+
+def _block_style(table: _StyleTable, point: bool, moved: bool, colour: str) -> int:
+    """The style of a block: a small circle for a point, else a transparent outline; moved ones dashed."""
+    if point:
+        return table(
+            radius=5,
+            color="#111111" if moved else "#444444",
+            weight=2 if moved else 1,
+            dashArray="2 2" if moved else None,
+            fillColor=colour,
+            fillOpacity=0.9,
+        )
+    return table(
+        color="#111111" if moved else "#555555",
+        weight=1.6 if moved else 0.6,
+        opacity=0.9 if moved else 0.6,
+        dashArray="5 4" if moved else None,
+        fillColor=colour,
+        fillOpacity=0.0,  # transparent but hoverable: the zone fill below shows through
     )
 
 
@@ -1048,10 +1232,17 @@ def _sum(frame: pd.DataFrame, column: str) -> float | None:
 
 
 def _title_html(
-    title: str, blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, n_over: int, n_moved: int
+    title: str,
+    blocks: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    *,
+    n_over: int,
+    n_moved: int,
+    city_scale: bool = False,
 ) -> str:
     """Title and the plan in figures.  Without blocks (districts drawn on schools alone) the block count
-    is left out and the children are the schools' own; a total nobody knows is left out too."""
+    is left out and the children are the schools' own; a total nobody knows is left out too.  At city
+    scale a line says the blocks show once zoomed in."""
     students = _sum(blocks, "students") if len(blocks) else _sum(schools, "students")
     seats = _sum(schools, "capacity")
     facts = [f"{len(schools):,} 所学校 schools"]
@@ -1066,6 +1257,8 @@ def _title_html(
         lines.append(f'<div class="zoning-over">{n_over} 所超额 school(s) over capacity</div>')
     if n_moved:
         lines.append(f"<div>{n_moved:,} 小区调整 block(s) moved (dashed)</div>")
+    if city_scale and len(blocks):
+        lines.append(f"<div>放大查看小区 zoom in to see the blocks (from zoom {BLOCK_MIN_ZOOM})</div>")
     return "".join(lines)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.sparse import csgraph
 
 from .graph import edges_to_csr
@@ -37,30 +38,48 @@ def current_assignment(plan: Plan) -> pd.Series | None:
 
 
 def school_table(plan: Plan) -> pd.DataFrame:
-    """Per school: seats, children, utilisation, mean and max trip, children moved in."""
-    b = plan.blocks
-    students = b["students"].to_numpy(dtype=float)
-    rows = []
-    for _, s in plan.schools.iterrows():
-        mine = (b["school_id"] == s["school_id"]).to_numpy()
-        dist = b["distance_m"].to_numpy(dtype=float)[mine]
-        kids = students[mine]
-        moved_in = float(kids[b["moved"].to_numpy()[mine]].sum()) if "moved" in b else 0.0
-        rows.append(
-            {
-                "school_id": s["school_id"],
-                "name": s["name"],
-                "capacity": float(s["capacity"]),
-                "students": float(kids.sum()),
-                "utilisation": float(kids.sum() / s["capacity"]) if s["capacity"] > 0 else float("nan"),
-                "overload": max(0.0, float(kids.sum() - s["capacity"])),
-                "blocks": int(mine.sum()),
-                "mean_distance_m": _wmean(dist, kids),
-                "max_distance_m": float(dist[kids > 0].max()) if (kids > 0).any() else 0.0,
-                "moved_in": moved_in,
-            }
-        )
-    return pd.DataFrame(rows)
+    """Per school: seats, children, utilisation, mean and max trip, children moved in.
+
+    One pass over the blocks (sums by school index), so it takes milliseconds at 50,000 blocks and
+    1,500 schools; blocks whose school is not in ``plan.schools`` count for no school.
+    """
+    b, s = plan.blocks, plan.schools
+    n = len(s)
+    j = pd.Index(s["school_id"]).get_indexer(b["school_id"])
+    mine = j >= 0
+    j = j[mine]
+    students = b["students"].to_numpy(dtype=float)[mine]
+    dist = b["distance_m"].to_numpy(dtype=float)[mine]
+    kids = np.bincount(j, weights=students, minlength=n)
+    trips = np.bincount(j, weights=dist * students, minlength=n)
+    count = np.bincount(j, minlength=n)
+    far = np.full(n, -np.inf)
+    np.maximum.at(far, j[students > 0], dist[students > 0])
+    if "moved" in b:
+        moved = b["moved"].to_numpy(dtype=bool)[mine]
+        moved_in = np.bincount(j[moved], weights=students[moved], minlength=n)
+    else:
+        moved_in = np.zeros(n)
+    capacity = s["capacity"].to_numpy(dtype=float)
+    utilisation = np.full(n, np.nan)
+    np.divide(kids, capacity, out=utilisation, where=capacity > 0)
+    over = kids - capacity
+    mean = np.zeros(n)
+    np.divide(trips, kids, out=mean, where=kids > 0)
+    return pd.DataFrame(
+        {
+            "school_id": s["school_id"].to_numpy(),
+            "name": s["name"].to_numpy(),
+            "capacity": capacity,
+            "students": kids,
+            "utilisation": utilisation,
+            "overload": np.where(over > 0, over, 0.0),
+            "blocks": count.astype(np.int64),
+            "mean_distance_m": mean,
+            "max_distance_m": np.where(np.isfinite(far), far, 0.0),
+            "moved_in": moved_in,
+        }
+    )
 
 
 def summary(plan: Plan) -> dict:
@@ -121,10 +140,12 @@ def _before(plan: Plan) -> dict | None:
         return None
     b = plan.blocks
     students = b["students"].to_numpy(dtype=float)
-    pts = b.geometry.representative_point()
-    school_pt = dict(zip(plan.schools["school_id"], plan.schools.geometry))
     has = cur.notna().to_numpy()
-    dist = np.array([p.distance(school_pt[c]) if c is not None else 0.0 for p, c in zip(pts, cur)])
+    j = pd.Index(plan.schools["school_id"]).get_indexer(cur.to_numpy()[has])
+    dist = np.zeros(len(b))
+    dist[has] = shapely.distance(
+        shapely.point_on_surface(b.geometry.values[has]), plan.schools.geometry.values[j]
+    )
     load = pd.Series(students[has]).groupby(cur.to_numpy()[has]).sum()
     cap = plan.schools.set_index("school_id")["capacity"]
     over = (load - cap.reindex(load.index)).clip(lower=0)

@@ -37,10 +37,10 @@ from .flow import FlowResult, transport_bound
 from .graph import rings
 from .heuristics import fragments, improve, loads, repair, round_flow, violations
 from .options import SolveOptions
-from .problem import ZoneProblem
+from .problem import OVERLOAD_PENALTY_M, ZoneProblem
 from .solve import run_cpsat, set_hint
 
-__all__ = ["ZoneSolution", "solve_zones", "ZoneModel"]
+__all__ = ["ZoneSolution", "ZoneModel", "ExactResult", "solve_exact", "feasible_candidates", "objective", "explain_search_infeasible"]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,12 @@ class ZoneSolution:
 class ZoneModel:
     """The CP-SAT model of a ZoneProblem, with lazily added one-piece cuts."""
 
-    def __init__(self, problem: ZoneProblem, *, assumptions: bool = False):
+    def __init__(
+        self, problem: ZoneProblem, *, assumptions: bool = False, overload_limit: np.ndarray | None = None
+    ):
+        """``overload_limit`` (M,): repair mode.  Children over seats are allowed up to these per school, and
+        the objective is their total alone (trips do not count): the quickest way for CP-SAT to find how
+        to take children out of over-full schools along chains of neighbouring zones."""
         self.problem = p = problem
         self.model = model = cp_model.CpModel()
         self.families: dict[str, cp_model.IntVar] = {}
@@ -81,8 +86,13 @@ class ZoneModel:
         a = len(p.arc_block)
         self.x = [model.new_bool_var("") for _ in range(a)]
         self.x_index = np.array([v.index for v in self.x], dtype=np.int64)
+        if overload_limit is not None:
+            p = self.problem = replace(p, allow_overload=True)
+            limit = np.asarray(overload_limit, dtype=np.int64)
+        else:
+            limit = np.full(p.n_schools, int(p.students.sum()), dtype=np.int64)
         self.overload = (
-            [model.new_int_var(0, int(p.students.sum()), f"over_{j}") for j in range(p.n_schools)]
+            [model.new_int_var(0, int(limit[j]), f"over_{j}") for j in range(p.n_schools)]
             if p.allow_overload
             else []
         )
@@ -95,6 +105,9 @@ class ZoneModel:
         if p.contiguity:
             self._neighbour_cuts()
         # --- objective
+        if overload_limit is not None:
+            model.minimize(sum(self.overload))
+            return
         cost = p.arc_cost
         terms = cp_model.LinearExpr.weighted_sum(self.x, cost.tolist())
         if self.overload:
@@ -117,7 +130,7 @@ class ZoneModel:
         p = self.problem
         order = np.argsort(p.arc_school, kind="stable")
         starts = np.searchsorted(p.arc_school[order], np.arange(p.n_schools + 1))
-        weights = p.students[p.arc_block]
+        weights = p.arc_seats
         for j in range(p.n_schools):
             idx = order[starts[j] : starts[j + 1]]
             expr = cp_model.LinearExpr.weighted_sum([self.x[k] for k in idx], weights[idx].tolist())
@@ -215,7 +228,7 @@ def _improved(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
     return better if not violations(problem, better) else assign
 
 
-def _objective(p: ZoneProblem, assign: np.ndarray) -> int:
+def objective(p: ZoneProblem, assign: np.ndarray) -> int:
     """Objective of a plan in scaled child-metres (the model's own integer costs)."""
     cost = int(p.arc_cost[p.arc_index(np.arange(p.n_blocks), assign)].sum())
     if p.allow_overload:
@@ -223,7 +236,7 @@ def _objective(p: ZoneProblem, assign: np.ndarray) -> int:
     return cost
 
 
-def _feasible_candidates(problem: ZoneProblem) -> tuple[ZoneProblem, FlowResult]:
+def feasible_candidates(problem: ZoneProblem) -> tuple[ZoneProblem, FlowResult]:
     """Grow the candidate schools where the relaxation cannot seat everyone, until it can or nothing grows."""
     from .diagnose import _lacking_area
 
@@ -242,27 +255,48 @@ def _feasible_candidates(problem: ZoneProblem) -> tuple[ZoneProblem, FlowResult]
     return problem, flow
 
 
-def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) -> ZoneSolution:
-    """Best plan for ``problem`` within the time limit, with a proven lower bound.
+@dataclass(frozen=True)
+class ExactResult:
+    """What :func:`solve_exact` found: the best plan breaking no rule of the problem, and the proof."""
 
-    Raises InfeasibleError (in the planner's terms) when no plan exists, and ZoningError only when the time
-    ran out before any plan satisfying every rule was found.
+    assign: np.ndarray | None  # None: no plan satisfying every rule was found
+    objective: int | None
+    bound: float  # proven lower bound of the problem (never below the bound passed in)
+    bound_source: str
+    status: str  # optimal | feasible | infeasible (proven) | unknown (no plan, no proof)
+    rounds: int
+    cuts: int
+    source: str
+
+
+def solve_exact(
+    problem: ZoneProblem,
+    start: np.ndarray | None,
+    deadline: float,
+    options: SolveOptions,
+    *,
+    bound: float = 0.0,
+    bound_source: str = "",
+    quiet: bool = False,
+    overload_limit: np.ndarray | None = None,
+) -> ExactResult:
+    """The whole CP-SAT model of ``problem`` with lazy one-piece cuts, hinted with ``start``, until ``deadline``.
+
+    ``start`` may break rules (a hint only).  ``bound`` is a lower bound known beforehand (the relaxation):
+    the search stops as soon as a plan is proven within ``options.relative_gap`` of it.  Never raises:
+    a proven infeasibility is status "infeasible".  ``quiet`` logs progress at DEBUG (window solves).
+    ``overload_limit``: repair mode (see :class:`ZoneModel`); plans are then ranked by children over seats
+    first and trips second, and the bound is not one of trips (0 is returned).
     """
-    t0 = time.perf_counter()
-    deadline = t0 + options.time_limit_s
-    problem, flow = _feasible_candidates(problem)
-    bound, bound_source = float(flow.value), "transportation LP"
-
+    if overload_limit is not None:
+        problem = replace(problem, allow_overload=True, overload_penalty_m=OVERLOAD_PENALTY_M)
     best: np.ndarray | None = None
     best_obj = None
     source = ""
-    start = repair(problem, round_flow(problem, flow.flows))
-    if not violations(problem, start):
-        start = _improved(problem, start)
-        best, best_obj, source = start, _objective(problem, start), "rounded LP + repair"
-        log.info("first plan from the relaxation: %.1f child-km", best_obj / problem.scale / 1000)
+    if start is not None and not violations(problem, start):
+        best, best_obj, source = start, objective(problem, start), "start"
 
-    zm: ZoneModel | None = None  # built only when the first plan is not already proven good enough
+    zm: ZoneModel | None = None  # built only when the start is not already proven good enough
     rounds = 0
     last = start
     while True:
@@ -272,10 +306,12 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         if best_obj is not None and bound >= best_obj * (1 - options.relative_gap) - 1e-9:
             break
         if zm is None:
-            zm = ZoneModel(problem)
+            zm = ZoneModel(problem, overload_limit=overload_limit)
             continue  # building takes time at city scale: look at the clock again
         rounds += 1
-        zm.hint(best if best is not None else last)
+        hint = best if best is not None else last
+        if hint is not None:
+            zm.hint(hint)
         seen = _Harvest(problem, zm)
         res = run_cpsat(
             zm.model,
@@ -284,21 +320,24 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
             progress_scale=problem.scale * 1000,
             progress_unit="child-km",
             on_solution=seen if problem.contiguity else None,
+            quiet=quiet,
         )
         if res.status == "infeasible":
-            raise _explain_search_infeasible(problem, options)
+            return ExactResult(None, None, float("inf"), "CP-SAT", "infeasible", rounds, zm.n_cuts, "")
         if res.status in ("unknown", "invalid"):
             break
-        if res.bound > bound:
+        if res.bound > bound and overload_limit is None:
             bound, bound_source = res.bound, "CP-SAT"
         last = zm.assignment(res.solution)
         if seen.best is not None and (best_obj is None or seen.best_obj < best_obj):
             best, best_obj, source = seen.best, seen.best_obj, "CP-SAT"
         final_pieces = fragments(problem, last) if problem.contiguity else []
         if not final_pieces:
-            obj = _objective(problem, last)
+            obj = objective(problem, last)
             if best_obj is None or obj < best_obj:
                 best, best_obj, source = last, obj, "CP-SAT"
+            if res.status == "optimal" and overload_limit is not None:
+                break  # the fewest children over seats, in one piece: the repair is done
             if res.status == "optimal":
                 # the relaxation's optimum is in one piece: optimal for the full problem
                 bound = max(bound, float(obj) if options.relative_gap == 0 else res.bound)
@@ -306,52 +345,24 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         for piece in final_pieces:
             seen.pieces.setdefault((piece[0], piece[1].tobytes()), piece)
         n = zm.add_piece_cuts(list(seen.pieces.values()))
-        log.info(
+        (log.debug if quiet else log.info)(
             "round %d: %d zone piece(s) cut off; %d one-piece cuts added", rounds, max(1, len(seen.pieces)), n
         )
         fixed = repair(problem, last)
         if not violations(problem, fixed):
             fixed = _improved(problem, fixed)
-            obj = _objective(problem, fixed)
+            obj = objective(problem, fixed)
             if best_obj is None or obj < best_obj:
                 best, best_obj, source = fixed, obj, "CP-SAT + repair"
-                log.info("repaired plan: %.1f child-km", obj / problem.scale / 1000)
+                (log.debug if quiet else log.info)("repaired plan: %.1f child-km", obj / problem.scale / 1000)
 
-    seconds = time.perf_counter() - t0
+    cuts = 0 if zm is None else zm.n_cuts
     if best is None:
-        raise ZoningError(
-            f"No plan satisfying every rule was found in {options.time_limit_s:g} s (the best bound so far is "
-            f"{bound / problem.scale / 1000:,.1f} child-km). Fix: allow more time (--time-limit), or relax a rule "
-            "(--allow-overload, --no-contiguity, a longer --max-distance)."
-        )
+        return ExactResult(None, None, bound, bound_source, "unknown", rounds, cuts, "")
     bound = min(bound, float(best_obj))
     gap = 0.0 if best_obj <= 0 else (best_obj - bound) / best_obj
     status = "optimal" if gap <= options.relative_gap + 1e-12 else "feasible"
-    log.info(
-        "plan: %.1f child-km, bound %.1f (%s), gap %.3f%%, %s, %.2f s, %d round(s), %d cut(s)",
-        best_obj / problem.scale / 1000,
-        bound / problem.scale / 1000,
-        bound_source,
-        100 * gap,
-        status,
-        seconds,
-        rounds,
-        0 if zm is None else zm.n_cuts,
-    )
-    return ZoneSolution(
-        problem=problem,
-        assign=best,
-        status=status,
-        objective=int(best_obj),
-        bound=bound,
-        bound_source=bound_source,
-        seconds=seconds,
-        lp_value=flow.value,
-        lp_seconds=flow.seconds,
-        rounds=rounds,
-        cuts=0 if zm is None else zm.n_cuts,
-        source=source,
-    )
+    return ExactResult(best, int(best_obj), bound, bound_source, status, rounds, cuts, source)
 
 
 class _Harvest:
@@ -367,7 +378,7 @@ class _Harvest:
         assign = self.zm.assignment(solution)
         pieces = fragments(self.problem, assign)
         if not pieces:
-            obj = _objective(self.problem, assign)
+            obj = objective(self.problem, assign)
             if self.best_obj is None or obj < self.best_obj:
                 self.best, self.best_obj = assign, obj
             return
@@ -375,7 +386,7 @@ class _Harvest:
             self.pieces.setdefault((piece[0], piece[1].tobytes()), piece)
 
 
-def _explain_search_infeasible(problem: ZoneProblem, options: SolveOptions):
+def explain_search_infeasible(problem: ZoneProblem, options: SolveOptions):
     """Which rule families are jointly infeasible, from assumption literals, in planner's words."""
     # minimum children that must move to fit the seats: the relaxation with cost 1 per moved child
     min_moved = None

@@ -31,7 +31,7 @@ from .errors import InfeasibleError
 from .graph import BlockGraph, edges_to_csr, require_metric, school_anchors
 from .roads import RoadNetwork, build_road_network
 
-__all__ = ["ZoneProblem", "build_zone_problem", "candidate_arcs", "DEFAULT_MOVE_PENALTY_M"]
+__all__ = ["ZoneProblem", "build_zone_problem", "candidate_arcs", "assignment_problem", "DEFAULT_MOVE_PENALTY_M"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ class ZoneProblem:
     k: int  # candidates per block asked for (before growth)
     overload_penalty_m: int = OVERLOAD_PENALTY_M
     roads: RoadNetwork | None = None  # distances by road on this network, else straight lines
+    #: (A,) scaled seats block i takes at school j when they differ by school (the generalised assignment
+    #: problem); None: a block takes ``students[i]`` seats wherever it goes (every attendance zone)
+    arc_load: np.ndarray | None = None
 
     @property
     def travel(self) -> str:
@@ -98,6 +101,11 @@ class ZoneProblem:
     @cached_property
     def arc_cost(self) -> np.ndarray:
         return self.students[self.arc_block] * self.arc_unit_cost
+
+    @cached_property
+    def arc_seats(self) -> np.ndarray:
+        """(A,) scaled seats each arc takes at its school: the block's children, or ``arc_load``."""
+        return self.students[self.arc_block] if self.arc_load is None else self.arc_load
 
     @cached_property
     def anchored_school(self) -> np.ndarray:
@@ -135,6 +143,8 @@ class ZoneProblem:
         no road connects, or longer than ``max_distance_m`` by road, are dropped (the school's own block
         excepted).
         """
+        if self.arc_load is not None:
+            raise ValueError("the candidate arcs of a problem with per-pair loads are fixed")
         arc_block = np.asarray(arc_block, dtype=np.int64)
         arc_school = np.asarray(arc_school, dtype=np.int64)
         if self.roads is None:
@@ -161,6 +171,54 @@ class ZoneProblem:
         if self.max_distance_m is not None:
             keep &= (dist <= self.max_distance_m) | own
         return ai[keep], aj[keep], np.rint(dist[keep]).astype(np.int64)
+
+    def window(self, blocks: np.ndarray, schools: np.ndarray, fixed_load: np.ndarray, moved_elsewhere: int):
+        """The sub-problem in which only ``blocks`` move, among ``schools`` (sorted index arrays).
+
+        ``fixed_load`` (len(schools),): scaled seats the schools keep for blocks outside the window;
+        ``moved_elsewhere``: scaled children moved by blocks outside the window (counted against the cap).
+        Arcs are those of the window's blocks to the window's schools; the edges those among the window's
+        blocks.  A current school outside the window becomes ``len(schools)`` (no school of the window),
+        so the move penalty still applies.  The one-piece rule holds inside the window only when the window
+        is whole zones (no seats kept for outside blocks), as zones then cannot leave it.
+        Returns the sub-problem; its block ``b`` is ``blocks[b]`` and its school ``s`` is ``schools[s]``.
+        """
+        n, m = self.n_blocks, self.n_schools
+        bmap = np.full(n, -1, dtype=np.int64)
+        bmap[blocks] = np.arange(len(blocks))
+        smap = np.full(m + 1, len(schools), dtype=np.int64)
+        smap[schools] = np.arange(len(schools))
+        first = np.searchsorted(self.arc_block, blocks)
+        last = np.searchsorted(self.arc_block, blocks, side="right")
+        size = last - first
+        arcs = np.arange(size.sum()) + np.repeat(first - np.cumsum(size) + size, size)
+        arcs = arcs[smap[self.arc_school[arcs]] < len(schools)]
+        e = self.edges
+        e = e[(bmap[e[:, 0]] >= 0) & (bmap[e[:, 1]] >= 0)]
+        anchor = self.anchor[schools]
+        anchor = np.where(anchor >= 0, bmap[np.maximum(anchor, 0)], -1)
+        cur = self.current[blocks]
+        whole = not np.any(fixed_load > 0)
+        return replace(
+            self,
+            block_ids=self.block_ids[blocks],
+            block_labels=self.block_labels[blocks],
+            school_ids=self.school_ids[schools],
+            school_names=self.school_names[schools],
+            students=self.students[blocks],
+            capacity=self.capacity[schools] - fixed_load,
+            edges=bmap[e],
+            anchor=anchor,
+            current=np.where(cur >= 0, smap[np.maximum(cur, 0)], -1),
+            block_xy=self.block_xy[blocks],
+            school_xy=self.school_xy[schools],
+            arc_block=bmap[self.arc_block[arcs]],
+            arc_school=smap[self.arc_school[arcs]],
+            arc_dist_m=self.arc_dist_m[arcs],
+            arc_load=None if self.arc_load is None else self.arc_load[arcs],
+            max_moved=None if self.max_moved is None else self.max_moved - moved_elsewhere,
+            contiguity=self.contiguity and whole,
+        )
 
     def grow(self, blocks: np.ndarray, factor: int = 2) -> ZoneProblem:
         """More candidate schools for ``blocks`` (k → factor·k nearest within the maximum distance)."""
@@ -390,3 +448,48 @@ def _one_school_per_anchor(anchors: np.ndarray, capacity: np.ndarray) -> np.ndar
         else:
             seen[b] = int(j)
     return out
+
+
+def assignment_problem(cost: np.ndarray, load: np.ndarray, capacity: np.ndarray) -> ZoneProblem:
+    """The generalised assignment problem as a ZoneProblem: job ``i`` to agent ``j`` costs ``cost[j, i]``
+    and uses ``load[j, i]`` of the agent's ``capacity[j]`` (integers, agents × jobs as in OR-Library).
+
+    Jobs are blocks with one child each and no neighbours, agents are schools; every pair is an arc, with
+    ``arc_dist_m`` = cost and ``arc_load`` = load.  The zone solver then minimises Σ cost (proven by
+    CP-SAT: per-pair loads have no transportation bound).
+    """
+    cost = np.asarray(cost, dtype=np.int64)
+    load = np.asarray(load, dtype=np.int64)
+    m, n = cost.shape
+    if load.shape != (m, n) or np.shape(capacity) != (m,):
+        raise ValueError(f"cost and load must both be agents × jobs ({m} × {n}) and capacity one per agent")
+    ai = np.repeat(np.arange(n), m)
+    aj = np.tile(np.arange(m), n)
+    order = np.lexsort((cost[aj, ai], ai))
+    ai, aj = ai[order], aj[order]
+    jobs = np.array([f"job {i + 1}" for i in range(n)])
+    agents = np.array([f"agent {j + 1}" for j in range(m)])
+    return ZoneProblem(
+        block_ids=jobs,
+        block_labels=jobs,
+        school_ids=agents,
+        school_names=agents,
+        students=np.ones(n, dtype=np.int64),
+        capacity=np.asarray(capacity, dtype=np.int64),
+        scale=1,
+        edges=np.zeros((0, 2), dtype=np.int64),
+        anchor=np.full(m, -1, dtype=np.int64),
+        current=np.full(n, -1, dtype=np.int64),
+        block_xy=np.zeros((n, 2)),
+        school_xy=np.zeros((m, 2)),
+        arc_block=ai,
+        arc_school=aj,
+        arc_dist_m=cost[aj, ai],
+        move_penalty_m=0,
+        max_distance_m=None,
+        max_moved=None,
+        allow_overload=False,
+        contiguity=False,
+        k=m,
+        arc_load=load[aj, ai],
+    )

@@ -41,18 +41,21 @@ class CpResult:
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self, scale: float, unit: str, hook: Callable[[np.ndarray], None] | None):
+    def __init__(self, scale: float, unit: str, hook: Callable[[np.ndarray], None] | None, level: int):
         super().__init__()
-        self.scale, self.unit, self.hook = scale, unit, hook
+        self.scale, self.unit, self.hook, self.level = scale, unit, hook, level
         self.t0 = time.perf_counter()
 
     def on_solution_callback(self) -> None:
         if self.hook is not None:
             self.hook(np.asarray(self.response_proto.solution, dtype=np.int64))
+        if not log.isEnabledFor(self.level):
+            return
         obj = self.objective_value / self.scale
         bound = self.best_objective_bound / self.scale
         gap = (obj - bound) / obj if obj > 0 else 0.0
-        log.info(
+        log.log(
+            self.level,
             "  %.1fs  plan %.1f %s, bound %.1f, gap %.2f%%",
             time.perf_counter() - self.t0,
             obj,
@@ -79,11 +82,13 @@ def run_cpsat(
     progress_scale: float = 1.0,
     progress_unit: str = "",
     on_solution: Callable[[np.ndarray], None] | None = None,
+    quiet: bool = False,
 ) -> CpResult:
     """Solve ``model`` (minimisation) within ``time_limit_s``; never raises on a time-out.
 
     ``on_solution`` sees every improving solution (all variable values, by proto index) as it is found:
     the zone search uses it to harvest incumbents and cut-off zone pieces from the whole search path.
+    ``quiet`` logs the improving plans at DEBUG instead of INFO (the many small window solves).
     """
     model.clear_assumptions()
     if assumptions:
@@ -99,7 +104,7 @@ def run_cpsat(
         p.log_to_stdout = False
         solver.log_callback = lambda line: log.debug("cp-sat: %s", line)
     t0 = time.perf_counter()
-    callback = _Progress(progress_scale, progress_unit, on_solution)
+    callback = _Progress(progress_scale, progress_unit, on_solution, logging.DEBUG if quiet else logging.INFO)
     code = solver.solve(model, callback)
     seconds = time.perf_counter() - t0
     status = _STATUS.get(code, "unknown")

@@ -1196,15 +1196,7 @@ def check_pair(
             )
 
     if len(blocks) and len(schools):
-        blocks_m, metric = zcrs.to_metric(blocks)
-        schools_m, _ = zcrs.to_metric(schools, metric)
-        (school_idx, block_idx), dist = blocks_m.sindex.nearest(
-            schools_m.geometry.values, return_all=False, return_distance=True
-        )
-        nearest_m = np.full(len(schools), np.inf)
-        nearest_m[school_idx] = dist
-        nearest_block = np.full(len(schools), -1)
-        nearest_block[school_idx] = block_idx
+        nearest_m, nearest_block = _nearest_blocks_m(blocks, schools)
         polygons = bool(np.isin(shapely.get_type_id(np.asarray(blocks.geometry.values)), (3, 6)).all())
         for j in range(len(schools)):
             row = int(schools["source_row"].iloc[j])
@@ -1240,3 +1232,60 @@ def check_pair(
     if errors:
         raise InputError(issues)
     return issues
+
+
+def _nearest_blocks_m(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For every school, the distance in metres to the nearest block (inf when it has no geometry) and
+    that block's position (-1: none).
+
+    Measured in the metric CRS of the blocks (:func:`crs.to_metric`).  For blocks in degrees only what is
+    needed is projected: a school inside a block is 0 m from it (a predicate, no distance), and for the
+    others the candidate blocks are found in degrees — every block within the degree distance of the
+    nearest one × 1.02 / cos(latitude), which holds the nearest block in metres — and only those are
+    projected and measured.  At 50,000 polygons this saves projecting them all (0.5 s).
+    """
+    n = len(schools)
+    nearest_m, nearest_block = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    if blocks.crs is None or not blocks.crs.is_geographic:
+        blocks_m, metric = zcrs.to_metric(blocks)
+        schools_m, _ = zcrs.to_metric(schools, metric)
+        (school_idx, block_idx), dist = blocks_m.sindex.nearest(
+            schools_m.geometry.values, return_all=False, return_distance=True
+        )
+        nearest_m[school_idx] = dist
+        nearest_block[school_idx] = block_idx
+        return nearest_m, nearest_block
+    metric = zcrs.choose_metric_crs(blocks)
+    block_geoms = np.asarray(blocks.geometry.values, dtype=object)
+    school_geoms = np.asarray(schools.to_crs(blocks.crs).geometry.values, dtype=object)
+    tree = shapely.STRtree(block_geoms)
+    school_idx, block_idx = tree.query(school_geoms, predicate="intersects")
+    nearest_m[school_idx] = 0.0
+    nearest_block[school_idx] = block_idx
+    rest = np.flatnonzero(
+        np.isinf(nearest_m) & ~shapely.is_missing(school_geoms) & ~shapely.is_empty(school_geoms)
+    )
+    if not len(rest):
+        return nearest_m, nearest_block
+    (qi, _), deg = tree.query_nearest(school_geoms[rest], return_distance=True)
+    reach = np.zeros(len(rest))
+    np.maximum.at(reach, qi, deg)
+    lat = np.abs(
+        np.concatenate([blocks.total_bounds[[1, 3]], shapely.bounds(school_geoms[rest])[:, [1, 3]].ravel()])
+    )
+    stretch = 1.02 / np.cos(np.radians(min(float(np.nanmax(lat)), 85.0)))
+    ci, cb = tree.query(school_geoms[rest], predicate="dwithin", distance=reach * stretch + 1e-9)
+    used, cb_pos = np.unique(cb, return_inverse=True)
+    to_metric = pyproj.Transformer.from_crs(blocks.crs, metric, always_xy=True).transform
+    blocks_m = shapely.transform(block_geoms[used], lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
+    schools_m = shapely.transform(
+        school_geoms[rest], lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1]))
+    )
+    dist = shapely.distance(schools_m[ci], blocks_m[cb_pos.reshape(-1)])
+    order = np.lexsort((dist, ci))  # per school, the nearest candidate first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ci[order][1:] != ci[order][:-1]
+    pick = order[first]
+    nearest_m[rest[ci[pick]]] = dist[pick]
+    nearest_block[rest[ci[pick]]] = cb[pick]
+    return nearest_m, nearest_block

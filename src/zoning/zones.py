@@ -17,7 +17,7 @@ import shapely
 from .crs import to_metric
 from .errors import InputError, Issue
 from .graph import build_block_graph, school_anchors
-from .model_zones import solve_zones
+from .search_zones import solve_zones
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem

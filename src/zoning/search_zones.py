@@ -1,0 +1,435 @@
+"""Attendance zones at any scale: relaxation, rounding, then exact CP-SAT on windows of neighbouring schools.
+
+One path serves the 317 blocks of South Portland and a 200,000-block city:
+
+1. **Bound.**  The transportation relaxation (``flow``) on the candidate arcs, grown where it cannot seat
+   every child.  Its value is the proven lower bound reported with every plan.
+2. **Rounding.**  A basic optimum of the relaxation splits at most about one block per school; every other
+   block is whole at one school.  Those stay put, and the split blocks are placed by CP-SAT as a small
+   generalised assignment over the seats the whole blocks leave (seats over capacity penalised, so it
+   always returns a placement).  With the one-piece rule, cut-off zone pieces then join a neighbouring
+   zone (``heuristics.repair``).
+3. **Windows.**  A window is the zones of a few neighbouring schools: their blocks may move among them, and
+   nothing else changes.  Because it holds whole zones, a window is itself a complete zone problem
+   (``ZoneProblem.window``) solved by the same exact CP-SAT model with lazy one-piece cuts
+   (``model_zones.solve_exact``), hinted with the current plan.  While the plan still has schools over
+   seats or zones in pieces, windows are centred on them and seats over capacity are penalised instead of
+   forbidden; a window's result is taken only if it is lexicographically better in (zones in pieces,
+   children over seats, child-metres).  Then every school in turn centres a window; a window whose schools
+   have not changed since it was last solved to optimality is skipped; a sweep that changes nothing
+   doubles the window.  A problem small enough (``FULL_BLOCKS``) starts with one window of every school:
+   the whole model, whose own bound is then the problem's.
+
+The memory is that of the largest window, never a model of the whole city.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from .errors import ZoningError
+from .diagnose import fmt_children
+from .flow import transport_bound
+from .heuristics import fragments, loads, relieve_seats, repair, round_flow
+from .model_zones import (
+    ZoneSolution,
+    explain_search_infeasible,
+    feasible_candidates,
+    objective,
+    solve_exact,
+)
+from .options import SolveOptions
+from .problem import ZoneProblem
+
+__all__ = ["solve_zones", "FULL_BLOCKS"]
+
+log = logging.getLogger(__name__)
+
+#: Problems with at most this many blocks are solved as one window holding every school (the whole model).
+FULL_BLOCKS = 5_000
+#: Blocks in a window at the start (whole zones are added, nearest school first, up to this many).
+WINDOW_BLOCKS = 300
+#: Blocks in a repair window at the start (repair needs room: chains of moves to schools with free seats).
+REPAIR_BLOCKS = 3_000
+#: The school links that shape windows are recomputed after this many windows.
+LINKS_EVERY = 50
+#: Seconds a window may take per block in it (most small windows are solved to optimality in far less).
+SECONDS_PER_BLOCK = 0.0005
+
+
+def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) -> ZoneSolution:
+    """Best plan for ``problem`` within the time limit, with a proven lower bound.
+
+    Raises InfeasibleError (in the planner's terms) when no plan exists, and ZoningError only when the time
+    ran out before any plan satisfying every rule was found (naming what the best one still breaks).
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + options.time_limit_s
+    if problem.arc_load is None:
+        problem, flow = feasible_candidates(problem)
+        bound, bound_source, lp_value, lp_seconds = float(flow.value), "transportation LP", flow.value, flow.seconds
+        start = _first_plan(problem, flow, deadline)
+    else:
+        # per-pair loads (the generalised assignment problem): no transportation bound; the cheapest arcs
+        bound, bound_source, lp_value, lp_seconds = 0.0, "", 0, 0.0
+        first = np.searchsorted(problem.arc_block, np.arange(problem.n_blocks))
+        start = problem.arc_school[first]
+        if problem.contiguity:
+            start = repair(problem, start, seats=False)
+    search = _Windows(problem, options, deadline, start, bound)
+    if search.valid():
+        log.info(
+            "first plan (rounded relaxation): %.1f child-km, %.2f%% above the bound, %.2f s",
+            search.cost / problem.scale / 1000,
+            100 * (search.cost / bound - 1) if bound > 0 else 0.0,
+            time.perf_counter() - t0,
+        )
+    search.run()
+    if search.proven_infeasible:
+        raise explain_search_infeasible(problem, options)
+    if search.bound > bound:
+        bound, bound_source = search.bound, "CP-SAT"
+
+    seconds = time.perf_counter() - t0
+    if not search.valid():
+        raise _no_plan(problem, search, bound, options)
+    best = search.assign
+    best_obj = objective(problem, best)
+    bound = min(bound, float(best_obj))
+    gap = 0.0 if best_obj <= 0 else (best_obj - bound) / best_obj
+    status = "optimal" if gap <= options.relative_gap + 1e-12 else "feasible"
+    log.info(
+        "plan: %.1f child-km, bound %.1f (%s), gap %.3f%%, %s, %.2f s, %d window(s), %d round(s), %d cut(s)",
+        best_obj / problem.scale / 1000,
+        bound / problem.scale / 1000,
+        bound_source,
+        100 * gap,
+        status,
+        seconds,
+        search.windows,
+        search.rounds,
+        search.cuts,
+    )
+    return ZoneSolution(
+        problem=problem,
+        assign=best,
+        status=status,
+        objective=int(best_obj),
+        bound=bound,
+        bound_source=bound_source,
+        seconds=seconds,
+        lp_value=lp_value,
+        lp_seconds=lp_seconds,
+        rounds=search.rounds,
+        cuts=search.cuts,
+        source=search.source,
+    )
+
+
+#: At most this many roundings of the relaxation, each with the seats of the schools the previous one
+#: overfilled taken out of the relaxation.
+MAX_ROUNDINGS = 6
+
+
+def _first_plan(problem: ZoneProblem, flow, deadline: float) -> np.ndarray:
+    """Round the relaxation within seats; where rounding (or joining cut-off pieces) overfills a school, take
+    those seats out of the relaxation and round again.  Returns the plan with the fewest children over."""
+    p = problem
+    t0 = time.perf_counter()
+    taken = np.zeros(p.n_schools, dtype=np.int64)
+    best, best_over, flows = None, None, flow.flows
+    last_over = None
+    for attempt in range(1, MAX_ROUNDINGS + 1):
+        assign = round_flow(p, flows)
+        if p.contiguity:
+            assign = repair(p, assign, seats=False)
+        assign = relieve_seats(p, assign, deadline=deadline)
+        over = np.zeros(p.n_schools, dtype=np.int64) if p.allow_overload else np.maximum(0, loads(p, assign) - p.capacity)
+        if best is None or over.sum() < best_over:
+            best, best_over = assign, int(over.sum())
+        if not over.any() or time.perf_counter() > deadline:
+            break
+        if last_over is not None and over.sum() > 0.7 * last_over:
+            break  # no longer worth another relaxation
+        last_over = over.sum()
+        taken += over
+        again = transport_bound(replace(p, capacity=np.maximum(0, p.capacity - taken)), quiet=True)
+        if not again.feasible:
+            break
+        flows = again.flows
+    log.info(
+        "rounding: %d attempt(s), %s children over seats left (%.2f s)",
+        attempt,
+        fmt_children(best_over, p.scale),
+        time.perf_counter() - t0,
+    )
+    return best
+
+
+class _Windows:
+    """The plan being improved, window by window (see the module docstring)."""
+
+    def __init__(self, problem: ZoneProblem, options: SolveOptions, deadline: float, assign, bound: float):
+        p = self.problem = problem
+        self.options, self.deadline, self.lp_bound = options, deadline, bound
+        self.assign = np.asarray(assign, dtype=np.int64).copy()
+        self.load = loads(p, self.assign)
+        order = np.argsort(self.assign, kind="stable")
+        cut = np.searchsorted(self.assign[order], np.arange(p.n_schools + 1))
+        self.zone = [order[cut[j] : cut[j + 1]] for j in range(p.n_schools)]
+        self.in_pieces = np.zeros(p.n_schools, dtype=bool)
+        if p.contiguity:
+            for j, _blocks, _ref in fragments(p, self.assign):
+                self.in_pieces[j] = True
+        self.cost = objective(p, self.assign)
+        self.moved = int(p.students[self._moved_mask(p, self.assign)].sum())
+        self.version = np.zeros(p.n_schools, dtype=np.int64)
+        self.solved: dict[int, tuple] = {}  # seed → signature of its window when last solved to optimality
+        self._links_version, self._links_cache = -1, None
+        self.rng = np.random.default_rng(options.seed)
+        self.window_blocks = p.n_blocks if p.n_blocks <= FULL_BLOCKS else WINDOW_BLOCKS
+        self.bound = 0.0
+        self.proven_infeasible = False
+        self.windows = self.rounds = self.cuts = 0
+        self.source = "rounded LP + repair"
+
+    # ---- state
+    @staticmethod
+    def _moved_mask(p: ZoneProblem, assign: np.ndarray) -> np.ndarray:
+        return (p.current >= 0) & (p.current != assign)
+
+    def overflow(self) -> np.ndarray:
+        if self.problem.allow_overload:
+            return np.zeros(self.problem.n_schools, dtype=np.int64)
+        return np.maximum(0, self.load - self.problem.capacity)
+
+    def valid(self) -> bool:
+        return not self.in_pieces.any() and not self.overflow().any() and not self._over_moved()
+
+    def _over_moved(self) -> bool:
+        p = self.problem
+        return p.max_moved is not None and self.moved > p.max_moved
+
+    # ---- windows
+    def _links(self) -> sparse.csr_matrix:
+        """Schools whose zones interact: a block of one zone may go to the other (weight: their distance)."""
+        p = self.problem
+        if self._links_cache is None or self.windows - self._links_version > LINKS_EVERY:
+            keys = np.unique(self.assign[p.arc_block] * p.n_schools + p.arc_school)
+            a, b = keys // p.n_schools, keys % p.n_schools
+            a, b = a[a != b], b[a != b]
+            d = np.hypot(*(p.school_xy[a] - p.school_xy[b]).T) + 1.0
+            self._links_cache = sparse.csr_matrix((d, (a, b)), shape=(p.n_schools,) * 2)
+            self._links_version = self.windows
+        return self._links_cache
+
+    def _window(self, seed: int, n_blocks: int, free_seats: int = 0) -> np.ndarray:
+        """The seed and the schools nearest it along interacting zones, until their zones hold about
+        ``n_blocks`` blocks and, when repairing, ``free_seats`` seats are free among them."""
+        p = self.problem
+        if n_blocks >= p.n_blocks:
+            return np.arange(p.n_schools)
+        dist = csgraph.dijkstra(self._links(), indices=seed)
+        reach = np.flatnonzero(np.isfinite(dist))
+        near = reach[np.argsort(dist[reach], kind="stable")]
+        sizes = np.cumsum([len(self.zone[j]) for j in near])
+        take = max(2, int(np.searchsorted(sizes, n_blocks, side="right")))
+        if free_seats > 0:
+            free = np.cumsum(np.maximum(0, p.capacity[near] - self.load[near]))
+            take = max(take, int(np.searchsorted(free, free_seats)) + 1)
+        return np.sort(near[:take])
+
+    def _signature(self, schools: np.ndarray) -> tuple:
+        return (schools.tobytes(), int(self.version[schools].sum()))
+
+    def _key(self, seed: int, schools: np.ndarray) -> int:
+        """Windows are remembered by their seed, and the window of every school by -1."""
+        return -1 if len(schools) == self.problem.n_schools else seed
+
+    def solve_window(self, seed: int, schools: np.ndarray, repairing: bool = False) -> bool:
+        """Solve the window of ``schools`` exactly (within its time); True if the plan changed.
+
+        ``repairing``: CP-SAT minimises the children over seats in the window, no school getting further
+        over than it is now (so every repair window that changes the plan takes a step, and steps add up).
+        """
+        p = self.problem
+        blocks = np.sort(np.concatenate([self.zone[j] for j in schools]))
+        smap = np.full(p.n_schools, -1, dtype=np.int64)
+        smap[schools] = np.arange(len(schools))
+        moved_mask = self._moved_mask(p, self.assign)
+        inside_moved = int(p.students[blocks][moved_mask[blocks]].sum())
+        sub = p.window(blocks, schools, np.zeros(len(schools), dtype=np.int64), self.moved - inside_moved)
+        before = smap[self.assign[blocks]]
+        over_before = int(self.overflow()[schools].sum())
+        pieces_before = int(self.in_pieces[schools].sum())
+        whole = len(schools) == p.n_schools
+        if whole:
+            sub = replace(sub, max_moved=p.max_moved)
+        now = time.perf_counter()
+        seconds = self.deadline - now if whole else min(SECONDS_PER_BLOCK * max(len(blocks), 300), self.deadline - now)
+        res = solve_exact(
+            sub,
+            before,
+            now + seconds,
+            self.options,
+            bound=self.lp_bound if whole and not repairing else 0.0,
+            quiet=not whole,
+            overload_limit=self.overflow()[schools] if repairing else None,
+        )
+        self.windows += 1
+        self._last = (schools, res.status)
+        self.rounds += res.rounds
+        self.cuts += res.cuts
+        if whole and not repairing:
+            if res.status == "infeasible":
+                self.proven_infeasible = True
+                return False
+            self.bound = max(self.bound, res.bound)
+        if res.assign is None:
+            return False
+        after = res.assign
+        new_load = loads(sub, after)
+        if repairing and self._remaining() > 0.05:
+            # the repair counted children over seats only: now the trips, with no school further over
+            over = np.maximum(0, new_load - sub.capacity)
+            polish = replace(sub, capacity=sub.capacity + over)
+            now = time.perf_counter()
+            res2 = solve_exact(polish, after, min(self.deadline, now + seconds), self.options, quiet=True)
+            self.windows += 1
+            if res2.assign is not None:
+                after = res2.assign
+                new_load = loads(sub, after)
+        pieces_after = len({j for j, _b, _r in fragments(sub, after)}) if sub.contiguity else 0
+        over_after = 0 if p.allow_overload else int(np.maximum(0, new_load - p.capacity[schools]).sum())
+        # trips, plus the price of children over seats where the plan allows them (model_zones.objective)
+        cost_before = objective(sub, before)
+        cost_after = objective(sub, after)
+        if (pieces_after, over_after, cost_after) >= (pieces_before, over_before, cost_before):
+            if not repairing:
+                self.solved[self._key(seed, schools)] = self._signature(schools)
+            return False
+        # take it
+        new = schools[after]
+        changed = np.unique(np.concatenate([self.assign[blocks][new != self.assign[blocks]], new[new != self.assign[blocks]]]))
+        self.assign[blocks] = new
+        self.load[schools] = new_load
+        self.cost += cost_after - cost_before
+        self.moved += int(p.students[blocks][self._moved_mask(p, self.assign)[blocks]].sum()) - inside_moved
+        for j in schools:
+            self.zone[j] = blocks[new == j]
+        self.in_pieces[schools] = False
+        if pieces_after:
+            for j, _b, _r in fragments(sub, after):
+                self.in_pieces[schools[j]] = True
+        self.version[changed] += 1
+        if not repairing:
+            self.solved[self._key(seed, schools)] = self._signature(schools)
+        return True
+
+    def _remaining(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def _gap_closed(self) -> bool:
+        bound = max(self.lp_bound, self.bound)
+        return self.valid() and self.cost > 0 and bound >= self.cost * (1 - self.options.relative_gap) - 1e-9
+
+    def run(self) -> None:
+        p = self.problem
+        t0 = time.perf_counter()
+        # repair: windows around schools over seats and zones in pieces, biggest trouble first
+        tries = 0
+        improve_blocks = self.window_blocks
+        self.window_blocks = min(p.n_blocks, REPAIR_BLOCKS)
+        while not self.valid() and self._remaining() > 0.05:
+            trouble = self.overflow() + self.in_pieces * (1 + self.overflow().max())
+            seeds = np.flatnonzero(trouble > 0)
+            if not len(seeds):
+                break  # only the cap on children moved is broken: the windows below keep it
+            seed = int(seeds[np.argmax(trouble[seeds])])
+            need = 2 * int(self.overflow()[seed]) + int(p.students.max(initial=0))
+            changed = self.solve_window(seed, self._window(seed, self.window_blocks, need), repairing=True)
+            log.debug("repair window at %s (%d blocks, %d schools, %s): %s, overflow %d", seed, self.window_blocks, len(self._last[0]), self._last[1], changed, self.overflow().sum())
+            if self.proven_infeasible:
+                return
+            tries = 0 if changed else tries + 1
+            if tries >= 3:  # this window cannot mend it: look wider
+                if self.window_blocks >= p.n_blocks:
+                    break
+                self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)
+                tries = 0
+        if self.valid():
+            log.info(
+                "plan within every rule after %d repair window(s): %.1f child-km (%.2f s)",
+                self.windows,
+                self.cost / p.scale / 1000,
+                time.perf_counter() - t0,
+            )
+        # improvement: windows centred on schools no window of this sweep has covered yet, in random order
+        self.window_blocks = improve_blocks
+        sweep = 0
+        while self._remaining() > 0.05 and not self._gap_closed():
+            sweep += 1
+            changed_any = False
+            covered = np.zeros(p.n_schools, dtype=bool)
+            for seed in self.rng.permutation(p.n_schools).tolist():
+                if self._remaining() <= 0.05 or self._gap_closed():
+                    break
+                if covered[seed]:
+                    continue
+                schools = self._window(seed, self.window_blocks)
+                covered[schools] = True
+                if self.solved.get(self._key(seed, schools)) == self._signature(schools):
+                    continue
+                changed_any |= self.solve_window(seed, schools)
+                if self.proven_infeasible:
+                    return
+            bound = max(self.lp_bound, self.bound)
+            log.info(
+                "windows of ~%d blocks, sweep %d: %.1f child-km, %.3f%% above the bound (%d windows, %.1f s)",
+                self.window_blocks,
+                sweep,
+                self.cost / p.scale / 1000,
+                100 * (self.cost / bound - 1) if bound > 0 else 0.0,
+                self.windows,
+                time.perf_counter() - t0,
+            )
+            if not changed_any:
+                if self.window_blocks >= p.n_blocks:
+                    break  # the window of every school was solved, to optimality or to the time limit
+                self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)
+        if self.valid():
+            self.source = "windows" if self.windows else self.source
+
+
+def _no_plan(problem: ZoneProblem, search: _Windows, bound: float, options: SolveOptions) -> ZoningError:
+    """No plan within every rule in time: say what the best one still breaks, in the planner's terms."""
+    from .diagnose import name_list
+
+    over = search.overflow()
+    parts = []
+    if over.any():
+        bad = np.argsort(-over)[: int((over > 0).sum())]
+        items = [f"{problem.school_names[j]} (+{fmt_children(over[j], problem.scale)})" for j in bad]
+        parts.append(f"{len(bad)} school(s) over their seats: {name_list(items)}")
+    if search.in_pieces.any():
+        parts.append(
+            f"{int(search.in_pieces.sum())} zone(s) in more than one piece: "
+            + name_list(problem.school_names[search.in_pieces])
+        )
+    if search._over_moved():
+        parts.append(
+            f"{fmt_children(search.moved, problem.scale)} children moved, more than the cap of "
+            f"{fmt_children(problem.max_moved, problem.scale)}"
+        )
+    still = "; ".join(parts) if parts else "no plan at all"
+    return ZoningError(
+        f"No plan satisfying every rule was found in {options.time_limit_s:g} s: the best one still has {still} "
+        f"(the relaxation seats every child, at {bound / problem.scale / 1000:,.1f} child-km). Fix: allow more "
+        "time (--time-limit), or relax a rule (--allow-overload, --no-contiguity, a longer --max-distance)."
+    )
