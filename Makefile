@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/districts.py
 	$(BIN)/python benchmarks/city.py
+	$(BIN)/python benchmarks/gap.py
+	$(BIN)/python benchmarks/end_to_end.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
@@ -38,6 +39,7 @@ from .diagnose import fmt_children
 from .flow import transport_bound
 from .heuristics import fragments, loads, relieve_seats, repair, round_flow
 from .model_zones import (
+    ExactResult,
     ZoneSolution,
     explain_search_infeasible,
     feasible_candidates,
@@ -75,14 +77,16 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         problem, flow = feasible_candidates(problem)
         bound, bound_source, lp_value, lp_seconds = float(flow.value), "transportation LP", flow.value, flow.seconds
         start = _first_plan(problem, flow, deadline)
+        lp_choice = round_flow(problem, flow.flows)
     else:
         # per-pair loads (the generalised assignment problem): no transportation bound; the cheapest arcs
         bound, bound_source, lp_value, lp_seconds = 0.0, "", 0, 0.0
+        lp_choice = None
         first = np.searchsorted(problem.arc_block, np.arange(problem.n_blocks))
         start = problem.arc_school[first]
         if problem.contiguity:
             start = repair(problem, start, seats=False)
-    search = _Windows(problem, options, deadline, start, bound)
+    search = _Windows(problem, options, deadline, start, bound, lp_choice)
     if search.valid():
         log.info(
             "first plan (rounded relaxation): %.1f child-km, %.2f%% above the bound, %.2f s",
@@ -172,12 +176,33 @@ def _first_plan(problem: ZoneProblem, flow, deadline: float) -> np.ndarray:
     return best
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One window to solve: the sub-problem and what the plan looked like when it was cut out."""
+
+    seed: int
+    schools: np.ndarray  # school indices of the window (sorted)
+    blocks: np.ndarray  # block indices of their zones (sorted)
+    sub: ZoneProblem
+    before: np.ndarray  # the plan on the sub-problem
+    over: np.ndarray  # children over seats per window school
+    pieces_before: int
+    inside_moved: int
+    whole: bool
+    repairing: bool
+    deadline: float
+    bound: float
+
+
 class _Windows:
     """The plan being improved, window by window (see the module docstring)."""
 
-    def __init__(self, problem: ZoneProblem, options: SolveOptions, deadline: float, assign, bound: float):
+    def __init__(
+        self, problem: ZoneProblem, options: SolveOptions, deadline: float, assign, bound: float, lp_choice=None
+    ):
         p = self.problem = problem
         self.options, self.deadline, self.lp_bound = options, deadline, bound
+        self.lp_choice = lp_choice  # each block's school in the rounded relaxation (None: no relaxation)
         self.assign = np.asarray(assign, dtype=np.int64).copy()
         self.load = loads(p, self.assign)
         order = np.argsort(self.assign, kind="stable")
@@ -258,6 +283,11 @@ class _Windows:
         ``repairing``: CP-SAT minimises the children over seats in the window, no school getting further
         over than it is now (so every repair window that changes the plan takes a step, and steps add up).
         """
+        job = self._prepare(seed, schools, repairing)
+        return self._apply(job, *self._solve(job, self.options))
+
+    def _prepare(self, seed: int, schools: np.ndarray, repairing: bool) -> _Job:
+        """The window as a sub-problem, from the current plan (read only)."""
         p = self.problem
         blocks = np.sort(np.concatenate([self.zone[j] for j in schools]))
         smap = np.full(p.n_schools, -1, dtype=np.int64)
@@ -265,62 +295,83 @@ class _Windows:
         moved_mask = self._moved_mask(p, self.assign)
         inside_moved = int(p.students[blocks][moved_mask[blocks]].sum())
         sub = p.window(blocks, schools, np.zeros(len(schools), dtype=np.int64), self.moved - inside_moved)
-        before = smap[self.assign[blocks]]
-        over_before = int(self.overflow()[schools].sum())
-        pieces_before = int(self.in_pieces[schools].sum())
         whole = len(schools) == p.n_schools
         if whole:
             sub = replace(sub, max_moved=p.max_moved)
+        before = smap[self.assign[blocks]]
+        if repairing and sub.contiguity:
+            sub = _touching_moves(sub, before)
         now = time.perf_counter()
         seconds = self.deadline - now if whole else min(SECONDS_PER_BLOCK * max(len(blocks), 300), self.deadline - now)
-        res = solve_exact(
-            sub,
-            before,
-            now + seconds,
-            self.options,
+        return _Job(
+            seed=seed,
+            schools=schools,
+            blocks=blocks,
+            sub=sub,
+            before=before,
+            over=self.overflow()[schools],
+            pieces_before=int(self.in_pieces[schools].sum()),
+            inside_moved=inside_moved,
+            whole=whole,
+            repairing=repairing,
+            deadline=now + seconds,
             bound=self.lp_bound if whole and not repairing else 0.0,
-            quiet=not whole,
-            overload_limit=self.overflow()[schools] if repairing else None,
         )
+
+    @staticmethod
+    def _solve(job: _Job, options: SolveOptions) -> tuple[ExactResult, np.ndarray | None]:
+        """Solve the window (touches no shared state: windows may be solved in parallel threads)."""
+        res = solve_exact(
+            job.sub,
+            job.before,
+            job.deadline,
+            options,
+            bound=job.bound,
+            quiet=not job.whole,
+            overload_limit=job.over if job.repairing else None,
+        )
+        after = res.assign
+        if after is not None and job.repairing and job.deadline - time.perf_counter() > 0.05:
+            # the repair counted children over seats only: now the trips, with no school further over
+            over = np.maximum(0, loads(job.sub, after) - job.sub.capacity)
+            polish = replace(job.sub, capacity=job.sub.capacity + over)
+            res2 = solve_exact(polish, after, job.deadline + (job.deadline - time.perf_counter()), options, quiet=True)
+            if res2.assign is not None:
+                after = res2.assign
+        return res, after
+
+    def _apply(self, job: _Job, res: ExactResult, after: np.ndarray | None) -> bool:
+        """Take the window's plan if it is better (pieces, then children over seats, then cost)."""
+        p, sub, schools, blocks = self.problem, job.sub, job.schools, job.blocks
         self.windows += 1
-        self._last = (schools, res.status)
         self.rounds += res.rounds
         self.cuts += res.cuts
-        if whole and not repairing:
+        if job.whole and not job.repairing:
             if res.status == "infeasible":
                 self.proven_infeasible = True
                 return False
             self.bound = max(self.bound, res.bound)
-        if res.assign is None:
+        if after is None:
             return False
-        after = res.assign
         new_load = loads(sub, after)
-        if repairing and self._remaining() > 0.05:
-            # the repair counted children over seats only: now the trips, with no school further over
-            over = np.maximum(0, new_load - sub.capacity)
-            polish = replace(sub, capacity=sub.capacity + over)
-            now = time.perf_counter()
-            res2 = solve_exact(polish, after, min(self.deadline, now + seconds), self.options, quiet=True)
-            self.windows += 1
-            if res2.assign is not None:
-                after = res2.assign
-                new_load = loads(sub, after)
         pieces_after = len({j for j, _b, _r in fragments(sub, after)}) if sub.contiguity else 0
         over_after = 0 if p.allow_overload else int(np.maximum(0, new_load - p.capacity[schools]).sum())
+        over_before = 0 if p.allow_overload else int(job.over.sum())
         # trips, plus the price of children over seats where the plan allows them (model_zones.objective)
-        cost_before = objective(sub, before)
+        cost_before = objective(sub, job.before)
         cost_after = objective(sub, after)
-        if (pieces_after, over_after, cost_after) >= (pieces_before, over_before, cost_before):
-            if not repairing:
-                self.solved[self._key(seed, schools)] = self._signature(schools)
+        remember = not job.repairing
+        if (pieces_after, over_after, cost_after) >= (job.pieces_before, over_before, cost_before):
+            if remember:
+                self.solved[self._key(job.seed, schools)] = self._signature(schools)
             return False
-        # take it
         new = schools[after]
-        changed = np.unique(np.concatenate([self.assign[blocks][new != self.assign[blocks]], new[new != self.assign[blocks]]]))
+        old = self.assign[blocks]
+        changed = np.unique(np.concatenate([old[new != old], new[new != old]]))
         self.assign[blocks] = new
         self.load[schools] = new_load
         self.cost += cost_after - cost_before
-        self.moved += int(p.students[blocks][self._moved_mask(p, self.assign)[blocks]].sum()) - inside_moved
+        self.moved += int(p.students[blocks][self._moved_mask(p, self.assign)[blocks]].sum()) - job.inside_moved
         for j in schools:
             self.zone[j] = blocks[new == j]
         self.in_pieces[schools] = False
@@ -328,8 +379,8 @@ class _Windows:
             for j, _b, _r in fragments(sub, after):
                 self.in_pieces[schools[j]] = True
         self.version[changed] += 1
-        if not repairing:
-            self.solved[self._key(seed, schools)] = self._signature(schools)
+        if remember:
+            self.solved[self._key(job.seed, schools)] = self._signature(schools)
         return True
 
     def _remaining(self) -> float:
@@ -339,13 +390,62 @@ class _Windows:
         bound = max(self.lp_bound, self.bound)
         return self.valid() and self.cost > 0 and bound >= self.cost * (1 - self.options.relative_gap) - 1e-9
 
+    def _excess(self) -> np.ndarray:
+        """Per school: child-metres its zone's blocks travel beyond their choice in the relaxation."""
+        p = self.problem
+        if self.lp_choice is None:
+            return np.zeros(p.n_schools)
+        blocks = np.arange(p.n_blocks)
+        here = p.arc_unit_cost[p.arc_index(blocks, self.assign)]
+        there = p.arc_unit_cost[p.arc_index(blocks, self.lp_choice)]
+        extra = np.maximum(0, here - there) * p.students
+        return np.bincount(self.assign, weights=extra, minlength=p.n_schools)
+
+    def _sweep(self, seeds: list[int], covered: np.ndarray) -> bool:
+        """One window per uncovered seed; two windows at a time on disjoint schools (one CP-SAT worker
+        each) when the options give two workers and no cap on moved children ties windows together."""
+        p = self.problem
+        parallel = self.options.workers >= 2 and p.max_moved is None and self.window_blocks < p.n_blocks
+        threads = self.options.workers if parallel else 1
+        options = replace(self.options, workers=1) if parallel else self.options
+        busy = np.zeros(p.n_schools, dtype=bool)
+        changed_any = False
+        todo = iter(seeds)
+        inflight: dict = {}
+        with ThreadPoolExecutor(threads) as pool:
+            while True:
+                while len(inflight) < threads and self._remaining() > 0.05 and not self._gap_closed():
+                    seed = next(todo, None)
+                    if seed is None:
+                        break
+                    if covered[seed]:
+                        continue
+                    schools = self._window(seed, self.window_blocks)
+                    if busy[schools].any():
+                        continue  # next sweep
+                    covered[schools] = True
+                    if self.solved.get(self._key(seed, schools)) == self._signature(schools):
+                        continue
+                    job = self._prepare(seed, schools, repairing=False)
+                    busy[schools] = True
+                    inflight[pool.submit(self._solve, job, options)] = job
+                if not inflight:
+                    return changed_any
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = inflight.pop(future)
+                    busy[job.schools] = False
+                    changed_any |= self._apply(job, *future.result())
+                    if self.proven_infeasible:
+                        return changed_any
+
     def run(self) -> None:
         p = self.problem
         t0 = time.perf_counter()
         # repair: windows around schools over seats and zones in pieces, biggest trouble first
         tries = 0
         improve_blocks = self.window_blocks
-        self.window_blocks = min(p.n_blocks, REPAIR_BLOCKS)
+        self.window_blocks = min(p.n_blocks, REPAIR_BLOCKS // 5 if p.contiguity else REPAIR_BLOCKS)
         while not self.valid() and self._remaining() > 0.05:
             trouble = self.overflow() + self.in_pieces * (1 + self.overflow().max())
             seeds = np.flatnonzero(trouble > 0)
@@ -354,7 +454,7 @@ class _Windows:
             seed = int(seeds[np.argmax(trouble[seeds])])
             need = 2 * int(self.overflow()[seed]) + int(p.students.max(initial=0))
             changed = self.solve_window(seed, self._window(seed, self.window_blocks, need), repairing=True)
-            log.debug("repair window at %s (%d blocks, %d schools, %s): %s, overflow %d", seed, self.window_blocks, len(self._last[0]), self._last[1], changed, self.overflow().sum())
+            log.debug("repair window at %s (%d blocks): %s, %d children over seats", seed, self.window_blocks, changed, self.overflow().sum())
             if self.proven_infeasible:
                 return
             tries = 0 if changed else tries + 1
@@ -370,25 +470,20 @@ class _Windows:
                 self.cost / p.scale / 1000,
                 time.perf_counter() - t0,
             )
-        # improvement: windows centred on schools no window of this sweep has covered yet, in random order
+        # improvement: windows centred on schools no window of this sweep has covered yet; first where
+        # the plan costs most above the relaxation, then the rest in random order
         self.window_blocks = improve_blocks
         sweep = 0
         while self._remaining() > 0.05 and not self._gap_closed():
             sweep += 1
-            changed_any = False
             covered = np.zeros(p.n_schools, dtype=bool)
-            for seed in self.rng.permutation(p.n_schools).tolist():
-                if self._remaining() <= 0.05 or self._gap_closed():
-                    break
-                if covered[seed]:
-                    continue
-                schools = self._window(seed, self.window_blocks)
-                covered[schools] = True
-                if self.solved.get(self._key(seed, schools)) == self._signature(schools):
-                    continue
-                changed_any |= self.solve_window(seed, schools)
-                if self.proven_infeasible:
-                    return
+            excess = self._excess()
+            seeds = np.flatnonzero(excess > 0)
+            seeds = seeds[np.argsort(-excess[seeds], kind="stable")]
+            rest = self.rng.permutation(np.flatnonzero(excess <= 0))
+            changed_any = self._sweep(np.concatenate([seeds, rest]).tolist(), covered)
+            if self.proven_infeasible:
+                return
             bound = max(self.lp_bound, self.bound)
             log.info(
                 "windows of ~%d blocks, sweep %d: %.1f child-km, %.3f%% above the bound (%d windows, %.1f s)",
@@ -405,6 +500,27 @@ class _Windows:
                 self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)
         if self.valid():
             self.source = "windows" if self.windows else self.source
+
+
+def _touching_moves(sub: ZoneProblem, before: np.ndarray) -> ZoneProblem:
+    """Only the arcs to a block's own zone and to the zones it touches: a repair window with the one-piece
+    rule then shifts zones along their borders instead of scattering blocks that the cuts must gather."""
+    e = sub.edges
+    pairs = np.concatenate(
+        [
+            np.arange(sub.n_blocks) * sub.n_schools + before,
+            e[:, 0] * sub.n_schools + before[e[:, 1]],
+            e[:, 1] * sub.n_schools + before[e[:, 0]],
+        ]
+    )
+    keep = np.isin(sub.arc_block * sub.n_schools + sub.arc_school, pairs)
+    return replace(
+        sub,
+        arc_block=sub.arc_block[keep],
+        arc_school=sub.arc_school[keep],
+        arc_dist_m=sub.arc_dist_m[keep],
+        arc_load=None if sub.arc_load is None else sub.arc_load[keep],
+    )
 
 
 def _no_plan(problem: ZoneProblem, search: _Windows, bound: float, options: SolveOptions) -> ZoningError:

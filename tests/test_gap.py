@@ -1,0 +1,103 @@
+"""OR-Library GAP (gap1–gap12, minimisation form): zoning's assignment core with per-pair loads hits the
+proven optimum ``opt_min`` of real instances across sizes, and the benchmark's parser rejects malformed files
+naming them.  Each plan is checked by ``violations`` and by recounting every agent's load from the raw arrays.
+
+Timings live in ``benchmarks/gap.py``; nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared
+from zoning.heuristics import violations
+from zoning.options import SolveOptions
+from zoning.problem import assignment_problem
+from zoning.search_zones import solve_zones
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def _bench():
+    """benchmarks/gap.py as a module (its parser)."""
+    spec = importlib.util.spec_from_file_location("gap_bench", ROOT / "benchmarks" / "gap.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _opt_min(name: str) -> int:
+    """opt_min of ``name`` read straight from optima.csv (not through the benchmark)."""
+    with open(shared("benchmarks_gap_orlib", "optima.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            if row["instance"] == name:
+                assert row["min_proven"] == "True"
+                return int(row["opt_min"])
+    raise AssertionError(f"{name} not in optima.csv")
+
+
+# one per size class of agents: 5 × 15 (gap1), 5 × 30 (gap4), 8 × 24 (gap5), 8 × 48 (gap8), 10 × 30 (gap9),
+# 10 × 60 (gap12)
+@pytest.mark.parametrize("name", ["c0515_1", "c0530_3", "c0824_2", "c0848_4", "c1030_5", "c1060_5"])
+def test_orlib_gap_optimum(name):
+    cost, load, capacity = _bench().read_gap(shared("benchmarks_gap_orlib", "instances", f"{name}.txt"))
+    m, n = int(name[1:3]), int(name[3:5])
+    assert cost.shape == load.shape == (m, n) and capacity.shape == (m,)
+
+    problem = assignment_problem(cost, load, capacity)
+    sol = solve_zones(problem, SolveOptions(time_limit_s=30, relative_gap=0.0))
+
+    opt = _opt_min(name)
+    assert sol.status == "optimal"
+    assert sol.objective == opt
+    assert sol.bound == pytest.approx(opt)
+    assert violations(problem, sol.assign) == []
+
+    # independent of the library: one agent per job, cost recounted, every agent within its capacity
+    assign = np.asarray(sol.assign)
+    assert assign.shape == (n,) and assign.min() >= 0 and assign.max() < m
+    jobs = np.arange(n)
+    assert int(cost[assign, jobs].sum()) == opt
+    used = np.array([load[j, assign == j].sum() for j in range(m)])
+    assert np.all(used <= capacity), (used, capacity)
+
+
+def test_parser_reads_layout():
+    """Rows are agents, columns jobs: costs, then resource uses, then capacities, in file order."""
+    cost, load, capacity = _bench().read_gap(shared("benchmarks_gap_orlib", "instances", "c0515_1.txt"))
+    assert cost.dtype == load.dtype == capacity.dtype == np.int64
+    assert list(cost[0, :3]) == [17, 21, 22]  # first line after "5 15"
+    assert list(cost[1, :2]) == [23, 16]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "broken_gap.txt"
+    path.write_text(text)
+    return path
+
+
+def test_parser_rejects_non_number(tmp_path):
+    path = _write(tmp_path, "2 2\n1 2\n3 x4\n1 1\n1 1\n5 5\n")
+    with pytest.raises(ValueError, match=r"broken_gap\.txt: .*line 3: 'x4' is not a whole number"):
+        _bench().read_gap(path)
+
+
+def test_parser_rejects_truncated_file(tmp_path):
+    path = _write(tmp_path, "2 2\n1 2\n3 4\n1 1\n1 1\n5\n")  # one capacity missing
+    with pytest.raises(ValueError, match=r"broken_gap\.txt: .*need 12 numbers .* found 11"):
+        _bench().read_gap(path)
+
+
+def test_parser_accepts_exact_small_file(tmp_path):
+    """The edge just inside: the same file with its last capacity is read."""
+    cost, load, capacity = _bench().read_gap(_write(tmp_path, "2 2\n1 2\n3 4\n1 1\n1 1\n5 6\n"))
+    assert cost.tolist() == [[1, 2], [3, 4]] and capacity.tolist() == [5, 6]
