@@ -39,8 +39,7 @@ Measured (each zoning run and each peer run in a fresh subprocess, so memory and
 - plan / bound: ``plan.info.objective`` / ``plan.info.lower_bound`` in child-km; "above" is
   plan / bound − 1 (how far the plan is proven to be above the optimum at most), in %.
 - first s: seconds from the call to the first plan satisfying every rule, read from zoning's INFO log
-  (the rounded-LP plan, a repaired plan, or without contiguity CP-SAT's first solution); "-" when the
-  log cannot tell (with contiguity a CP-SAT solution may be in pieces), then it is at most s.
+  (the rounded relaxation after ejection chains, or the plan after the repair windows).
 - peak MB: the subprocess's ``ru_maxrss`` (RUSAGE_SELF at its end; includes the generated city, about
   250 MB of Python, geopandas and OR-Tools for the small instances).
 - check: ``zoning.check_plan(plan)`` (the independent checker) — "ok" or the first broken rule.
@@ -241,9 +240,7 @@ class _FirstPlan(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
-        plan = msg.startswith(("first plan from the relaxation", "repaired plan"))
-        if not self.contiguity and record.name == "zoning.solve" and "plan" in msg:
-            plan = True  # without contiguity every CP-SAT solution satisfies every rule
+        plan = msg.startswith(("first plan", "plan within every rule"))
         if plan and self.first is None:
             self.first = time.perf_counter() - self.t0
 

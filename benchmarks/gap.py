@@ -161,7 +161,13 @@ def run_zoning(cost: np.ndarray, load: np.ndarray, capacity: np.ndarray, limit_s
         sol = solve_zones(problem, SolveOptions(time_limit_s=limit_s, relative_gap=0.0))
     except ZoningError as err:
         seconds = time.perf_counter() - t0
-        return {"objective": None, "bound": None, "status": "no plan", "seconds": seconds, "broken": [str(err)]}
+        return {
+            "objective": None,
+            "bound": None,
+            "status": "no plan",
+            "seconds": seconds,
+            "broken": [str(err)],
+        }
     seconds = time.perf_counter() - t0
     broken = violations(problem, sol.assign) + plan_breaks(cost, load, capacity, sol.assign)
     recount = plan_cost(cost, sol.assign)
@@ -202,7 +208,12 @@ def run_peer(cost: np.ndarray, load: np.ndarray, capacity: np.ndarray, limit_s: 
     seconds = time.perf_counter() - t0
     # extract
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return {"objective": None, "bound": None, "status": solver.status_name(status).lower(), "seconds": seconds}
+        return {
+            "objective": None,
+            "bound": None,
+            "status": solver.status_name(status).lower(),
+            "seconds": seconds,
+        }
     assign = np.array([next(j for j in range(m) if solver.value(x[j][i])) for i in range(n)])
     return {
         "objective": plan_cost(cost, assign),
@@ -253,7 +264,9 @@ def verdict(rs: list[Result]) -> str:
     slow = sorted((r for r in rs if r.zoning["seconds"] >= TARGET_S), key=lambda r: -r.zoning["seconds"])
     misses = []
     if not_proven:
-        misses.append(f"{len(not_proven)} not proven ({', '.join(not_proven[:3])}{' …' if len(not_proven) > 3 else ''})")
+        misses.append(
+            f"{len(not_proven)} not proven ({', '.join(not_proven[:3])}{' …' if len(not_proven) > 3 else ''})"
+        )
     if slow:
         worst = slow[0]
         misses.append(
@@ -287,24 +300,27 @@ def _gap(value: float | None) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument(
-        "--time-limit", type=float, default=DEFAULT_LIMIT_S, help=f"seconds per solve (default {DEFAULT_LIMIT_S:g})"
+        "--time-limit",
+        type=float,
+        default=DEFAULT_LIMIT_S,
+        help=f"seconds per solve (default {DEFAULT_LIMIT_S:g})",
     )
-    ap.add_argument("--only", default=None, help="OR-Library files (gap1) or instances (c0515_1), comma-separated")
+    ap.add_argument(
+        "--only", default=None, help="OR-Library files (gap1) or instances (c0515_1), comma-separated"
+    )
     ap.add_argument("--per-instance", action="store_true", help="also print one row per instance")
     ap.add_argument("--no-peer", action="store_true", help="skip the plain CP-SAT peer")
     args = ap.parse_args()
 
     optima = read_optima()
     only = None if args.only is None else {s.strip() for s in args.only.split(",") if s.strip()}
-    names = [
-        name
-        for name, o in optima.items()
-        if only is None or name in only or o["orlib_file"] in only
-    ]
+    names = [name for name, o in optima.items() if only is None or name in only or o["orlib_file"] in only]
     if only is not None:
         unknown = only - set(optima) - {o["orlib_file"] for o in optima.values()}
         if unknown:
-            sys.exit(f"--only: unknown {', '.join(sorted(unknown))}. Fix: use gap1…gap12 or names such as c0515_1.")
+            sys.exit(
+                f"--only: unknown {', '.join(sorted(unknown))}. Fix: use gap1…gap12 or names such as c0515_1."
+            )
     try:
         import spopt  # noqa: F401
 
@@ -328,8 +344,10 @@ def main() -> None:
         f"{'file':<8} {'m × n':>7} | {'max s':>6} {'all opt':>7} {'= opt':>7} {'gap %':>6} {'check':<5} | "
         f"{'CP-SAT':>6} {'all opt':>7} {'= opt':>7} {'gap %':>6} | {'spopt':<32} | target (proven optimal, < 1 s)"
     )
-    print(f"OR-Library GAP, minimisation (opt_min), time limit {args.time_limit:g} s, 2 workers; "
-          "left: zoning, middle: plain CP-SAT")
+    print(
+        f"OR-Library GAP, minimisation (opt_min), time limit {args.time_limit:g} s, 2 workers; "
+        "left: zoning, middle: plain CP-SAT"
+    )
     print(head)
     print("-" * len(head))
     files = list(dict.fromkeys(r.orlib_file for r in results))

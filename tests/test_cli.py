@@ -242,7 +242,9 @@ def test_districts_map_opens_offline_without_errors(baoan_out, tmp_path):
     result = render(out / "map.html", png)
     assert result.console_errors == []
     html = (out / "map.html").read_text(encoding="utf-8")
-    assert "学区" in html and not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html)  # nothing from the internet
+    assert "学区" in html and not re.search(
+        r'<(script|link|img)[^>]+(src|href)="https?://', html
+    )  # nothing from the internet
     pixels = read_png(png)
     assert len({tuple(p) for p in pixels.reshape(-1, pixels.shape[-1])[::97]}) > 20
 

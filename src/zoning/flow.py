@@ -96,7 +96,5 @@ def transport_bound(problem: ZoneProblem, *, quiet: bool = False) -> FlowResult:
             result.seconds,
         )
     else:
-        say(
-            "transportation relaxation: %.2f children cannot be placed", result.shortfall / problem.scale
-        )
+        say("transportation relaxation: %.2f children cannot be placed", result.shortfall / problem.scale)
     return result

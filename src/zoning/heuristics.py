@@ -81,7 +81,9 @@ def round_within_seats(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
         return assign
     whole = np.ones(p.n_blocks, dtype=bool)
     whole[split] = False
-    room = p.capacity - np.bincount(assign[whole], weights=p.students[whole], minlength=p.n_schools).astype(np.int64)
+    room = p.capacity - np.bincount(assign[whole], weights=p.students[whole], minlength=p.n_schools).astype(
+        np.int64
+    )
     first = np.searchsorted(p.arc_block, split)
     last = np.searchsorted(p.arc_block, split, side="right")
     for b in np.argsort(-p.students[split], kind="stable"):
@@ -383,7 +385,9 @@ class _Ejection:
 CHAIN_WIDTH = 6
 
 
-def relieve_seats(problem: ZoneProblem, assign: np.ndarray, *, depth: int = 3, deadline: float = np.inf) -> np.ndarray:
+def relieve_seats(
+    problem: ZoneProblem, assign: np.ndarray, *, depth: int = 3, deadline: float = np.inf
+) -> np.ndarray:
     """Take children out of over-full schools by ejection chains: move a block to a candidate school with
     the seats, or to one without them that in turn moves out a block at least as large as it lacks, and so
     on, up to ``depth`` moves; the cheapest chain in child-metres first.  With the one-piece rule a block

@@ -32,15 +32,22 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .diagnose import explain_rules, explain_unplaced
-from .errors import ZoningError
 from .flow import FlowResult, transport_bound
 from .graph import rings
-from .heuristics import fragments, improve, loads, repair, round_flow, violations
+from .heuristics import fragments, improve, loads, repair, violations
 from .options import SolveOptions
 from .problem import OVERLOAD_PENALTY_M, ZoneProblem
 from .solve import run_cpsat, set_hint
 
-__all__ = ["ZoneSolution", "ZoneModel", "ExactResult", "solve_exact", "feasible_candidates", "objective", "explain_search_infeasible"]
+__all__ = [
+    "ZoneSolution",
+    "ZoneModel",
+    "ExactResult",
+    "solve_exact",
+    "feasible_candidates",
+    "objective",
+    "explain_search_infeasible",
+]
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,13 @@ from .errors import InfeasibleError
 from .graph import BlockGraph, edges_to_csr, require_metric, school_anchors
 from .roads import RoadNetwork, build_road_network
 
-__all__ = ["ZoneProblem", "build_zone_problem", "candidate_arcs", "assignment_problem", "DEFAULT_MOVE_PENALTY_M"]
+__all__ = [
+    "ZoneProblem",
+    "build_zone_problem",
+    "candidate_arcs",
+    "assignment_problem",
+    "DEFAULT_MOVE_PENALTY_M",
+]
 
 log = logging.getLogger(__name__)
 

@@ -4,23 +4,33 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
 
 1. **Bound.**  The transportation relaxation (``flow``) on the candidate arcs, grown where it cannot seat
    every child.  Its value is the proven lower bound reported with every plan.
-2. **Rounding.**  A basic optimum of the relaxation splits at most about one block per school; every other
-   block is whole at one school.  Those stay put, and the split blocks are placed by CP-SAT as a small
-   generalised assignment over the seats the whole blocks leave (seats over capacity penalised, so it
-   always returns a placement).  With the one-piece rule, cut-off zone pieces then join a neighbouring
-   zone (``heuristics.repair``).
-3. **Windows.**  A window is the zones of a few neighbouring schools: their blocks may move among them, and
-   nothing else changes.  Because it holds whole zones, a window is itself a complete zone problem
-   (``ZoneProblem.window``) solved by the same exact CP-SAT model with lazy one-piece cuts
-   (``model_zones.solve_exact``), hinted with the current plan.  While the plan still has schools over
-   seats or zones in pieces, windows are centred on them and seats over capacity are penalised instead of
-   forbidden; a window's result is taken only if it is lexicographically better in (zones in pieces,
-   children over seats, child-metres).  Then every school in turn centres a window; a window whose schools
-   have not changed since it was last solved to optimality is skipped; a sweep that changes nothing
-   doubles the window.  A problem small enough (``FULL_BLOCKS``) starts with one window of every school:
-   the whole model, whose own bound is then the problem's.
+2. **First plan** (:func:`_first_plan`).  Each block goes to the school with most of its relaxed flow; with
+   the one-piece rule, cut-off pieces join a zone they touch (``heuristics.repair``).  Ejection chains
+   (``heuristics.relieve_seats``) then take children out of over-full schools: a block moves to a school
+   with the seats, or to one that in turn sends out a block at least as large as it lacks, up to three
+   moves, the cheapest chain first.  Where schools are still over, their excess is taken out of their
+   seats in the relaxation, which is solved again and rounded again (a few times at most).
+3. **Windows.**  A window is the zones of a few neighbouring schools (nearest along zones whose blocks
+   could go to each other): their blocks may move among them, and nothing else changes.  Because it holds
+   whole zones, a window is itself a complete zone problem (``ZoneProblem.window``) solved by the same
+   exact CP-SAT model with lazy one-piece cuts (``model_zones.solve_exact``), hinted with the current plan.
 
-The memory is that of the largest window, never a model of the whole city.
+   * *Repair* while the plan breaks a rule: windows around the school most over its seats (or the zone
+     in pieces), holding at least twice its excess in free seats.  CP-SAT minimises the children over
+     seats, no school of the window getting further over, then the trips with that excess fixed; with the
+     one-piece rule a block may only move into a zone it touches (zones shift along their borders instead
+     of scattering into pieces).  A seed whose window cannot take a step is set aside; when all are, the
+     windows double.
+   * *Improvement*: sweeps of windows over the whole city, first where the zones' blocks travel most
+     beyond their choice in the relaxation, then the rest in random order; two windows at a time on
+     disjoint schools (one CP-SAT worker each); a window whose schools have not changed since it was last
+     solved is skipped; a sweep that changes nothing doubles the windows.  A window's plan is taken only if
+     it is better in (zones in pieces, children over seats, child-metres).
+
+   A problem of at most ``FULL_BLOCKS`` blocks is one window holding every school: the whole model, whose
+   CP-SAT bound is then the problem's and whose proof of infeasibility is explained in planner's terms.
+
+Memory is that of the largest window, never a model of the whole city.
 """
 
 from __future__ import annotations
@@ -34,8 +44,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from .errors import ZoningError
 from .diagnose import fmt_children
+from .errors import ZoningError
 from .flow import transport_bound
 from .heuristics import fragments, loads, relieve_seats, repair, round_flow
 from .model_zones import (
@@ -75,7 +85,12 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     deadline = t0 + options.time_limit_s
     if problem.arc_load is None:
         problem, flow = feasible_candidates(problem)
-        bound, bound_source, lp_value, lp_seconds = float(flow.value), "transportation LP", flow.value, flow.seconds
+        bound, bound_source, lp_value, lp_seconds = (
+            float(flow.value),
+            "transportation LP",
+            flow.value,
+            flow.seconds,
+        )
         start = _first_plan(problem, flow, deadline)
         lp_choice = round_flow(problem, flow.flows)
     else:
@@ -148,13 +163,18 @@ def _first_plan(problem: ZoneProblem, flow, deadline: float) -> np.ndarray:
     t0 = time.perf_counter()
     taken = np.zeros(p.n_schools, dtype=np.int64)
     best, best_over, flows = None, None, flow.flows
-    last_over = None
-    for attempt in range(1, MAX_ROUNDINGS + 1):
+    last_over, attempts = None, 0
+    while attempts < MAX_ROUNDINGS:
+        attempts += 1
         assign = round_flow(p, flows)
         if p.contiguity:
             assign = repair(p, assign, seats=False)
         assign = relieve_seats(p, assign, deadline=deadline)
-        over = np.zeros(p.n_schools, dtype=np.int64) if p.allow_overload else np.maximum(0, loads(p, assign) - p.capacity)
+        over = (
+            np.zeros(p.n_schools, dtype=np.int64)
+            if p.allow_overload
+            else np.maximum(0, loads(p, assign) - p.capacity)
+        )
         if best is None or over.sum() < best_over:
             best, best_over = assign, int(over.sum())
         if not over.any() or time.perf_counter() > deadline:
@@ -169,7 +189,7 @@ def _first_plan(problem: ZoneProblem, flow, deadline: float) -> np.ndarray:
         flows = again.flows
     log.info(
         "rounding: %d attempt(s), %s children over seats left (%.2f s)",
-        attempt,
+        attempts,
         fmt_children(best_over, p.scale),
         time.perf_counter() - t0,
     )
@@ -198,7 +218,13 @@ class _Windows:
     """The plan being improved, window by window (see the module docstring)."""
 
     def __init__(
-        self, problem: ZoneProblem, options: SolveOptions, deadline: float, assign, bound: float, lp_choice=None
+        self,
+        problem: ZoneProblem,
+        options: SolveOptions,
+        deadline: float,
+        assign,
+        bound: float,
+        lp_choice=None,
     ):
         p = self.problem = problem
         self.options, self.deadline, self.lp_bound = options, deadline, bound
@@ -302,7 +328,11 @@ class _Windows:
         if repairing and sub.contiguity:
             sub = _touching_moves(sub, before)
         now = time.perf_counter()
-        seconds = self.deadline - now if whole else min(SECONDS_PER_BLOCK * max(len(blocks), 300), self.deadline - now)
+        seconds = (
+            self.deadline - now
+            if whole
+            else min(SECONDS_PER_BLOCK * max(len(blocks), 300), self.deadline - now)
+        )
         return _Job(
             seed=seed,
             schools=schools,
@@ -335,7 +365,9 @@ class _Windows:
             # the repair counted children over seats only: now the trips, with no school further over
             over = np.maximum(0, loads(job.sub, after) - job.sub.capacity)
             polish = replace(job.sub, capacity=job.sub.capacity + over)
-            res2 = solve_exact(polish, after, job.deadline + (job.deadline - time.perf_counter()), options, quiet=True)
+            res2 = solve_exact(
+                polish, after, job.deadline + (job.deadline - time.perf_counter()), options, quiet=True
+            )
             if res2.assign is not None:
                 after = res2.assign
         return res, after
@@ -371,7 +403,9 @@ class _Windows:
         self.assign[blocks] = new
         self.load[schools] = new_load
         self.cost += cost_after - cost_before
-        self.moved += int(p.students[blocks][self._moved_mask(p, self.assign)[blocks]].sum()) - job.inside_moved
+        self.moved += (
+            int(p.students[blocks][self._moved_mask(p, self.assign)[blocks]].sum()) - job.inside_moved
+        )
         for j in schools:
             self.zone[j] = blocks[new == j]
         self.in_pieces[schools] = False
@@ -443,26 +477,33 @@ class _Windows:
         p = self.problem
         t0 = time.perf_counter()
         # repair: windows around schools over seats and zones in pieces, biggest trouble first
-        tries = 0
         improve_blocks = self.window_blocks
         self.window_blocks = min(p.n_blocks, REPAIR_BLOCKS // 5 if p.contiguity else REPAIR_BLOCKS)
+        failed: set[int] = set()  # seeds whose window could not take a step at this window size
         while not self.valid() and self._remaining() > 0.05:
             trouble = self.overflow() + self.in_pieces * (1 + self.overflow().max())
+            trouble[list(failed)] = 0
             seeds = np.flatnonzero(trouble > 0)
             if not len(seeds):
-                break  # only the cap on children moved is broken: the windows below keep it
+                if not failed:
+                    break  # only the cap on children moved is broken: the windows below keep it
+                if self.window_blocks >= p.n_blocks:
+                    break
+                self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)  # look wider
+                failed.clear()
+                continue
             seed = int(seeds[np.argmax(trouble[seeds])])
             need = 2 * int(self.overflow()[seed]) + int(p.students.max(initial=0))
             changed = self.solve_window(seed, self._window(seed, self.window_blocks, need), repairing=True)
-            log.debug("repair window at %s (%d blocks): %s, %d children over seats", seed, self.window_blocks, changed, self.overflow().sum())
-            if self.proven_infeasible:
-                return
-            tries = 0 if changed else tries + 1
-            if tries >= 3:  # this window cannot mend it: look wider
-                if self.window_blocks >= p.n_blocks:
-                    break
-                self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)
-                tries = 0
+            log.debug(
+                "repair window at %s (%d blocks): %s, %d children over seats",
+                seed,
+                self.window_blocks,
+                changed,
+                self.overflow().sum(),
+            )
+            if not changed:
+                failed.add(seed)
         if self.valid():
             log.info(
                 "plan within every rule after %d repair window(s): %.1f child-km (%.2f s)",

@@ -17,10 +17,10 @@ import shapely
 from .crs import to_metric
 from .errors import InputError, Issue
 from .graph import build_block_graph, school_anchors
-from .search_zones import solve_zones
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
+from .search_zones import solve_zones
 from .verify import check_plan
 
 __all__ = ["assign_zones"]

@@ -1,0 +1,114 @@
+"""The zone search at any scale: windows as sub-problems, ejection chains, the windowed path on small data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zoning.search_zones as search_zones
+from conftest import grid_instance
+from zoning import SolveOptions, ZoningError, assign_zones, check_plan
+from zoning.graph import build_block_graph
+from zoning.heuristics import fragments, loads, relieve_seats, violations
+from zoning.problem import assignment_problem, build_zone_problem
+
+
+def _problem(blocks, schools, **kw):
+    graph, _ = build_block_graph(blocks)
+    return build_zone_problem(blocks, schools, graph, **kw)
+
+
+def _city(rows=12, cols=14, n_schools=9, slack=0.12, seed=3):
+    rng = np.random.default_rng(seed)
+    students = rng.integers(2, 40, size=rows * cols)
+    cells = sorted(rng.choice(rows * cols, size=n_schools, replace=False).tolist())
+    share = rng.uniform(0.6, 1.4, size=n_schools)
+    seats = np.floor(share / share.sum() * students.sum() * (1 + slack))
+    seats = np.maximum(seats, students[cells]) + 1
+    return grid_instance(rows, cols, students, cells, seats)
+
+
+def test_window_is_the_zone_problem_of_its_blocks_and_schools():
+    blocks, schools = grid_instance(2, 4, [5, 6, 7, 8, 9, 10, 11, 12], [0, 3, 7], [30, 30, 30])
+    blocks["current_school"] = ["S0", "S0", "S1", "S1", "S0", "S1", "S2", "S2"]
+    p = _problem(blocks, schools, move_penalty_m=100)
+    window_blocks, window_schools = np.array([0, 1, 4, 5]), np.array([0, 2])
+    sub = p.window(window_blocks, window_schools, np.array([3, 0]), moved_elsewhere=7)
+    assert list(sub.block_ids) == ["b0", "b1", "b4", "b5"]
+    assert list(sub.students) == [5, 6, 9, 10]
+    assert list(sub.capacity) == [27, 30]  # seats kept for blocks outside the window
+    assert not sub.contiguity  # not whole zones: the one-piece rule cannot be judged inside
+    # every arc of the window is an arc of the problem between a window block and a window school
+    for b, s, d in zip(sub.arc_block, sub.arc_school, sub.arc_dist_m):
+        a = p.arc_index(window_blocks[b], window_schools[s])
+        assert a >= 0 and p.arc_dist_m[a] == d
+    # edges only among window blocks: b0-b1, b0-b4, b1-b5, b4-b5
+    assert {tuple(e) for e in sub.edges.tolist()} == {(0, 1), (0, 2), (1, 3), (2, 3)}
+    # b5 is currently at S1, outside the window: any school of the window moves it, so the penalty applies
+    assert sub.current[3] == len(window_schools)
+    assert sub.arc_moved[sub.arc_block == 3].all()
+    assert sub.max_moved is None
+    whole = p.window(window_blocks, window_schools, np.zeros(2, dtype=np.int64), 0)
+    assert whole.contiguity
+
+
+def test_ejection_chain_moves_through_a_full_school():
+    # one row: S0 stands in b0 and holds b0-b2 (30 > 20 seats); S1 in b3 is full with b3-b4; S2 in b5
+    # has room.  Only a chain empties S0: b2 → S1 and b4 → S2, each into a zone it touches.
+    blocks, schools = grid_instance(1, 6, [10] * 6, [0, 3, 5], [20, 20, 40])
+    p = _problem(blocks, schools, move_penalty_m=0)
+    assign = np.array([0, 0, 0, 1, 1, 2])
+    fixed = relieve_seats(p, assign, depth=2)
+    assert list(fixed) == [0, 0, 1, 1, 2, 2]
+    assert (loads(p, fixed) <= p.capacity).all()
+    assert not fragments(p, fixed)
+    # one move deep is not enough
+    assert (loads(p, relieve_seats(p, assign, depth=1)) > p.capacity).any()
+
+
+def test_windows_path_gives_a_valid_plan_close_to_the_whole_model(monkeypatch):
+    blocks, schools = _city()
+    options = SolveOptions(time_limit_s=20, relative_gap=0.0, seed=1)
+    whole = assign_zones(blocks, schools, move_penalty_m=0, options=options)
+    monkeypatch.setattr(search_zones, "FULL_BLOCKS", 20)
+    monkeypatch.setattr(search_zones, "WINDOW_BLOCKS", 40)
+    monkeypatch.setattr(search_zones, "REPAIR_BLOCKS", 200)
+    windows = assign_zones(blocks, schools, move_penalty_m=0, options=SolveOptions(time_limit_s=8, seed=1))
+    check_plan(windows)  # the independent checker: seats, one piece, every block placed
+    assert windows.info.lower_bound >= windows.info.lp_bound - 1e-6
+    assert whole.info.objective >= windows.info.lower_bound - 1e-6
+    assert windows.info.objective <= whole.info.objective * 1.03
+
+
+def test_repair_windows_mend_a_plan_the_chains_cannot(monkeypatch):
+    blocks, schools = _city(slack=0.04, seed=5)
+    monkeypatch.setattr(search_zones, "FULL_BLOCKS", 20)
+    monkeypatch.setattr(search_zones, "WINDOW_BLOCKS", 40)
+    monkeypatch.setattr(search_zones, "relieve_seats", lambda p, a, **kw: a)  # rounding leaves schools over
+    plan = assign_zones(blocks, schools, move_penalty_m=0, options=SolveOptions(time_limit_s=10, seed=2))
+    check_plan(plan)
+
+
+def test_a_plan_still_over_seats_at_the_time_limit_names_the_schools():
+    blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25])
+    p = _problem(blocks, schools, move_penalty_m=0)
+    search = search_zones._Windows(p, SolveOptions(), 0.0, np.array([0, 0, 0, 1]), 1.0)
+    assert not search.valid()
+    message = str(search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3)))
+    assert "1 school(s) over their seats: School 0 (+5)" in message
+    assert "--time-limit" in message
+    with pytest.raises(ZoningError):
+        raise search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3))
+
+
+def test_assignment_problem_takes_per_pair_loads():
+    cost = np.array([[1, 9, 8], [9, 1, 1]])
+    load = np.array([[5, 5, 5], [4, 4, 7]])
+    p = assignment_problem(cost, load, np.array([10, 8]))
+    solution = search_zones.solve_zones(p, SolveOptions(time_limit_s=5, relative_gap=0.0))
+    # jobs 2 and 3 cannot share agent 2 (4 + 7 > 8): job 3 joins job 1 at agent 1 (cheaper than job 2 there)
+    assert list(solution.assign) == [0, 1, 0]
+    assert solution.objective == 1 + 1 + 8 and solution.status == "optimal"
+    assert not violations(p, solution.assign)
+    with pytest.raises(ValueError, match="agents × jobs"):
+        assignment_problem(cost, load[:, :2], np.array([10, 8]))
