@@ -8,6 +8,8 @@ user built) in any CRS, and returns an immutable, independently checked :class:`
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -81,6 +83,7 @@ def assign_zones(
         rail lines and expressways are kept by drawing no road across them).  Blocks from which no road
         leads to any school raise InfeasibleError naming them.
     """
+    started = time.perf_counter()
     _require(blocks, _BLOCK_COLUMNS, "blocks")
     _require(schools, _SCHOOL_COLUMNS, "schools")
     blocks = blocks.reset_index(drop=True)
@@ -136,7 +139,10 @@ def assign_zones(
                 severity="warning",
             )
         )
-    solution = solve_zones(problem, options)
+    # the time limit counts from the call: what the block graph and the candidates took is not given again
+    spent = time.perf_counter() - started
+    limit = max(min(1.0, options.time_limit_s), options.time_limit_s - spent)
+    solution = solve_zones(problem, replace(options, time_limit_s=limit))
     plan = _make_plan(blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings)
     check_plan(plan)
     return plan
