@@ -15,8 +15,8 @@ __all__ = ["SolveOptions"]
 class SolveOptions:
     """How long and how hard to search.
 
-    time_limit_s: wall-clock budget of the whole solve, counted from the call of ``assign_zones`` (block
-        graph, candidates, bound, search, repair; the plan's tables and the check come after).
+    time_limit_s: wall-clock budget of ``assign_zones`` from its call: block graph, candidates, bound,
+        search, repair, and (estimated ahead, by the number of blocks) the plan's tables and the check.
     workers: CP-SAT search threads (the machines we target have 2 cores).
     seed: the only source of randomness; the same seed and inputs give the same plan.
     relative_gap: stop once the plan is proven within this fraction of the lower bound (0.0001 = 0.01 %).
