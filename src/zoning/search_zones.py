@@ -252,6 +252,7 @@ class _Windows:
         self.window_blocks = p.n_blocks if p.n_blocks <= FULL_BLOCKS else WINDOW_BLOCKS
         self.bound = 0.0
         self.proven_infeasible = False
+        self._small_until = np.inf  # small windows stop here, for the whole model (small problems)
         self.windows = self.rounds = self.cuts = 0
         self.source = "rounded LP + repair"
 
@@ -451,7 +452,12 @@ class _Windows:
         inflight: dict = {}
         with ThreadPoolExecutor(threads) as pool:
             while True:
-                while len(inflight) < threads and self._remaining() > 0.05 and not self._gap_closed():
+                while (
+                    len(inflight) < threads
+                    and self._remaining() > 0.05
+                    and not self._gap_closed()
+                    and time.perf_counter() < self._small_until
+                ):
                     seed = next(todo, None)
                     if seed is None:
                         break
@@ -560,8 +566,15 @@ class _Windows:
         # improvement: windows centred on schools no window of this sweep has covered yet; first where
         # the plan costs most above the relaxation, then the rest in random order
         self.window_blocks = improve_blocks
+        if improve_blocks >= p.n_blocks and p.n_blocks > 4 * WINDOW_BLOCKS and self.valid():
+            # a whole model to come: small windows first, for half the time, give it a better hint
+            self.window_blocks = WINDOW_BLOCKS
+            self._small_until = time.perf_counter() + 0.5 * self._remaining()
         sweep = 0
         while self._remaining() > 0.05 and not self._gap_closed():
+            if self.window_blocks < p.n_blocks and time.perf_counter() >= self._small_until:
+                self.window_blocks = p.n_blocks  # the whole model: its bound counts
+                self._small_until = np.inf
             sweep += 1
             covered = np.zeros(p.n_schools, dtype=bool)
             excess = self._excess()
