@@ -300,7 +300,8 @@ class _Windows:
         if free_seats > 0:
             free = np.cumsum(np.maximum(0, p.capacity[near] - self.load[near]))
             take = max(take, int(np.searchsorted(free, free_seats)) + 1)
-        return np.sort(near[:take])
+        # every school is the whole model, kept for a window size of every block (its own time and proof)
+        return np.sort(near[: min(take, max(1, p.n_schools - 1))])
 
     def _signature(self, schools: np.ndarray) -> tuple:
         return (schools.tobytes(), int(self.version[schools].sum()))
