@@ -17,21 +17,24 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
 
    * *Repair* while the plan breaks a rule: windows around the school most over its seats (or the zone
      in pieces), holding at least twice its excess in free seats.  CP-SAT minimises the children over
-     seats, no school of the window getting further over, then the trips with that excess fixed; with the
-     one-piece rule a block may only move into a zone it touches (zones shift along their borders instead
-     of scattering into pieces).  A seed whose window cannot take a step is set aside; when all are, the
-     windows double.  Repair windows get both CP-SAT workers (measured on the 5 % city: one worker per
-     window finds no step where two do).
-   * *Improvement*: sweeps of small windows (about 120 blocks: on the 50,000-block city, 100–150-block
-     windows end 0.6 % above the bound in 30 s, 300-block ones 1.0 %, 600-block ones 1.7 %) over the whole
-     city, first where the zones' blocks travel most
-     beyond their choice in the relaxation, then the rest in random order; two windows at a time on
-     disjoint schools (one CP-SAT worker each); a window whose schools have not changed since it was last
-     solved is skipped; a sweep that changes nothing doubles the windows.  A window's plan is taken only if
-     it is better in (zones in pieces, children over seats, child-metres).
+     seats, no school of the window getting further over; the trips are left to the improvement windows
+     (measured on the 50,000-block cities: re-optimising them in each repair window delays the first plan
+     by 4–20 s and ends no better).  With the one-piece rule a block may only move into a zone it touches
+     (zones shift along their borders instead of scattering into pieces).  A seed whose window cannot take
+     a step is set aside; when all are, the windows double.  Repair windows get both CP-SAT workers
+     (measured on the 5 % city: one worker per window finds no step where two do).
+   * *Improvement*: sweeps of small windows over the whole city (about 120 blocks: on the 50,000-block
+     city, 100–150-block windows end 0.6 % above the bound in 30 s, 300-block ones 1.0 %, 600-block ones
+     1.7 %), first where the zones' blocks travel most beyond their choice in the relaxation, then the
+     rest in random order; two windows at a time on disjoint schools (one CP-SAT worker each); a window
+     whose schools have not changed since it was last solved is skipped; a sweep that changes nothing
+     doubles the windows.  A window's plan is taken only if it is better in (zones in pieces, children
+     over seats, child-metres).
 
-   A problem of at most ``FULL_BLOCKS`` blocks is one window holding every school: the whole model, whose
-   CP-SAT bound is then the problem's and whose proof of infeasibility is explained in planner's terms.
+   A problem of at most ``FULL_BLOCKS`` blocks ends with one window holding every school (after small
+   windows for half the time when it has more than four small windows' worth of blocks): the whole model,
+   whose CP-SAT bound is then the problem's and whose proof of infeasibility is explained in planner's
+   terms.
 
 Memory is that of the largest window, never a model of the whole city.
 """
@@ -368,15 +371,6 @@ class _Windows:
             overload_limit=job.over if job.repairing else None,
         )
         after = res.assign
-        if after is not None and job.repairing and job.deadline - time.perf_counter() > 0.05:
-            # the repair counted children over seats only: now the trips, with no school further over
-            over = np.maximum(0, loads(job.sub, after) - job.sub.capacity)
-            polish = replace(job.sub, capacity=job.sub.capacity + over)
-            res2 = solve_exact(
-                polish, after, job.deadline + (job.deadline - time.perf_counter()), options, quiet=True
-            )
-            if res2.assign is not None:
-                after = res2.assign
         return res, after
 
     def _apply(self, job: _Job, res: ExactResult, after: np.ndarray | None) -> bool:
@@ -457,7 +451,7 @@ class _Windows:
                     len(inflight) < threads
                     and self._remaining() > 0.05
                     and not self._gap_closed()
-                    and time.perf_counter() < self._small_until
+                    and (self.window_blocks >= p.n_blocks or time.perf_counter() < self._small_until)
                 ):
                     seed = next(todo, None)
                     if seed is None:
