@@ -22,7 +22,7 @@ from scipy.sparse import csgraph
 from .graph import edges_to_csr
 from .problem import ZoneProblem
 
-__all__ = ["round_flow", "round_within_seats", "fragments", "repair", "improve", "violations", "loads"]
+__all__ = ["round_flow", "fragments", "repair", "improve", "violations", "loads"]
 
 
 def loads(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
@@ -65,34 +65,6 @@ def round_flow(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
     assign[ai[first]] = problem.arc_school[order][first]
     ok = problem.anchor >= 0
     assign[problem.anchor[ok]] = np.flatnonzero(ok)
-    return assign
-
-
-def round_within_seats(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
-    """Blocks the relaxation keeps whole stay; split blocks, largest first, go to the cheapest of their
-    candidate schools that still has the seats (schools the relaxation used first), else to the one with
-    most of their flow.  A basic relaxation splits about one block per school, so this is quick."""
-    p = problem
-    assign = round_flow(p, flows)
-    top = np.zeros(p.n_blocks, dtype=np.int64)
-    np.maximum.at(top, p.arc_block, flows)
-    split = np.flatnonzero((top < p.students) & (p.anchored_school < 0))
-    if not len(split) or p.allow_overload:
-        return assign
-    whole = np.ones(p.n_blocks, dtype=bool)
-    whole[split] = False
-    room = p.capacity - np.bincount(assign[whole], weights=p.students[whole], minlength=p.n_schools).astype(
-        np.int64
-    )
-    first = np.searchsorted(p.arc_block, split)
-    last = np.searchsorted(p.arc_block, split, side="right")
-    for b in np.argsort(-p.students[split], kind="stable"):
-        i, arcs = int(split[b]), np.arange(first[b], last[b])
-        order = arcs[np.lexsort((p.arc_unit_cost[arcs], flows[arcs] == 0))]
-        fits = order[room[p.arc_school[order]] >= p.students[i]]
-        j = int(p.arc_school[fits[0]]) if len(fits) else int(assign[i])
-        assign[i] = j
-        room[j] -= p.students[i]
     return assign
 
 
@@ -141,7 +113,7 @@ def violations(problem: ZoneProblem, assign: np.ndarray) -> list[str]:
     if not problem.allow_overload and np.any(loads(problem, assign) > problem.capacity):
         bad.append("over capacity")
     if problem.max_moved is not None:
-        moved = (problem.current >= 0) & (problem.current != assign)
+        moved = problem.moved(assign)
         if problem.students[moved].sum() > problem.max_moved:
             bad.append("too many children moved")
     if problem.contiguity and fragments(problem, assign):
@@ -222,7 +194,7 @@ def improve(problem: ZoneProblem, assign: np.ndarray, *, passes: int = 50) -> np
     indptr, indices = problem.neighbours
     anchor_of = problem.anchored_school
     e = problem.edges
-    moved_now = int(problem.students[(problem.current >= 0) & (problem.current != assign)].sum())
+    moved_now = int(problem.students[problem.moved(assign)].sum())
 
     for _ in range(passes):
         load = loads(problem, assign)

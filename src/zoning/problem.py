@@ -94,6 +94,10 @@ class ZoneProblem:
     def n_schools(self) -> int:
         return len(self.school_ids)
 
+    def moved(self, assign: np.ndarray) -> np.ndarray:
+        """(N,) blocks a plan sends away from their current school."""
+        return (self.current >= 0) & (self.current != assign)
+
     @cached_property
     def arc_moved(self) -> np.ndarray:
         cur = self.current[self.arc_block]

@@ -75,8 +75,6 @@ FULL_BLOCKS = 5_000
 WINDOW_BLOCKS = 120
 #: Blocks in a repair window at the start (repair needs room: chains of moves to schools with free seats).
 REPAIR_BLOCKS = 3_000
-#: Improvement windows two at a time (one CP-SAT worker each) instead of one at a time with every worker.
-PARALLEL_WINDOWS = True
 #: The school links that shape windows are recomputed after this many windows.
 LINKS_EVERY = 50
 #: Seconds a window may take per block in it (most small windows are solved to optimality in far less).
@@ -247,7 +245,7 @@ class _Windows:
             for j, _blocks, _ref in fragments(p, self.assign):
                 self.in_pieces[j] = True
         self.cost = objective(p, self.assign)
-        self.moved = int(p.students[self._moved_mask(p, self.assign)].sum())
+        self.moved = int(p.students[p.moved(self.assign)].sum())
         self.version = np.zeros(p.n_schools, dtype=np.int64)
         self.solved: dict[int, tuple] = {}  # seed → signature of its window when last solved to optimality
         self._links_version, self._links_cache = -1, None
@@ -260,10 +258,6 @@ class _Windows:
         self.source = "rounded LP + repair"
 
     # ---- state
-    @staticmethod
-    def _moved_mask(p: ZoneProblem, assign: np.ndarray) -> np.ndarray:
-        return (p.current >= 0) & (p.current != assign)
-
     def overflow(self) -> np.ndarray:
         if self.problem.allow_overload:
             return np.zeros(self.problem.n_schools, dtype=np.int64)
@@ -320,7 +314,7 @@ class _Windows:
         over than it is now (so every repair window that changes the plan takes a step, and steps add up).
         """
         job = self._prepare(seed, schools, repairing)
-        return self._apply(job, *self._solve(job, self.options))
+        return self._apply(job, self._solve(job, self.options))
 
     def _prepare(self, seed: int, schools: np.ndarray, repairing: bool) -> _Job:
         """The window as a sub-problem, from the current plan (read only)."""
@@ -328,7 +322,7 @@ class _Windows:
         blocks = np.sort(np.concatenate([self.zone[j] for j in schools]))
         smap = np.full(p.n_schools, -1, dtype=np.int64)
         smap[schools] = np.arange(len(schools))
-        moved_mask = self._moved_mask(p, self.assign)
+        moved_mask = p.moved(self.assign)
         inside_moved = int(p.students[blocks][moved_mask[blocks]].sum())
         sub = p.window(blocks, schools, np.zeros(len(schools), dtype=np.int64), self.moved - inside_moved)
         whole = len(schools) == p.n_schools
@@ -359,9 +353,9 @@ class _Windows:
         )
 
     @staticmethod
-    def _solve(job: _Job, options: SolveOptions) -> tuple[ExactResult, np.ndarray | None]:
+    def _solve(job: _Job, options: SolveOptions) -> ExactResult:
         """Solve the window (touches no shared state: windows may be solved in parallel threads)."""
-        res = solve_exact(
+        return solve_exact(
             job.sub,
             job.before,
             job.deadline,
@@ -370,12 +364,11 @@ class _Windows:
             quiet=not job.whole,
             overload_limit=job.over if job.repairing else None,
         )
-        after = res.assign
-        return res, after
 
-    def _apply(self, job: _Job, res: ExactResult, after: np.ndarray | None) -> bool:
+    def _apply(self, job: _Job, res: ExactResult) -> bool:
         """Take the window's plan if it is better (pieces, then children over seats, then cost)."""
         p, sub, schools, blocks = self.problem, job.sub, job.schools, job.blocks
+        after = res.assign
         self.windows += 1
         self.rounds += res.rounds
         self.cuts += res.cuts
@@ -404,9 +397,7 @@ class _Windows:
         self.assign[blocks] = new
         self.load[schools] = new_load
         self.cost += cost_after - cost_before
-        self.moved += (
-            int(p.students[blocks][self._moved_mask(p, self.assign)[blocks]].sum()) - job.inside_moved
-        )
+        self.moved += int(p.students[blocks][p.moved(self.assign)[blocks]].sum()) - job.inside_moved
         for j in schools:
             self.zone[j] = blocks[new == j]
         self.in_pieces[schools] = False
@@ -473,7 +464,7 @@ class _Windows:
                 for future in done:
                     job = inflight.pop(future)
                     busy[job.schools] = False
-                    changed_any |= self._apply(job, *future.result())
+                    changed_any |= self._apply(job, future.result())
                     if self.proven_infeasible:
                         return changed_any
 
@@ -481,68 +472,40 @@ class _Windows:
         """Windows solved at once and the CP-SAT options of each: two single-worker solves on disjoint
         schools when the options give two workers and no cap on moved children ties windows together."""
         p = self.problem
-        parallel = (
-            PARALLEL_WINDOWS
-            and self.options.workers >= 2
-            and p.max_moved is None
-            and self.window_blocks < p.n_blocks
-        )
+        parallel = self.options.workers >= 2 and p.max_moved is None and self.window_blocks < p.n_blocks
         if not parallel:
             return 1, self.options
         return self.options.workers, replace(self.options, workers=1)
 
     def _repair(self) -> None:
         """Windows around the schools most over their seats (or zones in pieces) until the plan is valid;
-        a seed whose window cannot take a step is set aside, and when all are, the windows double."""
+        a seed whose window cannot take a step is set aside, and when all are, the windows double.  One
+        window at a time with every CP-SAT worker (measured: with one worker per window, repair windows on
+        the 5 % city found no step where two workers do)."""
         p = self.problem
         failed: set[int] = set()
-        busy = np.zeros(p.n_schools, dtype=bool)
-        inflight: dict = {}
-        threads, options = (
-            1,
-            self.options,
-        )  # repair needs CP-SAT's full portfolio (measured: one worker fails)
-        with ThreadPoolExecutor(threads) as pool:
-            while not self.proven_infeasible:
-                waiting: set[int] = set()  # seeds whose window overlaps one being solved
-                while len(inflight) < threads and not self.valid() and self._remaining() > 0.05:
-                    trouble = self.overflow() + self.in_pieces * (1 + self.overflow().max())
-                    trouble[list(failed | waiting)] = 0
-                    trouble[busy] = 0
-                    seeds = np.flatnonzero(trouble > 0)
-                    if not len(seeds):
-                        break
-                    seed = int(seeds[np.argmax(trouble[seeds])])
-                    need = 2 * int(self.overflow()[seed]) + int(p.students.max(initial=0))
-                    schools = self._window(seed, self.window_blocks, need)
-                    if busy[schools].any():
-                        waiting.add(seed)
-                        continue
-                    busy[schools] = True
-                    job = self._prepare(seed, schools, repairing=True)
-                    inflight[pool.submit(self._solve, job, options)] = job
-                if not inflight:
-                    if self.valid() or self._remaining() <= 0.05 or not failed:
-                        return  # valid, out of time, or only the cap on moved children is broken
-                    if self.window_blocks >= p.n_blocks:
-                        return
-                    self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)  # look wider
-                    failed.clear()
-                    continue
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = inflight.pop(future)
-                    busy[job.schools] = False
-                    changed = self._apply(job, *future.result())
-                    log.debug(
-                        "repair window at %s (%d blocks): %s, %d children over seats",
-                        job.seed,
-                        self.window_blocks,
-                        changed,
-                        self.overflow().sum(),
-                    )
-                    if not changed:
-                        failed.add(job.seed)
+        while not self.valid() and self._remaining() > 0.05 and not self.proven_infeasible:
+            trouble = self.overflow() + self.in_pieces * (1 + self.overflow().max())
+            trouble[list(failed)] = 0
+            seeds = np.flatnonzero(trouble > 0)
+            if not len(seeds):
+                if not failed or self.window_blocks >= p.n_blocks:
+                    return  # only the cap on moved children is broken, or nothing wider to try
+                self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)  # look wider
+                failed.clear()
+                continue
+            seed = int(seeds[np.argmax(trouble[seeds])])
+            need = 2 * int(self.overflow()[seed]) + int(p.students.max(initial=0))
+            changed = self.solve_window(seed, self._window(seed, self.window_blocks, need), repairing=True)
+            log.debug(
+                "repair window at %s (%d blocks): %s, %d children over seats",
+                seed,
+                self.window_blocks,
+                changed,
+                self.overflow().sum(),
+            )
+            if not changed:
+                failed.add(seed)
 
     def run(self) -> None:
         p = self.problem

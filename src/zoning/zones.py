@@ -162,7 +162,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         dist = np.hypot(*(p.block_xy - p.school_xy[assign]).T)
     else:  # the road distance the model used (rounded metres)
         dist = p.arc_dist_m[p.arc_index(np.arange(p.n_blocks), assign)].astype(float)
-    moved = (p.current >= 0) & (p.current != assign)
+    moved = p.moved(assign)
     blocks_out = blocks_m.assign(
         school_id=school_ids,
         school_name=p.school_names[assign],
