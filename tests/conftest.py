@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,6 +15,16 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEMO = ROOT / "data" / "south_portland_me"
+
+
+@functools.cache
+def benchmark(name: str):
+    """benchmarks/NAME.py as a module (its generators and parsers), loaded once."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared(*parts: str) -> Path:

@@ -12,12 +12,8 @@ Timings live in ``benchmarks/end_to_end.py``; nothing here is timed.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import re
-import sys
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +24,7 @@ import shapely.affinity
 from click.testing import CliRunner
 
 from browser import render
+from conftest import benchmark
 from zoning import crs as zcrs
 from zoning import maps
 from zoning.cli import main
@@ -35,24 +32,12 @@ from zoning.graph import _unique_edges, polygon_adjacency
 from zoning.maps import BLOCK_MIN_ZOOM, to_html, zone_map
 from zoning.validate import _nearest_blocks_m
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@functools.cache
-def _bench():
-    """benchmarks/end_to_end.py as a module (its seeded city generator)."""
-    spec = importlib.util.spec_from_file_location("end_to_end", ROOT / "benchmarks" / "end_to_end.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def city():
     """A 2,500-block Voronoi city with 80 schools (blocks in EPSG:4548, Chinese headers) and a plan-like
     assignment: every block to its nearest school, zones dissolved from it."""
-    blocks, schools = _bench().make_city(2_500, 80, seed=11, crs="EPSG:4548")
+    blocks, schools = benchmark("end_to_end").make_city(2_500, 80, seed=11, crs="EPSG:4548")
     return blocks, schools
 
 
@@ -266,7 +251,7 @@ def test_city_scale_map_in_chromium_shows_blocks_only_when_zoomed_in(city, tmp_p
 
 
 def test_partition_end_to_end_on_a_generated_city(tmp_path):
-    bench = _bench()
+    bench = benchmark("end_to_end")
     blocks_path, schools_path = bench.write_city(tmp_path, 3_000, 90, 7, "EPSG:4326")
     out = tmp_path / "out"
     args = ["partition", str(blocks_path), str(schools_path), "--out", str(out), "--time-limit", "5",

@@ -8,31 +8,16 @@ Timings live in ``benchmarks/gap.py``; nothing here is timed.
 from __future__ import annotations
 
 import csv
-import functools
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import shared
+from conftest import benchmark, shared
 from zoning.heuristics import violations
 from zoning.options import SolveOptions
 from zoning.problem import assignment_problem
 from zoning.search_zones import solve_zones
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@functools.cache
-def _bench():
-    """benchmarks/gap.py as a module (its parser)."""
-    spec = importlib.util.spec_from_file_location("gap_bench", ROOT / "benchmarks" / "gap.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _opt_min(name: str) -> int:
@@ -49,7 +34,9 @@ def _opt_min(name: str) -> int:
 # 10 × 60 (gap12)
 @pytest.mark.parametrize("name", ["c0515_1", "c0530_3", "c0824_2", "c0848_4", "c1030_5", "c1060_5"])
 def test_orlib_gap_optimum(name):
-    cost, load, capacity = _bench().read_gap(shared("benchmarks_gap_orlib", "instances", f"{name}.txt"))
+    cost, load, capacity = benchmark("gap").read_gap(
+        shared("benchmarks_gap_orlib", "instances", f"{name}.txt")
+    )
     m, n = int(name[1:3]), int(name[3:5])
     assert cost.shape == load.shape == (m, n) and capacity.shape == (m,)
 
@@ -73,7 +60,9 @@ def test_orlib_gap_optimum(name):
 
 def test_parser_reads_layout():
     """Rows are agents, columns jobs: costs, then resource uses, then capacities, in file order."""
-    cost, load, capacity = _bench().read_gap(shared("benchmarks_gap_orlib", "instances", "c0515_1.txt"))
+    cost, load, capacity = benchmark("gap").read_gap(
+        shared("benchmarks_gap_orlib", "instances", "c0515_1.txt")
+    )
     assert cost.dtype == load.dtype == capacity.dtype == np.int64
     assert list(cost[0, :3]) == [17, 21, 22]  # first line after "5 15"
     assert list(cost[1, :2]) == [23, 16]
@@ -88,16 +77,16 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_parser_rejects_non_number(tmp_path):
     path = _write(tmp_path, "2 2\n1 2\n3 x4\n1 1\n1 1\n5 5\n")
     with pytest.raises(ValueError, match=r"broken_gap\.txt: .*line 3: 'x4' is not a whole number"):
-        _bench().read_gap(path)
+        benchmark("gap").read_gap(path)
 
 
 def test_parser_rejects_truncated_file(tmp_path):
     path = _write(tmp_path, "2 2\n1 2\n3 4\n1 1\n1 1\n5\n")  # one capacity missing
     with pytest.raises(ValueError, match=r"broken_gap\.txt: .*need 12 numbers .* found 11"):
-        _bench().read_gap(path)
+        benchmark("gap").read_gap(path)
 
 
 def test_parser_accepts_exact_small_file(tmp_path):
     """The edge just inside: the same file with its last capacity is read."""
-    cost, load, capacity = _bench().read_gap(_write(tmp_path, "2 2\n1 2\n3 4\n1 1\n1 1\n5 6\n"))
+    cost, load, capacity = benchmark("gap").read_gap(_write(tmp_path, "2 2\n1 2\n3 4\n1 1\n1 1\n5 6\n"))
     assert cost.tolist() == [[1, 2], [3, 4]] and capacity.tolist() == [5, 6]
