@@ -15,6 +15,8 @@ Both are greedy; they return a plan and whether it satisfies every rule (:func:`
 
 from __future__ import annotations
 
+import heapq
+
 import networkx as nx
 import numpy as np
 from scipy.sparse import csgraph
@@ -315,35 +317,92 @@ class _Ejection:
         delta = (p.arc_unit_cost[arcs] - self.here[i]) * p.students[i]
         return i, k, delta.astype(float)
 
-    def best_out(self, k: int, need: int, depth: int, banned: frozenset) -> tuple[float, list]:
-        """Cheapest chain taking at least ``need`` children out of school k, at most ``depth`` moves long."""
-        i, to, delta = self._moves(k)
-        if not len(i):
-            return np.inf, []
-        s = self.p.students[i]
-        ok = (s >= need) & ~np.isin(to, list(banned))
-        if not ok.any():
-            return np.inf, []
-        i, to, delta, s = i[ok], to[ok], delta[ok], s[ok]
-        room = self.room(to)
-        fits = room >= s
-        best_cost, best_chain = np.inf, []
-        if fits.any():
-            t = int(np.argmin(np.where(fits, delta, np.inf)))
-            best_cost, best_chain = float(delta[t]), [(int(i[t]), k, int(to[t]))]
-        if depth > 1:
-            order = np.argsort(delta)
-            for t in order[~fits[order]][:CHAIN_WIDTH].tolist():
-                if delta[t] >= best_cost:
+    def moves(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(block, to school, cost change, children) of every single move out of zone j (cached)."""
+        cached = self._out.get(j)
+        if cached is None:
+            i, to, delta = self._moves(j)
+            cached = self._out[j] = (i, to, delta, self.p.students[i])
+        return cached
+
+    def shortest_chain(
+        self,
+        s: int,
+        need: int,
+        *,
+        depth: int | None = None,
+        limit: float = np.inf,
+        schools: int | None = None,
+    ) -> tuple[float, list]:
+        """Cheapest chain of moves taking at least ``need`` children out of school ``s``.
+
+        A chain moves block b1 out of s to school j1; if j1 lacks room for it, a block b2 of j1 at least as
+        large as the shortfall moves on to j2, and so on until a school has the room.  Chains are grown in
+        Dijkstra order over schools (one label per school: its cheapest chain so far and the shortfall it
+        leaves there), so the first complete chain popped is the cheapest found; the search stops at
+        ``limit`` child-metres or ``depth`` moves, or after expanding ``schools`` schools.  Returns (cost, [(block, from, to), …]) or (inf, []).
+        """
+        p = self.p
+        m = p.n_schools
+        best = np.full(m, np.inf)
+        short = np.zeros(m, dtype=np.int64)  # children a chain ending at the school leaves over there
+        hops = np.zeros(m, dtype=np.int64)
+        via = np.full((m, 2), -1, dtype=np.int64)  # (block moved in, school it came from)
+        settled = np.zeros(m, dtype=bool)
+        best[s], short[s] = 0.0, need
+        heap = [(0.0, s)]
+        indptr, indices = p.neighbours
+        while heap:
+            cost, j = heapq.heappop(heap)
+            if settled[j] or cost > best[j]:
+                continue
+            if cost >= limit:
+                break
+            settled[j] = True
+            if j != s and short[j] <= 0:
+                chain = []
+                while j != s:
+                    i, frm = via[j]
+                    chain.append((int(i), int(frm), j))
+                    j = int(frm)
+                return cost, chain[::-1]
+            if depth is not None and hops[j] >= depth:
+                continue
+            if schools is not None:
+                schools -= 1
+                if schools < 0:
                     break
-                rest, chain = self.best_out(int(to[t]), int(s[t] - room[t]), depth - 1, banned | {k})
-                if delta[t] + rest < best_cost:
-                    best_cost, best_chain = float(delta[t] + rest), [(int(i[t]), k, int(to[t]))] + chain
-        return best_cost, best_chain
+            i, to, delta, size = self.moves(j)
+            ok = (size >= short[j]) & ~settled[to]
+            if p.contiguity and j != s:
+                # the block that came in must keep a neighbour in the zone after the next one leaves
+                came = via[j, 0]
+                inside = indices[indptr[came] : indptr[came + 1]]
+                inside = inside[self.assign[inside] == j]
+                if len(inside) == 1:
+                    ok &= i != inside[0]
+            if not ok.any():
+                continue
+            i, to, size, total = i[ok], to[ok], size[ok], cost + delta[ok]
+            order = np.lexsort((total, to))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = to[order][1:] != to[order][:-1]
+            for t in order[first][total[order[first]] < best[to[order[first]]]].tolist():
+                k = int(to[t])
+                best[k], short[k], hops[k] = total[t], size[t] - self.room(k), hops[j] + 1
+                via[k] = i[t], j
+                heapq.heappush(heap, (float(total[t]), k))
+        return np.inf, []
 
     def apply(self, chain: list) -> None:
         p = self.p
+        indptr, indices = p.neighbours
         for i, j, k in chain:
+            self._out.pop(j, None)
+            self._out.pop(k, None)
+            if p.contiguity:  # the zones around the block now touch another zone
+                for z in set(self.assign[indices[indptr[i] : indptr[i + 1]]].tolist()):
+                    self._out.pop(z, None)
             self.assign[i] = k
             self.load[j] -= p.students[i]
             self.load[k] += p.students[i]
@@ -353,17 +412,18 @@ class _Ejection:
             self.version[[j, k]] += 1
 
 
-#: Moves tried per school at each link of an ejection chain (the cheapest first).
-CHAIN_WIDTH = 6
-
-
 def relieve_seats(
-    problem: ZoneProblem, assign: np.ndarray, *, depth: int = 3, deadline: float = np.inf
+    problem: ZoneProblem, assign: np.ndarray, *, depth: int | None = None, deadline: float = np.inf
 ) -> np.ndarray:
-    """Take children out of over-full schools by ejection chains: move a block to a candidate school with
-    the seats, or to one without them that in turn moves out a block at least as large as it lacks, and so
-    on, up to ``depth`` moves; the cheapest chain in child-metres first.  With the one-piece rule a block
-    only moves into a zone it touches and never splits the zone it leaves.  Returns a new plan."""
+    """Take children out of over-full schools by ejection chains (``_Ejection.shortest_chain``).
+
+    A block moves to a candidate school with the seats, or to one without them that in turn moves out a
+    block at least as large as it lacks, and so on, the cheapest chain in child-metres first (at most
+    ``depth`` moves; None: as long as it takes to reach free seats, which in a dense centre full to the
+    last seat can be a dozen schools away).  A school over by more than any chain can take out at once gives
+    up its children a block at a time.  With the one-piece rule a block only moves into a zone it touches
+    and never splits the zone it leaves; a chain that still cuts a zone is undone.  Returns a new plan.
+    """
     import time
 
     p = problem
@@ -371,13 +431,20 @@ def relieve_seats(
     if p.allow_overload:
         return ej.assign
     stuck: set[int] = set()
+    progress = False  # since the schools in ``stuck`` were set aside
     while time.perf_counter() < deadline:
         over = ej.load - p.capacity
         over[list(stuck)] = 0
         if not (over > 0).any():
-            break
+            if not (stuck and progress):
+                break
+            stuck.clear()  # chains elsewhere changed the zones around them: try them again
+            progress = False
+            continue
         j = int(np.argmax(over))
-        cost, chain = ej.best_out(j, 1, depth, frozenset({j}))
+        _cost, chain = ej.shortest_chain(j, int(over[j]), depth=depth)
+        if not chain:  # no block takes the whole excess along: a part of it
+            _cost, chain = ej.shortest_chain(j, 1, depth=depth)
         if not chain:
             stuck.add(j)
             continue
@@ -387,4 +454,62 @@ def relieve_seats(
             if not all(ej.connected(z) for z in touched):  # a later link cut a zone an earlier one changed
                 ej.apply([(i, b, a) for i, a, b in reversed(chain)])
                 stuck.add(j)
+                continue
+        progress = True
+    return ej.assign
+
+
+#: Schools an improving chain may pass through at most (its search is cut off after expanding as many).
+IMPROVE_SCHOOLS = 40
+
+
+def shorten_trips(problem: ZoneProblem, assign: np.ndarray, *, deadline: float = np.inf) -> np.ndarray:
+    """Improving ejection chains: move a block to a nearer school and, where that school lacks the room,
+    make it by a chain of moves (``_Ejection.shortest_chain``) that costs less than the move saves.
+
+    Moves are tried most saving first, over every zone, until a pass finds none or the deadline passes.
+    Capacity holds throughout (a school over its seats at the start is never made worse); with the
+    one-piece rule the same rules as for :func:`relieve_seats` keep zones whole.  Returns a new plan.
+    """
+    import time
+
+    p = problem
+    ej = _Ejection(p, assign.copy())
+    while time.perf_counter() < deadline:
+        cand = []
+        for j in range(p.n_schools):
+            i, to, delta, _size = ej.moves(j)
+            neg = delta < 0
+            cand.extend(zip(delta[neg].tolist(), i[neg].tolist(), [j] * int(neg.sum()), to[neg].tolist()))
+        cand.sort()
+        gained = 0
+        for delta, i, j, k in cand:
+            if time.perf_counter() >= deadline:
+                break
+            if ej.assign[i] != j:
+                continue
+            a = p.arc_index(i, k)
+            delta = (p.arc_unit_cost[a] - ej.here[i]) * p.students[i]
+            if delta >= 0:
+                continue
+            if p.contiguity and not np.isin(i, ej.moves(j)[0]).any():
+                continue  # no longer a border block that may leave its zone
+            over_before = max(0, -int(ej.room(k)))
+            ej.apply([(i, j, k)])
+            need = -int(ej.room(k)) - over_before
+            chain: list = []
+            if need > 0:
+                cost, chain = ej.shortest_chain(k, need, limit=-float(delta), schools=IMPROVE_SCHOOLS)
+                if not chain:
+                    ej.apply([(i, k, j)])
+                    continue
+                ej.apply(chain)
+            if p.contiguity:
+                touched = {j, k} | {a for _i, a, b in chain} | {b for _i, a, b in chain}
+                if not all(ej.connected(z) for z in touched):
+                    ej.apply([(x, b, a) for x, a, b in reversed([(i, j, k)] + chain)])
+                    continue
+            gained += 1
+        if not gained:
+            break
     return ej.assign
