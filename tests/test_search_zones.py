@@ -66,6 +66,37 @@ def test_ejection_chain_moves_through_a_full_school():
     assert (loads(p, relieve_seats(p, assign, depth=1)) > p.capacity).any()
 
 
+@pytest.mark.parametrize("contiguity", [True, False])
+def test_ejection_chain_reaches_free_seats_however_far(contiguity):
+    # one row of full zones: S0 (b0-b2, 30 > 20 seats), S1 (b3-b4), S2 (b5-b6), S3 (b7-b8) at their 20
+    # seats; only S4 (b9) has room.  The one way out is four moves along the row: b2 → S1, b4 → S2,
+    # b6 → S3, b8 → S4 (each block into the zone it touches, no zone cut).
+    blocks, schools = grid_instance(1, 10, [10] * 10, [0, 3, 5, 7, 9], [20, 20, 20, 20, 20])
+    p = _problem(blocks, schools, move_penalty_m=0, contiguity=contiguity)
+    assign = np.array([0, 0, 0, 1, 1, 2, 2, 3, 3, 4])
+    fixed = relieve_seats(p, assign)
+    assert list(fixed) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert violations(p, fixed) == []
+    # in one piece, three moves deep do not reach the free seats (without the rule, b6 may jump to S4)
+    short = relieve_seats(p, assign, depth=3)
+    assert (loads(p, short) > p.capacity).any() == contiguity
+
+
+def test_articulation_points_are_those_of_networkx():
+    import networkx as nx
+
+    from zoning.heuristics import articulation_points
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(2, 25))
+        edges = rng.integers(0, n, size=(int(rng.integers(1, 3 * n)), 2))
+        edges = edges[edges[:, 0] != edges[:, 1]] * 7 + 3  # ids need not be 0..n-1
+        g = nx.Graph()
+        g.add_edges_from(edges.tolist())
+        assert articulation_points(edges) == set(nx.articulation_points(g))
+
+
 def test_windows_path_gives_a_valid_plan_close_to_the_whole_model(monkeypatch):
     blocks, schools = _city()
     options = SolveOptions(time_limit_s=20, relative_gap=0.0, seed=1)

@@ -8,16 +8,18 @@ own, built here:
   relaxation (anchor blocks to their own school);
 * :func:`repair` then makes zones one piece (a cut-off fragment joins the neighbouring zone it is cheapest
   to join) and relieves over-full schools by handing boundary blocks to neighbouring zones with free seats,
-  never cutting the giving zone in two.
+  never cutting the giving zone in two;
+* :func:`relieve_seats` takes children out of over-full schools by ejection chains of any length, found
+  by a Dijkstra search over schools (``_Ejection.shortest_chain``): in a dense centre full to the last seat
+  the free seats can be a dozen zones away.
 
-Both are greedy; they return a plan and whether it satisfies every rule (:func:`violations`).
+All are greedy; :func:`violations` says whether a plan satisfies every rule.
 """
 
 from __future__ import annotations
 
 import heapq
 
-import networkx as nx
 import numpy as np
 from scipy.sparse import csgraph
 
@@ -50,9 +52,55 @@ def _cut_vertices(problem: ZoneProblem, assign: np.ndarray, members: np.ndarray 
         inside = np.zeros(problem.n_blocks, dtype=bool)
         inside[members] = True
         keep &= inside[e[:, 0]]
-    g = nx.Graph()
-    g.add_edges_from(e[keep].tolist())
-    return set(nx.articulation_points(g))
+    return articulation_points(e[keep])
+
+
+def articulation_points(edges: np.ndarray) -> set[int]:
+    """Nodes whose removal disconnects their component of the graph ``edges`` ((E, 2) node ids).
+
+    Tarjan's low-point depth-first search, iterative, on plain lists: the zones' graphs are small and
+    many, where building a networkx graph for each cost more than the search itself.
+    """
+    if not len(edges):
+        return set()
+    nodes, flat = np.unique(edges, return_inverse=True)
+    flat = flat.reshape(-1, 2)
+    n = len(nodes)
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for a, b in flat.tolist():
+        adj[a].append(b)
+        adj[b].append(a)
+    disc = [-1] * n
+    low = [0] * n
+    cut = [False] * n
+    time = 0
+    for root in range(n):
+        if disc[root] >= 0:
+            continue
+        disc[root] = low[root] = time
+        time += 1
+        children = 0
+        stack = [(root, -1, iter(adj[root]))]
+        while stack:
+            v, parent, it = stack[-1]
+            w = next(it, None)
+            if w is None:
+                stack.pop()
+                if parent >= 0:
+                    low[parent] = min(low[parent], low[v])
+                    if stack[-1][1] >= 0 and low[v] >= disc[parent]:
+                        cut[parent] = True
+                continue
+            if disc[w] < 0:
+                disc[w] = low[w] = time
+                time += 1
+                if v == root:
+                    children += 1
+                stack.append((w, v, iter(adj[w])))
+            elif w != parent:
+                low[v] = min(low[v], disc[w])
+        cut[root] = children > 1
+    return set(nodes[np.flatnonzero(cut)].tolist())
 
 
 def round_flow(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
@@ -267,9 +315,7 @@ class _Ejection:
         if p.contiguity and len(blocks):
             cached = self._cut.get(j)
             if cached is None or cached[0] != self.version[j]:
-                g = nx.Graph()
-                g.add_edges_from(self._zone_edges(j))
-                cached = (self.version[j], set(nx.articulation_points(g)))
+                cached = (self.version[j], articulation_points(self._zone_edges(j)))
                 self._cut[j] = cached
             blocks = blocks[~np.isin(blocks, list(cached[1]))]
         return blocks
@@ -290,10 +336,12 @@ class _Ejection:
         if len(members) <= 1:
             return True
         e = self._zone_edges(j)
-        g = nx.Graph()
-        g.add_nodes_from(members)
-        g.add_edges_from(e.tolist())
-        return nx.is_connected(g)
+        if len(e) < len(members) - 1:
+            return False
+        nodes = np.fromiter(members, dtype=np.int64, count=len(members))
+        nodes.sort()
+        local = np.searchsorted(nodes, e)
+        return csgraph.connected_components(edges_to_csr(len(nodes), local), directed=False)[0] == 1
 
     def _moves(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(block, to school, cost change) of every single move out of zone j."""
@@ -318,29 +366,26 @@ class _Ejection:
         return i, k, delta.astype(float)
 
     def moves(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(block, to school, cost change, children) of every single move out of zone j (cached)."""
+        """(block, to school, cost change, children) of every single move out of zone j, by school and then
+        cost change (cached until the zone or, with the one-piece rule, a zone around it changes)."""
         cached = self._out.get(j)
         if cached is None:
             i, to, delta = self._moves(j)
+            order = np.lexsort((delta, to))
+            i, to, delta = i[order], to[order], delta[order]
             cached = self._out[j] = (i, to, delta, self.p.students[i])
         return cached
 
-    def shortest_chain(
-        self,
-        s: int,
-        need: int,
-        *,
-        depth: int | None = None,
-        limit: float = np.inf,
-        schools: int | None = None,
-    ) -> tuple[float, list]:
+    def shortest_chain(self, s: int, need: int, *, depth: int | None = None) -> tuple[float, list]:
         """Cheapest chain of moves taking at least ``need`` children out of school ``s``.
 
         A chain moves block b1 out of s to school j1; if j1 lacks room for it, a block b2 of j1 at least as
         large as the shortfall moves on to j2, and so on until a school has the room.  Chains are grown in
         Dijkstra order over schools (one label per school: its cheapest chain so far and the shortfall it
-        leaves there), so the first complete chain popped is the cheapest found; the search stops at
-        ``limit`` child-metres or ``depth`` moves, or after expanding ``schools`` schools.  Returns (cost, [(block, from, to), …]) or (inf, []).
+        leaves there), so the first complete chain popped is the cheapest found (a heuristic: a dearer
+        chain with a smaller shortfall is not kept beside the cheapest, and moves that shorten a trip make
+        some links negative).  At most ``depth`` moves (None: any number).  A school is passed at most once.
+        Returns (cost in child-metres, [(block, from school, to school), …]), or (inf, []) when none is found.
         """
         p = self.p
         m = p.n_schools
@@ -356,8 +401,6 @@ class _Ejection:
             cost, j = heapq.heappop(heap)
             if settled[j] or cost > best[j]:
                 continue
-            if cost >= limit:
-                break
             settled[j] = True
             if j != s and short[j] <= 0:
                 chain = []
@@ -368,10 +411,6 @@ class _Ejection:
                 return cost, chain[::-1]
             if depth is not None and hops[j] >= depth:
                 continue
-            if schools is not None:
-                schools -= 1
-                if schools < 0:
-                    break
             i, to, delta, size = self.moves(j)
             ok = (size >= short[j]) & ~settled[to]
             if p.contiguity and j != s:
@@ -381,17 +420,19 @@ class _Ejection:
                 inside = inside[self.assign[inside] == j]
                 if len(inside) == 1:
                     ok &= i != inside[0]
-            if not ok.any():
+            t = np.flatnonzero(ok)
+            if not len(t):
                 continue
-            i, to, size, total = i[ok], to[ok], size[ok], cost + delta[ok]
-            order = np.lexsort((total, to))
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = to[order][1:] != to[order][:-1]
-            for t in order[first][total[order[first]] < best[to[order[first]]]].tolist():
-                k = int(to[t])
-                best[k], short[k], hops[k] = total[t], size[t] - self.room(k), hops[j] + 1
-                via[k] = i[t], j
-                heapq.heappush(heap, (float(total[t]), k))
+            first = np.ones(len(t), dtype=bool)
+            first[1:] = to[t[1:]] != to[t[:-1]]
+            t = t[first]  # the cheapest allowed move to each school (moves are sorted so)
+            k, total = to[t], cost + delta[t]
+            better = total < best[k]
+            t, k, total = t[better], k[better], total[better]
+            best[k], short[k], hops[k] = total, size[t] - self.room(k), hops[j] + 1
+            via[k, 0], via[k, 1] = i[t], j
+            for kk, tt in zip(k.tolist(), total.tolist()):
+                heapq.heappush(heap, (tt, kk))
         return np.inf, []
 
     def apply(self, chain: list) -> None:
@@ -456,60 +497,4 @@ def relieve_seats(
                 stuck.add(j)
                 continue
         progress = True
-    return ej.assign
-
-
-#: Schools an improving chain may pass through at most (its search is cut off after expanding as many).
-IMPROVE_SCHOOLS = 40
-
-
-def shorten_trips(problem: ZoneProblem, assign: np.ndarray, *, deadline: float = np.inf) -> np.ndarray:
-    """Improving ejection chains: move a block to a nearer school and, where that school lacks the room,
-    make it by a chain of moves (``_Ejection.shortest_chain``) that costs less than the move saves.
-
-    Moves are tried most saving first, over every zone, until a pass finds none or the deadline passes.
-    Capacity holds throughout (a school over its seats at the start is never made worse); with the
-    one-piece rule the same rules as for :func:`relieve_seats` keep zones whole.  Returns a new plan.
-    """
-    import time
-
-    p = problem
-    ej = _Ejection(p, assign.copy())
-    while time.perf_counter() < deadline:
-        cand = []
-        for j in range(p.n_schools):
-            i, to, delta, _size = ej.moves(j)
-            neg = delta < 0
-            cand.extend(zip(delta[neg].tolist(), i[neg].tolist(), [j] * int(neg.sum()), to[neg].tolist()))
-        cand.sort()
-        gained = 0
-        for delta, i, j, k in cand:
-            if time.perf_counter() >= deadline:
-                break
-            if ej.assign[i] != j:
-                continue
-            a = p.arc_index(i, k)
-            delta = (p.arc_unit_cost[a] - ej.here[i]) * p.students[i]
-            if delta >= 0:
-                continue
-            if p.contiguity and not np.isin(i, ej.moves(j)[0]).any():
-                continue  # no longer a border block that may leave its zone
-            over_before = max(0, -int(ej.room(k)))
-            ej.apply([(i, j, k)])
-            need = -int(ej.room(k)) - over_before
-            chain: list = []
-            if need > 0:
-                cost, chain = ej.shortest_chain(k, need, limit=-float(delta), schools=IMPROVE_SCHOOLS)
-                if not chain:
-                    ej.apply([(i, k, j)])
-                    continue
-                ej.apply(chain)
-            if p.contiguity:
-                touched = {j, k} | {a for _i, a, b in chain} | {b for _i, a, b in chain}
-                if not all(ej.connected(z) for z in touched):
-                    ej.apply([(x, b, a) for x, a, b in reversed([(i, j, k)] + chain)])
-                    continue
-            gained += 1
-        if not gained:
-            break
     return ej.assign
