@@ -338,10 +338,22 @@ class _Ejection:
         e = self._zone_edges(j)
         if len(e) < len(members) - 1:
             return False
-        nodes = np.fromiter(members, dtype=np.int64, count=len(members))
-        nodes.sort()
-        local = np.searchsorted(nodes, e)
-        return csgraph.connected_components(edges_to_csr(len(nodes), local), directed=False)[0] == 1
+        # union-find on plain ints: zones are small, and a sparse matrix per check cost more than the check
+        parent = {b: b for b in members}
+
+        def root(b):
+            while parent[b] != b:
+                parent[b] = parent[parent[b]]
+                b = parent[b]
+            return b
+
+        pieces = len(members)
+        for a, b in e.tolist():
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[ra] = rb
+                pieces -= 1
+        return pieces == 1
 
     def _moves(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(block, to school, cost change) of every single move out of zone j."""
@@ -360,7 +372,8 @@ class _Ejection:
             src = np.repeat(blocks, deg)
             dst = indices[np.arange(deg.sum()) + np.repeat(indptr[blocks] - np.cumsum(deg) + deg, deg)]
             touching = np.unique(src * p.n_schools + self.assign[dst])
-            keep &= np.isin(i * p.n_schools + k, touching)
+            key = i * p.n_schools + k
+            keep &= touching[np.minimum(np.searchsorted(touching, key), len(touching) - 1)] == key
         i, k, arcs = i[keep], k[keep], arcs[keep]
         delta = (p.arc_unit_cost[arcs] - self.here[i]) * p.students[i]
         return i, k, delta.astype(float)
