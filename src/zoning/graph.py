@@ -128,7 +128,10 @@ def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m:
        ``min_shared_m`` this way is a neighbour under the rule (a shared segment lies within any
        tolerance of both boundaries);
     3. the other candidates (hand-digitised blocks whose vertices differ, corner contacts, slivers) are
-       measured exactly: j's boundary intersected with i's boundary buffered by ``tol_m``.
+       measured exactly: j's boundary intersected with i's boundary buffered by ``tol_m`` — unless the
+       length of j's boundary inside the pair's meeting box (i's envelope grown by ``tol_m``, cut by j's
+       envelope), which bounds that measure from above, is already too short: the corner contacts of a
+       grid, four per block, then cost a few array operations instead of a buffer each.
 
     The result is the same as measuring every candidate exactly; at 50,000 Voronoi blocks it takes
     about 1.2 s instead of 8 s (``benchmarks/end_to_end.py``).
@@ -141,6 +144,8 @@ def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m:
     boundaries = shapely.boundary(geoms)
     ok = _shared_edge_length(boundaries, left, right) >= min_shared_m
     rest = np.flatnonzero(~ok)
+    if len(rest):  # a pair whose boundaries cannot meet for min_shared_m (a corner contact) needs no measure
+        rest = rest[_boundary_in_meeting_box(boundaries, left[rest], right[rest], tol_m) >= min_shared_m]
     if len(rest):
         li, rj = left[rest], right[rest]
         near = np.full(len(geoms), None, dtype=object)
@@ -149,6 +154,46 @@ def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m:
         ok[rest] = shapely.length(shapely.intersection(near[li], boundaries[rj])) >= min_shared_m
     pairs = np.stack([left[ok], right[ok]], axis=1).astype(np.int64)
     return _unique_edges(pairs)
+
+
+def _boundary_in_meeting_box(
+    boundaries: np.ndarray, li: np.ndarray, rj: np.ndarray, tol_m: float
+) -> np.ndarray:
+    """Per pair, the length of rj's boundary inside R = (li's envelope grown by ``tol_m``) ∩ (rj's envelope).
+
+    Every point of j's boundary within ``tol_m`` of i's boundary lies in R, so this bounds step 3's measure
+    from above.  Segments are clipped to R on arrays (Liang–Barsky), with no geometry built.
+    """
+    bi, bj = shapely.bounds(boundaries[li]), shapely.bounds(boundaries[rj])
+    lo = np.maximum(bi[:, :2] - tol_m, bj[:, :2])
+    hi = np.minimum(bi[:, 2:] + tol_m, bj[:, 2:])
+    # the segments of each j: consecutive vertices of one ring
+    owners, inverse = np.unique(rj, return_inverse=True)
+    rings, ring_owner = shapely.get_parts(boundaries[owners], return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
+    seg_owner = ring_owner[ring[:-1][same]]  # index into owners
+    order = np.argsort(seg_owner, kind="stable")
+    a, b, seg_owner = a[order], b[order], seg_owner[order]
+    first = np.searchsorted(seg_owner, np.arange(len(owners)))
+    count = np.searchsorted(seg_owner, np.arange(len(owners)), side="right") - first
+    # every (pair, segment of its j)
+    n_seg = count[inverse]
+    pair = np.repeat(np.arange(len(rj)), n_seg)
+    seg = np.arange(n_seg.sum()) + np.repeat(first[inverse] - np.cumsum(n_seg) + n_seg, n_seg)
+    p0, d = a[seg], b[seg] - a[seg]
+    t0, t1 = np.zeros(len(seg)), np.ones(len(seg))
+    inside = np.ones(len(seg), dtype=bool)
+    for axis in (0, 1):
+        for p, q in ((-d[:, axis], p0[:, axis] - lo[pair, axis]), (d[:, axis], hi[pair, axis] - p0[:, axis])):
+            inside &= (p != 0) | (q >= 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = q / p
+            t0 = np.where(p < 0, np.maximum(t0, r), t0)
+            t1 = np.where(p > 0, np.minimum(t1, r), t1)
+    clipped = np.where(inside, np.maximum(0.0, t1 - t0), 0.0) * np.hypot(d[:, 0], d[:, 1])
+    return np.bincount(pair, weights=clipped, minlength=len(rj))
 
 
 def _near_pairs(geoms: np.ndarray, tol_m: float) -> tuple[np.ndarray, np.ndarray]:
