@@ -5,6 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH  := $(VENV)/.bench-installed
 
 .PHONY: demo test lint bench notebooks clean
 
@@ -13,6 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# the benchmark peers (spopt, pulp with its CBC): only `make bench` needs them
+$(BENCH): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH)
 
 demo: $(STAMP)
 	$(BIN)/zoning demo --out demo-output
@@ -23,7 +29,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/districts.py
 	$(BIN)/python benchmarks/city.py

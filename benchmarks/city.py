@@ -1,7 +1,8 @@
 """City-scale benchmark of ``zoning.assign_zones`` on seeded synthetic cities, beside peers, as one table.
 
 Run: ``.venv/bin/python benchmarks/city.py [--time-limit S] [--only NAME[,NAME…]] [--no-peer]
-[--sizes small,medium,large]`` (default sizes small,medium; large is opt-in: it takes several minutes).
+[--no-spopt] [--sizes small,medium,large]`` (default sizes small,medium; large is opt-in: it takes
+several minutes).
 
 Generator (``make_city(rows, cols, n_schools, slack, seed)``; everything drawn from one integer seed)
 - Blocks: a rows × cols grid of 100 m × 100 m squares in EPSG:32650 (UTM 50N, the south-west corner at
@@ -48,11 +49,30 @@ Measured (each zoning run and each peer run in a fresh subprocess, so memory and
   hint, one solve with the same time limit and 2 workers.  plan in child-km, gap = CP-SAT's own
   (plan − its bound) / plan, s = model build + solve (the shared preparation is timed in the notes), MB
   its subprocess's peak.  It runs once per instance and is shown on the instance's first row.
-- spopt: PySAL spopt's capacitated p-median is not a dependency and is not installed here; the column
-  says so.  To add it: ``uv pip install --python .venv/bin/python spopt pulp`` (CBC comes with pulp), then
-  ``spopt.locate.PMedian.from_cost_matrix(cost, weights, p_facilities=M, facility_capacities=seats)``
-  and ``.solve(pulp.PULP_CBC_CMD(timeLimit=…, threads=2, msg=False))``.  It builds a dense N × M model
-  (5,000 × 150 = 750,000 variables; 50,000 × 1,500 = 75 million), so only the small instances fit.
+- spopt (the second peer): PySAL spopt's capacitated p-median (``pip install -e '.[bench]'``, which
+  ``make bench`` does; without it the column says "not installed"; ``--no-spopt`` skips it).  In its own
+  subprocess: the same city and the same points and rounded straight-line metres as zoning (block
+  representative point to school), but dense, every block × every school (spopt takes an N × M cost
+  matrix; pairs beyond ``max_distance_m`` cost 1,000 km a child), weights = children,
+  ``PMedian.from_cost_matrix(cost, weights, p_facilities=M, predefined_facilities_arr=all ones,
+  facility_capacities=seats)`` (p = M: every school open, so it is our problem without contiguity), then
+  ``.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=row's limit, threads=2))``.  Its assignment variables
+  are binary (``add_client_assign_variable`` defaults to ``LpBinary``): every block goes whole to one
+  school, so a value it returns is a plan, comparable with ours; the cell checks it anyway ("whole" or
+  "split n"), and the seats.  Cell: plan in child-km, "vs LP" = above the transportation LP over all
+  N × M pairs (computed in the same subprocess; on these cities it equals zoning's k = 8 LP bound),
+  s = spopt's model build + solve (the solve includes PuLP writing and reading CBC's files), GB = the
+  python process's peak + CBC's own peak (VmHWM polled; both are alive at once), "opt" or "t-lim";
+  or "no plan in T s" when CBC stops at its limit without an integer plan.  CBC 2.10.3 (shipped with
+  pulp) does not always stop at its limit (on small-15 it once ran 14 minutes for 30 s, and again went
+  past 120 s); it is killed 60 s past the limit ("CBC hung").  Measured on small-15 (30 s): build 27 s,
+  solve 59 s (CBC 33 s, the rest PuLP writing an MPS of 300 MB), python 2.6 GB + CBC 4.2 GB, and no
+  plan: the root LP (1.7 s) is at the bound, but CBC's feasibility pump finds no integer plan before
+  the limit.  The model has N × M
+  binaries plus N × M opening rows (x_ij ≤ y_j), built in pure Python: about 36 µs and 9 KB per
+  variable, so it is built only up to 1,000,000 variables (the small instances, 750,000).  medium
+  (50,000 × 1,500 = 75 million: ≈ 630 GB, ≈ 45 min to build) and large (600 million) are not built;
+  the cell gives those estimates.  It runs once per instance and is shown on the instance's first row.
 - target: the issue's targets on 2 cores, "met" or what was missed and by how much:
   medium-15: LP ≤ 3 s, plan ≤ 0.2 % above the bound, in ≤ 30 s;
   medium-5: first plan ≤ 5 s, ≤ 0.5 % above the bound, in ≤ 60 s;
@@ -69,7 +89,9 @@ import argparse
 import json
 import logging
 import math
+import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -357,21 +379,213 @@ def work_peer(inst: Instance, time_limit_s: float) -> dict:
     return out
 
 
+#: spopt is built only where its dense model has at most this many assignment variables (N × M): about
+#: 6 GB at the rate below, on a machine of 23 GB.
+SPOPT_MAX_VARS = 1_000_000
+#: measured on small-15 (750,000 variables, see the docstring), for the estimates shown where the model is
+#: not built: peak bytes per variable (python 2.6 GB + CBC 4.2 GB at once) and seconds of spopt's build.
+SPOPT_BYTES_PER_VAR = 9_000
+SPOPT_BUILD_S_PER_VAR = 36e-6
+#: CBC is killed this long past its time limit into the solve call (PuLP's MPS writing included).
+SPOPT_KILL_GRACE_S = 60.0
+#: metres a child charged to spopt for a pair beyond ``max_distance_m`` (p-median has no such limit)
+SPOPT_OUT_OF_REACH_M = 1e6
+
+
+def spopt_not_built(inst: Instance) -> str | None:
+    """Why spopt's dense model is not built for ``inst`` (None: it is)."""
+    nm = inst.rows * inst.cols * inst.schools
+    if nm <= SPOPT_MAX_VARS:
+        return None
+    gb, minutes = nm * SPOPT_BYTES_PER_VAR / 2**30, nm * SPOPT_BUILD_S_PER_VAR / 60
+    return f"not built: dense {nm / 1e6:,.0f} M vars ≈ {gb:,.0f} GB, build ≈ {minutes:,.0f} min"
+
+
+def _cbc_log(path: Path) -> dict:
+    """CBC's closing summary (its own lower bound and wall seconds) from its log, where present."""
+    out: dict = {}
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("Result - "):
+            out["cbc_result"] = line[len("Result - ") :]
+        elif line.startswith("Lower bound:"):
+            out["cbc_bound"] = float(line.split(":", 1)[1])
+        elif line.startswith("Objective value:"):
+            out["cbc_objective"] = float(line.split(":", 1)[1])
+        elif "Wallclock seconds" in line and "Total time" in line:
+            out["cbc_seconds"] = float(line.rsplit(":", 1)[1].strip().rstrip(")"))
+    return out
+
+
+class _ChildPeak:
+    """Polls the high-water RSS (VmHWM) of this process's children (CBC, started by PuLP) in a thread, and
+    kills them once ``kill_after_s`` have passed.
+
+    RUSAGE_CHILDREN cannot tell CBC's memory: a child's ru_maxrss keeps the parent's resident size it was
+    forked with.  VmHWM belongs to the address space CBC gets at exec, so it is CBC's own peak (missing at
+    most the last poll interval).  The kill: CBC 2.10.3 (the one pulp ships) does not always stop at its
+    ``-sec`` limit (coin-or/Cbc#640: lock hangs with threads; coin-or/pulp#699: the limit is not checked in
+    preprocessing); on small-15 it once ran past 14 minutes for a 30 s limit."""
+
+    def __init__(self, kill_after_s: float, every_s: float = 0.1):
+        import threading
+
+        self.peak_kb = 0
+        self.killed_at: float | None = None
+        self._kill_after = kill_after_s
+        self._every = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _ChildPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = Path("/proc/self/task")
+        t0 = time.perf_counter()
+        while not self._stop.wait(self._every):
+            try:
+                pids = {c for t in me.iterdir() for c in (t / "children").read_text().split()}
+            except OSError:
+                continue
+            late = time.perf_counter() - t0 > self._kill_after
+            for pid in pids:
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                    if late:
+                        os.kill(int(pid), signal.SIGKILL)
+                        self.killed_at = time.perf_counter() - t0
+                except (OSError, ValueError):
+                    pass
+
+    @property
+    def gb(self) -> float:
+        return self.peak_kb / 2**20
+
+
+def work_spopt(inst: Instance, time_limit_s: float) -> dict:
+    """PySAL spopt's capacitated p-median on the dense N × M straight-line cost matrix, solved by CBC.
+
+    Every school is open (p = M and all predefined), so it is our problem without contiguity: each block
+    to one school (spopt's assignment variables are binary), seats held, child-metres minimised.  Also
+    solves the transportation relaxation over all N × M pairs (the bound spopt's value is held to)."""
+    import tempfile
+
+    import pulp
+    from spopt.locate import PMedian
+
+    from zoning.crs import to_metric
+    from zoning.flow import transport_bound
+    from zoning.graph import build_block_graph
+    from zoning.problem import build_zone_problem
+
+    blocks, schools = make_city(inst.rows, inst.cols, inst.schools, inst.slack, inst.seed)
+    bm, crs = to_metric(blocks)
+    sm = schools.to_crs(crs)
+    graph, _ = build_block_graph(bm)
+    p = build_zone_problem(
+        bm, sm, graph, k=K, contiguity=False, move_penalty_m=0, max_distance_m=inst.max_distance_m
+    )
+    n, m = p.n_blocks, p.n_schools
+    # the same points and rounded straight-line metres as zoning's arcs, for every pair
+    d = p.block_xy[:, None, :] - p.school_xy[None, :, :]
+    metres = np.rint(np.hypot(d[..., 0], d[..., 1]))
+    # p-median has no distance limit: a pair out of reach costs SPOPT_OUT_OF_REACH_M a child instead
+    reach = np.ones_like(metres, dtype=bool) if inst.max_distance_m is None else metres <= inst.max_distance_m
+    cost = np.where(reach, metres, SPOPT_OUT_OF_REACH_M)
+    weights = p.students.astype(np.float64) / p.scale
+    seats = p.capacity.astype(np.float64) / p.scale
+    dense = p.with_arcs(*np.nonzero(reach))  # every pair within reach
+    flow = transport_bound(dense, quiet=True)
+    k_flow = transport_bound(p, quiet=True)
+    out: dict = {
+        "vars": n * m,
+        "dense_lp": flow.value / p.scale if flow.feasible else None,
+        "k_lp": k_flow.value / p.scale if k_flow.feasible else None,  # None: k = 8 cannot seat everyone
+    }
+    del dense, flow, d
+
+    t = time.perf_counter()
+    model = PMedian.from_cost_matrix(
+        cost, weights, p_facilities=m, predefined_facilities_arr=np.ones(m, dtype=int),
+        facility_capacities=seats, name="city",
+    )  # fmt: skip
+    out["build_s"] = time.perf_counter() - t
+    out["build_gb"] = _peak_gb()
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "cbc.log"
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, threads=2, logPath=str(log_path))
+        solver.tmpDir = tmp  # PuLP's MPS (about 300 MB on small) goes with the directory, even on a kill
+        t = time.perf_counter()
+        with _ChildPeak(kill_after_s=time_limit_s + SPOPT_KILL_GRACE_S) as cbc_peak:
+            try:
+                model.solve(solver, results=False)
+            except RuntimeError:
+                pass  # spopt raises unless pulp's status is "Optimal" (also CBC's "stopped with a plan")
+            except pulp.PulpSolverError as err:
+                out["error"] = f"CBC failed: {str(err)[:60]}"
+        out["solve_s"] = time.perf_counter() - t
+        out["cbc_gb"] = cbc_peak.gb
+        if cbc_peak.killed_at is not None:
+            out["killed_s"] = cbc_peak.killed_at
+            out["error"] = (
+                f"CBC ignored its {time_limit_s:g} s limit; killed {cbc_peak.killed_at:.0f} s into the solve"
+            )
+
+        out.update(_cbc_log(log_path))
+    out["status"] = pulp.LpStatus[model.problem.status]
+    out["sol_status"] = pulp.LpSolution[model.problem.sol_status]
+    out["peak_gb"] = _peak_gb()
+    x = np.array([[v.varValue for v in row] for row in model.cli_assgn_vars], dtype=object)
+    if model.problem.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) and not any(
+        v is None for v in x.flat
+    ):
+        x = x.astype(np.float64)
+        frac = np.minimum(np.abs(x), np.abs(1 - x)) > 1e-6
+        to = x.argmax(axis=1)
+        whole = bool(not frac.any() and np.allclose(x.sum(axis=1), 1, atol=1e-6))
+        load = (weights[:, None] * x).sum(axis=0)
+        out.update(
+            objective=float((weights[:, None] * metres * x).sum()),
+            whole=whole,
+            reach_ok=bool(not (x[~reach] > 1e-6).any()),
+            split_blocks=int(frac.any(axis=1).sum()),
+            seats_ok=bool((load <= seats + 1e-6).all()),
+            schools_used=int(len(np.unique(to))),
+        )
+    return out
+
+
 def run_worker(kind: str, inst: Instance, contiguity: bool, time_limit_s: float) -> dict:
     """Run one measurement in a fresh interpreter; its last stdout line is the JSON result."""
     payload = json.dumps(
         {"kind": kind, "instance": asdict(inst), "contiguity": contiguity, "limit": time_limit_s}
     )
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", payload]
+    # own session, so that a timeout also ends what the worker started (spopt's CBC)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=3 * time_limit_s + 600, check=False
-        )
+        stdout, stderr = proc.communicate(timeout=3 * time_limit_s + 600)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"error": "timed out"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    lines = stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"crashed: {tail[:80]}"}
     return json.loads(lines[-1])
 
@@ -381,6 +595,8 @@ def worker_main(payload: str) -> None:
     inst = Instance(**{**job["instance"], "contiguity": tuple(job["instance"]["contiguity"])})
     if job["kind"] == "zoning":
         result = work_zoning(inst, job["contiguity"], job["limit"])
+    elif job["kind"] == "spopt":
+        result = work_spopt(inst, job["limit"])
     else:
         result = work_peer(inst, job["limit"])
     print(json.dumps(result))
@@ -397,6 +613,7 @@ class Row:
     limit: float
     result: dict = field(default_factory=dict)
     peer: dict | None = None  # None: not run; {} : shown on an earlier row
+    spopt: str = ""  # the spopt cell
 
 
 def _f(value, fmt: str, width: int) -> str:
@@ -412,6 +629,7 @@ def main() -> None:
         help="instance or row names (NAME or NAME:plain / NAME:contig), comma-separated",
     )
     ap.add_argument("--no-peer", action="store_true", help="skip the plain CP-SAT peer")
+    ap.add_argument("--no-spopt", action="store_true", help="skip the spopt capacitated p-median peer")
     ap.add_argument("--sizes", default="small,medium", help="comma-separated of small, medium, large")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -421,12 +639,9 @@ def main() -> None:
 
     sizes = {s.strip() for s in args.sizes.split(",") if s.strip()}
     only = None if args.only is None else {s.strip() for s in args.only.split(",") if s.strip()}
-    try:
-        import spopt  # noqa: F401
+    import importlib.util
 
-        spopt_cell = "installed, not wired in"
-    except ImportError:
-        spopt_cell = "not installed (not a dependency)"
+    spopt_missing = [m for m in ("spopt", "pulp") if importlib.util.find_spec(m) is None]
 
     rows: list[Row] = []
     for inst in INSTANCES:
@@ -442,11 +657,12 @@ def main() -> None:
         f"{'instance':<12} {'blocks':>7} {'schools':>7} {'slack':>5} {'contig':>6} {'limit':>5} | "
         f"{'s':>6} {'LP s':>5} {'LP bound':>9} {'plan':>9} {'bound':>9} {'above %':>7} {'first s':>7} "
         f"{'peak MB':>7} {'check':>5} | {'CP-SAT plan':>11} {'gap %':>6} {'s':>6} {'MB':>6} | "
-        f"{'spopt':<32} | target"
+        f"{'spopt capacitated p-median (CBC)':<{SPOPT_W}} | target"
     )
     print(head, flush=True)
     print("-" * len(head), flush=True)
     peers_done: set[str] = set()
+    spopt_done: dict[str, dict] = {}
     steps: dict[str, dict] = {}
     for row in rows:
         inst = row.inst
@@ -459,7 +675,20 @@ def main() -> None:
                 peers_done.add(inst.name)
                 if "steps" in row.peer:
                     steps[inst.name] = row.peer["steps"]
-        print(format_row(row, spopt_cell), flush=True)
+        if args.no_spopt:
+            row.spopt = "not run (--no-spopt)"
+        elif spopt_missing:
+            row.spopt = f"not installed: {', '.join(spopt_missing)} (make bench)"
+        elif inst.name in spopt_done:
+            row.spopt = "″"
+        elif (why := spopt_not_built(inst)) is not None:
+            row.spopt = why
+            spopt_done[inst.name] = {}
+        else:
+            sp = run_worker("spopt", inst, False, row.limit)
+            spopt_done[inst.name] = sp
+            row.spopt = spopt_cell(sp, row.limit)
+        print(format_row(row), flush=True)
 
     print()
     print(
@@ -470,11 +699,66 @@ def main() -> None:
         "plain CP-SAT: k = 8 nearest candidates, assign-once + seats, no contiguity, no hint; gap % its own; "
         "s = model build + solve; '″' = same instance as the row above."
     )
+    print(
+        "spopt: PMedian.from_cost_matrix on the dense N × M straight-line matrix, p = M (every school open), "
+        "seats as capacities, CBC with the row's time limit and 2 threads; whole = every block to one school "
+        "(its variables are binary); vs LP = above the transportation LP over all N × M pairs; s = build + "
+        "solve; GB = python + CBC peaks."
+    )
     for name, st in steps.items():
         print(f"steps on {name} (peer subprocess): " + ", ".join(f"{k} {v:.2f} s" for k, v in st.items()))
+    for name, sp in spopt_done.items():
+        if sp:
+            print(f"spopt on {name}: {spopt_notes(sp)}")
 
 
-def format_row(row: Row, spopt_cell: str) -> str:
+def spopt_cell(sp: dict, limit: float) -> str:
+    """The compact spopt cell: its plan, or why there is none."""
+    gb = f"{sp.get('peak_gb') or 0:.1f}+{sp.get('cbc_gb') or 0:.1f} GB"
+    if sp.get("error") and "build_s" not in sp:
+        return f"failed: {sp['error']}"
+    if "objective" not in sp:
+        if sp.get("killed_s") is not None:
+            return f"no plan: CBC hung, killed at {sp['killed_s']:.0f} s (build {sp['build_s']:.0f} s, {gb})"
+        return f"no plan in {limit:g} s (build {sp.get('build_s', 0):.0f} s, solve {sp.get('solve_s', 0):.0f} s, {gb})"
+    lp = sp.get("dense_lp")
+    above = f" (+{100 * (sp['objective'] / lp - 1):.1f} % vs LP)" if lp else ""
+    how = "whole" if sp["whole"] else f"split {sp['split_blocks']:,}"
+    if not sp["seats_ok"]:
+        how += " SEATS BROKEN"
+    if not sp.get("reach_ok", True):
+        how += " REACH BROKEN"
+    done = "opt" if sp.get("sol_status") == "Optimal Solution Found" else "t-lim"
+    secs = sp["build_s"] + sp["solve_s"]
+    return f"plan {sp['objective'] / 1000:,.1f}{above} {secs:.0f} s {gb} {how} {done}"
+
+
+def spopt_notes(sp: dict) -> str:
+    """One line of detail for the notes under the table."""
+    parts = [f"{sp.get('vars', 0):,} assignment variables"]
+    if "build_s" in sp:
+        parts.append(f"build {sp['build_s']:.1f} s (python peak then {sp.get('build_gb', 0):.2f} GB)")
+    if "solve_s" in sp:
+        cbc = f", CBC {sp['cbc_seconds']:.1f} s" if "cbc_seconds" in sp else ""
+        parts.append(f"solve {sp['solve_s']:.1f} s{cbc} (the rest: PuLP writing MPS, reading the solution)")
+    parts.append(f"CBC: {sp.get('cbc_result', '?')}, pulp status {sp.get('status')} / {sp.get('sol_status')}")
+    if "cbc_objective" in sp:
+        parts.append(f"CBC objective {sp['cbc_objective'] / 1000:,.1f}")
+    if "cbc_bound" in sp:
+        parts.append(f"CBC lower bound {sp['cbc_bound'] / 1000:,.1f}")
+    if sp.get("dense_lp") is not None:
+        k_lp = "infeasible" if sp.get("k_lp") is None else f"{sp['k_lp'] / 1000:,.1f}"
+        parts.append(f"LP all pairs {sp['dense_lp'] / 1000:,.1f} vs on k = 8 candidates {k_lp} child-km")
+    if "seats_ok" in sp:
+        parts.append(f"seats {'held' if sp['seats_ok'] else 'BROKEN'}, {sp['schools_used']} schools used")
+        if not sp.get("reach_ok", True):
+            parts.append("some block sent beyond max_distance_m")
+    if sp.get("error"):
+        parts.append(sp["error"])
+    return "; ".join(parts)
+
+
+def format_row(row: Row) -> str:
     inst, r = row.inst, row.result
     n = inst.rows * inst.cols
     left = (
@@ -506,9 +790,10 @@ def format_row(row: Row, spopt_cell: str) -> str:
         what = p.get("status") or p.get("error", "?")
         peer = f"{what[:11]:>11} {'-':>6} {_f(p.get('seconds'), '.1f', 6)} {_f(_mb(p), '.0f', 6)} | "
     checks = targets(inst, row.contiguity, row.limit)
-    return f"{left}{mid}{peer}{spopt_cell:<32} | {verdict(r, checks)}"
+    return f"{left}{mid}{peer}{row.spopt:<{SPOPT_W}} | {verdict(r, checks)}"
 
 
+SPOPT_W = 60
 MID_W = 5 + 1 + 9 + 1 + 9 + 1 + 9 + 1 + 7 + 1 + 7 + 1 + 7 + 1 + 5  # LP s … check
 
 
