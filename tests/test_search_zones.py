@@ -111,6 +111,19 @@ def test_windows_path_gives_a_valid_plan_close_to_the_whole_model(monkeypatch):
     assert windows.info.objective <= whole.info.objective * 1.03
 
 
+def test_allowing_overload_does_not_leave_the_rounding_over_seats():
+    # seats suffice: with overload allowed but priced, the first plan must still take out the children the
+    # rounding put over seats (it once kept them: 88 % above the bound on a 50,000-block city)
+    from zoning.model_zones import feasible_candidates
+
+    blocks, schools = _city(slack=0.04, seed=5)
+    p, flow = feasible_candidates(_problem(blocks, schools, move_penalty_m=0, allow_overload=True))
+    rounded = search_zones.round_flow(p, flow.flows)
+    assert (loads(p, rounded) > p.capacity).any()  # the case in point
+    first = search_zones._first_plan(p, flow, deadline=np.inf)
+    assert (loads(p, first) <= p.capacity).all()
+
+
 def test_repair_windows_mend_a_plan_the_chains_cannot(monkeypatch):
     blocks, schools = _city(slack=0.04, seed=5)
     monkeypatch.setattr(search_zones, "FULL_BLOCKS", 20)

@@ -482,8 +482,7 @@ def relieve_seats(
 
     p = problem
     ej = _Ejection(p, assign.copy())
-    if p.allow_overload:
-        return ej.assign
+    # with overload allowed, a child over seats still costs the overload price, far above any chain
     stuck: set[int] = set()
     progress = False  # since the schools in ``stuck`` were set aside
     while time.perf_counter() < deadline:

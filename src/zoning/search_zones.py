@@ -75,6 +75,9 @@ FULL_BLOCKS = 5_000
 WINDOW_BLOCKS = 120
 #: Blocks in a repair window at the start (repair needs room: chains of moves to schools with free seats).
 REPAIR_BLOCKS = 3_000
+#: Share of the improvement time that small windows get before the whole model, on problems of at most
+#: ``FULL_BLOCKS`` blocks (they hand the whole model a better hint).
+SMALL_WINDOWS_SHARE = 0.5
 #: The school links that shape windows are recomputed after this many windows.
 LINKS_EVERY = 50
 #: Seconds a window may take per block in it (most small windows are solved to optimality in far less).
@@ -169,7 +172,7 @@ def _first_plan(problem: ZoneProblem, flow, deadline: float) -> np.ndarray:
     if p.contiguity:
         assign = repair(p, assign, seats=False)
     assign = relieve_seats(p, assign, deadline=deadline)
-    over = 0 if p.allow_overload else int(np.maximum(0, loads(p, assign) - p.capacity).sum())
+    over = int(np.maximum(0, loads(p, assign) - p.capacity).sum())
     log.info(
         "rounding and ejection chains: %s children over seats left (%.2f s)",
         fmt_children(over, p.scale),
@@ -503,7 +506,7 @@ class _Windows:
         if improve_blocks >= p.n_blocks and p.n_blocks > 4 * WINDOW_BLOCKS and self.valid():
             # a whole model to come: small windows first, for half the time, give it a better hint
             self.window_blocks = WINDOW_BLOCKS
-            self._small_until = time.perf_counter() + 0.5 * self._remaining()
+            self._small_until = time.perf_counter() + SMALL_WINDOWS_SHARE * self._remaining()
         sweep = 0
         while self._remaining() > 0.05 and not self._gap_closed():
             if self.window_blocks < p.n_blocks and time.perf_counter() >= self._small_until:
