@@ -466,6 +466,10 @@ class _Ejection:
             self.version[[j, k]] += 1
 
 
+#: Passes over the schools that no chain could relieve (each after chains elsewhere changed the zones).
+RELIEF_PASSES = 3
+
+
 def relieve_seats(
     problem: ZoneProblem, assign: np.ndarray, *, depth: int | None = None, deadline: float = np.inf
 ) -> np.ndarray:
@@ -485,14 +489,16 @@ def relieve_seats(
     # with overload allowed, a child over seats still costs the overload price, far above any chain
     stuck: set[int] = set()
     progress = False  # since the schools in ``stuck`` were set aside
+    passes = 1
     while time.perf_counter() < deadline:
         over = ej.load - p.capacity
         over[list(stuck)] = 0
         if not (over > 0).any():
-            if not (stuck and progress):
+            if not (stuck and progress) or passes >= RELIEF_PASSES:
                 break
             stuck.clear()  # chains elsewhere changed the zones around them: try them again
             progress = False
+            passes += 1
             continue
         j = int(np.argmax(over))
         _cost, chain = ej.shortest_chain(j, int(over[j]), depth=depth)
