@@ -82,6 +82,15 @@ def test_ejection_chain_reaches_free_seats_however_far(contiguity):
     assert (loads(p, short) > p.capacity).any() == contiguity
 
 
+def test_ejection_chain_takes_a_dearer_move_that_fits():
+    # S0 (b0-b2: 21 children, 20 seats) beside S1 (b3: 5 of 10 seats taken).  Moving b2 is cheapest but
+    # leaves S1 over with nothing to pass on; b1 (1 child) fits and ends the chain at once.
+    blocks, schools = grid_instance(1, 4, [10, 1, 10, 5], [0, 3], [20, 10])
+    p = _problem(blocks, schools, move_penalty_m=0, contiguity=False)
+    fixed = relieve_seats(p, np.array([0, 0, 0, 1]))
+    assert list(fixed) == [0, 1, 0, 1]
+
+
 def test_articulation_points_are_those_of_networkx():
     import networkx as nx
 
@@ -122,6 +131,18 @@ def test_allowing_overload_does_not_leave_the_rounding_over_seats():
     assert (loads(p, rounded) > p.capacity).any()  # the case in point
     first = search_zones._first_plan(p, flow, deadline=np.inf)
     assert (loads(p, first) <= p.capacity).all()
+    # a school with no seats at all: the relaxation overloads schools, and the chains still take out what
+    # the rounding put over beyond that (they once were skipped then)
+    closed = schools.copy()
+    closed.loc[0, "capacity"] = 0
+    p, flow = feasible_candidates(_problem(blocks, closed, move_penalty_m=0, allow_overload=True))
+    assert flow.overload.any()
+
+    def beyond(plan):  # children over seats beyond what the relaxation overloads
+        return np.maximum(0, loads(p, plan) - p.capacity - flow.overload).sum()
+
+    rounded = search_zones.round_flow(p, flow.flows)
+    assert beyond(search_zones._first_plan(p, flow, deadline=np.inf)) < beyond(rounded) / 2
 
 
 def test_repair_windows_mend_a_plan_the_chains_cannot(monkeypatch):

@@ -145,7 +145,14 @@ def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m:
     ok = _shared_edge_length(boundaries, left, right) >= min_shared_m
     rest = np.flatnonzero(~ok)
     if len(rest):  # a pair whose boundaries cannot meet for min_shared_m (a corner contact) needs no measure
-        rest = rest[_boundary_in_meeting_box(boundaries, left[rest], right[rest], tol_m) >= min_shared_m]
+        # (1 cm of slack: on a precision grid the exact measure snaps and may exceed the bound by a little)
+        bound = np.concatenate(
+            [
+                _boundary_in_meeting_box(boundaries, left[part], right[part], tol_m)
+                for part in np.array_split(rest, -(-len(rest) // _PAIRS_PER_CHUNK))
+            ]
+        )
+        rest = rest[bound >= min_shared_m - 0.01]
     if len(rest):
         li, rj = left[rest], right[rest]
         near = np.full(len(geoms), None, dtype=object)
@@ -206,6 +213,9 @@ def _near_pairs(geoms: np.ndarray, tol_m: float) -> tuple[np.ndarray, np.ndarray
     close = shapely.dwithin(geoms[left], geoms[right], tol_m)
     return left[close].astype(np.int64), right[close].astype(np.int64)
 
+
+#: Pairs whose boundary bound is computed at once (every segment of each pair is an array row).
+_PAIRS_PER_CHUNK = 50_000
 
 #: Grid (metres) on which segment endpoints are compared to find shared edges.
 _SHARED_GRID_M = 1e-3

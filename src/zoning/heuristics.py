@@ -373,7 +373,10 @@ class _Ejection:
             dst = indices[np.arange(deg.sum()) + np.repeat(indptr[blocks] - np.cumsum(deg) + deg, deg)]
             touching = np.unique(src * p.n_schools + self.assign[dst])
             key = i * p.n_schools + k
-            keep &= touching[np.minimum(np.searchsorted(touching, key), len(touching) - 1)] == key
+            if len(touching):
+                keep &= touching[np.minimum(np.searchsorted(touching, key), len(touching) - 1)] == key
+            else:
+                keep[:] = False
         i, k, arcs = i[keep], k[keep], arcs[keep]
         delta = (p.arc_unit_cost[arcs] - self.here[i]) * p.students[i]
         return i, k, delta.astype(float)
@@ -395,9 +398,10 @@ class _Ejection:
         A chain moves block b1 out of s to school j1; if j1 lacks room for it, a block b2 of j1 at least as
         large as the shortfall moves on to j2, and so on until a school has the room.  Chains are grown in
         Dijkstra order over schools (one label per school: its cheapest chain so far and the shortfall it
-        leaves there), so the first complete chain popped is the cheapest found (a heuristic: a dearer
-        chain with a smaller shortfall is not kept beside the cheapest, and moves that shorten a trip make
-        some links negative).  At most ``depth`` moves (None: any number).  A school is passed at most once.
+        leaves there); a move that fits where it goes ends a chain, and the cheapest ending found so far is
+        returned as soon as nothing cheaper is left to expand (a heuristic: a dearer chain with a smaller
+        shortfall is not kept beside the cheapest, and moves that shorten a trip make some links negative).
+        At most ``depth`` moves (None: any number).  A school is passed at most once.
         Returns (cost in child-metres, [(block, from school, to school), …]), or (inf, []) when none is found.
         """
         p = self.p
@@ -408,20 +412,16 @@ class _Ejection:
         via = np.full((m, 2), -1, dtype=np.int64)  # (block moved in, school it came from)
         settled = np.zeros(m, dtype=bool)
         best[s], short[s] = 0.0, need
+        end_cost, end = np.inf, None  # the cheapest chain found that ends: (last block, its school, to)
         heap = [(0.0, s)]
         indptr, indices = p.neighbours
         while heap:
             cost, j = heapq.heappop(heap)
+            if cost >= end_cost:
+                break
             if settled[j] or cost > best[j]:
                 continue
             settled[j] = True
-            if j != s and short[j] <= 0:
-                chain = []
-                while j != s:
-                    i, frm = via[j]
-                    chain.append((int(i), int(frm), j))
-                    j = int(frm)
-                return cost, chain[::-1]
             if depth is not None and hops[j] >= depth:
                 continue
             i, to, delta, size = self.moves(j)
@@ -436,9 +436,17 @@ class _Ejection:
             t = np.flatnonzero(ok)
             if not len(t):
                 continue
+            fits = size[t] <= self.room(to[t])
+            if fits.any():  # the cheapest move that ends a chain here
+                f = t[fits][np.argmin(delta[t[fits]])]
+                if cost + delta[f] < end_cost:
+                    end_cost, end = cost + float(delta[f]), (int(i[f]), j, int(to[f]))
+            t = t[~fits]
+            if not len(t):
+                continue
             first = np.ones(len(t), dtype=bool)
             first[1:] = to[t[1:]] != to[t[:-1]]
-            t = t[first]  # the cheapest allowed move to each school (moves are sorted so)
+            t = t[first]  # the cheapest move that does not fit, to each school (moves are sorted so)
             k, total = to[t], cost + delta[t]
             better = total < best[k]
             t, k, total = t[better], k[better], total[better]
@@ -446,7 +454,15 @@ class _Ejection:
             via[k, 0], via[k, 1] = i[t], j
             for kk, tt in zip(k.tolist(), total.tolist()):
                 heapq.heappush(heap, (tt, kk))
-        return np.inf, []
+        if end is None:
+            return np.inf, []
+        chain = [end]
+        j = end[1]
+        while j != s:
+            i, frm = via[j]
+            chain.append((int(i), int(frm), j))
+            j = int(frm)
+        return end_cost, chain[::-1]
 
     def apply(self, chain: list) -> None:
         p = self.p
