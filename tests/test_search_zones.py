@@ -9,7 +9,7 @@ import zoning.search_zones as search_zones
 from conftest import grid_instance
 from zoning import SolveOptions, ZoningError, assign_zones, check_plan
 from zoning.graph import build_block_graph
-from zoning.heuristics import fragments, loads, relieve_seats, violations
+from zoning.heuristics import fragments, loads, relieve_seats, repair, violations
 from zoning.problem import assignment_problem, build_zone_problem
 
 
@@ -89,6 +89,55 @@ def test_ejection_chain_takes_a_dearer_move_that_fits():
     p = _problem(blocks, schools, move_penalty_m=0, contiguity=False)
     fixed = relieve_seats(p, np.array([0, 0, 0, 1]))
     assert list(fixed) == [0, 1, 0, 1]
+
+
+def test_every_ejection_chain_is_valid_on_random_grids(monkeypatch):
+    # each chain found moves distinct blocks through distinct schools, leaves every school it passes
+    # within its seats, keeps zones in one piece (with the rule), and is searched on moves no stale cache
+    # gives: the cached moves of every zone equal the moves computed afresh
+    from zoning import heuristics
+
+    search = heuristics._Ejection.shortest_chain
+    seen = {"chains": 0}
+
+    def checked(self, s, need, depth=None):
+        for j, (i, to, delta, _size) in list(self._out.items()):
+            fresh_i, fresh_to, fresh_delta = self._moves(j)
+            order = np.lexsort((fresh_delta, fresh_to))
+            assert np.array_equal(fresh_i[order], i) and np.array_equal(fresh_to[order], to)
+            assert np.allclose(fresh_delta[order], delta)
+        cost, chain = search(self, s, need, depth=depth)
+        if chain:
+            seen["chains"] += 1
+            blocks = [i for i, _a, _b in chain]
+            schools = [s] + [b for _i, _a, b in chain]
+            assert len(set(blocks)) == len(blocks) and len(set(schools)) == len(schools)
+            after = self.assign.copy()
+            for i, a, b in chain:
+                assert after[i] == a and self.p.anchored_school[i] < 0
+                after[i] = b
+            assert (loads(self.p, after)[schools[1:]] <= self.p.capacity[schools[1:]]).all()
+            if self.p.contiguity:
+                assert not {j for j, _b, _r in fragments(self.p, after)} & set(schools)
+        return cost, chain
+
+    monkeypatch.setattr(heuristics._Ejection, "shortest_chain", checked)
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        rows, cols = (int(v) for v in rng.integers(4, 10, size=2))
+        students = rng.integers(1, 30, size=rows * cols)
+        m = int(rng.integers(3, max(4, rows * cols // 6)))
+        cells = sorted(rng.choice(rows * cols, size=m, replace=False).tolist())
+        share = rng.uniform(0.6, 1.4, size=m)
+        seats = np.maximum(
+            np.floor(share / share.sum() * students.sum() * rng.uniform(1.0, 1.1)), students[cells]
+        )
+        blocks, schools = grid_instance(rows, cols, students, cells, seats + 1)
+        p = _problem(blocks, schools, move_penalty_m=0, contiguity=bool(rng.integers(0, 2)))
+        nearest = p.arc_school[np.searchsorted(p.arc_block, np.arange(p.n_blocks))]
+        nearest[p.anchor] = np.arange(p.n_schools)
+        relieve_seats(p, repair(p, nearest, seats=False) if p.contiguity else nearest)
+    assert seen["chains"] > 50
 
 
 def test_articulation_points_are_those_of_networkx():
