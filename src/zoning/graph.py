@@ -142,13 +142,15 @@ def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m:
     if len(left) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     boundaries = shapely.boundary(geoms)
-    ok = _shared_edge_length(boundaries, left, right) >= min_shared_m
+    segments = _segments(boundaries)
+    ok = _shared_edge_length(segments, left, right) >= min_shared_m
     rest = np.flatnonzero(~ok)
     if len(rest):  # a pair whose boundaries cannot meet for min_shared_m (a corner contact) needs no measure
         # (1 cm of slack: on a precision grid the exact measure snaps and may exceed the bound by a little)
+        box = shapely.bounds(boundaries)
         bound = np.concatenate(
             [
-                _boundary_in_meeting_box(boundaries, left[part], right[part], tol_m)
+                _boundary_in_meeting_box(segments, box, left[part], right[part], tol_m)
                 for part in np.array_split(rest, -(-len(rest) // _PAIRS_PER_CHUNK))
             ]
         )
@@ -163,32 +165,32 @@ def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m:
     return _unique_edges(pairs)
 
 
+def _segments(boundaries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every boundary segment (consecutive vertices of one ring): start (S, 2), end (S, 2) and the index
+    of its geometry (S,), in the order of the geometries."""
+    rings, ring_owner = shapely.get_parts(boundaries, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    return xy[:-1][same], xy[1:][same], ring_owner[ring[:-1][same]]
+
+
 def _boundary_in_meeting_box(
-    boundaries: np.ndarray, li: np.ndarray, rj: np.ndarray, tol_m: float
+    segments: tuple, box: np.ndarray, li: np.ndarray, rj: np.ndarray, tol_m: float
 ) -> np.ndarray:
     """Per pair, the length of rj's boundary inside R = (li's envelope grown by ``tol_m``) ∩ (rj's envelope).
 
     Every point of j's boundary within ``tol_m`` of i's boundary lies in R, so this bounds step 3's measure
-    from above.  Segments are clipped to R on arrays (Liang–Barsky), with no geometry built.
+    from above.  Segments (``_segments``; ``box``: the boundaries' envelopes) are clipped to R on arrays
+    (Liang–Barsky), with no geometry built.
     """
-    bi, bj = shapely.bounds(boundaries[li]), shapely.bounds(boundaries[rj])
-    lo = np.maximum(bi[:, :2] - tol_m, bj[:, :2])
-    hi = np.minimum(bi[:, 2:] + tol_m, bj[:, 2:])
-    # the segments of each j: consecutive vertices of one ring
-    owners, inverse = np.unique(rj, return_inverse=True)
-    rings, ring_owner = shapely.get_parts(boundaries[owners], return_index=True)
-    xy, ring = shapely.get_coordinates(rings, return_index=True)
-    same = ring[1:] == ring[:-1]
-    a, b = xy[:-1][same], xy[1:][same]
-    seg_owner = ring_owner[ring[:-1][same]]  # index into owners
-    order = np.argsort(seg_owner, kind="stable")
-    a, b, seg_owner = a[order], b[order], seg_owner[order]
-    first = np.searchsorted(seg_owner, np.arange(len(owners)))
-    count = np.searchsorted(seg_owner, np.arange(len(owners)), side="right") - first
+    a, b, owner = segments
+    lo = np.maximum(box[li, :2] - tol_m, box[rj, :2])
+    hi = np.minimum(box[li, 2:] + tol_m, box[rj, 2:])
     # every (pair, segment of its j)
-    n_seg = count[inverse]
+    first = np.searchsorted(owner, rj)
+    n_seg = np.searchsorted(owner, rj, side="right") - first
     pair = np.repeat(np.arange(len(rj)), n_seg)
-    seg = np.arange(n_seg.sum()) + np.repeat(first[inverse] - np.cumsum(n_seg) + n_seg, n_seg)
+    seg = np.arange(n_seg.sum()) + np.repeat(first - np.cumsum(n_seg) + n_seg, n_seg)
     p0, d = a[seg], b[seg] - a[seg]
     t0, t1 = np.zeros(len(seg)), np.ones(len(seg))
     inside = np.ones(len(seg), dtype=bool)
@@ -221,20 +223,16 @@ _PAIRS_PER_CHUNK = 50_000
 _SHARED_GRID_M = 1e-3
 
 
-def _shared_edge_length(boundaries: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """For each pair (left[k], right[k]), the length of the boundary segments both polygons have (the
-    same endpoints on a 1 mm grid, in either direction); 0 for a pair without such segments."""
+def _shared_edge_length(segments: tuple, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """For each pair (left[k], right[k]), the length of the boundary segments (``_segments``) both polygons
+    have (the same endpoints on a 1 mm grid, in either direction); 0 for a pair without such segments."""
     out = np.zeros(len(left))
-    rings, ring_owner = shapely.get_parts(boundaries, return_index=True)
-    xy, ring = shapely.get_coordinates(rings, return_index=True)
-    if len(xy) < 2:
+    a, b, owner = segments
+    if not len(a):
         return out
-    same = ring[1:] == ring[:-1]  # consecutive vertices of one ring make a segment
-    a, b = xy[:-1][same], xy[1:][same]
-    owner = ring_owner[ring[:-1][same]]
     length = np.hypot(*(b - a).T)
     # each vertex as one integer: its position on a 1 mm grid relative to the lowest corner, x · 2³¹ + y
-    lowest = xy.min(axis=0)
+    lowest = np.minimum(a.min(axis=0), b.min(axis=0))
     grid_a = np.round((a - lowest) / _SHARED_GRID_M).astype(np.int64)
     grid_b = np.round((b - lowest) / _SHARED_GRID_M).astype(np.int64)
     if max(grid_a.max(), grid_b.max()) >= 2**31:  # wider than 2,147 km: leave every pair to the exact step
@@ -260,7 +258,7 @@ def _shared_edge_length(boundaries: np.ndarray, left: np.ndarray, right: np.ndar
         plen.append(np.full(len(ii), length[s]))
     pi, pj, plen = np.concatenate(pi), np.concatenate(pj), np.concatenate(plen)
     keep = pi != pj
-    n = np.int64(len(boundaries))
+    n = np.int64(max(owner.max(), left.max(), right.max()) + 1)  # one integer per pair of geometries
     pair_key, inverse = np.unique(
         np.minimum(pi, pj)[keep] * n + np.maximum(pi, pj)[keep], return_inverse=True
     )
