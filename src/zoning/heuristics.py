@@ -19,6 +19,7 @@ All are greedy; :func:`violations` says whether a plan satisfies every rule.
 from __future__ import annotations
 
 import heapq
+import time
 
 import numpy as np
 from scipy.sparse import csgraph
@@ -73,12 +74,12 @@ def articulation_points(edges: np.ndarray) -> set[int]:
     disc = [-1] * n
     low = [0] * n
     cut = [False] * n
-    time = 0
+    clock = 0
     for root in range(n):
         if disc[root] >= 0:
             continue
-        disc[root] = low[root] = time
-        time += 1
+        disc[root] = low[root] = clock
+        clock += 1
         children = 0
         stack = [(root, -1, iter(adj[root]))]
         while stack:
@@ -92,8 +93,8 @@ def articulation_points(edges: np.ndarray) -> set[int]:
                         cut[parent] = True
                 continue
             if disc[w] < 0:
-                disc[w] = low[w] = time
-                time += 1
+                disc[w] = low[w] = clock
+                clock += 1
                 if v == root:
                     children += 1
                 stack.append((w, v, iter(adj[w])))
@@ -300,9 +301,8 @@ class _Ejection:
         order = np.argsort(assign, kind="stable")
         cut = np.searchsorted(assign[order], np.arange(p.n_schools + 1))
         self.zone = {j: set(order[cut[j] : cut[j + 1]].tolist()) for j in range(p.n_schools)}
-        self.version = np.zeros(p.n_schools, dtype=np.int64)
         self._out: dict[int, tuple] = {}
-        self._cut: dict[int, tuple] = {}
+        self._cut: dict[int, set[int]] = {}  # cut vertices per zone, dropped when the zone changes
 
     def room(self, k) -> np.ndarray:
         return self.p.capacity[k] - self.load[k]
@@ -313,11 +313,10 @@ class _Ejection:
         blocks = np.fromiter(self.zone[j], dtype=np.int64, count=len(self.zone[j]))
         blocks = blocks[(p.anchored_school[blocks] != j) & (p.students[blocks] > 0)]
         if p.contiguity and len(blocks):
-            cached = self._cut.get(j)
-            if cached is None or cached[0] != self.version[j]:
-                cached = (self.version[j], articulation_points(self._zone_edges(j)))
-                self._cut[j] = cached
-            blocks = blocks[~np.isin(blocks, list(cached[1]))]
+            cut = self._cut.get(j)
+            if cut is None:
+                cut = self._cut[j] = articulation_points(self._zone_edges(j))
+            blocks = blocks[~np.isin(blocks, list(cut))]
         return blocks
 
     def _zone_edges(self, j: int) -> np.ndarray:
@@ -336,7 +335,7 @@ class _Ejection:
         if len(members) <= 1:
             return True
         e = self._zone_edges(j)
-        if len(e) < len(members) - 1:
+        if len(e) < 2 * (len(members) - 1):  # each edge is there both ways
             return False
         # union-find on plain ints: zones are small, and a sparse matrix per check cost more than the check
         parent = {b: b for b in members}
@@ -468,8 +467,9 @@ class _Ejection:
         p = self.p
         indptr, indices = p.neighbours
         for i, j, k in chain:
-            self._out.pop(j, None)
-            self._out.pop(k, None)
+            for cache in (self._out, self._cut):
+                cache.pop(j, None)
+                cache.pop(k, None)
             if p.contiguity:  # the zones around the block now touch another zone
                 for z in set(self.assign[indices[indptr[i] : indptr[i + 1]]].tolist()):
                     self._out.pop(z, None)
@@ -479,7 +479,6 @@ class _Ejection:
             self.here[i] = p.arc_unit_cost[p.arc_index(i, k)]
             self.zone[j].discard(i)
             self.zone[k].add(i)
-            self.version[[j, k]] += 1
 
 
 #: Passes over the schools that no chain could relieve (each after chains elsewhere changed the zones).
@@ -498,8 +497,6 @@ def relieve_seats(
     up its children a block at a time.  With the one-piece rule a block only moves into a zone it touches
     and never splits the zone it leaves; a chain that still cuts a zone is undone.  Returns a new plan.
     """
-    import time
-
     p = problem
     ej = _Ejection(p, assign.copy())
     # with overload allowed, a child over seats still costs the overload price, far above any chain

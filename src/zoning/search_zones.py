@@ -170,8 +170,8 @@ def _first_plan(problem: ZoneProblem, flow, deadline: float) -> np.ndarray:
     """Round the relaxation, join cut-off pieces to a zone they touch (with the one-piece rule), then take
     children out of over-full schools by ejection chains.  Whatever the chains cannot place is left to the
     repair windows (measured on the 50,000-block cities at 5 % slack: chains of any length leave one or two
-    schools over with the one-piece rule and none without; re-solving the relaxation without the seats it overfilled, as this step once did
-    after three-move chains, took 5-6 s more and placed none of it)."""
+    schools over with the one-piece rule and none without; re-solving the relaxation without the seats it
+    overfilled, as this step once did after three-move chains, took 5-6 s more and placed none of it)."""
     p = problem
     t0 = time.perf_counter()
     assign = round_flow(p, flow.flows)
