@@ -23,6 +23,7 @@ PIPELINE = [
     "problem",
     "problem_districts",
     "flow",
+    "lagrange",
     "diagnose",
     "solve",
     "heuristics",

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from .problem import ZoneProblem
 
-__all__ = ["FlowResult", "transport_bound"]
+__all__ = ["FlowResult", "seat_prices", "transport_bound"]
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +100,47 @@ def transport_bound(problem: ZoneProblem, *, quiet: bool = False) -> FlowResult:
     else:
         say("transportation relaxation: %.2f children cannot be placed", result.shortfall / problem.scale)
     return result
+
+
+def seat_prices(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
+    """The relaxation's price of a seat at each school (scaled metres per scaled child): what the cheapest
+    way of pushing one child out of it costs, block by block along the relaxed flow, to a school with a
+    free seat (0 there).  These are the optimal dual values of the seat constraints; a full school with
+    no way out gets the dearest price found elsewhere."""
+    p = problem
+    m = p.n_schools
+    unit = p.arc_unit_cost.astype(np.float64)
+    load = np.bincount(p.arc_school, weights=flows, minlength=m)
+    free = np.flatnonzero(load < p.capacity)
+    first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
+    size = np.diff(np.append(first, len(p.arc_block)))
+    carrying = np.flatnonzero(flows > 0)
+    blocks = p.arc_block[carrying]
+    # every arc b of a block with relaxed flow on arc a: a child moves from a's school to b's
+    a = np.repeat(carrying, size[blocks])
+    b = (
+        np.arange(len(a))
+        - np.repeat(np.cumsum(size[blocks]) - size[blocks], size[blocks])
+        + first[p.arc_block[a]]
+    )
+    src, dst, w = p.arc_school[b], p.arc_school[a], unit[b] - unit[a]
+    keep = src != dst
+    src, dst, w = src[keep], dst[keep], w[keep]
+    # one edge per pair of schools, the cheapest: from the receiving school to the giving one, so that
+    # the distances from the free seats are the prices
+    order = np.lexsort((w, dst, src))
+    src, dst, w = src[order], dst[order], w[order]
+    head = np.ones(len(src), dtype=bool)
+    head[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    rows = np.concatenate([src[head], np.full(len(free), m)])
+    cols = np.concatenate([dst[head], free])
+    weights = np.concatenate([w[head], np.zeros(len(free))])
+    weights = np.where(weights == 0, 1e-9, weights)  # an explicit zero would read as no edge
+    graph = sparse.csr_matrix((weights, (rows, cols)), shape=(m + 1, m + 1))
+    try:
+        dist = csgraph.bellman_ford(graph, indices=m)[:m]
+    except csgraph.NegativeCycleError:  # not at an optimal flow; any prices give a valid knapsack bound
+        return np.zeros(m)
+    reached = np.isfinite(dist)
+    top = dist[reached].max(initial=0.0)
+    return np.where(reached, np.maximum(dist, 0.0), top)

@@ -1,0 +1,223 @@
+"""A lower bound stronger than the transportation relaxation: Lagrangian relaxation with knapsacks.
+
+Relax "every block goes to exactly one school" with a price ``λ_i`` per child of block ``i``, keeping the
+seats and keeping blocks whole.  What is left splits by school: each school takes the set of its candidate
+blocks worth most, ``Σ (λ_i − c_ij) s_i``, within its seats — a 0-1 knapsack, solved exactly by dynamic
+programming over seats.  For every ``λ``::
+
+    L(λ) = Σ_i λ_i s_i − Σ_j knapsack_j(λ)  ≤  the trips of every plan
+
+(a plan is one choice of blocks per school, each block taken once, so it is a feasible point of every
+knapsack and the prices cancel).  At the relaxation's own prices (``flow.seat_prices``) the fractional
+knapsack is the relaxation itself, so ``L`` starts at or above it; the whole blocks that do not fit
+exactly into a school's seats are what it adds.  Subgradient steps then raise ``λ`` where no school takes
+a block and lower it where several do (Polyak steps toward the best plan known, halved when ``L`` stalls).
+This is the classic bound of the generalised assignment problem (Ross & Soland 1975; Fisher, Jaikumar &
+Van Wassenhove 1986).
+
+Measured on the seeded 50,000-block city at 5 % slack: the relaxation lies 0.50 % below the bound after
+about a hundred steps, so no plan is within 0.5 % of the relaxation there.
+
+Ignored, which only weakens the bound: one piece per zone, anchors, the cap on moved children.  Not used
+with overload allowed (seats are then soft) or per-pair loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import ZoneProblem
+
+__all__ = ["LagrangeBound", "knapsack_bound"]
+
+log = logging.getLogger(__name__)
+
+#: A school with more seats counts them in units of ``ceil(seats / MAX_SEATS)`` (rounding each block's
+#: children down and the seats down keeps every plan feasible, so the bound stays valid; the fractional
+#: knapsack, also valid, caps what that looser knapsack may add).
+MAX_SEATS = 4096
+#: The step size is halved after this many steps without a better bound.
+STALL_STEPS = 3
+#: The first step goes this share of the way to the best plan known (Polyak).
+FIRST_STEP = 0.5
+#: Stop once the step size falls below this.
+MIN_STEP = 1e-4
+
+
+@dataclass(frozen=True)
+class LagrangeBound:
+    value: int  # proven lower bound on the trips of every plan (scaled child-metres, rounded down)
+    start: int  # the bound at the relaxation's prices (before any step)
+    steps: int
+    seconds: float
+
+
+def knapsack_bound(
+    problem: ZoneProblem,
+    prices: np.ndarray,
+    upper: float,
+    deadline: float,
+    *,
+    relative_gap: float = 0.0,
+    max_steps: int = 1_000,
+) -> LagrangeBound:
+    """Raise the Lagrangian knapsack bound from the seat prices ``prices`` (per scaled child, per school,
+    as ``flow.seat_prices`` gives them) until ``deadline``, ``max_steps``, or until it is within
+    ``relative_gap`` of ``upper`` (the trips of the best plan known, which also sizes the steps)."""
+    if problem.allow_overload or problem.arc_load is not None:
+        raise ValueError("the knapsack bound needs hard seats and loads equal to the block's children")
+    t0 = time.perf_counter()
+    p = problem
+    unit = p.arc_unit_cost.astype(np.float64)
+    students = p.students.astype(np.float64)
+    first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
+    if (np.diff(np.append(first, len(p.arc_block))) == 0).any():
+        raise ValueError("every block needs a candidate school")
+    # the relaxation's price of each block's child: its cheapest school, seats priced
+    lam = np.minimum.reduceat(unit + prices[p.arc_school], first)
+    knap = _Knapsacks(p)
+    value = knap.evaluate(lam)
+    start = best = value
+    step, stall, steps = FIRST_STEP, 0, 0
+    took = time.perf_counter() - t0  # a step takes about as long as the first evaluation
+    while steps < max_steps and time.perf_counter() + took < deadline and step >= MIN_STEP:
+        if upper - best <= relative_gap * upper:
+            break
+        g = students * (1.0 - knap.taken)  # the subgradient: children not taken (or taken twice)
+        norm = float(g @ g)
+        if norm == 0.0:
+            break  # every block taken exactly once: the knapsacks form a plan, the bound is exact
+        lam = lam + step * max(upper - value, 1e-9 * abs(upper)) / norm * g
+        value = knap.evaluate(lam)
+        steps += 1
+        if value > best:
+            best, stall = value, 0
+        else:
+            stall += 1
+            if stall >= STALL_STEPS:
+                step, stall = step / 2, 0
+    # floating point: give up a millionth of a child-metre per child, then round down
+    proven = math.floor(best - 1e-6 * (1.0 + students.sum()))
+    result = LagrangeBound(
+        value=int(proven),
+        start=int(math.floor(start - 1e-6 * (1.0 + students.sum()))),
+        steps=steps,
+        seconds=time.perf_counter() - t0,
+    )
+    log.info(
+        "knapsack bound: %.1f child-km after %d step(s) (%.1f at the relaxation's prices), %.2f s",
+        result.value / p.scale / 1000,
+        result.steps,
+        result.start / p.scale / 1000,
+        result.seconds,
+    )
+    return result
+
+
+class _Knapsacks:
+    """Each school's 0-1 knapsack over its candidate blocks, re-solved only where the prices changed."""
+
+    def __init__(self, p: ZoneProblem):
+        self.p = p
+        order = np.argsort(p.arc_school, kind="stable")
+        self.order = order
+        self.cut = np.searchsorted(p.arc_school[order], np.arange(p.n_schools + 1))
+        seats = np.maximum(p.capacity, 0)
+        self.unit = np.maximum(1, -(-seats // MAX_SEATS))
+        self.seats = seats // self.unit
+        self.cost = p.arc_unit_cost.astype(np.float64)
+        self.value = np.zeros(p.n_schools)
+        self.chosen = np.zeros(len(p.arc_block), dtype=bool)
+        self.taken = np.zeros(p.n_blocks)
+        self.lam: np.ndarray | None = None
+
+    def evaluate(self, lam: np.ndarray) -> float:
+        """L(lam); also sets ``taken`` (knapsacks taking each block)."""
+        p = self.p
+        if self.lam is None:
+            schools = np.arange(p.n_schools)
+        else:
+            changed = np.flatnonzero(lam != self.lam)
+            arcs = np.flatnonzero(np.isin(p.arc_block, changed))
+            schools = np.unique(p.arc_school[arcs])
+        profit = (lam[p.arc_block] - self.cost) * p.students[p.arc_block]
+        for j in schools:
+            arcs = self.order[self.cut[j] : self.cut[j + 1]]
+            self.chosen[arcs] = False
+            arcs = arcs[profit[arcs] > 0]
+            weight = p.students[p.arc_block[arcs]]
+            unit = int(self.unit[j])
+            self.value[j], take = _knapsack(weight // unit, profit[arcs], int(self.seats[j]))
+            if unit > 1:
+                self.value[j] = min(self.value[j], _fractional(weight, profit[arcs], int(p.capacity[j])))
+            self.chosen[arcs[take]] = True
+        self.lam = lam
+        self.taken = np.bincount(p.arc_block[self.chosen], minlength=p.n_blocks).astype(np.float64)
+        return float(lam @ p.students.astype(np.float64) - self.value.sum())
+
+
+def _knapsack(weight: np.ndarray, profit: np.ndarray, seats: int) -> tuple[float, np.ndarray]:
+    """Most profit of items within ``seats`` (weights integer ≥ 0, profits > 0), and which items.
+
+    Exact.  Items are first fixed by the bounds of Dembo & Hammer (1980): with the items by profit per
+    seat, the greedy prefix and the fractional bound ``U`` at the first item that does not fit (ratio
+    ``r``), and ``z`` the greedy plan's profit, an item whose profit differs from ``r`` times its weight
+    by more than ``U − z`` is in every optimal plan (if in the prefix) or in none.  The dynamic programme
+    over seats then runs on the rest (on the 50,000-block city: a third of the items and of the work)."""
+    take = weight == 0
+    total = float(profit[take].sum())
+    rest = np.flatnonzero(~take & (weight <= seats))
+    if not len(rest):
+        return total, take
+    ratio = profit[rest] / weight[rest]
+    rest = rest[np.argsort(-ratio, kind="stable")]
+    w, v = weight[rest], profit[rest]
+    fits = np.cumsum(w) <= seats
+    b = int(fits.sum())  # the prefix fits, item b does not
+    if b == len(rest):
+        take[rest] = True
+        return total + float(v.sum()), take
+    room = seats - int(w[:b].sum())
+    r = v[b] / w[b]
+    upper = float(v[:b].sum()) + r * room
+    greedy, left = float(v[:b].sum()), room
+    for wi, vi in zip(w[b:].tolist(), v[b:].tolist()):
+        if wi <= left:
+            greedy, left = greedy + vi, left - wi
+    free = np.abs(v - r * w) <= (upper - greedy) * (1 + 1e-9) + 1e-9
+    sure = ~free & (np.arange(len(rest)) < b)
+    take[rest[sure]] = True
+    total += float(v[sure].sum())
+    items = rest[free]
+    cap = min(seats - int(w[sure].sum()), int(weight[items].sum()))
+    best = np.zeros(cap + 1)
+    better = np.zeros((len(items), cap + 1), dtype=bool)
+    for k, i in enumerate(items):
+        wi = int(weight[i])
+        if wi > cap:
+            continue
+        cand = best[: cap + 1 - wi] + profit[i]
+        better[k, wi:] = cand > best[wi:]
+        np.maximum(best[wi:], cand, out=best[wi:])
+    room = cap
+    for k in range(len(items) - 1, -1, -1):
+        if better[k, room]:
+            take[items[k]] = True
+            room -= int(weight[items[k]])
+    return total + float(best[cap]), take
+
+
+def _fractional(weight: np.ndarray, profit: np.ndarray, seats: int) -> float:
+    """Most profit of items within ``seats`` when items may be split (an upper bound of the 0-1 knapsack)."""
+    order = np.argsort(-profit / np.maximum(weight, 1e-12), kind="stable")
+    w, v = weight[order].astype(np.float64), profit[order]
+    full = np.cumsum(w) <= seats
+    room = seats - w[full].sum()
+    rest = np.flatnonzero(~full)
+    part = v[rest[0]] * room / w[rest[0]] if len(rest) else 0.0
+    return float(v[full].sum() + part)
