@@ -124,3 +124,31 @@ def test_large_problems_report_the_knapsack_bound(monkeypatch):
     # the best bound is reported (windows grown to every school may have proven a better one)
     assert info.lower_bound >= calls[0].value - 1e-6
     assert info.bound_source in ("knapsack (Lagrangian)", "CP-SAT")
+
+
+@pytest.mark.parametrize("contiguity", [False, True])
+def test_plan_of_the_knapsacks_is_valid_and_never_worse(contiguity):
+    from dataclasses import replace
+
+    from zoning.heuristics import round_flow, violations
+    from zoning.model_zones import feasible_candidates, objective
+
+    for seed in range(3):
+        p = replace(_problem(seed, 0.03, rows=12, cols=12, n_schools=8), contiguity=contiguity)
+        p, flow = feasible_candidates(p)
+        options = SolveOptions(time_limit_s=5, seed=1)
+        start = search_zones._first_plan(p, flow, time.perf_counter() + 5)
+        lp_choice = round_flow(p, flow.flows)
+        search = search_zones._Windows(
+            p, options, time.perf_counter() + 5, start, float(flow.value), lp_choice
+        )
+        search.repair()
+        assert search.valid()
+        before = search.cost
+        after, bound = search_zones._knapsack_restart(search, seat_prices(p, flow.flows), lp_choice)
+        assert after.valid() and not violations(p, after.assign)
+        assert after.cost == objective(p, after.assign) <= before
+        assert flow.value <= bound.value <= after.cost
+        # the knapsacks' choice: a candidate school of the block, or none
+        chosen = bound.choice >= 0
+        assert (p.arc_index(np.flatnonzero(chosen), bound.choice[chosen]) >= 0).all()

@@ -55,6 +55,9 @@ class LagrangeBound:
     start: int  # the bound at the relaxation's prices (before any step)
     steps: int
     seconds: float
+    #: (N,) per block the school whose knapsack took it at the best prices (the nearest of several), -1 if
+    #: none did: nearly a plan, packed school by school (``search_zones`` makes one of it)
+    choice: np.ndarray
 
 
 def knapsack_bound(
@@ -83,6 +86,7 @@ def knapsack_bound(
     knap = _Knapsacks(p)
     value = knap.evaluate(lam)
     start = best = value
+    best_chosen = knap.chosen.copy()
     step, stall, steps = FIRST_STEP, 0, 0
     took = time.perf_counter() - t0  # a step takes about as long as the first evaluation
     while steps < max_steps and time.perf_counter() + took < deadline and step >= MIN_STEP:
@@ -96,7 +100,7 @@ def knapsack_bound(
         value = knap.evaluate(lam)
         steps += 1
         if value > best:
-            best, stall = value, 0
+            best, best_chosen, stall = value, knap.chosen.copy(), 0
         else:
             stall += 1
             if stall >= STALL_STEPS:
@@ -108,6 +112,7 @@ def knapsack_bound(
         start=int(math.floor(start - 1e-6 * (1.0 + students.sum()))),
         steps=steps,
         seconds=time.perf_counter() - t0,
+        choice=_choice(p, best_chosen),
     )
     log.info(
         "knapsack bound: %.1f child-km after %d step(s) (%.1f at the relaxation's prices), %.2f s",
@@ -117,6 +122,17 @@ def knapsack_bound(
         result.seconds,
     )
     return result
+
+
+def _choice(p: ZoneProblem, chosen: np.ndarray) -> np.ndarray:
+    """Per block the school of its cheapest chosen arc, -1 where no knapsack took it."""
+    arcs = np.flatnonzero(chosen)
+    arcs = arcs[np.lexsort((p.arc_unit_cost[arcs], p.arc_block[arcs]))]
+    head = np.ones(len(arcs), dtype=bool)
+    head[1:] = p.arc_block[arcs[1:]] != p.arc_block[arcs[:-1]]
+    choice = np.full(p.n_blocks, -1, dtype=np.int64)
+    choice[p.arc_block[arcs[head]]] = p.arc_school[arcs[head]]
+    return choice
 
 
 class _Knapsacks:
