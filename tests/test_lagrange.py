@@ -102,7 +102,8 @@ def test_knapsack_bound_refuses_soft_seats():
 
 
 def test_large_problems_report_the_knapsack_bound(monkeypatch):
-    # too large for the whole model (FULL_BLOCKS lowered): the last share of the time raises the bound
+    # a large problem (LARGE_BLOCKS and FULL_BLOCKS lowered): a share of the time raises the knapsack bound
+    monkeypatch.setattr(search_zones, "LARGE_BLOCKS", 100)
     monkeypatch.setattr(search_zones, "FULL_BLOCKS", 100)
     monkeypatch.setattr(search_zones, "WINDOW_BLOCKS", 30)
     calls = []
