@@ -115,7 +115,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     """
     t0 = time.perf_counter()
     deadline = t0 + options.time_limit_s
-    prices = None
+    relaxed = None  # the relaxation's flows, on a large problem with hard seats (for the knapsack bound)
     if problem.arc_load is None:
         problem, flow = feasible_candidates(problem)
         bound, bound_source, lp_value, lp_seconds = (
@@ -124,10 +124,10 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
             flow.value,
             flow.seconds,
         )
-        start = _first_plan(problem, flow, deadline)
         lp_choice = round_flow(problem, flow.flows)
+        start = _first_plan(problem, flow, deadline, lp_choice)
         if problem.n_blocks > LARGE_BLOCKS and not problem.allow_overload:
-            prices = seat_prices(problem, flow.flows)  # for the knapsack bound and its plan
+            relaxed = flow.flows
     else:
         # per-pair loads (the generalised assignment problem): no transportation bound; the cheapest arcs
         bound, bound_source, lp_value, lp_seconds = 0.0, "", 0, 0.0
@@ -145,8 +145,8 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
             time.perf_counter() - t0,
         )
     search.repair()
-    if prices is not None and search.valid() and not search.gap_closed():
-        search, knapsack = _knapsack_restart(search, prices, lp_choice)
+    if relaxed is not None and search.valid() and not search.gap_closed():
+        search, knapsack = _knapsack_restart(search, seat_prices(problem, relaxed), lp_choice)
         if knapsack.value > bound:
             bound, bound_source = float(knapsack.value), "knapsack (Lagrangian)"
     search.improve()
@@ -197,15 +197,16 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
 CHAINS_SHARE = 0.25
 
 
-def _first_plan(problem: ZoneProblem, flow, deadline: float) -> np.ndarray:
+def _first_plan(problem: ZoneProblem, flow, deadline: float, rounded: np.ndarray | None = None) -> np.ndarray:
     """Round the relaxation, join cut-off pieces to a zone they touch (with the one-piece rule), then take
     children out of over-full schools by ejection chains.  Whatever the chains cannot place is left to the
     repair windows (measured on the 50,000-block cities at 5 % slack: chains of any length leave one or two
     schools over with the one-piece rule and none without; re-solving the relaxation without the seats it
-    overfilled, as this step once did after three-move chains, took 5-6 s more and placed none of it)."""
+    overfilled, as this step once did after three-move chains, took 5-6 s more and placed none of it).
+    ``rounded``: the rounded relaxation, when the caller has it already."""
     p = problem
     t0 = time.perf_counter()
-    assign = round_flow(p, flow.flows)
+    assign = round_flow(p, flow.flows) if rounded is None else rounded.copy()
     if p.contiguity:
         assign = repair(p, assign, seats=False)
     # where the relaxation itself overloads a school (overload allowed), its overload there is room too
