@@ -146,7 +146,7 @@ def assign_zones(
     # and the plan's tables and the checker that follow the search get their share (measured: ~1 s at
     # 50,000 blocks, ~6 s at 200,000)
     spent = time.perf_counter() - started
-    after = POST_SOLVE_S_PER_BLOCK * problem.n_blocks + 0.3
+    after = POST_SOLVE_S_PER_BLOCK * problem.n_blocks + 0.6
     limit = max(min(1.0, options.time_limit_s), options.time_limit_s - spent - after)
     solution = solve_zones(problem, replace(options, time_limit_s=limit))
     plan = _make_plan(blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings)
