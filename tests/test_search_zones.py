@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -201,6 +203,24 @@ def test_repair_windows_mend_a_plan_the_chains_cannot(monkeypatch):
     monkeypatch.setattr(search_zones, "relieve_seats", lambda p, a, **kw: a)  # rounding leaves schools over
     plan = assign_zones(blocks, schools, move_penalty_m=0, options=SolveOptions(time_limit_s=10, seed=2))
     check_plan(plan)
+
+
+def test_failed_repair_windows_are_tried_again_longer_before_wider(monkeypatch):
+    # every repair window fails: the same windows again with REPAIR_BOOST times the time, then wider ones
+    blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25])
+    p = _problem(blocks, schools, move_penalty_m=0)
+    monkeypatch.setattr(search_zones, "REPAIR_BLOCKS", 5)  # one block with the one-piece rule (5 // 5)
+    search = search_zones._Windows(p, SolveOptions(), time.perf_counter() + 5, np.array([0, 0, 0, 1]), 1.0)
+    tried = []
+
+    def fail(seed, schools, repairing=False):
+        tried.append((search.window_blocks, search._repair_boost))
+        return False
+
+    monkeypatch.setattr(search, "solve_window", fail)
+    search.repair()
+    assert tried == [(1, 1), (1, 4), (2, 4), (4, 4)]
+    assert not search.valid()
 
 
 def test_a_plan_still_over_seats_at_the_time_limit_names_the_schools():
