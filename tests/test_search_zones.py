@@ -246,3 +246,24 @@ def test_assignment_problem_takes_per_pair_loads():
     assert not violations(p, solution.assign)
     with pytest.raises(ValueError, match="agents × jobs"):
         assignment_problem(cost, load[:, :2], np.array([10, 8]))
+
+
+def test_repair_windows_of_a_city_grow_no_wider_than_the_cap(monkeypatch):
+    # above FULL_BLOCKS the repair windows stop growing at MAX_REPAIR_BLOCKS and get longer instead
+    blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25])
+    p = _problem(blocks, schools, move_penalty_m=0)
+    monkeypatch.setattr(search_zones, "REPAIR_BLOCKS", 5)  # one block with the one-piece rule
+    monkeypatch.setattr(search_zones, "FULL_BLOCKS", 3)
+    monkeypatch.setattr(search_zones, "MAX_REPAIR_BLOCKS", 2)
+    search = search_zones._Windows(p, SolveOptions(), time.perf_counter() + 5, np.array([0, 0, 0, 1]), 1.0)
+    tried = []
+
+    def fail(seed, schools, repairing=False):
+        tried.append((search.window_blocks, search._repair_boost))
+        if len(tried) == 6:
+            search.deadline = 0.0  # stop here
+        return False
+
+    monkeypatch.setattr(search, "solve_window", fail)
+    search.repair()
+    assert tried == [(1, 1), (1, 4), (2, 4), (2, 8), (2, 16), (2, 32)]

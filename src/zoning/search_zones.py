@@ -94,6 +94,9 @@ REPAIR_BLOCKS = 3_000
 #: wider ones (a 50,000-polygon city with one piece per zone: a 600-block window that fails in 1 s mends the
 #: school in 1.4 s; windows of 1,200-19,200 blocks with 1-10 s failed, their lazy one-piece cuts unsettled).
 REPAIR_BOOST = 4
+#: Repair windows of a problem above ``FULL_BLOCKS`` blocks grow no wider, then get longer: memory and model
+#: building stay those of a window, never the whole city's (plain CP-SAT on 50,000 × 1,500: 2.4 GB).
+MAX_REPAIR_BLOCKS = 20_000
 #: Share of the improvement time that small windows get before the whole model, on problems of at most
 #: ``FULL_BLOCKS`` blocks (they hand the whole model a better hint).
 SMALL_WINDOWS_SHARE = 0.5
@@ -525,10 +528,13 @@ class _Windows:
             if not len(seeds):
                 if not failed or self.window_blocks >= p.n_blocks:
                     return  # only the cap on moved children is broken, or nothing wider to try
+                widest = p.n_blocks if p.n_blocks <= FULL_BLOCKS else MAX_REPAIR_BLOCKS
                 if self._repair_boost < REPAIR_BOOST:
                     self._repair_boost = REPAIR_BOOST  # the same windows again, longer
+                elif self.window_blocks < widest:
+                    self.window_blocks = min(widest, 2 * self.window_blocks)  # look wider
                 else:
-                    self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)  # look wider
+                    self._repair_boost *= 2  # as wide as a city's repair window goes: longer still
                 failed.clear()
                 continue
             seed = int(seeds[np.argmax(trouble[seeds])])
