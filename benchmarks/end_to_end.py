@@ -8,7 +8,9 @@ Issue 5 ("City scale"): ``zoning partition`` on a 50,000-polygon GeoPackage — 
 adjacency → costs → solve → metrics → map → outputs — in ≤ 90 s and ≤ 3 GB peak memory on 2 cores.  The
 solver is measured elsewhere (``benchmarks/city.py``); here it runs with ``--no-contiguity`` and a short
 ``--time-limit`` (10 s by default) and ``--allow-overload`` (so the rounded relaxation is already a plan;
-``--no-overload`` drops it), so that what is measured is everything around it.
+``--no-overload`` drops it), so that what is measured is everything around it.  ``make bench`` runs it with
+partition's default rules instead (``--contiguity --no-overload --time-limit 60``): 66 s and 725 MB in all,
+the solve stage 55.7 s, the plan 1.7 % above the relaxation and proven within 1.5 % of the optimum.
 
 Generator (:func:`make_city`; everything drawn from one integer seed, default 5)
 - City outline: a blob around Hefei (合肥, lon 117.27°E, lat 31.86°N) of radius 15 km modulated by five
