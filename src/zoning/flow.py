@@ -112,17 +112,11 @@ def seat_prices(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
     unit = p.arc_unit_cost.astype(np.float64)
     load = np.bincount(p.arc_school, weights=flows, minlength=m)
     free = np.flatnonzero(load < p.capacity)
-    first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
-    size = np.diff(np.append(first, len(p.arc_block)))
     carrying = np.flatnonzero(flows > 0)
     blocks = p.arc_block[carrying]
     # every arc b of a block with relaxed flow on arc a: a child moves from a's school to b's
-    a = np.repeat(carrying, size[blocks])
-    b = (
-        np.arange(len(a))
-        - np.repeat(np.cumsum(size[blocks]) - size[blocks], size[blocks])
-        + first[p.arc_block[a]]
-    )
+    a = np.repeat(carrying, np.diff(p.arc_start)[blocks])
+    b = p.block_arcs(blocks)
     src, dst, w = p.arc_school[b], p.arc_school[a], unit[b] - unit[a]
     keep = src != dst
     src, dst, w = src[keep], dst[keep], w[keep]

@@ -295,8 +295,6 @@ class _Ejection:
         p = self.p = problem
         self.assign = assign
         self.load = loads(p, assign)
-        self.first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
-        self.last = np.searchsorted(p.arc_block, np.arange(p.n_blocks), side="right")
         self.here = p.arc_unit_cost[p.arc_index(np.arange(p.n_blocks), assign)]
         order = np.argsort(assign, kind="stable")
         cut = np.searchsorted(assign[order], np.arange(p.n_schools + 1))
@@ -360,8 +358,7 @@ class _Ejection:
         blocks = self._movable(j)
         if not len(blocks):
             return (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0),)
-        size = self.last[blocks] - self.first[blocks]
-        arcs = np.arange(size.sum()) + np.repeat(self.first[blocks] - np.cumsum(size) + size, size)
+        arcs = p.block_arcs(blocks)
         i = p.arc_block[arcs]
         k = p.arc_school[arcs]
         keep = k != j

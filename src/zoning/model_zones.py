@@ -128,7 +128,7 @@ class ZoneModel:
     def _assign_once(self) -> None:
         """Every block goes to exactly one of its candidate schools: Σ_{a ∋ i} x_a = 1."""
         p = self.problem
-        starts = np.searchsorted(p.arc_block, np.arange(p.n_blocks + 1))
+        starts = p.arc_start
         for i in range(p.n_blocks):
             self.model.add_exactly_one(self.x[starts[i] : starts[i + 1]])
 

@@ -132,6 +132,17 @@ class ZoneProblem:
         return adj.indptr, adj.indices
 
     @cached_property
+    def arc_start(self) -> np.ndarray:
+        """(N+1,) the arcs of block i are ``arc_start[i]:arc_start[i + 1]`` (arcs are sorted by block)."""
+        return np.searchsorted(self.arc_block, np.arange(self.n_blocks + 1))
+
+    def block_arcs(self, blocks: np.ndarray) -> np.ndarray:
+        """Indices of every candidate arc of ``blocks``, block by block."""
+        first = self.arc_start[blocks]
+        size = self.arc_start[blocks + 1] - first
+        return np.arange(size.sum()) + np.repeat(first - np.cumsum(size) + size, size)
+
+    @cached_property
     def _arc_keys(self) -> tuple[np.ndarray, np.ndarray]:
         keys = self.arc_block * self.n_schools + self.arc_school
         order = np.argsort(keys)
@@ -198,10 +209,7 @@ class ZoneProblem:
         bmap[blocks] = np.arange(len(blocks))
         smap = np.full(m + 1, len(schools), dtype=np.int64)
         smap[schools] = np.arange(len(schools))
-        first = np.searchsorted(self.arc_block, blocks)
-        last = np.searchsorted(self.arc_block, blocks, side="right")
-        size = last - first
-        arcs = np.arange(size.sum()) + np.repeat(first - np.cumsum(size) + size, size)
+        arcs = self.block_arcs(blocks)
         arcs = arcs[smap[self.arc_school[arcs]] < len(schools)]
         e = self.edges
         e = e[(bmap[e[:, 0]] >= 0) & (bmap[e[:, 1]] >= 0)]
@@ -400,8 +408,7 @@ def _nearest_by_road(problem: ZoneProblem, must: tuple[np.ndarray, np.ndarray]) 
     """Keep the k nearest schools by road of every block (and the ``must`` arcs); give blocks left with no
     candidate the schools on their piece of the network; name the blocks no road joins to any school."""
     p = problem
-    first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
-    rank = np.arange(len(p.arc_block)) - first[p.arc_block]
+    rank = np.arange(len(p.arc_block)) - p.arc_start[p.arc_block]
     keep = (rank < p.k) | np.isin(p.arc_block * p.n_schools + p.arc_school, must[0] * p.n_schools + must[1])
     p = replace(p, arc_block=p.arc_block[keep], arc_school=p.arc_school[keep], arc_dist_m=p.arc_dist_m[keep])
 

@@ -142,8 +142,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         # per-pair loads (the generalised assignment problem): no transportation bound; the cheapest arcs
         bound, bound_source, lp_value, lp_seconds = 0.0, "", 0, 0.0
         lp_choice = None
-        first = np.searchsorted(problem.arc_block, np.arange(problem.n_blocks))
-        start = problem.arc_school[first]
+        start = problem.arc_school[problem.arc_start[:-1]]
         if problem.contiguity:
             start = repair(problem, start, seats=False)
     search = _Windows(problem, options, deadline, start, bound, lp_choice)
