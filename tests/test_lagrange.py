@@ -4,6 +4,7 @@ between the relaxation and the optimum."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,8 +15,9 @@ from conftest import grid_instance
 from zoning import SolveOptions, assign_zones, check_plan
 from zoning.flow import seat_prices, transport_bound
 from zoning.graph import build_block_graph
+from zoning.heuristics import round_flow, violations
 from zoning.lagrange import _knapsack, knapsack_bound
-from zoning.model_zones import solve_exact
+from zoning.model_zones import feasible_candidates, objective, solve_exact
 from zoning.problem import build_zone_problem
 
 
@@ -93,8 +95,6 @@ def test_knapsack_bound_lies_between_the_relaxation_and_the_optimum(monkeypatch,
 def test_knapsack_bound_refuses_soft_seats():
     p = _problem(0, 0.1)
     flow = transport_bound(p)
-    from dataclasses import replace
-
     with pytest.raises(ValueError, match="hard seats"):
         knapsack_bound(
             replace(p, allow_overload=True), seat_prices(p, flow.flows), 1.0, time.perf_counter() + 1
@@ -129,11 +129,6 @@ def test_large_problems_report_the_knapsack_bound(monkeypatch):
 
 @pytest.mark.parametrize("contiguity", [False, True])
 def test_plan_of_the_knapsacks_is_valid_and_never_worse(contiguity):
-    from dataclasses import replace
-
-    from zoning.heuristics import round_flow, violations
-    from zoning.model_zones import feasible_candidates, objective
-
     for seed in range(3):
         p = replace(_problem(seed, 0.03, rows=12, cols=12, n_schools=8), contiguity=contiguity)
         p, flow = feasible_candidates(p)

@@ -82,11 +82,10 @@ def knapsack_bound(
     p = problem
     unit = p.arc_unit_cost.astype(np.float64)
     students = p.students.astype(np.float64)
-    first = np.searchsorted(p.arc_block, np.arange(p.n_blocks))
-    if (np.diff(np.append(first, len(p.arc_block))) == 0).any():
+    if (np.diff(p.arc_start) == 0).any():
         raise ValueError("every block needs a candidate school")
     # the relaxation's price of each block's child: its cheapest school, seats priced
-    lam = np.minimum.reduceat(unit + prices[p.arc_school], first)
+    lam = np.minimum.reduceat(unit + prices[p.arc_school], p.arc_start[:-1])
     knap = _Knapsacks(p)
     value = knap.evaluate(lam)
     start = best = value
@@ -140,7 +139,9 @@ def _choice(p: ZoneProblem, chosen: np.ndarray) -> np.ndarray:
 
 
 class _Knapsacks:
-    """Each school's 0-1 knapsack over its candidate blocks, re-solved only where the prices changed."""
+    """Each school's 0-1 knapsack over its candidate blocks (all re-solved at every step: a step changes the
+    price of every block taken twice or not at all, and on the 50,000-block city at 5 % slack those touch
+    1,498-1,500 of the 1,500 schools)."""
 
     def __init__(self, p: ZoneProblem):
         self.p = p
@@ -151,34 +152,27 @@ class _Knapsacks:
         self.unit = np.maximum(1, -(-seats // MAX_SEATS))
         self.seats = seats // self.unit
         self.cost = p.arc_unit_cost.astype(np.float64)
-        self.value = np.zeros(p.n_schools)
         self.chosen = np.zeros(len(p.arc_block), dtype=bool)
         self.taken = np.zeros(p.n_blocks)
-        self.lam: np.ndarray | None = None
 
     def evaluate(self, lam: np.ndarray) -> float:
-        """L(lam); also sets ``taken`` (knapsacks taking each block)."""
+        """L(lam); also sets ``chosen`` (arcs the knapsacks take) and ``taken`` (knapsacks taking each block)."""
         p = self.p
-        if self.lam is None:
-            schools = np.arange(p.n_schools)
-        else:
-            changed = np.flatnonzero(lam != self.lam)
-            arcs = np.flatnonzero(np.isin(p.arc_block, changed))
-            schools = np.unique(p.arc_school[arcs])
         profit = (lam[p.arc_block] - self.cost) * p.students[p.arc_block]
-        for j in schools:
+        self.chosen[:] = False
+        total = 0.0
+        for j in range(p.n_schools):
             arcs = self.order[self.cut[j] : self.cut[j + 1]]
-            self.chosen[arcs] = False
             arcs = arcs[profit[arcs] > 0]
             weight = p.students[p.arc_block[arcs]]
             unit = int(self.unit[j])
-            self.value[j], take = _knapsack(weight // unit, profit[arcs], int(self.seats[j]))
+            value, take = _knapsack(weight // unit, profit[arcs], int(self.seats[j]))
             if unit > 1:
-                self.value[j] = min(self.value[j], _fractional(weight, profit[arcs], int(p.capacity[j])))
+                value = min(value, _fractional(weight, profit[arcs], int(p.capacity[j])))
+            total += value
             self.chosen[arcs[take]] = True
-        self.lam = lam
         self.taken = np.bincount(p.arc_block[self.chosen], minlength=p.n_blocks).astype(np.float64)
-        return float(lam @ p.students.astype(np.float64) - self.value.sum())
+        return float(lam @ p.students.astype(np.float64) - total)
 
 
 def _knapsack(weight: np.ndarray, profit: np.ndarray, seats: int) -> tuple[float, np.ndarray]:
