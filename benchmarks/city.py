@@ -332,9 +332,9 @@ def work_peer(inst: Instance, time_limit_s: float) -> dict:
     """The plain one-shot CP-SAT model on the same k nearest candidates; also times zoning's preparation."""
     from ortools.sat.python import cp_model
 
-    from zoning.crs import to_metric
-    from zoning.graph import build_block_graph
-    from zoning.problem import build_zone_problem
+    from zoning.geo.graph import build_block_graph
+    from zoning.io.crs import to_metric
+    from zoning.zones.problem import build_zone_problem
 
     blocks, schools = make_city(inst.rows, inst.cols, inst.schools, inst.slack, inst.seed)
     steps = {}
@@ -350,7 +350,7 @@ def work_peer(inst: Instance, time_limit_s: float) -> dict:
         bm, sm, graph, k=K, contiguity=False, move_penalty_m=0, max_distance_m=inst.max_distance_m
     )
     steps["build_zone_problem"] = time.perf_counter() - t
-    from zoning.flow import transport_bound
+    from zoning.zones.bound import transport_bound
 
     t = time.perf_counter()
     flow = transport_bound(p)
@@ -494,10 +494,10 @@ def work_spopt(inst: Instance, time_limit_s: float) -> dict:
     import pulp
     from spopt.locate import PMedian
 
-    from zoning.crs import to_metric
-    from zoning.flow import transport_bound
-    from zoning.graph import build_block_graph
-    from zoning.problem import build_zone_problem
+    from zoning.geo.graph import build_block_graph
+    from zoning.io.crs import to_metric
+    from zoning.zones.bound import transport_bound
+    from zoning.zones.problem import build_zone_problem
 
     blocks, schools = make_city(inst.rows, inst.cols, inst.schools, inst.slack, inst.seed)
     bm, crs = to_metric(blocks)

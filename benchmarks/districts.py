@@ -2,7 +2,7 @@
 
 Instances — seeded synthetic cities (``city(n, seed)``): n schools at points uniform in a square of side
 1000·√n m (EPSG:32650), seats uniform 300–1500, children = seats × U(0.7, 1.0), quality U(40, 100);
-adjacency from the schools' Voronoi cells (``zoning.graph.build_block_graph`` on the schools as point
+adjacency from the schools' Voronoi cells (``zoning.geo.graph.build_block_graph`` on the schools as point
 blocks).  Default tolerances, contiguity on.  100 → 10, 300 → 25 and 1000 → 80 districts.
 
 Targets on 2 cores (the issue): 100 → 10 proven optimal (gap ≤ 0.01 %) within 10 s; 300 → 25 a first plan
@@ -35,9 +35,9 @@ from ortools.sat.python import cp_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from zoning.graph import build_block_graph  # noqa: E402
+from zoning.districts.problem import QUALITY_SCALE, DistrictProblem, build_district_problem  # noqa: E402
+from zoning.geo.graph import build_block_graph  # noqa: E402
 from zoning.options import SolveOptions  # noqa: E402
-from zoning.problem_districts import QUALITY_SCALE, DistrictProblem, build_district_problem  # noqa: E402
 
 #: (name, schools, districts, time limit s, first-plan target s, gap target, target in words)
 INSTANCES = [
@@ -75,7 +75,7 @@ def _peak_mb() -> float:
 
 def run_zoning(n: int, k: int, time_limit: float) -> dict:
     """zoning's search on one instance (in its own process)."""
-    from zoning.model_districts import is_valid, solve_districts
+    from zoning.districts.model import is_valid, solve_districts
 
     p = problem(n, k)
     t = time.perf_counter()
@@ -140,7 +140,7 @@ def plain_model(p: DistrictProblem) -> tuple[cp_model.CpModel, list]:
 
 def run_plain(n: int, k: int, time_limit: float) -> dict:
     """The peer on one instance (in its own process)."""
-    from zoning.model_districts import district_pieces
+    from zoning.districts.model import district_pieces
 
     p = problem(n, k)
     t = time.perf_counter()

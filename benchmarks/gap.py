@@ -12,7 +12,7 @@ Measured, per instance, all in this one process (the instances are tiny):
 - zoning: ``solve_zones(assignment_problem(cost, load, capacity), SolveOptions(time_limit_s=S,
   relative_gap=0.0))`` — the assignment core with per-pair loads, asked for an exact proof.  Seconds are wall
   seconds of building the problem plus the solve.  "optimal" means status "optimal" *and* the objective equals
-  ``opt_min``; every plan is checked with ``zoning.heuristics.violations`` (must be []) and, independently of
+  ``opt_min``; every plan is checked with ``zoning.zones.start.violations`` (must be []) and, independently of
   the library, by recomputing each agent's load from the raw arrays.
 - plain CP-SAT (the peer): one Boolean per (agent, job), exactly one agent per job, Σ load·x ≤ capacity per
   agent, minimise Σ cost·x; no hint, one solve, 2 workers, the same time limit.  Seconds = model build + solve.
@@ -150,10 +150,10 @@ def plan_cost(cost: np.ndarray, assign: np.ndarray) -> int:
 def run_zoning(cost: np.ndarray, load: np.ndarray, capacity: np.ndarray, limit_s: float) -> dict:
     """zoning's assignment core, asked for an exact proof; objective, status, seconds and the checks."""
     from zoning.errors import ZoningError
-    from zoning.heuristics import violations
     from zoning.options import SolveOptions
-    from zoning.problem import assignment_problem
-    from zoning.search_zones import solve_zones
+    from zoning.zones.problem import assignment_problem
+    from zoning.zones.search import solve_zones
+    from zoning.zones.start import violations
 
     t0 = time.perf_counter()
     problem = assignment_problem(cost, load, capacity)

@@ -28,9 +28,9 @@ from ortools.sat.python import cp_model
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import zoning  # noqa: E402
-from zoning.crs import to_metric  # noqa: E402
-from zoning.graph import build_block_graph  # noqa: E402
-from zoning.problem import build_zone_problem  # noqa: E402
+from zoning.geo.graph import build_block_graph  # noqa: E402
+from zoning.io.crs import to_metric  # noqa: E402
+from zoning.zones.problem import build_zone_problem  # noqa: E402
 
 
 def grid_city(rows: int, cols: int, n_schools: int, slack: float, seed: int):

@@ -14,8 +14,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from conftest import shared
-from zoning import crs
 from zoning.errors import InputError
+from zoning.io import crs
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -271,7 +271,7 @@ def test_to_wgs84_offset_systems(coords, forward):
 def test_to_wgs84_offset_ignores_a_projected_label_on_degree_numbers(caplog):
     truth = _truth_frame().iloc[:3]
     mislabelled = _apply(truth, crs.wgs84_to_gcj02, "EPSG:4547")
-    with caplog.at_level(logging.INFO, logger="zoning.crs"):
+    with caplog.at_level(logging.INFO, logger="zoning.io.crs"):
         result = crs.to_wgs84(mislabelled, "gcj02")
     _assert_same_geometries(result, truth, 1e-8)
     assert "ignoring the label" in caplog.text
@@ -307,7 +307,7 @@ def test_to_wgs84_trusts_the_user_over_the_file_label(caplog):
     truth = _truth_frame().iloc[:3]
     # the numbers are EPSG:4549 metres, but the file claims EPSG:32651
     wrong_label = truth.to_crs(4549).set_crs(32651, allow_override=True)
-    with caplog.at_level(logging.WARNING, logger="zoning.crs"):
+    with caplog.at_level(logging.WARNING, logger="zoning.io.crs"):
         result = crs.to_wgs84(wrong_label, "EPSG:4549")
     _assert_same_geometries(result, truth, 1e-8)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -317,7 +317,7 @@ def test_to_wgs84_trusts_the_user_over_the_file_label(caplog):
 
 def test_to_wgs84_same_label_does_not_warn(caplog):
     truth = _truth_frame()
-    with caplog.at_level(logging.WARNING, logger="zoning.crs"):
+    with caplog.at_level(logging.WARNING, logger="zoning.io.crs"):
         result = crs.to_wgs84(truth.to_crs("OGC:CRS84"), "wgs84")
     assert not caplog.records
     _assert_same_geometries(result, truth, 1e-12)
@@ -402,7 +402,7 @@ def test_choose_metric_crs_from_frames_in_any_crs():
 
 def test_to_metric_projects_and_logs_the_choice(caplog):
     frame = gpd.GeoDataFrame(geometry=[Point(114.0, 22.5), Point(114.01, 22.5)], crs="EPSG:4326")
-    with caplog.at_level(logging.INFO, logger="zoning.crs"):
+    with caplog.at_level(logging.INFO, logger="zoning.io.crs"):
         metric, chosen = crs.to_metric(frame)
     assert chosen.to_epsg() == 4547
     assert metric.crs == chosen

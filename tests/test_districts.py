@@ -12,13 +12,13 @@ import pytest
 
 import zoning
 from conftest import shared
-from zoning.districts import form_districts
+from zoning.check.verify import district_violations
+from zoning.districts.api import form_districts
+from zoning.districts.model import is_valid, solve_districts
+from zoning.districts.problem import build_district_problem
 from zoning.errors import InfeasibleError, InputError
-from zoning.graph import build_block_graph
-from zoning.model_districts import is_valid, solve_districts
+from zoning.geo.graph import build_block_graph
 from zoning.options import SolveOptions
-from zoning.problem_districts import build_district_problem
-from zoning.verify import district_violations
 
 FAST = SolveOptions(time_limit_s=20)
 
@@ -131,7 +131,7 @@ def test_one_piece_rule_keeps_districts_connected():
     # quality makes 0 and 3 the only leads; 1 and 2 are near 0 in straight line but the path decides
     p, sol = solve_line(6, 2, quality=[3, 1, 1, 1, 1, 3], seats_tolerance=0.5, quality_tolerance=None)
     assert set(np.unique(sol.lead_of)) == {0, 5}
-    assert not zoning.model_districts.district_pieces(p, sol.lead_of)
+    assert not zoning.districts.model.district_pieces(p, sol.lead_of)
     # every district is an interval of the line
     for lead in (0, 5):
         members = np.flatnonzero(sol.lead_of == lead)
@@ -187,7 +187,7 @@ def test_coverage_rate_just_reached_and_missed():
     kw = dict(quality=[1, 1, 1, 1, 1, 3], children=[10] * 6, lead_candidates=[f"s{i}" for i in range(6)],
               lead_min_quality=3, quality_tolerance=None)  # fmt: skip
     p, sol = solve_line(6, 2, min_coverage=0.5, **kw)
-    assert zoning.model_districts.coverage(p, sol.lead_of) >= 0.5
+    assert zoning.districts.model.coverage(p, sol.lead_of) >= 0.5
     with pytest.raises(InfeasibleError):
         solve_line(6, 2, min_coverage=0.67, children_tolerance=0.2, **kw)
 
@@ -271,7 +271,7 @@ def test_districts_on_zones_plan_are_unions_of_zones(portland):
     district = dict(zip(both.schools["school_id"], both.schools["district_id"]))
     d_of_block = both.blocks["school_id"].map(district).to_numpy()
     e = both.problem.edges
-    from zoning.graph import components
+    from zoning.geo.graph import components
 
     for d in np.unique(d_of_block):
         count, _ = components(len(d_of_block), e, np.flatnonzero(d_of_block == d))

@@ -25,12 +25,12 @@ from click.testing import CliRunner
 
 from browser import render
 from conftest import benchmark
-from zoning import crs as zcrs
-from zoning import maps
 from zoning.cli import main
-from zoning.graph import _unique_edges, polygon_adjacency
-from zoning.maps import BLOCK_MIN_ZOOM, to_html, zone_map
-from zoning.validate import _nearest_blocks_m
+from zoning.geo.graph import _unique_edges, polygon_adjacency
+from zoning.io import crs as zcrs
+from zoning.io.validate import _nearest_blocks_m
+from zoning.publish import maps
+from zoning.publish.maps import BLOCK_MIN_ZOOM, to_html, zone_map
 
 
 @pytest.fixture(scope="module")

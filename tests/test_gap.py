@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import benchmark, shared
-from zoning.heuristics import violations
 from zoning.options import SolveOptions
-from zoning.problem import assignment_problem
-from zoning.search_zones import solve_zones
+from zoning.zones.problem import assignment_problem
+from zoning.zones.search import solve_zones
+from zoning.zones.start import violations
 
 
 def _opt_min(name: str) -> int:

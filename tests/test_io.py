@@ -16,7 +16,7 @@ import pytest
 from shapely.geometry import Point
 
 from zoning.errors import InputError
-from zoning.io import (
+from zoning.io.files import (
     OVERWRITE_FIX,
     RawTable,
     prepare_out_dir,
@@ -26,7 +26,7 @@ from zoning.io import (
     write_json,
     write_text,
 )
-from zoning.validate import check_blocks
+from zoning.io.validate import check_blocks
 
 IDS = ["A1", "A2", "A3"]
 NAMES = ["翠竹苑", "银湖花园", "碧海湾·东区"]

@@ -9,16 +9,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import zoning.lagrange as lagrange
-import zoning.search_zones as search_zones
+import zoning.zones.bound as lagrange
+import zoning.zones.search as search_zones
 from conftest import grid_instance
 from zoning import SolveOptions, assign_zones, check_plan
-from zoning.flow import seat_prices, transport_bound
-from zoning.graph import build_block_graph
-from zoning.heuristics import round_flow, violations
-from zoning.lagrange import _knapsack, knapsack_bound
-from zoning.model_zones import feasible_candidates, objective, solve_exact
-from zoning.problem import build_zone_problem
+from zoning.geo.graph import build_block_graph
+from zoning.zones.bound import _knapsack, knapsack_bound, seat_prices, transport_bound
+from zoning.zones.model import feasible_candidates, objective, solve_exact
+from zoning.zones.problem import build_zone_problem
+from zoning.zones.start import round_flow, violations
 
 
 def _problem(seed: int, slack: float, rows: int = 6, cols: int = 7, n_schools: int = 5):

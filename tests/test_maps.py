@@ -18,7 +18,7 @@ from shapely.geometry import Point, box
 from browser import read_png, render
 from conftest import DEMO
 from zoning.errors import InputError, ZoningError
-from zoning.maps import (
+from zoning.publish.maps import (
     BACKGROUND,
     BLOCK_COLUMNS,
     LEAD_STAR_PX,

@@ -14,12 +14,12 @@ from click.testing import CliRunner
 
 import zoning
 from conftest import grid_instance
-from zoning import roads as roads_module
 from zoning.cli import main
 from zoning.errors import InfeasibleError, InputError
-from zoning.graph import build_block_graph
-from zoning.problem import build_zone_problem
-from zoning.roads import build_road_network
+from zoning.geo import roads as roads_module
+from zoning.geo.graph import build_block_graph
+from zoning.geo.roads import build_road_network
+from zoning.zones.problem import build_zone_problem
 
 X0, Y0 = 400_000.0, 4_830_000.0
 EPSG = 32619

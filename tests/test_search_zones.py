@@ -7,12 +7,12 @@ import time
 import numpy as np
 import pytest
 
-import zoning.search_zones as search_zones
+import zoning.zones.search as search_zones
 from conftest import grid_instance
 from zoning import SolveOptions, ZoningError, assign_zones, check_plan
-from zoning.graph import build_block_graph
-from zoning.heuristics import fragments, loads, relieve_seats, repair, violations
-from zoning.problem import assignment_problem, build_zone_problem
+from zoning.geo.graph import build_block_graph
+from zoning.zones.problem import assignment_problem, build_zone_problem
+from zoning.zones.start import fragments, loads, relieve_seats, repair, violations
 
 
 def _problem(blocks, schools, **kw):
@@ -97,7 +97,7 @@ def test_every_ejection_chain_is_valid_on_random_grids(monkeypatch):
     # each chain found moves distinct blocks through distinct schools, leaves every school it passes
     # within its seats, keeps zones in one piece (with the rule), and is searched on moves no stale cache
     # gives: the cached moves of every zone equal the moves computed afresh
-    from zoning import heuristics
+    from zoning.zones import start as heuristics
 
     search = heuristics._Ejection.shortest_chain
     seen = {"chains": 0}
@@ -145,7 +145,7 @@ def test_every_ejection_chain_is_valid_on_random_grids(monkeypatch):
 def test_articulation_points_are_those_of_networkx():
     import networkx as nx
 
-    from zoning.heuristics import articulation_points
+    from zoning.zones.start import articulation_points
 
     rng = np.random.default_rng(0)
     for _ in range(300):
@@ -174,7 +174,7 @@ def test_windows_path_gives_a_valid_plan_close_to_the_whole_model(monkeypatch):
 def test_allowing_overload_does_not_leave_the_rounding_over_seats():
     # seats suffice: with overload allowed but priced, the first plan must still take out the children the
     # rounding put over seats (it once kept them: 88 % above the bound on a 50,000-block city)
-    from zoning.model_zones import feasible_candidates
+    from zoning.zones.model import feasible_candidates
 
     blocks, schools = _city(slack=0.04, seed=5)
     p, flow = feasible_candidates(_problem(blocks, schools, move_penalty_m=0, allow_overload=True))

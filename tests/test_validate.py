@@ -15,8 +15,8 @@ from shapely.geometry import Point, Polygon, box
 
 from conftest import DEMO, shared
 from zoning.errors import InputError, Issue
-from zoning.io import RawTable, read_table
-from zoning.validate import (
+from zoning.io.files import RawTable, read_table
+from zoning.io.validate import (
     BLOCK_ALIASES,
     SCHOOL_ALIASES,
     check_blocks,
@@ -585,7 +585,7 @@ def test_keep_never_overwrites_a_canonical_column(tmp_path):
 
 
 def test_load_inputs_passes_school_keep(tmp_path):
-    from zoning.inputs import load_inputs, read_schools
+    from zoning.io.inputs import load_inputs, read_schools
 
     blocks = grid_blocks(tmp_path)
     path = tmp_path / "s.csv"
@@ -685,6 +685,6 @@ def test_pair_mixed_stages_warn(tmp_path):
 
 def test_warnings_are_logged(tmp_path, caplog):
     raw = write_csv(tmp_path, "编号,人口,经度,纬度\nA,1000,113.9,22.55\n")
-    with caplog.at_level(logging.WARNING, logger="zoning.validate"):
+    with caplog.at_level(logging.WARNING, logger="zoning.io.validate"):
         check_blocks(raw, per_1000_rate=70)
     assert "千人学位指标" in caplog.text

@@ -282,12 +282,12 @@ def test_seattle_middle_school_zones_from_elementary_areas():
 
 
 def test_descent_keeps_every_rule_and_never_costs_more(portland):
-    from zoning.crs import to_metric
-    from zoning.flow import transport_bound
-    from zoning.graph import build_block_graph
-    from zoning.heuristics import improve, repair, round_flow, violations
-    from zoning.model_zones import objective as _objective
-    from zoning.problem import build_zone_problem
+    from zoning.geo.graph import build_block_graph
+    from zoning.io.crs import to_metric
+    from zoning.zones.bound import transport_bound
+    from zoning.zones.model import objective as _objective
+    from zoning.zones.problem import build_zone_problem
+    from zoning.zones.start import improve, repair, round_flow, violations
 
     blocks, schools = portland
     bm, crs = to_metric(blocks)

@@ -9,17 +9,17 @@ plan = zoning.form_districts(schools, plan=plan, n_districts=4)   # 学区 made 
 zoning.write_plan(plan, "out/")
 """
 
-from . import datasets
-from .districts import form_districts
+from .check.metrics import district_table, school_table, summary
+from .check.verify import PlanCheckError, check_plan, district_violations, plan_violations
+from .districts.api import form_districts
 from .errors import InfeasibleError, InputError, Issue, ZoningError
-from .export import plan_layers, plan_map_html, plan_table, write_plan
-from .inputs import Inputs, load_inputs, read_blocks, read_roads, read_schools, read_zones
-from .metrics import district_table, school_table, summary
+from .geo.roads import RoadNetwork, build_road_network, road_distances
+from .io import datasets
+from .io.inputs import Inputs, load_inputs, read_blocks, read_roads, read_schools, read_zones
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
-from .roads import RoadNetwork, build_road_network, road_distances
-from .verify import PlanCheckError, check_plan, district_violations, plan_violations
-from .zones import assign_zones
+from .publish.export import plan_layers, plan_map_html, plan_table, write_plan
+from .zones.api import assign_zones
 
 __version__ = "0.1.0"
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Issue", "ZoningError", "InputError", "InfeasibleError", "format_issues"]
+__all__ = ["Issue", "ZoningError", "InputError", "InfeasibleError", "format_issues", "name_list"]
 
 #: How many issues an error message prints before saying "… and N more".
 PRINT_LIMIT = 25
@@ -99,3 +99,10 @@ class InfeasibleError(ZoningError):
         if self.fixes:
             text += "\nFix: " + "; or ".join(self.fixes) + "."
         super().__init__(text)
+
+
+def name_list(names, limit: int = 6) -> str:
+    """``"A, B, C and 4 more"``: the first ``limit`` names of a list for a message."""
+    names = [str(n) for n in names]
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -8,14 +8,16 @@ metric CRS the solve used (``plan.crs``).  Nothing is bolted onto it after the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
 import pandas as pd
 
 from .errors import Issue
-from .problem import ZoneProblem
-from .problem_districts import DistrictProblem
+
+if TYPE_CHECKING:  # annotations only: the solver packages come later in the pipeline and build plans
+    from .districts.problem import DistrictProblem
+    from .zones.problem import ZoneProblem
 
 __all__ = ["Plan", "SolveInfo"]
 

@@ -45,12 +45,12 @@ import numpy as np
 from ortools.sat.python import cp_model
 from scipy.sparse import csgraph
 
+from ..cpsat import run_cpsat, set_hint
+from ..errors import ZoningError
+from ..geo.graph import components, edges_to_csr, rings
+from ..options import SolveOptions
 from .diagnose import district_shortfalls, explain_districts, precheck_districts
-from .errors import ZoningError
-from .graph import components, edges_to_csr, rings
-from .options import SolveOptions
-from .problem_districts import QUALITY_SCALE, DistrictProblem
-from .solve import run_cpsat, set_hint
+from .problem import QUALITY_SCALE, DistrictProblem
 
 __all__ = ["DistrictSolution", "solve_districts", "DistrictModel", "district_pieces", "band_excess"]
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 from scipy.sparse import csgraph
 
-from .graph import edges_to_csr
+from ..geo.graph import edges_to_csr
 from .problem import ZoneProblem
 
 __all__ = ["round_flow", "fragments", "repair", "improve", "violations", "loads"]

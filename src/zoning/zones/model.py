@@ -31,13 +31,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 from ortools.sat.python import cp_model
 
+from ..cpsat import run_cpsat, set_hint
+from ..geo.graph import rings
+from ..options import SolveOptions
+from .bound import FlowResult, transport_bound
 from .diagnose import explain_rules, explain_unplaced
-from .flow import FlowResult, transport_bound
-from .graph import rings
-from .heuristics import fragments, improve, loads, repair, violations
-from .options import SolveOptions
 from .problem import OVERLOAD_PENALTY_M, ZoneProblem
-from .solve import run_cpsat, set_hint
+from .start import fragments, improve, loads, repair, violations
 
 __all__ = [
     "ZoneSolution",

@@ -17,18 +17,18 @@ from importlib.metadata import version as _version
 import click
 import numpy as np
 
-from .crs import parse_coords
-from .datasets import get_path
-from .districts import form_districts
-from .errors import InfeasibleError, InputError, ZoningError
-from .export import OUTPUT_FILES, write_plan
-from .inputs import load_inputs, read_roads, read_schools, read_zones
-from .io import prepare_out_dir, write_json
-from .metrics import district_table, school_table, summary
-from .options import SolveOptions
-from .plan import Plan
-from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
-from .zones import assign_zones
+from ..check.metrics import district_table, school_table, summary
+from ..districts.api import form_districts
+from ..errors import InfeasibleError, InputError, ZoningError
+from ..io.crs import parse_coords
+from ..io.datasets import get_path
+from ..io.files import prepare_out_dir, write_json
+from ..io.inputs import load_inputs, read_roads, read_schools, read_zones
+from ..options import SolveOptions
+from ..plan import Plan
+from ..publish.export import OUTPUT_FILES, write_plan
+from ..zones.api import assign_zones
+from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 
 log = logging.getLogger("zoning")
 

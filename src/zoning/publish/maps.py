@@ -55,7 +55,7 @@ from branca.element import Element, MacroElement
 from folium.map import CustomPane, Layer
 from folium.template import Template
 
-from zoning.errors import InputError, Issue, ZoningError
+from ..errors import InputError, Issue, ZoningError
 
 __all__ = ["zone_map", "to_html"]
 

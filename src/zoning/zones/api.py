@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .crs import to_metric
-from .errors import InputError, Issue
-from .graph import build_block_graph, school_anchors
-from .options import SolveOptions
-from .plan import Plan, SolveInfo
+from ..check.verify import check_plan
+from ..errors import InputError, Issue
+from ..geo.graph import build_block_graph, school_anchors
+from ..io.crs import to_metric
+from ..options import SolveOptions
+from ..plan import Plan, SolveInfo
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
-from .search_zones import solve_zones
-from .verify import check_plan
+from .search import solve_zones
 
 __all__ = ["assign_zones"]
 

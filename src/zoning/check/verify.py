@@ -21,8 +21,8 @@ from collections import defaultdict, deque
 
 import numpy as np
 
-from .errors import ZoningError
-from .plan import Plan
+from ..errors import ZoningError
+from ..plan import Plan
 
 __all__ = ["check_plan", "plan_violations", "district_violations", "PlanCheckError"]
 

@@ -30,8 +30,8 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from .errors import InputError, Issue
-from .graph import edges_to_csr, require_metric
+from ..errors import InputError, Issue
+from ..geo.graph import edges_to_csr, require_metric
 
 __all__ = [
     "DistrictProblem",

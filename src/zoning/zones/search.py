@@ -60,12 +60,11 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from ..errors import ZoningError
+from ..options import SolveOptions
+from .bound import knapsack_bound, seat_prices
 from .diagnose import fmt_children
-from .errors import ZoningError
-from .flow import seat_prices
-from .heuristics import fragments, loads, relieve_seats, repair, round_flow
-from .lagrange import knapsack_bound
-from .model_zones import (
+from .model import (
     ExactResult,
     ZoneSolution,
     explain_search_infeasible,
@@ -73,8 +72,8 @@ from .model_zones import (
     objective,
     solve_exact,
 )
-from .options import SolveOptions
 from .problem import ZoneProblem
+from .start import fragments, loads, relieve_seats, repair, round_flow
 
 __all__ = ["solve_zones", "FULL_BLOCKS"]
 
@@ -675,7 +674,7 @@ def _touching_moves(sub: ZoneProblem, before: np.ndarray) -> ZoneProblem:
 
 def _no_plan(problem: ZoneProblem, search: _Windows, bound: float, options: SolveOptions) -> ZoningError:
     """No plan within every rule in time: say what the best one still breaks, in the planner's terms."""
-    from .diagnose import name_list
+    from ..errors import name_list
 
     over = search.overflow()
     parts = []

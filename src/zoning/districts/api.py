@@ -24,14 +24,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .crs import to_metric
-from .errors import InputError, Issue
-from .graph import build_block_graph, connect_islands
-from .model_districts import DistrictSolution, solve_districts
-from .options import SolveOptions
-from .plan import Plan, SolveInfo
-from .problem_districts import DistrictProblem, build_district_problem
-from .verify import check_plan
+from ..check.verify import check_plan
+from ..errors import InputError, Issue
+from ..geo.graph import build_block_graph, connect_islands
+from ..io.crs import to_metric
+from ..options import SolveOptions
+from ..plan import Plan, SolveInfo
+from .model import DistrictSolution, solve_districts
+from .problem import DistrictProblem, build_district_problem
 
 __all__ = ["form_districts", "school_graph_from_zones", "tag_mask"]
 

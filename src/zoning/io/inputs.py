@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 
+from ..errors import InputError, Issue
 from .crs import to_wgs84
-from .errors import InputError, Issue
-from .io import RawTable, read_table
+from .files import RawTable, read_table
 from .validate import check_blocks, check_pair, check_schools
 
 log = logging.getLogger(__name__)

@@ -24,10 +24,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .io import prepare_out_dir, write_csv, write_gpkg, write_json, write_text
+from ..check.metrics import summary
+from ..io.files import prepare_out_dir, write_csv, write_gpkg, write_json, write_text
+from ..plan import Plan
 from .maps import to_html, zone_map
-from .metrics import summary
-from .plan import Plan
 
 __all__ = ["OUTPUT_FILES", "write_plan", "plan_layers", "plan_table", "plan_map_html"]
 

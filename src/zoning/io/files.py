@@ -41,7 +41,7 @@ import pandas as pd
 import pyogrio
 import pyogrio.errors
 
-from .errors import InputError, Issue
+from ..errors import InputError, Issue
 
 __all__ = [
     "RawTable",

@@ -25,7 +25,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from .errors import InputError, Issue
+from ..errors import InputError, Issue
 
 __all__ = [
     "BlockGraph",

@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from .errors import InputError, Issue
+from ..errors import InputError, Issue
 from .graph import require_metric
 
 __all__ = ["RoadNetwork", "build_road_network", "road_distances", "DEFAULT_TOLERANCE_M"]

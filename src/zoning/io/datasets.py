@@ -29,7 +29,7 @@ def _data_dir() -> Path:
     packaged = Path(str(resources.files("zoning"))) / "data"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "data"  # source checkout
+    return Path(__file__).resolve().parents[3] / "data"  # source checkout
 
 
 def get_path(name: str) -> Path:

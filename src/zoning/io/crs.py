@@ -68,7 +68,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from .errors import InputError, Issue
+from ..errors import InputError, Issue
 
 __all__ = [
     "CoordSystem",

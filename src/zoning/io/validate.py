@@ -51,9 +51,9 @@ import pandas as pd
 import pyproj
 import shapely
 
+from ..errors import InputError, Issue
 from . import crs as zcrs
-from .errors import InputError, Issue
-from .io import RawTable, is_blank
+from .files import RawTable, is_blank
 
 __all__ = [
     "check_blocks",

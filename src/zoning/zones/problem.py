@@ -27,9 +27,9 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from .errors import InfeasibleError
-from .graph import BlockGraph, edges_to_csr, require_metric, school_anchors
-from .roads import RoadNetwork, build_road_network
+from ..errors import InfeasibleError
+from ..geo.graph import BlockGraph, edges_to_csr, require_metric, school_anchors
+from ..geo.roads import RoadNetwork, build_road_network
 
 __all__ = [
     "ZoneProblem",

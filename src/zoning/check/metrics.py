@@ -12,8 +12,8 @@ import pandas as pd
 import shapely
 from scipy.sparse import csgraph
 
-from .graph import edges_to_csr
-from .plan import Plan
+from ..geo.graph import edges_to_csr
+from ..plan import Plan
 
 __all__ = ["school_table", "summary", "current_assignment", "district_table", "grouping_figures", "gini"]
 

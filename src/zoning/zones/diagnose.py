@@ -1,0 +1,149 @@
+"""Why no attendance-zone plan fits, in the planner's terms: pre-checks with numbers, then CP-SAT's cores.
+
+Two stages (../shared/STYLE.md):
+
+1. Cheap checks with numbers, before any search: blocks with no school in reach, total seats against
+   total children, and — from the maximum flow of the transportation relaxation — the *area that lacks
+   seats*: the set of blocks whose children can only reach a set of schools that is already full
+   (a Hall violator, read off the residual network of the maximum flow).  That set is exactly why no
+   plan exists, so it is what the planner is told, with the shortfall in children.
+2. When the search itself proves infeasibility (seats and one-piece zones, or the cap on children moved,
+   together), the model's assumption literals say which rule families are jointly to blame;
+   :func:`explain_rules` turns them into sentences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from ..errors import InfeasibleError, name_list
+from .bound import FlowResult
+from .problem import ZoneProblem
+
+__all__ = [
+    "unreachable_blocks",
+    "explain_unplaced",
+    "explain_rules",
+    "fmt_children",
+]
+
+
+def fmt_children(value_scaled: float, scale: int) -> str:
+    v = value_scaled / scale
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.2f}"
+
+
+def unreachable_blocks(problem: ZoneProblem) -> np.ndarray:
+    """Blocks with no candidate school at all (nothing within the maximum distance)."""
+    has = np.zeros(problem.n_blocks, dtype=bool)
+    has[problem.arc_block] = True
+    return np.flatnonzero(~has)
+
+
+def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
+    """Why the children cannot all be seated, from the maximum flow of the relaxation."""
+    scale = problem.scale
+    reasons: list[str] = []
+    fixes: list[str] = []
+    total = int(problem.students.sum())
+    seats = int(problem.capacity.sum())
+
+    lonely = unreachable_blocks(problem)
+    lonely = lonely[problem.students[lonely] > 0]
+    if len(lonely):
+        limit = f"within {problem.max_distance_m:,.0f} m" if problem.max_distance_m else "in reach"
+        reasons.append(
+            f"{len(lonely)} block(s) with {fmt_children(problem.students[lonely].sum(), scale)} children have no "
+            f"school {limit}: {name_list(problem.block_labels[lonely])}"
+        )
+        fixes.append("allow a longer --max-distance, or build a school near these blocks")
+
+    if seats < total:
+        reasons.append(
+            f"the schools offer {fmt_children(seats, scale)} seats against {fmt_children(total, scale)} children "
+            f"(short {fmt_children(total - seats, scale)})"
+        )
+        fixes.append(
+            "add seats (expand a school, 改扩建, or build one), or allow overload (--allow-overload)"
+        )
+    else:
+        area = _lacking_area(problem, flow)
+        if area is not None and not np.isin(area[0], lonely).all():
+            area = (area[0][~np.isin(area[0], lonely)], area[1])
+            blocks, schools = area
+            need = int(problem.students[blocks].sum())
+            have = int(problem.capacity[schools].sum())
+            reach = (
+                f"within {problem.max_distance_m:,.0f} m"
+                if problem.max_distance_m
+                else "among their candidate schools"
+            )
+            school_txt = name_list(problem.school_names[schools]) if len(schools) else "no school"
+            reasons.append(
+                f"the {len(blocks)} block(s) around {name_list(problem.block_labels[blocks], 4)} hold "
+                f"{fmt_children(need, scale)} children but can reach only {school_txt} {reach}, with "
+                f"{fmt_children(have, scale)} seats (short {fmt_children(need - have, scale)})"
+            )
+            if len(schools):
+                fixes.append(f"raise the capacity of {name_list(problem.school_names[schools], 3)}")
+            if problem.max_distance_m:
+                fixes.append("allow a longer --max-distance")
+            fixes.append("allow overload (--allow-overload)")
+    if not reasons:
+        reasons.append(f"{fmt_children(flow.shortfall, scale)} children cannot be seated within the rules")
+    return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="capacity")
+
+
+def _lacking_area(problem: ZoneProblem, flow: FlowResult) -> tuple[np.ndarray, np.ndarray] | None:
+    """Blocks reachable (residual network) from the blocks with unplaced children, and their schools."""
+    n, m = problem.n_blocks, problem.n_schools
+    ai, aj, f = problem.arc_block, problem.arc_school, flow.flows
+    placed = np.bincount(ai, weights=f, minlength=n)
+    excess = problem.students - np.rint(placed).astype(np.int64)
+    start = np.flatnonzero(excess > 0)
+    if len(start) == 0:
+        return None
+    # residual arcs: block -> school where the arc is not saturated, school -> block where flow > 0
+    fwd = f < problem.students[ai]
+    back = f > 0
+    rows = np.concatenate([ai[fwd], n + aj[back]])
+    cols = np.concatenate([n + aj[fwd], ai[back]])
+    source = n + m  # super source joined to every block with unplaced children
+    rows = np.concatenate([rows, np.full(len(start), source)])
+    cols = np.concatenate([cols, start])
+    graph = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + m + 1, n + m + 1))
+    reached = csgraph.breadth_first_order(graph, source, directed=True, return_predecessors=False)
+    reached = reached[reached != source]
+    blocks = np.sort(reached[reached < n])
+    schools = np.sort(reached[reached >= n] - n)
+    return blocks, schools
+
+
+def explain_rules(
+    problem: ZoneProblem, families: list[str], *, min_moved: float | None = None
+) -> InfeasibleError:
+    """Sentences for the rule families that CP-SAT found jointly infeasible."""
+    scale = problem.scale
+    reasons: list[str] = []
+    fixes: list[str] = []
+    if "max_moved" in families and problem.max_moved is not None:
+        cap = fmt_children(problem.max_moved, scale)
+        extra = f" (at least {min_moved:,.0f} must move to fit the seats)" if min_moved is not None else ""
+        reasons.append(f"no plan moves at most {cap} children from their current school{extra}")
+        fixes.append("raise --max-moved")
+    if "contiguity" in families:
+        reasons.append(
+            "the seats can be shared out, but not with every zone in one piece around its school: the schools "
+            "that must take the overflow are cut off from it by full zones"
+        )
+        fixes.append(
+            "allow overload (--allow-overload), raise capacity where zones are full, or turn off --contiguity"
+        )
+    if "capacity" in families and not reasons:
+        reasons.append("the seats cannot hold the children under the other rules")
+        fixes.append("raise capacity or allow overload (--allow-overload)")
+    if not reasons:
+        reasons.append("the rules contradict each other (" + ", ".join(families) + ")")
+    return InfeasibleError(reasons, fixes, rule=families[0] if families else None)
