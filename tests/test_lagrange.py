@@ -17,7 +17,7 @@ from zoning.geo.graph import build_block_graph
 from zoning.zones.bound import _knapsack, knapsack_bound, seat_prices, transport_bound
 from zoning.zones.model import feasible_candidates, objective, solve_exact
 from zoning.zones.problem import build_zone_problem
-from zoning.zones.start import round_flow, violations
+from zoning.zones.start import first_plan, round_flow, violations
 
 
 def _problem(seed: int, slack: float, rows: int = 6, cols: int = 7, n_schools: int = 5):
@@ -132,7 +132,7 @@ def test_plan_of_the_knapsacks_is_valid_and_never_worse(contiguity):
         p = replace(_problem(seed, 0.03, rows=12, cols=12, n_schools=8), contiguity=contiguity)
         p, flow = feasible_candidates(p)
         options = SolveOptions(time_limit_s=5, seed=1)
-        start = search_zones._first_plan(p, flow, time.perf_counter() + 5)
+        start = first_plan(p, flow, time.perf_counter() + 5)
         lp_choice = round_flow(p, flow.flows)
         search = search_zones._Windows(
             p, options, time.perf_counter() + 5, start, float(flow.value), lp_choice

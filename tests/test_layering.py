@@ -101,8 +101,13 @@ def _imports(src: Path, name: str, path: Path, mods: dict[str, Path]):
     here = name.split(".") if name else []
     package = here if _is_package(src, name) else here[:-1]
     ours, theirs = set(), set()
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _type_checking(node)
-            for child in node.body for n in ast.walk(child)}
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _type_checking(node)
+        for child in node.body
+        for n in ast.walk(child)
+    }
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
@@ -170,7 +175,9 @@ def layering_violations(src: Path) -> list[str]:
         graph[name] = ours
         for other in ours:
             if other == "":
-                problems.append(f"{name} imports zoning/__init__ (the public API imports everyone; use the module)")
+                problems.append(
+                    f"{name} imports zoning/__init__ (the public API imports everyone; use the module)"
+                )
                 continue
             if other not in mods:
                 problems.append(f"{name} imports {other}, which does not exist")
@@ -195,7 +202,9 @@ def layering_violations(src: Path) -> list[str]:
         if _is_package(src, name):
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
             if "May import" not in doc:
-                problems.append(f"{name}/__init__.py: its docstring says what the package does and 'May import: …'")
+                problems.append(
+                    f"{name}/__init__.py: its docstring says what the package does and 'May import: …'"
+                )
     problems += _cycles(graph)
     return problems
 
@@ -239,7 +248,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[str]:
         stack.append(v)
         for w in sorted(edges[v]):
             if state.get(w) == 1:
-                out.append("import circle: " + " → ".join(stack[stack.index(w):] + [w]))
+                out.append("import circle: " + " → ".join(stack[stack.index(w) :] + [w]))
             elif w not in state:
                 visit(w)
         stack.pop()
@@ -278,7 +287,9 @@ def test_a_clean_made_up_tree_passes(tmp_path):
             "errors.py": "",
             "zones/problem.py": "from ..errors import X\n",
             "zones/api.py": "from .problem import P\nfrom ..check.verify import check_plan\n",
-            "check/verify.py": "from ..plan import Plan\nfrom ortools import x\n".replace("from ortools import x\n", ""),
+            "check/verify.py": "from ..plan import Plan\nfrom ortools import x\n".replace(
+                "from ortools import x\n", ""
+            ),
             "plan.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .zones.problem import P\n",
         },
     )
@@ -289,18 +300,29 @@ def test_a_clean_made_up_tree_passes(tmp_path):
     ("files", "expected"),
     [
         # a package importing from a later one
-        ({"check/verify.py": "from ..zones.problem import P\n", "zones/problem.py": ""},
-         "check.verify imports zones.problem, which comes later"),
+        (
+            {"check/verify.py": "from ..zones.problem import P\n", "zones/problem.py": ""},
+            "check.verify imports zones.problem, which comes later",
+        ),
         # inside a family: the model importing the search
-        ({"zones/model.py": "from .search import S\n", "zones/search.py": ""},
-         "zones.model imports zones.search, which comes later"),
+        (
+            {"zones/model.py": "from .search import S\n", "zones/search.py": ""},
+            "zones.model imports zones.search, which comes later",
+        ),
         # absolute imports count the same
-        ({"geo/graph.py": "from zoning.publish.maps import zone_map\n", "publish/maps.py": ""},
-         "geo.graph imports publish.maps"),
+        (
+            {"geo/graph.py": "from zoning.publish.maps import zone_map\n", "publish/maps.py": ""},
+            "geo.graph imports publish.maps",
+        ),
         # a circle
-        ({"zones/start.py": "from .problem import P\n", "zones/problem.py": "from .start import S\n"},
-         "import circle"),
-        ({"publish/export.py": "from ortools.sat.python import cp_model\n"}, "only cpsat, zones, districts may"),
+        (
+            {"zones/start.py": "from .problem import P\n", "zones/problem.py": "from .start import S\n"},
+            "import circle",
+        ),
+        (
+            {"publish/export.py": "from ortools.sat.python import cp_model\n"},
+            "only cpsat, zones, districts may",
+        ),
         ({"zones/api.py": "import folium\n"}, "only publish.maps may"),
         ({"zones/api.py": "import click\n"}, "only cli may"),
         ({"check/metrics.py": "def f(p):\n    return open(p).read()\n"}, "file access belongs in io"),

@@ -12,7 +12,7 @@ from conftest import grid_instance
 from zoning import SolveOptions, ZoningError, assign_zones, check_plan
 from zoning.geo.graph import build_block_graph
 from zoning.zones.problem import assignment_problem, build_zone_problem
-from zoning.zones.start import fragments, loads, relieve_seats, repair, violations
+from zoning.zones.start import first_plan, fragments, loads, relieve_seats, repair, violations
 
 
 def _problem(blocks, schools, **kw):
@@ -180,7 +180,7 @@ def test_allowing_overload_does_not_leave_the_rounding_over_seats():
     p, flow = feasible_candidates(_problem(blocks, schools, move_penalty_m=0, allow_overload=True))
     rounded = search_zones.round_flow(p, flow.flows)
     assert (loads(p, rounded) > p.capacity).any()  # the case in point
-    first = search_zones._first_plan(p, flow, deadline=np.inf)
+    first = first_plan(p, flow, deadline=np.inf)
     assert (loads(p, first) <= p.capacity).all()
     # a school with no seats at all: the relaxation overloads schools, and the chains still take out what
     # the rounding put over beyond that (they once were skipped then)
@@ -193,7 +193,7 @@ def test_allowing_overload_does_not_leave_the_rounding_over_seats():
         return np.maximum(0, loads(p, plan) - p.capacity - flow.overload).sum()
 
     rounded = search_zones.round_flow(p, flow.flows)
-    assert beyond(search_zones._first_plan(p, flow, deadline=np.inf)) < beyond(rounded) / 2
+    assert beyond(first_plan(p, flow, deadline=np.inf)) < beyond(rounded) / 2
 
 
 def test_repair_windows_mend_a_plan_the_chains_cannot(monkeypatch):

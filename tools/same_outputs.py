@@ -31,12 +31,21 @@ def _baoan_csvs(tmp: Path) -> tuple[Path, Path]:
     prim, mid = d[d["stage"] == "primary"], d[d["stage"] == "junior_middle"]
     bp, sp = tmp / "小区.csv", tmp / "学校.csv"
     pd.DataFrame(
-        {"小区名称": prim["school_name"], "适龄儿童": prim["grade1_classes_2024"] * 45,
-         "经度": prim["lon_gcj02"], "纬度": prim["lat_gcj02"]}
+        {
+            "小区名称": prim["school_name"],
+            "适龄儿童": prim["grade1_classes_2024"] * 45,
+            "经度": prim["lon_gcj02"],
+            "纬度": prim["lat_gcj02"],
+        }
     ).to_csv(bp, index=False, encoding="gbk")
     pd.DataFrame(
-        {"学校名称": mid["school_name"], "学段": "初中", "招生班数": mid["grade1_classes_2024"],
-         "经度": mid["lon_gcj02"], "纬度": mid["lat_gcj02"]}
+        {
+            "学校名称": mid["school_name"],
+            "学段": "初中",
+            "招生班数": mid["grade1_classes_2024"],
+            "经度": mid["lon_gcj02"],
+            "纬度": mid["lat_gcj02"],
+        }
     ).to_csv(sp, index=False, encoding="gbk")
     return bp, sp
 
@@ -49,19 +58,56 @@ def run(dest: Path) -> None:
         bp, sp = _baoan_csvs(tmp)
         jobs = {
             "demo": ["demo"],
-            "demo_one_worker": ["partition", str(DATA / "south_portland_me" / "blocks.geojson"),
-                                str(DATA / "south_portland_me" / "schools.geojson"), "--students-col", "students_k4",
-                                "--current-school-col", "current_school_plurality", "--workers", "1"],
-            "baoan_partition": ["partition", str(bp), str(sp), "--coords", "gcj02", "--allow-overload",
-                                "--time-limit", "30", "--workers", "1"],
-            "baoan_districts": ["districts", str(BAOAN), "--coords", "gcj02", "--classes-col",
-                                "grade1_classes_2024", "--districts", "4", "--require-stage", "junior_middle=1",
-                                "--time-limit", "20", "--workers", "1"],
+            "demo_one_worker": [
+                "partition",
+                str(DATA / "south_portland_me" / "blocks.geojson"),
+                str(DATA / "south_portland_me" / "schools.geojson"),
+                "--students-col",
+                "students_k4",
+                "--current-school-col",
+                "current_school_plurality",
+                "--workers",
+                "1",
+            ],
+            "baoan_partition": [
+                "partition",
+                str(bp),
+                str(sp),
+                "--coords",
+                "gcj02",
+                "--allow-overload",
+                "--time-limit",
+                "30",
+                "--workers",
+                "1",
+            ],
+            "baoan_districts": [
+                "districts",
+                str(BAOAN),
+                "--coords",
+                "gcj02",
+                "--classes-col",
+                "grade1_classes_2024",
+                "--districts",
+                "4",
+                "--require-stage",
+                "junior_middle=1",
+                "--time-limit",
+                "20",
+                "--workers",
+                "1",
+            ],
         }
         for name, args in jobs.items():
             out = Path(scratch) / name
-            cmd = [sys.executable, "-c", "import sys; from zoning.cli import main; sys.exit(main())", *args,
-                   "--out", str(out)]
+            cmd = [
+                sys.executable,
+                "-c",
+                "import sys; from zoning.cli import main; sys.exit(main())",
+                *args,
+                "--out",
+                str(out),
+            ]
             r = subprocess.run(cmd, capture_output=True, text=True)
             (dest / f"{name}.stdout").write_text(r.stdout + r.stderr, encoding="utf-8")
             print(f"{name}: exit {r.returncode}")
@@ -77,7 +123,8 @@ _BOUND_KEYS = ("lower_bound", "gap", "one_piece_cuts", "bound_source")
 def _strip(obj, bound: bool = False):
     if isinstance(obj, dict):
         return {
-            k: _strip(v, bound) for k, v in obj.items()
+            k: _strip(v, bound)
+            for k, v in obj.items()
             if "seconds" not in k and k != "rounds" and not (bound and k.startswith(_BOUND_KEYS))
         }
     if isinstance(obj, list):
@@ -95,7 +142,9 @@ def compare(a: Path, b: Path) -> int:
             continue
         if fa.suffix == ".json":
             two = fa.name.startswith("demo.")
-            same = _strip(json.loads(fa.read_text("utf-8")), two) == _strip(json.loads(fb.read_text("utf-8")), two)
+            same = _strip(json.loads(fa.read_text("utf-8")), two) == _strip(
+                json.loads(fb.read_text("utf-8")), two
+            )
         else:
             same = fa.read_bytes() == fb.read_bytes()
         print(f"{fa.name}: {'same' if same else 'DIFFERENT'}")

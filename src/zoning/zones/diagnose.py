@@ -18,21 +18,16 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ..errors import InfeasibleError, name_list
+from ..errors import InfeasibleError, ZoningError, name_list
 from .bound import FlowResult
-from .problem import ZoneProblem
+from .problem import ZoneProblem, fmt_children
 
 __all__ = [
     "unreachable_blocks",
     "explain_unplaced",
     "explain_rules",
-    "fmt_children",
+    "explain_no_plan",
 ]
-
-
-def fmt_children(value_scaled: float, scale: int) -> str:
-    v = value_scaled / scale
-    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.2f}"
 
 
 def unreachable_blocks(problem: ZoneProblem) -> np.ndarray:
@@ -147,3 +142,39 @@ def explain_rules(
     if not reasons:
         reasons.append("the rules contradict each other (" + ", ".join(families) + ")")
     return InfeasibleError(reasons, fixes, rule=families[0] if families else None)
+
+
+def explain_no_plan(
+    problem: ZoneProblem,
+    *,
+    over: np.ndarray,
+    in_pieces: np.ndarray,
+    moved: int | None,
+    bound: float,
+    time_limit_s: float,
+) -> ZoningError:
+    """No plan within every rule in time: say what the best one still breaks, in the planner's terms.
+
+    ``over``: scaled children over seats per school; ``in_pieces``: per school, its zone is in pieces;
+    ``moved``: scaled children moved when above the cap (else None); ``bound``: the relaxation's value."""
+    parts = []
+    if over.any():
+        bad = np.argsort(-over)[: int((over > 0).sum())]
+        items = [f"{problem.school_names[j]} (+{fmt_children(over[j], problem.scale)})" for j in bad]
+        parts.append(f"{len(bad)} school(s) over their seats: {name_list(items)}")
+    if in_pieces.any():
+        parts.append(
+            f"{int(in_pieces.sum())} zone(s) in more than one piece: "
+            + name_list(problem.school_names[in_pieces])
+        )
+    if moved is not None:
+        parts.append(
+            f"{fmt_children(moved, problem.scale)} children moved, more than the cap of "
+            f"{fmt_children(problem.max_moved, problem.scale)}"
+        )
+    still = "; ".join(parts) if parts else "no plan at all"
+    return ZoningError(
+        f"No plan satisfying every rule was found in {time_limit_s:g} s: the best one still has {still} "
+        f"(the relaxation seats every child, at {bound / problem.scale / 1000:,.1f} child-km). Fix: allow more "
+        "time (--time-limit), or relax a rule (--allow-overload, --no-contiguity, a longer --max-distance)."
+    )

@@ -32,6 +32,8 @@ from ..geo.graph import BlockGraph, edges_to_csr, require_metric, school_anchors
 from ..geo.roads import RoadNetwork, build_road_network
 
 __all__ = [
+    "fmt_children",
+    "touching_arcs",
     "ZoneProblem",
     "build_zone_problem",
     "candidate_arcs",
@@ -48,6 +50,12 @@ DEFAULT_MOVE_PENALTY_M = 500.0
 DEFAULT_CANDIDATES = 8
 #: Per scaled child over capacity, when overload is allowed: dearer than any trip.
 OVERLOAD_PENALTY_M = 1_000_000
+
+
+def fmt_children(value_scaled: float, scale: int) -> str:
+    """A count of scaled children for a message: whole when it is (or is large), else two decimals."""
+    v = value_scaled / scale
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.2f}"
 
 
 @dataclass(frozen=True)
@@ -509,4 +517,25 @@ def assignment_problem(cost: np.ndarray, load: np.ndarray, capacity: np.ndarray)
         contiguity=False,
         k=m,
         arc_load=load[aj, ai],
+    )
+
+
+def touching_arcs(sub: ZoneProblem, before: np.ndarray) -> ZoneProblem:
+    """Only the arcs to a block's own zone and to the zones it touches: a repair window with the one-piece
+    rule then shifts zones along their borders instead of scattering blocks that the cuts must gather."""
+    e = sub.edges
+    pairs = np.concatenate(
+        [
+            np.arange(sub.n_blocks) * sub.n_schools + before,
+            e[:, 0] * sub.n_schools + before[e[:, 1]],
+            e[:, 1] * sub.n_schools + before[e[:, 0]],
+        ]
+    )
+    keep = np.isin(sub.arc_block * sub.n_schools + sub.arc_school, pairs)
+    return replace(
+        sub,
+        arc_block=sub.arc_block[keep],
+        arc_school=sub.arc_school[keep],
+        arc_dist_m=sub.arc_dist_m[keep],
+        arc_load=None if sub.arc_load is None else sub.arc_load[keep],
     )

@@ -4,7 +4,7 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
 
 1. **Bound.**  The transportation relaxation (``flow``) on the candidate arcs, grown where it cannot seat
    every child.  Its value is the proven lower bound reported with every plan.
-2. **First plan** (:func:`_first_plan`).  Each block goes to the school with most of its relaxed flow; with
+2. **First plan** (``start.first_plan``).  Each block goes to the school with most of its relaxed flow; with
    the one-piece rule, cut-off pieces join a zone they touch (``heuristics.repair``).  Ejection chains
    (``heuristics.relieve_seats``) then take children out of over-full schools: a block moves to a school
    with the seats, or to one that in turn sends out a block at least as large as it lacks, and so on to
@@ -63,7 +63,7 @@ from scipy.sparse import csgraph
 from ..errors import ZoningError
 from ..options import SolveOptions
 from .bound import knapsack_bound, seat_prices
-from .diagnose import fmt_children
+from .diagnose import explain_no_plan
 from .model import (
     ExactResult,
     ZoneSolution,
@@ -72,8 +72,8 @@ from .model import (
     objective,
     solve_exact,
 )
-from .problem import ZoneProblem
-from .start import fragments, loads, relieve_seats, repair, round_flow
+from .problem import ZoneProblem, touching_arcs
+from .start import first_plan, fragments, loads, relieve_seats, repair, round_flow
 
 __all__ = ["solve_zones", "FULL_BLOCKS"]
 
@@ -134,7 +134,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
             flow.seconds,
         )
         lp_choice = round_flow(problem, flow.flows)
-        start = _first_plan(problem, flow, deadline, lp_choice)
+        start = first_plan(problem, flow, deadline, lp_choice)
         if problem.n_blocks > LARGE_BLOCKS and not problem.allow_overload:
             relaxed = flow.flows
     else:
@@ -199,37 +199,6 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         cuts=search.cuts,
         source=search.source,
     )
-
-
-#: Share of the remaining time the first plan's ejection chains may take at most (they need 0.1-4 s on
-#: the 50,000-block cities, where a 60 s limit gives them 15 s; with 10 % of the seats removed and overload
-#: allowed, every seat is taken and most chains fail: they stop at this share and the windows go on).
-CHAINS_SHARE = 0.25
-
-
-def _first_plan(problem: ZoneProblem, flow, deadline: float, rounded: np.ndarray | None = None) -> np.ndarray:
-    """Round the relaxation, join cut-off pieces to a zone they touch (with the one-piece rule), then take
-    children out of over-full schools by ejection chains.  Whatever the chains cannot place is left to the
-    repair windows (measured on the 50,000-block cities at 5 % slack: chains of any length leave one or two
-    schools over with the one-piece rule and none without; re-solving the relaxation without the seats it
-    overfilled, as this step once did after three-move chains, took 5-6 s more and placed none of it).
-    ``rounded``: the rounded relaxation, when the caller has it already."""
-    p = problem
-    t0 = time.perf_counter()
-    assign = round_flow(p, flow.flows) if rounded is None else rounded.copy()
-    if p.contiguity:
-        assign = repair(p, assign, seats=False)
-    # where the relaxation itself overloads a school (overload allowed), its overload there is room too
-    seats = replace(p, capacity=p.capacity + flow.overload) if flow.overload.any() else p
-    now = time.perf_counter()
-    assign = relieve_seats(seats, assign, deadline=min(deadline, now + CHAINS_SHARE * (deadline - now)))
-    over = int(np.maximum(0, loads(p, assign) - p.capacity).sum())
-    log.info(
-        "rounding and ejection chains: %s children over seats left (%.2f s)",
-        fmt_children(over, p.scale),
-        time.perf_counter() - t0,
-    )
-    return assign
 
 
 @dataclass(frozen=True)
@@ -361,7 +330,7 @@ class _Windows:
             sub = replace(sub, max_moved=p.max_moved)
         before = smap[self.assign[blocks]]
         if repairing and sub.contiguity:
-            sub = _touching_moves(sub, before)
+            sub = touching_arcs(sub, before)
         now = time.perf_counter()
         seconds = (
             self.deadline - now
@@ -651,50 +620,13 @@ def _knapsack_restart(search: _Windows, prices: np.ndarray, lp_choice: np.ndarra
     return restart, knapsack
 
 
-def _touching_moves(sub: ZoneProblem, before: np.ndarray) -> ZoneProblem:
-    """Only the arcs to a block's own zone and to the zones it touches: a repair window with the one-piece
-    rule then shifts zones along their borders instead of scattering blocks that the cuts must gather."""
-    e = sub.edges
-    pairs = np.concatenate(
-        [
-            np.arange(sub.n_blocks) * sub.n_schools + before,
-            e[:, 0] * sub.n_schools + before[e[:, 1]],
-            e[:, 1] * sub.n_schools + before[e[:, 0]],
-        ]
-    )
-    keep = np.isin(sub.arc_block * sub.n_schools + sub.arc_school, pairs)
-    return replace(
-        sub,
-        arc_block=sub.arc_block[keep],
-        arc_school=sub.arc_school[keep],
-        arc_dist_m=sub.arc_dist_m[keep],
-        arc_load=None if sub.arc_load is None else sub.arc_load[keep],
-    )
-
-
 def _no_plan(problem: ZoneProblem, search: _Windows, bound: float, options: SolveOptions) -> ZoningError:
-    """No plan within every rule in time: say what the best one still breaks, in the planner's terms."""
-    from ..errors import name_list
-
-    over = search.overflow()
-    parts = []
-    if over.any():
-        bad = np.argsort(-over)[: int((over > 0).sum())]
-        items = [f"{problem.school_names[j]} (+{fmt_children(over[j], problem.scale)})" for j in bad]
-        parts.append(f"{len(bad)} school(s) over their seats: {name_list(items)}")
-    if search.in_pieces.any():
-        parts.append(
-            f"{int(search.in_pieces.sum())} zone(s) in more than one piece: "
-            + name_list(problem.school_names[search.in_pieces])
-        )
-    if search._over_moved():
-        parts.append(
-            f"{fmt_children(search.moved, problem.scale)} children moved, more than the cap of "
-            f"{fmt_children(problem.max_moved, problem.scale)}"
-        )
-    still = "; ".join(parts) if parts else "no plan at all"
-    return ZoningError(
-        f"No plan satisfying every rule was found in {options.time_limit_s:g} s: the best one still has {still} "
-        f"(the relaxation seats every child, at {bound / problem.scale / 1000:,.1f} child-km). Fix: allow more "
-        "time (--time-limit), or relax a rule (--allow-overload, --no-contiguity, a longer --max-distance)."
+    """No plan within every rule in time: what the best one still breaks (``diagnose.explain_no_plan``)."""
+    return explain_no_plan(
+        problem,
+        over=search.overflow(),
+        in_pieces=search.in_pieces,
+        moved=search.moved if search._over_moved() else None,
+        bound=bound,
+        time_limit_s=options.time_limit_s,
     )
