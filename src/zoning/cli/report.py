@@ -1,0 +1,124 @@
+"""The short report printed after a plan: status, bound and gap, the table of schools (zones) or of
+districts, and the files written.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import click
+import numpy as np
+
+from ..check.metrics import district_table, school_table, summary
+from ..plan import Plan
+
+
+def _report(plan: Plan, files: dict) -> None:
+    if plan.has_zones:
+        _report_zones(plan)
+    if plan.districts is not None:
+        _report_districts(plan)
+    if plan.warnings:
+        click.echo(f"{len(plan.warnings)} warning(s): see above and summary.json")
+    click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))
+    click.echo(f"Map: open {files['map.html']} in a browser")
+
+
+def _status(i) -> str:
+    if i.gap <= 1e-9:
+        return "proven optimal"
+    if i.status == "optimal":
+        return "optimal within the requested gap"
+    return "best plan found in the time limit"
+
+
+def _gap(i) -> str:
+    return f"{100 * i.gap:.2f}" if i.gap == 0 or i.gap >= 1e-4 else f"{100 * i.gap:.3g}"
+
+
+def _display_width(text: str) -> int:
+    """Terminal columns of ``text``: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` cut or padded to ``width`` terminal columns."""
+    out, used = "", 0
+    for c in text:
+        w = _display_width(c)
+        if used + w > width:
+            break
+        out, used = out + c, used + w
+    return out + " " * (width - used)
+
+
+def _report_districts(plan: Plan) -> None:
+    i = plan.district_info
+    d = summary(plan)["districts"]
+    rules = d["rules"]
+    unit = {"children": "child-km", "seats": "seat-km", "schools": "school-km"}[rules["weight"]]
+    click.echo(
+        f"{rules['kind'].capitalize()}: {_status(i)}: {i.objective / 1000:,.1f} {unit} to the leads "
+        f"(lower bound {i.lower_bound / 1000:,.1f}, gap {_gap(i)} %) in {i.seconds:.1f} s"
+    )
+    table = district_table(plan)
+    width = max(8, min(30, max(_display_width(str(v)) for v in table["lead_name"])))
+    header = f"{'#':>3}  {_pad('lead', width)}  {'schools':>7}  {'seats':>7}  {'children':>8}  {'quality':>7}"
+    click.echo(header + "  covered")
+    any_hq = bool(plan.schools["high_quality"].any())
+    for _, r in table.iterrows():
+        q = "—" if np.isnan(r["mean_quality"]) else f"{r['mean_quality']:.3g}"
+        seats = "—" if np.isnan(r["capacity"]) else f"{r['capacity']:,.0f}"
+        kids = "—" if np.isnan(r["students"]) else f"{r['students']:,.0f}"
+        covered = ("yes" if r["covered"] else "no") if any_hq else "—"
+        click.echo(
+            f"{r['district_id']:>3}  {_pad(str(r['lead_name']), width)}  {r['n_schools']:>7}  "
+            f"{seats:>7}  {kids:>8}  {q:>7}  {covered}"
+        )
+    a, b = d["after"], d["before"]
+
+    def figures(f):
+        parts = []
+        if f.get("quality_spread") is not None:
+            parts.append(f"quality spread {f['quality_spread']:.3g} (Gini {f['quality_gini']:.3f})")
+        if f.get("coverage_rate") is not None:
+            parts.append(f"coverage {100 * f['coverage_rate']:.1f} %")
+        dev = {k: v for k, v in f["balance_deviation"].items() if v is not None}
+        parts.append(
+            "largest deviation from the average: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in dev.items())
+        )
+        return "; ".join(parts)
+
+    click.echo(f"After: {figures(a)}")
+    if b:
+        click.echo(f"Before ({b['districts']} existing districts): {figures(b)}")
+    click.echo(f"Rules: {rules['balance']}; high quality: {rules['high_quality']}")
+
+
+def _report_zones(plan: Plan) -> None:
+    i = plan.info
+    s = summary(plan)
+    t = s["totals"]
+    status, gap = _status(i), _gap(i)
+    click.echo(
+        f"Plan: {status}: {i.objective / 1000:,.1f} child-km (lower bound {i.lower_bound / 1000:,.1f}, "
+        f"gap {gap} %) in {i.seconds:.1f} s"
+    )
+    table = school_table(plan)
+    width = max(8, min(32, int(table["name"].astype(str).str.len().max())))
+    click.echo(
+        f"{'school':<{width}}  {'seats':>7}  {'children':>8}  {'use':>5}  {'mean m':>6}  {'max m':>6}  {'moved in':>8}"
+    )
+    for _, r in table.iterrows():
+        name = str(r["name"])[:width]
+        flag = " !" if r["overload"] > 1e-9 else ""
+        click.echo(
+            f"{name:<{width}}  {r['capacity']:>7,.0f}  {r['students']:>8,.1f}  {100 * r['utilisation']:>4.0f}%  "
+            f"{r['mean_distance_m']:>6,.0f}  {r['max_distance_m']:>6,.0f}  {r['moved_in']:>8,.1f}{flag}"
+        )
+    line = f"Children: {t['children']:,.1f} for {t['seats']:,.0f} seats; moved {t['children_moved']:,.1f}; "
+    line += f"mean trip {t['mean_distance_m']:,.0f} m"
+    if s["before"]:
+        line += f" (before {s['before']['mean_distance_m']:,.0f} m)"
+    line += f"; zones in more than one piece: {t['zones_not_contiguous']}"
+    click.echo(line)

@@ -1,0 +1,165 @@
+"""The attendance-zone commands: ``validate`` the inputs, ``partition`` (zones, optionally grouped into
+districts), ``feeder`` (middle-school zones made of whole primary zones) and the ``demo``.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+from ..districts.api import form_districts
+from ..io.datasets import get_path
+from ..io.files import prepare_out_dir
+from ..io.inputs import read_roads
+from ..options import SolveOptions
+from ..plan import Plan
+from ..publish.export import OUTPUT_FILES, write_plan
+from ..zones.api import assign_zones
+from .group import main
+from .options import (
+    _district_kwargs,
+    _file_leads,
+    _keep_columns,
+    _load,
+    _only_stage,
+    district_options,
+    input_options,
+    planner_errors,
+    road_options,
+    solve_options,
+)
+from .report import _report
+
+
+@main.command()
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.argument("schools", type=click.Path(dir_okay=False))
+@input_options
+@click.option(
+    "--issues",
+    "issues_file",
+    type=click.Path(dir_okay=False),
+    help="Write every problem found to this JSON file.",
+)
+@planner_errors
+def validate(blocks, schools, issues_file, **kwargs):
+    """Check BLOCKS and SCHOOLS without solving: columns, numbers, ids, geometry, coordinates."""
+    inputs = _load(blocks, schools, kwargs)
+    b, s = inputs.blocks, inputs.schools
+    click.echo(
+        f"OK: {len(b):,} blocks with {b['students'].sum():,.1f} children; "
+        f"{len(s):,} schools with {s['capacity'].sum():,.0f} seats."
+    )
+    if inputs.warnings:
+        click.echo(f"{len(inputs.warnings)} warning(s) above.")
+
+
+def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tuple[Plan, dict]:
+    """Zones (and, with --districts, districts made of them) from the parsed options of a command; the
+    district and --only-stage options are read only when the command has them (`feeder` has not)."""
+    out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
+    kwargs.pop("issues_file", None)
+    prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)  # refuse early, before any work
+    options = SolveOptions(
+        time_limit_s=kwargs.pop("time_limit"),
+        workers=kwargs.pop("workers"),
+        seed=kwargs.pop("seed"),
+        relative_gap=kwargs.pop("gap"),
+    )
+    rules = dict(
+        max_distance_m=kwargs.pop("max_distance"),
+        move_penalty_m=kwargs.pop("move_penalty"),
+        max_moved=kwargs.pop("max_moved"),
+        allow_overload=kwargs.pop("allow_overload"),
+        contiguity=kwargs.pop("contiguity"),
+        candidates=kwargs.pop("candidates"),
+    )
+    district_kw = _district_kwargs(kwargs) if "n_districts" in kwargs else None
+    only_stage = kwargs.pop("only_stage", ())
+    roads_file, roads_layer = kwargs.pop("roads", None), kwargs.pop("roads_layer", None)
+    roads_coords = kwargs.pop("roads_coords", None) or kwargs["coords"]
+    roads = None
+    if roads_file:
+        roads = read_roads(roads_file, coords=roads_coords, layer=roads_layer, encoding=kwargs["encoding"])
+    inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw) if district_kw else ())
+    school_frame = _only_stage(inputs.schools, only_stage)
+    plan = assign_zones(
+        inputs.blocks, school_frame, options=options, warnings=inputs.warnings, roads=roads, **rules
+    )
+    if district_kw and district_kw["n_districts"] is not None:
+        _file_leads(school_frame, district_kw)
+        plan = form_districts(school_frame, plan=plan, options=options, **district_kw)
+    files = write_plan(plan, out_dir, overwrite=overwrite, title=title)
+    return plan, files
+
+
+@main.command()
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.argument("schools", type=click.Path(dir_okay=False))
+@input_options
+@solve_options
+@road_options
+@district_options
+@planner_errors
+def partition(blocks, schools, **kwargs):
+    """Draw attendance zones (划片): every block of BLOCKS to one school of SCHOOLS.
+
+    Seats are never exceeded (unless --allow-overload), every zone is one piece around its school,
+    trips are short and few children are moved from their current school.  With --districts K the
+    schools are then grouped into K school districts (学区) made of those zones.  Writes plan.gpkg,
+    plan.csv, summary.json and map.html into --out.
+    """
+    plan, files = _run_partition(blocks, schools, kwargs)
+    _report(plan, files)
+
+
+@main.command()
+@click.argument("primary_zones", type=click.Path(dir_okay=False))
+@click.argument("middle_schools", type=click.Path(dir_okay=False))
+@input_options
+@solve_options
+@planner_errors
+def feeder(primary_zones, middle_schools, **kwargs):
+    """Feeder districts (直对入学): every primary school's whole zone feeds exactly one middle school.
+
+    PRIMARY_ZONES holds one polygon per primary school with its cohort (children moving up; name it with
+    --students-col) and optionally today's middle school (--current-school-col); MIDDLE_SCHOOLS the
+    middle schools with their seats.  The middle schools' zones are unions of primary zones, in one
+    piece, within seats.  Same outputs as `partition`.
+    """
+    plan, files = _run_partition(primary_zones, middle_schools, kwargs, title="Feeder districts 直对入学")
+    _report(plan, files)
+    b = plan.blocks
+    if "current_school" in b and b["current_school"].notna().any():
+        named = b["current_school"].notna()
+        kept = int((named & ~b["moved"].astype(bool)).sum())
+        click.echo(
+            f"Feeders: {kept} of {int(named.sum())} primary schools keep their current middle school"
+            + (f" ({int((~named).sum())} name none)" if (~named).any() else "")
+        )
+    click.echo("plan.csv: the middle school each primary school feeds (one row per primary school).")
+
+
+@main.command()
+@click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False))
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
+@click.pass_context
+def demo(ctx, out_dir, time_limit):
+    """Run `partition` on the shipped demo data (South Portland, Maine: 317 blocks, 5 schools)."""
+    args = [
+        str(get_path("south_portland_blocks")),
+        str(get_path("south_portland_schools")),
+        "--students-col",
+        "students_k4",
+        "--current-school-col",
+        "current_school_plurality",
+        "--out",
+        str(out_dir),
+        "--overwrite",
+        "--time-limit",
+        f"{time_limit:g}",
+    ]
+    click.echo("zoning partition " + " ".join(shlex.quote(a) for a in args))
+    with partition.make_context("partition", args, parent=ctx) as sub:
+        partition.invoke(sub)

@@ -1,0 +1,135 @@
+""":func:`check_blocks`: a blocks table (小区 / 地块 / census blocks) as the canonical blocks frame.
+
+Its columns: ``block_id`` (str), ``name`` (str, defaults to the id), ``students`` (float ≥ 0),
+``students_estimated`` (bool), ``current_school`` (str or None), ``source_row``, ``geometry``
+(all (Multi)Polygons or all Points).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ...errors import InputError, Issue
+from ..files import RawTable
+from .geometry import _canonical, _single_points, _start, _wgs84_geoms
+from .headers import BLOCK_ALIASES, _flag, _missing_column, _Report
+from .numbers import _as_text, _column_values, _numbers
+
+__all__ = ["check_blocks"]
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------------------ blocks
+
+
+def check_blocks(
+    raw: RawTable,
+    *,
+    columns: Mapping[str, str] | None = None,
+    coords: str = "wgs84",
+    per_1000_rate: float | None = None,
+) -> tuple[gpd.GeoDataFrame, list[Issue]]:
+    """Validate a blocks table (小区 / 地块 / census blocks) and return the canonical blocks frame.
+
+    ``columns`` names the header of any canonical column (``{"students": "students_k4"}``); ``coords`` is
+    the coordinate system of the numbers (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``, ``EPSG:n``);
+    ``per_1000_rate`` (千人学位指标: children per 1,000 residents) estimates children from a population
+    column when there is no children column.  Returns the frame and the warnings; raises one
+    :class:`InputError` listing every error of the file.
+    """
+    if per_1000_rate is not None and not (math.isfinite(per_1000_rate) and per_1000_rate > 0):
+        raise InputError(
+            [
+                Issue(
+                    f"the rate {per_1000_rate} children per 1,000 residents must be positive.",
+                    "pass e.g. --per-1000-rate 80.",
+                )
+            ]
+        )
+    rep, ids, names = _start(raw, "block", BLOCK_ALIASES, columns)
+    n = len(raw.frame)
+
+    estimated = False
+    students = np.zeros(n)
+    if "students" in rep.cols:
+        students = _numbers(rep, "students", fix="enter a whole number of children (0 if none).")
+        if per_1000_rate is not None:
+            log.info('%s: children read from "%s"; per_1000_rate not used', raw.file, rep.cols["students"])
+        for k in np.flatnonzero(students < 0):
+            rep.error(
+                f"{students[k]:g} children is negative.",
+                "enter 0 or more children.",
+                k=int(k),
+                canon="students",
+            )
+    elif "population" in rep.cols and per_1000_rate is not None:
+        population = _numbers(rep, "population", fix="enter the number of residents.")
+        for k in np.flatnonzero(population < 0):
+            rep.error(
+                f"population {population[k]:g} is negative.", "enter 0 or more.", k=int(k), canon="population"
+            )
+        students = population * per_1000_rate / 1000.0
+        estimated = True
+        rep.warn(
+            f'no children column: children estimated as "{rep.cols["population"]}" × {per_1000_rate:g} / 1,000 '
+            f"(千人学位指标) for all {n} blocks.",
+            f"give the real number of children with {_flag('students')} NAME if you have it.",
+        )
+    elif "population" in rep.cols:
+        _missing_column(
+            rep,
+            "students",
+            BLOCK_ALIASES,
+            f'or estimate children from "{rep.cols["population"]}" with --per-1000-rate N '
+            "(children per 1,000 residents, 千人学位指标)",
+        )
+    else:
+        _missing_column(rep, "students", BLOCK_ALIASES)
+
+    current: list[str | None] = [None] * n
+    if "current_school" in rep.cols:
+        current = [_as_text(v) for v in _column_values(rep, "current_school")]
+
+    geoms = _wgs84_geoms(rep, BLOCK_ALIASES, coords, _block_shapes, repair=True)
+    rep.raise_if_errors()
+
+    columns = {
+        "students": students.astype(float),
+        "students_estimated": np.full(n, estimated),
+        "current_school": pd.Series(current, dtype=object),
+    }
+    return _canonical(rep, ids, names, columns, geoms, f"{students.sum():,.2f} children"), rep.warnings
+
+
+def _block_shapes(rep: _Report, geoms: np.ndarray) -> np.ndarray:
+    """Blocks are all (Multi)Polygons or all Points (a one-point MultiPoint counts as a Point)."""
+    geoms = _single_points(geoms)
+    types = shapely.get_type_id(geoms)
+    polygonal = np.isin(types, (3, 6))
+    point = types == 0
+    for k in np.flatnonzero(~polygonal & ~point & ~shapely.is_missing(geoms)):
+        rep.error(
+            f"the geometry is a {geoms[k].geom_type}; a block is a polygon or a point.",
+            "give the block its outline (polygon) or a point.",
+            k=int(k),
+            column=None,
+        )
+    if polygonal.any() and point.any():
+        minority, kind = (point, "point") if point.sum() <= polygonal.sum() else (polygonal, "polygon")
+        for k in np.flatnonzero(minority):
+            rep.error(
+                f"this block is a {kind} while the other blocks are "
+                f"{'polygons' if kind == 'point' else 'points'}.",
+                "give all blocks the same kind of geometry: all polygons or all points.",
+                k=int(k),
+                column=None,
+            )
+    return geoms

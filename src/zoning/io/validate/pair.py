@@ -1,0 +1,166 @@
+""":func:`check_pair`: the checks across the canonical blocks and schools (current schools that name no
+school, schools outside the study area, several stages in one run), and the distance from every school
+to its nearest block.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import shapely
+
+from ...errors import InputError, Issue
+from .. import crs as zcrs
+from ..files import is_blank
+
+__all__ = ["check_pair", "STUDY_AREA_MARGIN_M"]
+
+log = logging.getLogger(__name__)
+
+#: A school farther than this from every block lies outside the study area (an error).
+STUDY_AREA_MARGIN_M = 3000.0
+
+
+# --------------------------------------------------------------------------------------------- cross-file
+
+
+def check_pair(
+    blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, blocks_file: str, schools_file: str
+) -> list[Issue]:
+    """Cross-file checks of canonical blocks and schools; returns the warnings, raises the errors.
+
+    - every ``current_school`` names a school (by ``school_id``, else by ``name``);
+    - every school lies within :data:`STUDY_AREA_MARGIN_M` of a block (else an error: wrong coordinates
+      or coordinate system); a school outside every block polygon but near one is a warning (its zone
+      is not anchored on its own block);
+    - schools of several stages in one run are a warning.
+    """
+    issues: list[Issue] = []
+
+    def warn(message: str, fix: str, **where: Any) -> None:
+        issue = Issue(message, fix, file=schools_file, severity="warning", **where)
+        log.warning("%s", issue)
+        issues.append(issue)
+
+    block_cols = blocks.attrs.get("source_columns", {})
+    school_ids = schools["school_id"].astype(str).tolist()
+    school_names = schools["name"].astype(str).tolist()
+    known = set(school_ids) | set(school_names)
+
+    if "current_school" in blocks.columns:
+        column = block_cols.get("current_school", "current_school")
+        for value, row in zip(blocks["current_school"].tolist(), blocks["source_row"].tolist(), strict=True):
+            if is_blank(value) or str(value) in known:
+                continue
+            nearest = difflib.get_close_matches(str(value), school_ids + school_names, n=1, cutoff=0.0)
+            hint = f' The nearest is "{nearest[0]}".' if nearest else ""
+            issues.append(
+                Issue(
+                    f'"{value}" names no school of {schools_file}.{hint}',
+                    f"use a school id or name from {schools_file}, or leave the cell empty.",
+                    file=blocks_file,
+                    row=int(row),
+                    column=column,
+                    value=value,
+                )
+            )
+
+    if len(blocks) and len(schools):
+        nearest_m, nearest_block = _nearest_blocks_m(blocks, schools)
+        polygons = bool(np.isin(shapely.get_type_id(np.asarray(blocks.geometry.values)), (3, 6)).all())
+        for j in range(len(schools)):
+            row = int(schools["source_row"].iloc[j])
+            label = school_names[j]
+            if nearest_m[j] > STUDY_AREA_MARGIN_M:
+                issues.append(
+                    Issue(
+                        f'school "{label}" is {nearest_m[j] / 1000:,.1f} km from the nearest block: outside the '
+                        "study area — wrong coordinates or wrong coordinate system?",
+                        "check --coords and the school's coordinates.",
+                        file=schools_file,
+                        row=row,
+                    )
+                )
+            elif polygons and nearest_m[j] > 0:
+                warn(
+                    f'school "{label}" lies outside every block ({nearest_m[j]:,.0f} m from block '
+                    f'"{blocks["block_id"].iloc[nearest_block[j]]}"): its zone will not be anchored on its own block.',
+                    "check the school's coordinates, or extend the blocks to cover it.",
+                    row=row,
+                )
+
+    if "stage" in schools.columns:
+        stages = schools["stage"].dropna()
+        if stages.nunique() > 1:
+            counts = ", ".join(f"{s}: {c}" for s, c in stages.value_counts().sort_index().items())
+            warn(
+                f"schools of several stages in one plan ({counts}).",
+                "zones are drawn per stage: split the schools file by stage (学段) and plan each on its own.",
+            )
+
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise InputError(issues)
+    return issues
+
+
+def _nearest_blocks_m(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For every school, the distance in metres to the nearest block (inf when it has no geometry) and
+    that block's position (-1: none).
+
+    Measured in the metric CRS of the blocks (:func:`crs.to_metric`).  For blocks in degrees only what is
+    needed is projected: a school inside a block is 0 m from it (a predicate, no distance), and for the
+    others the candidate blocks are found in degrees — every block within the degree distance of the
+    nearest one × 1.02 / cos(latitude), which holds the nearest block in metres — and only those are
+    projected and measured.  At 50,000 polygons this saves projecting them all (0.5 s).
+    """
+    n = len(schools)
+    nearest_m, nearest_block = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    if blocks.crs is None or not blocks.crs.is_geographic:
+        blocks_m, metric = zcrs.to_metric(blocks)
+        schools_m, _ = zcrs.to_metric(schools, metric)
+        (school_idx, block_idx), dist = blocks_m.sindex.nearest(
+            schools_m.geometry.values, return_all=False, return_distance=True
+        )
+        nearest_m[school_idx] = dist
+        nearest_block[school_idx] = block_idx
+        return nearest_m, nearest_block
+    metric = zcrs.choose_metric_crs(blocks)
+    block_geoms = np.asarray(blocks.geometry.values, dtype=object)
+    school_geoms = np.asarray(schools.to_crs(blocks.crs).geometry.values, dtype=object)
+    tree = shapely.STRtree(block_geoms)
+    school_idx, block_idx = tree.query(school_geoms, predicate="intersects")
+    nearest_m[school_idx] = 0.0
+    nearest_block[school_idx] = block_idx
+    rest = np.flatnonzero(
+        np.isinf(nearest_m) & ~shapely.is_missing(school_geoms) & ~shapely.is_empty(school_geoms)
+    )
+    if not len(rest):
+        return nearest_m, nearest_block
+    (qi, _), deg = tree.query_nearest(school_geoms[rest], return_distance=True)
+    reach = np.zeros(len(rest))
+    np.maximum.at(reach, qi, deg)
+    lat = np.abs(
+        np.concatenate([blocks.total_bounds[[1, 3]], shapely.bounds(school_geoms[rest])[:, [1, 3]].ravel()])
+    )
+    stretch = 1.02 / np.cos(np.radians(min(float(np.nanmax(lat)), 85.0)))
+    ci, cb = tree.query(school_geoms[rest], predicate="dwithin", distance=reach * stretch + 1e-9)
+    used, cb_pos = np.unique(cb, return_inverse=True)
+    to_metric = pyproj.Transformer.from_crs(blocks.crs, metric, always_xy=True).transform
+    blocks_m = shapely.transform(block_geoms[used], lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
+    schools_m = shapely.transform(
+        school_geoms[rest], lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1]))
+    )
+    dist = shapely.distance(schools_m[ci], blocks_m[cb_pos.reshape(-1)])
+    order = np.lexsort((dist, ci))  # per school, the nearest candidate first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ci[order][1:] != ci[order][:-1]
+    pick = order[first]
+    nearest_m[rest[ci[pick]]] = dist[pick]
+    nearest_block[rest[ci[pick]]] = cb[pick]
+    return nearest_m, nearest_block
