@@ -75,7 +75,8 @@ def _peak_mb() -> float:
 
 def run_zoning(n: int, k: int, time_limit: float) -> dict:
     """zoning's search on one instance (in its own process)."""
-    from zoning.districts.model import is_valid, solve_districts
+    from zoning.districts.problem import is_valid
+    from zoning.districts.search import solve_districts
 
     p = problem(n, k)
     t = time.perf_counter()
@@ -140,7 +141,7 @@ def plain_model(p: DistrictProblem) -> tuple[cp_model.CpModel, list]:
 
 def run_plain(n: int, k: int, time_limit: float) -> dict:
     """The peer on one instance (in its own process)."""
-    from zoning.districts.model import district_pieces
+    from zoning.districts.problem import district_pieces
 
     p = problem(n, k)
     t = time.perf_counter()

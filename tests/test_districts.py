@@ -14,8 +14,8 @@ import zoning
 from conftest import shared
 from zoning.check.verify import district_violations
 from zoning.districts.api import form_districts
-from zoning.districts.model import is_valid, solve_districts
-from zoning.districts.problem import build_district_problem
+from zoning.districts.problem import build_district_problem, is_valid
+from zoning.districts.search import solve_districts
 from zoning.errors import InfeasibleError, InputError
 from zoning.geo.graph import build_block_graph
 from zoning.options import SolveOptions
@@ -131,7 +131,7 @@ def test_one_piece_rule_keeps_districts_connected():
     # quality makes 0 and 3 the only leads; 1 and 2 are near 0 in straight line but the path decides
     p, sol = solve_line(6, 2, quality=[3, 1, 1, 1, 1, 3], seats_tolerance=0.5, quality_tolerance=None)
     assert set(np.unique(sol.lead_of)) == {0, 5}
-    assert not zoning.districts.model.district_pieces(p, sol.lead_of)
+    assert not zoning.districts.problem.district_pieces(p, sol.lead_of)
     # every district is an interval of the line
     for lead in (0, 5):
         members = np.flatnonzero(sol.lead_of == lead)
@@ -187,7 +187,7 @@ def test_coverage_rate_just_reached_and_missed():
     kw = dict(quality=[1, 1, 1, 1, 1, 3], children=[10] * 6, lead_candidates=[f"s{i}" for i in range(6)],
               lead_min_quality=3, quality_tolerance=None)  # fmt: skip
     p, sol = solve_line(6, 2, min_coverage=0.5, **kw)
-    assert zoning.districts.model.coverage(p, sol.lead_of) >= 0.5
+    assert zoning.districts.problem.coverage(p, sol.lead_of) >= 0.5
     with pytest.raises(InfeasibleError):
         solve_line(6, 2, min_coverage=0.67, children_tolerance=0.2, **kw)
 

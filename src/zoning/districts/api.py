@@ -30,8 +30,8 @@ from ..geo.graph import build_block_graph, connect_islands
 from ..io.crs import to_metric
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
-from .model import DistrictSolution, solve_districts
 from .problem import DistrictProblem, build_district_problem
+from .search import DistrictSolution, solve_districts
 
 __all__ = ["form_districts", "school_graph_from_zones", "tag_mask"]
 

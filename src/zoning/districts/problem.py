@@ -14,6 +14,10 @@ Balance is a band around the average district: ``count_band`` (schools per distr
 quality over schools with a known quality).  A band is None when its data are missing.
 
 Costs: ``pair_cost[a] = w_i · d(i, l)`` in weight-metres (straight line in the metric CRS).
+
+Plan checks (the solver's own, on ``lead_of``: the lead school of every school's district;
+``check.verify`` is the independent one): :func:`district_pieces`, :func:`band_excess`, :func:`coverage`,
+:func:`is_valid`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from ..errors import InputError, Issue
-from ..geo.graph import edges_to_csr, require_metric
+from ..geo.graph import components, edges_to_csr, require_metric
 
 __all__ = [
     "DistrictProblem",
@@ -39,6 +43,8 @@ __all__ = [
     "build_district_problem",
     "resolve_schools",
     "DEFAULT_LEAD_CANDIDATES",
+    "district_pieces",
+    "band_excess",
 ]
 
 log = logging.getLogger(__name__)
@@ -382,3 +388,101 @@ def build_district_problem(
         balance_note,
     )
     return problem
+
+
+# ------------------------------------------------------------------------------------------ plan checks
+
+
+def district_pieces(p: DistrictProblem, lead_of: np.ndarray, leads=None) -> list[tuple[int, np.ndarray]]:
+    """Pieces of districts cut off from their lead: (lead, schools of the piece)."""
+    out = []
+    if not p.contiguity:
+        return out
+    for lead in np.unique(lead_of) if leads is None else leads:
+        members = np.flatnonzero(lead_of == lead)
+        if len(members) <= 1:
+            continue
+        count, label = components(p.n, p.edges, members)
+        if count <= 1:
+            continue
+        main = label[lead]
+        for c in range(count):
+            if c != main:
+                out.append((int(lead), np.flatnonzero(label == c)))
+    return out
+
+
+def _stats(p: DistrictProblem, lead_of: np.ndarray) -> dict[str, np.ndarray]:
+    """Per district (indexed by lead school), the sums the bands look at."""
+    n = p.n
+    known = p.quality_known
+    out = {
+        "count": np.bincount(lead_of, minlength=n),
+        "seats": np.bincount(lead_of, weights=p.seats, minlength=n),
+        "children": np.bincount(lead_of, weights=p.children, minlength=n),
+        "qsum": np.bincount(lead_of[known], weights=p.quality[known], minlength=n),
+        "qn": np.bincount(lead_of[known], minlength=n),
+    }
+    for r, req in enumerate(p.requirements):
+        out[f"req{r}"] = np.bincount(lead_of[req.members], minlength=n)
+    return out
+
+
+def _excess_of(p: DistrictProblem, s: dict[str, np.ndarray], leads: np.ndarray) -> np.ndarray:
+    """Band excess of the districts led by ``leads``, each rule normalised by its average district."""
+    k = p.n_districts
+    ex = np.zeros(len(leads))
+
+    def band(v, lo, hi, unit):
+        return (np.maximum(0, lo - v) + np.maximum(0, v - hi)) / max(unit, 1e-9)
+
+    lo, hi = p.count_band
+    ex += band(s["count"][leads], lo, hi, p.n / k)
+    if p.seats_band is not None:
+        ex += band(s["seats"][leads], *p.seats_band, p.seats.sum() / k)
+    if p.children_band is not None:
+        ex += band(s["children"][leads], *p.children_band, p.children.sum() / k)
+        if p.seats_band is not None:
+            ex += np.maximum(0, s["children"][leads] - s["seats"][leads]) / max(p.children.sum() / k, 1e-9)
+    if p.quality_band is not None:
+        qn = s["qn"][leads]
+        qlo, qhi = p.quality_band
+        spread = max(float(np.nanmax(p.quality) - np.nanmin(p.quality)), 1e-9)
+        total = s["qsum"][leads]
+        ex += (np.maximum(0, qlo * qn - total) + np.maximum(0, total - qhi * qn)) / spread / max(p.n / k, 1)
+    for r, req in enumerate(p.requirements):
+        ex += np.maximum(0, req.at_least - s[f"req{r}"][leads])
+    return ex
+
+
+def band_excess(p: DistrictProblem, lead_of: np.ndarray) -> float:
+    """Total (normalised) amount by which a grouping misses its bands and requirements (0: none)."""
+    leads = np.unique(lead_of)
+    total = float(_excess_of(p, _stats(p, lead_of), leads).sum())
+    for a, b in p.together:
+        total += float(lead_of[a] != lead_of[b])
+    for a, b in p.apart:
+        total += float(lead_of[a] == lead_of[b])
+    if p.min_coverage is not None:
+        total += max(0.0, p.min_coverage - coverage(p, lead_of)) * 10
+    return total
+
+
+def coverage(p: DistrictProblem, lead_of: np.ndarray) -> float:
+    """Share of the weight (children, else seats, else schools) in districts holding a high-quality school."""
+    covered = np.zeros(p.n, dtype=bool)
+    covered[np.unique(lead_of[p.hq])] = True
+    w = p.weight.astype(float)
+    return float(w[covered[lead_of]].sum() / w.sum()) if w.sum() > 0 else 0.0
+
+
+def is_valid(p: DistrictProblem, lead_of: np.ndarray) -> bool:
+    """Every rule of the model holds (the solver's own check; ``verify`` is the independent one)."""
+    leads = np.unique(lead_of)
+    if len(leads) != p.n_districts or not np.all(lead_of[leads] == leads) or not p.lead_ok[leads].all():
+        return False
+    if not np.all(lead_of[np.flatnonzero(p.pinned)] == np.flatnonzero(p.pinned)):
+        return False
+    if (p.pair_index(np.arange(p.n), lead_of) < 0).any():
+        return False
+    return band_excess(p, lead_of) <= 1e-9 and not district_pieces(p, lead_of)

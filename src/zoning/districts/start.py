@@ -1,0 +1,293 @@
+"""The districts' own incumbents: a constructive start and balancing moves (numpy and scipy, no solver).
+
+A constructive start (graph-Voronoi regions around K spread-out leads, then balancing moves that lower the
+band excess or, at equal excess, bring districts nearer the middle of their bands, applied in batches; then
+a cost descent) gives a plan keeping every rule at once on the benchmark cities.  :func:`compact_start` (the
+regions alone, which may miss the bands) hints the whole model; :func:`constructive` is the incumbent the
+search starts from; :func:`repair_pieces` mends a plan whose districts are in pieces; :func:`improve` is the
+cost descent.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.sparse import csgraph
+
+from ..geo.graph import components, edges_to_csr
+from .problem import DistrictProblem, _excess_of, _stats, band_excess, district_pieces
+
+__all__ = ["compact_start", "constructive", "repair_pieces", "improve"]
+
+
+def _graph_distances(p: DistrictProblem, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, nearest source) along the school graph (edge length = straight line between schools)."""
+    e = p.edges
+    length = np.hypot(*(p.xy[e[:, 0]] - p.xy[e[:, 1]]).T) + 1.0
+    adj = edges_to_csr(p.n, e).astype(float)
+    adj[e[:, 0], e[:, 1]] = length
+    adj[e[:, 1], e[:, 0]] = length
+    dist, _pred, src = csgraph.dijkstra(
+        adj, directed=False, indices=sources, min_only=True, return_predecessors=True
+    )
+    return dist, src
+
+
+def _regions(p: DistrictProblem, leads: np.ndarray) -> np.ndarray:
+    """Every school to its nearest lead: along the graph (one piece by construction) or straight."""
+    if p.contiguity and len(p.edges):
+        dist, src = _graph_distances(p, leads)
+        lead_of = np.where(np.isfinite(dist), src, -1).astype(np.int64)
+    else:
+        lead_of = np.full(p.n, -1, dtype=np.int64)
+    lonely = np.flatnonzero(lead_of < 0)
+    if len(lonely):
+        d = np.hypot(*(p.xy[lonely][:, None, :] - p.xy[leads][None, :, :]).transpose(2, 0, 1))
+        lead_of[lonely] = leads[np.argmin(d, axis=1)]
+    return lead_of
+
+
+def _initial_leads(p: DistrictProblem, rng: np.random.Generator) -> np.ndarray:
+    """K spread-out leads: the pinned ones, then farthest-first among the candidates — the high-quality
+    ones first when a coverage rate is asked for (a district led by one is covered)."""
+    cand = np.flatnonzero(p.lead_ok)
+    chosen = list(np.flatnonzero(p.pinned))
+    if not chosen:
+        w = p.weight[cand].astype(float) + 1
+        chosen.append(int(rng.choice(cand, p=w / w.sum())))
+    pools = [cand[p.hq[cand]], cand] if p.min_coverage is not None else [cand]
+    for pool in pools:
+        while len(chosen) < p.n_districts and not np.isin(pool, chosen).all():
+            d = np.min(
+                np.hypot(*(p.xy[pool][:, None, :] - p.xy[chosen][None, :, :]).transpose(2, 0, 1)), axis=1
+            )
+            d[np.isin(pool, chosen)] = -1
+            chosen.append(int(pool[np.argmax(d)]))
+    return np.array(chosen, dtype=np.int64)
+
+
+def compact_start(p: DistrictProblem, seed: int = 0) -> np.ndarray:
+    """Compact districts that may miss the bands: spread-out leads and graph-Voronoi regions (one piece),
+    alternating with each region's best lead until the leads settle (a p-median-like local optimum)."""
+    rng = np.random.default_rng(seed)
+    leads = _initial_leads(p, rng)
+    lead_of = _regions(p, leads)
+    for _ in range(10):
+        new = _best_leads(p, lead_of, leads)
+        if np.array_equal(np.sort(new), np.sort(leads)):
+            break
+        leads = new
+        lead_of = _regions(p, leads)
+    return lead_of
+
+
+def constructive(
+    p: DistrictProblem, seed: int = 0, *, deadline: float | None = None, compact: np.ndarray | None = None
+) -> np.ndarray:
+    """A first grouping: the compact start, then balancing moves into the bands, then a cost descent."""
+    lead_of = compact_start(p, seed) if compact is None else compact
+    lead_of = _balance(p, lead_of, deadline=deadline)
+    return improve(p, lead_of, deadline=deadline)
+
+
+def _balance(
+    p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None, max_batches: int = 2_000
+) -> np.ndarray:
+    """Move boundary schools between neighbouring districts while that lowers the band excess — or keeps
+    it and brings the districts nearer the middle of their bands, which frees room for the next moves
+    (single moves alone stall when every neighbour sits at the edge of a band).  Each round applies a batch
+    of the best moves touching each district at most once, never breaking a district in two and never
+    moving a lead.  (excess, spread) falls strictly with every move, so the search ends."""
+    lead_of = lead_of.copy()
+    tied = _tied(p)
+    blocked: set[tuple[int, int]] = set()
+    for _ in range(max_batches):
+        if band_excess(p, lead_of) <= 1e-9 or (deadline is not None and time.perf_counter() > deadline):
+            break
+        i, src, dst, d_ex, d_dev, d_cost = _move_deltas(p, lead_of, tied)
+        ok = (d_ex < -1e-12) | ((d_ex <= 1e-12) & (d_dev < -1e-9))
+        scale = max(1.0, float(np.abs(d_cost).max(initial=0)))
+        score = np.where(d_ex < -1e-12, d_ex - 1e3, d_dev) + 1e-6 * d_cost / scale
+        cand = np.flatnonzero(ok)
+        if not _apply_batch(p, lead_of, i, src, dst, cand[np.argsort(score[cand], kind="stable")], blocked):
+            break
+    return lead_of
+
+
+def repair_pieces(p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None = None) -> np.ndarray:
+    """Mend a grouping whose districts are in pieces: each piece cut off from its lead joins the
+    neighbouring district it borders most (where every school of it may join that lead), then the
+    balancing moves restore the bands.  The result may still break a rule; callers check."""
+    lead_of = lead_of.copy()
+    indptr, indices = p.neighbours
+    for _ in range(5):
+        pieces = district_pieces(p, lead_of)
+        if not pieces:
+            break
+        for lead, comp in pieces:
+            nb = np.unique(np.concatenate([indices[indptr[i] : indptr[i + 1]] for i in comp]))
+            dsts, counts = np.unique(lead_of[nb][lead_of[nb] != lead], return_counts=True)
+            for dst in dsts[np.argsort(-counts, kind="stable")]:
+                if (p.pair_index(comp, dst) >= 0).all():
+                    lead_of[comp] = dst
+                    break
+    return _balance(p, lead_of, deadline=deadline)
+
+
+def _tied(p: DistrictProblem) -> np.ndarray:
+    """Schools named in a together/apart pair: the local searches leave them where they are."""
+    tied = np.zeros(p.n, dtype=bool)
+    tied[p.together.ravel()] = True
+    tied[p.apart.ravel()] = True
+    return tied
+
+
+def _apply_batch(p, lead_of, i, src, dst, ranked, blocked) -> bool:
+    """Apply the ranked moves in order, each district moved from or to at most once; True if any moved."""
+    touched: set[int] = set()
+    moved = False
+    for t in ranked:
+        key = (int(i[t]), int(dst[t]))
+        if key in blocked or int(src[t]) in touched or int(dst[t]) in touched:
+            continue
+        if p.contiguity and _cuts_district(p, lead_of, int(i[t])):
+            blocked.add(key)
+            continue
+        lead_of[i[t]] = dst[t]
+        touched.update((int(src[t]), int(dst[t])))
+        moved = True
+    return moved
+
+
+def _move_deltas(p: DistrictProblem, lead_of: np.ndarray, tied: np.ndarray):
+    """Every candidate move (school i from district src to dst) with its change of band excess, of spread
+    around the band middles and of cost."""
+    s = _stats(p, lead_of)
+    i, dst = _moves(p, lead_of)
+    keep = ~tied[i]
+    i, dst = i[keep], dst[keep]
+    src = lead_of[i]
+    a = {key: v[src].astype(float) for key, v in s.items()}
+    b = {key: v[dst].astype(float) for key, v in s.items()}
+    idx = np.arange(len(i))
+    before_ex = _excess_of(p, a, idx) + _excess_of(p, b, idx)
+    before_dev = _spread_of(p, a) + _spread_of(p, b)
+    _move_arrays(p, a, b, i)
+    d_ex = _excess_of(p, a, idx) + _excess_of(p, b, idx) - before_ex
+    d_dev = _spread_of(p, a) + _spread_of(p, b) - before_dev
+    d_cost = p.weight[i] * (np.hypot(*(p.xy[i] - p.xy[dst]).T) - np.hypot(*(p.xy[i] - p.xy[src]).T))
+    return i, src, dst, d_ex, d_dev, d_cost
+
+
+def _spread_of(p: DistrictProblem, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Σ over the bands of ((value − band middle) / half band)²: how near its band edges a district sits."""
+    out = np.zeros(len(s["count"]))
+
+    def sq(v, lo, hi):
+        return ((v - (lo + hi) / 2) / max((hi - lo) / 2, 1e-9)) ** 2
+
+    out += sq(s["count"], *p.count_band)
+    if p.seats_band is not None:
+        out += sq(s["seats"], *p.seats_band)
+    if p.children_band is not None:
+        out += sq(s["children"], *p.children_band)
+    if p.quality_band is not None:
+        qlo, qhi = p.quality_band
+        out += (
+            (s["qsum"] - (qlo + qhi) / 2 * s["qn"]) / max((qhi - qlo) / 2 * p.n / p.n_districts, 1e-9)
+        ) ** 2
+    return out
+
+
+def _moves(p: DistrictProblem, lead_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate moves (school, destination lead): to a neighbouring district, or any district without
+    the one-piece rule.  Leads, pinned schools and pairs that are not candidates are left out."""
+    if p.contiguity:
+        e = p.edges
+        cross = lead_of[e[:, 0]] != lead_of[e[:, 1]]
+        both = np.concatenate([e[cross], e[cross][:, ::-1]])
+        i, dst = both[:, 0], lead_of[both[:, 1]]
+    else:
+        sel = lead_of[p.pair_lead] == p.pair_lead  # pairs whose lead leads a district now
+        i, dst = p.pair_school[sel], p.pair_lead[sel]
+    keep = (lead_of[i] != i) & ~p.pinned[i] & (lead_of[i] != dst) & (p.pair_index(i, dst) >= 0)
+    pairs = np.unique(np.stack([i[keep], dst[keep]], axis=1), axis=0).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _descend(
+    p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None, max_batches: int
+) -> np.ndarray:
+    """Cost-lowering moves of single schools that add no band excess, applied in batches (each district
+    moved from or to at most once per batch, so every move is judged exactly)."""
+    lead_of = lead_of.copy()
+    tied = _tied(p)
+    blocked: set[tuple[int, int]] = set()
+    for _ in range(max_batches):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        i, src, dst, d_ex, _d_dev, d_cost = _move_deltas(p, lead_of, tied)
+        cand = np.flatnonzero((d_ex <= 1e-12) & (d_cost < -1e-6))
+        if not _apply_batch(p, lead_of, i, src, dst, cand[np.argsort(d_cost[cand], kind="stable")], blocked):
+            break
+    return lead_of
+
+
+def _cuts_district(p: DistrictProblem, lead_of: np.ndarray, i: int) -> bool:
+    """Would taking school i out of its district leave the district in more than one piece?"""
+    rest = np.flatnonzero(lead_of == lead_of[i])
+    rest = rest[rest != i]
+    return components(p.n, p.edges, rest)[0] > 1
+
+
+def _move_arrays(p: DistrictProblem, a: dict, b: dict, i: np.ndarray) -> None:
+    """Per-district sums after school i[t] moves from district a[·][t] to b[·][t] (vectorised)."""
+    for key, delta in (("count", np.ones(len(i))), ("seats", p.seats[i]), ("children", p.children[i])):
+        a[key] -= delta
+        b[key] += delta
+    known = p.quality_known[i]
+    q = np.where(known, np.nan_to_num(p.quality[i]), 0.0)
+    a["qsum"] -= q
+    b["qsum"] += q
+    a["qn"] -= known
+    b["qn"] += known
+    for r, req in enumerate(p.requirements):
+        m = req.members[i].astype(float)
+        a[f"req{r}"] -= m
+        b[f"req{r}"] += m
+
+
+def improve(p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | None = None) -> np.ndarray:
+    """Cheap descent: each district's best lead, then cost-lowering moves that keep every band."""
+    for _ in range(5):
+        leads = np.unique(lead_of)
+        new_leads = _best_leads(p, lead_of, leads)
+        relabel = dict(zip(leads.tolist(), new_leads.tolist()))
+        lead_of = np.array([relabel[v] for v in lead_of.tolist()], dtype=np.int64)
+        before = p.cost_of(lead_of)
+        lead_of = _descend(p, lead_of, deadline=deadline, max_batches=500)
+        if p.cost_of(lead_of) >= before:
+            break
+    return lead_of
+
+
+def _best_leads(p: DistrictProblem, lead_of: np.ndarray, leads: np.ndarray) -> np.ndarray:
+    """For each district, the lead candidate among its schools with the lowest cost (pinned stay)."""
+    new = leads.copy()
+    for t, lead in enumerate(leads):
+        if p.pinned[lead]:
+            continue
+        members = np.flatnonzero(lead_of == lead)
+        cand = members[p.lead_ok[members]]
+        if len(cand) <= 1:
+            continue
+        d = np.hypot(*(p.xy[members][:, None, :] - p.xy[cand][None, :, :]).transpose(2, 0, 1))
+        cost = (p.weight[members][:, None] * np.rint(d)).sum(axis=0)
+        # every member must be allowed to join the new lead
+        ok = (p.pair_index(members[:, None], cand[None, :]) >= 0).all(axis=0)
+        if not ok.any():
+            continue
+        cost = np.where(ok, cost, np.inf)
+        new[t] = cand[int(np.argmin(cost))]
+    return new
