@@ -28,9 +28,9 @@ from conftest import benchmark
 from zoning.cli import main
 from zoning.geo.graph import _unique_edges, polygon_adjacency
 from zoning.io import crs as zcrs
-from zoning.io.validate import _nearest_blocks_m
-from zoning.publish import maps
+from zoning.io.validate.pair import _nearest_blocks_m
 from zoning.publish.maps import BLOCK_MIN_ZOOM, to_html, zone_map
+from zoning.publish.maps import page as maps  # zone_map reads CITY_SCALE_BLOCKS there
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,11 @@ from zoning.publish.maps import (
     PALETTE,
     SCHOOL_RADIUS_PX,
     ZONE_FILL_OPACITY,
-    _without_gaps,
-    _zone_colours,
     to_html,
     zone_map,
 )
+from zoning.publish.maps.layers import _without_gaps
+from zoning.publish.maps.style import _zone_colours
 
 SCREENSHOT_FOR_REVIEW = Path("/tmp/zoning_map_test.png")
 METRIC_CRS = "EPSG:32619"  # UTM 19N, metres, covers Maine

@@ -8,7 +8,6 @@ from .blocks import check_blocks
 from .headers import BLOCK_ALIASES, SCHOOL_ALIASES, normalise_header
 from .numbers import parse_number
 from .pair import STUDY_AREA_MARGIN_M, check_pair
-from .pair import _nearest_blocks_m as _nearest_blocks_m
 from .schools import CLASS_SIZE, LEAD_FLAGS, QUALITY_FLAGS, QUALITY_TIERS, STAGES, check_schools
 
 __all__ = [

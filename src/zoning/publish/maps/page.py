@@ -1,0 +1,368 @@
+"""Interactive maps of a plan: one standalone HTML page that opens with no network.
+
+Residents open these pages during public comment (公开征求意见), often on a phone, sometimes from a USB
+stick or an intranet with no internet access.  So the page carries everything it needs:
+
+- Leaflet's JavaScript and CSS are read at run time from the installed ``django-js-lib-leaflet`` package
+  (module ``js_lib_leaflet``) and inlined into the page; nothing third-party is copied into this repository.
+- Every other asset folium adds by default (jQuery, Bootstrap, awesome-markers, Font Awesome, …) is dropped
+  on the map instance, and :func:`to_html` refuses to return a page that still links a script or stylesheet
+  on the internet.
+- Schools and point-like blocks are SVG circle markers, lead schools an inline-SVG star; nothing needs an
+  image file.  The layer control is always expanded (the collapsed one needs ``layers.png``).
+- No tile server by default: a plain light background.  An online user may pass ``tiles``.
+
+This package is the only one that imports folium.  It never solves and never touches files: it returns a
+``folium.Map`` (:func:`zone_map`) or the page as a string (:func:`to_html`); the caller writes it.
+
+Layers, bottom to top (each in its own Leaflet pane, so toggling one never reorders the others):
+zone fills (one colour per school; with school districts one colour per district, zone borders thin inside
+it), block outlines (transparent, carry the block tooltips; moved blocks dashed), school-district outlines
+(thick), schools (circles; lead schools large stars; over capacity ringed red).  A layer with nothing to
+draw (no blocks in a plan of districts drawn on schools alone) stays out of the layer switcher.
+
+City scale (more than ``CITY_SCALE_BLOCKS`` = 5,000 blocks, or ``city_scale=True``): drawn as is, 50,000
+blocks make a 45 MB page that takes Chromium some 20 s to show and stays sluggish, with every block outline
+in the SVG.  So at city scale
+
+- zones and district outlines are simplified by ``ZONE_SIMPLIFY_M`` (5 m) and blocks by
+  ``BLOCK_SIMPLIFY_M`` (2 m), topology kept per polygon, and coordinates are written with 5 decimals
+  (about 1 m) instead of 6;
+- the blocks (still one tooltip each) are drawn on a canvas, not as SVG paths, and only from zoom
+  ``BLOCK_MIN_ZOOM`` (14, about 10 m a pixel) on: the city-wide view shows the zones, a 小区 is found by
+  zooming in; the layer is built on the first zoom that needs it, so the page opens at once.  The title
+  says so.
+
+Everything else — colours, tooltips, legend, offline page — is the same as for a small plan.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Hashable
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from folium.map import CustomPane
+
+from ...errors import InputError, Issue, ZoningError
+from .assets import _CITY_CSS, _CSS, _external_assets, _make_offline, _Raw
+from .layers import _block_layer, _district_layer, _pane, _school_layer, _zone_layer
+from .legend import _bounds, _Control, _district_legend_html, _FitBounds, _key_html, _legend_html, _title_html
+from .style import (
+    _PANE_KEYS,
+    BLOCK_COLUMNS,
+    BLOCK_MIN_ZOOM,
+    BLOCK_SIMPLIFY_M,
+    CITY_COORD_DECIMALS,
+    CITY_SCALE_BLOCKS,
+    COORD_DECIMALS,
+    DISTRICT_COLUMNS,
+    SCHOOL_COLUMNS,
+    UNASSIGNED_COLOUR,
+    ZONE_COLUMNS,
+    ZONE_SIMPLIFY_M,
+    _district_colours,
+    _is_over,
+    _missing,
+    _truthy,
+    _zone_colours,
+)
+
+__all__ = ["zone_map", "to_html"]
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------------------
+
+
+def zone_map(
+    blocks: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    *,
+    title: str = "Attendance zones",
+    districts: gpd.GeoDataFrame | None = None,
+    tiles: str | None = None,
+    attribution: str | None = None,
+    city_scale: bool | None = None,
+) -> folium.Map:
+    """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
+
+    The frames may be in any CRS; they are drawn in WGS84 with coordinates rounded to 6 decimals
+    (about 0.1 m) and nothing simplified — except at city scale (``city_scale``; by default when there
+    are more than ``CITY_SCALE_BLOCKS`` blocks), where geometry is simplified and blocks show from zoom
+    ``BLOCK_MIN_ZOOM`` on (see the module docstring).  Columns used:
+
+    - ``blocks``: ``block_id``, ``name``, ``school_id``, ``students``, ``distance_m``, ``moved``;
+      polygons, or points for 小区 given as points (drawn as small circles).
+    - ``zones``: ``school_id``, ``name``, ``students``, ``capacity``, ``utilisation``; the zone polygon.
+    - ``schools``: ``school_id``, ``name``, ``capacity``, ``students``, ``utilisation``, points; optional
+      ``district_id`` and ``is_lead`` (lead schools are drawn as stars).
+    - ``districts`` (optional): ``district_id``, ``lead_name``, ``n_schools``, ``students``, ``capacity``.
+
+    Each school gets a colour, in the order of ``schools``; zones that touch never share one.  With
+    ``districts`` and a ``district_id`` per school, each district gets a colour instead (districts that
+    touch never share one), its zones are filled with it and the legend lists the districts.  ``blocks``
+    may be empty (districts drawn on schools alone: ``zones`` then holds one area per school).  ``tiles``
+    (a URL template such as ``https://tile.example.org/{z}/{x}/{y}.png`` with ``attribution``, or a
+    provider name folium knows) adds a background map for users who are online.
+
+    Raises:
+        InputError: a frame is not a GeoDataFrame, lacks a column or has no CRS (every problem listed),
+            or a tile URL comes without attribution.
+    """
+    _check_inputs(blocks, zones, schools, districts, tiles, attribution)
+    if city_scale is None:
+        city_scale = len(blocks) > CITY_SCALE_BLOCKS
+
+    order = _school_order(schools, zones, blocks)
+    names = _school_names(schools, zones)
+    stats = _zone_stats(zones)
+    n_over = sum(_is_over(u) for u in schools["utilisation"])
+    n_moved = sum(_truthy(v) for v in blocks["moved"])
+    has_lead = "is_lead" in schools.columns and any(_truthy(v) for v in schools["is_lead"])
+    block_drawing = dict(simplify_m=BLOCK_SIMPLIFY_M, decimals=CITY_COORD_DECIMALS) if city_scale else {}
+    geoms = {
+        "blocks": _to_lonlat(blocks, **block_drawing),
+        "zones": _to_lonlat(zones),
+        "schools": _to_lonlat(schools),
+    }
+    if districts is not None:
+        geoms["districts"] = _to_lonlat(districts)
+    district_of = _district_of(schools, districts)
+    if district_of is None:
+        colours = _zone_colours(order, zones)
+        district_colours: dict = {}
+    else:
+        district_colours = _district_colours(
+            _district_order(districts, schools),
+            district_of,
+            zones,
+            geoms["zones"],
+            districts,
+            geoms["districts"],
+        )
+        colours = {sid: district_colours.get(district_of.get(sid), UNASSIGNED_COLOUR) for sid in order}
+    if city_scale:  # simplified only now: the colours are chosen on the exact outlines
+        simple = dict(simplify_m=ZONE_SIMPLIFY_M, decimals=CITY_COORD_DECIMALS)
+        geoms["zones"] = _to_lonlat(zones, **simple)
+        if districts is not None:
+            geoms["districts"] = _to_lonlat(districts, **simple)
+
+    # Without tiles, fractional zoom lets the zones fill the window; tiles look blurred between levels.
+    m = folium.Map(tiles=None, zoom_control=False, control_scale=True, zoom_snap=1 if tiles else 0.25)
+    _make_offline(m)
+    root = m.get_root()
+    root.header.add_child(_Raw(f"<title>{html.escape(title)}</title>"), name="zoning_title")
+    root.header.add_child(_Raw(f"<style>{_CSS}</style>"), name="zoning_css")
+    if city_scale:
+        root.header.add_child(_Raw(f"<style>{_CITY_CSS}</style>"), name="zoning_city_css")
+    if tiles is not None:
+        folium.TileLayer(tiles, attr=attribution, name="Base map 底图", control=False).add_to(m)
+
+    # One pane per layer, fixed z-order: toggling a layer off and on never buries the ones above it.
+    # Panes let pointer events through; only the drawn shapes catch them.
+    for z_index, key in enumerate(_PANE_KEYS, start=401):
+        CustomPane(_pane(key), z_index=z_index, pointer_events=False).add_to(m)
+    zone_layer = _zone_layer(zones, geoms["zones"], colours, district_of).add_to(m)
+    block_layer = _block_layer(
+        blocks, geoms["blocks"], colours, names, stats, min_zoom=BLOCK_MIN_ZOOM if city_scale else None
+    ).add_to(m)
+    if districts is not None:
+        _district_layer(districts, geoms["districts"]).add_to(m)
+    school_layer = _school_layer(schools, geoms["schools"], colours).add_to(m)
+
+    title_box = _Control(
+        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved, city_scale=city_scale),
+        position="topleft",
+        css_class="zoning-box zoning-title",
+        add_zoom=True,
+    ).add_to(m)
+    key = _key_html(
+        has_lead=has_lead,
+        has_over=n_over > 0,
+        has_moved=n_moved > 0,
+        has_districts=districts is not None,
+        n_outside=0 if district_of is None else sum(sid not in district_of for sid in order),
+    )
+    if district_of is None:
+        legend = _legend_html(schools, stats, order, colours, names, key=key)
+    else:
+        legend = _district_legend_html(districts, district_colours, key=key)
+    legend_box = _Control(legend, position="bottomleft", css_class="zoning-box zoning-legend").add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+
+    bounds = _bounds(*geoms.values())
+    if bounds is not None:
+        # Zones are unions of blocks: with blocks, testing them is enough (and tighter).  At city scale
+        # the blocks are not drawn at the first view: the zones stand in for them.
+        shown = [block_layer if len(blocks) and not city_scale else zone_layer, school_layer]
+        _FitBounds(bounds, layers=shown, title_box=title_box, legend_box=legend_box).add_to(m)
+    logger.debug(
+        "zone map: %d blocks, %d zones, %d schools%s",
+        len(blocks),
+        len(zones),
+        len(schools),
+        f" (city scale: simplified, blocks from zoom {BLOCK_MIN_ZOOM})" if city_scale else "",
+    )
+    return m
+
+
+def to_html(m: folium.Map) -> str:
+    """The full standalone page of ``m``: Leaflet inlined, UTF-8, no script or stylesheet from the internet.
+
+    Works for any folium map (its default CDN assets are dropped); raises :class:`ZoningError` if some
+    element (a folium plugin, say) still links a script or stylesheet on the internet.
+    """
+    _make_offline(m)
+    page = m.get_root().render()
+    external = _external_assets(page)
+    if external:
+        raise ZoningError(
+            f"The map page would load {len(external)} file(s) from the internet ({', '.join(external[:5])}); "
+            "without a network residents would see a broken map. Fix: remove the map elements that add "
+            "them (folium plugins), or ship those files inline."
+        )
+    logger.debug("map page: %d characters", len(page))
+    return page
+
+
+# ---------------------------------------------------------------------------------------------------------
+# inputs
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_inputs(blocks, zones, schools, districts, tiles, attribution) -> None:
+    """Collect every problem with the frames and parameters, then raise one InputError."""
+    issues: list[Issue] = []
+    frames = [
+        ("blocks", blocks, BLOCK_COLUMNS),
+        ("zones", zones, ZONE_COLUMNS),
+        ("schools", schools, SCHOOL_COLUMNS),
+    ]
+    if districts is not None:
+        frames.append(("districts", districts, DISTRICT_COLUMNS))
+    for label, frame, required in frames:
+        if not isinstance(frame, gpd.GeoDataFrame):
+            issues.append(
+                Issue(
+                    f"{label} is a {type(frame).__name__}, not a GeoDataFrame with geometries.",
+                    fix=f"pass the {label} table of the plan (a GeoDataFrame).",
+                )
+            )
+            continue
+        for column in required:
+            if column not in frame.columns:
+                issues.append(
+                    Issue(
+                        f"missing from the {label} table; the map needs it.",
+                        fix=f"pass a {label} table with the columns {', '.join(required)}.",
+                        column=column,
+                    )
+                )
+        if frame.crs is None:
+            issues.append(
+                Issue(
+                    f"{label} has no coordinate reference system (CRS), so it cannot be placed on the map.",
+                    fix=f'set it, e.g. {label}.set_crs("EPSG:4490") for CGCS2000 longitude/latitude.',
+                )
+            )
+    if tiles is not None and "{" in tiles and not attribution:
+        issues.append(
+            Issue(
+                f"tiles {tiles!r} is a tile URL without attribution; tile providers require one.",
+                fix="pass attribution='© the tile provider', or leave tiles=None for the offline map.",
+            )
+        )
+    if issues:
+        raise InputError(issues, headline=f"Cannot draw the map: {len(issues)} problem(s):")
+
+
+def _to_lonlat(
+    frame: gpd.GeoDataFrame, *, simplify_m: float | None = None, decimals: int = COORD_DECIMALS
+) -> gpd.GeoSeries:
+    """The geometries in WGS84 longitude/latitude, coordinates rounded to ``decimals`` (6: ≈ 0.1 m).
+
+    ``simplify_m``: first simplify each geometry by this many metres (Douglas-Peucker keeping its
+    topology), in the frame's CRS when it is projected, else in degrees (1 m = 1/111,320°).
+    """
+    geoms = frame.geometry
+    if simplify_m is not None and geoms.crs.is_projected:
+        geoms = gpd.GeoSeries(_simplified(geoms.values, simplify_m), index=geoms.index, crs=geoms.crs)
+    if not geoms.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs("EPSG:4326")
+    values = np.asarray(geoms.values, dtype=object)
+    if simplify_m is not None and not frame.geometry.crs.is_projected:
+        values = _simplified(values, simplify_m / 111_320.0)
+    rounded = shapely.transform(values, lambda xy: np.round(xy, decimals))
+    return gpd.GeoSeries(rounded, index=frame.index, crs="EPSG:4326")
+
+
+def _simplified(geoms, tolerance: float) -> np.ndarray:
+    """Douglas-Peucker simplification; a shape it breaks (emptied, made invalid) is simplified again
+    keeping its topology (4× slower, so only where needed)."""
+    geoms = np.asarray(geoms, dtype=object)
+    out = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    broken = present & (shapely.is_empty(out) | ~shapely.is_valid(out))
+    if broken.any():
+        out[broken] = shapely.simplify(geoms[broken], tolerance, preserve_topology=True)
+    return out
+
+
+def _school_order(schools, zones, blocks) -> list[Hashable]:
+    """School ids in the order of ``schools``, then any id found only in ``zones`` or ``blocks``."""
+    order: list[Hashable] = []
+    seen: set = set()
+    for frame in (schools, zones, blocks):
+        for sid in frame["school_id"]:
+            if _missing(sid) or sid in seen:
+                continue
+            seen.add(sid)
+            order.append(sid)
+    return order
+
+
+def _school_names(schools, zones) -> dict:
+    names = {sid: str(name) for sid, name in zip(zones["school_id"], zones["name"], strict=True)}
+    names.update({sid: str(name) for sid, name in zip(schools["school_id"], schools["name"], strict=True)})
+    return names
+
+
+def _zone_stats(zones) -> dict:
+    return {
+        row.school_id: (row.students, row.capacity, row.utilisation)
+        for row in zones[["school_id", "students", "capacity", "utilisation"]].itertuples(index=False)
+    }
+
+
+def _district_of(schools: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> dict | None:
+    """{school id: district id} when the map colours by district (districts given, schools carry
+    ``district_id``); schools outside every district are left out.  None otherwise."""
+    if districts is None or "district_id" not in schools.columns:
+        return None
+    district_of = {
+        sid: did
+        for sid, did in zip(schools["school_id"], schools["district_id"], strict=True)
+        if not _missing(sid) and not _missing(did)
+    }
+    return district_of or None
+
+
+def _district_order(districts: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> list[Hashable]:
+    """District ids in the order of ``districts``, then any id found only among the schools."""
+    order: list[Hashable] = []
+    seen: set = set()
+    for did in (*districts["district_id"], *schools["district_id"]):
+        if _missing(did) or did in seen:
+            continue
+        seen.add(did)
+        order.append(did)
+    return order
