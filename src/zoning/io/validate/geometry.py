@@ -268,4 +268,3 @@ def _canonical(
     out.attrs["file"] = rep.raw.file
     log.info("%s: %d %ss, %s", rep.raw.file, len(out), rep.what, total)
     return out
-

@@ -300,5 +300,3 @@ def _missing_column(
         if canon in _REQUIRED_FIX_EXAMPLE:
             fix += f' or call it "{_REQUIRED_FIX_EXAMPLE[canon]}"'
     rep.error(message, fix + (f", {extra_fix}" if extra_fix else "") + ".", column=None)
-
-

@@ -64,7 +64,6 @@ def _as_text(value: Any) -> str | None:
     return str(value).strip()
 
 
-
 def _column_values(rep: _Report, canon: str) -> list[Any]:
     return rep.raw.frame[rep.cols[canon]].tolist()
 
@@ -139,4 +138,3 @@ def _ids_and_names(rep: _Report, aliases: Mapping[str, tuple[str, ...]], id_cano
     else:
         names = [nm if nm is not None else i for nm, i in zip(names, ids, strict=True)]
     return ids, names
-

@@ -386,4 +386,3 @@ def _school_points(rep: _Report, geoms: np.ndarray) -> np.ndarray:
             "give schools as points (the main gate) if the point matters.",
         )
     return geoms
-
