@@ -39,7 +39,7 @@ Measured (each zoning run and each peer run in a fresh subprocess, so memory and
 - LP s / LP bound: ``plan.info.lp_seconds`` / ``plan.info.lp_bound`` (the transportation relaxation).
 - plan / bound: ``plan.info.objective`` / ``plan.info.lower_bound`` in child-km; "vs LP" is plan / LP
   bound − 1, the measure of the targets; "by" is the bound's source (``plan.info.bound_source``: LP, CPSAT
-  = the whole CP-SAT model's, knap = the knapsack bound of ``zoning.lagrange``); "above" is plan / bound − 1
+  = the whole CP-SAT model's, knap = the knapsack bound of ``zoning.zones.bound``); "above" is plan / bound − 1
   (how far the plan is proven to be above the optimum at most), in %.  Where the bound itself lies further
   above the LP than a target allows, the target is unreachable and the verdict says so.
 - first s: seconds from the call to the first plan satisfying every rule, read from zoning's INFO log

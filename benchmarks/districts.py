@@ -228,7 +228,7 @@ def main() -> None:
     print(
         "\nplan and bound in children-km (children × straight-line km from their school to its district's lead);"
         "\n1st s: seconds to the first plan keeping every rule; gap = (plan − bound) / plan; MB: peak RSS;"
-        "\ncheck: model_districts.is_valid; pieces: districts of the plain plan not in one piece; 2 workers each."
+        "\ncheck: districts.problem.is_valid; pieces: districts of the plain plan not in one piece; 2 workers each."
     )
 
 

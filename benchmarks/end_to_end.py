@@ -237,7 +237,7 @@ STAGES = (
     ("project to metric CRS", "crs", r"^using metric CRS"),
     ("adjacency (block graph)", "graph", r"^block graph:"),
     ("candidates, costs", "problem", r"^problem:"),
-    ("solve (LP, search)", "flow, search_zones", r"^plan: .*child-km, bound"),
+    ("solve (LP, search)", "zones.bound, zones.search", r"^plan: .*child-km, bound"),
     ("plan, zones dissolve, check", "zones, verify", r"^writing outputs"),
     ("map (build HTML)", "maps", r"^map: "),
     ("plan.gpkg", "export, io", r"^wrote .*plan\.gpkg"),

@@ -1,7 +1,7 @@
 """School districts (学区, "1 + X") and education groups (教育集团): the CP-SAT model.
 
 Formulation (``i`` schools, ``l`` lead candidates, ``a = (i, l)`` candidate pairs, ``w_i`` weight,
-``d_a`` metres, bands ``[lo, hi]`` from ``problem_districts``)::
+``d_a`` metres, bands ``[lo, hi]`` from ``problem``)::
 
     x_a ∈ {0, 1}                     school i joins the district led by l;  y_l = x_(l, l): l leads one
 

@@ -1,6 +1,6 @@
 """School districts (学区) and education groups (教育集团) on arrays: frames become arrays here.
 
-Notation (shared with ``model_districts``): schools ``i`` (n of them), lead candidates ``l`` (a subset of
+Notation (shared with ``model``, ``bound``, ``start`` and ``search``): schools ``i`` (n of them), lead candidates ``l`` (a subset of
 the schools), districts ``k`` (K of them, one per chosen lead), candidate pairs ``a = (i, l)``: school i may
 join the district led by l.  The pair (l, l) is "l leads a district".
 

@@ -88,7 +88,7 @@ def require_metric(frame: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> None:
     crs = frame.crs
     if crs is None or crs.is_geographic:
         raise ValueError(
-            f"{what} must be in a projected metric CRS (got {crs}); project with zoning.crs.to_metric first"
+            f"{what} must be in a projected metric CRS (got {crs}); project with zoning.io.crs.to_metric first"
         )
 
 

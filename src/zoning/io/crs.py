@@ -543,7 +543,7 @@ def to_metric(gdf: gpd.GeoDataFrame, crs=None) -> tuple[gpd.GeoDataFrame, pyproj
     ``crs`` must be projected with metre units.
     """
     if gdf.crs is None:
-        raise ValueError("the frame has no CRS; convert it with zoning.crs.to_wgs84(gdf, coords) first")
+        raise ValueError("the frame has no CRS; convert it with zoning.io.crs.to_wgs84(gdf, coords) first")
     t0 = time.perf_counter()
     bounds = np.asarray(gdf.total_bounds, dtype=np.float64)
     if (

@@ -191,7 +191,7 @@ class LagrangeBound:
     steps: int
     seconds: float
     #: (N,) per block the school whose knapsack took it at the best prices (the nearest of several), -1 if
-    #: none did: nearly a plan, packed school by school (``search_zones`` makes one of it)
+    #: none did: nearly a plan, packed school by school (``search`` makes one of it)
     choice: np.ndarray
 
 

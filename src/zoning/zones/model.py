@@ -18,8 +18,8 @@ Formulation (``i`` blocks, ``j`` schools, ``a = (i, j)`` candidate arcs, ``s_i``
 inside the zone leaves C through N(C).  There are exponentially many such cuts, so they are added lazily:
 solve, find the zones in pieces, add the cuts those pieces violate, solve again from the best plan.  Every
 round's bound is a lower bound of the full problem (it is a relaxation); a round whose optimum is in one
-piece is optimal for the full problem.  The transportation relaxation (``flow``) gives the first bound and,
-rounded and repaired (``heuristics``), the first incumbent, so a plan and a gap exist from the start.
+piece is optimal for the full problem.  The transportation relaxation (``bound``) gives the first bound and,
+rounded and repaired (``start``), the first incumbent, so a plan and a gap exist from the start.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ class ZoneModel:
 
 
 def _improved(problem: ZoneProblem, assign: np.ndarray) -> np.ndarray:
-    """The descent of ``heuristics.improve``, kept only if it breaks no rule (it should not)."""
+    """The descent of ``start.improve``, kept only if it breaks no rule (it should not)."""
     better = improve(problem, assign)
     return better if not violations(problem, better) else assign
 

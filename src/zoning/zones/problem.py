@@ -9,7 +9,7 @@ Costs: ``arc_cost[a] = students[i] * (distance_m[a] + move_penalty_m * moved[a])
 child-metres, so the objective is "child-metres travelled, plus ``move_penalty_m`` metres for every child
 moved away from the current school".  Distances are straight lines between the block's representative
 point and the school in the metric CRS, or, when the problem is built with a road network
-(``roads=``), shortest paths on that network (:mod:`zoning.roads`).  By road, candidate arcs are still
+(``roads=``), shortest paths on that network (:mod:`zoning.geo.roads`).  By road, candidate arcs are still
 found among the nearest schools by straight line (a road trip is never shorter), twice as many as asked,
 and the ``k`` nearest by road are kept; arcs no road connects are dropped, and ``max_distance_m`` applies
 to the road distance.  The school's own block keeps its arc even when the network does not reach it (its
@@ -313,7 +313,7 @@ def build_zone_problem(
 ) -> ZoneProblem:
     """Arrays from canonical, projected frames (columns as ``validate`` returns them).
 
-    ``roads``: road lines in the same metric CRS (or a built :class:`~zoning.roads.RoadNetwork`); the
+    ``roads``: road lines in the same metric CRS (or a built :class:`~zoning.geo.roads.RoadNetwork`); the
     distances are then by road (see the module docstring).  Raises InfeasibleError naming the blocks from
     which no road leads to any school.
     """
