@@ -15,6 +15,7 @@ from .problem import DistrictProblem
 
 __all__ = ["precheck_districts", "explain_districts", "district_shortfalls"]
 
+
 def _fmt(value: float) -> str:
     return f"{value:,.0f}"
 
