@@ -14,10 +14,12 @@ import zoning.zones.search as search_zones
 from conftest import grid_instance
 from zoning import SolveOptions, assign_zones, check_plan
 from zoning.geo.graph import build_block_graph
+from zoning.zones import windows as zones_windows
 from zoning.zones.bound import _knapsack, knapsack_bound, seat_prices, transport_bound
 from zoning.zones.model import feasible_candidates, objective, solve_exact
 from zoning.zones.problem import build_zone_problem
 from zoning.zones.start import first_plan, round_flow, violations
+from zoning.zones.windows import Windows
 
 
 def _problem(seed: int, slack: float, rows: int = 6, cols: int = 7, n_schools: int = 5):
@@ -102,9 +104,9 @@ def test_knapsack_bound_refuses_soft_seats():
 
 def test_large_problems_report_the_knapsack_bound(monkeypatch):
     # a large problem (LARGE_BLOCKS and FULL_BLOCKS lowered): a share of the time raises the knapsack bound
-    monkeypatch.setattr(search_zones, "LARGE_BLOCKS", 100)
-    monkeypatch.setattr(search_zones, "FULL_BLOCKS", 100)
-    monkeypatch.setattr(search_zones, "WINDOW_BLOCKS", 30)
+    monkeypatch.setattr(zones_windows, "LARGE_BLOCKS", 100)
+    monkeypatch.setattr(zones_windows, "FULL_BLOCKS", 100)
+    monkeypatch.setattr(zones_windows, "WINDOW_BLOCKS", 30)
     calls = []
 
     def spy(*args, **kw):
@@ -134,9 +136,7 @@ def test_plan_of_the_knapsacks_is_valid_and_never_worse(contiguity):
         options = SolveOptions(time_limit_s=5, seed=1)
         start = first_plan(p, flow, time.perf_counter() + 5)
         lp_choice = round_flow(p, flow.flows)
-        search = search_zones._Windows(
-            p, options, time.perf_counter() + 5, start, float(flow.value), lp_choice
-        )
+        search = Windows(p, options, time.perf_counter() + 5, start, float(flow.value), lp_choice)
         search.repair()
         assert search.valid()
         before = search.cost

@@ -44,7 +44,7 @@ WITHIN = {
     "io.validate": ["headers", "numbers", "geometry", "blocks", "schools", "pair"],
     "geo": ["graph", "roads"],
     "check": ["verify", "metrics"],
-    "zones": ["problem", "bound", "start", "diagnose", "model", "search", "api"],
+    "zones": ["problem", "bound", "start", "diagnose", "model", "windows", "search", "api"],
     "districts": ["problem", "bound", "start", "diagnose", "model", "search", "api"],
     "publish": ["maps", "export"],
     "publish.maps": ["style", "assets", "layers", "legend", "page"],

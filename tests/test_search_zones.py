@@ -11,8 +11,11 @@ import zoning.zones.search as search_zones
 from conftest import grid_instance
 from zoning import SolveOptions, ZoningError, assign_zones, check_plan
 from zoning.geo.graph import build_block_graph
+from zoning.zones import start
+from zoning.zones import windows as zones_windows
 from zoning.zones.problem import assignment_problem, build_zone_problem
 from zoning.zones.start import first_plan, fragments, loads, relieve_seats, repair, violations
+from zoning.zones.windows import Windows
 
 
 def _problem(blocks, schools, **kw):
@@ -161,9 +164,9 @@ def test_windows_path_gives_a_valid_plan_close_to_the_whole_model(monkeypatch):
     blocks, schools = _city()
     options = SolveOptions(time_limit_s=20, relative_gap=0.0, seed=1)
     whole = assign_zones(blocks, schools, move_penalty_m=0, options=options)
-    monkeypatch.setattr(search_zones, "FULL_BLOCKS", 20)
-    monkeypatch.setattr(search_zones, "WINDOW_BLOCKS", 40)
-    monkeypatch.setattr(search_zones, "REPAIR_BLOCKS", 200)
+    monkeypatch.setattr(zones_windows, "FULL_BLOCKS", 20)
+    monkeypatch.setattr(zones_windows, "WINDOW_BLOCKS", 40)
+    monkeypatch.setattr(zones_windows, "REPAIR_BLOCKS", 200)
     windows = assign_zones(blocks, schools, move_penalty_m=0, options=SolveOptions(time_limit_s=8, seed=1))
     check_plan(windows)  # the independent checker: seats, one piece, every block placed
     assert windows.info.lower_bound >= windows.info.lp_bound - 1e-6
@@ -198,9 +201,9 @@ def test_allowing_overload_does_not_leave_the_rounding_over_seats():
 
 def test_repair_windows_mend_a_plan_the_chains_cannot(monkeypatch):
     blocks, schools = _city(slack=0.04, seed=5)
-    monkeypatch.setattr(search_zones, "FULL_BLOCKS", 20)
-    monkeypatch.setattr(search_zones, "WINDOW_BLOCKS", 40)
-    monkeypatch.setattr(search_zones, "relieve_seats", lambda p, a, **kw: a)  # rounding leaves schools over
+    monkeypatch.setattr(zones_windows, "FULL_BLOCKS", 20)
+    monkeypatch.setattr(zones_windows, "WINDOW_BLOCKS", 40)
+    monkeypatch.setattr(start, "relieve_seats", lambda p, a, **kw: a)  # rounding leaves schools over
     plan = assign_zones(blocks, schools, move_penalty_m=0, options=SolveOptions(time_limit_s=10, seed=2))
     check_plan(plan)
 
@@ -209,8 +212,8 @@ def test_failed_repair_windows_are_tried_again_longer_before_wider(monkeypatch):
     # every repair window fails: the same windows again with REPAIR_BOOST times the time, then wider ones
     blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25])
     p = _problem(blocks, schools, move_penalty_m=0)
-    monkeypatch.setattr(search_zones, "REPAIR_BLOCKS", 5)  # one block with the one-piece rule (5 // 5)
-    search = search_zones._Windows(p, SolveOptions(), time.perf_counter() + 5, np.array([0, 0, 0, 1]), 1.0)
+    monkeypatch.setattr(zones_windows, "REPAIR_BLOCKS", 5)  # one block with the one-piece rule (5 // 5)
+    search = Windows(p, SolveOptions(), time.perf_counter() + 5, np.array([0, 0, 0, 1]), 1.0)
     tried = []
 
     def fail(seed, schools, repairing=False):
@@ -226,7 +229,7 @@ def test_failed_repair_windows_are_tried_again_longer_before_wider(monkeypatch):
 def test_a_plan_still_over_seats_at_the_time_limit_names_the_schools():
     blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25])
     p = _problem(blocks, schools, move_penalty_m=0)
-    search = search_zones._Windows(p, SolveOptions(), 0.0, np.array([0, 0, 0, 1]), 1.0)
+    search = Windows(p, SolveOptions(), 0.0, np.array([0, 0, 0, 1]), 1.0)
     assert not search.valid()
     message = str(search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3)))
     assert "1 school(s) over their seats: School 0 (+5)" in message
@@ -252,10 +255,10 @@ def test_repair_windows_of_a_city_grow_no_wider_than_the_cap(monkeypatch):
     # above FULL_BLOCKS the repair windows stop growing at MAX_REPAIR_BLOCKS and get longer instead
     blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25])
     p = _problem(blocks, schools, move_penalty_m=0)
-    monkeypatch.setattr(search_zones, "REPAIR_BLOCKS", 5)  # one block with the one-piece rule
-    monkeypatch.setattr(search_zones, "FULL_BLOCKS", 3)
-    monkeypatch.setattr(search_zones, "MAX_REPAIR_BLOCKS", 2)
-    search = search_zones._Windows(p, SolveOptions(), time.perf_counter() + 5, np.array([0, 0, 0, 1]), 1.0)
+    monkeypatch.setattr(zones_windows, "REPAIR_BLOCKS", 5)  # one block with the one-piece rule
+    monkeypatch.setattr(zones_windows, "FULL_BLOCKS", 3)
+    monkeypatch.setattr(zones_windows, "MAX_REPAIR_BLOCKS", 2)
+    search = Windows(p, SolveOptions(), time.perf_counter() + 5, np.array([0, 0, 0, 1]), 1.0)
     tried = []
 
     def fail(seed, schools, repairing=False):

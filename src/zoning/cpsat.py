@@ -41,14 +41,17 @@ class CpResult:
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self, scale: float, unit: str, hook: Callable[[np.ndarray], None] | None, level: int):
+    def __init__(self, scale: float, unit: str, hook, level: int, stop_when=None):
         super().__init__()
         self.scale, self.unit, self.hook, self.level = scale, unit, hook, level
+        self.stop_when = stop_when
         self.t0 = time.perf_counter()
 
     def on_solution_callback(self) -> None:
         if self.hook is not None:
             self.hook(np.asarray(self.response_proto.solution, dtype=np.int64))
+        if self.stop_when is not None and self.stop_when():
+            self.stop_search()  # the caller has what it needs
         if not log.isEnabledFor(self.level):
             return
         obj = self.objective_value / self.scale
@@ -82,12 +85,14 @@ def run_cpsat(
     progress_scale: float = 1.0,
     progress_unit: str = "",
     on_solution: Callable[[np.ndarray], None] | None = None,
+    stop_when: Callable[[], bool] | None = None,
     quiet: bool = False,
 ) -> CpResult:
     """Solve ``model`` (minimisation) within ``time_limit_s``; never raises on a time-out.
 
     ``on_solution`` sees every improving solution (all variable values, by proto index) as it is found:
     the zone search uses it to harvest incumbents and cut-off zone pieces from the whole search path.
+    ``stop_when`` is asked after each of them: True stops the search there (status feasible).
     ``quiet`` logs the improving plans at DEBUG instead of INFO (the many small window solves).
     """
     model.clear_assumptions()
@@ -104,7 +109,8 @@ def run_cpsat(
         p.log_to_stdout = False
         solver.log_callback = lambda line: log.debug("cp-sat: %s", line)
     t0 = time.perf_counter()
-    callback = _Progress(progress_scale, progress_unit, on_solution, logging.DEBUG if quiet else logging.INFO)
+    level = logging.DEBUG if quiet else logging.INFO
+    callback = _Progress(progress_scale, progress_unit, on_solution, level, stop_when)
     code = solver.solve(model, callback)
     seconds = time.perf_counter() - t0
     status = _STATUS.get(code, "unknown")

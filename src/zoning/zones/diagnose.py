@@ -14,12 +14,14 @@ Two stages (../shared/STYLE.md):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
 from ..errors import InfeasibleError, ZoningError, name_list
-from .bound import FlowResult
+from .bound import FlowResult, transport_bound
 from .problem import ZoneProblem, fmt_children
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "explain_unplaced",
     "explain_rules",
     "explain_no_plan",
+    "fewest_moves",
+    "precheck_moves",
 ]
 
 
@@ -178,3 +182,24 @@ def explain_no_plan(
         f"(the relaxation seats every child, at {bound / problem.scale / 1000:,.1f} child-km). Fix: allow more "
         "time (--time-limit), or relax a rule (--allow-overload, --no-contiguity, a longer --max-distance)."
     )
+
+
+def fewest_moves(problem: ZoneProblem) -> float | None:
+    """Children (unscaled) that every plan must move from their current school, by the relaxation with a cost
+    of 1 per child moved and nothing else (overload free where it is allowed); None without a cap."""
+    if problem.max_moved is None:
+        return None
+    probe = replace(
+        problem, arc_dist_m=np.zeros_like(problem.arc_dist_m), move_penalty_m=1, overload_penalty_m=0
+    )
+    flow = transport_bound(probe, quiet=True)
+    return flow.value / problem.scale if flow.feasible else None
+
+
+def precheck_moves(problem: ZoneProblem) -> InfeasibleError | None:
+    """The cap on children moved against the fewest moves the seats allow: a proof before any search."""
+    least = fewest_moves(problem)
+    if least is None or least * problem.scale <= problem.max_moved + 1e-9:
+        return None
+    families = ["max_moved"] + ([] if problem.allow_overload else ["capacity"])
+    return explain_rules(problem, families, min_moved=least)

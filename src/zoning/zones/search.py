@@ -2,19 +2,23 @@
 
 One path serves the 317 blocks of South Portland and a 200,000-block city:
 
-1. **Bound.**  The transportation relaxation (``flow``) on the candidate arcs, grown where it cannot seat
+1. **Bound.**  The transportation relaxation (``bound``) on the candidate arcs, grown where it cannot seat
    every child.  Its value is the proven lower bound reported with every plan.
 2. **First plan** (``start.first_plan``).  Each block goes to the school with most of its relaxed flow; with
-   the one-piece rule, cut-off pieces join a zone they touch (``heuristics.repair``).  Ejection chains
-   (``heuristics.relieve_seats``) then take children out of over-full schools: a block moves to a school
+   the one-piece rule, cut-off pieces join a zone they touch (``start.repair``).  Ejection chains
+   (``start.relieve_seats``) then take children out of over-full schools: a block moves to a school
    with the seats, or to one that in turn sends out a block at least as large as it lacks, and so on to
    free seats however far, the cheapest chain first (a Dijkstra search over schools).  On the
    50,000-block city at 5 % slack this places every child in about 2 s (three-move chains and four
-   re-solved relaxations left 556 children over after 8 s).
-3. **Windows.**  A window is the zones of a few neighbouring schools (nearest along zones whose blocks
+   re-solved relaxations left 556 children over after 8 s).  Under a cap on children moved a second first
+   plan moves as few children as the seats allow (``start.stay_start``: the relaxation with a move dearer
+   than any trip), and the search goes on from whichever start keeps the cap (:func:`_start_rank`); a cap
+   below the fewest moves the relaxation allows is refused at once with that number
+   (``diagnose.precheck_moves``).
+3. **Windows** (``windows``).  A window is the zones of a few neighbouring schools (nearest along zones whose blocks
    could go to each other): their blocks may move among them, and nothing else changes.  Because it holds
    whole zones, a window is itself a complete zone problem (``ZoneProblem.window``) solved by the same
-   exact CP-SAT model with lazy one-piece cuts (``model_zones.solve_exact``), hinted with the current plan.
+   exact CP-SAT model with lazy one-piece cuts (``model.solve_exact``), hinted with the current plan.
 
    * *Repair* while the plan breaks a rule: windows around the school most over its seats (or the zone
      in pieces), holding at least twice its excess in free seats.  CP-SAT minimises the children over
@@ -24,6 +28,9 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
      (zones shift along their borders instead of scattering into pieces).  A seed whose window cannot take
      a step is set aside; when all are, the windows double.  Repair windows get both CP-SAT workers
      (measured on the 5 % city: one worker per window finds no step where two do).
+   * *Fewest moves* while the plan moves more children than the cap allows (after the repair windows,
+     which then drop the cap): a move costs more than any trip, seats and pieces are kept, and a window
+     stops at its first plan within what the rest of the plan leaves of the cap.
    * *Improvement*: sweeps of small windows over the whole city (about 120 blocks: on the 50,000-block
      city, 100–150-block windows end 0.6 % above the bound in 30 s, 300-block ones 1.0 %, 600-block ones
      1.7 %), first where the zones' blocks travel most beyond their choice in the relaxation, then the
@@ -37,9 +44,9 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
    whose CP-SAT bound is then the problem's and whose proof of infeasibility is explained in planner's
    terms.
 
-4. **A stronger bound, and a second start** on problems above ``LARGE_BLOCKS`` blocks (with hard seats),
+4. **A stronger bound, and a second start** on problems above ``windows.LARGE_BLOCKS`` blocks (with hard seats),
    between the repair and the improvement windows: ``BOUND_SHARE`` of the time left raises the knapsack
-   bound (``lagrange``) from the relaxation's seat prices, and the knapsacks at the best prices (each
+   bound (``bound.knapsack_bound``) from the relaxation's seat prices, and the knapsacks at the best prices (each
    school's best whole blocks within its seats) are made into a plan (:func:`_knapsack_restart`); the
    improvement windows start from it when it is better.  On the 50,000-block cities the bound proves the
    plans within 0.22 % (15 % slack, 30 s) and 1.0 % (5 % slack, 60 s) of the optimum, where the relaxation
@@ -53,67 +60,29 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from ..errors import ZoningError
 from ..options import SolveOptions
+from . import windows
 from .bound import knapsack_bound, seat_prices
-from .diagnose import explain_no_plan
-from .model import (
-    ExactResult,
-    ZoneSolution,
-    explain_search_infeasible,
-    feasible_candidates,
-    objective,
-    solve_exact,
-)
-from .problem import ZoneProblem, touching_arcs
-from .start import first_plan, fragments, loads, relieve_seats, repair, round_flow
+from .diagnose import explain_no_plan, precheck_moves
+from .model import ZoneSolution, explain_search_infeasible, feasible_candidates, objective
+from .problem import ZoneProblem
+from .start import first_plan, relieve_seats, repair, round_flow, stay_start
+from .windows import Windows
 
-__all__ = ["solve_zones", "FULL_BLOCKS"]
+__all__ = ["solve_zones"]
 
 log = logging.getLogger(__name__)
 
-#: Problems with at most this many blocks are solved as one window holding every school (the whole model).
-FULL_BLOCKS = 5_000
-#: Blocks in a window at the start (whole zones are added, nearest school first, up to this many).
-WINDOW_BLOCKS = 120
-#: Above this many blocks a problem is worked by small windows first (before any whole model), and with
-#: hard seats it gets the knapsack bound and its plan (on the 5,000-block cities at 5 % slack, 30 s: 0.67 ->
-#: 0.64 % above the relaxation, one piece 1.12 -> 1.05 %, one piece within 3 km 1.17 -> 0.97 %).
-LARGE_BLOCKS = 4 * WINDOW_BLOCKS
-#: Blocks in a repair window at the start (repair needs room: chains of moves to schools with free seats).
-REPAIR_BLOCKS = 3_000
-#: When every repair window failed, the same windows are tried again with this many times the time, before
-#: wider ones (a 50,000-polygon city with one piece per zone: a 600-block window that fails in 1 s mends the
-#: school in 1.4 s; windows of 1,200-19,200 blocks with 1-10 s failed, their lazy one-piece cuts unsettled).
-REPAIR_BOOST = 4
-#: Repair windows of a problem above ``FULL_BLOCKS`` blocks grow no wider, then get longer: memory and model
-#: building stay those of a window, never the whole city's (plain CP-SAT on 50,000 × 1,500: 2.4 GB).
-MAX_REPAIR_BLOCKS = 20_000
-#: Share of the improvement time that small windows get before the whole model, on problems of at most
-#: ``FULL_BLOCKS`` blocks (they hand the whole model a better hint).
-SMALL_WINDOWS_SHARE = 0.5
-#: Share of the time left after the first plan that raises the knapsack bound (``lagrange``) on large
-#: problems, before the improvement windows (whose start it may give a better plan).  Measured on the
-#: 50,000-block cities, 0.2 -> 0.35: at 5 % slack 1.40 -> 1.38 % above the relaxation and proven within
 #: 0.99 -> 0.90 % of the optimum; at 15 % 0.57 -> 0.55 % and 0.21 -> 0.15 %; 0.5 is no better.
 BOUND_SHARE = 0.35
-#: Seconds one evaluation of every school's knapsack takes per candidate arc (measured: 0.4 s on the 400,000
 #: arcs of the 50,000-block city at 5 % slack, 0.15 s at 15 %).
 KNAPSACK_S_PER_ARC = 1e-6
-#: Share of the time left that making a plan of the knapsacks may take (chains and repair windows): on
 #: the 50,000-block city at 5 % slack with one piece per zone the repair did not end in 8 s.
 RESTART_SHARE = 0.1
-#: The school links that shape windows are recomputed after this many windows.
-LINKS_EVERY = 50
-#: Seconds a window may take per block in it (most small windows are solved to optimality in far less).
-SECONDS_PER_BLOCK = 0.0005
 
 
 def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) -> ZoneSolution:
@@ -127,6 +96,9 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     relaxed = None  # the relaxation's flows, on a large problem with hard seats (for the knapsack bound)
     if problem.arc_load is None:
         problem, flow = feasible_candidates(problem)
+        too_few = precheck_moves(problem)
+        if too_few is not None:
+            raise too_few
         bound, bound_source, lp_value, lp_seconds = (
             float(flow.value),
             "transportation LP",
@@ -135,7 +107,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         )
         lp_choice = round_flow(problem, flow.flows)
         start = first_plan(problem, flow, deadline, lp_choice)
-        if problem.n_blocks > LARGE_BLOCKS and not problem.allow_overload:
+        if problem.n_blocks > windows.LARGE_BLOCKS and not problem.allow_overload:
             relaxed = flow.flows
     else:
         # per-pair loads (the generalised assignment problem): no transportation bound; the cheapest arcs
@@ -144,7 +116,12 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         start = problem.arc_school[problem.arc_start[:-1]]
         if problem.contiguity:
             start = repair(problem, start, seats=False)
-    search = _Windows(problem, options, deadline, start, bound, lp_choice)
+    search = Windows(problem, options, deadline, start, bound, lp_choice)
+    stay = stay_start(problem, deadline)
+    if stay is not None:
+        kept = Windows(problem, options, deadline, stay, bound, lp_choice)
+        if _start_rank(kept) < _start_rank(search):
+            search, kept.source = kept, "fewest moves + repair"
     if search.valid():
         log.info(
             "first plan (rounded relaxation): %.1f child-km, %.2f%% above the bound, %.2f s",
@@ -201,385 +178,13 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     )
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One window to solve: the sub-problem and what the plan looked like when it was cut out."""
-
-    seed: int
-    schools: np.ndarray  # school indices of the window (sorted)
-    blocks: np.ndarray  # block indices of their zones (sorted)
-    sub: ZoneProblem
-    before: np.ndarray  # the plan on the sub-problem
-    over: np.ndarray  # children over seats per window school
-    pieces_before: int
-    inside_moved: int
-    whole: bool
-    repairing: bool
-    deadline: float
-    bound: float
+def _start_rank(search: Windows) -> tuple:
+    """Which start to repair: within the cap on children moved first (no window can bring a plan back under
+    it), then one keeping every rule, then the one with fewer children over seats, then the cheaper."""
+    return (search._over_moved(), not search.valid(), int(search.overflow().sum()), search.cost)
 
 
-class _Windows:
-    """The plan being improved, window by window (see the module docstring)."""
-
-    def __init__(
-        self,
-        problem: ZoneProblem,
-        options: SolveOptions,
-        deadline: float,
-        assign,
-        bound: float,
-        lp_choice=None,
-    ):
-        p = self.problem = problem
-        self.options, self.deadline, self.lp_bound = options, deadline, bound
-        self.lp_choice = lp_choice  # each block's school in the rounded relaxation (None: no relaxation)
-        self.assign = np.asarray(assign, dtype=np.int64).copy()
-        self.load = loads(p, self.assign)
-        order = np.argsort(self.assign, kind="stable")
-        cut = np.searchsorted(self.assign[order], np.arange(p.n_schools + 1))
-        self.zone = [order[cut[j] : cut[j + 1]] for j in range(p.n_schools)]
-        self.in_pieces = np.zeros(p.n_schools, dtype=bool)
-        if p.contiguity:
-            for j, _blocks, _ref in fragments(p, self.assign):
-                self.in_pieces[j] = True
-        self.cost = objective(p, self.assign)
-        self.moved = int(p.students[p.moved(self.assign)].sum())
-        self.version = np.zeros(p.n_schools, dtype=np.int64)
-        self.solved: dict[int, tuple] = {}  # seed → signature of its window when last solved to optimality
-        self._links_version, self._links_cache = -1, None
-        self.rng = np.random.default_rng(options.seed)
-        self.window_blocks = p.n_blocks if p.n_blocks <= FULL_BLOCKS else WINDOW_BLOCKS
-        self.bound = 0.0
-        self.proven_infeasible = False
-        self._small_until = np.inf  # small windows stop here, for the whole model (small problems)
-        self._repair_boost = 1  # repair windows' time is multiplied by this (REPAIR_BOOST once all failed)
-        self.windows = self.rounds = self.cuts = 0
-        self.source = "rounded LP + repair"
-
-    # ---- state
-    def overflow(self) -> np.ndarray:
-        if self.problem.allow_overload:
-            return np.zeros(self.problem.n_schools, dtype=np.int64)
-        return np.maximum(0, self.load - self.problem.capacity)
-
-    def valid(self) -> bool:
-        return not self.in_pieces.any() and not self.overflow().any() and not self._over_moved()
-
-    def _over_moved(self) -> bool:
-        p = self.problem
-        return p.max_moved is not None and self.moved > p.max_moved
-
-    # ---- windows
-    def _links(self) -> sparse.csr_matrix:
-        """Schools whose zones interact: a block of one zone may go to the other (weight: their distance)."""
-        p = self.problem
-        if self._links_cache is None or self.windows - self._links_version > LINKS_EVERY:
-            keys = np.unique(self.assign[p.arc_block] * p.n_schools + p.arc_school)
-            a, b = keys // p.n_schools, keys % p.n_schools
-            a, b = a[a != b], b[a != b]
-            d = np.hypot(*(p.school_xy[a] - p.school_xy[b]).T) + 1.0
-            self._links_cache = sparse.csr_matrix((d, (a, b)), shape=(p.n_schools,) * 2)
-            self._links_version = self.windows
-        return self._links_cache
-
-    def _window(self, seed: int, n_blocks: int, free_seats: int = 0) -> np.ndarray:
-        """The seed and the schools nearest it along interacting zones, until their zones hold about
-        ``n_blocks`` blocks and, when repairing, ``free_seats`` seats are free among them."""
-        p = self.problem
-        if n_blocks >= p.n_blocks:
-            return np.arange(p.n_schools)
-        dist = csgraph.dijkstra(self._links(), indices=seed)
-        reach = np.flatnonzero(np.isfinite(dist))
-        near = reach[np.argsort(dist[reach], kind="stable")]
-        sizes = np.cumsum([len(self.zone[j]) for j in near])
-        take = max(2, int(np.searchsorted(sizes, n_blocks, side="right")))
-        if free_seats > 0:
-            free = np.cumsum(np.maximum(0, p.capacity[near] - self.load[near]))
-            take = max(take, int(np.searchsorted(free, free_seats)) + 1)
-        # every school is the whole model, kept for a window size of every block (its own time and proof)
-        return np.sort(near[: min(take, max(1, p.n_schools - 1))])
-
-    def _signature(self, schools: np.ndarray) -> tuple:
-        return (schools.tobytes(), int(self.version[schools].sum()))
-
-    def _key(self, seed: int, schools: np.ndarray) -> int:
-        """Windows are remembered by their seed, and the window of every school by -1."""
-        return -1 if len(schools) == self.problem.n_schools else seed
-
-    def solve_window(self, seed: int, schools: np.ndarray, repairing: bool = False) -> bool:
-        """Solve the window of ``schools`` exactly (within its time); True if the plan changed.
-
-        ``repairing``: CP-SAT minimises the children over seats in the window, no school getting further
-        over than it is now (so every repair window that changes the plan takes a step, and steps add up).
-        """
-        job = self._prepare(seed, schools, repairing)
-        return self._apply(job, self._solve(job, self.options))
-
-    def _prepare(self, seed: int, schools: np.ndarray, repairing: bool) -> _Job:
-        """The window as a sub-problem, from the current plan (read only)."""
-        p = self.problem
-        blocks = np.sort(np.concatenate([self.zone[j] for j in schools]))
-        smap = np.full(p.n_schools, -1, dtype=np.int64)
-        smap[schools] = np.arange(len(schools))
-        moved_mask = p.moved(self.assign)
-        inside_moved = int(p.students[blocks][moved_mask[blocks]].sum())
-        sub = p.window(blocks, schools, np.zeros(len(schools), dtype=np.int64), self.moved - inside_moved)
-        whole = len(schools) == p.n_schools
-        if whole:
-            sub = replace(sub, max_moved=p.max_moved)
-        before = smap[self.assign[blocks]]
-        if repairing and sub.contiguity:
-            sub = touching_arcs(sub, before)
-        now = time.perf_counter()
-        seconds = (
-            self.deadline - now
-            if whole
-            else min(
-                SECONDS_PER_BLOCK
-                * (max(len(blocks), 2000) * self._repair_boost if repairing else max(len(blocks), 300)),
-                self.deadline - now,
-            )
-        )
-        return _Job(
-            seed=seed,
-            schools=schools,
-            blocks=blocks,
-            sub=sub,
-            before=before,
-            over=self.overflow()[schools],
-            pieces_before=int(self.in_pieces[schools].sum()),
-            inside_moved=inside_moved,
-            whole=whole,
-            repairing=repairing,
-            deadline=now + seconds,
-            bound=self.lp_bound if whole and not repairing else 0.0,
-        )
-
-    @staticmethod
-    def _solve(job: _Job, options: SolveOptions) -> ExactResult:
-        """Solve the window (touches no shared state: windows may be solved in parallel threads)."""
-        return solve_exact(
-            job.sub,
-            job.before,
-            job.deadline,
-            options,
-            bound=job.bound,
-            quiet=not job.whole,
-            overload_limit=job.over if job.repairing else None,
-        )
-
-    def _apply(self, job: _Job, res: ExactResult) -> bool:
-        """Take the window's plan if it is better (pieces, then children over seats, then cost)."""
-        p, sub, schools, blocks = self.problem, job.sub, job.schools, job.blocks
-        after = res.assign
-        self.windows += 1
-        self.rounds += res.rounds
-        self.cuts += res.cuts
-        if job.whole and not job.repairing:
-            if res.status == "infeasible":
-                self.proven_infeasible = True
-                return False
-            self.bound = max(self.bound, res.bound)
-        if after is None:
-            return False
-        new_load = loads(sub, after)
-        pieces_after = len({j for j, _b, _r in fragments(sub, after)}) if sub.contiguity else 0
-        over_after = 0 if p.allow_overload else int(np.maximum(0, new_load - p.capacity[schools]).sum())
-        over_before = 0 if p.allow_overload else int(job.over.sum())
-        # trips, plus the price of children over seats where the plan allows them (model_zones.objective)
-        cost_before = objective(sub, job.before)
-        cost_after = objective(sub, after)
-        remember = not job.repairing
-        if (pieces_after, over_after, cost_after) >= (job.pieces_before, over_before, cost_before):
-            if remember:
-                self.solved[self._key(job.seed, schools)] = self._signature(schools)
-            return False
-        new = schools[after]
-        old = self.assign[blocks]
-        changed = np.unique(np.concatenate([old[new != old], new[new != old]]))
-        self.assign[blocks] = new
-        self.load[schools] = new_load
-        self.cost += cost_after - cost_before
-        self.moved += int(p.students[blocks][p.moved(self.assign)[blocks]].sum()) - job.inside_moved
-        for j in schools:
-            self.zone[j] = blocks[new == j]
-        self.in_pieces[schools] = False
-        if pieces_after:
-            for j, _b, _r in fragments(sub, after):
-                self.in_pieces[schools[j]] = True
-        self.version[changed] += 1
-        if remember:
-            self.solved[self._key(job.seed, schools)] = self._signature(schools)
-        return True
-
-    def _remaining(self) -> float:
-        return self.deadline - time.perf_counter()
-
-    def gap_closed(self) -> bool:
-        bound = max(self.lp_bound, self.bound)
-        return self.valid() and self.cost > 0 and bound >= self.cost * (1 - self.options.relative_gap) - 1e-9
-
-    def _excess(self) -> np.ndarray:
-        """Per school: child-metres its zone's blocks travel beyond their choice in the relaxation."""
-        p = self.problem
-        if self.lp_choice is None:
-            return np.zeros(p.n_schools)
-        blocks = np.arange(p.n_blocks)
-        here = p.arc_unit_cost[p.arc_index(blocks, self.assign)]
-        there = p.arc_unit_cost[p.arc_index(blocks, self.lp_choice)]
-        extra = np.maximum(0, here - there) * p.students
-        return np.bincount(self.assign, weights=extra, minlength=p.n_schools)
-
-    def _sweep(self, seeds: list[int], covered: np.ndarray) -> bool:
-        """One window per uncovered seed; two windows at a time on disjoint schools (one CP-SAT worker
-        each) when the options give two workers and no cap on moved children ties windows together."""
-        p = self.problem
-        threads, options = self._pool()
-        busy = np.zeros(p.n_schools, dtype=bool)
-        changed_any = False
-        todo = iter(seeds)
-        inflight: dict = {}
-        with ThreadPoolExecutor(threads) as pool:
-            while True:
-                while (
-                    len(inflight) < threads
-                    and self._remaining() > 0.05
-                    and not self.gap_closed()
-                    and (self.window_blocks >= p.n_blocks or time.perf_counter() < self._small_until)
-                ):
-                    seed = next(todo, None)
-                    if seed is None:
-                        break
-                    if covered[seed]:
-                        continue
-                    schools = self._window(seed, self.window_blocks)
-                    if busy[schools].any():
-                        continue  # next sweep
-                    covered[schools] = True
-                    if self.solved.get(self._key(seed, schools)) == self._signature(schools):
-                        continue
-                    job = self._prepare(seed, schools, repairing=False)
-                    busy[schools] = True
-                    inflight[pool.submit(self._solve, job, options)] = job
-                if not inflight:
-                    return changed_any
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = inflight.pop(future)
-                    busy[job.schools] = False
-                    changed_any |= self._apply(job, future.result())
-                    if self.proven_infeasible:
-                        return changed_any
-
-    def _pool(self) -> tuple[int, SolveOptions]:
-        """Windows solved at once and the CP-SAT options of each: two single-worker solves on disjoint
-        schools when the options give two workers and no cap on moved children ties windows together."""
-        p = self.problem
-        parallel = self.options.workers >= 2 and p.max_moved is None and self.window_blocks < p.n_blocks
-        if not parallel:
-            return 1, self.options
-        return self.options.workers, replace(self.options, workers=1)
-
-    def _repair(self) -> None:
-        """Windows around the schools most over their seats (or zones in pieces) until the plan is valid;
-        a seed whose window cannot take a step is set aside, and when all are, the windows double.  One
-        window at a time with every CP-SAT worker (measured: with one worker per window, repair windows on
-        the 5 % city found no step where two workers do)."""
-        p = self.problem
-        failed: set[int] = set()
-        while not self.valid() and self._remaining() > 0.05 and not self.proven_infeasible:
-            trouble = self.overflow() + self.in_pieces * (1 + self.overflow().max())
-            trouble[list(failed)] = 0
-            seeds = np.flatnonzero(trouble > 0)
-            if not len(seeds):
-                if not failed or self.window_blocks >= p.n_blocks:
-                    return  # only the cap on moved children is broken, or nothing wider to try
-                widest = p.n_blocks if p.n_blocks <= FULL_BLOCKS else MAX_REPAIR_BLOCKS
-                if self._repair_boost < REPAIR_BOOST:
-                    self._repair_boost = REPAIR_BOOST  # the same windows again, longer
-                elif self.window_blocks < widest:
-                    self.window_blocks = min(widest, 2 * self.window_blocks)  # look wider
-                else:
-                    self._repair_boost *= 2  # as wide as a city's repair window goes: longer still
-                failed.clear()
-                continue
-            seed = int(seeds[np.argmax(trouble[seeds])])
-            need = 2 * int(self.overflow()[seed]) + int(p.students.max(initial=0))
-            changed = self.solve_window(seed, self._window(seed, self.window_blocks, need), repairing=True)
-            log.debug(
-                "repair window at %s (%d blocks): %s, %d children over seats",
-                seed,
-                self.window_blocks,
-                changed,
-                self.overflow().sum(),
-            )
-            if not changed:
-                failed.add(seed)
-
-    def run(self) -> None:
-        self.repair()
-        self.improve()
-
-    def repair(self) -> None:
-        """Windows around schools over seats and zones in pieces, biggest trouble first."""
-        p = self.problem
-        t0 = time.perf_counter()
-        improve_blocks = self.window_blocks
-        self.window_blocks = min(p.n_blocks, REPAIR_BLOCKS // 5 if p.contiguity else REPAIR_BLOCKS)
-        self._repair()
-        self.window_blocks = improve_blocks
-        if self.valid():
-            log.info(
-                "plan within every rule after %d repair window(s): %.1f child-km (%.2f s)",
-                self.windows,
-                self.cost / p.scale / 1000,
-                time.perf_counter() - t0,
-            )
-
-    def improve(self) -> None:
-        """Windows centred on schools no window of this sweep has covered yet; first where the plan costs
-        most above the relaxation, then the rest in random order."""
-        p = self.problem
-        t0 = time.perf_counter()
-        improve_blocks = self.window_blocks
-        if improve_blocks >= p.n_blocks and p.n_blocks > LARGE_BLOCKS and self.valid():
-            # a whole model to come: small windows first, for half the time, give it a better hint
-            self.window_blocks = WINDOW_BLOCKS
-            self._small_until = time.perf_counter() + SMALL_WINDOWS_SHARE * self._remaining()
-        sweep = 0
-        while self._remaining() > 0.05 and not self.gap_closed():
-            if self.window_blocks < p.n_blocks and time.perf_counter() >= self._small_until:
-                self.window_blocks = p.n_blocks  # the whole model: its bound counts
-                self._small_until = np.inf
-            sweep += 1
-            covered = np.zeros(p.n_schools, dtype=bool)
-            excess = self._excess()
-            seeds = np.flatnonzero(excess > 0)
-            seeds = seeds[np.argsort(-excess[seeds], kind="stable")]
-            rest = self.rng.permutation(np.flatnonzero(excess <= 0))
-            changed_any = self._sweep(np.concatenate([seeds, rest]).tolist(), covered)
-            if self.proven_infeasible:
-                return
-            bound = max(self.lp_bound, self.bound)
-            log.info(
-                "windows of ~%d blocks, sweep %d: %.1f child-km, %.3f%% above the bound (%d windows, %.1f s)",
-                self.window_blocks,
-                sweep,
-                self.cost / p.scale / 1000,
-                100 * (self.cost / bound - 1) if bound > 0 else 0.0,
-                self.windows,
-                time.perf_counter() - t0,
-            )
-            if not changed_any:
-                if self.window_blocks >= p.n_blocks:
-                    break  # the window of every school was solved, to optimality or to the time limit
-                self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)
-        if self.valid() and self.windows:
-            self.source = "windows" if self.source.startswith("rounded") else f"{self.source} + windows"
-
-
-def _knapsack_restart(search: _Windows, prices: np.ndarray, lp_choice: np.ndarray):
+def _knapsack_restart(search: Windows, prices: np.ndarray, lp_choice: np.ndarray):
     """Raise the knapsack bound for ``BOUND_SHARE`` of the time left, then make a plan of its knapsacks
     (each school's best blocks within its seats, at the best prices): blocks no knapsack took go to their
     school in the rounded relaxation, cut-off pieces join a zone they touch, ejection chains take out what
@@ -600,7 +205,7 @@ def _knapsack_restart(search: _Windows, prices: np.ndarray, lp_choice: np.ndarra
         plan = repair(p, plan, seats=False)
     give_up = t0 + RESTART_SHARE * (search.deadline - t0)
     plan = relieve_seats(p, plan, deadline=give_up)
-    restart = _Windows(p, options, give_up, plan, search.lp_bound, lp_choice)
+    restart = Windows(p, options, give_up, plan, search.lp_bound, lp_choice)
     restart.repair()  # repair windows where the chains left a school over its seats or a zone in pieces
     restart.deadline = search.deadline
     better = restart.valid() and restart.cost < search.cost
@@ -620,7 +225,7 @@ def _knapsack_restart(search: _Windows, prices: np.ndarray, lp_choice: np.ndarra
     return restart, knapsack
 
 
-def _no_plan(problem: ZoneProblem, search: _Windows, bound: float, options: SolveOptions) -> ZoningError:
+def _no_plan(problem: ZoneProblem, search: Windows, bound: float, options: SolveOptions) -> ZoningError:
     """No plan within every rule in time: what the best one still breaks (``diagnose.explain_no_plan``)."""
     return explain_no_plan(
         problem,
