@@ -219,3 +219,26 @@ def _dirty(city, rng, blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, side:
             blocks = gpd.GeoDataFrame(pd.concat([blocks, extra], ignore_index=True), crs=blocks.crs)
             schools.loc[schools.index[0], "capacity"] += 12.0
     return blocks.reset_index(drop=True), schools.reset_index(drop=True)
+
+
+def make_roads(city: City, spacing_m: float = 300.0) -> gpd.GeoDataFrame:
+    """A street grid over the city (every ``spacing_m``), one gap in it (a missing bridge), in WGS84."""
+    side = BLOCK_M * np.sqrt(city.n_blocks)
+    lines = []
+    for v in np.arange(0, side + spacing_m, spacing_m):
+        lines.append(shapely.LineString([(X0 + v, Y0 - 200), (X0 + v, Y0 + side + 200)]))
+        lines.append(shapely.LineString([(X0 - 200, Y0 + v), (X0 + side + 200, Y0 + v)]))
+    cut = shapely.box(X0 + side / 2 - 20, Y0 - 300, X0 + side / 2 + 20, Y0 + side / 3)
+    lines = [g for g in shapely.difference(np.array(lines, dtype=object), cut) if not g.is_empty]
+    return gpd.GeoDataFrame(geometry=lines, crs=METRIC).explode(index_parts=False).to_crs(4326)
+
+
+def district_schools(city: City) -> gpd.GeoDataFrame:
+    """The city's schools with what ``form_districts`` reads: seats, enrolment, a quality score, a stage."""
+    _, schools = make_city(city)
+    rng = np.random.default_rng(city.seed + 1)
+    m = len(schools)
+    schools["quality"] = rng.choice([1.0, 2.0, 3.0], size=m, p=[0.3, 0.45, 0.25])
+    schools["enrolment"] = np.floor(schools["capacity"].to_numpy() * rng.uniform(0.6, 1.05, m))
+    schools["stage"] = np.where(rng.random(m) < 0.8, "primary", "junior_middle")
+    return schools

@@ -16,16 +16,8 @@ import pytest
 from shapely.geometry import Point
 
 from zoning.errors import InputError
-from zoning.io.files import (
-    OVERWRITE_FIX,
-    RawTable,
-    prepare_out_dir,
-    read_table,
-    write_csv,
-    write_gpkg,
-    write_json,
-    write_text,
-)
+from zoning.io.files import RawTable, read_table
+from zoning.io.save import OVERWRITE_FIX, prepare_out_dir, write_csv, write_gpkg, write_json, write_text
 from zoning.io.validate import check_blocks
 
 IDS = ["A1", "A2", "A3"]

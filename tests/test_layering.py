@@ -40,7 +40,7 @@ PIPELINE = [
 
 #: Inside each package: its modules (and sub-packages) in order.
 WITHIN = {
-    "io": ["files", "crs", "datasets", "validate", "inputs"],
+    "io": ["files", "save", "crs", "datasets", "validate", "inputs"],
     "io.validate": ["headers", "numbers", "geometry", "blocks", "schools", "pair"],
     "geo": ["graph", "roads"],
     "check": ["verify", "metrics"],

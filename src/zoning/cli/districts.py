@@ -7,8 +7,8 @@ from __future__ import annotations
 import click
 
 from ..districts.api import form_districts
-from ..io.files import prepare_out_dir
 from ..io.inputs import read_schools, read_zones
+from ..io.save import prepare_out_dir
 from ..options import SolveOptions
 from ..publish.export import OUTPUT_FILES, write_plan
 from .group import main

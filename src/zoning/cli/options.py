@@ -14,8 +14,8 @@ import click
 
 from ..errors import InfeasibleError, InputError, ZoningError
 from ..io.crs import parse_coords
-from ..io.files import write_json
 from ..io.inputs import load_inputs
+from ..io.save import write_json
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 
 log = logging.getLogger("zoning")

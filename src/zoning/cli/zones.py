@@ -10,8 +10,8 @@ import click
 
 from ..districts.api import form_districts
 from ..io.datasets import get_path
-from ..io.files import prepare_out_dir
 from ..io.inputs import read_roads
+from ..io.save import prepare_out_dir
 from ..options import SolveOptions
 from ..plan import Plan
 from ..publish.export import OUTPUT_FILES, write_plan

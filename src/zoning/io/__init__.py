@@ -1,7 +1,7 @@
-"""Reading and writing: files of every format (``files``: atomic save), coordinates (``crs``: GCJ-02 / BD-09 /
-CGCS2000, the metric CRS), the checks of every table (``validate``), the canonical inputs (``inputs``) and the
-shipped demo data (``datasets``).
+"""Reading and writing: files of every format in (``files``) and out (``save``: atomic, the outputs all or
+nothing), coordinates (``crs``: GCJ-02 / BD-09 / CGCS2000, the metric CRS), the checks of every table
+(``validate``), the canonical inputs (``inputs``) and the shipped demo data (``datasets``).
 
-May import: ``errors``, ``options``.  The only package that touches the file system (besides the atomic save
-of published pages, which goes through ``files``).
+May import: ``errors``, ``options``.  The only package that touches the file system (published pages are
+saved through ``save``).
 """

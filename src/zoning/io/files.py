@@ -1,4 +1,4 @@
-"""Reading and writing files: the only module of the library that touches the file system.
+"""Reading files: every supported format as a :class:`RawTable` (writing is ``save``).
 
 Reading gives a :class:`RawTable`: the table exactly as the planner sees it (headers as written, every CSV
 cell as text) plus, for each row, the row number the planner sees, so that ``validate`` can say
@@ -10,10 +10,6 @@ Encodings: CSV is tried as UTF-8 (with or without BOM), then GB18030 (a superset
 Excel / WPS write on Chinese Windows).  A Shapefile's ``.cpg`` is honoured; without one, DBF text that is
 not valid UTF-8 is read as GB18030 (Chinese shapefiles are usually GBK) and the choice is logged.  Latin-1
 shapefiles without ``.cpg`` need ``encoding=``.
-
-Writing is atomic: everything is written into a temporary folder beside the target and moved into place
-with :func:`os.replace`, so a crash never leaves half a file, and an existing output is only replaced
-when ``overwrite=True``.
 """
 
 from __future__ import annotations
@@ -21,16 +17,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io as _io
-import json
 import logging
 import math
 import os
-import shutil
 import struct
-import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,22 +33,12 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+import shapely
+import shapely.errors
 
 from ..errors import InputError, Issue
 
-__all__ = [
-    "RawTable",
-    "read_table",
-    "is_blank",
-    "write_text",
-    "write_json",
-    "write_csv",
-    "write_gpkg",
-    "prepare_out_dir",
-    "VECTOR_SUFFIXES",
-    "TABLE_SUFFIXES",
-    "OVERWRITE_FIX",
-]
+__all__ = ["RawTable", "read_table", "is_blank", "VECTOR_SUFFIXES", "TABLE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +47,6 @@ VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
 #: File types read as plain tables (coordinates in lon/lat columns).
 TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
 #: The fix given whenever an output exists already.
-OVERWRITE_FIX = "pass --overwrite or choose another --out"
 
 _SUPPORTED = "GeoJSON, GeoPackage (.gpkg), Shapefile (.shp or zipped), CSV or Excel (.xlsx)"
 #: CSV encodings tried in order when none is given.
@@ -81,7 +63,9 @@ _READ_ERRORS = (
     UnicodeError,
     zipfile.BadZipFile,
     KeyError,
+    IndexError,  # pyogrio on a zip that holds no layer (found by the property tests)
     struct.error,
+    shapely.errors.ShapelyError,  # a damaged ring in a Shapefile's geometry (found by the property tests)
 )
 
 
@@ -433,6 +417,8 @@ def _read_vector(p: Path, name: str, layer: str | None, encoding: str | None) ->
     except _READ_ERRORS as err:
         raise _unreadable(name, "GIS data", err, fix) from err
     layer_names = [str(n) for n, _ in layers]
+    if not layer_names:
+        raise InputError([Issue("holds no data layer (the file may be cut off or damaged).", fix, file=name)])
     if layer is None and len(layers) > 1:
         spatial = [str(n) for n, g in layers if g is not None]
         if len(spatial) == 1:
@@ -475,97 +461,3 @@ def _read_vector(p: Path, name: str, layer: str | None, encoding: str | None) ->
     rows = np.arange(1, len(frame) + 1, dtype=np.int64)
     log.info("%s: read %d features (%s)", name, len(frame), used)
     return RawTable(frame=frame, file=name, rows=rows, encoding=used, kind="vector")
-
-
-# ---------------------------------------------------------------------------------------------- writing
-
-
-def _refuse_existing(targets: Iterable[str | os.PathLike[str]]) -> None:
-    """One error naming every target (as the caller spelt it) that exists already."""
-    issues = [Issue("exists already.", OVERWRITE_FIX, file=os.fspath(t)) for t in targets if Path(t).exists()]
-    if issues:
-        raise InputError(
-            issues, headline=f"{len(issues)} output file{'s' if len(issues) != 1 else ''} exist already:"
-        )
-
-
-def _atomic(path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool) -> Path:
-    """Call ``write(tmp)`` on a path in a temporary folder beside ``path``, then move it into place."""
-    target = Path(path)
-    if target.is_dir():
-        raise InputError([Issue("is a folder.", "name a file for the output.", file=os.fspath(path))])
-    if not overwrite:
-        _refuse_existing([path])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        tmp = tmp_dir / target.name
-        write(tmp)
-        if not overwrite:  # it may have appeared meanwhile
-            _refuse_existing([path])
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    log.info("wrote %s", os.fspath(path))
-    return target
-
-
-def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool) -> Path:
-    """Write UTF-8 text atomically."""
-    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON values: numpy scalars and arrays to Python, NaN/inf to null, paths to text."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    return obj
-
-
-def write_json(path: str | os.PathLike[str], obj: Any, *, overwrite: bool) -> Path:
-    """Write JSON atomically: UTF-8, Chinese kept as is (``ensure_ascii=False``), indented by 2."""
-    text = json.dumps(_jsonable(obj), ensure_ascii=False, indent=2) + "\n"
-    return write_text(path, text, overwrite=overwrite)
-
-
-def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, *, overwrite: bool) -> Path:
-    """Write a table as CSV atomically, UTF-8 with BOM so that Excel and WPS show Chinese right."""
-    return _atomic(
-        path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig"), overwrite=overwrite
-    )
-
-
-def write_gpkg(
-    path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoDataFrame], *, overwrite: bool
-) -> Path:
-    """Write several layers into one GeoPackage atomically (all layers, or nothing)."""
-    if not layers:
-        raise ValueError("write_gpkg needs at least one layer")
-
-    def write(tmp: Path) -> None:
-        for layer_name, gdf in layers.items():
-            gdf.to_file(tmp, layer=layer_name, driver="GPKG", engine="pyogrio")
-
-    return _atomic(path, write, overwrite=overwrite)
-
-
-def prepare_out_dir(path: str | os.PathLike[str], names: Iterable[str], *, overwrite: bool) -> Path:
-    """Create the output folder; refuse (one error listing them) if any of ``names`` exists in it."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError([Issue("is a file, not a folder.", "choose another --out.", file=os.fspath(path))])
-    names = list(names)
-    if not overwrite:
-        _refuse_existing([out / n for n in names])
-    out.mkdir(parents=True, exist_ok=True)
-    return out

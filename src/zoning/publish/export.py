@@ -25,7 +25,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ..check.metrics import summary
-from ..io.files import prepare_out_dir, write_csv, write_gpkg, write_json, write_text
+from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..plan import Plan
 from .maps import to_html, zone_map
 
@@ -140,7 +140,8 @@ def _map_html(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
 def write_plan(
     plan: Plan, out_dir: str | os.PathLike[str], *, overwrite: bool = False, title: str | None = None
 ) -> dict[str, Path]:
-    """Write the four output files into ``out_dir``; refuses to replace existing ones unless ``overwrite``."""
+    """Write the four output files into ``out_dir``, all or nothing (a process killed meanwhile leaves the
+    previous ones); refuses to replace existing ones unless ``overwrite``."""
     out = prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)
     log.info("writing outputs into %s", os.fspath(out_dir))
     layers = plan_layers(plan)
@@ -154,9 +155,10 @@ def write_plan(
         len(html.encode("utf-8")) / 2**20,
         time.perf_counter() - t0,
     )
-    return {
-        "plan.gpkg": write_gpkg(out / "plan.gpkg", layers, overwrite=overwrite),
-        "plan.csv": write_csv(out / "plan.csv", plan_table(plan), overwrite=overwrite),
-        "summary.json": write_json(out / "summary.json", summary(plan), overwrite=overwrite),
-        "map.html": write_text(out / "map.html", html, overwrite=overwrite),
+    writers = {
+        "plan.gpkg": gpkg_writer(layers),
+        "plan.csv": csv_writer(plan_table(plan)),
+        "summary.json": text_writer(json_text(summary(plan))),
+        "map.html": text_writer(html),
     }
+    return write_files(out, writers, overwrite=overwrite)  # all four, or the previous ones untouched

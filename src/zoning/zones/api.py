@@ -134,6 +134,19 @@ def assign_zones(
         roads=roads_m,
     )
     for j in np.flatnonzero((anchors >= 0) & (problem.anchor < 0)):
+        own = int(anchors[j])
+        if problem.students[own] > problem.capacity[j]:
+            kids, seats = problem.students[own] / problem.scale, problem.capacity[j] / problem.scale
+            warnings.append(
+                Issue(
+                    message=f"school {schools_m['name'][j]} stands in block {problem.block_labels[own]}, which "
+                    f"holds {kids:,.0f} children, more than its {seats:,.0f} seats: the block may go to another "
+                    "school, and the school's zone is one piece that need not hold its own block",
+                    fix="check the school's seats and the block's children, or allow overload (--allow-overload)",
+                    severity="warning",
+                )
+            )
+            continue
         warnings.append(
             Issue(
                 message=f"school {schools_m['name'][j]} stands in the same block as a larger school, which keeps "
@@ -174,7 +187,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
     cap = schools_m["capacity"].to_numpy(dtype=float)
     schools_out = schools_m.assign(
         students=np.round(load, 3),
-        utilisation=np.round(load / cap, 4),
+        utilisation=np.round(_share(load, cap), 4),  # no seats: no utilisation (NaN, null in JSON)
         overload=np.round(np.maximum(0.0, load - cap), 3),
     )
     zones = (
@@ -185,7 +198,9 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         .reset_index()
     )
     zones = zones.merge(schools_out[["school_id", "name", "capacity"]], on="school_id", how="left")
-    zones["utilisation"] = np.round(zones["students"] / zones["capacity"], 4)
+    zones["utilisation"] = np.round(
+        _share(zones["students"].to_numpy(float), zones["capacity"].to_numpy(float)), 4
+    )
     zones = zones[["school_id", "name", "students", "capacity", "utilisation", "geometry"]]
     scale = p.scale
     info = SolveInfo(
@@ -225,3 +240,10 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         rules=rules,
         warnings=tuple(warnings),
     )
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, NaN where whole is 0 (a school with no seats has no utilisation)."""
+    out = np.full(len(part), np.nan)
+    np.divide(part, whole, out=out, where=whole > 0)
+    return out

@@ -133,9 +133,17 @@ def explain_rules(
         reasons.append(f"no plan moves at most {cap} children from their current school{extra}")
         fixes.append("raise --max-moved")
     if "contiguity" in families:
+        seats, total = int(problem.capacity.sum()), int(problem.students.sum())
+        tight = np.argsort(problem.capacity, kind="stable")[:6]
         reasons.append(
             "the seats can be shared out, but not with every zone in one piece around its school: the schools "
-            "that must take the overflow are cut off from it by full zones"
+            f"offer {fmt_children(seats, scale)} seats for {fmt_children(total, scale)} children "
+            f"({fmt_children(seats - total, scale)} spare), and the schools that must take the overflow are cut "
+            "off from it by full zones (fewest seats: "
+            + name_list(
+                [f"{problem.school_names[j]} {fmt_children(problem.capacity[j], scale)}" for j in tight]
+            )
+            + ")"
         )
         fixes.append(
             "allow overload (--allow-overload), raise capacity where zones are full, or turn off --contiguity"

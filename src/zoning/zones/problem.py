@@ -251,6 +251,8 @@ class ZoneProblem:
         blocks = np.asarray(blocks, dtype=np.int64)
         if self.contiguity:
             blocks = blocks[self.anchored_school[blocks] < 0]
+        if not len(blocks):
+            return self  # nothing may grow here (only schools' own blocks): the caller looks wider
         per_block = np.bincount(self.arc_block, minlength=self.n_blocks)[blocks]
         k_new = np.minimum(np.maximum(per_block * factor, 1), self.n_schools)
         ai, aj = candidate_arcs(
@@ -279,6 +281,11 @@ def candidate_arcs(
     ``k`` may differ per block (adaptive growth).  Returns (arc_block, arc_school), unique pairs.
     """
     n, m = len(block_xy), len(school_xy)
+    if n == 0 or m == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        ai, aj = (empty, empty) if must is None else (np.asarray(must[0]), np.asarray(must[1]))
+        pairs = np.unique(np.stack([ai, aj], axis=1).astype(np.int64).reshape(-1, 2), axis=0)
+        return pairs[:, 0], pairs[:, 1]
     k_arr = np.broadcast_to(np.asarray(k, dtype=np.int64), (n,))
     kmax = int(min(m, max(1, k_arr.max())))
     tree = cKDTree(school_xy)
@@ -341,6 +348,8 @@ def build_zone_problem(
     if anchors is None:
         anchors = school_anchors(graph.cells, schools.geometry)
     anchors = _one_school_per_anchor(np.asarray(anchors, dtype=np.int64), capacity)
+    if contiguity and not allow_overload:
+        anchors = _release_full_anchors(anchors, students, capacity)
 
     # always allowed: the current school (if within reach) and the school standing in the block
     must_i = [np.flatnonzero(current >= 0)]
@@ -472,6 +481,16 @@ def _one_school_per_anchor(anchors: np.ndarray, capacity: np.ndarray) -> np.ndar
             out[j] = -1
         else:
             seen[b] = int(j)
+    return out
+
+
+def _release_full_anchors(anchors: np.ndarray, students: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """A school whose own block holds more children than its seats cannot keep that block with hard seats:
+    the block is released (it may go to another school, and the school's zone is one piece elsewhere)
+    instead of making every plan impossible.  The caller warns, naming the school and the numbers."""
+    out = anchors.copy()
+    has = out >= 0
+    out[has & (students[np.maximum(out, 0)] > capacity)] = -1
     return out
 
 

@@ -141,6 +141,8 @@ def fragments(problem: ZoneProblem, assign: np.ndarray) -> list[tuple[int, np.nd
     For an anchored zone whose anchor block went elsewhere, every piece is a fragment (anchor given).
     """
     n = problem.n_blocks
+    if n == 0:
+        return []  # a window of zones with no blocks (a school with no seats and no children)
     e = problem.edges
     same = assign[e[:, 0]] == assign[e[:, 1]]
     _, label = csgraph.connected_components(edges_to_csr(n, e[same]), directed=False)

@@ -222,7 +222,7 @@ def to_html(m: folium.Map) -> str:
     element (a folium plugin, say) still links a script or stylesheet on the internet.
     """
     _make_offline(m)
-    page = m.get_root().render()
+    page = _numbered(m.get_root().render(), m.get_root())
     external = _external_assets(page)
     if external:
         raise ZoningError(
@@ -231,6 +231,26 @@ def to_html(m: folium.Map) -> str:
             "them (folium plugins), or ship those files inline."
         )
     logger.debug("map page: %d characters", len(page))
+    return page
+
+
+def _numbered(page: str, root) -> str:
+    """The page with branca's random element ids replaced by their order in the element tree: the same plan
+    then gives the same page, byte for byte.  Ids are replaced after rendering because some elements hold
+    other elements' names as text (the layer control)."""
+    ids: list[str] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        el = stack.pop()
+        if id(el) in seen:
+            continue
+        seen.add(id(el))
+        if isinstance(getattr(el, "_id", None), str):
+            ids.append(el._id)
+        stack.extend(reversed(list(getattr(el, "_children", {}).values())))
+    for n, old in enumerate(dict.fromkeys(ids), start=1):
+        page = page.replace(old, f"{n:032x}")
     return page
 
 
