@@ -16,7 +16,8 @@ points, and points; seats are spread over the schools so that they total the chi
 - ``duplicate``: two blocks with the same geometry;
 - ``sliver``: a 5 cm sliver between two blocks;
 - ``overlap``: a block overlapping its neighbours;
-- ``island``: a block far from every other.
+- ``island``: a block far from every other;
+- ``seats_anywhere``: seats spread over the schools with no regard to where the children live.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ DIRT = (
     "sliver",
     "overlap",
     "island",
+    "seats_anywhere",
 )
 
 #: The metric CRS the city is drawn in (CGCS2000 3° Gauss-Krüger CM 114E), and the WGS84 it is handed over in.
@@ -86,7 +88,7 @@ def make_city(city: City) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
         crs=METRIC,
     )
     m = len(schools_xy)
-    capacity = _seats(city, rng, students.sum(), m)
+    capacity = _seats(city, rng, students, pts, schools_xy)
     schools = gpd.GeoDataFrame(
         {
             "school_id": [f"S{j}" for j in range(m)],
@@ -154,9 +156,21 @@ def _school_sites(city: City, rng: np.random.Generator, pts: np.ndarray, student
     return pts[pick] + rng.uniform(-5, 5, size=(m, 2)) * (city.shape != "points")
 
 
-def _seats(city: City, rng: np.random.Generator, children: float, m: int) -> np.ndarray:
-    total = children * (1 + city.slack)
-    share = rng.dirichlet(np.full(m, 4.0))
+def _seats(
+    city: City, rng: np.random.Generator, students: np.ndarray, pts: np.ndarray, sites: np.ndarray
+) -> np.ndarray:
+    """Seats where the children live: each school's share is the children nearest to it, times a lognormal
+    noise (σ 0.3), scaled to total the children × (1 + slack); ``seats_anywhere`` spreads them instead with
+    no regard to where the children live."""
+    m = len(sites)
+    total = students.sum() * (1 + city.slack)
+    if "seats_anywhere" in city.dirt:
+        share = rng.dirichlet(np.full(m, 4.0))
+    else:
+        nearest = np.argmin(((pts[:, None, :] - sites[None, :, :]) ** 2).sum(-1), axis=1)
+        local = np.bincount(nearest, weights=students, minlength=m) + 1.0
+        share = local * rng.lognormal(0.0, 0.3, m)
+        share /= share.sum()
     seats = np.floor(share * total)
     seats[0] += np.floor(total - seats.sum())  # whole seats, totalling floor(children × (1 + slack))
     return seats
@@ -228,9 +242,12 @@ def make_roads(city: City, spacing_m: float = 300.0) -> gpd.GeoDataFrame:
     for v in np.arange(0, side + spacing_m, spacing_m):
         lines.append(shapely.LineString([(X0 + v, Y0 - 200), (X0 + v, Y0 + side + 200)]))
         lines.append(shapely.LineString([(X0 - 200, Y0 + v), (X0 + side + 200, Y0 + v)]))
+    # streets meet at their crossings (a shared vertex: zoning joins only those), then one gap: a missing bridge
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(lines)))
     cut = shapely.box(X0 + side / 2 - 20, Y0 - 300, X0 + side / 2 + 20, Y0 + side / 3)
-    lines = [g for g in shapely.difference(np.array(lines, dtype=object), cut) if not g.is_empty]
-    return gpd.GeoDataFrame(geometry=lines, crs=METRIC).explode(index_parts=False).to_crs(4326)
+    kept = shapely.difference(noded, cut)
+    kept = kept[~shapely.is_empty(kept)]
+    return gpd.GeoDataFrame(geometry=kept, crs=METRIC).explode(index_parts=False).to_crs(4326)
 
 
 def district_schools(city: City) -> gpd.GeoDataFrame:

@@ -15,6 +15,15 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEMO = ROOT / "data" / "south_portland_me"
+#: The demo as `zoning partition` arguments (what `zoning demo` runs).
+DEMO_ARGS = [
+    str(DEMO / "blocks.geojson"),
+    str(DEMO / "schools.geojson"),
+    "--students-col",
+    "students_k4",
+    "--current-school-col",
+    "current_school_plurality",
+]
 
 
 @functools.cache

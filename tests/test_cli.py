@@ -12,17 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from browser import read_png, render
-from conftest import DEMO, shared
+from conftest import DEMO, DEMO_ARGS, shared
 from zoning.cli import main
-
-DEMO_ARGS = [
-    str(DEMO / "blocks.geojson"),
-    str(DEMO / "schools.geojson"),
-    "--students-col",
-    "students_k4",
-    "--current-school-col",
-    "current_school_plurality",
-]
 
 
 def run(*args):

@@ -17,22 +17,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import DEMO
+from conftest import DEMO_ARGS as DEMO_PARTITION
 from zoning.cli import main
 from zoning.errors import InputError
 from zoning.io import save
 from zoning.io.save import text_writer, write_files
 
-DEMO_ARGS = [
-    str(DEMO / "blocks.geojson"),
-    str(DEMO / "schools.geojson"),
-    "--students-col",
-    "students_k4",
-    "--current-school-col",
-    "current_school_plurality",
-    "--workers",
-    "1",
-]
+DEMO_ARGS = [*DEMO_PARTITION, "--workers", "1"]
 OUTPUTS = ("plan.gpkg", "plan.csv", "summary.json", "map.html")
 
 

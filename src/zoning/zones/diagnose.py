@@ -31,6 +31,7 @@ __all__ = [
     "explain_no_plan",
     "fewest_moves",
     "precheck_moves",
+    "explain_stranded",
 ]
 
 
@@ -41,8 +42,11 @@ def unreachable_blocks(problem: ZoneProblem) -> np.ndarray:
     return np.flatnonzero(~has)
 
 
-def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
-    """Why the children cannot all be seated, from the maximum flow of the relaxation."""
+def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = False) -> InfeasibleError:
+    """Why the children cannot all be seated, from the maximum flow of the relaxation.
+
+    ``far``: the candidates stopped growing before every child was seated (the seats lie too far from the
+    children: many schools away), so the seats in reach are those of the nearest candidate schools."""
     scale = problem.scale
     reasons: list[str] = []
     fixes: list[str] = []
@@ -74,11 +78,14 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
             blocks, schools = area
             need = int(problem.students[blocks].sum())
             have = int(problem.capacity[schools].sum())
-            reach = (
-                f"within {problem.max_distance_m:,.0f} m"
-                if problem.max_distance_m
-                else "among their candidate schools"
-            )
+            per_block = len(problem.arc_block) / max(1, problem.n_blocks)
+            if problem.max_distance_m:
+                reach = f"within {problem.max_distance_m:,.0f} m"
+            elif far:
+                reach = f"among their {per_block:,.0f} nearest schools or so"
+            else:
+                one_piece = " in zones in one piece" if problem.contiguity else ""
+                reach = f"among their candidate schools{one_piece}"
             school_txt = name_list(problem.school_names[schools]) if len(schools) else "no school"
             reasons.append(
                 f"the {len(blocks)} block(s) around {name_list(problem.block_labels[blocks], 4)} hold "
@@ -89,7 +96,10 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult) -> InfeasibleError:
                 fixes.append(f"raise the capacity of {name_list(problem.school_names[schools], 3)}")
             if problem.max_distance_m:
                 fixes.append("allow a longer --max-distance")
-            fixes.append("allow overload (--allow-overload)")
+            if far:
+                fixes.append("place seats where the children live (the seats are far from them)")
+            if not problem.allow_overload:
+                fixes.append("allow overload (--allow-overload)")
     if not reasons:
         reasons.append(f"{fmt_children(flow.shortfall, scale)} children cannot be seated within the rules")
     return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="capacity")
@@ -211,3 +221,25 @@ def precheck_moves(problem: ZoneProblem) -> InfeasibleError | None:
         return None
     families = ["max_moved"] + ([] if problem.allow_overload else ["capacity"])
     return explain_rules(problem, families, min_moved=least)
+
+
+def explain_stranded(problem: ZoneProblem, stranded: np.ndarray) -> InfeasibleError:
+    """Blocks that no zone in one piece can hold: none of their candidate schools reaches them through blocks it
+    may take (``ZoneProblem.reachable_arcs``)."""
+    arcs = problem.block_arcs(stranded)
+    schools = np.unique(problem.arc_school[arcs])
+    kids = fmt_children(problem.students[stranded].sum(), problem.scale)
+    return InfeasibleError(
+        [
+            f"{len(stranded)} block(s) with {kids} children cannot be in any zone in one piece: "
+            f"{name_list(problem.block_labels[stranded])}; their candidate schools "
+            f"({name_list(problem.school_names[schools], 4)}) reach them through no chain of adjacent blocks "
+            "they may take"
+        ],
+        [
+            "check these blocks' outlines (parts far apart, overlaps, gaps between neighbours)",
+            "allow more candidate schools (--candidates) or a longer --max-distance",
+            "turn off --contiguity",
+        ],
+        rule="contiguity",
+    )

@@ -25,6 +25,8 @@ from functools import cached_property
 import geopandas as gpd
 import numpy as np
 import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from ..errors import InfeasibleError
@@ -245,6 +247,39 @@ class ZoneProblem:
             max_moved=None if self.max_moved is None else self.max_moved - moved_elsewhere,
             contiguity=self.contiguity and whole,
         )
+
+    def keep_arcs(self, keep: np.ndarray) -> ZoneProblem:
+        """The same problem with only the arcs where ``keep`` is True (order kept)."""
+        return replace(
+            self,
+            arc_block=self.arc_block[keep],
+            arc_school=self.arc_school[keep],
+            arc_dist_m=self.arc_dist_m[keep],
+            arc_load=None if self.arc_load is None else self.arc_load[keep],
+        )
+
+    def reachable_arcs(self) -> np.ndarray:
+        """(A,) bool: arcs some one-piece zone can use.  Block i can be in the zone of school j only if a path of
+        adjacent blocks that may all go to j joins i to the block j stands in; other arcs of an anchored school
+        are never used by a plan in one piece (a block whose candidates are all such arcs can go nowhere)."""
+        e = np.concatenate([self.edges, self.edges[:, ::-1]])
+        if not len(e) or not len(self.arc_block):
+            return np.ones(len(self.arc_block), dtype=bool)
+        counts = self.arc_start[e[:, 0] + 1] - self.arc_start[e[:, 0]]
+        arcs_u = self.block_arcs(e[:, 0])
+        arcs_v = self.arc_index(np.repeat(e[:, 1], counts), self.arc_school[arcs_u])
+        ok = arcs_v >= 0
+        a = len(self.arc_block)
+        graph = sparse.csr_matrix(
+            (np.ones(int(ok.sum()), dtype=np.int8), (arcs_u[ok], arcs_v[ok])), shape=(a, a)
+        )
+        _, label = csgraph.connected_components(graph, directed=False)
+        anchored = np.flatnonzero(self.anchor >= 0)
+        own = self.arc_index(self.anchor[anchored], anchored)
+        comp = np.full(self.n_schools, -1, dtype=np.int64)
+        comp[anchored[own >= 0]] = label[own[own >= 0]]
+        school_comp = comp[self.arc_school]
+        return (school_comp < 0) | (label == school_comp)
 
     def grow(self, blocks: np.ndarray, factor: int = 2) -> ZoneProblem:
         """More candidate schools for ``blocks`` (k → factor·k nearest within the maximum distance)."""

@@ -95,7 +95,8 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     deadline = t0 + options.time_limit_s
     relaxed = None  # the relaxation's flows, on a large problem with hard seats (for the knapsack bound)
     if problem.arc_load is None:
-        problem, flow = feasible_candidates(problem)
+        # the candidates may grow for at most a third of the time: the rest is the search's
+        problem, flow = feasible_candidates(problem, t0 + options.time_limit_s / 3)
         too_few = precheck_moves(problem)
         if too_few is not None:
             raise too_few
