@@ -39,6 +39,7 @@ bench: $(STAMP) $(BENCH)
 	$(BIN)/python benchmarks/city.py
 	$(BIN)/python benchmarks/gap.py
 	$(BIN)/python benchmarks/end_to_end.py --contiguity --no-overload --time-limit 60  # partition's default rules
+	$(BIN)/python benchmarks/robustness.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -159,8 +159,8 @@ def main() -> None:
             read = sum(stages.get(k) or 0.0 for k in READ)
             write = sum(stages.get(k) or 0.0 for k in WRITE)
             step = sum(stages.get(k) or 0.0 for k in stages if k not in READ and k not in WRITE)
-            last = run.stdout.strip().splitlines()[-1][:90] if run.stdout.strip() else ""
-            end = f"no plan (exit {run.returncode}): {last}"
+            said = [line for _, line in run.lines if line.startswith(("error:", "- ", "No plan"))]
+            end = f"no plan (exit {run.returncode}): {' '.join(said)[:160]}"
             if run.returncode == 0:
                 summary = json.loads((run.out_dir / "summary.json").read_text("utf-8"))
                 solve = summary["solve"]

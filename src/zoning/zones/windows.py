@@ -214,7 +214,11 @@ class Windows:
             if whole
             else min(
                 SECONDS_PER_BLOCK
-                * (max(len(blocks), 2000) * self._repair_boost if repairing else max(len(blocks), 300)),
+                * (
+                    max(len(blocks), 2000) * self._repair_boost
+                    if repairing or frugal
+                    else max(len(blocks), 300)
+                ),
                 self.deadline - now,
             )
         )
