@@ -238,6 +238,19 @@ def test_a_plan_still_over_seats_at_the_time_limit_names_the_schools():
         raise search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3))
 
 
+def test_the_fix_for_a_cap_not_met_in_time_suggests_only_rules_not_given():
+    # issue 13: over the cap with overload allowed, the message suggested --allow-overload, a flag given
+    from dataclasses import replace
+
+    blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25], current=["S1"] * 4)
+    p = replace(_problem(blocks, schools, move_penalty_m=0), allow_overload=True, max_moved=10)
+    search = Windows(p, SolveOptions(), 0.0, np.array([0, 0, 1, 1]), 1.0)
+    message = str(search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3)))
+    assert "20 children moved, more than the cap of 10" in message
+    assert "raise --max-moved" in message and "--allow-overload" not in message
+    assert "found in 3.0 s" in message
+
+
 def test_assignment_problem_takes_per_pair_loads():
     cost = np.array([[1, 9, 8], [9, 1, 1]])
     load = np.array([[5, 5, 5], [4, 4, 7]])

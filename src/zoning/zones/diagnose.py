@@ -195,10 +195,18 @@ def explain_no_plan(
             f"{fmt_children(problem.max_moved, problem.scale)}"
         )
     still = "; ".join(parts) if parts else "no plan at all"
+    # only the rules this run has (the flags already given are not suggested again)
+    relax = [
+        *(["raise --max-moved"] if moved is not None else []),
+        *(["--allow-overload"] if over.any() and not problem.allow_overload else []),
+        *(["--no-contiguity"] if problem.contiguity else []),
+        *(["a longer --max-distance"] if problem.max_distance_m else []),
+    ]
+    fix = "allow more time (--time-limit)" + (f", or relax a rule ({', '.join(relax)})" if relax else "")
+    seconds = f"{time_limit_s:.1f}" if time_limit_s < 10 else f"{time_limit_s:.0f}"
     return ZoningError(
-        f"No plan satisfying every rule was found in {time_limit_s:g} s: the best one still has {still} "
-        f"(the relaxation seats every child, at {bound / problem.scale / 1000:,.1f} child-km). Fix: allow more "
-        "time (--time-limit), or relax a rule (--allow-overload, --no-contiguity, a longer --max-distance)."
+        f"No plan satisfying every rule was found in {seconds} s: the best one still has {still} "
+        f"(the relaxation seats every child, at {bound / problem.scale / 1000:,.1f} child-km). Fix: {fix}."
     )
 
 
