@@ -46,9 +46,9 @@ WITHIN = {
     "check": ["verify", "metrics"],
     "zones": ["problem", "bound", "start", "diagnose", "model", "windows", "search", "api"],
     "districts": ["problem", "bound", "start", "diagnose", "model", "search", "api"],
-    "publish": ["maps", "export"],
+    "publish": ["maps", "export", "announce"],
     "publish.maps": ["style", "assets", "layers", "legend", "page"],
-    "cli": ["group", "options", "report", "zones", "districts"],
+    "cli": ["group", "options", "report", "zones", "districts", "publish"],
 }
 
 ONLY_IN = {

@@ -18,6 +18,7 @@ from .io import datasets
 from .io.inputs import Inputs, load_inputs, read_blocks, read_roads, read_schools, read_zones
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
+from .publish.announce import announce
 from .publish.export import plan_layers, plan_map_html, plan_table, write_plan
 from .zones.api import assign_zones
 
@@ -42,6 +43,7 @@ __all__ = [
     "SolveInfo",
     "SolveOptions",
     "write_plan",
+    "announce",
     "plan_layers",
     "plan_table",
     "plan_map_html",

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -23,7 +24,15 @@ from .validate import check_blocks, check_pair, check_schools
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Inputs", "read_blocks", "read_schools", "read_zones", "read_roads", "load_inputs"]
+__all__ = [
+    "Inputs",
+    "read_blocks",
+    "read_schools",
+    "read_zones",
+    "read_roads",
+    "load_inputs",
+    "read_plan_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -215,3 +224,32 @@ def read_roads(
         )
         frame = frame[lines]
     return to_wgs84(frame.reset_index(drop=True), coords)
+
+
+def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The blocks and schools tables of a plan folder (``plan.gpkg`` as ``zoning partition`` writes it)."""
+    path = Path(folder) / "plan.gpkg"
+    if not path.exists():
+        raise InputError(
+            [
+                Issue(
+                    "has no plan.gpkg.",
+                    "name a folder that zoning partition or districts wrote (--out).",
+                    file=os.fspath(folder),
+                )
+            ]
+        )
+    try:
+        blocks = gpd.read_file(path, layer="blocks", engine="pyogrio")
+        schools = gpd.read_file(path, layer="schools", engine="pyogrio")
+    except (OSError, ValueError, RuntimeError, KeyError) as err:  # pyogrio's errors derive from RuntimeError
+        raise InputError(
+            [
+                Issue(
+                    f"cannot be read as a plan ({err}).",
+                    "write the plan again with zoning partition.",
+                    file=os.fspath(path),
+                )
+            ]
+        ) from err
+    return blocks, schools

@@ -36,6 +36,7 @@ __all__ = [
     "json_text",
     "csv_writer",
     "text_writer",
+    "bytes_writer",
     "gpkg_writer",
     "prepare_out_dir",
     "OVERWRITE_FIX",
@@ -184,6 +185,11 @@ def json_text(obj: Any) -> str:
 def csv_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
     """A writer for :func:`write_files`: CSV in UTF-8 with BOM (Excel and WPS show Chinese right)."""
     return lambda path: frame.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def bytes_writer(data: bytes) -> Callable[[Path], None]:
+    """A writer for :func:`write_files`: bytes as they are (a Word document built in memory, say)."""
+    return lambda path: path.write_bytes(data)
 
 
 def text_writer(text: str) -> Callable[[Path], None]:
