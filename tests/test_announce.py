@@ -88,3 +88,17 @@ def test_a_folder_without_a_plan_is_named(tmp_path):
     assert result.exit_code == 1
     assert "plan.gpkg" in result.output and str(tmp_path) in result.output
     assert "Traceback" not in result.output
+
+
+def test_sections_are_numbered_as_a_chinese_notice():
+    from zoning.publish.announce import _number
+
+    assert [_number(k) for k in (1, 10, 12, 20, 25, 99, 100)] == [
+        "一",
+        "十",
+        "十二",
+        "二十",
+        "二十五",
+        "九十九",
+        "100",
+    ]

@@ -41,7 +41,14 @@ class CpResult:
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self, scale: float, unit: str, hook, level: int, stop_when=None):
+    def __init__(
+        self,
+        scale: float,
+        unit: str,
+        hook: Callable[[np.ndarray], None] | None,
+        level: int,
+        stop_when: Callable[[], bool] | None = None,
+    ):
         super().__init__()
         self.scale, self.unit, self.hook, self.level = scale, unit, hook, level
         self.stop_when = stop_when

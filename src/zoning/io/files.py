@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
-import shapely
 import shapely.errors
 
 from ..errors import InputError, Issue
@@ -46,8 +45,6 @@ log = logging.getLogger(__name__)
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
 #: File types read as plain tables (coordinates in lon/lat columns).
 TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
-#: The fix given whenever an output exists already.
-
 _SUPPORTED = "GeoJSON, GeoPackage (.gpkg), Shapefile (.shp or zipped), CSV or Excel (.xlsx)"
 #: CSV encodings tried in order when none is given.
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")

@@ -239,17 +239,6 @@ def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, 
                 )
             ]
         )
-    try:
-        blocks = gpd.read_file(path, layer="blocks", engine="pyogrio")
-        schools = gpd.read_file(path, layer="schools", engine="pyogrio")
-    except (OSError, ValueError, RuntimeError, KeyError) as err:  # pyogrio's errors derive from RuntimeError
-        raise InputError(
-            [
-                Issue(
-                    f"cannot be read as a plan ({err}).",
-                    "write the plan again with zoning partition.",
-                    file=os.fspath(path),
-                )
-            ]
-        ) from err
+    blocks = read_table(path, layer="blocks").frame
+    schools = read_table(path, layer="schools").frame
     return blocks, schools

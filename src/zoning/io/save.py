@@ -56,30 +56,16 @@ def _refuse_existing(targets: Iterable[str | os.PathLike[str]]) -> None:
         )
 
 
+#: Hidden folders outputs are written into before they move into place (``.zoning-<pid>-….tmp``).
+_STAGING = ".zoning-"
+
+
 def _atomic(path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool) -> Path:
-    """Call ``write(tmp)`` on a path in a temporary folder beside ``path``, then move it into place."""
+    """One file written atomically: :func:`write_files` with a single file."""
     target = Path(path)
     if target.is_dir():
         raise InputError([Issue("is a folder.", "name a file for the output.", file=os.fspath(path))])
-    if not overwrite:
-        _refuse_existing([path])
-    with _os_errors(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", suffix=".tmp", dir=target.parent))
-        try:
-            tmp = tmp_dir / target.name
-            write(tmp)
-            if not overwrite:  # it may have appeared meanwhile
-                _refuse_existing([path])
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-    log.info("wrote %s", os.fspath(path))
-    return target
-
-
-#: Hidden folders outputs are written into before they move into place (``.zoning-<pid>-….tmp``).
-_STAGING = ".zoning-"
+    return write_files(target.parent, {target.name: write}, overwrite=overwrite)[target.name]
 
 
 @contextlib.contextmanager
@@ -147,17 +133,17 @@ def _remove_stale_staging(folder: Path) -> None:
 
 def _running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, under another user
+        pass
     return True
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool) -> Path:
     """Write UTF-8 text atomically."""
-    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite)
+    return _atomic(path, text_writer(text), overwrite=overwrite)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -43,7 +43,6 @@ class Section:
     school_id: str
     school_name: str
     capacity: float | None
-    students: float
     district: str | None  # 学区 (district id), None without districts
     lead_name: str | None  # 学区长学校 of that district
     groups: tuple[tuple[str | None, tuple[str, ...]], ...]  # (社区 / street or None, 小区 names)
@@ -59,7 +58,7 @@ def announcement(
     """The sections of the announcement, one per school in the schools table's order.
 
     ``blocks``: block_id, name, school_id (a plan's blocks table); ``schools``: school_id, name, capacity,
-    students and, with districts, district_id and lead_name.  ``groups``: block_id → 社区 / street, to list
+    and, with districts, district_id and lead_name.  ``groups``: block_id → 社区 / street, to list
     each school's 小区 under their group.  Every block is listed exactly once, under its school."""
     group_of = pd.Series(groups, dtype=object) if groups is not None else None
     names = blocks["name"].astype(str) if "name" in blocks else blocks["block_id"].astype(str)
@@ -92,7 +91,6 @@ def announcement(
                 school_id=sid,
                 school_name=str(s.get("name", sid)),
                 capacity=None if pd.isna(s.get("capacity", float("nan"))) else float(s["capacity"]),
-                students=float(s.get("students", 0.0) or 0.0),
                 district=None if district is None or pd.isna(district) else str(district),
                 lead_name=None if pd.isna(s.get("lead_name", float("nan"))) else str(s["lead_name"]),
                 groups=listed,
@@ -102,15 +100,13 @@ def announcement(
 
 
 def _number(k: int) -> str:
-    """1 → 一, 12 → 十二, 25 → 二十五 (the numbering of a Chinese notice)."""
+    """1 → 一, 12 → 十二, 25 → 二十五 (the numbering of a Chinese notice); from 100 on, digits."""
     if k < 10:
         return _NUMERALS[k]
+    if k >= 100:
+        return str(k)
     tens, ones = divmod(k, 10)
-    return (
-        ("" if tens == 1 else _NUMERALS[tens]) + "十" + (_NUMERALS[ones] if ones else "")
-        if k < 100
-        else str(k)
-    )
+    return ("" if tens == 1 else _NUMERALS[tens]) + "十" + (_NUMERALS[ones] if ones else "")
 
 
 def _head(k: int, sec: Section) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "fewest_moves",
     "precheck_moves",
     "explain_stranded",
+    "lacking_area",
 ]
 
 
@@ -72,16 +73,16 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = Fals
             "add seats (expand a school, 改扩建, or build one), or allow overload (--allow-overload)"
         )
     else:
-        area = _lacking_area(problem, flow)
+        area = lacking_area(problem, flow)
         if area is not None and not np.isin(area[0], lonely).all():
             area = (area[0][~np.isin(area[0], lonely)], area[1])
             blocks, schools = area
             need = int(problem.students[blocks].sum())
             have = int(problem.capacity[schools].sum())
-            per_block = len(problem.arc_block) / max(1, problem.n_blocks)
             if problem.max_distance_m:
                 reach = f"within {problem.max_distance_m:,.0f} m"
             elif far:
+                per_block = len(problem.arc_block) / max(1, problem.n_blocks)
                 reach = f"among their {per_block:,.0f} nearest schools or so"
             else:
                 one_piece = " in zones in one piece" if problem.contiguity else ""
@@ -105,7 +106,7 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = Fals
     return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="capacity")
 
 
-def _lacking_area(problem: ZoneProblem, flow: FlowResult) -> tuple[np.ndarray, np.ndarray] | None:
+def lacking_area(problem: ZoneProblem, flow: FlowResult) -> tuple[np.ndarray, np.ndarray] | None:
     """Blocks reachable (residual network) from the blocks with unplaced children, and their schools."""
     n, m = problem.n_blocks, problem.n_schools
     ai, aj, f = problem.arc_block, problem.arc_school, flow.flows

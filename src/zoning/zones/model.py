@@ -35,7 +35,7 @@ from ..cpsat import run_cpsat, set_hint
 from ..geo.graph import rings
 from ..options import SolveOptions
 from .bound import FlowResult, transport_bound
-from .diagnose import explain_rules, explain_stranded, explain_unplaced, fewest_moves
+from .diagnose import explain_rules, explain_stranded, explain_unplaced, fewest_moves, lacking_area
 from .problem import OVERLOAD_PENALTY_M, ZoneProblem
 from .start import fragments, improve, loads, repair, violations
 
@@ -258,12 +258,10 @@ def feasible_candidates(problem: ZoneProblem, deadline: float = np.inf) -> tuple
     seats that far from the children are named as missing where the children are (measured on a generated
     50,000-block city whose seats were spread with no regard to where the children live: 275,331 children
     unseated among the 8 nearest schools, 17.8 million arcs and 203 s for a 60 s limit before this cap)."""
-    from .diagnose import _lacking_area
-
     problem = _within_reach(problem, deadline)
     flow = transport_bound(problem)
     while not flow.feasible:
-        area = _lacking_area(problem, flow)
+        area = lacking_area(problem, flow)
         blocks = area[0] if area is not None else np.arange(problem.n_blocks)
         if len(problem.arc_block) > MAX_ARCS_PER_BLOCK * problem.n_blocks or time.perf_counter() > deadline:
             raise explain_unplaced(problem, flow, far=True)

@@ -40,6 +40,7 @@ __all__ = [
     "relieve_seats",
     "first_plan",
     "stay_start",
+    "frugal_penalty_m",
 ]
 
 log = logging.getLogger(__name__)
@@ -579,6 +580,11 @@ def first_plan(problem: ZoneProblem, flow, deadline: float, rounded: np.ndarray 
     return assign
 
 
+def frugal_penalty_m(p: ZoneProblem) -> int:
+    """Metres a move costs when moves come first: more than any trip, less than a child over seats."""
+    return min(10 * int(p.arc_dist_m.max(initial=0)) + 1_000, p.overload_penalty_m // 10)
+
+
 def stay_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
     """Under a cap on children moved, a first plan that moves as few children as the seats allow.
 
@@ -592,7 +598,7 @@ def stay_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
     p = problem
     if p.max_moved is None or not (p.current >= 0).any():
         return None
-    frugal = replace(p, move_penalty_m=10 * int(p.arc_dist_m.max(initial=0)) + 1_000)
+    frugal = replace(p, move_penalty_m=frugal_penalty_m(p))
     flow = transport_bound(frugal, quiet=True)
     if not flow.feasible:
         return None

@@ -30,9 +30,9 @@ from scipy.sparse import csgraph
 from ..options import SolveOptions
 from .model import ExactResult, objective, solve_exact
 from .problem import ZoneProblem, touching_arcs
-from .start import fragments, loads
+from .start import fragments, frugal_penalty_m, loads
 
-__all__ = ["Windows", "FULL_BLOCKS", "LARGE_BLOCKS", "WINDOW_BLOCKS", "frugal_penalty_m"]
+__all__ = ["Windows", "FULL_BLOCKS", "LARGE_BLOCKS", "WINDOW_BLOCKS"]
 
 log = logging.getLogger(__name__)
 
@@ -413,12 +413,10 @@ class Windows:
         p = self.problem
         failed: set[int] = set()
         while self._over_moved() and self._remaining() > 0.05:
-            moved = p.moved(self.assign)
-            w = p.students * moved
+            # moved children counted at the school they go to and at the one they leave
+            w = p.students * p.moved(self.assign)
             trouble = np.bincount(self.assign, weights=w, minlength=p.n_schools)
-            trouble += np.bincount(
-                np.maximum(p.current, 0), weights=w * (p.current >= 0), minlength=p.n_schools
-            )
+            trouble += np.bincount(np.maximum(p.current, 0), weights=w, minlength=p.n_schools)
             trouble[list(failed)] = 0
             seeds = np.flatnonzero(trouble > 0)
             if not len(seeds):
@@ -494,11 +492,6 @@ class Windows:
                 self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)
         if self.valid() and self.windows:
             self.source = "windows" if self.source.startswith("rounded") else f"{self.source} + windows"
-
-
-def frugal_penalty_m(p: ZoneProblem) -> int:
-    """Metres a move costs in the fewest-moves windows: more than any trip, less than a child over seats."""
-    return min(10 * int(p.arc_dist_m.max(initial=0)) + 1_000, p.overload_penalty_m // 10)
 
 
 def _within(sub: ZoneProblem, moves_left: int):
