@@ -249,6 +249,20 @@ def test_the_fix_for_a_cap_not_met_in_time_suggests_only_rules_not_given():
     assert "20 children moved, more than the cap of 10" in message
     assert "raise --max-moved" in message and "--allow-overload" not in message
     assert "found in 3.0 s" in message
+    assert "no plan moves fewer than 10" in message  # School 0's own block goes to it
+
+
+def test_of_two_starts_over_the_cap_the_one_moving_fewer_is_repaired():
+    # a 2,000-block city: the cheaper start moved 300 children more than the fewest-moves start and the
+    # windows could not bring it back under the cap in 20 s, where from the other one they did
+    from dataclasses import replace
+
+    blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [40, 40], current=["S0"] * 4)
+    p = replace(_problem(blocks, schools, move_penalty_m=0), max_moved=5)
+    near = Windows(p, SolveOptions(), 0.0, np.array([0, 0, 1, 1]), 1.0)  # cheaper, moves 20
+    far = Windows(p, SolveOptions(), 0.0, np.array([0, 0, 0, 1]), 1.0)  # dearer, moves 10
+    assert near.cost < far.cost and near._over_moved() and far._over_moved()
+    assert search_zones._start_rank(far) < search_zones._start_rank(near)
 
 
 def test_assignment_problem_takes_per_pair_loads():

@@ -191,9 +191,11 @@ def explain_no_plan(
             + name_list(problem.school_names[in_pieces])
         )
     if moved is not None:
+        least = fewest_moves(problem)
+        proven = "" if least is None else f"; no plan moves fewer than {least:,.0f}"
         parts.append(
             f"{fmt_children(moved, problem.scale)} children moved, more than the cap of "
-            f"{fmt_children(problem.max_moved, problem.scale)}"
+            f"{fmt_children(problem.max_moved, problem.scale)}{proven}"
         )
     still = "; ".join(parts) if parts else "no plan at all"
     # only the rules this run has (the flags already given are not suggested again)

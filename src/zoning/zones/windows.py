@@ -56,11 +56,6 @@ MAX_REPAIR_BLOCKS = 20_000
 #: Share of the improvement time that small windows get before the whole model, on problems of at most
 #: ``FULL_BLOCKS`` blocks (they hand the whole model a better hint).
 SMALL_WINDOWS_SHARE = 0.5
-#: Share of the time left after the first plan that raises the knapsack bound (``bound.knapsack_bound``) on large
-#: problems, before the improvement windows (whose start it may give a better plan).  Measured on the
-#: 50,000-block cities, 0.2 -> 0.35: at 5 % slack 1.40 -> 1.38 % above the relaxation and proven within
-#: Seconds one evaluation of every school's knapsack takes per candidate arc (measured: 0.4 s on the 400,000
-#: Share of the time left that making a plan of the knapsacks may take (chains and repair windows): on
 #: The school links that shape windows are recomputed after this many windows.
 LINKS_EVERY = 50
 #: Seconds a window may take per block in it (most small windows are solved to optimality in far less).
