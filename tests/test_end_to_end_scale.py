@@ -178,13 +178,13 @@ def test_city_scale_map_is_simplified_and_draws_blocks_from_zoom_14(city, monkey
 
     # every block is still there, with its tooltip
     for layers in (small_layers, big_layers):
-        features = layers["Blocks 小区"].data["features"]
+        features = layers["小区 Blocks"].data["features"]
         assert len(features) == len(b) and all(f["properties"]["t"] for f in features)
     assert (
-        small_layers["Blocks 小区"].min_zoom is None and big_layers["Blocks 小区"].min_zoom == BLOCK_MIN_ZOOM
+        small_layers["小区 Blocks"].min_zoom is None and big_layers["小区 Blocks"].min_zoom == BLOCK_MIN_ZOOM
     )
     # simplified, with 5 decimals instead of 6
-    for name in ("Blocks 小区", "Zones 片区"):
+    for name in ("小区 Blocks", "片区 Zones"):
         full, simple = _coordinates(small_layers[name]), _coordinates(big_layers[name])
         assert re.search(r"\d\.\d{6}\b", full) and not re.search(r"\d\.\d{6,}", simple)
         assert simple.count("[") < 0.6 * full.count("[")  # far fewer vertices
@@ -193,7 +193,7 @@ def test_city_scale_map_is_simplified_and_draws_blocks_from_zoom_14(city, monkey
     def fills(layer):
         return [layer.styles[f["properties"]["s"]]["fillColor"] for f in layer.data["features"]]
 
-    assert fills(small_layers["Zones 片区"]) == fills(big_layers["Zones 片区"])
+    assert fills(small_layers["片区 Zones"]) == fills(big_layers["片区 Zones"])
 
     small_page, big_page = to_html(small), to_html(big)
     assert "L.canvas" not in small_page and "L.canvas" in big_page

@@ -46,8 +46,8 @@ WITHIN = {
     "check": ["verify", "metrics"],
     "zones": ["problem", "bound", "start", "diagnose", "model", "windows", "search", "api"],
     "districts": ["problem", "bound", "start", "diagnose", "model", "search", "api"],
-    "publish": ["maps", "export", "announce"],
-    "publish.maps": ["style", "assets", "layers", "legend", "page"],
+    "publish": ["maps", "export", "announce", "figures", "report"],
+    "publish.maps": ["style", "assets", "layers", "legend", "consult", "page"],
     "cli": ["group", "options", "report", "zones", "districts", "publish"],
 }
 
@@ -56,6 +56,8 @@ ONLY_IN = {
     "folium": ("publish.maps",),
     "branca": ("publish.maps",),
     "click": ("cli",),
+    "matplotlib": ("publish.figures",),
+    "weasyprint": ("publish.report",),
 }
 FILE_CALLS = {
     "open",
@@ -324,6 +326,8 @@ def test_a_clean_made_up_tree_passes(tmp_path):
             "only cpsat, zones, districts may",
         ),
         ({"zones/api.py": "import folium\n"}, "only publish.maps may"),
+        ({"publish/export.py": "from matplotlib.figure import Figure\n"}, "only publish.figures may"),
+        ({"publish/figures.py": "import weasyprint\n"}, "only publish.report may"),
         ({"zones/api.py": "import click\n"}, "only cli may"),
         ({"check/metrics.py": "def f(p):\n    return open(p).read()\n"}, "file access belongs in io"),
         ({"zones/api.py": "print('hi')\n"}, "prints; use logging"),

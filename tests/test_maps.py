@@ -167,7 +167,7 @@ def _district_grid(
 
 def _zone_fills(m: folium.Map) -> dict:
     """{school name: fill colour} of the map's zone layer."""
-    layer = _layers(m)["Zones 片区"]
+    layer = _layers(m)["片区 Zones"]
     return {
         f["properties"]["t"].split("</b>")[0][3:]: layer.styles[f["properties"]["s"]]["fillColor"]
         for f in layer.data["features"]
@@ -257,10 +257,10 @@ def test_metric_frames_are_drawn_in_lonlat_with_six_decimals(portland_plan):
     (south, west), (north, east) = m.get_bounds()
     assert 43.58 < south < north < 43.68 and -70.37 < west < east < -70.20
     layers = _layers(m)
-    assert set(layers) == {"Zones 片区", "Blocks 小区", "Schools 学校"}
-    assert len(layers["Blocks 小区"].data["features"]) == len(blocks)
-    assert len(layers["Zones 片区"].data["features"]) == len(zones)
-    coordinates = json.dumps([f["geometry"] for f in layers["Blocks 小区"].data["features"]])
+    assert set(layers) == {"片区 Zones", "小区 Blocks", "学校 Schools"}
+    assert len(layers["小区 Blocks"].data["features"]) == len(blocks)
+    assert len(layers["片区 Zones"].data["features"]) == len(zones)
+    coordinates = json.dumps([f["geometry"] for f in layers["小区 Blocks"].data["features"]])
     assert re.search(r"\d\.\d{7,}", coordinates) is None
     assert re.search(r"-70\.\d{6}\b", coordinates)
 
@@ -268,7 +268,7 @@ def test_metric_frames_are_drawn_in_lonlat_with_six_decimals(portland_plan):
 def test_each_school_has_its_own_colour_in_zones_and_legend(portland_plan, portland_page):
     blocks, zones, schools = portland_plan
     m = zone_map(blocks, zones, schools)
-    zone_layer = _layers(m)["Zones 片区"]
+    zone_layer = _layers(m)["片区 Zones"]
     fills = [zone_layer.styles[f["properties"]["s"]]["fillColor"] for f in zone_layer.data["features"]]
     assert len(set(fills)) == len(zones) == 5
     for colour in fills:
@@ -306,7 +306,7 @@ def test_over_capacity_school_is_red_in_legend_title_and_marker(portland_plan):
     over_rows = [row for row in legend_rows if "zoning-over" in row]
     assert len(over_rows) == 1 and "Kaler Elementary School" in over_rows[0] and "146%" in over_rows[0]
     assert "1 所超额 school(s) over capacity" in page
-    school_layer = _layers(m)["Schools 学校"]
+    school_layer = _layers(m)["学校 Schools"]
     strokes = {
         f["properties"]["t"].split("</b>")[0][3:]: school_layer.styles[f["properties"]["s"]]["color"]
         for f in school_layer.data["features"]
@@ -357,9 +357,9 @@ def test_zones_are_coloured_by_district_and_touching_districts_differ():
     reversed_zones = zones.iloc[::-1].reset_index(drop=True)
     assert _zone_fills(zone_map(blocks, reversed_zones, schools, districts=districts)) == fills
     # Inside a district zone borders are thin; without districts they are not.
-    zone_styles = _layers(m)["Zones 片区"].styles
+    zone_styles = _layers(m)["片区 Zones"].styles
     assert all(style["weight"] < 1 for style in zone_styles)
-    plain = _layers(zone_map(blocks, zones, schools))["Zones 片区"].styles
+    plain = _layers(zone_map(blocks, zones, schools))["片区 Zones"].styles
     assert all(style["weight"] >= 1.5 for style in plain)
 
 
@@ -426,7 +426,7 @@ def test_district_outline_drops_slivers_between_zones_but_keeps_enclaves():
     )
     assert len(districts.geometry[0].interiors) == 1
     m = zone_map(blocks, zones, schools, districts=districts)
-    drawn = _layers(m)["Districts 学区"].data["features"][0]["geometry"]
+    drawn = _layers(m)["学区 Districts"].data["features"][0]["geometry"]
     assert drawn["type"] == "Polygon" and len(drawn["coordinates"]) == 1
 
 
@@ -522,9 +522,9 @@ def test_south_portland_map_renders_every_zone_without_errors(portland_plan, tmp
     districts, schools = _districts(zones, schools)
     m = zone_map(blocks, zones, schools, title="South Portland K-4 attendance zones", districts=districts)
     page = to_html(m)
-    stars = [f for f in _layers(m)["Schools 学校"].data["features"] if "star" in f["properties"]]
+    stars = [f for f in _layers(m)["学校 Schools"].data["features"] if "star" in f["properties"]]
     assert len(stars) == int(schools["is_lead"].sum()) == 2
-    assert "Districts 学区" in _layers(m) and "学区 district" in page  # the layer and its legend key
+    assert "学区 Districts" in _layers(m) and "学区 district" in page  # the layer and its legend key
     # Zones are filled by district: 2 districts, 2 colours, the legend lists the districts.
     district_colour = {"A": PALETTE[0], "B": PALETTE[1]}  # in the order of the districts table
     fills = _zone_fills(m)
@@ -548,8 +548,8 @@ def test_chinese_point_blocks_render_as_circles_without_errors(tmp_path):
     blocks, zones, schools = _chinese_points()
     m = zone_map(blocks, zones, schools, title="某区小学划片方案（征求意见稿）")
     layers = _layers(m)
-    assert layers["Zones 片区"].data["features"] == []  # MultiPoint zones: shown through their blocks
-    assert {f["geometry"]["type"] for f in layers["Blocks 小区"].data["features"]} == {"Point"}
+    assert layers["片区 Zones"].data["features"] == []  # MultiPoint zones: shown through their blocks
+    assert {f["geometry"]["type"] for f in layers["小区 Blocks"].data["features"]} == {"Point"}
     page = to_html(m)
     for name in ("实验小学", "育才小学", "第一中心小学", "某区小学划片方案（征求意见稿）"):
         assert name in page
@@ -574,14 +574,14 @@ def test_districts_on_schools_alone_render_without_errors(tmp_path, portland_pag
     # Lead schools are stars well over twice as wide as a school circle.
     stars = [
         f["properties"]["star"]
-        for f in _layers(m)["Schools 学校"].data["features"]
+        for f in _layers(m)["学校 Schools"].data["features"]
         if "star" in f["properties"]
     ]
     assert len(stars) == len(districts) == 8
     assert all(size == LEAD_STAR_PX >= 2 * 2 * SCHOOL_RADIUS_PX for _, size in stars)
     # No blocks: no switch for an empty layer (a map with blocks keeps it).
-    assert json.dumps("Blocks 小区") not in page and json.dumps("Blocks 小区") in portland_page
-    assert json.dumps("Districts 学区") in page
+    assert json.dumps("小区 Blocks") not in page and json.dumps("小区 Blocks") in portland_page
+    assert json.dumps("学区 Districts") in page
     html_path = tmp_path / "districts.html"
     html_path.write_text(page, encoding="utf-8")
     result = render(html_path, tmp_path / "districts.png")
@@ -590,3 +590,124 @@ def test_districts_on_schools_alone_render_without_errors(tmp_path, portland_pag
     image = read_png(tmp_path / "districts.png")
     for colour in PALETTE[: len(districts)]:  # every district's fill is on screen
         assert _pixels_like(image, _blend(colour, ZONE_FILL_OPACITY)) > 5000, colour
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the consultation map (issue 14): before / after, search data, languages, GCJ-02 tiles
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _consult_table(m) -> dict:
+    from zoning.publish.maps.consult import Consult
+
+    return next(child for child in m._children.values() if isinstance(child, Consult)).table
+
+
+def _with_current(portland_plan):
+    """The plan's frames with a current school per block: the nearest, so the plan's moved blocks change."""
+    blocks, zones, schools = portland_plan
+    points = blocks.geometry.representative_point()
+    distance = np.column_stack([points.distance(s).to_numpy() for s in schools.geometry])
+    blocks = blocks.assign(current_school=schools["school_id"].to_numpy()[distance.argmin(axis=1)])
+    blocks["moved"] = blocks["current_school"] != blocks["school_id"]
+    blocks["current_distance_m"] = distance.min(axis=1)
+    return blocks, zones, schools
+
+
+def test_zones_today_and_proposed_are_a_radio_pair_and_changes_a_layer(portland_plan):
+    blocks, zones, schools = _with_current(portland_plan)
+    m = zone_map(blocks, zones, schools, title="t")
+    layers = _layers(m)
+    proposed, today = layers["调整后片区 Proposed zones"], layers["现状片区 Zones today"]
+    assert not proposed.overlay and not today.overlay  # base layers: one shows at a time
+    assert proposed.show and not today.show
+    # the zones of today are the blocks dissolved by their current school, each school's children summed
+    now = blocks.groupby("current_school")["students"].sum()
+    assert len(today.data["features"]) == len(now)
+    changes = layers[f"调整学校的小区 Blocks that change school ({int(blocks['moved'].sum())})"]
+    assert [f["properties"]["i"] for f in changes.data["features"]] == np.flatnonzero(
+        blocks["moved"]
+    ).tolist()
+    table = _consult_table(m)
+    assert table["has_now"] and len(table["b"]["now"]) == len(blocks)
+    ids = schools["school_id"].tolist()
+    assert [ids[j] for j in table["b"]["now"]] == blocks["current_school"].tolist()
+    assert [ids[j] for j in table["b"]["new"]] == blocks["school_id"].tolist()
+    assert table["s"]["now"] == [round(float(now.get(sid, 0.0)), 1) for sid in ids]
+    # without a current school: one zone layer, no changes layer, no "now" in the table
+    plain = zone_map(*portland_plan, title="t")
+    assert "片区 Zones" in _layers(plain) and not _consult_table(plain)["has_now"]
+    assert not any(name.startswith("调整学校的小区") for name in _layers(plain))
+
+
+def test_every_block_and_school_is_searchable_with_a_point_inside_it(portland_plan):
+    blocks, zones, schools = portland_plan
+    table = _consult_table(zone_map(blocks, zones, schools, title="t"))
+    assert table["b"]["n"] == blocks["name"].tolist() and table["b"]["id"] == blocks["block_id"].tolist()
+    lonlat = blocks.to_crs(4326).geometry
+    for k in range(0, len(blocks), 37):
+        lat, lon = table["b"]["ll"][2 * k : 2 * k + 2]
+        assert lonlat.iloc[k].buffer(1e-6).contains(Point(lon, lat))
+    assert table["s"]["n"] == schools["name"].tolist() and len(table["s"]["ll"]) == 2 * len(schools)
+
+
+def test_quality_is_not_claimed_without_quality_data(portland_plan):
+    from zoning.publish.maps.consult import _quality
+
+    blocks, zones, schools = portland_plan
+    assert _quality(schools.assign(high_quality=False)) == [None] * len(schools)  # no data: nothing said
+    some = schools.assign(high_quality=[True] + [False] * (len(schools) - 1))
+    assert _quality(some)[:2] == ["优质 high quality", "一般 standard"]
+
+
+@pytest.mark.parametrize(
+    "lang, present, absent",
+    [("zh", "学校", "Schools"), ("en", "Schools", "学校"), ("both", "学校 Schools", None)],
+)
+def test_labels_follow_the_language(portland_plan, lang, present, absent):
+    page = to_html(zone_map(*portland_plan, title="T", lang=lang))
+    labels = re.findall(r'"(?:学校 )?Schools"|"学校"', page) + re.findall(r"<h2>[^<]*</h2>", page)
+    assert any(present in label for label in labels)
+    if absent:
+        assert not any(absent in label for label in labels)
+
+
+def test_bad_language_and_tile_system_are_refused_together(portland_plan):
+    with pytest.raises(InputError) as err:
+        zone_map(*portland_plan, title="t", lang="fr", tiles_crs="bd09")
+    assert "lang 'fr'" in str(err.value) and "tiles_crs 'bd09'" in str(err.value)
+
+
+def test_gcj02_tiles_shift_the_overlays_onto_the_published_control_points():
+    # googollee/eviltransform's WGS84 → GCJ-02 pairs (tests/test_crs.py): schools drawn for AMap tiles land on
+    # the GCJ-02 coordinates, 300-600 m from where WGS84 tiles would put them
+    pairs = [
+        ((121.5272106, 31.1774276), (121.531541859215, 31.17530398364597)),
+        ((113.912316, 22.543847), (113.9171764808363, 22.540796131694766)),
+        ((116.377817, 39.911954), (116.38404722455657, 39.91334545536069)),
+    ]
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": ["A", "B", "C"],
+            "name": ["上海", "深圳", "北京"],
+            "capacity": [1, 1, 1],
+            "students": [1, 1, 1],
+            "utilisation": [1.0, 1.0, 1.0],
+        },
+        geometry=[Point(w) for w, _ in pairs],
+        crs=4326,
+    )
+    zones = gpd.GeoDataFrame(
+        {c: schools[c] for c in ("school_id", "name", "students", "capacity", "utilisation")},
+        geometry=[Point(w).buffer(0.01) for w, _ in pairs],
+        crs=4326,
+    )
+    blocks = gpd.GeoDataFrame({c: [] for c in BLOCK_COLUMNS}, geometry=[], crs=4326)
+    tiles = "https://webrd01.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"
+    m = zone_map(blocks, zones, schools, title="t", tiles=tiles, attribution="© 高德", tiles_crs="gcj02")
+    drawn = [f["geometry"]["coordinates"] for f in _layers(m)["学校 Schools"].data["features"]]
+    for (lon, lat), (_, gcj) in zip(drawn, pairs, strict=True):
+        assert abs(lon - gcj[0]) < 1e-6 and abs(lat - gcj[1]) < 1e-6
+    plain = zone_map(blocks, zones, schools, title="t", tiles=tiles, attribution="© 高德")
+    drawn = [f["geometry"]["coordinates"] for f in _layers(plain)["学校 Schools"].data["features"]]
+    assert np.allclose(drawn, [w for w, _ in pairs], atol=1e-6)  # 6 decimals

@@ -20,6 +20,7 @@ from .options import SolveOptions
 from .plan import Plan, SolveInfo
 from .publish.announce import announce
 from .publish.export import plan_layers, plan_map_html, plan_table, write_plan
+from .publish.report import report
 from .zones.api import assign_zones
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "SolveOptions",
     "write_plan",
     "announce",
+    "report",
     "plan_layers",
     "plan_table",
     "plan_map_html",

@@ -72,7 +72,7 @@ class Plan:
 
     assignment: Series block_id → school_id (empty for districts drawn on schools alone).
     blocks: block_id, name, students, students_estimated, current_school, school_id, school_name,
-        distance_m, moved, geometry (the block's polygon or Voronoi cell), metric CRS.
+        distance_m, current_distance_m, moved, geometry (the block's polygon or Voronoi cell), metric CRS.
     schools: school_id, name, capacity, students, utilisation, overload, geometry; with districts also
         district_id, is_lead, lead_id, lead_name, distance_to_lead_m, high_quality.
     zones: one dissolved polygon per school with students, capacity, utilisation (for districts drawn on

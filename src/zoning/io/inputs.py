@@ -2,11 +2,15 @@
 
 ``read_blocks`` / ``read_schools`` are what an analyst uses in Jupyter; ``load_inputs`` reads both files
 and runs the cross-file checks, collecting the problems of *both* files into one error so the planner
-fixes everything in one go.
+fixes everything in one go.  ``read_block_column`` reads one further column of a blocks file by block id
+(a 社区 / street to group an announcement by); ``read_plan_tables`` and ``read_plan_folder`` read back a plan
+folder that ``zoning partition`` / ``zoning districts`` wrote.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import logging
 import os
 import time
@@ -16,11 +20,16 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyogrio
 
 from ..errors import InputError, Issue
 from .crs import to_wgs84
 from .files import RawTable, read_table
-from .validate import check_blocks, check_pair, check_schools
+from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools
+from .validate.geometry import _start
+from .validate.headers import _headers, _quote_list
+from .validate.numbers import _as_text
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +40,10 @@ __all__ = [
     "read_zones",
     "read_roads",
     "load_inputs",
+    "read_block_column",
     "read_plan_tables",
+    "read_plan_folder",
+    "PLAN_LAYERS",
 ]
 
 
@@ -50,13 +62,81 @@ def read_blocks(
     columns: Mapping[str, str] | None = None,
     coords: str = "wgs84",
     per_1000_rate: float | None = None,
+    keep: Sequence[str] = (),
     layer: str | None = None,
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Blocks (小区 / 地块 / census blocks) from any supported file, validated, in WGS84."""
+    """Blocks (小区 / 地块 / census blocks) from any supported file, validated, in WGS84.
+
+    ``keep`` names further headers of the file copied unchanged into the frame under the same header
+    (e.g. ``["社区"]``, to group the announcement's 小区 by it: ``groups=blocks.set_index("block_id")["社区"]``).
+    """
     raw = read_table(path, layer=layer, encoding=encoding)
     frame, _logged_warnings = check_blocks(raw, columns=columns, coords=coords, per_1000_rate=per_1000_rate)
+    kept = {}
+    for given in dict.fromkeys(str(h) for h in keep):
+        header = _header(raw, given, fix="check the spelling, or leave it out of keep.")
+        if header in frame.columns:
+            raise InputError(
+                [
+                    Issue(
+                        f'cannot keep the column "{header}": the blocks frame has a column of that name.',
+                        f'rename the column in the file (e.g. "{header}_original") and keep it under the new name.',
+                        file=raw.file,
+                        column=header,
+                    )
+                ]
+            )
+        kept[header] = raw.frame[header].reset_index(drop=True)
+    if kept:
+        frame = frame.assign(**kept)  # rows are the file's rows in order (check_blocks drops none)
+        frame.attrs["source_columns"].update({h: h for h in kept})
     return frame
+
+
+def _header(raw: RawTable, given: str, *, fix: str) -> str:
+    """The header of ``raw`` named ``given``; an InputError naming the file and the nearest headers if none."""
+    headers = _headers(raw)
+    if given in headers:
+        return given
+    nearest = difflib.get_close_matches(given, headers, n=3, cutoff=0.3)
+    near = f" The nearest: {_quote_list(nearest)}." if nearest else ""
+    raise InputError(
+        [
+            Issue(
+                f'has no column "{given}".{near} Its columns: {_quote_list(headers)}.',
+                fix,
+                file=raw.file,
+                value=given,
+            )
+        ]
+    )
+
+
+def read_block_column(
+    path: str | os.PathLike[str],
+    column: str,
+    *,
+    id_column: str | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    fix: str | None = None,
+) -> pd.Series:
+    """One column of a blocks file by block id (block_id → text, None where empty), e.g. the 社区 of every
+    小区 to list an announcement's 小区 under.
+
+    The ids are found as :func:`read_blocks` finds them (the same header aliases, ``id_column`` for
+    ``--block-id-col``; the names when there is no id column), so they match the ids of a plan made from the
+    same file; nothing else of the file is checked (children, geometry).  A missing ``column`` is an
+    InputError naming the file and the nearest headers, with ``fix`` (default: check the spelling)."""
+    raw = read_table(path, layer=layer, encoding=encoding)
+    header = _header(
+        raw, column, fix=fix or f"check the spelling of the column (one of {raw.file}'s headers)."
+    )
+    rep, ids, _names = _start(raw, "block", BLOCK_ALIASES, {"block_id": id_column} if id_column else None)
+    rep.raise_if_errors()  # no id column, empty or repeated ids
+    values = [_as_text(v) for v in raw.frame[header].tolist()]
+    return pd.Series(values, index=pd.Index(ids, dtype=object, name="block_id"), name=header, dtype=object)
 
 
 def read_schools(
@@ -226,8 +306,12 @@ def read_roads(
     return to_wgs84(frame.reset_index(drop=True), coords)
 
 
-def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """The blocks and schools tables of a plan folder (``plan.gpkg`` as ``zoning partition`` writes it)."""
+#: The layers of ``plan.gpkg`` in the order ``publish.export`` writes them (blocks only with zones, districts
+#: only with districts).
+PLAN_LAYERS = ("blocks", "zones", "schools", "districts")
+
+
+def _plan_gpkg(folder: str | os.PathLike[str]) -> Path:
     path = Path(folder) / "plan.gpkg"
     if not path.exists():
         raise InputError(
@@ -239,6 +323,34 @@ def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, 
                 )
             ]
         )
+    return path
+
+
+def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The blocks and schools tables of a plan folder (``plan.gpkg`` as ``zoning partition`` writes it)."""
+    path = _plan_gpkg(folder)
     blocks = read_table(path, layer="blocks").frame
     schools = read_table(path, layer="schools").frame
     return blocks, schools
+
+
+def read_plan_folder(folder: str | os.PathLike[str]) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
+    """Every layer of a plan folder's ``plan.gpkg`` (WGS84; see :data:`PLAN_LAYERS`) and its ``summary.json``:
+    all a printed report needs, also for districts drawn on schools alone (no blocks layer)."""
+    path = _plan_gpkg(folder)
+    again = "write the plan again with zoning partition or districts (--overwrite)."
+    try:
+        present = {str(name) for name, _kind in pyogrio.list_layers(path)}
+    except (OSError, RuntimeError):  # a damaged file: read_table below says what is wrong with it
+        present = set(PLAN_LAYERS)
+    layers = {name: read_table(path, layer=name).frame for name in PLAN_LAYERS if name in present}
+    if "schools" not in layers:
+        raise InputError([Issue('has no layer "schools".', again, file=os.fspath(path))])
+    summary_path = Path(folder) / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise InputError([Issue("has no summary.json.", again, file=os.fspath(folder))]) from err
+    except (OSError, UnicodeError, ValueError) as err:
+        raise InputError([Issue(f"cannot be read ({err}).", again, file=os.fspath(summary_path))]) from err
+    return layers, summary

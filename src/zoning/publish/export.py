@@ -3,7 +3,7 @@
 Layers of ``plan.gpkg`` (WGS84):
 
 * ``blocks``: block_id, name, school_id, school_name, students, students_estimated, current_school,
-  distance_m, moved;
+  distance_m, current_distance_m (to the current school, measured alike), moved;
 * ``zones``: one dissolved polygon per school with students, capacity, utilisation;
 * ``schools``: school_id, name, capacity, students, utilisation, overload; with districts also
   district_id, is_lead, lead_name, distance_to_lead_m, quality, high_quality;
@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -27,9 +28,20 @@ import pandas as pd
 from ..check.metrics import summary
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..plan import Plan
-from .maps import to_html, zone_map
+from .maps import BLOCK_COLUMNS, language, to_html, tr, zone_map
 
-__all__ = ["OUTPUT_FILES", "write_plan", "plan_layers", "plan_table", "plan_map_html"]
+if TYPE_CHECKING:  # only publish.maps imports folium; the maps are built there
+    import folium
+
+__all__ = [
+    "OUTPUT_FILES",
+    "write_plan",
+    "plan_layers",
+    "plan_table",
+    "plan_map",
+    "plan_map_html",
+    "folder_map",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,7 @@ _BLOCK_COLS = [
     "students_estimated",
     "current_school",
     "distance_m",
+    "current_distance_m",
     "moved",
 ]
 _SCHOOL_COLS = [
@@ -105,36 +118,66 @@ def plan_table(plan: Plan):
     return pd.DataFrame(blocks[[c for c in cols if c in blocks.columns]])
 
 
-def default_title(plan: Plan) -> str:
-    if plan.districts is None:
-        return "Attendance zones 划片方案"
-    kind = plan.rules["districts"]["kind"]
-    label = "教育集团 education groups" if kind == "education groups" else "学区 school districts"
-    return f"{len(plan.districts)} {label}" + (" · 划片 attendance zones" if plan.has_zones else "")
+def default_title(plan: Plan, lang: str = "both") -> str:
+    with language(lang):
+        if plan.districts is None:
+            return tr("划片方案", "Attendance zones")
+        kind = plan.rules["districts"]["kind"]
+        label = (
+            tr("教育集团", "education groups")
+            if kind == "education groups"
+            else tr("学区", "school districts")
+        )
+        return f"{len(plan.districts)} {label}" + (
+            f" · {tr('划片', 'attendance zones')}" if plan.has_zones else ""
+        )
 
 
-def plan_map_html(plan: Plan, *, title: str | None = None) -> str:
-    """The standalone HTML map of a plan (opens with no network): zones, and districts outlined with
-    their lead schools starred when the plan has them."""
-    return _map_html(plan, plan_layers(plan), title=title)
+def plan_map(plan: Plan, *, title: str | None = None, **options) -> folium.Map:
+    """The consultation map of a plan as a ``folium.Map`` (a notebook cell shows it; :func:`to_html` or
+    ``plan_map_html`` give the page): zones, blocks, schools, districts, the search box, popups, and with a
+    current assignment the zones of today and the blocks that change.  ``options``: those of
+    :func:`~zoning.publish.maps.zone_map` (``lang``, ``tiles``, ``attribution``, ``tiles_crs``, ``city_scale``)."""
+    return _plan_map(plan, plan_layers(plan), title=title, **options)
 
 
-def _map_html(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | None) -> str:
+def plan_map_html(plan: Plan, *, title: str | None = None, **options) -> str:
+    """The standalone HTML page of :func:`plan_map` (opens with no network)."""
+    return to_html(plan_map(plan, title=title, **options))
+
+
+def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | None, **options) -> folium.Map:
     """The map drawn from the GeoPackage layers (already in WGS84, so the blocks are not projected a
     second time: half a second at 50,000 blocks)."""
     blocks = layers.get("blocks")
     if blocks is None:  # districts drawn on schools alone: no blocks layer, the plan's empty frame
         blocks = plan.blocks
     schools = plan.schools.to_crs(4326)  # every column: the map reads is_lead, district_id, …
-    return to_html(
-        zone_map(
-            blocks,
-            layers["zones"],
-            schools,
-            title=title or default_title(plan),
-            districts=layers.get("districts"),
-        )
+    lang = options.get("lang", "both")
+    return zone_map(
+        blocks,
+        layers["zones"],
+        schools,
+        title=title or default_title(plan, lang),
+        districts=layers.get("districts"),
+        **options,
     )
+
+
+def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None, **options) -> folium.Map:
+    """The map of a plan folder's layers (``io.inputs.read_plan_layers``): what ``zoning map DIR`` draws."""
+    blocks = layers.get("blocks")
+    if blocks is None:  # districts drawn on schools alone
+        blocks = gpd.GeoDataFrame({c: [] for c in BLOCK_COLUMNS}, geometry=[], crs=4326)
+    districts = layers.get("districts")
+    if title is None:
+        with language(options.get("lang", "both")):
+            if districts is None:
+                title = tr("划片方案", "Attendance zones")
+            else:
+                title = f"{len(districts)} {tr('学区', 'school districts')}"
+                title += f" · {tr('划片', 'attendance zones')}" if len(blocks) else ""
+    return zone_map(blocks, layers["zones"], layers["schools"], title=title, districts=districts, **options)
 
 
 def write_plan(
@@ -146,7 +189,7 @@ def write_plan(
     log.info("writing outputs into %s", os.fspath(out_dir))
     layers = plan_layers(plan)
     t0 = time.perf_counter()
-    html = _map_html(plan, layers, title=title)
+    html = to_html(_plan_map(plan, layers, title=title))
     log.info(
         "map: %d blocks, %d zones, %d schools; %.1f MB of HTML in %.2f s",
         len(plan.blocks),

@@ -167,6 +167,20 @@ def assign_zones(
     return plan
 
 
+def _current_distance(p) -> np.ndarray:
+    """(N,) metres from each block to its current school, measured as the plan's distances are (straight
+    line, or the road distance of the candidate arc); NaN with no current school, or by road when the
+    current school is out of reach."""
+    out = np.full(p.n_blocks, np.nan)
+    has = np.flatnonzero(p.current >= 0)
+    if p.roads is None:
+        out[has] = np.hypot(*(p.block_xy[has] - p.school_xy[p.current[has]]).T)
+        return out
+    arc = p.arc_index(has, p.current[has])  # the current school is a candidate whenever it is in reach
+    out[has[arc >= 0]] = p.arc_dist_m[arc[arc >= 0]]
+    return out
+
+
 def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings) -> Plan:
     p = solution.problem
     assign = solution.assign
@@ -180,6 +194,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         school_id=school_ids,
         school_name=p.school_names[assign],
         distance_m=np.round(dist, 1),
+        current_distance_m=np.round(_current_distance(p), 1),
         moved=moved,
     )
     students = blocks_m["students"].to_numpy(dtype=float)

@@ -6,7 +6,7 @@ May import: every package before ``publish``, and folium / branca, which only ``
 
 from __future__ import annotations
 
-from .page import to_html, zone_map
+from .page import TILES_CRS, to_html, zone_map
 
 # The constants, importable from here as before the split.
 from .style import (  # noqa: F401
@@ -18,6 +18,7 @@ from .style import (  # noqa: F401
     CITY_SCALE_BLOCKS,
     COORD_DECIMALS,
     DISTRICT_COLUMNS,
+    LANGS,
     LEAD_STAR_PX,
     OVER_CAPACITY_COLOUR,
     PALETTE,
@@ -27,6 +28,8 @@ from .style import (  # noqa: F401
     ZONE_COLUMNS,
     ZONE_FILL_OPACITY,
     ZONE_SIMPLIFY_M,
+    language,
+    tr,
 )
 
-__all__ = ["zone_map", "to_html"]
+__all__ = ["zone_map", "to_html", "language", "tr", "LANGS", "TILES_CRS"]

@@ -48,6 +48,12 @@ _CSS = f"""
 .zoning-over {{ color: {OVER_CAPACITY_COLOUR}; font-weight: 700; }}
 .zoning-star {{ background: none; border: none; }}
 .leaflet-control-layers {{ font-size: 13px; }}
+@media (max-width: 600px) {{
+  /* a phone: the layer switcher (always open: the folded one needs an image file) goes to the bottom right,
+     clear of the title and search box */
+  .leaflet-top.leaflet-right {{ top: auto; bottom: 40px; }}
+  .zoning-title {{ max-width: calc(100vw - 70px); }}
+}}
 """
 
 #: City scale: the blocks' canvas takes the pointer (the other panes let it through to their shapes).

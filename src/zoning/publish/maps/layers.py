@@ -19,6 +19,7 @@ from .assets import _Raw
 from .style import (
     _PANE_KEYS,
     _PANE_PREFIX,
+    CHANGE_COLOUR,
     DISTRICT_COLUMNS,
     LEAD_STAR_PX,
     OVER_CAPACITY_COLOUR,
@@ -38,9 +39,15 @@ from .style import (
     _truthy,
     _utilisation_html,
     _yes_no,
+    tr,
 )
 
 logger = logging.getLogger(__name__)
+
+#: City scale: blocks are cut into square tiles of about this many, each built when it first comes into
+#: view (measured on a 50,000-block city: building every block at the first zoom-in took 2.4 s; a view at
+#: zoom 16 holds a few tiles).
+TILE_FEATURES = 400
 
 
 def _pane(key: str) -> str:
@@ -55,7 +62,9 @@ class _GeoJsonLayer(Layer):
 
     ``items`` are ``(geometry, properties)`` pairs; missing or empty geometries are dropped.  Each
     feature's properties carry ``s`` (index into ``table``) and ``t`` (tooltip HTML, already escaped).
-    Point features become SVG circle markers, or an inline-SVG star when they carry ``star``.
+    Point features become SVG circle markers, or an inline-SVG star when they carry ``star``.  A feature
+    carrying ``i`` (its row in the consultation data) opens the popup of ``on_click`` when clicked.
+    ``overlay=False`` makes it a base layer (one of a radio group: the zones now and proposed).
 
     ``min_zoom`` (city scale): the features are drawn on a canvas and only from that zoom on.  The layer
     the switcher shows is then an empty group; on the first zoom at or above ``min_zoom`` the GeoJSON
@@ -86,6 +95,16 @@ class _GeoJsonLayer(Layer):
                 if (feature.properties.t) {
                     layer.bindTooltip(feature.properties.t, {{ this.tooltip_options|tojson }});
                 }
+                {%- if this.register %}
+                (window.{{ this.register }} = window.{{ this.register }} || {})[feature.properties.i] = layer;
+                {%- endif %}
+                {%- if this.on_click %}
+                if (feature.properties.i !== undefined) {
+                    layer.on("click", function (e) {
+                        if (window.{{ this.on_click }}) { window.{{ this.on_click }}(feature.properties.i, e.latlng, layer); }
+                    });
+                }
+                {%- endif %}
                 {%- if this.highlight %}
                 layer.on({
                     mouseover: function (e) {
@@ -105,19 +124,29 @@ class _GeoJsonLayer(Layer):
         var {{ this.get_name() }} = L.featureGroup();
         (function () {
             var map = {{ this._parent.get_name() }}, group = {{ this.get_name() }};
-            var data = {{ this.data_js }};
-            var renderer = L.canvas({pane: {{ this.pane|tojson }}}), features = null;
+            var tiles = {{ this.tiles_js }};
+            var renderer = L.canvas({pane: {{ this.pane|tojson }}}), features = L.featureGroup();
+            function build(k) {
+                var tile = L.geoJson(tiles.data[k], {{ options(this, "tile", "renderer") }});
+                tiles.data[k] = null;
+                return tile;
+            }
             function sync() {
                 var show = map.getZoom() >= {{ this.min_zoom }};
-                if (show && features === null) {
-                    features = L.geoJson(data, {{ options(this, "features", "renderer") }});
-                    data = null;
+                if (show) {
+                    var view = map.getBounds().pad(0.25);
+                    for (var k = 0; k < tiles.box.length; k++) {
+                        var b = tiles.box[k];
+                        if (tiles.data[k] !== null && view.intersects([[b[1], b[0]], [b[3], b[2]]])) {
+                            features.addLayer(build(k));
+                        }
+                    }
                 }
                 if (show && !group.hasLayer(features)) { group.addLayer(features); }
-                if (!show && features !== null && group.hasLayer(features)) { group.removeLayer(features); }
+                if (!show && group.hasLayer(features)) { group.removeLayer(features); }
                 if (!(show && map.hasLayer(group)) && map.hasLayer(renderer)) { map.removeLayer(renderer); }
             }
-            map.on("zoomend", sync);
+            map.on("zoomend moveend", sync);
             group.on("add remove", sync);
         })();
         {%- endif %}
@@ -135,11 +164,21 @@ class _GeoJsonLayer(Layer):
         tooltip_options: dict,
         highlight: dict | None = None,
         min_zoom: int | None = None,
+        overlay: bool = True,
+        show: bool = True,
+        on_click: str | None = None,
+        register: str | None = None,
     ):
-        super().__init__(name=name, overlay=True, control=True, show=True)
+        super().__init__(name=name, overlay=overlay, control=True, show=show)
         self._name = "ZoningGeoJson"
         kept = [(geom, properties) for geom, properties in items if geom is not None and not geom.is_empty]
         geometries = _geometry_dicts([geom for geom, _ in kept])
+        # city scale: each feature's [west, south, east, north], to cut the features into tiles
+        self._bounds = (
+            shapely.bounds(np.asarray([geom for geom, _ in kept], dtype=object))
+            if min_zoom is not None
+            else None
+        )
         features = [
             {"type": "Feature", "geometry": geometry, "properties": properties}
             for geometry, (_, properties) in zip(geometries, kept, strict=True)
@@ -151,6 +190,8 @@ class _GeoJsonLayer(Layer):
         self.tooltip_options = tooltip_options
         self.highlight = highlight
         self.min_zoom = min_zoom
+        self.on_click = on_click  # a global JS function called with (properties.i, latlng, layer) on a click
+        self.register = register  # a global JS object the features are kept in by ``properties.i``
 
     def render(self, **kwargs) -> None:
         """Render as folium renders a layer, but put the script into the page verbatim.
@@ -166,6 +207,29 @@ class _GeoJsonLayer(Layer):
     @property
     def data_js(self) -> str:
         return _js_literal(self.data)
+
+    @property
+    def tiles_js(self) -> str:
+        """City scale: the features in square tiles of about ``TILE_FEATURES`` each, with each tile's
+        [west, south, east, north]; the page builds a tile's features when it first comes into view."""
+        features = self.data["features"]
+        if not features:
+            return _js_literal({"box": [], "data": []})
+        bounds = self._bounds
+        centre = (bounds[:, :2] + bounds[:, 2:]) / 2
+        lo, hi = centre.min(axis=0), centre.max(axis=0)
+        side = max(float((hi - lo).max()), 1e-9) / max(1.0, np.sqrt(len(features) / TILE_FEATURES))
+        cell = np.floor((centre - lo) / side).astype(np.int64)
+        key = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+        boxes, data = [], []
+        for k in np.unique(key):
+            members = np.flatnonzero(key == k)
+            b = bounds[members]
+            boxes.append(
+                [float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())]
+            )
+            data.append({"type": "FeatureCollection", "features": [features[m] for m in members.tolist()]})
+        return _js_literal({"box": boxes, "data": data})
 
     @property
     def styles_js(self) -> str:
@@ -257,10 +321,18 @@ def _polygonal(geom):
 
 
 def _zone_layer(
-    zones: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict, district_of: dict | None
+    zones: gpd.GeoDataFrame,
+    geoms: gpd.GeoSeries,
+    colours: dict,
+    district_of: dict | None,
+    *,
+    layer_name: str | None = None,
+    overlay: bool = True,
+    show: bool = True,
 ) -> Layer:
     """Zone fills.  Coloured by district, a zone's border is thin: the district reads as one area, and
-    the thick district outline above marks where districts meet."""
+    the thick district outline above marks where districts meet.  With the zones of today beside the
+    proposed ones, both are base layers (``overlay=False``): one shows at a time."""
     table = _StyleTable()
     items = []
     for geom, (sid, name, students, capacity, utilisation) in zip(
@@ -278,17 +350,23 @@ def _zone_layer(
         lines = [f"<b>{html.escape(str(name))}</b>"]
         if district_of is not None:
             did = district_of.get(sid)
-            lines.append("未划入学区 not in a district" if did is None else f"学区 district {_fmt_id(did)}")
+            lines.append(
+                tr("未划入学区", "not in a district")
+                if did is None
+                else f"{tr('学区', 'district')} {_fmt_id(did)}"
+            )
         lines.append(_load_html(students, capacity, utilisation))
         tip = "<br>".join(lines)
         items.append((_polygonal(geom), {"s": s, "t": tip}))
     layer = _GeoJsonLayer(
         table,
         items,
-        name="Zones 片区",
+        name=layer_name or tr("片区", "Zones"),
         pane="zones",
         tooltip_options={"sticky": True},
         highlight={"weight": 3, "color": "#000000"},
+        overlay=overlay,
+        show=show,
     )
     n_drawn = len(layer.data["features"])
     if n_drawn < len(zones):
@@ -321,7 +399,7 @@ def _block_layer(
         if key not in styles:
             styles[key] = _block_style(table, point, moved_flag, colour)
         if unassigned:
-            school = "未分配 unassigned"
+            school = tr("未分配", "unassigned")
         else:
             if sid not in schools:
                 text = html.escape(names.get(sid, str(sid)))
@@ -333,20 +411,22 @@ def _block_layer(
         distance = "—" if _missing(distance_m) else f"{float(distance_m):,.0f} m"
         tip = (
             f"<b>{html.escape(str(name))}</b><br>"
-            f"学校 school: {school}<br>"
-            f"学生 students: {_fmt_count(students)}<br>"
-            f"距离 distance: {distance}<br>"
-            f"调整 moved: {_yes_no(moved)}"
+            f"{tr('学校', 'school')}: {school}<br>"
+            f"{tr('学生', 'students')}: {_fmt_count(students)}<br>"
+            f"{tr('距离', 'distance')}: {distance}<br>"
+            f"{tr('调整', 'moved')}: {_yes_no(moved)}"
         )
-        items.append((geom, {"s": styles[key], "t": tip}))
+        items.append((geom, {"s": styles[key], "t": tip, "i": len(items)}))
     return _GeoJsonLayer(
         table,
         items,
-        name="Blocks 小区",
+        name=tr("小区", "Blocks"),
         pane="blocks",
         tooltip_options={"sticky": True},
         highlight={"weight": 3, "color": "#000000", "opacity": 1},
         min_zoom=min_zoom,
+        on_click="zoningOpenBlock",
+        register="zoningBlocks",
     )
 
 
@@ -380,16 +460,16 @@ def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> Layer:
     ):
         utilisation = _ratio(students, capacity)
         tip = (
-            f"<b>学区 district {_fmt_id(district_id)}</b><br>"
-            f"牵头校 lead school: {html.escape(str(lead_name))}<br>"
-            f"学校 schools: {_fmt_count(n_schools)}<br>"
+            f"<b>{tr('学区', 'district')} {_fmt_id(district_id)}</b><br>"
+            f"{tr('牵头校', 'lead school')}: {html.escape(str(lead_name))}<br>"
+            f"{tr('学校', 'schools')}: {_fmt_count(n_schools)}<br>"
             f"{_load_html(students, capacity, utilisation)}"
         )
         items.append((geom, {"s": s, "t": tip}))
     return _GeoJsonLayer(
         table,
         items,
-        name="Districts 学区",
+        name=tr("学区", "Districts"),
         pane="districts",
         tooltip_options={"sticky": True},
     )
@@ -449,18 +529,44 @@ def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict
             fillOpacity=1,
         )
         lead = _truthy(is_lead)
-        lines = [f"<b>{html.escape(str(name))}</b>" + (" ★ 牵头校 lead school" if lead else "")]
+        lines = [f"<b>{html.escape(str(name))}</b>" + (" ★ " + tr("牵头校", "lead school") if lead else "")]
         if not _missing(district_id):
-            lines.append(f"学区 district {_fmt_id(district_id)}")
+            lines.append(f"{tr('学区', 'district')} {_fmt_id(district_id)}")
         lines.append(_load_html(students, capacity, utilisation))
-        properties: dict = {"s": s, "t": "<br>".join(lines)}
+        properties: dict = {"s": s, "t": "<br>".join(lines), "i": len(items)}
         if lead:
             properties["star"] = [_star_svg(colour, stroke, LEAD_STAR_PX), LEAD_STAR_PX]
         items.append((geom, properties))
     return _GeoJsonLayer(
         table,
         items,
-        name="Schools 学校",
+        name=tr("学校", "Schools"),
         pane="schools",
         tooltip_options={"direction": "top"},
+        on_click="zoningOpenSchool",
+    )
+
+
+def _change_layer(blocks: gpd.GeoDataFrame, geoms: gpd.GeoSeries, names: dict) -> Layer:
+    """The blocks whose school changes, over the zones (now or proposed): each says from which school to
+    which.  Drawn at every zoom (at city scale too: a planner looks for them first)."""
+    table = _StyleTable()
+    s = table(color=CHANGE_COLOUR, weight=2.5, opacity=1, fillColor=CHANGE_COLOUR, fillOpacity=0.25, radius=6)
+    items = []
+    for i, (geom, (name, now, sid, moved)) in enumerate(
+        zip(geoms.values, _rows(blocks, ("name", "current_school", "school_id", "moved")), strict=True)
+    ):
+        if not _truthy(moved):
+            continue
+        before = tr("无", "none") if _missing(now) else html.escape(names.get(now, str(now)))
+        after = tr("未分配", "unassigned") if _missing(sid) else html.escape(names.get(sid, str(sid)))
+        tip = f"<b>{html.escape(str(name))}</b><br>{before} → {after}"
+        items.append((geom, {"s": s, "t": tip, "i": i}))
+    return _GeoJsonLayer(
+        table,
+        items,
+        name=f"{tr('调整学校的小区', 'Blocks that change school')} ({len(items):,})",
+        pane="blocks",
+        tooltip_options={"sticky": True},
+        on_click="zoningOpenBlock",
     )

@@ -16,6 +16,7 @@ from folium.template import Template
 
 from .style import (
     BLOCK_MIN_ZOOM,
+    CHANGE_COLOUR,
     DISTRICT_COLUMNS,
     OVER_CAPACITY_COLOUR,
     SCHOOL_COLUMNS,
@@ -29,7 +30,14 @@ from .style import (
     _rows,
     _star_svg,
     _utilisation_html,
+    tr,
 )
+
+
+def _head(zh: str, en: str) -> str:
+    """A column heading: both languages on two lines, else the one."""
+    text = tr(zh, en)
+    return text.replace(" ", "<br>", 1) if zh in text and en in text else text
 
 
 class _Control(MacroElement):
@@ -174,20 +182,23 @@ def _title_html(
     scale a line says the blocks show once zoomed in."""
     students = _sum(blocks, "students") if len(blocks) else _sum(schools, "students")
     seats = _sum(schools, "capacity")
-    facts = [f"{len(schools):,} 所学校 schools"]
+    facts = [f"{len(schools):,} {tr('所学校', 'schools')}"]
     if len(blocks):
-        facts.append(f"{len(blocks):,} 小区 blocks")
+        facts.append(f"{len(blocks):,} {tr('小区', 'blocks')}")
     if students is not None:
-        facts.append(f"{_fmt_count(students)} 学生 students")
+        facts.append(f"{_fmt_count(students)} {tr('学生', 'students')}")
     if seats is not None:
-        facts.append(f"{_fmt_count(seats)} 学位 seats")
+        facts.append(f"{_fmt_count(seats)} {tr('学位', 'seats')}")
     lines = [f"<h1>{html.escape(title)}</h1>", f"<div>{' · '.join(facts)}</div>"]
     if n_over:
-        lines.append(f'<div class="zoning-over">{n_over} 所超额 school(s) over capacity</div>')
+        lines.append(f'<div class="zoning-over">{n_over} {tr("所超额", "school(s) over capacity")}</div>')
     if n_moved:
-        lines.append(f"<div>{n_moved:,} 小区调整 block(s) moved (dashed)</div>")
+        lines.append(f"<div>{n_moved:,} {tr('个小区调整学校', 'block(s) change school')}</div>")
     if city_scale and len(blocks):
-        lines.append(f"<div>放大查看小区 zoom in to see the blocks (from zoom {BLOCK_MIN_ZOOM})</div>")
+        z = BLOCK_MIN_ZOOM
+        lines.append(
+            f"<div>{tr(f'放大到 {z} 级查看小区', f'zoom in to see the blocks (from zoom {z})')}</div>"
+        )
     return "".join(lines)
 
 
@@ -209,8 +220,8 @@ def _legend_html(
         },
     }
     rows = [
-        "<tr><td></td><td></td><td class='zoning-num'>学生/学位<br>students/seats</td>"
-        "<td class='zoning-num'>使用率<br>use</td></tr>"
+        f"<tr><td></td><td></td><td class='zoning-num'>{_head('学生/学位', 'students/seats')}</td>"
+        f"<td class='zoning-num'>{_head('使用率', 'use')}</td></tr>"
     ]
     for sid in order:
         students, capacity, utilisation = stats.get(sid, (None, None, None))
@@ -222,7 +233,7 @@ def _legend_html(
             f"<td class='zoning-num'>{use}</td></tr>"
         )
     return (
-        "<details open><summary><h2>学校 Schools</h2></summary><table>"
+        f"<details open><summary><h2>{tr('学校', 'Schools')}</h2></summary><table>"
         + "".join(rows)
         + "</table>"
         + key
@@ -235,8 +246,8 @@ def _district_legend_html(districts: gpd.GeoDataFrame, colours: dict, *, key: st
     school, children / seats, use), then the symbol key.  The schools are in their tooltips.  Kept narrow
     (a long lead-school name wraps) so the map can make room beside it."""
     rows = [
-        "<tr><td></td><td></td><td class='zoning-num'>学生/学位<br>students/seats</td>"
-        "<td class='zoning-num'>使用率<br>use</td></tr>"
+        f"<tr><td></td><td></td><td class='zoning-num'>{_head('学生/学位', 'students/seats')}</td>"
+        f"<td class='zoning-num'>{_head('使用率', 'use')}</td></tr>"
     ]
     for did, lead_name, n_schools, students, capacity in _rows(districts, DISTRICT_COLUMNS):
         if _missing(did):
@@ -246,13 +257,13 @@ def _district_legend_html(districts: gpd.GeoDataFrame, colours: dict, *, key: st
         rows.append(
             f"<tr><td><span class='zoning-swatch' style='background:"
             f"{_rgba(colours.get(did, UNASSIGNED_COLOUR), ZONE_FILL_OPACITY)}'></span></td>"
-            f"<td class='zoning-district'><span><b>学区 district {_fmt_id(did)}</b> · "
-            f"{_fmt_count(n_schools)} 所学校 schools</span><br>★ {lead}</td>"
+            f"<td class='zoning-district'><span><b>{tr('学区', 'district')} {_fmt_id(did)}</b> · "
+            f"{_fmt_count(n_schools)} {tr('所学校', 'schools')}</span><br>★ {lead}</td>"
             f"<td class='zoning-num'>{_fmt_count(students)} / {_fmt_count(capacity)}</td>"
             f"<td class='zoning-num'>{use}</td></tr>"
         )
     return (
-        f"<details open><summary><h2>{len(rows) - 1} 学区 Districts</h2></summary><table>"
+        f"<details open><summary><h2>{len(rows) - 1} {tr('学区', 'Districts')}</h2></summary><table>"
         + "".join(rows)
         + "</table>"
         + key
@@ -264,29 +275,30 @@ def _key_html(*, has_lead: bool, has_over: bool, has_moved: bool, has_districts:
     """The symbol key under the legend's table (``n_outside``: schools in no district, drawn grey)."""
     key = [
         "<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' stroke='#1a1a1a' "
-        "stroke-width='2'/></svg> 学校 school"
+        "stroke-width='2'/></svg> " + tr("学校", "school")
     ]
     if has_lead:
-        key.append(_star_svg("#ffffff", "#1a1a1a", 22) + " 牵头校 lead school")
+        key.append(_star_svg("#ffffff", "#1a1a1a", 22) + " " + tr("牵头校", "lead school"))
     if has_over:
         key.append(
             f"<svg width='16' height='16'><circle cx='8' cy='8' r='6' fill='#ffffff' "
-            f"stroke='{OVER_CAPACITY_COLOUR}' stroke-width='3'/></svg> 超额 over capacity"
+            f"stroke='{OVER_CAPACITY_COLOUR}' stroke-width='3'/></svg> {tr('超额', 'over capacity')}"
         )
     if has_moved:
         key.append(
-            "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#111111' "
-            "stroke-width='2' stroke-dasharray='5 4'/></svg> 调整的小区 moved block"
+            f"<span class='zoning-swatch' style='border: 2px solid {CHANGE_COLOUR}; "
+            f"background:{_rgba(CHANGE_COLOUR, 0.25)}'></span> "
+            + tr("调整学校的小区", "block that changes school")
         )
     if has_districts:
         key.append(
             "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#1a1a1a' "
-            "stroke-width='4.5'/></svg> 学区 district"
+            "stroke-width='4.5'/></svg> " + tr("学区", "district")
         )
     if n_outside:
         key.append(
             f"<span class='zoning-swatch' style='background:{_rgba(UNASSIGNED_COLOUR, ZONE_FILL_OPACITY)}'>"
-            f"</span> 未划入学区 not in a district ({n_outside:,} 所 schools)"
+            f"</span> {tr('未划入学区', 'not in a district')} ({n_outside:,} {tr('所', 'schools')})"
         )
     return "<div class='zoning-key'>" + "<br>".join(key) + "</div>"
 

@@ -49,8 +49,11 @@ import shapely
 from folium.map import CustomPane
 
 from ...errors import InputError, Issue, ZoningError
+from ...io.crs import wgs84_to_gcj02
 from .assets import _CITY_CSS, _CSS, _external_assets, _make_offline, _Raw
-from .layers import _block_layer, _district_layer, _pane, _school_layer, _zone_layer
+from .consult import CSS as _CONSULT_CSS
+from .consult import Consult, consult_data, current_zones, search_html
+from .layers import _block_layer, _change_layer, _district_layer, _pane, _school_layer, _zone_layer
 from .legend import _bounds, _Control, _district_legend_html, _FitBounds, _key_html, _legend_html, _title_html
 from .style import (
     _PANE_KEYS,
@@ -61,6 +64,7 @@ from .style import (
     CITY_SCALE_BLOCKS,
     COORD_DECIMALS,
     DISTRICT_COLUMNS,
+    LANGS,
     SCHOOL_COLUMNS,
     UNASSIGNED_COLOUR,
     ZONE_COLUMNS,
@@ -70,7 +74,12 @@ from .style import (
     _missing,
     _truthy,
     _zone_colours,
+    language,
+    tr,
 )
+
+#: Coordinate systems of tile servers: WGS84 (OpenStreetMap, 天地图) or GCJ-02 (高德 AMap, 腾讯 Tencent).
+TILES_CRS = ("wgs84", "gcj02")
 
 __all__ = ["zone_map", "to_html"]
 
@@ -91,7 +100,9 @@ def zone_map(
     districts: gpd.GeoDataFrame | None = None,
     tiles: str | None = None,
     attribution: str | None = None,
+    tiles_crs: str = "wgs84",
     city_scale: bool | None = None,
+    lang: str = "both",
 ) -> folium.Map:
     """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
 
@@ -118,24 +129,31 @@ def zone_map(
         InputError: a frame is not a GeoDataFrame, lacks a column or has no CRS (every problem listed),
             or a tile URL comes without attribution.
     """
-    _check_inputs(blocks, zones, schools, districts, tiles, attribution)
+    _check_inputs(blocks, zones, schools, districts, tiles, attribution, tiles_crs, lang)
     if city_scale is None:
         city_scale = len(blocks) > CITY_SCALE_BLOCKS
+    with language(lang):
+        return _draw(blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale)
 
+
+def _draw(blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale) -> folium.Map:
+    """The map of :func:`zone_map` (inside ``style.language``: every label in the map's language)."""
     order = _school_order(schools, zones, blocks)
     names = _school_names(schools, zones)
     stats = _zone_stats(zones)
     n_over = sum(_is_over(u) for u in schools["utilisation"])
     n_moved = sum(_truthy(v) for v in blocks["moved"])
     has_lead = "is_lead" in schools.columns and any(_truthy(v) for v in schools["is_lead"])
+    now_zones = current_zones(blocks, schools)
     block_drawing = dict(simplify_m=BLOCK_SIMPLIFY_M, decimals=CITY_COORD_DECIMALS) if city_scale else {}
+    gcj02 = tiles_crs == "gcj02"
     geoms = {
-        "blocks": _to_lonlat(blocks, **block_drawing),
-        "zones": _to_lonlat(zones),
-        "schools": _to_lonlat(schools),
+        "blocks": _to_lonlat(blocks, gcj02=gcj02, **block_drawing),
+        "zones": _to_lonlat(zones, gcj02=gcj02),
+        "schools": _to_lonlat(schools, gcj02=gcj02),
     }
     if districts is not None:
-        geoms["districts"] = _to_lonlat(districts)
+        geoms["districts"] = _to_lonlat(districts, gcj02=gcj02)
     district_of = _district_of(schools, districts)
     if district_of is None:
         colours = _zone_colours(order, zones)
@@ -151,36 +169,63 @@ def zone_map(
         )
         colours = {sid: district_colours.get(district_of.get(sid), UNASSIGNED_COLOUR) for sid in order}
     if city_scale:  # simplified only now: the colours are chosen on the exact outlines
-        simple = dict(simplify_m=ZONE_SIMPLIFY_M, decimals=CITY_COORD_DECIMALS)
+        simple = dict(simplify_m=ZONE_SIMPLIFY_M, decimals=CITY_COORD_DECIMALS, gcj02=gcj02)
         geoms["zones"] = _to_lonlat(zones, **simple)
         if districts is not None:
             geoms["districts"] = _to_lonlat(districts, **simple)
+    decimals = CITY_COORD_DECIMALS if city_scale else COORD_DECIMALS
+    now_geoms = None
+    if now_zones is not None:
+        now_geoms = _to_lonlat(now_zones, simplify_m=ZONE_SIMPLIFY_M if city_scale else None, decimals=decimals,
+                               gcj02=gcj02)  # fmt: skip
 
     # Without tiles, fractional zoom lets the zones fill the window; tiles look blurred between levels.
     m = folium.Map(tiles=None, zoom_control=False, control_scale=True, zoom_snap=1 if tiles else 0.25)
     _make_offline(m)
     root = m.get_root()
     root.header.add_child(_Raw(f"<title>{html.escape(title)}</title>"), name="zoning_title")
-    root.header.add_child(_Raw(f"<style>{_CSS}</style>"), name="zoning_css")
+    root.header.add_child(_Raw(f"<style>{_CSS}{_CONSULT_CSS}</style>"), name="zoning_css")
     if city_scale:
         root.header.add_child(_Raw(f"<style>{_CITY_CSS}</style>"), name="zoning_city_css")
     if tiles is not None:
-        folium.TileLayer(tiles, attr=attribution, name="Base map 底图", control=False).add_to(m)
+        folium.TileLayer(tiles, attr=attribution, name=tr("底图", "Base map"), control=False).add_to(m)
 
     # One pane per layer, fixed z-order: toggling a layer off and on never buries the ones above it.
     # Panes let pointer events through; only the drawn shapes catch them.
     for z_index, key in enumerate(_PANE_KEYS, start=401):
         CustomPane(_pane(key), z_index=z_index, pointer_events=False).add_to(m)
-    zone_layer = _zone_layer(zones, geoms["zones"], colours, district_of).add_to(m)
+    # with the zones of today, the two zone layers are a radio pair (one shows at a time)
+    before_after = now_geoms is not None
+    zone_layer = _zone_layer(
+        zones,
+        geoms["zones"],
+        colours,
+        district_of,
+        layer_name=tr("调整后片区", "Proposed zones") if before_after else None,
+        overlay=not before_after,
+    ).add_to(m)
+    if before_after:
+        _zone_layer(
+            now_zones,
+            now_geoms,
+            colours,
+            _before_district_of(schools),
+            layer_name=tr("现状片区", "Zones today"),
+            overlay=False,
+            show=False,
+        ).add_to(m)
     block_layer = _block_layer(
         blocks, geoms["blocks"], colours, names, stats, min_zoom=BLOCK_MIN_ZOOM if city_scale else None
     ).add_to(m)
+    if n_moved and "current_school" in blocks.columns:
+        _change_layer(blocks, geoms["blocks"], names).add_to(m)
     if districts is not None:
         _district_layer(districts, geoms["districts"]).add_to(m)
     school_layer = _school_layer(schools, geoms["schools"], colours).add_to(m)
 
     title_box = _Control(
-        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved, city_scale=city_scale),
+        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved, city_scale=city_scale)
+        + search_html(),
         position="topleft",
         css_class="zoning-box zoning-title",
         add_zoom=True,
@@ -198,6 +243,9 @@ def zone_map(
         legend = _district_legend_html(districts, district_colours, key=key)
     legend_box = _Control(legend, position="bottomleft", css_class="zoning-box zoning-legend").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    Consult(
+        consult_data(blocks, geoms["blocks"], schools, geoms["schools"], district_of, decimals=decimals)
+    ).add_to(m)
 
     bounds = _bounds(*geoms.values())
     if bounds is not None:
@@ -259,7 +307,9 @@ def _numbered(page: str, root) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _check_inputs(blocks, zones, schools, districts, tiles, attribution) -> None:
+def _check_inputs(
+    blocks, zones, schools, districts, tiles, attribution, tiles_crs="wgs84", lang="both"
+) -> None:
     """Collect every problem with the frames and parameters, then raise one InputError."""
     issues: list[Issue] = []
     frames = [
@@ -301,14 +351,28 @@ def _check_inputs(blocks, zones, schools, districts, tiles, attribution) -> None
                 fix="pass attribution='© the tile provider', or leave tiles=None for the offline map.",
             )
         )
+    if tiles_crs not in TILES_CRS:
+        issues.append(
+            Issue(
+                f"tiles_crs {tiles_crs!r} is not a tile coordinate system this map knows.",
+                fix="use 'gcj02' for 高德 AMap / 腾讯 Tencent tiles, 'wgs84' for OpenStreetMap / 天地图.",
+            )
+        )
+    if lang not in LANGS:
+        issues.append(Issue(f"lang {lang!r} is not one of {', '.join(LANGS)}.", fix="use zh, en or both."))
     if issues:
         raise InputError(issues, headline=f"Cannot draw the map: {len(issues)} problem(s):")
 
 
 def _to_lonlat(
-    frame: gpd.GeoDataFrame, *, simplify_m: float | None = None, decimals: int = COORD_DECIMALS
+    frame: gpd.GeoDataFrame,
+    *,
+    simplify_m: float | None = None,
+    decimals: int = COORD_DECIMALS,
+    gcj02: bool = False,
 ) -> gpd.GeoSeries:
-    """The geometries in WGS84 longitude/latitude, coordinates rounded to ``decimals`` (6: ≈ 0.1 m).
+    """The geometries in WGS84 longitude/latitude, coordinates rounded to ``decimals`` (6: ≈ 0.1 m);
+    ``gcj02``: shifted into GCJ-02, to line up with 高德 / 腾讯 tiles (inside China; unchanged elsewhere).
 
     ``simplify_m``: first simplify each geometry by this many metres (Douglas-Peucker keeping its
     topology), in the frame's CRS when it is projected, else in degrees (1 m = 1/111,320°).
@@ -321,6 +385,8 @@ def _to_lonlat(
     values = np.asarray(geoms.values, dtype=object)
     if simplify_m is not None and not frame.geometry.crs.is_projected:
         values = _simplified(values, simplify_m / 111_320.0)
+    if gcj02:
+        values = shapely.transform(values, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
     rounded = shapely.transform(values, lambda xy: np.round(xy, decimals))
     return gpd.GeoSeries(rounded, index=frame.index, crs="EPSG:4326")
 
@@ -374,6 +440,19 @@ def _district_of(schools: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) 
         if not _missing(sid) and not _missing(did)
     }
     return district_of or None
+
+
+def _before_district_of(schools: gpd.GeoDataFrame) -> dict | None:
+    """{school id: district id} of the existing grouping (``district_before`` in a plan folder,
+    ``district`` in a plan), for the zones of today; None without one."""
+    for column in ("district_before", "district"):
+        if column in schools.columns and schools[column].notna().any():
+            return {
+                sid: did
+                for sid, did in zip(schools["school_id"], schools[column], strict=True)
+                if not _missing(sid) and not _missing(did)
+            }
+    return None
 
 
 def _district_order(districts: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> list[Hashable]:

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +37,10 @@ BACKGROUND = "#f6f6f3"
 #: Opacity of the zone fills (the legend swatches use the same).
 ZONE_FILL_OPACITY = 0.5
 OVER_CAPACITY_COLOUR = "#c62828"
+#: Blocks whose school changes (outline and light fill).
+CHANGE_COLOUR = "#d81b60"
+#: The outline of the block a search found (or a click chose) while its popup is open.
+FOUND_COLOUR = "#0d47a1"
 #: School circles' radius and lead-school stars' size on screen (pixels): a star is well over twice as
 #: wide as a circle, so lead schools stand out at a glance.
 SCHOOL_RADIUS_PX = 7
@@ -53,11 +59,41 @@ ZONE_COLUMNS = ("school_id", "name", "students", "capacity", "utilisation")
 SCHOOL_COLUMNS = ("school_id", "name", "capacity", "students", "utilisation")
 DISTRICT_COLUMNS = ("district_id", "lead_name", "n_schools", "students", "capacity")
 
+#: The map's languages (``lang``): Chinese, English, or both side by side ("学校 school").
+LANGS = ("zh", "en", "both")
+
 #: The layers' Leaflet panes, bottom to top: each layer draws into ``zoning-<key>``.
 _PANE_KEYS = ("zones", "blocks", "districts", "schools")
 
 #: Pane names are this prefix and the layer key; Leaflet gives pane ``x`` the class ``leaflet-x-pane``.
 _PANE_PREFIX = "zoning-"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# language
+# ---------------------------------------------------------------------------------------------------------
+
+#: The language of the map being drawn: set by :func:`language` around one ``zone_map`` call, read by
+#: :func:`tr` wherever a label is written (so the many small HTML builders need no extra argument).
+_LANG: ContextVar[str] = ContextVar("zoning_map_lang", default="both")
+
+
+@contextmanager
+def language(lang: str) -> Iterator[None]:
+    """Write the labels of the map drawn inside this block in ``lang`` (one of ``LANGS``)."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown map language {lang!r}; expected one of {', '.join(LANGS)}")
+    token = _LANG.set(lang)
+    try:
+        yield
+    finally:
+        _LANG.reset(token)
+
+
+def tr(zh: str, en: str) -> str:
+    """A label in the map's language: ``zh``, ``en``, or both ("学校 school")."""
+    lang = _LANG.get()
+    return zh if lang == "zh" else en if lang == "en" else f"{zh} {en}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -178,25 +214,26 @@ def _is_over(utilisation) -> bool:
     return not _missing(utilisation) and float(utilisation) > 1 + 1e-9
 
 
-def _utilisation_html(utilisation, *, over_label: str = " 超额 over") -> str:
-    """The share in use; over capacity in red, followed by ``over_label``."""
+def _utilisation_html(utilisation, *, over_label: str | None = None) -> str:
+    """The share in use; over capacity in red, followed by ``over_label`` (default: " 超额 over")."""
     text = _fmt_share(utilisation)
     if _is_over(utilisation):
-        return f'<span class="zoning-over">{text}{over_label}</span>'
+        label = " " + tr("超额", "over") if over_label is None else over_label
+        return f'<span class="zoning-over">{text}{label}</span>'
     return text
 
 
 def _load_html(students, capacity, utilisation) -> str:
     return (
-        f"学生 students: {_fmt_count(students)} / {_fmt_count(capacity)} 学位 seats<br>"
-        f"使用率 utilisation: {_utilisation_html(utilisation)}"
+        f"{tr('学生', 'students')}: {_fmt_count(students)} / {_fmt_count(capacity)} {tr('学位', 'seats')}<br>"
+        f"{tr('使用率', 'utilisation')}: {_utilisation_html(utilisation)}"
     )
 
 
 def _yes_no(value) -> str:
     if _missing(value):
         return "—"
-    return "是 yes" if bool(value) else "否 no"
+    return tr("是", "yes") if bool(value) else tr("否", "no")
 
 
 def _rgba(colour: str, alpha: float) -> str:

@@ -1,0 +1,211 @@
+"""The consultation map as a resident uses it, in a real browser (Playwright driving Debian's Chromium).
+
+Every test opens the page from a file with every other request refused (and counted: the page must need
+none), fails on any console error or uncaught exception, types into the search box, picks a suggestion and
+reads the popup.  Screenshots are kept in ``test-artifacts/`` (``ZONING_TEST_ARTIFACTS`` to move it) to be
+looked at.  Without Chromium or Playwright the tests skip on a workstation and fail in CI (``CI`` set).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import zoning
+from test_cli import _baoan_csvs, run
+from zoning.publish.export import plan_map_html
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(
+    os.environ.get("ZONING_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts")
+)
+FAST = zoning.SolveOptions(time_limit_s=5, workers=1)
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI is set, so the browser tests fail instead of skipping.", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        _missing(f"the browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the browser tests need Playwright (pip install playwright)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """A page opened from a file: every request elsewhere refused and recorded, console errors recorded."""
+
+    def __init__(self, browser, html: str, tmp_path: Path, *, width: int = 1200, height: int = 900):
+        self.path = tmp_path / "map.html"
+        self.path.write_text(html, encoding="utf-8")
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        self.page.route("**/*", self._route)
+        self.page.goto(self.path.as_uri())
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith("file:") or url.startswith("data:"):
+            route.continue_()
+        else:
+            self.requests.append(url)
+            route.abort()
+
+    def search(self, text: str) -> list[str]:
+        self.page.fill("#zoning-search input", text)
+        return [li.strip() for li in self.page.locator("#zoning-search li").all_inner_texts()]
+
+    def popup(self) -> str:
+        return self.page.locator(".leaflet-popup-content").last.inner_text()  # the last opened (others fade)
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.wait_for_timeout(400)  # popups fade in
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def clean(self) -> None:
+        assert self.errors == [] and self.requests == [], (self.errors, self.requests)
+        self.page.close()
+
+
+@pytest.fixture(scope="module")
+def portland_plan(portland):
+    blocks, schools = portland
+    return zoning.assign_zones(blocks, schools, options=FAST)
+
+
+def _school_name(plan, sid) -> str:
+    return str(plan.schools.set_index("school_id").loc[sid, "name"])
+
+
+def test_a_resident_finds_a_moved_block_and_reads_now_and_proposed(browser, portland_plan, tmp_path):
+    plan = portland_plan
+    moved = plan.blocks[plan.blocks["moved"]].iloc[0]
+    page = Page(browser, plan_map_html(plan), tmp_path)
+    page.shot("portland-start")
+    hits = page.search(str(moved["block_id"])[-7:])  # any part of the id
+    assert any(str(moved["block_id"]) in h for h in hits)
+    page.shot("portland-suggestions")
+    page.page.locator("#zoning-search li", has_text=str(moved["block_id"])).first.dispatch_event("mousedown")
+    text = page.popup()
+    now, proposed = text.split("调整后 Proposed")
+    assert "现在 Now" in now and _school_name(plan, moved["current_school"]) in now
+    assert _school_name(plan, moved["school_id"]) in proposed
+    assert "有变化 Changes" in text and "不变" not in text
+    assert re.search(r"\d+(\.\d)? k?m", proposed)  # the distance to each school
+    page.shot("portland-found-moved")
+
+    # a block that stays: "no change", chosen with the keyboard (arrow down to the first match, Enter)
+    stays = plan.blocks[~plan.blocks["moved"] & plan.blocks["current_school"].notna()].iloc[0]
+    page.search(str(stays["block_id"]))
+    page.page.keyboard.press("ArrowDown")
+    page.page.keyboard.press("Enter")
+    assert "不变 No change" in page.popup() and _school_name(plan, stays["school_id"]) in page.popup()
+    page.clean()
+
+
+def test_before_and_after_switch_the_zones_and_school_popups_compare_them(browser, portland_plan, tmp_path):
+    plan = portland_plan
+    page = Page(browser, plan_map_html(plan), tmp_path)
+    zones = page.page.locator(".leaflet-zoning-zones-pane path")
+    proposed = sorted(zones.evaluate_all("ps => ps.map(p => p.getAttribute('d'))"))
+    assert len(proposed) == len(plan.zones)
+    page.page.get_by_label("现状片区 Zones today").check()
+    today = sorted(zones.evaluate_all("ps => ps.map(p => p.getAttribute('d'))"))
+    assert len(today) == plan.blocks["current_school"].nunique() and today != proposed
+    changes = page.page.locator(".leaflet-zoning-blocks-pane path[stroke='#d81b60']")
+    assert changes.count() == int(plan.blocks["moved"].sum())
+    page.shot("portland-zones-today")
+    page.page.get_by_label("调整后片区 Proposed zones").check()
+    assert sorted(zones.evaluate_all("ps => ps.map(p => p.getAttribute('d'))")) == proposed
+
+    # a school's popup: children now → proposed, against its seats
+    school = plan.schools.iloc[0]
+    page.search(str(school["name"])[:5])
+    page.page.keyboard.press("Enter")
+    text = page.popup()
+    now = plan.blocks.loc[plan.blocks["current_school"] == school["school_id"], "students"].sum()
+    assert f"{now:,.0f} → {school['students']:,.0f}" in text
+    assert f"{school['capacity']:,.0f}" in text
+    page.shot("portland-school-popup")
+    page.clean()
+
+
+def test_english_only_map_on_a_phone(browser, portland_plan, tmp_path):
+    page = Page(browser, plan_map_html(portland_plan, lang="en"), tmp_path, width=390, height=800)
+    ui = page.page.locator(".zoning-box, .leaflet-control-layers").all_inner_texts()
+    assert ui and not any(re.search(r"[\u4e00-\u9fff]", text) for text in ui)
+    hits = page.search("230050")
+    assert len(hits) == 11 and "more" in hits[-1]  # ten matches, then how many more
+    page.page.keyboard.press("Enter")
+    assert "Proposed" in page.popup() and "调整后" not in page.popup()
+    page.shot("portland-phone-en")
+    page.clean()
+
+
+def test_city_scale_search_draws_the_block_it_finds(browser, portland_plan, tmp_path, monkeypatch):
+    # at city scale the blocks are drawn only from zoom 14, a tile of them at a time as it comes into view:
+    # a search result zooms there, builds the tiles in view, and outlines its block
+    from zoning.publish.maps import layers
+
+    monkeypatch.setattr(layers, "TILE_FEATURES", 20)  # 317 blocks in about 16 tiles
+    i = 40
+    block = portland_plan.blocks.iloc[i]
+    page = Page(browser, plan_map_html(portland_plan, city_scale=True), tmp_path)
+    assert page.page.locator(".leaflet-zoning-blocks-pane canvas").count() == 0
+    page.search(str(block["block_id"]))
+    page.page.keyboard.press("Enter")
+    built = page.page.evaluate("Object.keys(window.zoningBlocks || {}).map(Number)")
+    assert i in built and len(built) < len(portland_plan.blocks)  # the tiles in view, not the city
+    assert page.page.locator(".leaflet-zoning-blocks-pane canvas").count() == 1
+    assert str(block["block_id"]) in page.popup()
+    page.shot("portland-city-scale-found")
+    page.page.mouse.wheel(0, 2000)  # zoom out below 14: the blocks leave, the zones stay
+    page.page.wait_for_timeout(600)
+    assert page.page.locator(".leaflet-zoning-blocks-pane canvas").count() == 0
+    page.clean()
+
+
+def test_baoan_resident_finds_a_chinese_xiaoqu_name(browser, tmp_path):
+    # 第二学区: primary schools as the 小区 points of a cohort, junior-middle schools as the schools (GBK,
+    # Chinese headers, GCJ-02)
+    bp, sp = _baoan_csvs(tmp_path)
+    out = tmp_path / "out"
+    result = run(
+        "partition", bp, sp, "--coords", "gcj02", "--allow-overload", "--out", out, "--time-limit", 5
+    )
+    assert result.exit_code == 0, result.output
+    page = Page(browser, (out / "map.html").read_text(encoding="utf-8"), tmp_path)
+    hits = page.search("西乡")
+    assert hits and all("西乡" in h for h in hits)
+    block = [h for h in hits if "学校 School" not in h][0]
+    page.page.locator("#zoning-search li", has_text=block.split(" · ")[0]).first.dispatch_event("mousedown")
+    text = page.popup()
+    name, school = block.split(" · ")
+    assert text.startswith(name) and school in text and "学校 School" in text
+    page.shot("baoan-xiaoqu-found")
+    page.clean()
