@@ -38,6 +38,7 @@ bench: $(STAMP) $(BENCH)
 	$(BIN)/python benchmarks/districts.py
 	$(BIN)/python benchmarks/city.py
 	$(BIN)/python benchmarks/gap.py
+	$(BIN)/python benchmarks/map.py
 	$(BIN)/python benchmarks/end_to_end.py --contiguity --no-overload --time-limit 60  # partition's default rules
 	$(BIN)/python benchmarks/robustness.py
 

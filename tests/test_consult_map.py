@@ -8,13 +8,16 @@ looked at.  Without Chromium or Playwright the tests skip on a workstation and f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 
 import zoning
+from conftest import DEMO_ARGS
 from test_cli import _baoan_csvs, run
 from zoning.publish.export import plan_map_html
 
@@ -209,3 +212,67 @@ def test_baoan_resident_finds_a_chinese_xiaoqu_name(browser, tmp_path):
     assert text.startswith(name) and school in text and "学校 School" in text
     page.shot("baoan-xiaoqu-found")
     page.clean()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# zoning map DIR: the map drawn again from a plan folder with other options
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = run("partition", *DEMO_ARGS, "--out", out, "--time-limit", 5, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_map_command_redraws_in_chinese_and_keeps_the_old_map_unless_overwrite(demo_dir, tmp_path):
+    result = run("map", demo_dir, "--lang", "zh")
+    assert result.exit_code == 1 and "map.html" in result.output and "--overwrite" in result.output
+    result = run("map", demo_dir, "--lang", "zh", "--title", "南波特兰 划片（征求意见稿）", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "<title>南波特兰 划片（征求意见稿）</title>" in page
+    # layer names are written as JSON by the layer switcher (\\u escapes)
+    assert json.dumps("现状片区") in page and "Zones today" not in page and json.dumps("学校") in page
+    assert "317 小区 / blocks" in result.output and "opens offline" in result.output
+
+
+def test_map_command_needs_the_credit_line_of_a_tile_url(demo_dir, tmp_path):
+    tiles = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    result = run("map", demo_dir, "--tiles", tiles, "--out", tmp_path)
+    assert result.exit_code == 1 and "--attribution" in result.output and not (tmp_path / "map.html").exists()
+    result = run("map", demo_dir, "--tiles", tiles, "--attribution", "© OpenStreetMap", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert tiles in (tmp_path / "map.html").read_text(encoding="utf-8")
+
+
+def test_map_command_draws_districts_on_schools_alone(tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data" / "shenzhen_baoan_xuequ2"
+    out = tmp_path / "districts"
+    result = run("districts", data / "schools_xuequ2_gcj02.geojson", "--coords", "gcj02", "--classes-col",
+                 "grade1_classes_2024", "--districts", 4, "--require-stage", "junior_middle=1", "--out", out,
+                 "--time-limit", 5)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = run("map", out, "--lang", "en", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "4 school districts" in page and "0 小区 / blocks" in result.output
+
+    # GCJ-02 tiles (高德): the plan is kept in WGS84, the map shifts it back onto the input's GCJ-02 points
+    tiles = "https://webrd01.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"
+    result = run("map", out, "--tiles", tiles, "--attribution", "© 高德", "--tiles-crs", "gcj02", "--out",
+                 tmp_path / "gcj")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "gcj" / "map.html").read_text(encoding="utf-8")
+    given = gpd.read_file(data / "schools_xuequ2_gcj02.geojson")
+    drawn = {
+        tuple(float(v) for v in xy)
+        for xy in re.findall(r'"type":"Point","coordinates":\[([\d.]+),([\d.]+)\]', page)
+    }
+    points = {(p.x, p.y) for p in given.geometry}  # two borrowed sites (借址) share a point
+    assert len(drawn) == len(points)
+    for px, py in points:
+        assert min(abs(x - px) + abs(y - py) for x, y in drawn) < 2e-6  # 6 decimals, round trip
+    assert json.dumps("© 高德") in page

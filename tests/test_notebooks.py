@@ -13,6 +13,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 EXPECTED = {
     "attendance_zones.ipynb": "980 seats against 1,012",
     "school_districts.ipynb": "13 school(s) qualify for 15 districts",
+    "public_consultation.ipynb": "调整情况 changes against the current assignment",
 }
 
 

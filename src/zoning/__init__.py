@@ -19,7 +19,7 @@ from .io.inputs import Inputs, load_inputs, read_blocks, read_roads, read_school
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
 from .publish.announce import announce
-from .publish.export import plan_layers, plan_map_html, plan_table, write_plan
+from .publish.export import plan_layers, plan_map, plan_map_html, plan_table, write_plan
 from .publish.report import report
 from .zones.api import assign_zones
 
@@ -48,6 +48,7 @@ __all__ = [
     "report",
     "plan_layers",
     "plan_table",
+    "plan_map",
     "plan_map_html",
     "school_table",
     "summary",

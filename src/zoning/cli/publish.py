@@ -1,5 +1,6 @@
-"""Commands that publish a plan already written: the 划片 announcement (``zoning announce DIR``) and the printed
-report for the bureau's meeting (``zoning report DIR``)."""
+"""Commands that publish a plan already written: the 划片 announcement (``zoning announce DIR``), the printed
+report for the bureau's meeting (``zoning report DIR``) and the consultation map drawn again with other options
+(``zoning map DIR``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from ..errors import InputError, Issue
 from ..io.inputs import read_block_column, read_plan_folder
+from ..io.save import text_writer, write_files
 from ..publish.announce import (
     ANNOUNCE_FILES,
     announcement,
@@ -16,6 +18,8 @@ from ..publish.announce import (
     match_groups,
     write_announcement,
 )
+from ..publish.export import folder_map
+from ..publish.maps import LANGS, TILES_CRS, to_html
 from ..publish.report import REPORT_FILES, write_report
 from .group import main
 from .options import planner_errors
@@ -128,3 +132,54 @@ def report(plan_dir, out_dir, title, overwrite):
     files = write_report(layers, summary, out_dir or plan_dir, title=title, overwrite=overwrite)
     sizes = ", ".join(f"{files[n]} ({files[n].stat().st_size / 2**20:.1f} MB)" for n in REPORT_FILES)
     click.echo(f"Wrote: {sizes}")
+
+
+@main.command(name="map")
+@click.argument("plan_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), help="Folder for map.html [default: PLAN_DIR]."
+)
+@click.option("--title", default=None, help="The map's title [default: from the plan].")
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default="both",
+    show_default=True,
+    help="Labels in Chinese, English, or both side by side.",
+)
+@click.option(
+    "--tiles",
+    default=None,
+    metavar="URL",
+    help="A background map for users who are online, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png "
+    "(with --attribution). Default: none, the page needs no network.",
+)
+@click.option(
+    "--attribution", default=None, help="The tile provider's credit line (required with a tile URL)."
+)
+@click.option(
+    "--tiles-crs",
+    type=click.Choice(TILES_CRS),
+    default="wgs84",
+    show_default=True,
+    help="The tiles' coordinates: gcj02 for 高德 AMap / 腾讯 Tencent (the zones are shifted to line up), "
+    "wgs84 for OpenStreetMap / 天地图.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace map.html if it exists.")
+@planner_errors
+def map_command(plan_dir, out_dir, title, lang, tiles, attribution, tiles_crs, overwrite):
+    """Draw the consultation map of the plan in PLAN_DIR again with other options (map.html): zones, 小区 and
+    schools, a search box for any 小区 or school, popups with the school now and proposed, the zones of today
+    beside the proposed ones, and the blocks that change school."""
+    layers, _summary = read_plan_folder(plan_dir)
+    page = to_html(
+        folder_map(layers, title=title, lang=lang, tiles=tiles, attribution=attribution, tiles_crs=tiles_crs)
+    )
+    files = write_files(out_dir or plan_dir, {"map.html": text_writer(page)}, overwrite=overwrite)
+    n_blocks = len(layers.get("blocks", ()))
+    click.echo(
+        f"Map: {len(layers['schools'])} schools, {n_blocks} 小区 / blocks, labels {lang}"
+        + (f", tiles in {tiles_crs}" if tiles else ", no tiles (opens offline)")
+        + f"; {len(page.encode('utf-8')) / 2**20:.1f} MB."
+    )
+    click.echo(f"Wrote: {files['map.html']}")

@@ -348,7 +348,8 @@ def _check_inputs(
         issues.append(
             Issue(
                 f"tiles {tiles!r} is a tile URL without attribution; tile providers require one.",
-                fix="pass attribution='© the tile provider', or leave tiles=None for the offline map.",
+                fix="give the provider's credit line (--attribution, attribution= in Python), or no tiles for "
+                "the offline map.",
             )
         )
     if tiles_crs not in TILES_CRS:
