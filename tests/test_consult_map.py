@@ -259,6 +259,9 @@ def test_map_command_draws_districts_on_schools_alone(tmp_path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "map.html").read_text(encoding="utf-8")
     assert "4 school districts" in page and "0 小区 / blocks" in result.output
+    # the existing grouping (xuequ_no: all 41 in 第二学区) is a layer to switch on: one district, dashed
+    tip = "district today 2</b><br>schools: 41".replace("<", "\\u003c").replace(">", "\\u003e")  # as in JSON
+    assert '"Districts today"' in page and tip in page
 
     # GCJ-02 tiles (高德): the plan is kept in WGS84, the map shifts it back onto the input's GCJ-02 points
     tiles = "https://webrd01.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"

@@ -43,7 +43,7 @@ SEARCH_ID = "zoning-search"
 CSS = f"""
 .zoning-search {{ margin-top: 6px; position: relative; }}
 .zoning-search input {{
-  width: 17em; max-width: 100%; box-sizing: border-box; font: inherit; padding: 3px 6px;
+  width: 21em; max-width: 100%; box-sizing: border-box; font: inherit; padding: 3px 6px;
   border: 1px solid #888; border-radius: 3px;
 }}
 .zoning-search ul {{

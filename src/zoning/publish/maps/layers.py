@@ -451,27 +451,33 @@ def _block_style(table: _StyleTable, point: bool, moved: bool, colour: str) -> i
     )
 
 
-def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries) -> Layer:
+def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries, *, today: bool = False) -> Layer:
+    """District outlines, thick; ``today``: the existing grouping, dashed and off until switched on."""
     table = _StyleTable()
-    s = table(color="#1a1a1a", weight=4.5, opacity=0.9, fill=False)
+    if today:
+        s = table(color="#6a1b9a", weight=3.5, opacity=0.9, dashArray="8 6", fill=False)
+    else:
+        s = table(color="#1a1a1a", weight=4.5, opacity=0.9, fill=False)
     items = []
     for geom, (district_id, lead_name, n_schools, students, capacity) in zip(
         _without_gaps(geoms.values), _rows(districts, DISTRICT_COLUMNS), strict=True
     ):
         utilisation = _ratio(students, capacity)
-        tip = (
-            f"<b>{tr('学区', 'district')} {_fmt_id(district_id)}</b><br>"
-            f"{tr('牵头校', 'lead school')}: {html.escape(str(lead_name))}<br>"
-            f"{tr('学校', 'schools')}: {_fmt_count(n_schools)}<br>"
-            f"{_load_html(students, capacity, utilisation)}"
-        )
-        items.append((geom, {"s": s, "t": tip}))
+        lines = [
+            f"<b>{tr('现状学区', 'district today') if today else tr('学区', 'district')} {_fmt_id(district_id)}</b>"
+        ]
+        if not _missing(lead_name):
+            lines.append(f"{tr('牵头校', 'lead school')}: {html.escape(str(lead_name))}")
+        lines.append(f"{tr('学校', 'schools')}: {_fmt_count(n_schools)}")
+        lines.append(_load_html(students, capacity, utilisation))
+        items.append((geom, {"s": s, "t": "<br>".join(lines)}))
     return _GeoJsonLayer(
         table,
         items,
-        name=tr("学区", "Districts"),
+        name=tr("现状学区", "Districts today") if today else tr("学区", "Districts"),
         pane="districts",
         tooltip_options={"sticky": True},
+        show=not today,
     )
 
 

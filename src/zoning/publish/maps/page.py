@@ -45,6 +45,7 @@ from collections.abc import Hashable
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from folium.map import CustomPane
 
@@ -221,6 +222,13 @@ def _draw(blocks, zones, schools, title, districts, tiles, attribution, tiles_cr
         _change_layer(blocks, geoms["blocks"], names).add_to(m)
     if districts is not None:
         _district_layer(districts, geoms["districts"]).add_to(m)
+        before = _districts_today(
+            schools,
+            now_zones if now_zones is not None else zones,
+            now_geoms if now_geoms is not None else geoms["zones"],
+        )
+        if before is not None:
+            _district_layer(*before, today=True).add_to(m)
     school_layer = _school_layer(schools, geoms["schools"], colours).add_to(m)
 
     title_box = _Control(
@@ -454,6 +462,36 @@ def _before_district_of(schools: gpd.GeoDataFrame) -> dict | None:
                 if not _missing(sid) and not _missing(did)
             }
     return None
+
+
+def _districts_today(
+    schools: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, geoms: gpd.GeoSeries
+) -> tuple[gpd.GeoDataFrame, gpd.GeoSeries] | None:
+    """The existing grouping drawn as districts: today's zones (or the schools' given zones) united by the
+    district their school is in today, with its schools, children and seats.  None without one."""
+    before_of = _before_district_of(schools)
+    if not before_of:
+        return None
+    did = zones["school_id"].map(before_of)
+    keep = did.notna().to_numpy()
+    if not keep.any():
+        return None
+    drawn = gpd.GeoDataFrame(
+        {
+            "district_id": did[keep].to_numpy(),
+            "students": pd.to_numeric(zones["students"], errors="coerce")[keep].to_numpy(),
+            "capacity": pd.to_numeric(zones["capacity"], errors="coerce")[keep].to_numpy(),
+            "n_schools": 1,
+        },
+        geometry=geoms[keep].to_numpy(),
+        crs=geoms.crs,
+    )
+    known = lambda x: x.sum(min_count=1)  # noqa: E731  (no figure for a district with none known)
+    united = drawn.dissolve(
+        by="district_id", aggfunc={"students": known, "capacity": known, "n_schools": "sum"}
+    ).reset_index()
+    united["lead_name"] = None
+    return united, united.geometry
 
 
 def _district_order(districts: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> list[Hashable]:
