@@ -4,6 +4,7 @@ report for the bureau's meeting (``zoning report DIR``) and the consultation map
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import click
@@ -141,6 +142,11 @@ def report(plan_dir, out_dir, title, overwrite):
 )
 @click.option("--title", default=None, help="The map's title [default: from the plan].")
 @click.option(
+    "--date",
+    default=None,
+    help="A line under the title, e.g. '征求意见稿 2026-12-05' [default: today's date; '' for none].",
+)
+@click.option(
     "--lang",
     type=click.Choice(LANGS),
     default="both",
@@ -167,13 +173,21 @@ def report(plan_dir, out_dir, title, overwrite):
 )
 @click.option("--overwrite", is_flag=True, help="Replace map.html if it exists.")
 @planner_errors
-def map_command(plan_dir, out_dir, title, lang, tiles, attribution, tiles_crs, overwrite):
+def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_crs, overwrite):
     """Draw the consultation map of the plan in PLAN_DIR again with other options (map.html): zones, 小区 and
     schools, a search box for any 小区 or school, popups with the school now and proposed, the zones of today
     beside the proposed ones, and the blocks that change school."""
     layers, _summary = read_plan_folder(plan_dir)
     page = to_html(
-        folder_map(layers, title=title, lang=lang, tiles=tiles, attribution=attribution, tiles_crs=tiles_crs)
+        folder_map(
+            layers,
+            title=title,
+            date=datetime.date.today().isoformat() if date is None else date or None,
+            lang=lang,
+            tiles=tiles,
+            attribution=attribution,
+            tiles_crs=tiles_crs,
+        )
     )
     files = write_files(out_dir or plan_dir, {"map.html": text_writer(page)}, overwrite=overwrite)
     n_blocks = len(layers.get("blocks", ()))

@@ -176,8 +176,9 @@ def _title_html(
     n_over: int,
     n_moved: int,
     city_scale: bool = False,
+    date: str | None = None,
 ) -> str:
-    """Title and the plan in figures.  Without blocks (districts drawn on schools alone) the block count
+    """Title (and ``date``, e.g. of the consultation) and the plan in figures.  Without blocks (districts drawn on schools alone) the block count
     is left out and the children are the schools' own; a total nobody knows is left out too.  At city
     scale a line says the blocks show once zoomed in."""
     students = _sum(blocks, "students") if len(blocks) else _sum(schools, "students")
@@ -189,7 +190,10 @@ def _title_html(
         facts.append(f"{_fmt_count(students)} {tr('学生', 'students')}")
     if seats is not None:
         facts.append(f"{_fmt_count(seats)} {tr('学位', 'seats')}")
-    lines = [f"<h1>{html.escape(title)}</h1>", f"<div>{' · '.join(facts)}</div>"]
+    lines = [f"<h1>{html.escape(title)}</h1>"]
+    if date:
+        lines.append(f'<div class="zoning-muted">{html.escape(date)}</div>')
+    lines.append(f"<div>{' · '.join(facts)}</div>")
     if n_over:
         lines.append(f'<div class="zoning-over">{n_over} {tr("所超额", "school(s) over capacity")}</div>')
     if n_moved:

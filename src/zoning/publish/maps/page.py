@@ -104,6 +104,7 @@ def zone_map(
     tiles_crs: str = "wgs84",
     city_scale: bool | None = None,
     lang: str = "both",
+    date: str | None = None,
 ) -> folium.Map:
     """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
 
@@ -124,7 +125,10 @@ def zone_map(
     touch never share one), its zones are filled with it and the legend lists the districts.  ``blocks``
     may be empty (districts drawn on schools alone: ``zones`` then holds one area per school).  ``tiles``
     (a URL template such as ``https://tile.example.org/{z}/{x}/{y}.png`` with ``attribution``, or a
-    provider name folium knows) adds a background map for users who are online.
+    provider name folium knows) adds a background map for users who are online; ``tiles_crs="gcj02"`` shifts
+    the overlays into GCJ-02 for 高德 / 腾讯 tiles.  ``lang``: labels in "zh", "en" or "both"; ``date``: a line
+    under the title (the consultation's date).  Every map has the search box and popups (``consult``); with a
+    ``current_school`` per block also the zones of today and the blocks that change school.
 
     Raises:
         InputError: a frame is not a GeoDataFrame, lacks a column or has no CRS (every problem listed),
@@ -134,10 +138,14 @@ def zone_map(
     if city_scale is None:
         city_scale = len(blocks) > CITY_SCALE_BLOCKS
     with language(lang):
-        return _draw(blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale)
+        return _draw(
+            blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
+        )
 
 
-def _draw(blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale) -> folium.Map:
+def _draw(
+    blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
+) -> folium.Map:
     """The map of :func:`zone_map` (inside ``style.language``: every label in the map's language)."""
     order = _school_order(schools, zones, blocks)
     names = _school_names(schools, zones)
@@ -232,7 +240,7 @@ def _draw(blocks, zones, schools, title, districts, tiles, attribution, tiles_cr
     school_layer = _school_layer(schools, geoms["schools"], colours).add_to(m)
 
     title_box = _Control(
-        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved, city_scale=city_scale)
+        _title_html(title, blocks, schools, n_over=n_over, n_moved=n_moved, city_scale=city_scale, date=date)
         + search_html(),
         position="topleft",
         css_class="zoning-box zoning-title",
