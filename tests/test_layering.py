@@ -34,6 +34,7 @@ PIPELINE = [
     "cpsat",
     "zones",
     "districts",
+    "scenarios",
     "publish",
     "cli",
 ]
@@ -46,13 +47,14 @@ WITHIN = {
     "check": ["verify", "metrics"],
     "zones": ["problem", "bound", "start", "diagnose", "model", "windows", "search", "api"],
     "districts": ["problem", "bound", "start", "diagnose", "model", "search", "api"],
+    "scenarios": ["changes", "compare"],
     "publish": ["maps", "export", "announce", "figures", "report"],
     "publish.maps": ["style", "assets", "layers", "legend", "consult", "page"],
-    "cli": ["group", "options", "report", "zones", "districts", "publish"],
+    "cli": ["group", "options", "report", "zones", "districts", "publish", "scenarios"],
 }
 
 ONLY_IN = {
-    "ortools": ("cpsat", "zones", "districts"),
+    "ortools": ("cpsat", "zones", "districts", "scenarios"),
     "folium": ("publish.maps",),
     "branca": ("publish.maps",),
     "click": ("cli",),
@@ -323,7 +325,7 @@ def test_a_clean_made_up_tree_passes(tmp_path):
         ),
         (
             {"publish/export.py": "from ortools.sat.python import cp_model\n"},
-            "only cpsat, zones, districts may",
+            "only cpsat, zones, districts, scenarios may",
         ),
         ({"zones/api.py": "import folium\n"}, "only publish.maps may"),
         ({"publish/export.py": "from matplotlib.figure import Figure\n"}, "only publish.figures may"),

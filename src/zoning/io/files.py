@@ -37,7 +37,7 @@ import shapely.errors
 
 from ..errors import InputError, Issue
 
-__all__ = ["RawTable", "read_table", "is_blank", "VECTOR_SUFFIXES", "TABLE_SUFFIXES"]
+__all__ = ["RawTable", "read_table", "load_text", "is_blank", "VECTOR_SUFFIXES", "TABLE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,25 @@ def read_table(
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(p, name, sheet)
     return _read_vector(p, name, layer, encoding)
+
+
+def load_text(path: str | os.PathLike[str], *, what: str, suffixes: tuple[str, ...]) -> str:
+    """A small text file (a scenario, a jobs list) as text: UTF-8, or GBK / GB18030 as Chinese editors save
+    it.  Raises :class:`InputError` when the file is missing, a folder, of another type or not text."""
+    name = os.fspath(path)
+    p = Path(name)
+    if p.suffix.lower() not in suffixes:
+        fix = f"give {what} as a {' / '.join(suffixes)} file."
+        raise InputError([Issue(f'unknown file type "{p.suffix or "(no extension)"}".', fix, file=name)])
+    if not p.exists():
+        raise InputError([Issue("file not found.", "check the folder and the file name.", file=name)])
+    if p.is_dir():
+        raise InputError([Issue("is a folder, not a file.", f"name {what} file.", file=name)])
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise _unreadable(name, what, err, "check that the file is readable.") from err
+    return _decode(data, name, None)[0]
 
 
 def _unreadable(name: str, what: str, err: BaseException, fix: str) -> InputError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -181,11 +182,18 @@ def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None,
 
 
 def write_plan(
-    plan: Plan, out_dir: str | os.PathLike[str], *, overwrite: bool = False, title: str | None = None
+    plan: Plan,
+    out_dir: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    title: str | None = None,
+    extra: Mapping[str, Callable[[Path], None]] | None = None,
 ) -> dict[str, Path]:
     """Write the four output files into ``out_dir``, all or nothing (a process killed meanwhile leaves the
-    previous ones); refuses to replace existing ones unless ``overwrite``."""
-    out = prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)
+    previous ones); refuses to replace existing ones unless ``overwrite``.  ``extra``: more files written
+    with them (name → ``io.save`` writer), e.g. a scenario's ``scenario.md``."""
+    extra = dict(extra or {})
+    out = prepare_out_dir(out_dir, [*OUTPUT_FILES, *extra], overwrite=overwrite)
     log.info("writing outputs into %s", os.fspath(out_dir))
     layers = plan_layers(plan)
     t0 = time.perf_counter()
@@ -203,5 +211,6 @@ def write_plan(
         "plan.csv": csv_writer(plan_table(plan)),
         "summary.json": text_writer(json_text(summary(plan))),
         "map.html": text_writer(html),
+        **extra,
     }
-    return write_files(out, writers, overwrite=overwrite)  # all four, or the previous ones untouched
+    return write_files(out, writers, overwrite=overwrite)  # all of them, or the previous ones untouched

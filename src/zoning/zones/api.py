@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InputError, Issue
+from ..errors import InfeasibleError, InputError, Issue
 from ..geo.graph import build_block_graph, school_anchors
 from ..io.crs import to_metric
 from ..options import SolveOptions
@@ -120,6 +120,12 @@ def assign_zones(
                 severity="warning",
             )
         )
+    gone = _current_school_gone(blocks_m, schools_m)
+    forced = float(blocks_m.loc[gone, "students"].sum())
+    if max_moved is not None and gone.any():
+        if forced > max_moved + 1e-9:
+            raise _forced_over_cap(blocks_m, gone, forced, max_moved)
+        max_moved = max_moved - forced  # the children of schools no longer in the plan move whatever it does
     problem = build_zone_problem(
         blocks_m,
         schools_m,
@@ -162,9 +168,38 @@ def assign_zones(
     after = POST_SOLVE_S_PER_BLOCK * problem.n_blocks + 0.6
     limit = max(min(1.0, options.time_limit_s), options.time_limit_s - spent - after)
     solution = solve_zones(problem, replace(options, time_limit_s=limit))
-    plan = _make_plan(blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings)
+    plan = _make_plan(
+        blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings, gone
+    )
     check_plan(plan)
     return plan
+
+
+def _current_school_gone(blocks: pd.DataFrame, schools: pd.DataFrame) -> np.ndarray:
+    """(N,) blocks whose current school is given but not among the schools (closed or merged away: a
+    scenario): they move whatever the plan does, so they count as moved."""
+    if "current_school" not in blocks:
+        return np.zeros(len(blocks), dtype=bool)
+    known = set(schools["school_id"].astype(str)) | set(schools["name"].astype(str))
+    current = blocks["current_school"]
+    return (current.notna() & ~current.astype(str).isin(known)).to_numpy()
+
+
+def _forced_over_cap(
+    blocks: pd.DataFrame, gone: np.ndarray, forced: float, max_moved: float
+) -> InfeasibleError:
+    by_school = blocks.loc[gone].groupby(blocks.loc[gone, "current_school"].astype(str))["students"].sum()
+    schools = "、".join(
+        f"{sid} ({kids:,.0f})" for sid, kids in by_school.sort_values(ascending=False).items()
+    )
+    return InfeasibleError(
+        [
+            f"the {forced:,.0f} children of schools no longer in the plan must all move ({schools}), more than "
+            f"the cap of {max_moved:,.0f} children moved"
+        ],
+        [f"raise --max-moved to at least {np.ceil(forced):,.0f}", "keep those schools open"],
+        rule="max_moved",
+    )
 
 
 def _current_distance(p) -> np.ndarray:
@@ -181,7 +216,7 @@ def _current_distance(p) -> np.ndarray:
     return out
 
 
-def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings) -> Plan:
+def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings, gone) -> Plan:
     p = solution.problem
     assign = solution.assign
     school_ids = p.school_ids[assign]
@@ -189,7 +224,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         dist = np.hypot(*(p.block_xy - p.school_xy[assign]).T)
     else:  # the road distance the model used (rounded metres)
         dist = p.arc_dist_m[p.arc_index(np.arange(p.n_blocks), assign)].astype(float)
-    moved = p.moved(assign)
+    moved = p.moved(assign) | gone
     blocks_out = blocks_m.assign(
         school_id=school_ids,
         school_name=p.school_names[assign],
@@ -218,15 +253,18 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
     )
     zones = zones[["school_id", "name", "students", "capacity", "utilisation", "geometry"]]
     scale = p.scale
+    # a block whose school is no longer in the plan moves in every plan: its move penalty is a constant
+    forced = p.move_penalty_m * float(blocks_m.loc[gone, "students"].sum())
+    objective, bound = solution.objective / scale + forced, solution.bound / scale + forced
     info = SolveInfo(
         status=solution.status,
-        objective=solution.objective / scale,
-        lower_bound=solution.bound / scale,
-        gap=solution.gap,
+        objective=objective,
+        lower_bound=bound,
+        gap=0.0 if objective <= 0 else max(0.0, (objective - bound) / objective),
         seconds=solution.seconds,
         seed=options.seed,
         bound_source=solution.bound_source,
-        lp_bound=solution.lp_value / scale,
+        lp_bound=solution.lp_value / scale + forced,
         lp_seconds=solution.lp_seconds,
         rounds=solution.rounds,
         cuts=solution.cuts,
@@ -237,7 +275,10 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
     rules = {
         "max_distance_m": p.max_distance_m,
         "move_penalty_m": p.move_penalty_m,
-        "max_moved": None if p.max_moved is None else p.max_moved / scale,
+        # the user's cap: the children of schools no longer in the plan were taken off it before the solve
+        "max_moved": None
+        if p.max_moved is None
+        else p.max_moved / scale + float(blocks_m.loc[gone, "students"].sum()),
         "allow_overload": p.allow_overload,
         "overload_penalty_m": p.overload_penalty_m,
         "contiguity": p.contiguity,

@@ -56,6 +56,9 @@ MAX_REPAIR_BLOCKS = 20_000
 #: Share of the improvement time that small windows get before the whole model, on problems of at most
 #: ``FULL_BLOCKS`` blocks (they hand the whole model a better hint).
 SMALL_WINDOWS_SHARE = 0.5
+#: With overload allowed, the share of the time left that repair windows may spend taking children over
+#: seats out before the improvement windows.
+SOFT_REPAIR_SHARE = 0.5
 #: The school links that shape windows are recomputed after this many windows.
 LINKS_EVERY = 50
 #: Seconds a window may take per block in it (most small windows are solved to optimality in far less).
@@ -118,12 +121,13 @@ class Windows:
         self.proven_infeasible = False
         self._small_until = np.inf  # small windows stop here, for the whole model (small problems)
         self._repair_boost = 1  # repair windows' time is multiplied by this (REPAIR_BOOST once all failed)
+        self._soft_seats = False  # overload allowed, but the repair windows take children over seats out
         self.windows = self.rounds = self.cuts = 0
         self.source = "rounded LP + repair"
 
     # ---- state
     def overflow(self) -> np.ndarray:
-        if self.problem.allow_overload:
+        if self.problem.allow_overload and not self._soft_seats:
             return np.zeros(self.problem.n_schools, dtype=np.int64)
         return np.maximum(0, self.load - self.problem.capacity)
 
@@ -380,6 +384,8 @@ class Windows:
                 if not failed or self.window_blocks >= p.n_blocks:
                     return  # nothing wider to try
                 widest = p.n_blocks if p.n_blocks <= FULL_BLOCKS else MAX_REPAIR_BLOCKS
+                if self._soft_seats and self._repair_boost >= REPAIR_BOOST:
+                    return  # overload allowed: what the widest windows cannot take out stays (it is priced)
                 if self._repair_boost < REPAIR_BOOST:
                     self._repair_boost = REPAIR_BOOST  # the same windows again, longer
                 elif self.window_blocks < widest:
@@ -438,6 +444,18 @@ class Windows:
         improve_blocks = self.window_blocks
         self.window_blocks = min(p.n_blocks, REPAIR_BLOCKS // 5 if p.contiguity else REPAIR_BLOCKS)
         self._repair()
+        if p.allow_overload and (self.load > p.capacity).any() and self.valid():
+            # overload allowed: repair windows still take children over seats out first, for at most half
+            # the time left (South Portland with Skillin closed, one piece per zone: 96 children over seats
+            # left by the chains, 32 unavoidable; the whole model minimising trips and overload at once
+            # found nothing better in 10 s)
+            deadline, self.deadline = (
+                self.deadline,
+                time.perf_counter() + SOFT_REPAIR_SHARE * self._remaining(),
+            )
+            self._soft_seats, self._repair_boost = True, 1
+            self._repair()
+            self._soft_seats, self._repair_boost, self.deadline = False, 1, deadline
         self.window_blocks = improve_blocks
         if self.valid():
             log.info(

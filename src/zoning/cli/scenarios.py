@@ -1,0 +1,129 @@
+"""Weighing changes before deciding: ``zoning scenario`` (a scenario file applied to a plan, zones drawn again)
+and ``zoning compare`` (plans side by side in one table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from ..check.metrics import summary
+from ..errors import InputError, Issue
+from ..io.inputs import read_plan_folder
+from ..io.save import csv_writer, text_writer, write_files
+from ..options import SolveOptions
+from ..publish.export import write_plan
+from ..scenarios.changes import apply_scenario, read_scenario
+from ..scenarios.compare import compare_markdown, compare_table
+from ..zones.api import assign_zones
+from ..zones.problem import DEFAULT_CANDIDATES
+from .group import main
+from .options import planner_errors
+from .report import _report
+
+
+def _base_inputs(plan_dir) -> tuple[object, object, dict]:
+    """The blocks and schools of a zones plan folder, each block's school in the plan as its current one."""
+    layers, summary = read_plan_folder(plan_dir)
+    if "blocks" not in layers or "rules" not in summary:
+        raise InputError(
+            [
+                Issue(
+                    "holds school districts drawn on schools alone: a scenario re-draws attendance zones.",
+                    "give the folder of a zoning partition plan.",
+                    file=str(plan_dir),
+                )
+            ]
+        )
+    blocks = layers["blocks"]
+    keep = [c for c in ("block_id", "name", "students") if c in blocks.columns]
+    blocks = blocks[keep + ["geometry"]].assign(current_school=blocks["school_id"].to_numpy())
+    schools = layers["schools"]
+    drop = [c for c in ("students", "utilisation", "overload") if c in schools.columns]
+    return blocks, schools.drop(columns=drop), summary
+
+
+@main.command()
+@click.argument("base_dir", type=click.Path(file_okay=False))
+@click.argument("scenario_file", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--allow-overload", is_flag=True, default=None, help="Let schools exceed their seats (minimised)."
+)
+@click.option(
+    "--max-moved", type=click.FloatRange(min=0), help="At most this many children moved from the base plan."
+)
+@click.option(
+    "--move-penalty", type=click.FloatRange(min=0), help="Metres a move costs [default: the base plan's]."
+)
+@planner_errors
+def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, seed, allow_overload, max_moved,
+             move_penalty):  # fmt: skip
+    """Apply SCENARIO_FILE (close / merge / build / expand / shrink schools, new housing: a TOML file) to the
+    zones plan in BASE_DIR and draw the zones again with the base plan's rules: children move from the base
+    plan only where the change needs it.  Writes the plan files and scenario.md (the changes, then the base
+    and the scenario side by side)."""
+    spec = read_scenario(scenario_file)
+    blocks, schools, base = _base_inputs(base_dir)
+    applied = apply_scenario(spec, blocks, schools)
+    rules = base["rules"]
+    plan = assign_zones(
+        applied.blocks,
+        applied.schools,
+        max_distance_m=rules.get("max_distance_m"),
+        move_penalty_m=rules.get("move_penalty_m", 500) if move_penalty is None else move_penalty,
+        max_moved=max_moved,
+        allow_overload=bool(rules.get("allow_overload")) if allow_overload is None else allow_overload,
+        contiguity=bool(rules.get("contiguity", True)),
+        candidates=int(rules.get("candidates_per_block", DEFAULT_CANDIDATES)),
+        options=SolveOptions(time_limit_s=time_limit, workers=workers, seed=seed),
+    )
+    title = spec.title or Path(scenario_file).stem
+    table = compare_table({"base " + Path(base_dir).name: base, title: summary(plan)})
+    text = "\n".join(
+        [f"# {title}", "", f"基于 base plan: `{base_dir}`; 情景 scenario: `{scenario_file}`", "",
+         "## 变化 changes", "", *[f"- {note}" for note in applied.notes], "", "## 对比 comparison", "",
+         compare_markdown(table),
+         "调整 children moved: against each plan's current assignment; for the scenario, the base plan (the "
+         "children of a closed school all move)."]
+    )  # fmt: skip
+    files = write_plan(
+        plan, out_dir, overwrite=overwrite, title=title, extra={"scenario.md": text_writer(text)}
+    )
+    click.echo(f"Scenario: {title}")
+    for note in applied.notes:
+        click.echo(f"- {note}")
+    _report(plan, files)
+
+
+@main.command()
+@click.argument("plan_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), help="Write compare.csv and compare.md here."
+)
+@click.option("--overwrite", is_flag=True, help="Replace compare.csv / compare.md if they exist.")
+@planner_errors
+def compare(plan_dirs, out_dir, overwrite):
+    """Plans side by side: seats short or over, children moved, mean and max distance, zones in pieces,
+    districts, quality spread and coverage, proven gap — one row per plan folder."""
+    summaries = {}
+    for folder in plan_dirs:
+        name = Path(folder).name or str(folder)
+        while name in summaries:
+            name += "'"
+        summaries[name] = read_plan_folder(folder)[1]
+    table = compare_table(summaries)
+    text = compare_markdown(table)
+    click.echo(text, nl=False)
+    if out_dir:
+        files = write_files(
+            out_dir,
+            {"compare.csv": csv_writer(pd.DataFrame(table)), "compare.md": text_writer(text)},
+            overwrite=overwrite,
+        )
+        click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))

@@ -1,0 +1,84 @@
+"""Plans side by side: one row per plan from its ``summary.json``, the figures a bureau weighs scenarios by.
+
+:func:`compare_table` takes the summaries (what ``check.metrics.summary`` returns and every plan folder holds)
+and returns a table; :func:`compare_markdown` renders it for ``compare.md`` and the terminal.  Pure functions:
+``zoning compare`` reads the folders and writes the files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["compare_table", "compare_markdown", "COLUMNS"]
+
+#: column → (heading, format) of the table, in order.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "plan": ("方案 plan", "{}"),
+    "status": ("状态 status", "{}"),
+    "gap": ("差距 proven gap", "{:.2%}"),
+    "schools": ("学校 schools", "{:,.0f}"),
+    "children": ("儿童 children", "{:,.0f}"),
+    "seats": ("学位 seats", "{:,.0f}"),
+    "seats_short": ("超额 children over seats", "{:,.0f}"),
+    "schools_over": ("超额学校 schools over", "{:,.0f}"),
+    "children_moved": ("调整 children moved", "{:,.0f}"),
+    "mean_distance_m": ("平均距离 mean m", "{:,.0f}"),
+    "max_distance_m": ("最远 max m", "{:,.0f}"),
+    "zones_in_pieces": ("不连片 zones in pieces", "{:,.0f}"),
+    "districts": ("学区 districts", "{:,.0f}"),
+    "quality_spread": ("质量差 quality spread", "{:.3f}"),
+    "coverage_rate": ("优质覆盖率 coverage", "{:.1%}"),
+}
+
+
+def compare_table(summaries: Mapping[str, dict]) -> pd.DataFrame:
+    """One row per plan (name → summary.json), the columns of :data:`COLUMNS` (NaN where a plan has no
+    such figure: zones alone have no districts, districts on schools alone no children moved)."""
+    rows = []
+    for name, s in summaries.items():
+        row: dict = {"plan": name}
+        solve = s.get("solve") or (s.get("districts") or {}).get("solve") or {}
+        row["status"] = solve.get("status")
+        row["gap"] = solve.get("gap")
+        totals = s.get("totals") or {}
+        schools = s.get("schools") or []
+        row["schools"] = totals.get("schools", len(schools) or None)
+        row["children"] = totals.get("children")
+        row["seats"] = totals.get("seats")
+        over = [float(x.get("overload") or 0.0) for x in schools]
+        row["seats_short"] = sum(over) if schools else None
+        row["schools_over"] = totals.get("schools_over_capacity")
+        row["children_moved"] = totals.get("children_moved")
+        row["mean_distance_m"] = totals.get("mean_distance_m")
+        row["max_distance_m"] = totals.get("max_distance_m")
+        row["zones_in_pieces"] = totals.get("zones_not_contiguous")
+        after = (s.get("districts") or {}).get("after") or {}
+        row["districts"] = after.get("districts")
+        row["quality_spread"] = after.get("quality_spread")
+        row["coverage_rate"] = after.get("coverage_rate")
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    numeric = [c for c in COLUMNS if c not in ("plan", "status")]
+    table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce")
+    return table
+
+
+def compare_markdown(table: pd.DataFrame, *, title: str | None = None) -> str:
+    """The table as Markdown, leaving out the columns no plan has a figure for."""
+    shown = [c for c in COLUMNS if c in ("plan", "status") or table[c].notna().any()]
+    lines = [f"# {title}", ""] if title else []
+    lines.append("| " + " | ".join(COLUMNS[c][0] for c in shown) + " |")
+    lines.append("|" + "|".join("---" if c in ("plan", "status") else "---:" for c in shown) + "|")
+    for _, row in table.iterrows():
+        cells = []
+        for c in shown:
+            value = row[c]
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                cells.append("—")
+            else:
+                cells.append(COLUMNS[c][1].format(value).replace("|", "\\|"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,240 @@
+"""Scenarios (issue 15, first step): scenario files applied to a plan's inputs, zones drawn again, plans compared."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+import zoning
+from conftest import DEMO_ARGS
+from test_cli import run
+from zoning.errors import InfeasibleError, InputError
+from zoning.io.crs import wgs84_to_gcj02
+from zoning.scenarios.changes import apply_scenario, parse_scenario
+from zoning.scenarios.compare import compare_markdown, compare_table
+
+FAST = zoning.SolveOptions(time_limit_s=5, workers=1)
+
+
+@pytest.fixture(scope="module")
+def base(portland):
+    """South Portland's plan, and its inputs with each block's school in the plan as its current one."""
+    blocks, schools = portland
+    plan = zoning.assign_zones(blocks, schools, options=FAST)
+    now = blocks.assign(
+        current_school=plan.blocks.set_index("block_id").loc[blocks["block_id"], "school_id"].to_numpy()
+    )
+    return plan, now, schools
+
+
+def _apply(text, blocks, schools):
+    return apply_scenario(parse_scenario(text, source="s.toml"), blocks, schools)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the file: every problem with its line and key
+
+
+def test_a_misspelt_table_key_and_value_are_all_reported_with_their_lines():
+    text = 'title = "t"\n\n[[clsoe]]\nschool = "Dyer"\n\n[[expand]]\nschool = "Small"\nsets = 300\n\n[[build]]\nname = "N"\nseats = "many"\n'
+    with pytest.raises(InputError) as err:
+        parse_scenario(text, source="s.toml")
+    message = str(err.value)
+    assert 'unknown entry "clsoe"' in message and 'did you mean "close"' in message
+    assert 's.toml, line 6, column "sets"' in message and 'did you mean "seats"' in message
+    assert "needs exactly one of seats, add, classes" in message
+    assert 's.toml, line 10, column "seats"' in message and "is not a number" in message
+    assert "a new school needs its place" in message
+
+
+def test_broken_toml_names_the_line():
+    with pytest.raises(InputError, match=r"s.toml, line 2: is not valid TOML"):
+        parse_scenario('[[close]]\nschool = "Dyer\n', source="s.toml")
+
+
+def test_a_school_that_is_not_in_the_plan_is_named_with_the_nearest(base):
+    _plan, blocks, schools = base
+    with pytest.raises(InputError) as err:
+        _apply('[[close]]\nschool = "Dyer Elementry School"\n\n[[shrink]]\nschool = "Brown"\nremove = 900\n',
+               blocks, schools)  # fmt: skip
+    message = str(err.value)
+    assert 's.toml, line 1, column "school"' in message and "nearest: Dyer Elementary School" in message
+    assert "removing 900 leaves fewer than none" in message  # both changes reported at once
+
+
+# ---------------------------------------------------------------------------------------------------------
+# applying: each kind of change
+
+
+def test_each_kind_of_change_applied_to_the_inputs(base):
+    _plan, blocks, schools = base
+    some = blocks["block_id"].iloc[:3].tolist()
+    text = f"""
+[[close]]
+school = "Dyer"
+[[merge]]
+schools = ["Kaler", "Brown"]
+[[build]]
+name = "新城实验小学"
+at = "{some[0]}"
+classes = 8
+[[expand]]
+school = "Small"
+add = 60
+[[shrink]]
+school = "Skillin"
+seats = 300
+[[demand]]
+blocks = {json.dumps(some)}
+add = 10
+"""
+    out = _apply(text, blocks, schools)
+    seats = out.schools.set_index("school_id")["capacity"]
+    assert "Dyer" not in seats and "Kaler" not in seats
+    assert seats["Brown"] == 260 + 240 and seats["Small"] == 300 and seats["Skillin"] == 300
+    assert seats["新城实验小学"] == 8 * 45
+    assert out.schools.geometry.iloc[-1].within(blocks.geometry.iloc[0])  # at the block's inner point
+    added = out.blocks["students"].to_numpy() - blocks["students"].to_numpy()
+    assert added[:3].tolist() == [10, 10, 10] and not added[3:].any()
+    assert len(out.notes) == 6 and out.notes[0].startswith("撤销 close Dyer Elementary School (240 seats")
+
+
+def test_new_housing_in_a_polygon_is_split_by_area_and_gcj02_points_are_converted(base):
+    _plan, blocks, schools = base
+    area = blocks.geometry.iloc[10].buffer(0.002)
+    ring = [list(xy) for xy in area.exterior.coords]
+    out = _apply(f"[[demand]]\npolygon = {json.dumps(ring)}\nadd = 100\n", blocks, schools)
+    assert out.blocks["students"].sum() == pytest.approx(blocks["students"].sum() + 100)
+    # a school read off 高德 (GCJ-02) lands on its WGS84 place; outside China GCJ-02 is WGS84
+    point = blocks.geometry.iloc[5].representative_point()
+    gx, gy = wgs84_to_gcj02(point.x, point.y)
+    text = f'[[build]]\nname = "N"\nlon = {float(gx)}\nlat = {float(gy)}\ncoords = "gcj02"\nseats = 100\n'
+    built = _apply(text, blocks, schools).schools.geometry.iloc[-1]
+    assert built.distance(point) < 1e-9
+
+
+def test_a_school_built_after_the_scenario_year_is_left_out(base):
+    _plan, blocks, schools = base
+    out = _apply('year = 2027\n[[build]]\nname = "N"\nat = "' + blocks["block_id"].iloc[0] + '"\nseats = 100\nopens = 2029\n',
+                 blocks, schools)  # fmt: skip
+    assert len(out.schools) == len(schools) and "left out" in out.notes[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# South Portland closures (issue 15, real data)
+
+
+@pytest.mark.parametrize("closed", ["Brown", "Dyer", "Small", "Kaler"])
+def test_closing_a_school_moves_its_children_and_the_checker_agrees(base, closed):
+    plan, blocks, schools = base
+    out = _apply(f'[[close]]\nschool = "{closed}"\n', blocks, schools)
+    after = zoning.assign_zones(out.blocks, out.schools, options=FAST)  # checked inside
+    theirs = after.blocks["current_school"] == closed
+    assert after.blocks.loc[theirs, "moved"].all()  # every child of the closed school moves
+    moved = after.blocks.loc[after.blocks["moved"], "students"].sum()
+    assert moved >= plan.blocks.loc[plan.blocks["school_id"] == closed, "students"].sum() - 1e-6
+    assert closed not in set(after.blocks["school_id"])
+
+
+def test_closing_skillin_is_short_of_seats_and_explained_in_numbers(base):
+    _plan, blocks, schools = base
+    out = _apply('[[close]]\nschool = "Skillin"\n', blocks, schools)
+    with pytest.raises(InfeasibleError, match="980 seats against 1,012 children"):
+        zoning.assign_zones(out.blocks, out.schools, options=FAST)
+    # asked for the least overload: at least the 32 children short, in one-piece zones (checked inside)
+    soft = zoning.assign_zones(out.blocks, out.schools, allow_overload=True, options=FAST)
+    assert soft.schools["overload"].sum() >= 1012.018 - 980 - 1e-6
+    loose = zoning.assign_zones(out.blocks, out.schools, allow_overload=True, contiguity=False, options=FAST)
+    assert loose.schools["overload"].sum() == pytest.approx(1012.018 - 980, abs=1.0)
+
+
+def test_a_cap_below_the_children_a_closure_forces_to_move_is_refused_in_numbers(base):
+    _plan, blocks, schools = base
+    out = _apply('[[close]]\nschool = "Dyer"\n', blocks, schools)
+    with pytest.raises(
+        InfeasibleError,
+        match=r"the 159 children of schools no longer in the plan must all move \(Dyer \(159\)\), more than the cap of 100",
+    ):
+        zoning.assign_zones(out.blocks, out.schools, max_moved=100, options=FAST)
+    capped = zoning.assign_zones(out.blocks, out.schools, max_moved=200, options=FAST)
+    assert capped.blocks.loc[capped.blocks["moved"], "students"].sum() <= 200 + 1e-6
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the commands
+
+
+def test_scenario_and_compare_from_the_command_line(tmp_path):
+    base_dir = tmp_path / "base"
+    assert run("partition", *DEMO_ARGS, "--out", base_dir, "--time-limit", 5, "--workers", 1).exit_code == 0
+    spec = tmp_path / "close_dyer.toml"
+    spec.write_text(
+        'title = "撤并 Dyer"\n[[close]]\nschool = "Dyer Elementary School"\n[[expand]]\nschool = "Small"\nadd = 60\n',
+        encoding="gbk",
+    )  # fmt: skip  (a Chinese editor's GBK file)
+    out = tmp_path / "dyer"
+    result = run("scenario", base_dir, spec, "--out", out, "--time-limit", 5, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    assert "撤销 close Dyer Elementary School (240 seats; its" in result.output
+    text = (out / "scenario.md").read_text(encoding="utf-8")
+    assert "| base base |" in text and "| 撤并 Dyer |" in text
+    layers = gpd.read_file(out / "plan.gpkg", layer="schools")
+    assert (
+        "Dyer" not in set(layers["school_id"])
+        and layers.set_index("school_id").loc["Small", "capacity"] == 300
+    )
+
+    result = run("compare", base_dir, out, "--out", tmp_path / "cmp")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "cmp" / "compare.csv", encoding="utf-8-sig")
+    assert table["plan"].tolist() == ["base", "dyer"] and table.loc[0, "seats"] == 1360
+    assert (
+        table.loc[1, "seats"] == 1360 - 240 + 60
+        and table.loc[1, "children_moved"] > table.loc[1, "children"] * 0.15
+    )
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[close]]\nschool = "Dyre"\n', encoding="utf-8")
+    result = run("scenario", base_dir, bad, "--out", tmp_path / "x")
+    assert result.exit_code == 1 and "nearest: Dyer" in result.output and "Traceback" not in result.output
+
+
+def test_compare_table_leaves_out_what_no_plan_has():
+    s = {"totals": {"schools": 2, "children": 10, "seats": 12, "children_moved": 1, "mean_distance_m": 500,
+                    "max_distance_m": 900, "schools_over_capacity": 0, "zones_not_contiguous": 0},
+         "solve": {"status": "optimal", "gap": 0.0}, "schools": [{"overload": 0.0}, {"overload": 0.0}]}  # fmt: skip
+    table = compare_table({"a": s, "b": s})
+    text = compare_markdown(table)
+    assert "学区 districts" not in text and "| a | optimal | 0.00% | 2 | 10 | 12 |" in text
+
+
+def test_baoan_new_school_from_a_scenario_file_with_classes(tmp_path):
+    # 第二学区 primary schools as 小区 points, junior-middle schools as schools (GBK, GCJ-02): a new school
+    # of 12 classes read off 高德 relieves the overload
+    from test_cli import _baoan_csvs
+
+    bp, sp = _baoan_csvs(tmp_path)
+    base_dir = tmp_path / "base"
+    result = run(
+        "partition", bp, sp, "--coords", "gcj02", "--allow-overload", "--out", base_dir, "--time-limit", 5
+    )
+    assert result.exit_code == 0, result.output
+    schools = gpd.read_file(base_dir / "plan.gpkg", layer="schools")
+    centre = shapely.MultiPoint(list(schools.geometry)).centroid
+    gx, gy = wgs84_to_gcj02(centre.x, centre.y)
+    spec = tmp_path / "new.toml"
+    spec.write_text(f'[[build]]\nname = "西乡第二中学"\nlon = {float(gx)}\nlat = {float(gy)}\ncoords = "gcj02"\n'
+                    f"classes = 12\nclass_size = 50\n", encoding="utf-8")  # fmt: skip
+    out = tmp_path / "new"
+    result = run("scenario", base_dir, spec, "--out", out, "--time-limit", 5)
+    assert result.exit_code == 0, result.output
+    before = json.loads((base_dir / "summary.json").read_text(encoding="utf-8"))
+    after = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    over = lambda s: sum(x["overload"] for x in s["schools"])  # noqa: E731
+    # the 600 new seats take children from the overload, as many as whole 小区 (about 270 each) fill
+    assert over(after) <= over(before) - 500
+    assert "西乡第二中学" in {x["name"] for x in after["schools"]}
