@@ -235,7 +235,9 @@ def test_map_command_redraws_in_chinese_and_keeps_the_old_map_unless_overwrite(d
     assert result.exit_code == 0, result.output
     page = (tmp_path / "map.html").read_text(encoding="utf-8")
     assert "<title>南波特兰 划片（征求意见稿）</title>" in page
-    assert f'<div class="zoning-muted">{datetime.date.today().isoformat()}</div>' in page  # the date, by default
+    assert (
+        f'<div class="zoning-muted">{datetime.date.today().isoformat()}</div>' in page
+    )  # the date, by default
     # layer names are written as JSON by the layer switcher (\\u escapes)
     assert json.dumps("现状片区") in page and "Zones today" not in page and json.dumps("学校") in page
     assert "317 小区 / blocks" in result.output and "opens offline" in result.output
