@@ -238,3 +238,53 @@ def test_baoan_new_school_from_a_scenario_file_with_classes(tmp_path):
     # the 600 new seats take children from the overload, as many as whole 小区 (about 270 each) fill
     assert over(after) <= over(before) - 500
     assert "西乡第二中学" in {x["name"] for x in after["schools"]}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the frontier of alternatives
+
+
+def test_frontier_points_trade_moves_against_trips_and_none_is_beaten(portland):
+    from zoning.scenarios.frontier import frontier, frontier_table
+
+    blocks, schools = portland
+    points = frontier(
+        blocks,
+        schools,
+        penalties_m=(0.0, 500.0, 100_000.0),
+        options=zoning.SolveOptions(time_limit_s=9, workers=1),
+    )
+    assert len(points) >= 2 and [pt.label for pt in points] == list("ABC"[: len(points)])
+    moved = [pt.children_moved for pt in points]
+    trips = [pt.mean_distance_m for pt in points]
+    assert moved == sorted(moved) and trips == sorted(trips, reverse=True)  # fewer moved, longer trips
+    for a in points:
+        for b in points:
+            assert not (
+                b is not a and b.children_moved <= a.children_moved and b.mean_distance_m < a.mean_distance_m
+            )
+        assert not zoning.plan_violations(a.plan)  # each one checked
+    table = frontier_table(points)
+    assert table["alternative"].tolist() == [pt.label for pt in points] and (table["gap"] >= 0).all()
+
+
+def test_frontier_without_current_schools_is_refused(portland):
+    from zoning.scenarios.frontier import frontier
+
+    blocks, schools = portland
+    with pytest.raises(InputError, match="no current school"):
+        frontier(blocks.drop(columns="current_school"), schools, options=FAST)
+
+
+def test_frontier_command_writes_a_plan_per_alternative(tmp_path):
+    out = tmp_path / "alt"
+    result = run(
+        "frontier", *DEMO_ARGS, "--out", out, "--time-limit", 6, "--workers", 1, "--penalties", "0,100000"
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "frontier.csv", encoding="utf-8-sig")
+    for label in table["alternative"]:
+        assert (out / label / "plan.gpkg").exists() and (out / label / "map.html").exists()
+    assert "备选方案 alternatives" in (out / "frontier.md").read_text(encoding="utf-8")
+    result = run("frontier", *DEMO_ARGS, "--out", out, "--move-penalty", 300)
+    assert result.exit_code == 2 and "--penalties" in result.output

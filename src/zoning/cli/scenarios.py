@@ -1,5 +1,6 @@
-"""Weighing changes before deciding: ``zoning scenario`` (a scenario file applied to a plan, zones drawn again)
-and ``zoning compare`` (plans side by side in one table)."""
+"""Weighing changes before deciding: ``zoning scenario`` (a scenario file applied to a plan, zones drawn again),
+``zoning compare`` (plans side by side in one table) and ``zoning frontier`` (alternatives that trade children
+moved against trips)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ import pandas as pd
 from ..check.metrics import summary
 from ..errors import InputError, Issue
 from ..io.inputs import read_plan_folder
-from ..io.save import csv_writer, text_writer, write_files
+from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
 from ..options import SolveOptions
 from ..publish.export import write_plan
 from ..scenarios.changes import apply_scenario, read_scenario
 from ..scenarios.compare import compare_markdown, compare_table
+from ..scenarios.frontier import DEFAULT_PENALTIES_M, frontier, frontier_markdown, frontier_table
 from ..zones.api import assign_zones
-from ..zones.problem import DEFAULT_CANDIDATES
+from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 from .group import main
-from .options import planner_errors
+from .options import _load, input_options, planner_errors, solve_options
 from .report import _report
 
 
@@ -127,3 +129,55 @@ def compare(plan_dirs, out_dir, overwrite):
             overwrite=overwrite,
         )
         click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))
+
+
+@main.command(name="frontier")
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.argument("schools", type=click.Path(dir_okay=False))
+@input_options
+@solve_options
+@click.option(
+    "--penalties",
+    default=",".join(f"{x:g}" for x in DEFAULT_PENALTIES_M),
+    show_default=True,
+    help="Move penalties (metres a child moved is worth) along the frontier, from shortest trips to fewest moves.",
+)
+@planner_errors
+def frontier_command(blocks, schools, penalties, **kwargs):
+    """Alternatives that trade children moved against trips: one plan per move penalty, each checked and
+    with its proven gap, none beaten by another on both; a plan folder per alternative (A = fewest moved) and
+    frontier.csv / frontier.md.  BLOCKS need a current school (--current-school-col)."""
+    out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
+    kwargs.pop("issues_file", None)
+    try:
+        values = tuple(float(x) for x in penalties.split(",") if x.strip())
+    except ValueError as err:
+        raise click.BadParameter(
+            f"{penalties!r} is not a list of metres, e.g. 0,500,2500", param_hint="--penalties"
+        ) from err
+    if kwargs.pop("move_penalty") != DEFAULT_MOVE_PENALTY_M:
+        raise click.BadParameter(
+            "the frontier varies the move penalty itself: give --penalties", param_hint="--move-penalty"
+        )
+    options = SolveOptions(time_limit_s=kwargs.pop("time_limit"), workers=kwargs.pop("workers"),
+                           seed=kwargs.pop("seed"), relative_gap=kwargs.pop("gap"))  # fmt: skip
+    rules = dict(max_distance_m=kwargs.pop("max_distance"), max_moved=kwargs.pop("max_moved"),
+                 allow_overload=kwargs.pop("allow_overload"), contiguity=kwargs.pop("contiguity"),
+                 candidates=kwargs.pop("candidates"))  # fmt: skip
+    names = [*(label for label in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(values)]), "frontier.csv", "frontier.md"]
+    prepare_out_dir(out_dir, names, overwrite=overwrite)  # refuse early, before any work
+    inputs = _load(blocks, schools, kwargs)
+    points = frontier(inputs.blocks, inputs.schools, penalties_m=values, options=options,
+                      warnings=inputs.warnings, **rules)  # fmt: skip
+    for pt in points:
+        title = f"方案 {pt.label} alternative {pt.label}: {pt.children_moved:,.0f} moved, mean {pt.mean_distance_m:,.0f} m"
+        write_plan(pt.plan, Path(out_dir) / pt.label, overwrite=overwrite, title=title)
+    table = frontier_table(points)
+    text = frontier_markdown(table)
+    files = write_files(out_dir, {"frontier.csv": csv_writer(table), "frontier.md": text_writer(text)},
+                        overwrite=overwrite)  # fmt: skip
+    click.echo(text, nl=False)
+    click.echo(f"{len(points)} alternatives of {len(values)} runs (the others were beaten on both counts).")
+    click.echo(
+        "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])
+    )

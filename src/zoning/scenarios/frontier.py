@@ -1,0 +1,162 @@
+"""A frontier of alternatives: plans that trade children moved against trips, none worse than another in both.
+
+A boundary study shows the public several alternatives.  Here they come from one rule varied along its range:
+the price of moving a child (the move penalty, in metres of travel), from "shortest trips, whoever moves"
+(0 m) to "move as few as the seats allow" (a move dearer than any trip).  Each point is a full
+``assign_zones`` run with the same rules otherwise, checked by the independent checker, with its own proven
+gap; points that another point beats on both children moved and mean trip (or equals) are dropped.
+
+:func:`frontier` returns the points; ``zoning frontier`` writes a plan folder per point and the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..check.metrics import summary
+from ..errors import InputError, Issue
+from ..options import SolveOptions
+from ..plan import Plan
+from ..zones.api import assign_zones
+
+__all__ = ["FrontierPoint", "frontier", "frontier_table", "frontier_markdown", "DEFAULT_PENALTIES_M"]
+
+log = logging.getLogger(__name__)
+
+#: Move penalties (metres of travel one child moved is worth) along the frontier: from shortest trips to
+#: fewest moves.  100 km is dearer than any trip in a city, so the last point moves as few as the seats allow.
+DEFAULT_PENALTIES_M = (0.0, 250.0, 500.0, 1_000.0, 2_500.0, 100_000.0)
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    label: str
+    move_penalty_m: float
+    plan: Plan
+    children_moved: float
+    mean_distance_m: float
+    children_over: float
+
+
+def frontier(
+    blocks: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    *,
+    penalties_m: tuple[float, ...] = DEFAULT_PENALTIES_M,
+    options: SolveOptions = SolveOptions(),
+    **rules,
+) -> list[FrontierPoint]:
+    """Plans of ``blocks`` and ``schools`` for each move penalty of ``penalties_m`` (``options.time_limit_s``
+    shared among them), the dominated ones dropped, in order of children moved (fewest first).
+
+    ``rules``: the other rules of :func:`~zoning.assign_zones` (max_distance_m, allow_overload, contiguity,
+    …), the same for every point.  Needs a current school per block (``current_school``): without one nothing
+    is moved and there is nothing to trade."""
+    if "current_school" not in blocks.columns or not blocks["current_school"].notna().any():
+        raise InputError(
+            [
+                Issue(
+                    "the blocks have no current school, so no plan moves anyone: there is no trade-off to show.",
+                    "give each block's current school (--current-school-col, or current_school in Python).",
+                    column="current_school",
+                )
+            ]
+        )
+    if "move_penalty_m" in rules:
+        raise TypeError("frontier varies move_penalty_m itself: pass penalties_m instead")
+    share = replace(options, time_limit_s=options.time_limit_s / max(1, len(penalties_m)))
+    points = []
+    for penalty in sorted(set(float(x) for x in penalties_m)):
+        plan = assign_zones(blocks, schools, move_penalty_m=penalty, options=share, **rules)
+        totals = summary(plan)["totals"]
+        over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
+        points.append(
+            FrontierPoint(
+                label="",
+                move_penalty_m=penalty,
+                plan=plan,
+                children_moved=float(totals["children_moved"]),
+                mean_distance_m=float(totals["mean_distance_m"]),
+                children_over=over,
+            )
+        )
+        log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", penalty, points[-1].children_moved,
+                 points[-1].mean_distance_m)  # fmt: skip
+    kept = _non_dominated(points)
+    kept.sort(key=lambda pt: (pt.children_moved, pt.mean_distance_m))
+    return [replace(pt, label=f"{chr(ord('A') + k)}") for k, pt in enumerate(kept)]
+
+
+def _non_dominated(points: list[FrontierPoint]) -> list[FrontierPoint]:
+    """Points no other point beats or equals on (children over seats, children moved, mean trip), one of
+    each equal set (the first, the smaller penalty)."""
+    keys = np.array([[pt.children_over, pt.children_moved, pt.mean_distance_m] for pt in points])
+    keys = np.round(keys, 3)
+    out = []
+    for k, pt in enumerate(points):
+        others = np.delete(keys, k, axis=0)
+        beaten = ((others <= keys[k]).all(axis=1) & (others < keys[k]).any(axis=1)).any()
+        same_before = (keys[:k] == keys[k]).all(axis=1).any()
+        if not beaten and not same_before:
+            out.append(pt)
+    return out
+
+
+def frontier_table(points: list[FrontierPoint]) -> pd.DataFrame:
+    """One row per point: label, move penalty, children moved, mean and max trip, children over seats,
+    zones in pieces, status and proven gap."""
+    rows = []
+    for pt in points:
+        s = summary(pt.plan)
+        rows.append(
+            {
+                "alternative": pt.label,
+                "move_penalty_m": pt.move_penalty_m,
+                "children_moved": round(pt.children_moved, 1),
+                "mean_distance_m": round(pt.mean_distance_m, 1),
+                "max_distance_m": s["totals"]["max_distance_m"],
+                "children_over_seats": round(pt.children_over, 1),
+                "zones_in_pieces": s["totals"]["zones_not_contiguous"],
+                "status": pt.plan.info.status,
+                "gap": round(pt.plan.info.gap, 6),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+_HEADINGS = {
+    "alternative": "方案 alternative",
+    "move_penalty_m": "调整代价 move penalty (m)",
+    "children_moved": "调整 children moved",
+    "mean_distance_m": "平均距离 mean m",
+    "max_distance_m": "最远 max m",
+    "children_over_seats": "超额 children over seats",
+    "zones_in_pieces": "不连片 zones in pieces",
+    "status": "状态 status",
+    "gap": "差距 proven gap",
+}
+
+
+def frontier_markdown(table: pd.DataFrame) -> str:
+    """The frontier table as Markdown (``frontier.md``)."""
+    lines = ["# 备选方案 alternatives", "", "| " + " | ".join(_HEADINGS[c] for c in table.columns) + " |"]
+    lines.append(
+        "|" + "|".join("---" if c in ("alternative", "status") else "---:" for c in table.columns) + "|"
+    )
+    for _, row in table.iterrows():
+        cells = []
+        for c in table.columns:
+            v = row[c]
+            if c == "gap":
+                cells.append(f"{float(v):.2%}")
+            elif isinstance(v, float | int | np.floating | np.integer) and not isinstance(v, bool):
+                cells.append(f"{float(v):,.0f}")
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
