@@ -288,3 +288,51 @@ def test_frontier_command_writes_a_plan_per_alternative(tmp_path):
     assert "备选方案 alternatives" in (out / "frontier.md").read_text(encoding="utf-8")
     result = run("frontier", *DEMO_ARGS, "--out", out, "--move-penalty", 300)
     assert result.exit_code == 2 and "--penalties" in result.output
+
+
+# ---------------------------------------------------------------------------------------------------------
+# stability: only the entry grade follows the new zones
+
+
+def test_phase_in_keeps_the_enrolled_in_their_seats(base):
+    from zoning.scenarios.stability import phase_in
+
+    _plan, blocks, schools = base
+    entry, left, note = phase_in(blocks, schools, entry_share=0.2)
+    assert entry["students"].sum() == pytest.approx(0.2 * blocks["students"].sum())
+    staying = (0.8 * blocks["students"]).groupby(blocks["current_school"]).sum()
+    expected = schools["capacity"] - schools["school_id"].map(staying).fillna(0)
+    assert left["capacity"].to_numpy() == pytest.approx(expected.clip(lower=0).to_numpy())
+    assert "stay at their schools" in note.message and note.severity == "warning"
+    plan = zoning.assign_zones(entry, left, options=FAST)  # checked inside
+    assert plan.blocks["students"].sum() == pytest.approx(entry["students"].sum())
+    # a school already full with the pupils who stay admits none, and the note says so
+    crowded = schools.assign(capacity=schools["capacity"].where(schools["school_id"] != "Skillin", 100))
+    _entry, left, note = phase_in(blocks, crowded, entry_share=0.2)
+    assert left.set_index("school_id").loc["Skillin", "capacity"] == 0
+    assert "admitting none: Skillin Elementary School (+" in note.message
+
+
+def test_phase_in_needs_current_schools_and_sane_entrants(base):
+    from zoning.scenarios.stability import phase_in
+
+    _plan, blocks, schools = base
+    with pytest.raises(InputError, match="no current school"):
+        phase_in(blocks.drop(columns="current_school"), schools, entry_share=0.2)
+    too_many = pd.Series(blocks["students"].to_numpy() + 1, index=blocks["block_id"])
+    with pytest.raises(InputError, match="317 block"):
+        phase_in(blocks, schools, entrants=too_many)
+
+
+def test_partition_with_an_entry_share_from_the_command_line(tmp_path):
+    result = run(
+        "partition", *DEMO_ARGS, "--entry-share", 0.2, "--out", tmp_path, "--time-limit", 5, "--workers", 1
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Entry grade only: zones drawn for the entry cohort: 202 children; the 810 already enrolled"
+        in result.output
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["totals"]["children"] == pytest.approx(202.4, abs=0.1)
+    assert any("entry cohort" in w["message"] for w in summary["warnings"])

@@ -15,6 +15,7 @@ from ..io.save import prepare_out_dir
 from ..options import SolveOptions
 from ..plan import Plan
 from ..publish.export import OUTPUT_FILES, write_plan
+from ..scenarios.stability import phase_in
 from ..zones.api import assign_zones
 from .group import main
 from .options import (
@@ -82,11 +83,17 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
     roads = None
     if roads_file:
         roads = read_roads(roads_file, coords=roads_coords, layer=roads_layer, encoding=kwargs["encoding"])
+    entry_share = kwargs.pop("entry_share", None)
     inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw) if district_kw else ())
     school_frame = _only_stage(inputs.schools, only_stage)
-    plan = assign_zones(
-        inputs.blocks, school_frame, options=options, warnings=inputs.warnings, roads=roads, **rules
-    )
+    block_frame, warnings = inputs.blocks, inputs.warnings
+    if entry_share is not None:  # the enrolled stay: zones for the entry grade, in the seats they leave
+        block_frame, zone_schools, note = phase_in(block_frame, school_frame, entry_share=entry_share)
+        click.echo(f"Entry grade only: {note.message}.")
+        warnings = (*warnings, note)
+    else:
+        zone_schools = school_frame
+    plan = assign_zones(block_frame, zone_schools, options=options, warnings=warnings, roads=roads, **rules)
     if district_kw and district_kw["n_districts"] is not None:
         _file_leads(school_frame, district_kw)
         plan = form_districts(school_frame, plan=plan, options=options, **district_kw)
@@ -101,6 +108,12 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
 @solve_options
 @road_options
 @district_options
+@click.option(
+    "--entry-share",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    help="Only the entry grade follows the new zones (e.g. 0.1667 for one of six grades); the children "
+    "already enrolled stay at their current school and keep their seats.",
+)
 @planner_errors
 def partition(blocks, schools, **kwargs):
     """Draw attendance zones (划片): every block of BLOCKS to one school of SCHOOLS.
