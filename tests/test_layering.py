@@ -47,7 +47,7 @@ WITHIN = {
     "check": ["verify", "metrics"],
     "zones": ["problem", "bound", "start", "diagnose", "model", "windows", "search", "api"],
     "districts": ["problem", "bound", "start", "diagnose", "model", "search", "api"],
-    "scenarios": ["changes", "compare", "stability", "frontier"],
+    "scenarios": ["changes", "compare", "stability", "years", "frontier"],
     "publish": ["maps", "export", "announce", "figures", "report"],
     "publish.maps": ["style", "assets", "layers", "legend", "consult", "page"],
     "cli": ["group", "options", "report", "zones", "districts", "publish", "scenarios"],

@@ -336,3 +336,54 @@ def test_partition_with_an_entry_share_from_the_command_line(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert summary["totals"]["children"] == pytest.approx(202.4, abs=0.1)
     assert any("entry cohort" in w["message"] for w in summary["warnings"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# demand over several years
+
+
+def test_one_plan_within_seats_in_every_year_and_the_breaks_of_another(base):
+    from zoning.scenarios.years import peak_demand, year_breaks, year_loads
+
+    plan, blocks, schools = base
+    grown = blocks.assign(y1=blocks["students"], y2=blocks["students"] * 1.2)
+    years = {"2026": "y1", "2027": "y2"}
+    peak, note = peak_demand(grown, years)
+    assert peak["students"].sum() == pytest.approx(1.2 * blocks["students"].sum())
+    assert "largest cohort of 2026-2027" in note
+    # today's plan in 2027: 1,214 children for 1,360 seats, but Skillin's zone alone outgrows its 380 seats
+    loads = year_loads(plan.assignment, grown, schools, years)
+    breaks = year_breaks(loads)
+    assert breaks and all(line.startswith("2027: ") for line in breaks)
+    skillin = loads[(loads["year"] == "2027") & (loads["school_id"] == "Skillin")].iloc[0]
+    assert skillin["over"] == pytest.approx(max(0.0, skillin["children"] - 380), abs=0.1)
+    assert f"2027: Skillin Elementary School short {skillin['over']:,.0f} seats" in breaks[0]
+    # a plan drawn on the peaks keeps every school within seats in both years
+    planned = zoning.assign_zones(peak, schools, options=FAST)
+    assert not year_breaks(year_loads(planned.assignment, grown, schools, years))
+
+
+def test_years_from_the_command_line(tmp_path):
+    blocks = gpd.read_file(DEMO_ARGS[0])
+    blocks["c2026"] = blocks["students_k4"]
+    blocks["c2027"] = blocks["students_k4"] * 1.15
+    path = tmp_path / "years.geojson"
+    blocks.to_file(path)
+    args = [
+        path,
+        DEMO_ARGS[1],
+        *DEMO_ARGS[2:],
+        "--years",
+        "2026=c2026,2027=c2027",
+        "--time-limit",
+        5,
+        "--workers",
+        1,
+    ]
+    result = run("partition", *args, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "largest cohort of 2026-2027" in result.output and "fullest school" in result.output
+    loads = pd.read_csv(tmp_path / "out" / "years.csv", encoding="utf-8-sig")
+    assert set(loads["year"]) == {2026, 2027} and (loads["over"] == 0).all()
+    result = run("partition", *args[:-4], "--years", "2026=c2026,2027=nope", "--out", tmp_path / "bad")
+    assert result.exit_code == 1 and "nope" in result.output and "Traceback" not in result.output

@@ -111,12 +111,13 @@ def _columns(kwargs: dict, prefix: str) -> dict[str, str]:
     return out
 
 
-def _load(blocks, schools, kwargs, keep=()):
+def _load(blocks, schools, kwargs, keep=(), block_keep=()):
     coords = kwargs.pop("coords")
     return load_inputs(
         blocks,
         schools,
         school_keep=keep,
+        block_keep=block_keep,
         block_columns=_columns(kwargs, "block_col_"),
         school_columns=_columns(kwargs, "school_col_"),
         blocks_coords=kwargs.pop("blocks_coords") or coords,

@@ -9,13 +9,15 @@ import shlex
 import click
 
 from ..districts.api import form_districts
+from ..errors import Issue
 from ..io.datasets import get_path
 from ..io.inputs import read_roads
-from ..io.save import prepare_out_dir
+from ..io.save import csv_writer, prepare_out_dir
 from ..options import SolveOptions
 from ..plan import Plan
 from ..publish.export import OUTPUT_FILES, write_plan
 from ..scenarios.stability import phase_in
+from ..scenarios.years import parse_years, peak_demand, year_breaks, year_loads
 from ..zones.api import assign_zones
 from .group import main
 from .options import (
@@ -84,9 +86,18 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
     if roads_file:
         roads = read_roads(roads_file, coords=roads_coords, layer=roads_layer, encoding=kwargs["encoding"])
     entry_share = kwargs.pop("entry_share", None)
-    inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw) if district_kw else ())
+    years = parse_years(kwargs.pop("years")) if kwargs.get("years") else None
+    kwargs.pop("years", None)
+    if years and entry_share is not None:
+        raise click.BadParameter("give --years or --entry-share, not both (yet)", param_hint="--years")
+    inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw) if district_kw else (),
+                   block_keep=list(years.values()) if years else ())  # fmt: skip
     school_frame = _only_stage(inputs.schools, only_stage)
     block_frame, warnings = inputs.blocks, inputs.warnings
+    if years:  # one plan within seats in every year: drawn on each block's largest cohort
+        block_frame, note = peak_demand(block_frame, years)
+        click.echo(f"Years: {note}.")
+        warnings = (*warnings, Issue(note, "", severity="warning"))
     if entry_share is not None:  # the enrolled stay: zones for the entry grade, in the seats they leave
         block_frame, zone_schools, note = phase_in(block_frame, school_frame, entry_share=entry_share)
         click.echo(f"Entry grade only: {note.message}.")
@@ -97,8 +108,31 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
     if district_kw and district_kw["n_districts"] is not None:
         _file_leads(school_frame, district_kw)
         plan = form_districts(school_frame, plan=plan, options=options, **district_kw)
-    files = write_plan(plan, out_dir, overwrite=overwrite, title=title)
+    extra = {}
+    if years:
+        loads = year_loads(plan.assignment, inputs.blocks, zone_schools, years)
+        extra["years.csv"] = csv_writer(loads)
+        _report_years(loads, inputs.blocks, zone_schools, years)
+    files = write_plan(plan, out_dir, overwrite=overwrite, title=title, extra=extra)
     return plan, files
+
+
+def _report_years(loads, blocks, schools, years) -> None:
+    """Every school within seats in every year, or the breaks; and the breaks of today's zones."""
+    breaks = year_breaks(loads)
+    worst = loads.groupby("year").apply(lambda t: (t["children"] / t["seats"]).max(), include_groups=False)
+    click.echo("Years: " + "; ".join(f"{y}: fullest school {100 * u:.0f} %" for y, u in worst.items()))
+    for line in breaks:
+        click.echo(f"  over seats under this plan: {line}")
+    if "current_school" in blocks.columns and blocks["current_school"].notna().any():
+        today = year_breaks(
+            year_loads(blocks.set_index("block_id")["current_school"], blocks, schools, years)
+        )
+        missing = int(blocks["current_school"].isna().sum())
+        left_out = f" ({missing} block(s) without a current school not counted)" if missing else ""
+        click.echo(f"Today's zones in those years: {len(today)} break(s){left_out}" + (":" if today else "."))
+        for line in today[:10]:
+            click.echo(f"  {line}")
 
 
 @main.command()
@@ -108,6 +142,13 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
 @solve_options
 @road_options
 @district_options
+@click.option(
+    "--years",
+    default=None,
+    metavar="YEAR=COL,…",
+    help="Children per year from these block columns (e.g. 2026=c2026,2027=c2027): one plan within seats "
+    "in every year; years.csv gives every school's load per year.",
+)
 @click.option(
     "--entry-share",
     type=click.FloatRange(min=0, max=1, min_open=True),

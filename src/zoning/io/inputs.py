@@ -73,6 +73,11 @@ def read_blocks(
     """
     raw = read_table(path, layer=layer, encoding=encoding)
     frame, _logged_warnings = check_blocks(raw, columns=columns, coords=coords, per_1000_rate=per_1000_rate)
+    return _kept(raw, frame, keep)
+
+
+def _kept(raw: RawTable, frame: gpd.GeoDataFrame, keep: Sequence[str]) -> gpd.GeoDataFrame:
+    """``frame`` (checked blocks, one row per row of ``raw``) with the further headers ``keep`` of the file."""
     kept = {}
     for given in dict.fromkeys(str(h) for h in keep):
         header = _header(raw, given, fix="check the spelling, or leave it out of keep.")
@@ -178,14 +183,15 @@ def load_inputs(
     per_1000_rate: float | None = None,
     class_size: int | None = None,
     school_keep: Sequence[str] = (),
+    block_keep: Sequence[str] = (),
     blocks_layer: str | None = None,
     schools_layer: str | None = None,
     encoding: str | None = None,
 ) -> Inputs:
     """Both files, validated and cross-checked; one InputError lists the problems of both.
 
-    ``school_keep`` names further headers of the schools file copied into the schools frame (see
-    :func:`read_schools`); schools always need a capacity here.
+    ``school_keep`` / ``block_keep`` name further headers of the files copied into the frames (see
+    :func:`read_schools`, :func:`read_blocks`); schools always need a capacity here.
     """
     issues: list[Issue] = []
     warnings: list[Issue] = []
@@ -212,7 +218,10 @@ def load_inputs(
     ):
         log.info("reading %s", os.fspath(path))
         try:
-            frame, found = check(read_table(path, layer=layer, encoding=encoding), **options)
+            raw = read_table(path, layer=layer, encoding=encoding)
+            frame, found = check(raw, **options)
+            if check is check_blocks and block_keep:
+                frame = _kept(raw, frame, block_keep)
             frames.append(frame)
             warnings += found
         except InputError as err:
