@@ -387,3 +387,23 @@ def test_years_from_the_command_line(tmp_path):
     assert set(loads["year"]) == {2026, 2027} and (loads["over"] == 0).all()
     result = run("partition", *args[:-4], "--years", "2026=c2026,2027=nope", "--out", tmp_path / "bad")
     assert result.exit_code == 1 and "nope" in result.output and "Traceback" not in result.output
+
+
+def test_locked_blocks_go_to_their_school_and_bad_locks_are_refused(base):
+    plan, blocks, schools = base
+    brown = plan.blocks.loc[plan.blocks["school_id"] == "Brown", "block_id"]
+    some = [b for b in brown if b not in set(plan.schools.get("block_id", []))][:3]
+    out = _apply(f'[[lock]]\nblocks = {json.dumps(some)}\nschool = "Kaler"\n', blocks, schools)
+    assert out.notes[0] == "锁定 lock 3 block(s) to Kaler Elementary School"
+    locked = zoning.assign_zones(out.blocks, out.schools, options=FAST)  # the checker verifies the locks
+    assert (locked.blocks.set_index("block_id").loc[some, "school_id"] == "Kaler").all()
+    # the block a school stands in cannot be locked to another school (its zone holds its own block)
+    from zoning.geo.graph import school_anchors
+
+    own = int(school_anchors(blocks.to_crs(3857).geometry, schools.to_crs(3857).geometry)[0])
+    bad = blocks.assign(locked_school=[None] * len(blocks))
+    bad.loc[own, "locked_school"] = "Kaler"
+    with pytest.raises(InputError, match="is locked to Kaler, but Brown Elementary School stands in it"):
+        zoning.assign_zones(bad, schools, options=FAST)
+    with pytest.raises(InputError, match="nearest: Kaler"):
+        _apply(f'[[lock]]\nblocks = {json.dumps(some)}\nschool = "Kalr"\n', blocks, schools)

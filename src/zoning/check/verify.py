@@ -111,6 +111,10 @@ def _zone_violations(plan: Plan) -> list[str]:
         far = [ids[i] for i in np.flatnonzero(dist > max_d + 0.5) if i not in anchor_blocks]
         if far:
             bad.append(f"{len(far)} block(s) are further than {max_d:g} m from their school, e.g. {far[:3]}")
+    if "locked_school" in blocks:  # a scenario's [[lock]]: these blocks go to that school whatever
+        for k, lock in enumerate(blocks["locked_school"].to_numpy()):
+            if not _blank(lock) and str(lock) != str(school_of[k]):
+                bad.append(f"block {ids[k]} is locked to {lock} but the plan sends it to {school_of[k]}")
     current = blocks["current_school"].to_numpy() if "current_school" in blocks else [None] * len(ids)
     name_to_id = dict(zip(schools["name"], schools["school_id"]))
     # a current school given but no longer in the plan (closed in a scenario): its blocks move

@@ -29,6 +29,10 @@ A scenario is a small TOML file, never a hand-edited copy of the data::
     add = 40                          # children: to each block, or split by area inside a polygon
     # rate = 0.2                      # or: +20 % in those blocks
 
+    [[lock]]                          # 锁定: these blocks go to this school whatever the rest does
+    blocks = ["230050031003000"]
+    school = "Kaler"
+
 :func:`parse_scenario` reads the text (every problem with its line and key, a misspelt school named with the
 nearest ones), :func:`apply_scenario` returns new blocks and schools and one line per change in the planner's
 words.  Pure functions: the file is read by ``io.files.read_text``.
@@ -61,6 +65,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "expand": (("school",), ("seats", "add", "classes", "class_size")),
     "shrink": (("school",), ("seats", "remove", "classes", "class_size")),
     "demand": ((), ("blocks", "polygon", "coords", "add", "rate")),
+    "lock": (("blocks", "school"), ()),
 }
 _TOP_KEYS = ("title", "year", *KINDS)
 #: Children per class when seats are given as classes (招生班数 × 45, the primary 大班额 limit).
@@ -439,7 +444,20 @@ def _demand(change: Change, blocks, schools, _scenario):
     return blocks, schools, f"需求 demand {where}: {_n(before)} → {_n(students[rows].sum())} children"
 
 
+def _lock(change: Change, blocks, schools, _scenario):
+    p = change.params
+    j = _find_school(schools, p["school"], "school")
+    given = p["blocks"] if isinstance(p["blocks"], list) else [p["blocks"]]
+    rows = _find_blocks(blocks, given, "blocks")
+    blocks = blocks.copy()
+    if "locked_school" not in blocks:
+        blocks["locked_school"] = pd.Series([None] * len(blocks), index=blocks.index, dtype=object)
+    blocks.loc[blocks.index[rows], "locked_school"] = str(schools["school_id"].iloc[j])
+    return blocks, schools, f"锁定 lock {len(rows)} block(s) to {schools['name'].iloc[j]}"
+
+
 _APPLY = {
+    "lock": _lock,
     "close": _close,
     "merge": _merge,
     "build": _build,

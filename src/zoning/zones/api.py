@@ -120,6 +120,7 @@ def assign_zones(
                 severity="warning",
             )
         )
+    _check_locks(blocks_m, schools_m, anchors if contiguity else None, max_distance_m)
     gone = _current_school_gone(blocks_m, schools_m)
     forced = float(blocks_m.loc[gone, "students"].sum())
     if max_moved is not None and gone.any():
@@ -173,6 +174,38 @@ def assign_zones(
     )
     check_plan(plan)
     return plan
+
+
+def _check_locks(blocks: pd.DataFrame, schools: pd.DataFrame, anchors, max_distance_m) -> None:
+    """Blocks locked to a school (``locked_school``): the school exists, no other school stands in the block
+    (with one piece per zone it is that school's), and it lies within the maximum distance."""
+    if "locked_school" not in blocks or not blocks["locked_school"].notna().any():
+        return
+    ids = schools["school_id"].astype(str).to_numpy()
+    row_of = {sid: j for j, sid in enumerate(ids)}
+    issues = []
+    for i in np.flatnonzero(blocks["locked_school"].notna().to_numpy()):
+        sid, bid = str(blocks["locked_school"].iloc[i]), blocks["block_id"].iloc[i]
+        j = row_of.get(sid)
+        if j is None:
+            issues.append(Issue(f"block {bid} is locked to {sid}, which is not a school of the plan.",
+                                "lock it to one of the schools, or leave the lock out.", column="locked_school"))  # fmt: skip
+            continue
+        if anchors is not None:
+            others = np.flatnonzero((np.asarray(anchors) == i) & (np.arange(len(ids)) != j))
+            if len(others):
+                issues.append(Issue(f"block {bid} is locked to {sid}, but {schools['name'].iloc[others[0]]} stands "
+                                    "in it (its zone holds its own block).", "lock another block, or turn off --contiguity.",
+                                    column="locked_school"))  # fmt: skip
+                continue
+        if max_distance_m is not None:
+            d = float(blocks.geometry.iloc[i].representative_point().distance(schools.geometry.iloc[j]))
+            if d > max_distance_m:
+                issues.append(Issue(f"block {bid} is locked to {sid}, {d:,.0f} m away, beyond the maximum distance "
+                                    f"of {max_distance_m:,.0f} m.", "raise --max-distance or leave the lock out.",
+                                    column="locked_school"))  # fmt: skip
+    if issues:
+        raise InputError(issues)
 
 
 def _current_school_gone(blocks: pd.DataFrame, schools: pd.DataFrame) -> np.ndarray:

@@ -90,6 +90,9 @@ class ZoneProblem:
     #: (A,) scaled seats block i takes at school j when they differ by school (the generalised assignment
     #: problem); None: a block takes ``students[i]`` seats wherever it goes (every attendance zone)
     arc_load: np.ndarray | None = None
+    #: (N,) school index each block is locked to (a scenario's [[lock]]: it goes there whatever), -1 where
+    #: free; None when no block is locked.  A locked block has that one candidate arc and never grows others.
+    locked: np.ndarray | None = None
 
     @property
     def travel(self) -> str:
@@ -178,6 +181,10 @@ class ZoneProblem:
             raise ValueError("the candidate arcs of a problem with per-pair loads are fixed")
         arc_block = np.asarray(arc_block, dtype=np.int64)
         arc_school = np.asarray(arc_school, dtype=np.int64)
+        if self.locked is not None:  # a locked block keeps its one arc
+            lock = self.locked[arc_block]
+            keep = (lock < 0) | (lock == arc_school)
+            arc_block, arc_school = arc_block[keep], arc_school[keep]
         if self.roads is None:
             dist = _distances(self.block_xy, self.school_xy, arc_block, arc_school)
         else:
@@ -226,6 +233,10 @@ class ZoneProblem:
         anchor = self.anchor[schools]
         anchor = np.where(anchor >= 0, bmap[np.maximum(anchor, 0)], -1)
         cur = self.current[blocks]
+        locked = None
+        if self.locked is not None:
+            lock = self.locked[blocks]
+            locked = np.where(lock >= 0, smap[np.maximum(lock, 0)], -1)
         whole = not np.any(fixed_load > 0)
         return replace(
             self,
@@ -238,6 +249,7 @@ class ZoneProblem:
             edges=bmap[e],
             anchor=anchor,
             current=np.where(cur >= 0, smap[np.maximum(cur, 0)], -1),
+            locked=locked,
             block_xy=self.block_xy[blocks],
             school_xy=self.school_xy[schools],
             arc_block=bmap[self.arc_block[arcs]],
@@ -286,6 +298,8 @@ class ZoneProblem:
         blocks = np.asarray(blocks, dtype=np.int64)
         if self.contiguity:
             blocks = blocks[self.anchored_school[blocks] < 0]
+        if self.locked is not None:
+            blocks = blocks[self.locked[blocks] < 0]
         if not len(blocks):
             return self  # nothing may grow here (only schools' own blocks): the caller looks wider
         per_block = np.bincount(self.arc_block, minlength=self.n_blocks)[blocks]
@@ -377,6 +391,12 @@ def build_zone_problem(
         for i, value in enumerate(blocks["current_school"].to_numpy()):
             if isinstance(value, str) and value in index_of:
                 current[i] = index_of[value]
+    locked = None
+    if "locked_school" in blocks and blocks["locked_school"].notna().any():
+        locked = np.full(len(blocks), -1, dtype=np.int64)
+        for i, value in enumerate(blocks["locked_school"].to_numpy()):
+            if isinstance(value, str) and value in index_of:
+                locked[i] = index_of[value]
 
     block_xy = shapely.get_coordinates(blocks.geometry.representative_point().values)
     school_xy = shapely.get_coordinates(schools.geometry.values)
@@ -398,6 +418,9 @@ def build_zone_problem(
     network = None
     if roads is not None:
         network = roads if isinstance(roads, RoadNetwork) else build_road_network(roads)
+    if locked is not None:  # a locked block's one arc, however far
+        must_i.append(np.flatnonzero(locked >= 0))
+        must_j.append(locked[locked >= 0])
     must = (np.concatenate(must_i), np.concatenate(must_j))
     ai, aj = candidate_arcs(
         block_xy,
@@ -440,6 +463,7 @@ def build_zone_problem(
         contiguity=contiguity,
         k=k,
         roads=network,
+        locked=locked,
     )
     problem = problem.with_arcs(ai, aj)
     if network is not None:
