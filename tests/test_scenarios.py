@@ -190,6 +190,10 @@ def test_scenario_and_compare_from_the_command_line(tmp_path):
 
     result = run("compare", base_dir, out, "--out", tmp_path / "cmp")
     assert result.exit_code == 0, result.output
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    start = page.index("base_layers : {")
+    switch = page[start : page.index("}", start)]  # every plan's zones, one at a time
+    assert '"base" : zoning_geo_json' in switch and '"dyer" : zoning_geo_json' in switch
     table = pd.read_csv(tmp_path / "cmp" / "compare.csv", encoding="utf-8-sig")
     assert table["plan"].tolist() == ["base", "dyer"] and table.loc[0, "seats"] == 1360
     assert (

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import geopandas as gpd
 import pandas as pd
 
 from ..check.metrics import summary
@@ -15,6 +16,7 @@ from ..io.inputs import read_plan_folder
 from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
 from ..options import SolveOptions
 from ..publish.export import write_plan
+from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
 from ..scenarios.compare import compare_markdown, compare_table
 from ..scenarios.frontier import DEFAULT_PENALTIES_M, frontier, frontier_markdown, frontier_table
@@ -112,20 +114,30 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
 @planner_errors
 def compare(plan_dirs, out_dir, overwrite):
     """Plans side by side: seats short or over, children moved, mean and max distance, zones in pieces,
-    districts, quality spread and coverage, proven gap — one row per plan folder."""
-    summaries = {}
+    districts, quality spread and coverage, proven gap — one row per plan folder; with --out also one map
+    (compare.html) with every plan's zones as a layer to switch to."""
+    summaries, drawn = {}, {}
     for folder in plan_dirs:
         name = Path(folder).name or str(folder)
         while name in summaries:
             name += "'"
-        summaries[name] = read_plan_folder(folder)[1]
+        layers, summaries[name] = read_plan_folder(folder)
+        blocks = layers.get("blocks")
+        if blocks is None:  # districts drawn on schools alone
+            blocks = gpd.GeoDataFrame({c: [] for c in BLOCK_COLUMNS}, geometry=[], crs=4326)
+        drawn[name] = (blocks, layers["zones"], layers["schools"])
     table = compare_table(summaries)
     text = compare_markdown(table)
     click.echo(text, nl=False)
     if out_dir:
+        page = to_html(compare_map(drawn, title=" · ".join(drawn)))
         files = write_files(
             out_dir,
-            {"compare.csv": csv_writer(pd.DataFrame(table)), "compare.md": text_writer(text)},
+            {
+                "compare.csv": csv_writer(pd.DataFrame(table)),
+                "compare.md": text_writer(text),
+                "compare.html": text_writer(page),
+            },
             overwrite=overwrite,
         )
         click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))

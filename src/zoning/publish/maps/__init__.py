@@ -6,7 +6,7 @@ May import: every package before ``publish``, and folium / branca, which only ``
 
 from __future__ import annotations
 
-from .page import TILES_CRS, to_html, zone_map
+from .page import TILES_CRS, compare_map, to_html, zone_map
 
 # The constants, importable from here as before the split.
 from .style import (  # noqa: F401
@@ -32,4 +32,4 @@ from .style import (  # noqa: F401
     tr,
 )
 
-__all__ = ["zone_map", "to_html", "language", "tr", "LANGS", "TILES_CRS"]
+__all__ = ["zone_map", "compare_map", "to_html", "language", "tr", "LANGS", "TILES_CRS"]

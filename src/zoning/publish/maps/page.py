@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 import folium
 import geopandas as gpd
@@ -66,6 +66,7 @@ from .style import (
     COORD_DECIMALS,
     DISTRICT_COLUMNS,
     LANGS,
+    PALETTE,
     SCHOOL_COLUMNS,
     UNASSIGNED_COLOUR,
     ZONE_COLUMNS,
@@ -82,7 +83,7 @@ from .style import (
 #: Coordinate systems of tile servers: WGS84 (OpenStreetMap, 天地图) or GCJ-02 (高德 AMap, 腾讯 Tencent).
 TILES_CRS = ("wgs84", "gcj02")
 
-__all__ = ["zone_map", "to_html"]
+__all__ = ["zone_map", "compare_map", "to_html"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,9 +145,10 @@ def zone_map(
 
 
 def _draw(
-    blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
+    blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date, zones_name=None
 ) -> folium.Map:
-    """The map of :func:`zone_map` (inside ``style.language``: every label in the map's language)."""
+    """The map of :func:`zone_map` (inside ``style.language``: every label in the map's language);
+    ``zones_name``: the zones are one base layer of several, under that name (:func:`compare_map`)."""
     order = _school_order(schools, zones, blocks)
     names = _school_names(schools, zones)
     stats = _zone_stats(zones)
@@ -210,8 +212,8 @@ def _draw(
         geoms["zones"],
         colours,
         district_of,
-        layer_name=tr("调整后片区", "Proposed zones") if before_after else None,
-        overlay=not before_after,
+        layer_name=zones_name or (tr("调整后片区", "Proposed zones") if before_after else None),
+        overlay=not (before_after or zones_name),
     ).add_to(m)
     if before_after:
         _zone_layer(
@@ -276,6 +278,39 @@ def _draw(
         len(schools),
         f" (city scale: simplified, blocks from zoom {BLOCK_MIN_ZOOM})" if city_scale else "",
     )
+    return m
+
+
+def compare_map(
+    plans: Mapping[str, tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]],
+    *,
+    title: str = "Plans compared",
+    lang: str = "both",
+) -> folium.Map:
+    """One map of several plans (name → (blocks, zones, schools)): the first drawn in full (blocks, schools,
+    search, popups), every plan's zones a base layer to switch to, each school in the same colour in all of
+    them (schools the first plan lacks take the next colours).  The frames may be in any CRS."""
+    if not plans:
+        raise InputError([Issue("no plan to draw.", "give one plan folder or more.")])
+    names = list(plans)
+    blocks, zones, schools = plans[names[0]]
+    _check_inputs(blocks, zones, schools, None, None, None, "wgs84", lang)
+    with language(lang):
+        m = _draw(blocks, zones, schools, title, None, None, None, "wgs84", len(blocks) > CITY_SCALE_BLOCKS,
+                  None, zones_name=names[0])  # fmt: skip
+        colours = _zone_colours(_school_order(schools, zones, blocks), zones)
+        for name in names[1:]:
+            _b, other, _s = plans[name]
+            for sid in other["school_id"]:
+                colours.setdefault(sid, PALETTE[len(colours) % len(PALETTE)])
+            _zone_layer(
+                other, _to_lonlat(other), colours, None, layer_name=name, overlay=False, show=False
+            ).add_to(m)
+        # the layer switcher's script names every layer: it must come after theirs
+        for key, child in list(m._children.items()):
+            if isinstance(child, folium.LayerControl):
+                del m._children[key]
+                m.add_child(child, name=key)
     return m
 
 
