@@ -116,10 +116,7 @@ def read_table(
         else:
             fix = f"save it as {_SUPPORTED}."
         raise InputError([Issue(f'unknown file type "{p.suffix or "(no extension)"}".', fix, file=name)])
-    if not p.exists():
-        raise InputError([Issue("file not found.", "check the folder and the file name.", file=name)])
-    if p.is_dir():
-        raise InputError([Issue("is a folder, not a file.", f"name a {_SUPPORTED} file.", file=name)])
+    _must_be_file(p, name, f"name a {_SUPPORTED} file.")
     if suffix in (".csv", ".txt"):
         return _read_csv(p, name, encoding)
     if suffix in (".xlsx", ".xlsm"):
@@ -135,15 +132,20 @@ def load_text(path: str | os.PathLike[str], *, what: str, suffixes: tuple[str, .
     if p.suffix.lower() not in suffixes:
         fix = f"give {what} as a {' / '.join(suffixes)} file."
         raise InputError([Issue(f'unknown file type "{p.suffix or "(no extension)"}".', fix, file=name)])
-    if not p.exists():
-        raise InputError([Issue("file not found.", "check the folder and the file name.", file=name)])
-    if p.is_dir():
-        raise InputError([Issue("is a folder, not a file.", f"name {what} file.", file=name)])
+    _must_be_file(p, name, f"name {what} file.")
     try:
         data = p.read_bytes()
     except OSError as err:
         raise _unreadable(name, what, err, "check that the file is readable.") from err
     return _decode(data, name, None)[0]
+
+
+def _must_be_file(p: Path, name: str, fix_folder: str) -> None:
+    """Refuse a path that is missing or a folder (``fix_folder``: what to name instead)."""
+    if not p.exists():
+        raise InputError([Issue("file not found.", "check the folder and the file name.", file=name)])
+    if p.is_dir():
+        raise InputError([Issue("is a folder, not a file.", fix_folder, file=name)])
 
 
 def _unreadable(name: str, what: str, err: BaseException, fix: str) -> InputError:
