@@ -268,3 +268,16 @@ def test_district_flags_that_cannot_work_are_explained():
     assert r.exit_code == 2 and "--districts K" in r.output
     r = run("districts", *BAOAN_ARGS, "--districts", 4, "--min-coverage", "120%", "--out", "never")
     assert r.exit_code == 2
+
+
+def test_progress_lines_when_not_a_terminal_and_none_with_quiet(tmp_path):
+    # issue 16: a long solve says how far it is (a line redrawn in place on a terminal; here, plain lines)
+    result = run("partition", *DEMO_ARGS, "--out", tmp_path / "a", "--time-limit", 4, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("progress: [")]
+    assert lines and "best plan" in lines[-1] and "proven within" in lines[-1]
+    final = float(re.search(r"proven within ([\d.]+) %", lines[-1]).group(1))
+    summary_gap = float(re.search(r"Plan: .*gap ([\d.]+) %", result.output).group(1))
+    assert abs(final - summary_gap) < 0.006  # the last progress line agrees with the plan's summary
+    quiet = run("-q", "partition", *DEMO_ARGS, "--out", tmp_path / "b", "--time-limit", 4, "--workers", 1)
+    assert quiet.exit_code == 0 and "progress: " not in quiet.output and "warning:" not in quiet.output

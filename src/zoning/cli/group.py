@@ -8,32 +8,75 @@ how to fix it), 2 bad flags (click's usage errors).  No traceback reaches the pl
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from importlib.metadata import version as _version
 
 import click
 
+#: Seconds between two progress lines when the output is not a terminal (a log file, CI).
+PROGRESS_EVERY_S = 5.0
+
 
 class _Handler(logging.Handler):
+    """Prints the library's messages on stderr: warnings always, progress as one line redrawn in place on a
+    terminal (plain lines every ``PROGRESS_EVERY_S`` seconds otherwise), other detail with -v."""
+
+    def __init__(self, verbose: int):
+        super().__init__()
+        self.verbose = verbose
+        self.terminal = sys.stderr.isatty()
+        self.open_line = False  # a progress line is drawn and not yet ended
+        self.last = -float("inf")
+        self.shown = ""  # the last progress line printed (not printed twice)
+
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
+        progress = getattr(record, "progress", None)
+        if progress is not None and not self.verbose:
+            self._progress(progress)
+            return
+        if record.levelno < logging.WARNING and not self.verbose:
+            return
+        self._end_line()
         if record.levelno >= logging.WARNING:
             click.secho(f"warning: {msg}", err=True, fg="yellow")
         else:
             click.echo(msg, err=True)
 
+    def _progress(self, p: dict) -> None:
+        text = (f"[{p['elapsed_s']:.0f}/{p['limit_s']:.0f} s] best plan {p['best']:,.1f} {p['unit']}, "
+                f"proven within {100 * p['gap']:.2f} %")  # fmt: skip
+        if self.terminal:
+            click.echo(f"\r{text}\033[K", err=True, nl=False)
+            self.open_line = True
+            if p["done"]:
+                self._end_line()
+            return
+        now = time.monotonic()
+        if (p["done"] or now - self.last >= PROGRESS_EVERY_S) and text != self.shown:
+            click.echo(f"progress: {text}", err=True)
+            self.last, self.shown = now, text
+
+    def _end_line(self) -> None:
+        if self.open_line:
+            click.echo("", err=True)
+            self.open_line = False
+
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger("zoning")
-    root.handlers[:] = [_Handler()]
+    root.handlers[:] = [_Handler(verbose)]
     root.propagate = False
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    # progress records are INFO: they pass without -v (the handler keeps the rest of INFO for -v)
+    level = logging.ERROR if quiet else (logging.INFO, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     root.setLevel(level)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version("zoning"), prog_name="zoning")
-@click.option("-v", "--verbose", count=True, help="More detail: -v progress, -vv solver log.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("-v", "--verbose", count=True, help="More detail: -v every step, -vv the solver's log.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors (no progress line, no warnings).")
 def main(verbose: int, quiet: bool) -> None:
     """zoning: school attendance zones (划片) and school districts (学区) for education bureaus."""
     _setup_logging(verbose, quiet)

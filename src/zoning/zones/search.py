@@ -136,6 +136,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
             time.perf_counter() - t0,
         )
     search.repair()
+    search.progress()  # the first plan keeping every rule
     # the bound only when its share of the time holds a few evaluations of the knapsacks
     room = BOUND_SHARE * search._remaining() > 3 * KNAPSACK_S_PER_ARC * len(problem.arc_block)
     if relaxed is not None and room and search.valid() and not search.gap_closed():
@@ -151,6 +152,8 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     seconds = time.perf_counter() - t0
     if not search.valid():
         raise _no_plan(problem, search, bound, options)
+    search.lp_bound = max(search.lp_bound, bound)
+    search.progress(done=True)
     best = search.assign
     best_obj = objective(problem, best)
     bound = min(bound, float(best_obj))

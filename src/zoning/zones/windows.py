@@ -296,7 +296,36 @@ class Windows:
         self.version[changed] += 1
         if remember:
             self.solved[self._key(job.seed, schools)] = self._signature(schools)
+        self.progress()
         return True
+
+    def progress(self, done: bool = False) -> None:
+        """A progress record (the CLI draws it as one line on a terminal): seconds of the limit, the best
+        plan keeping every rule, the bound and the gap.  Nothing while the plan still breaks a rule."""
+        if not self.valid():
+            return
+        p = self.problem
+        bound = max(self.lp_bound, self.bound)
+        gap = 0.0 if self.cost <= 0 else max(0.0, (self.cost - bound) / self.cost)
+        limit = self.options.time_limit_s
+        elapsed = min(limit, max(0.0, limit - self._remaining()))
+        log.info(
+            "progress: %.0f / %.0f s, best %.1f child-km, gap %.2f %%",
+            elapsed,
+            limit,
+            self.cost / p.scale / 1000,
+            100 * gap,
+            extra={
+                "progress": {
+                    "elapsed_s": elapsed,
+                    "limit_s": limit,
+                    "best": self.cost / p.scale / 1000,
+                    "unit": "child-km",
+                    "gap": gap,
+                    "done": done,
+                }
+            },  # fmt: skip
+        )
 
     def _remaining(self) -> float:
         return self.deadline - time.perf_counter()
