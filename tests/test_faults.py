@@ -181,3 +181,34 @@ def test_the_same_seed_and_one_worker_give_the_same_outputs(tmp_path):
     for layer in ("blocks", "zones", "schools"):
         la, lb = gpd.read_file(a / "plan.gpkg", layer=layer), gpd.read_file(b / "plan.gpkg", layer=layer)
         assert la.equals(lb)
+
+
+def test_ctrl_c_stops_the_search_and_writes_the_best_plan_so_far(tmp_path):
+    # issue 16: Ctrl-C during a long solve keeps the work: the best plan so far, its gap, "stopped early"
+    sys.path.insert(0, str(Path(__file__).parent))
+    from cities import City, make_city
+
+    blocks, schools = make_city(
+        City(shape="voronoi", n_blocks=3000, n_schools=90, slack=0.05, seed=3, current=True)
+    )
+    blocks.to_file(tmp_path / "b.gpkg")
+    schools.to_file(tmp_path / "s.gpkg")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from zoning.cli import main; main()", "partition", str(tmp_path / "b.gpkg"),
+         str(tmp_path / "s.gpkg"), "--out", str(out), "--time-limit", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    line = ""
+    while not line.startswith("progress: "):  # a first plan exists: now interrupt the search
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, "the command ended before its first plan"
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, rest
+    assert time.monotonic() - t0 < 60  # it stops, it does not run its 300 s
+    assert "Plan: stopped early (Ctrl-C), the best plan so far" in rest
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["solve"]["stopped_early"] is True and 0 <= summary["solve"]["gap"] < 1
+    assert _visible(out) == {"plan.gpkg", "plan.csv", "summary.json", "map.html"}

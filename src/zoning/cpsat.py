@@ -8,6 +8,7 @@ with the bound and the gap, so a planner running ``zoning -v partition`` sees th
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,22 @@ class CpResult:
     seconds: float
     solution: np.ndarray | None  # values of all model variables, by proto index
     core: tuple[int, ...] = ()  # assumption literals (proto indices) sufficient for infeasibility
+
+
+def _stop_watcher(solver, stop):
+    """A thread that stops ``solver`` as soon as ``stop`` is set; returns the event that ends the thread."""
+    if stop is None:
+        return None
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if stop.wait(0.1):
+                solver.stop_search()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return done
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
@@ -115,10 +132,18 @@ def run_cpsat(
         p.log_search_progress = True
         p.log_to_stdout = False
         solver.log_callback = lambda line: log.debug("cp-sat: %s", line)
+    p.catch_sigint_signal = False  # Ctrl-C is the caller's (options.stop), not one solve's
     t0 = time.perf_counter()
     level = logging.DEBUG if quiet else logging.INFO
     callback = _Progress(progress_scale, progress_unit, on_solution, level, stop_when)
-    code = solver.solve(model, callback)
+    if options.stop is not None and options.stop.is_set():
+        p.max_time_in_seconds = 0.05
+    watcher = _stop_watcher(solver, options.stop)
+    try:
+        code = solver.solve(model, callback)
+    finally:
+        if watcher is not None:
+            watcher.set()
     seconds = time.perf_counter() - t0
     status = _STATUS.get(code, "unknown")
     response = solver.response_proto

@@ -6,7 +6,8 @@ module holds what steers the *search*: time, threads, seed, the gap at which to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 __all__ = ["SolveOptions"]
 
@@ -20,12 +21,15 @@ class SolveOptions:
     workers: CP-SAT search threads (the machines we target have 2 cores).
     seed: the only source of randomness; the same seed and inputs give the same plan.
     relative_gap: stop once the plan is proven within this fraction of the lower bound (0.0001 = 0.01 %).
+    stop: an event another thread (the CLI's Ctrl-C handler) sets to end the search now: the best plan found
+        so far is returned with its proven gap, as when time runs out.
     """
 
     time_limit_s: float = 60.0
     workers: int = 2
     seed: int = 0
     relative_gap: float = 1e-4
+    stop: threading.Event | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:

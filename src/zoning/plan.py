@@ -46,6 +46,7 @@ class SolveInfo:
     plan_source: str
     metric_crs: str
     unit: str = "child_m"
+    stopped: bool = False  # the search was stopped (Ctrl-C) before its time limit: the best plan so far
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +64,7 @@ class SolveInfo:
             "candidate_pairs" if self.unit != "child_m" else "candidate_arcs": self.candidate_arcs,
             "plan_source": self.plan_source,
             "metric_crs": self.metric_crs,
+            "stopped_early": self.stopped,
         }
 
 

@@ -5,10 +5,14 @@ into a message and exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import re
+import signal
 import sys
+import threading
 
 import click
 
@@ -128,6 +132,47 @@ def _load(blocks, schools, kwargs, keep=(), block_keep=()):
         schools_layer=kwargs.pop("schools_layer"),
         encoding=kwargs.pop("encoding"),
     )
+
+
+@contextlib.contextmanager
+def ctrl_c_stops():
+    """While the block runs, Ctrl-C stops the search (the event it yields is set) instead of killing the
+    command: the best plan so far is written with its gap.  A second Ctrl-C aborts.
+
+    The event is set at once, even while a CP-SAT solve holds the main thread: the signal's byte reaches a
+    watcher thread through ``signal.set_wakeup_fd`` (a Python handler would run only after that solve)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    presses = []
+
+    def handler(signum, frame):
+        presses.append(signum)
+        stop.set()
+        if len(presses) > 1:
+            raise KeyboardInterrupt
+
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+
+    def watch() -> None:
+        while data := os.read(read_fd, 16):
+            if signal.SIGINT in data:
+                stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield stop
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        signal.signal(signal.SIGINT, previous)
+        os.close(write_fd)
+        watcher.join(timeout=1)
+        os.close(read_fd)
 
 
 def planner_errors(f):

@@ -5,6 +5,7 @@ districts), ``feeder`` (middle-school zones made of whole primary zones) and the
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 
 import click
 
@@ -26,6 +27,7 @@ from .options import (
     _keep_columns,
     _load,
     _only_stage,
+    ctrl_c_stops,
     district_options,
     input_options,
     planner_errors,
@@ -104,7 +106,15 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
         warnings = (*warnings, note)
     else:
         zone_schools = school_frame
-    plan = assign_zones(block_frame, zone_schools, options=options, warnings=warnings, roads=roads, **rules)
+    with ctrl_c_stops() as stop:  # Ctrl-C: the best plan so far, with its gap
+        plan = assign_zones(
+            block_frame,
+            zone_schools,
+            options=replace(options, stop=stop),
+            warnings=warnings,
+            roads=roads,
+            **rules,
+        )
     if district_kw and district_kw["n_districts"] is not None:
         _file_leads(school_frame, district_kw)
         plan = form_districts(school_frame, plan=plan, options=options, **district_kw)

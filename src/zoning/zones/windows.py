@@ -328,6 +328,8 @@ class Windows:
         )
 
     def _remaining(self) -> float:
+        if self.options.stop is not None and self.options.stop.is_set():
+            return 0.0  # stopped (Ctrl-C): every loop ends as at the time limit
         return self.deadline - time.perf_counter()
 
     def gap_closed(self) -> bool:
