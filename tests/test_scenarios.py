@@ -411,3 +411,55 @@ def test_locked_blocks_go_to_their_school_and_bad_locks_are_refused(base):
         zoning.assign_zones(bad, schools, options=FAST)
     with pytest.raises(InputError, match="nearest: Kaler"):
         _apply(f'[[lock]]\nblocks = {json.dumps(some)}\nschool = "Kalr"\n', blocks, schools)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# where to build: new schools among candidate sites
+
+
+def _candidates(blocks, rows=(10, 120, 250), seats=200):
+    points = blocks.geometry.representative_point().iloc[list(rows)]
+    return gpd.GeoDataFrame(
+        {"school_id": [f"C{k}" for k in range(len(points))], "name": [f"候选{k}" for k in range(len(points))],
+         "capacity": [float(seats)] * len(points)},
+        geometry=points.to_numpy(), crs=blocks.crs,
+    )  # fmt: skip
+
+
+def test_site_schools_opens_new_schools_within_seats_with_a_proof(portland):
+    from zoning.scenarios.sites import site_schools
+
+    blocks, schools = portland
+    sites = _candidates(blocks)
+    plan = site_schools(
+        blocks, sites, new=1, schools=schools, options=zoning.SolveOptions(time_limit_s=10, workers=1)
+    )
+    assert len(plan.chosen) == 1 and plan.chosen["school_id"].iloc[0] in set(sites["school_id"])
+    assert set(plan.schools["school_id"]) == set(schools["school_id"]) | set(plan.chosen["school_id"])
+    load = blocks.set_index("block_id")["students"].groupby(plan.assignment).sum()
+    seats = plan.schools.set_index("school_id")["capacity"]
+    assert (load <= seats.reindex(load.index) + 1e-6).all()  # every site within its seats
+    assert plan.result.lower_bound <= plan.result.objective + 1e-6 and plan.result.gap <= 0.01
+    # each candidate tried alone: the chosen one shortens trips most (brute force over the 3 choices)
+    costs = {}
+    for sid in sites["school_id"]:
+        one = site_schools(blocks, sites[sites["school_id"] == sid], new=1, schools=schools,
+                           options=zoning.SolveOptions(time_limit_s=5, workers=1))  # fmt: skip
+        costs[sid] = one.result.objective
+    assert plan.result.objective <= min(costs.values()) * (1 + plan.result.gap) + 1e-6
+
+
+def test_site_command_writes_the_chosen_sites_and_the_zones(tmp_path):
+    blocks = gpd.read_file(DEMO_ARGS[0])
+    path = tmp_path / "cand.geojson"
+    _candidates(blocks).to_file(path)
+    result = run("site", DEMO_ARGS[0], DEMO_ARGS[1], path, "--new", 1, *DEMO_ARGS[2:], "--out", tmp_path / "out",
+                 "--time-limit", 10, "--workers", 1)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Sites: 1 of 3 candidates open" in result.output and "Siting model:" in result.output
+    chosen = pd.read_csv(tmp_path / "out" / "sites.csv", encoding="utf-8-sig")
+    assert len(chosen) == 1 and chosen["children_in_zone"].iloc[0] > 0
+    result = run(
+        "site", DEMO_ARGS[0], DEMO_ARGS[1], path, "--new", 5, *DEMO_ARGS[2:], "--out", tmp_path / "x"
+    )
+    assert result.exit_code == 1 and "cannot open 5 of 3 candidate sites" in result.output

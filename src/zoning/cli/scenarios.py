@@ -1,9 +1,10 @@
 """Weighing changes before deciding: ``zoning scenario`` (a scenario file applied to a plan, zones drawn again),
 ``zoning compare`` (plans side by side in one table) and ``zoning frontier`` (alternatives that trade children
-moved against trips)."""
+moved against trips) and ``zoning site`` (where to build new schools)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -12,14 +13,15 @@ import pandas as pd
 
 from ..check.metrics import summary
 from ..errors import InputError, Issue
-from ..io.inputs import read_plan_folder
+from ..io.inputs import read_plan_folder, read_schools
 from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
 from ..options import SolveOptions
-from ..publish.export import write_plan
+from ..publish.export import OUTPUT_FILES, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
 from ..scenarios.compare import compare_markdown, compare_table
 from ..scenarios.frontier import DEFAULT_PENALTIES_M, frontier, frontier_markdown, frontier_table
+from ..scenarios.sites import site_schools
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 from .group import main
@@ -193,3 +195,55 @@ def frontier_command(blocks, schools, penalties, **kwargs):
     click.echo(
         "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])
     )
+
+
+@main.command(name="site")
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.argument("schools", type=click.Path(dir_okay=False))
+@click.argument("sites_file", metavar="CANDIDATES", type=click.Path(dir_okay=False))
+@click.option("--new", "n_new", type=click.IntRange(min=1), required=True, help="New schools to open.")
+@input_options
+@solve_options
+@planner_errors
+def site_command(blocks, schools, sites_file, n_new, **kwargs):
+    """New-school siting (新建学校选址): open --new of the CANDIDATES (points with seats, read like SCHOOLS)
+    beside the existing SCHOOLS so that every block's children fit the seats with the fewest child-metres
+    (the capacitated p-median, with its proven gap); then draw the zones with the new schools.  Writes the
+    plan files and sites.csv (the chosen sites) into --out."""
+    out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
+    kwargs.pop("issues_file", None)
+    prepare_out_dir(out_dir, [*OUTPUT_FILES, "sites.csv"], overwrite=overwrite)  # refuse early
+    options = SolveOptions(time_limit_s=kwargs.pop("time_limit"), workers=kwargs.pop("workers"),
+                           seed=kwargs.pop("seed"), relative_gap=kwargs.pop("gap"))  # fmt: skip
+    rules = dict(max_distance_m=kwargs.pop("max_distance"), move_penalty_m=kwargs.pop("move_penalty"),
+                 max_moved=kwargs.pop("max_moved"), allow_overload=kwargs.pop("allow_overload"),
+                 contiguity=kwargs.pop("contiguity"), candidates=kwargs.pop("candidates"))  # fmt: skip
+    coords = kwargs.get("schools_coords") or kwargs["coords"]
+    sites = read_schools(sites_file, coords=coords, class_size=kwargs.get("class_size"),
+                         encoding=kwargs.get("encoding"))  # fmt: skip
+    inputs = _load(blocks, schools, kwargs)
+    half = replace(options, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
+    chosen = site_schools(inputs.blocks, sites, new=n_new, schools=inputs.schools,
+                          max_distance_m=rules["max_distance_m"], options=half)  # fmt: skip
+    r = chosen.result
+    click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
+               + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip
+    click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
+               f"gap {100 * r.gap:.2f} % ({r.status}, {r.seconds:.1f} s)")  # fmt: skip
+    plan = assign_zones(inputs.blocks, chosen.schools, options=half, warnings=inputs.warnings, **rules)
+    table = chosen.chosen.to_crs(4326)
+    table = pd.DataFrame(
+        {
+            "school_id": table["school_id"].to_numpy(),
+            "name": table["name"].to_numpy(),
+            "capacity": table["capacity"].to_numpy(),
+            "lon": table.geometry.x.round(6).to_numpy(),
+            "lat": table.geometry.y.round(6).to_numpy(),
+            "children_in_zone": plan.schools.set_index("school_id")
+            .loc[table["school_id"], "students"]
+            .to_numpy(),
+        }
+    )
+    files = write_plan(plan, out_dir, overwrite=overwrite, title=f"新建 {n_new} 所学校 {n_new} new school(s)",
+                       extra={"sites.csv": csv_writer(table)})  # fmt: skip
+    _report(plan, files)
