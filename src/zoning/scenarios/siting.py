@@ -17,11 +17,13 @@ schools that stay open.  The formulation is in :mod:`.siting_problem`.
    (``bound_source``).
 
 Why this way (measured on the Osman-Christofides and São José dos Campos instances, ``benchmarks/siting.py``,
-2 cores, 60 s): one plain CP-SAT model over every pair ends 0.6 % (SJC1) and 1.5 % (SJC2) above the optimum
-with bounds 1.4-3.2 % below it and leaves pmedcap08 5.6 % open; the Lagrangian bound alone comes within
-0.2 % of the SJC optima, its fixing leaves 2-5 % of the pairs (SJC), and SCIP proves the rest optimal.  On
-the small Osman-Christofides instances the Lagrangian bound is 1-6 % below the optimum and keeps most
-pairs: there SCIP does the proving (pmedcap08, the hardest, in 17-53 s by SCIP's random seed).
+2 cores, 60 s): one plain CP-SAT model over every pair ends 0.6 % (SJC1) and 1.5-5.5 % (SJC2) above the
+optimum with 1.1-14 % left open, and leaves pmedcap08 5.4-5.8 % open; the Lagrangian bound alone comes
+within 0.2 % of the SJC optima, its fixing leaves 2-6 % of the pairs there, and SCIP proves the rest
+optimal.  On the small Osman-Christofides instances the Lagrangian bound is 1-6 % below the optimum and
+keeps most pairs: there SCIP does the proving (pmedcap08, the hardest, in 22-28 s).  Every instance ends
+proven optimal in 0.1-26 s.  Below about 20 s the plans on SJC2 are still 3-5 % above the optimum (the
+swap search is what finds the good site sets, at about half a second a move).
 """
 
 from __future__ import annotations
