@@ -22,6 +22,7 @@ from collections import defaultdict, deque
 import numpy as np
 
 from ..errors import ZoningError
+from ..io.files import is_blank
 from ..plan import Plan
 
 __all__ = ["check_plan", "plan_violations", "district_violations", "PlanCheckError"]
@@ -113,12 +114,12 @@ def _zone_violations(plan: Plan) -> list[str]:
             bad.append(f"{len(far)} block(s) are further than {max_d:g} m from their school, e.g. {far[:3]}")
     if "locked_school" in blocks:  # a scenario's [[lock]]: these blocks go to that school whatever
         for k, lock in enumerate(blocks["locked_school"].to_numpy()):
-            if not _blank(lock) and str(lock) != str(school_of[k]):
+            if not is_blank(lock) and str(lock) != str(school_of[k]):
                 bad.append(f"block {ids[k]} is locked to {lock} but the plan sends it to {school_of[k]}")
     current = blocks["current_school"].to_numpy() if "current_school" in blocks else [None] * len(ids)
     name_to_id = dict(zip(schools["name"], schools["school_id"]))
     # a current school given but no longer in the plan (closed in a scenario): its blocks move
-    cur_id = [None if _blank(c) else c if c in known else name_to_id.get(c, c) for c in current]
+    cur_id = [None if is_blank(c) else c if c in known else name_to_id.get(c, c) for c in current]
     moved = np.array([c is not None and c != s for c, s in zip(cur_id, school_of)])
     moved_children = float(students[moved].sum())
     if rules.get("max_moved") is not None and moved_children > rules["max_moved"] + 1e-6:
@@ -267,13 +268,3 @@ def check_plan(plan: Plan) -> None:
         raise PlanCheckError(
             "The plan breaks its rules (a bug in zoning):\n" + "\n".join(f"- {b}" for b in bad)
         )
-
-
-def _blank(value) -> bool:
-    """A missing cell (None, NaN, pandas' NA, an empty string)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return True
-    try:
-        return bool(value != value)  # NaN
-    except (TypeError, ValueError):
-        return False
