@@ -145,10 +145,22 @@ def zone_map(
 
 
 def _draw(
-    blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date, zones_name=None
+    blocks,
+    zones,
+    schools,
+    title,
+    districts,
+    tiles,
+    attribution,
+    tiles_crs,
+    city_scale,
+    date,
+    zones_name=None,
+    other_zones: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> folium.Map:
     """The map of :func:`zone_map` (inside ``style.language``: every label in the map's language);
-    ``zones_name``: the zones are one base layer of several, under that name (:func:`compare_map`)."""
+    ``zones_name``: the zones are one base layer of several, under that name, beside ``other_zones`` (name →
+    zones of another plan; schools it alone has take the next colours) (:func:`compare_map`)."""
     order = _school_order(schools, zones, blocks)
     names = _school_names(schools, zones)
     stats = _zone_stats(zones)
@@ -225,6 +237,12 @@ def _draw(
             overlay=False,
             show=False,
         ).add_to(m)
+    for name, other in (other_zones or {}).items():
+        for sid in other["school_id"]:
+            colours.setdefault(sid, PALETTE[len(colours) % len(PALETTE)])
+        _zone_layer(
+            other, _to_lonlat(other), colours, None, layer_name=name, overlay=False, show=False
+        ).add_to(m)
     block_layer = _block_layer(
         blocks, geoms["blocks"], colours, names, stats, min_zoom=BLOCK_MIN_ZOOM if city_scale else None
     ).add_to(m)
@@ -295,23 +313,10 @@ def compare_map(
     names = list(plans)
     blocks, zones, schools = plans[names[0]]
     _check_inputs(blocks, zones, schools, None, None, None, "wgs84", lang)
+    others = {name: plans[name][1] for name in names[1:]}
     with language(lang):
-        m = _draw(blocks, zones, schools, title, None, None, None, "wgs84", len(blocks) > CITY_SCALE_BLOCKS,
-                  None, zones_name=names[0])  # fmt: skip
-        colours = _zone_colours(_school_order(schools, zones, blocks), zones)
-        for name in names[1:]:
-            _b, other, _s = plans[name]
-            for sid in other["school_id"]:
-                colours.setdefault(sid, PALETTE[len(colours) % len(PALETTE)])
-            _zone_layer(
-                other, _to_lonlat(other), colours, None, layer_name=name, overlay=False, show=False
-            ).add_to(m)
-        # the layer switcher's script names every layer: it must come after theirs
-        for key, child in list(m._children.items()):
-            if isinstance(child, folium.LayerControl):
-                del m._children[key]
-                m.add_child(child, name=key)
-    return m
+        return _draw(blocks, zones, schools, title, None, None, None, "wgs84", len(blocks) > CITY_SCALE_BLOCKS,
+                     None, zones_name=names[0], other_zones=others)  # fmt: skip
 
 
 def to_html(m: folium.Map) -> str:
