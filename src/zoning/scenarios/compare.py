@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["compare_table", "compare_markdown", "COLUMNS"]
+__all__ = ["compare_table", "compare_markdown", "markdown_table", "COLUMNS"]
 
 #: column → (heading, format) of the table, in order.
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -68,17 +68,29 @@ def compare_table(summaries: Mapping[str, dict]) -> pd.DataFrame:
 
 def compare_markdown(table: pd.DataFrame, *, title: str | None = None) -> str:
     """The table as Markdown, leaving out the columns no plan has a figure for."""
-    shown = [c for c in COLUMNS if c in ("plan", "status") or table[c].notna().any()]
+    shown = {c: COLUMNS[c] for c in COLUMNS if c in ("plan", "status") or table[c].notna().any()}
+    return markdown_table(table, shown, title=title, text=("plan", "status"))
+
+
+def markdown_table(
+    table: pd.DataFrame,
+    columns: Mapping[str, tuple[str, str]],
+    *,
+    title: str | None = None,
+    text: tuple[str, ...] = (),
+) -> str:
+    """``table`` as Markdown: ``columns`` (column → (heading, format)) in order, numbers right-aligned except the
+    ``text`` columns, a missing figure as "—"."""
     lines = [f"# {title}", ""] if title else []
-    lines.append("| " + " | ".join(COLUMNS[c][0] for c in shown) + " |")
-    lines.append("|" + "|".join("---" if c in ("plan", "status") else "---:" for c in shown) + "|")
+    lines.append("| " + " | ".join(heading for heading, _ in columns.values()) + " |")
+    lines.append("|" + "|".join("---" if c in text else "---:" for c in columns) + "|")
     for _, row in table.iterrows():
         cells = []
-        for c in shown:
+        for c, (_heading, fmt) in columns.items():
             value = row[c]
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 cells.append("—")
             else:
-                cells.append(COLUMNS[c][1].format(value).replace("|", "\\|"))
+                cells.append(fmt.format(value).replace("|", "\\|"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from ..errors import InputError, Issue
 from ..options import SolveOptions
 from ..plan import Plan
 from ..zones.api import assign_zones
+from .compare import markdown_table
 
 __all__ = ["FrontierPoint", "frontier", "frontier_table", "frontier_markdown", "DEFAULT_PENALTIES_M"]
 
@@ -129,34 +130,20 @@ def frontier_table(points: list[FrontierPoint]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_HEADINGS = {
-    "alternative": "方案 alternative",
-    "move_penalty_m": "调整代价 move penalty (m)",
-    "children_moved": "调整 children moved",
-    "mean_distance_m": "平均距离 mean m",
-    "max_distance_m": "最远 max m",
-    "children_over_seats": "超额 children over seats",
-    "zones_in_pieces": "不连片 zones in pieces",
-    "status": "状态 status",
-    "gap": "差距 proven gap",
+#: column → (heading, format) of ``frontier.md``.
+_COLUMNS = {
+    "alternative": ("方案 alternative", "{}"),
+    "move_penalty_m": ("调整代价 move penalty (m)", "{:,.0f}"),
+    "children_moved": ("调整 children moved", "{:,.0f}"),
+    "mean_distance_m": ("平均距离 mean m", "{:,.0f}"),
+    "max_distance_m": ("最远 max m", "{:,.0f}"),
+    "children_over_seats": ("超额 children over seats", "{:,.0f}"),
+    "zones_in_pieces": ("不连片 zones in pieces", "{:,.0f}"),
+    "status": ("状态 status", "{}"),
+    "gap": ("差距 proven gap", "{:.2%}"),
 }
 
 
 def frontier_markdown(table: pd.DataFrame) -> str:
     """The frontier table as Markdown (``frontier.md``)."""
-    lines = ["# 备选方案 alternatives", "", "| " + " | ".join(_HEADINGS[c] for c in table.columns) + " |"]
-    lines.append(
-        "|" + "|".join("---" if c in ("alternative", "status") else "---:" for c in table.columns) + "|"
-    )
-    for _, row in table.iterrows():
-        cells = []
-        for c in table.columns:
-            v = row[c]
-            if c == "gap":
-                cells.append(f"{float(v):.2%}")
-            elif isinstance(v, float | int | np.floating | np.integer) and not isinstance(v, bool):
-                cells.append(f"{float(v):,.0f}")
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(table, _COLUMNS, title="备选方案 alternatives", text=("alternative", "status"))
