@@ -283,7 +283,10 @@ def _find_blocks(blocks: gpd.GeoDataFrame, given: list, key: str) -> np.ndarray:
     rows, missing = [], []
     for g in given:
         hit = np.flatnonzero((ids == str(g)) | (names == str(g)))
-        (rows.extend(hit.tolist()) if len(hit) else missing.append(str(g)))
+        if len(hit):
+            rows.extend(hit.tolist())
+        else:
+            missing.append(str(g))
     if missing:
         near = difflib.get_close_matches(missing[0], list(names[:5000]) + list(ids[:5000]), n=3, cutoff=0.5)
         raise _Refused(

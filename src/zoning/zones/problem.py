@@ -609,11 +609,4 @@ def touching_arcs(sub: ZoneProblem, before: np.ndarray) -> ZoneProblem:
             e[:, 1] * sub.n_schools + before[e[:, 0]],
         ]
     )
-    keep = np.isin(sub.arc_block * sub.n_schools + sub.arc_school, pairs)
-    return replace(
-        sub,
-        arc_block=sub.arc_block[keep],
-        arc_school=sub.arc_school[keep],
-        arc_dist_m=sub.arc_dist_m[keep],
-        arc_load=None if sub.arc_load is None else sub.arc_load[keep],
-    )
+    return sub.keep_arcs(np.isin(sub.arc_block * sub.n_schools + sub.arc_school, pairs))

@@ -31,7 +31,7 @@ from folium.template import Template
 
 from .assets import _Raw
 from .layers import _js_literal
-from .style import CHANGE_COLOUR, FOUND_COLOUR, _missing, _truthy, tr
+from .style import CHANGE_COLOUR, FOUND_COLOUR, _missing, _plain_id, _truthy, tr
 
 #: Matches listed under the search box.
 SEARCH_LIMIT = 10
@@ -177,11 +177,7 @@ def _before_district(schools: gpd.GeoDataFrame) -> pd.Series | None:
 
 
 def _label(value) -> str | None:
-    if value is None or _missing(value):
-        return None
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        value = int(value)
-    return str(value)
+    return None if value is None or _missing(value) else _plain_id(value)
 
 
 def _quality(schools: gpd.GeoDataFrame) -> list[str | None]:

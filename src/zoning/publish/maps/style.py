@@ -199,11 +199,16 @@ def _fmt_count(value) -> str:
     return f"{x:,.0f}" if abs(x - round(x)) < 0.05 else f"{x:,.1f}"
 
 
-def _fmt_id(value) -> str:
+def _plain_id(value) -> str:
     """A district id as residents read it: 2, not 2.0 (ids turn into floats beside missing values)."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         value = int(value)
-    return html.escape(str(value))
+    return str(value)
+
+
+def _fmt_id(value) -> str:
+    """:func:`_plain_id`, escaped for HTML."""
+    return html.escape(_plain_id(value))
 
 
 def _fmt_share(value) -> str:
