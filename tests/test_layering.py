@@ -36,12 +36,13 @@ PIPELINE = [
     "districts",
     "scenarios",
     "publish",
+    "batch",
     "cli",
 ]
 
 #: Inside each package: its modules (and sub-packages) in order.
 WITHIN = {
-    "io": ["files", "save", "crs", "datasets", "validate", "inputs"],
+    "io": ["files", "save", "crs", "datasets", "db", "validate", "inputs"],
     "io.validate": ["headers", "numbers", "geometry", "blocks", "schools", "pair"],
     "geo": ["graph", "roads"],
     "check": ["verify", "metrics"],
@@ -62,7 +63,8 @@ WITHIN = {
     ],
     "publish": ["maps", "export", "announce", "figures", "report"],
     "publish.maps": ["style", "assets", "layers", "legend", "consult", "page"],
-    "cli": ["group", "options", "report", "zones", "districts", "publish", "scenarios"],
+    "batch": ["jobs", "work", "run"],
+    "cli": ["group", "options", "report", "zones", "districts", "publish", "scenarios", "batch"],
 }
 
 ONLY_IN = {
@@ -72,6 +74,11 @@ ONLY_IN = {
     "click": ("cli",),
     "matplotlib": ("publish.figures",),
     "weasyprint": ("publish.report",),
+    "dask": ("batch",),
+    "distributed": ("batch",),
+    "sqlalchemy": ("io.db",),
+    "geoalchemy2": ("io.db",),
+    "psycopg": ("io.db",),
 }
 FILE_CALLS = {
     "open",
