@@ -2,8 +2,9 @@
 
 Every problem found in an input is an :class:`Issue` naming the file, the row as the user sees it
 (spreadsheet row for CSV/Excel, with the header as row 1; feature number for GeoJSON / GeoPackage /
-Shapefile), the column as written in the file, the offending value and the fix.  Validation collects all
-issues of a file and raises a single :class:`InputError`.  Lossy-but-valid choices (a repaired polygon,
+Shapefile; the primary key of a database table, ``row id=14``), the column as written in the file, the
+offending value and the fix.  Validation collects all issues of a file and raises a single
+:class:`InputError`.  Lossy-but-valid choices (a repaired polygon,
 an island block attached to its neighbour) are issues with ``severity="warning"``: they are logged and
 carried by the result, never raised.
 """
@@ -27,7 +28,7 @@ class Issue:
     message: str
     fix: str = ""
     file: str | None = None
-    row: int | None = None
+    row: int | str | None = None
     column: str | None = None
     value: object = None
     severity: Literal["error", "warning"] = "error"

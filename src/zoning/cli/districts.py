@@ -8,11 +8,11 @@ import click
 
 from ..districts.api import form_districts
 from ..io.inputs import read_schools, read_zones
-from ..io.save import prepare_out_dir
 from ..options import SolveOptions
-from ..publish.export import OUTPUT_FILES, write_plan
+from ..publish.export import prepare_out, write_plan
 from .group import main
 from .options import (
+    OUT_HELP,
     SCHOOL_COLUMN_FLAGS,
     _apply,
     _column_flags,
@@ -61,7 +61,7 @@ def _school_column_options(f):
 @click.option(
     "--class-size", type=click.IntRange(min=1), help="Children per class when capacity comes from 招生班数."
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help=OUT_HELP)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
 @click.option("--gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4, show_default=True)
@@ -84,7 +84,7 @@ def districts(schools, zones_file, zones_school_col, zones_layer, zones_coords, 
     """
     if kwargs["n_districts"] is None:
         raise click.UsageError("give the number of districts with --districts K")
-    prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)
+    prepare_out(out_dir, overwrite=overwrite)
     columns = _columns(kwargs, "school_col_")
     district_kw = _district_kwargs(kwargs)
     frame = read_schools(

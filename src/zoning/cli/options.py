@@ -214,11 +214,16 @@ def planner_errors(f):
     return wrapper
 
 
+#: --out of the commands that write a plan: a folder, or a database schema.
+OUT_HELP = (
+    "Output folder, or a database schema: postgresql://USER@HOST/DB?schema=NAME (the plan's tables and "
+    "summary in one transaction; the map and plan.csv are files and are left out)."
+)
+
+
 def solve_options(f):
     opts = [
-        click.option(
-            "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder."
-        ),
+        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help=OUT_HELP),
         click.option("--overwrite", is_flag=True, help="Replace existing output files."),
         click.option(
             "--time-limit",

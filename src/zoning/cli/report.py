@@ -21,7 +21,12 @@ def _report(plan: Plan, files: dict) -> None:
     if plan.warnings:
         click.echo(f"{len(plan.warnings)} warning(s): see above and summary.json")
     click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))
-    click.echo(f"Map: open {files['map.html']} in a browser")
+    if "map.html" in files:
+        click.echo(f"Map: open {files['map.html']} in a browser")
+    else:  # a plan written to a database (--out postgresql://…)
+        click.echo(
+            "Not written to the database: map.html and plan.csv (they are files; --out DIR writes them)."
+        )
 
 
 def _status(i) -> str:

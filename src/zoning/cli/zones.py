@@ -13,10 +13,10 @@ from ..districts.api import form_districts
 from ..errors import Issue
 from ..io.datasets import get_path
 from ..io.inputs import read_roads
-from ..io.save import csv_writer, prepare_out_dir
+from ..io.save import csv_writer
 from ..options import SolveOptions
 from ..plan import Plan
-from ..publish.export import OUTPUT_FILES, write_plan
+from ..publish.export import prepare_out, write_plan
 from ..scenarios.stability import phase_in
 from ..scenarios.years import parse_years, peak_demand, year_breaks, year_loads
 from ..zones.api import assign_zones
@@ -49,7 +49,10 @@ from .report import _report
 )
 @planner_errors
 def validate(blocks, schools, issues_file, **kwargs):
-    """Check BLOCKS and SCHOOLS without solving: columns, numbers, ids, geometry, coordinates."""
+    """Check BLOCKS and SCHOOLS without solving: columns, numbers, ids, geometry, coordinates.
+
+    Each is a file or a database table: postgresql://USER@HOST/DB?table=SCHEMA.TABLE (or ?query=SELECT …).
+    """
     inputs = _load(blocks, schools, kwargs)
     b, s = inputs.blocks, inputs.schools
     click.echo(
@@ -65,7 +68,7 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
     district and --only-stage options are read only when the command has them (`feeder` has not)."""
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
-    prepare_out_dir(out_dir, OUTPUT_FILES, overwrite=overwrite)  # refuse early, before any work
+    prepare_out(out_dir, overwrite=overwrite)  # refuse early, before any work (a folder or a database)
     options = SolveOptions(
         time_limit_s=kwargs.pop("time_limit"),
         workers=kwargs.pop("workers"),
@@ -172,7 +175,8 @@ def partition(blocks, schools, **kwargs):
     Seats are never exceeded (unless --allow-overload), every zone is one piece around its school,
     trips are short and few children are moved from their current school.  With --districts K the
     schools are then grouped into K school districts (学区) made of those zones.  Writes plan.gpkg,
-    plan.csv, summary.json and map.html into --out.
+    plan.csv, summary.json and map.html into --out.  BLOCKS and SCHOOLS may be database tables
+    (postgresql://USER@HOST/DB?table=SCHEMA.TABLE), --out a schema (postgresql://USER@HOST/DB?schema=NAME).
     """
     plan, files = _run_partition(blocks, schools, kwargs)
     _report(plan, files)

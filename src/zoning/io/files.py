@@ -37,7 +37,15 @@ import shapely.errors
 
 from ..errors import InputError, Issue
 
-__all__ = ["RawTable", "read_table", "load_text", "is_blank", "VECTOR_SUFFIXES", "TABLE_SUFFIXES"]
+__all__ = [
+    "RawTable",
+    "read_table",
+    "load_text",
+    "is_blank",
+    "row_label",
+    "VECTOR_SUFFIXES",
+    "TABLE_SUFFIXES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +82,28 @@ class RawTable:
         ``geopandas.GeoDataFrame`` for vector files; headers exactly as in the file.
     file: the file as the user named it (used in every message).
     rows: for each frame row, the row number the user sees (spreadsheet row, header = row 1; or 1-based
-        feature number for vector files).
+        feature number for vector files), or its name by primary key for a database table (``"id=14"``,
+        ``io.db``); :func:`row_label` gives it as messages show it.
     encoding: the text encoding used (``"utf-8-sig"``, ``"gb18030"``, a Shapefile's ``.cpg``, …).
-    kind: ``"csv"``, ``"xlsx"`` or ``"vector"``.
+    kind: ``"csv"``, ``"xlsx"``, ``"vector"`` or ``"postgis"``.
     """
 
     frame: pd.DataFrame
     file: str
     rows: np.ndarray
     encoding: str | None
-    kind: Literal["csv", "xlsx", "vector"]
+    kind: Literal["csv", "xlsx", "vector", "postgis"]
 
     def __post_init__(self) -> None:
         if len(self.rows) != len(self.frame):
             raise ValueError(f"{len(self.rows)} row numbers for {len(self.frame)} rows")
+
+
+def row_label(row: Any) -> int | str:
+    """A row as messages name it: a number (``row 14``), or a database row's key (``row id=14``)."""
+    if isinstance(row, int | np.integer):
+        return int(row)
+    return str(row)
 
 
 # ---------------------------------------------------------------------------------------------- reading

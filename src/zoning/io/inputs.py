@@ -1,5 +1,9 @@
 """Read and validate the planner's files in one call: path in, canonical frame out.
 
+Wherever a file is named, a PostgreSQL / PostGIS table or query may be named by a URL instead
+(``postgresql://user@host/db?table=public.blocks``, see ``io.db``): it is read into the same raw table and
+checked with the same messages, rows named by the table's primary key.
+
 ``read_blocks`` / ``read_schools`` are what an analyst uses in Jupyter; ``load_inputs`` reads both files
 and runs the cross-file checks, collecting the problems of *both* files into one error so the planner
 fixes everything in one go.  ``read_block_column`` reads one further column of a blocks file by block id
@@ -25,7 +29,8 @@ import pyogrio
 
 from ..errors import InputError, Issue
 from .crs import to_wgs84
-from .files import RawTable, read_table
+from .db import is_db_url, mask_password, read_db_table, read_plan_schema
+from .files import RawTable, read_table, row_label
 from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools
 from .validate.geometry import _start
 from .validate.headers import _headers, _quote_list
@@ -45,6 +50,19 @@ __all__ = [
     "read_plan_folder",
     "PLAN_LAYERS",
 ]
+
+
+def _read(path: str | os.PathLike[str], *, layer: str | None, encoding: str | None) -> RawTable:
+    """A file as read, or a database table or query named by a ``postgresql://`` URL (``layer`` then names
+    the table when the URL does not)."""
+    if is_db_url(path):
+        return read_db_table(os.fspath(path), layer=layer)
+    return read_table(path, layer=layer, encoding=encoding)
+
+
+def _name(path: str | os.PathLike[str]) -> str:
+    """A file or URL as messages name it (a URL's password masked)."""
+    return mask_password(os.fspath(path)) if is_db_url(path) else os.fspath(path)
 
 
 @dataclass(frozen=True)
@@ -71,7 +89,7 @@ def read_blocks(
     ``keep`` names further headers of the file copied unchanged into the frame under the same header
     (e.g. ``["社区"]``, to group the announcement's 小区 by it: ``groups=blocks.set_index("block_id")["社区"]``).
     """
-    raw = read_table(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding)
     frame, _logged_warnings = check_blocks(raw, columns=columns, coords=coords, per_1000_rate=per_1000_rate)
     return _kept(raw, frame, keep)
 
@@ -134,7 +152,7 @@ def read_block_column(
     ``--block-id-col``; the names when there is no id column), so they match the ids of a plan made from the
     same file; nothing else of the file is checked (children, geometry).  A missing ``column`` is an
     InputError naming the file and the nearest headers, with ``fix`` (default: check the spelling)."""
-    raw = read_table(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding)
     header = _header(
         raw, column, fix=fix or f"check the spelling of the column (one of {raw.file}'s headers)."
     )
@@ -160,7 +178,7 @@ def read_schools(
     ``require_capacity=False`` accepts a file without capacity (NaN seats; enough for school districts);
     ``keep`` names further headers of the file copied unchanged into the frame (e.g. ``["特色"]``).
     """
-    raw = read_table(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding)
     frame, _logged_warnings = check_schools(
         raw,
         columns=columns,
@@ -216,9 +234,9 @@ def load_inputs(
             },
         ),
     ):
-        log.info("reading %s", os.fspath(path))
+        log.info("reading %s", _name(path))
         try:
-            raw = read_table(path, layer=layer, encoding=encoding)
+            raw = _read(path, layer=layer, encoding=encoding)
             frame, found = check(raw, **options)
             if check is check_blocks and block_keep:
                 frame = _kept(raw, frame, block_keep)
@@ -229,7 +247,7 @@ def load_inputs(
     if issues:
         raise InputError(issues)
     blocks, schools = frames
-    blocks_file, schools_file = os.fspath(blocks_path), os.fspath(schools_path)
+    blocks_file, schools_file = _name(blocks_path), _name(schools_path)
     t0 = time.perf_counter()
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
     log.info("cross-file checks of %s and %s: %.2f s", blocks_file, schools_file, time.perf_counter() - t0)
@@ -239,8 +257,8 @@ def load_inputs(
 def _geometry_file(path, layer, encoding, fix: str) -> tuple[RawTable, str]:
     """A vector file as read (its frame a GeoDataFrame) and its name for messages; a table without
     geometry is refused with ``fix``."""
-    raw = read_table(path, layer=layer, encoding=encoding)
-    name = os.fspath(path)
+    raw = _read(path, layer=layer, encoding=encoding)
+    name = raw.file
     if not isinstance(raw.frame, gpd.GeoDataFrame):
         raise InputError([Issue("holds no geometry.", fix, file=name)])
     return raw, name
@@ -304,7 +322,7 @@ def read_roads(
             ]
         )
     if not lines.all():
-        rows = [int(r) for r in np.asarray(raw.rows)[~lines]]
+        rows = [row_label(r) for r in np.asarray(raw.rows)[~lines]]
         log.warning(
             "%s: %d feature(s) are not lines and are left out of the road network (rows %s)",
             name,
@@ -336,7 +354,16 @@ def _plan_gpkg(folder: str | os.PathLike[str]) -> Path:
 
 
 def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """The blocks and schools tables of a plan folder (``plan.gpkg`` as ``zoning partition`` writes it)."""
+    """The blocks and schools tables of a plan folder (``plan.gpkg`` as ``zoning partition`` writes it), or
+    of a plan written to a database schema (``postgresql://…?schema=NAME``)."""
+    if is_db_url(folder):
+        layers, _summary = read_plan_schema(os.fspath(folder), ("blocks", "schools"))
+        if "blocks" not in layers:
+            raise InputError(
+                [Issue("holds no blocks table (a plan of districts drawn on schools alone).", "name a plan of "
+                       "zones.", file=_name(folder))]
+            )  # fmt: skip
+        return layers["blocks"], layers["schools"]
     path = _plan_gpkg(folder)
     blocks = read_table(path, layer="blocks").frame
     schools = read_table(path, layer="schools").frame
@@ -345,7 +372,15 @@ def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, 
 
 def read_plan_folder(folder: str | os.PathLike[str]) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
     """Every layer of a plan folder's ``plan.gpkg`` (WGS84; see :data:`PLAN_LAYERS`) and its ``summary.json``:
-    all a printed report needs, also for districts drawn on schools alone (no blocks layer)."""
+    all a printed report needs, also for districts drawn on schools alone (no blocks layer).  A
+    ``postgresql://…?schema=NAME`` URL reads the plan's tables and summary from that schema."""
+    if is_db_url(folder):
+        layers, summary = read_plan_schema(os.fspath(folder), PLAN_LAYERS)
+        if "schools" not in layers:
+            raise InputError(
+                [Issue('has no table "schools".', "write the plan again (--overwrite).", file=_name(folder))]
+            )
+        return layers, summary
     path = _plan_gpkg(folder)
     again = "write the plan again with zoning partition or districts (--overwrite)."
     try:

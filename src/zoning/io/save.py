@@ -213,7 +213,19 @@ def write_gpkg(
 
 
 def prepare_out_dir(path: str | os.PathLike[str], names: Iterable[str], *, overwrite: bool) -> Path:
-    """Create the output folder; refuse (one error listing them) if any of ``names`` exists in it."""
+    """Create the output folder; refuse (one error listing them) if any of ``names`` exists in it.  A
+    database URL is refused: the commands that write a plan to a schema check it with ``io.db``."""
+    if "://" in os.fspath(path):
+        raise InputError(
+            [
+                Issue(
+                    "is a URL: this command writes files (several plans, a map, tables), not database tables.",
+                    "give a folder with --out; `zoning partition` and `zoning districts` write a plan to a "
+                    "database schema (--out postgresql://…?schema=NAME).",
+                    file=os.fspath(path),
+                )
+            ]
+        )
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise InputError([Issue("is a file, not a folder.", "choose another --out.", file=os.fspath(path))])

@@ -12,6 +12,10 @@ Layers of ``plan.gpkg`` (WGS84):
 
 ``plan.csv`` has one row per block (with the block's district when there are districts), or one row per
 school for districts drawn on schools alone.
+
+``write_plan(plan, "postgresql://user@host/db?schema=plan_2026")`` writes the layers as tables of that
+schema and the summary as its one-row table ``summary``, in one transaction (``io.db``); ``map.html`` and
+``plan.csv`` are files and are not written to a database.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import geopandas as gpd
 import pandas as pd
 
 from ..check.metrics import summary
+from ..io.db import SUMMARY_TABLE, check_plan_schema, is_db_url, mask_password, write_plan_schema
+from ..io.inputs import PLAN_LAYERS
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..plan import Plan
 from .maps import BLOCK_COLUMNS, language, to_html, tr, zone_map
@@ -36,6 +42,8 @@ if TYPE_CHECKING:  # only publish.maps imports folium; the maps are built there
 
 __all__ = [
     "OUTPUT_FILES",
+    "NOT_IN_DATABASE",
+    "prepare_out",
     "write_plan",
     "plan_layers",
     "plan_table",
@@ -47,6 +55,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("plan.gpkg", "plan.csv", "summary.json", "map.html")
+#: The outputs a plan written to a database leaves out (they are files; the command's output says so).
+NOT_IN_DATABASE = ("map.html", "plan.csv")
 
 _BLOCK_COLS = [
     "block_id",
@@ -181,6 +191,16 @@ def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None,
     return zone_map(blocks, layers["zones"], layers["schools"], title=title, districts=districts, **options)
 
 
+def prepare_out(out: str | os.PathLike[str], *, overwrite: bool, extra: tuple[str, ...] = ()) -> None:
+    """Refuse now, before any work, what :func:`write_plan` would refuse: existing outputs unless
+    ``overwrite``, a folder that cannot be written to, or (for a ``postgresql://…?schema=NAME`` URL) a
+    server that cannot be reached, a plan's tables already in the schema or no right to create them."""
+    if is_db_url(out):
+        check_plan_schema(os.fspath(out), (*PLAN_LAYERS, SUMMARY_TABLE), overwrite=overwrite)
+    else:
+        prepare_out_dir(out, [*OUTPUT_FILES, *extra], overwrite=overwrite)
+
+
 def write_plan(
     plan: Plan,
     out_dir: str | os.PathLike[str],
@@ -188,11 +208,24 @@ def write_plan(
     overwrite: bool = False,
     title: str | None = None,
     extra: Mapping[str, Callable[[Path], None]] | None = None,
-) -> dict[str, Path]:
+) -> dict[str, Path] | dict[str, str]:
     """Write the four output files into ``out_dir``, all or nothing (a process killed meanwhile leaves the
     previous ones); refuses to replace existing ones unless ``overwrite``.  ``extra``: more files written
-    with them (name → ``io.save`` writer), e.g. a scenario's ``scenario.md``."""
+    with them (name → ``io.save`` writer), e.g. a scenario's ``scenario.md``.
+
+    ``out_dir`` may be a ``postgresql://user@host/db?schema=NAME`` URL: the layers and the summary become
+    tables of that schema, in one transaction (a failed or killed write leaves nothing); the map, plan.csv
+    and ``extra`` are files and are left out.  Returns table name → ``schema.table`` then."""
     extra = dict(extra or {})
+    if is_db_url(out_dir):
+        left_out = [*NOT_IN_DATABASE, *extra]
+        log.info(
+            "%s: %s are files and are not written to a database", mask_password(out_dir), ", ".join(left_out)
+        )
+        summary_json = json_text(summary(plan))
+        return write_plan_schema(
+            os.fspath(out_dir), plan_layers(plan), summary_json, overwrite=overwrite, replaces=PLAN_LAYERS
+        )
     out = prepare_out_dir(out_dir, [*OUTPUT_FILES, *extra], overwrite=overwrite)
     log.info("writing outputs into %s", os.fspath(out_dir))
     layers = plan_layers(plan)

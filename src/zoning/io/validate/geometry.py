@@ -21,7 +21,7 @@ import shapely
 
 from ...errors import InputError, Issue
 from .. import crs as zcrs
-from ..files import RawTable
+from ..files import RawTable, row_label
 from .headers import _flag, _missing_column, _Report, _resolve, normalise_header
 from .numbers import _ids_and_names, _numbers
 
@@ -250,6 +250,13 @@ def _wgs84_geoms(
     return geoms
 
 
+def _source_rows(rows: np.ndarray) -> np.ndarray:
+    """The rows as the user sees them: numbers (int64), or a database table's keys (``id=14``, text)."""
+    if rows.dtype.kind in "iu":
+        return rows.astype(np.int64)
+    return np.array([row_label(r) for r in rows], dtype=object)
+
+
 def _canonical(
     rep: _Report, ids: list, names: list, columns: Mapping[str, Any], geoms: np.ndarray, total: str
 ) -> gpd.GeoDataFrame:
@@ -260,7 +267,7 @@ def _canonical(
             f"{rep.what}_id": pd.Series(ids, dtype=object).astype(str),
             "name": pd.Series(names, dtype=object).astype(str),
             **columns,
-            "source_row": rep.raw.rows.astype(np.int64),
+            "source_row": _source_rows(rep.raw.rows),
         },
         geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
     )

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import geopandas as gpd
 
 from ...errors import InputError, Issue
-from ..files import RawTable
+from ..files import RawTable, row_label
 
 __all__ = ["normalise_header", "BLOCK_ALIASES", "SCHOOL_ALIASES"]
 
@@ -154,8 +154,9 @@ class _Report:
     def warnings(self) -> list[Issue]:
         return [i for i in self.issues if i.severity == "warning"]
 
-    def row(self, k: int | None) -> int | None:
-        return None if k is None else int(self.raw.rows[k])
+    def row(self, k: int | None) -> int | str | None:
+        """Row ``k`` of the frame as the user sees it: a number, or a database row's key (``id=14``)."""
+        return None if k is None else row_label(self.raw.rows[k])
 
     def _add(
         self,
@@ -187,7 +188,8 @@ class _Report:
     def raise_if_errors(self) -> None:
         """One InputError with every issue: file-wide ones first, then by row (stable within a row)."""
         if self.errors:
-            raise InputError(sorted(self.issues, key=lambda i: (i.row is not None, i.row or 0)))
+            order = {row_label(r): n for n, r in enumerate(self.raw.rows)}  # a key (id=14) sorts as read
+            raise InputError(sorted(self.issues, key=lambda i: (i.row is not None, order.get(i.row, 0))))
 
     def rows_text(self, ks: Sequence[int], limit: int = 20) -> str:
         shown = ", ".join(str(self.row(k)) for k in ks[:limit])

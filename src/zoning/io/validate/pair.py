@@ -16,7 +16,7 @@ import shapely
 
 from ...errors import InputError, Issue
 from .. import crs as zcrs
-from ..files import is_blank
+from ..files import is_blank, row_label
 
 __all__ = ["check_pair", "STUDY_AREA_MARGIN_M"]
 
@@ -64,7 +64,7 @@ def check_pair(
                     f'"{value}" names no school of {schools_file}.{hint}',
                     f"use a school id or name from {schools_file}, or leave the cell empty.",
                     file=blocks_file,
-                    row=int(row),
+                    row=row_label(row),
                     column=column,
                     value=value,
                 )
@@ -74,7 +74,7 @@ def check_pair(
         nearest_m, nearest_block = _nearest_blocks_m(blocks, schools)
         polygons = bool(np.isin(shapely.get_type_id(np.asarray(blocks.geometry.values)), (3, 6)).all())
         for j in range(len(schools)):
-            row = int(schools["source_row"].iloc[j])
+            row = row_label(schools["source_row"].iloc[j])
             label = school_names[j]
             if nearest_m[j] > STUDY_AREA_MARGIN_M:
                 issues.append(
