@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -272,6 +273,43 @@ def test_frontier_points_trade_moves_against_trips_and_none_is_beaten(portland):
     assert table["alternative"].tolist() == [pt.label for pt in points] and (table["gap"] >= 0).all()
 
 
+@pytest.fixture(scope="module")
+def tight_portland(portland):
+    """South Portland with its seats cut to 2.2 % above the children (1,031 for 1,012), shared in proportion."""
+    blocks, schools = portland
+    seats = schools["capacity"].astype(float)
+    cut = np.floor(seats * blocks["students"].sum() * 1.022 / seats.sum())
+    return blocks, schools.assign(capacity=cut)
+
+
+def test_a_move_penalty_on_tight_seats_still_gives_a_plan(tight_portland):
+    # the start at the penalty keeps today's zones, which overfill Skillin by 75 with full neighbours; the
+    # chains and repair windows could not bring it back (no plan in 20 s): the shortest-trips start can
+    blocks, schools = tight_portland
+    plan = zoning.assign_zones(blocks, schools, move_penalty_m=100_000, options=FAST)
+    assert not zoning.plan_violations(plan)
+    assert plan.schools["students"].le(plan.schools["capacity"] + 1e-6).all()
+
+
+def test_a_cap_where_the_seats_fall_short_gives_the_least_overload_point(portland):
+    from zoning.scenarios.frontier import frontier, frontier_table
+
+    blocks, schools = portland
+    closed = schools[schools["school_id"] != "Skillin"]  # 980 seats for 1,012 children: no plan within seats
+    points = frontier(blocks, closed, penalties_m=(), caps=(700.0,),
+                      options=zoning.SolveOptions(time_limit_s=8, workers=1))  # fmt: skip
+    assert len(points) == 1, [pt.note for pt in points]
+    soft = points[0]
+    assert soft.max_moved == 700.0 and soft.children_moved <= 700.0 + 1e-6
+    assert soft.children_over >= 1_012 - 980 - 1e-6  # the seats are short by 32: at least that many over
+    assert "no plan within seats moves at most 700 (proven:" in soft.note
+    assert not zoning.plan_violations(soft.plan)  # checked, overload allowed and reported
+    table = frontier_table(points)
+    assert table.loc[0, "note"] == soft.note and table.loc[0, "children_over_seats"] > 0
+    without = frontier(blocks, closed, penalties_m=(), caps=(700.0,), soft_seats=False, options=FAST)
+    assert without == []  # left out, not offered over seats
+
+
 def test_frontier_without_current_schools_is_refused(portland):
     from zoning.scenarios.frontier import frontier
 
@@ -292,6 +330,8 @@ def test_frontier_command_writes_a_plan_per_alternative(tmp_path):
     assert "备选方案 alternatives" in (out / "frontier.md").read_text(encoding="utf-8")
     result = run("frontier", *DEMO_ARGS, "--out", out, "--move-penalty", 300)
     assert result.exit_code == 2 and "--penalties" in result.output
+    result = run("frontier", *DEMO_ARGS, "--out", "postgresql://planner@db/edu?schema=alt")
+    assert result.exit_code == 1 and "is a URL: this command writes files" in result.output
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -156,45 +156,70 @@ def compare(plan_dirs, out_dir, overwrite):
     show_default=True,
     help="Move penalties (metres a child moved is worth) along the frontier, from shortest trips to fewest moves.",
 )
+@click.option(
+    "--caps",
+    default="",
+    help="Caps on children moved, e.g. 200,400: for each, the shortest trips moving at most that many.",
+)
+@click.option(
+    "--soft-seats/--no-soft-seats",
+    default=True,
+    show_default=True,
+    help="Where no plan within seats keeps to a cap, offer the one with the fewest children over seats.",
+)
 @planner_errors
-def frontier_command(blocks, schools, penalties, **kwargs):
-    """Alternatives that trade children moved against trips: one plan per move penalty, each checked and
-    with its proven gap, none beaten by another on both; a plan folder per alternative (A = fewest moved) and
-    frontier.csv / frontier.md.  BLOCKS need a current school (--current-school-col)."""
+def frontier_command(blocks, schools, penalties, caps, soft_seats, **kwargs):
+    """Alternatives that trade children moved against trips: one plan per move penalty and per cap on
+    children moved, each checked and with its proven gap, none beaten by another on children over seats,
+    moved and mean trip; a plan folder per alternative (A = fewest moved) and frontier.csv / frontier.md.
+    BLOCKS need a current school (--current-school-col)."""
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
-    try:
-        values = tuple(float(x) for x in penalties.split(",") if x.strip())
-    except ValueError as err:
-        raise click.BadParameter(
-            f"{penalties!r} is not a list of metres, e.g. 0,500,2500", param_hint="--penalties"
-        ) from err
+    values = _numbers(penalties, "--penalties", "metres, e.g. 0,500,2500")
+    cap_values = _numbers(caps, "--caps", "numbers of children, e.g. 200,400")
+    if kwargs.pop("max_moved") is not None:
+        raise click.BadParameter("the frontier varies the cap itself: give --caps", param_hint="--max-moved")
     if kwargs.pop("move_penalty") != DEFAULT_MOVE_PENALTY_M:
         raise click.BadParameter(
             "the frontier varies the move penalty itself: give --penalties", param_hint="--move-penalty"
         )
     options = SolveOptions(time_limit_s=kwargs.pop("time_limit"), workers=kwargs.pop("workers"),
                            seed=kwargs.pop("seed"), relative_gap=kwargs.pop("gap"))  # fmt: skip
-    rules = dict(max_distance_m=kwargs.pop("max_distance"), max_moved=kwargs.pop("max_moved"),
+    rules = dict(max_distance_m=kwargs.pop("max_distance"),
                  allow_overload=kwargs.pop("allow_overload"), contiguity=kwargs.pop("contiguity"),
                  candidates=kwargs.pop("candidates"))  # fmt: skip
-    names = [*(label for label in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(values)]), "frontier.csv", "frontier.md"]
+    runs = len(values) + len(cap_values)
+    names = [*(label for label in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:runs]), "frontier.csv", "frontier.md"]
     prepare_out_dir(out_dir, names, overwrite=overwrite)  # refuse early, before any work
     inputs = _load(blocks, schools, kwargs)
-    points = frontier(inputs.blocks, inputs.schools, penalties_m=values, options=options,
-                      warnings=inputs.warnings, **rules)  # fmt: skip
+    points = frontier(inputs.blocks, inputs.schools, penalties_m=values, caps=cap_values, soft_seats=soft_seats,
+                      options=options, warnings=inputs.warnings, **rules)  # fmt: skip
     for pt in points:
         title = f"方案 {pt.label} alternative {pt.label}: {pt.children_moved:,.0f} moved, mean {pt.mean_distance_m:,.0f} m"
+        if pt.children_over > 0:
+            title += f", {pt.children_over:,.0f} over seats"
         write_plan(pt.plan, Path(out_dir) / pt.label, overwrite=overwrite, title=title)
     table = frontier_table(points)
     text = frontier_markdown(table)
     files = write_files(out_dir, {"frontier.csv": csv_writer(table), "frontier.md": text_writer(text)},
                         overwrite=overwrite)  # fmt: skip
     click.echo(text, nl=False)
-    click.echo(f"{len(points)} alternatives of {len(values)} runs (the others were beaten on both counts).")
+    click.echo(
+        f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count)."
+    )
     click.echo(
         "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])
     )
+
+
+def _numbers(text: str, flag: str, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as err:
+        raise click.BadParameter(f"{text!r} is not a list of {what}", param_hint=flag) from err
+    if any(v < 0 for v in values):
+        raise click.BadParameter(f"{text!r}: give numbers of 0 or more", param_hint=flag)
+    return values
 
 
 @main.command(name="site")

@@ -6,6 +6,11 @@ the price of moving a child (the move penalty, in metres of travel), from "short
 ``assign_zones`` run with the same rules otherwise, checked by the independent checker, with its own proven
 gap; points that another point beats on both children moved and mean trip (or equals) are dropped.
 
+Caps on children moved (``caps``) add points of another kind: the shortest trips moving at most that many.  A
+cap below what the seats allow (proven by the relaxation, "at least N must move") gets, with ``soft_seats``,
+the plan with the fewest children over seats under that cap instead: the alternative a hand-drawn option
+that overloads a school is to be compared with.  Its row says so.
+
 :func:`frontier` returns the points; ``zoning frontier`` writes a plan folder per point and the table.
 """
 
@@ -19,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..check.metrics import summary
-from ..errors import InputError, Issue
+from ..errors import InfeasibleError, InputError, Issue, ZoningError
 from ..options import SolveOptions
 from ..plan import Plan
 from ..zones.api import assign_zones
@@ -42,6 +47,8 @@ class FrontierPoint:
     children_moved: float
     mean_distance_m: float
     children_over: float
+    max_moved: float | None = None
+    note: str = ""
 
 
 def frontier(
@@ -49,11 +56,19 @@ def frontier(
     schools: gpd.GeoDataFrame,
     *,
     penalties_m: tuple[float, ...] = DEFAULT_PENALTIES_M,
+    caps: tuple[float, ...] = (),
+    soft_seats: bool = True,
     options: SolveOptions = SolveOptions(),
     **rules,
 ) -> list[FrontierPoint]:
-    """Plans of ``blocks`` and ``schools`` for each move penalty of ``penalties_m`` (``options.time_limit_s``
-    shared among them), the dominated ones dropped, in order of children moved (fewest first).
+    """Plans of ``blocks`` and ``schools`` for each move penalty of ``penalties_m`` and each cap on children
+    moved of ``caps`` (``options.time_limit_s`` shared among them), the dominated ones dropped, in order of
+    children moved (fewest first).
+
+    A cap point is the shortest trips moving at most that many children.  Where no plan within seats keeps
+    to the cap (proven, or none found in its time), ``soft_seats`` gives the plan with the fewest children
+    over seats under the cap (a second run of the same time), and its ``note`` says why; without it, the
+    cap is left out with a log line.
 
     ``rules``: the other rules of :func:`~zoning.assign_zones` (max_distance_m, allow_overload, contiguity,
     …), the same for every point.  Needs a current school per block (``current_school``): without one nothing
@@ -68,29 +83,71 @@ def frontier(
                 )
             ]
         )
-    if "move_penalty_m" in rules:
-        raise TypeError("frontier varies move_penalty_m itself: pass penalties_m instead")
-    share = replace(options, time_limit_s=options.time_limit_s / max(1, len(penalties_m)))
+    for rule in ("move_penalty_m", "max_moved"):
+        if rule in rules:
+            raise TypeError(f"frontier varies {rule} itself: pass penalties_m / caps instead")
+    penalties = sorted(set(float(x) for x in penalties_m))
+    cap_values = sorted(set(float(x) for x in caps))
+    if any(c < 0 for c in cap_values):
+        raise ValueError(f"caps on children moved must be 0 or more, not {min(cap_values):g}")
+    share = replace(options, time_limit_s=options.time_limit_s / max(1, len(penalties) + len(cap_values)))
     points = []
-    for penalty in sorted(set(float(x) for x in penalties_m)):
+    for penalty in penalties:
         plan = assign_zones(blocks, schools, move_penalty_m=penalty, options=share, **rules)
-        totals = summary(plan)["totals"]
-        over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
-        points.append(
-            FrontierPoint(
-                label="",
-                move_penalty_m=penalty,
-                plan=plan,
-                children_moved=float(totals["children_moved"]),
-                mean_distance_m=float(totals["mean_distance_m"]),
-                children_over=over,
-            )
-        )
+        points.append(_point(plan, penalty))
         log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", penalty, points[-1].children_moved,
                  points[-1].mean_distance_m)  # fmt: skip
+    for cap in cap_values:
+        point = _capped(blocks, schools, cap, soft_seats=soft_seats, options=share, rules=rules)
+        if point is not None:
+            points.append(point)
     kept = _non_dominated(points)
     kept.sort(key=lambda pt: (pt.children_moved, pt.mean_distance_m))
     return [replace(pt, label=f"{chr(ord('A') + k)}") for k, pt in enumerate(kept)]
+
+
+def _point(plan: Plan, penalty: float, *, cap: float | None = None, note: str = "") -> FrontierPoint:
+    totals = summary(plan)["totals"]
+    over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
+    return FrontierPoint(
+        label="",
+        move_penalty_m=penalty,
+        plan=plan,
+        children_moved=float(totals["children_moved"]),
+        mean_distance_m=float(totals["mean_distance_m"]),
+        children_over=over,
+        max_moved=cap,
+        note=note,
+    )
+
+
+def _capped(blocks, schools, cap: float, *, soft_seats: bool, options: SolveOptions, rules: dict):
+    """The shortest trips moving at most ``cap`` children; where the seats do not allow it, the fewest
+    children over seats under the cap (``soft_seats``), or None."""
+    try:
+        plan = assign_zones(blocks, schools, move_penalty_m=0.0, max_moved=cap, options=options, **rules)
+        log.info("frontier: cap %g moved: %.1f moved", cap, summary(plan)["totals"]["children_moved"])
+        return _point(plan, 0.0, cap=cap)
+    except InputError:
+        raise
+    except ZoningError as err:  # proven impossible (InfeasibleError), or none found in its time
+        if isinstance(err, InfeasibleError):
+            why = "proven: " + "; ".join(err.reasons)
+        else:
+            why = f"none found in {options.time_limit_s:,.0f} s"
+        if not soft_seats or rules.get("allow_overload"):
+            log.info("frontier: cap %g moved left out: %s", cap, why)
+            return None
+    soft = {**rules, "allow_overload": True}
+    try:
+        plan = assign_zones(blocks, schools, move_penalty_m=0.0, max_moved=cap, options=options, **soft)
+    except InfeasibleError as err:  # not even with schools over their seats (the one-piece rule)
+        log.info("frontier: cap %g moved left out, even over seats: %s", cap, "; ".join(err.reasons))
+        return None
+    over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
+    note = f"no plan within seats moves at most {cap:,.0f} ({why}); the fewest over seats under the cap: {over:,.0f}"
+    log.info("frontier: cap %g moved: %s", cap, note)
+    return _point(plan, 0.0, cap=cap, note=note)
 
 
 def _non_dominated(points: list[FrontierPoint]) -> list[FrontierPoint]:
@@ -118,6 +175,7 @@ def frontier_table(points: list[FrontierPoint]) -> pd.DataFrame:
             {
                 "alternative": pt.label,
                 "move_penalty_m": pt.move_penalty_m,
+                "max_moved": pt.max_moved,
                 "children_moved": round(pt.children_moved, 1),
                 "mean_distance_m": round(pt.mean_distance_m, 1),
                 "max_distance_m": s["totals"]["max_distance_m"],
@@ -125,6 +183,7 @@ def frontier_table(points: list[FrontierPoint]) -> pd.DataFrame:
                 "zones_in_pieces": s["totals"]["zones_not_contiguous"],
                 "status": pt.plan.info.status,
                 "gap": round(pt.plan.info.gap, 6),
+                "note": pt.note,
             }
         )
     return pd.DataFrame(rows)
@@ -134,6 +193,7 @@ def frontier_table(points: list[FrontierPoint]) -> pd.DataFrame:
 _COLUMNS = {
     "alternative": ("方案 alternative", "{}"),
     "move_penalty_m": ("调整代价 move penalty (m)", "{:,.0f}"),
+    "max_moved": ("调整上限 cap on moved", "{:,.0f}"),
     "children_moved": ("调整 children moved", "{:,.0f}"),
     "mean_distance_m": ("平均距离 mean m", "{:,.0f}"),
     "max_distance_m": ("最远 max m", "{:,.0f}"),
@@ -141,9 +201,12 @@ _COLUMNS = {
     "zones_in_pieces": ("不连片 zones in pieces", "{:,.0f}"),
     "status": ("状态 status", "{}"),
     "gap": ("差距 proven gap", "{:.2%}"),
+    "note": ("说明 note", "{}"),
 }
 
 
 def frontier_markdown(table: pd.DataFrame) -> str:
     """The frontier table as Markdown (``frontier.md``)."""
-    return markdown_table(table, _COLUMNS, title="备选方案 alternatives", text=("alternative", "status"))
+    return markdown_table(
+        table, _COLUMNS, title="备选方案 alternatives", text=("alternative", "status", "note")
+    )

@@ -140,7 +140,25 @@ def explain_rules(
     fixes: list[str] = []
     if "max_moved" in families and problem.max_moved is not None:
         cap = fmt_children(problem.max_moved, scale)
-        extra = f" (at least {min_moved:,.0f} must move to fit the seats)" if min_moved is not None else ""
+        least = "" if min_moved is None else _few(min_moved)
+        extra = f" (at least {least} must move to fit the seats)" if min_moved is not None else ""
+        if min_moved is not None and round(min_moved * scale) <= problem.max_moved and problem.contiguity:
+            # the seats allow the cap: the one-piece rule is what moves more
+            stand = problem.anchor[problem.anchor >= 0]
+            owner = np.full(problem.n_blocks, -1)
+            owner[stand] = np.flatnonzero(problem.anchor >= 0)
+            forced = (owner >= 0) & (problem.current >= 0) & (problem.current != owner)
+            extra = (
+                f" (the seats alone would allow it, at {least} moved, but not with every zone in one "
+                "piece around its school: today's zones are not all in one piece"
+                + (
+                    f", and {fmt_children(problem.students[forced].sum(), scale)} children live in blocks where "
+                    "another school than theirs stands"
+                    if forced.any()
+                    else ""
+                )
+                + ")"
+            )
         reasons.append(f"no plan moves at most {cap} children from their current school{extra}")
         fixes.append("raise --max-moved")
     if "contiguity" in families:
@@ -192,7 +210,7 @@ def explain_no_plan(
         )
     if moved is not None:
         least = fewest_moves(problem)
-        proven = "" if least is None else f"; no plan moves fewer than {least:,.0f}"
+        proven = "" if least is None else f"; no plan moves fewer than {_few(least)}"
         parts.append(
             f"{fmt_children(moved, problem.scale)} children moved, more than the cap of "
             f"{fmt_children(problem.max_moved, problem.scale)}{proven}"
@@ -213,6 +231,11 @@ def explain_no_plan(
     )
 
 
+def _few(children: float) -> str:
+    """A number of children for a message: whole from 10 up, else to two decimals (0.02 is not 0)."""
+    return f"{children:,.0f}" if children >= 10 else f"{children:.2f}".rstrip("0").rstrip(".")
+
+
 def fewest_moves(problem: ZoneProblem) -> float | None:
     """Children (unscaled) that every plan must move from their current school, by the relaxation with a cost
     of 1 per child moved and nothing else (overload free where it is allowed); None without a cap."""
@@ -228,7 +251,7 @@ def fewest_moves(problem: ZoneProblem) -> float | None:
 def precheck_moves(problem: ZoneProblem) -> InfeasibleError | None:
     """The cap on children moved against the fewest moves the seats allow: a proof before any search."""
     least = fewest_moves(problem)
-    if least is None or least * problem.scale <= problem.max_moved + 1e-9:
+    if least is None or round(least * problem.scale) <= problem.max_moved:  # float noise of the relaxation
         return None
     families = ["max_moved"] + ([] if problem.allow_overload else ["capacity"])
     return explain_rules(problem, families, min_moved=least)

@@ -14,7 +14,8 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
    plan moves as few children as the seats allow (``start.stay_start``: the relaxation with a move dearer
    than any trip), and the search goes on from whichever start keeps the cap (:func:`_start_rank`); a cap
    below the fewest moves the relaxation allows is refused at once with that number
-   (``diagnose.precheck_moves``).
+   (``diagnose.precheck_moves``).  When the start at a move penalty breaks a rule, a third start from
+   the relaxation without it (``start.trips_start``) is ranked beside it the same way.
 3. **Windows** (``windows``).  A window is the zones of a few neighbouring schools (nearest along zones whose blocks
    could go to each other): their blocks may move among them, and nothing else changes.  Because it holds
    whole zones, a window is itself a complete zone problem (``ZoneProblem.window``) solved by the same
@@ -70,7 +71,7 @@ from .bound import knapsack_bound, seat_prices
 from .diagnose import explain_no_plan, precheck_moves
 from .model import ZoneSolution, explain_search_infeasible, feasible_candidates, objective
 from .problem import ZoneProblem
-from .start import first_plan, relieve_seats, repair, round_flow, stay_start
+from .start import first_plan, relieve_seats, repair, round_flow, stay_start, trips_start
 from .windows import Windows
 
 __all__ = ["solve_zones"]
@@ -123,6 +124,11 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         if problem.contiguity:
             start = repair(problem, start, seats=False)
     search = Windows(problem, options, deadline, start, bound, lp_choice)
+    trips = None if search.valid() else trips_start(problem, deadline)
+    if trips is not None:
+        plain = Windows(problem, options, deadline, trips, bound, lp_choice)
+        if _start_rank(plain) < _start_rank(search):
+            search, plain.source = plain, "shortest trips + repair"
     stay = stay_start(problem, deadline)
     if stay is not None:
         kept = Windows(problem, options, deadline, stay, bound, lp_choice)
