@@ -7,6 +7,7 @@ plan = zoning.assign_zones(blocks, schools, max_distance_m=2500)
 plan = zoning.assign_zones(blocks, schools, roads=zoning.read_roads("roads.gpkg"))  # distances by road
 plan = zoning.form_districts(schools, plan=plan, n_districts=4)   # 学区 made of those zones
 zoning.write_plan(plan, "out/")
+table = zoning.run_batch("jobs.toml", "runs/")                    # many runs on Dask (pip install 'zoning[batch]')
 """
 
 from .check.metrics import district_table, school_table, summary
@@ -24,6 +25,22 @@ from .publish.report import report
 from .zones.api import assign_zones
 
 __version__ = "0.1.0"
+
+
+def run_batch(jobs, out_dir, *, client=None, workers: int = 2, resume: bool = False, overwrite: bool = False):
+    """Run many jobs on Dask distributed, each exactly as its ``zoning`` command would, and return the table of
+    ``batch.csv`` (one row per job: status, seconds, objective, bound, gap, seats over, children moved, error).
+
+    ``jobs``: a JOBS.toml path (see ``zoning.batch.jobs``), or a list of job tables keyed like the file
+    (``{"name": "a", "command": "partition", "blocks": …, "schools": …, "max-distance": 2500}``).
+    ``client``: a ``dask.distributed.Client``, a scheduler address (``"tcp://host:8786"``), or None for a
+    ``LocalCluster`` of ``workers`` processes.  Each job writes ``out_dir/<name>`` atomically; ``resume`` skips
+    the complete ones, ``overwrite`` replaces existing ones.  Needs ``pip install 'zoning[batch]'``.
+    """
+    from .cli.batch import run_jobs  # the jobs run the commands themselves (cli comes last: imported here)
+
+    return run_jobs(jobs, out_dir, client=client, workers=workers, resume=resume, overwrite=overwrite)
+
 
 __all__ = [
     "__version__",
@@ -60,4 +77,5 @@ __all__ = [
     "InputError",
     "InfeasibleError",
     "datasets",
+    "run_batch",
 ]

@@ -5,7 +5,7 @@ May import: every package (cli comes last in the pipeline); only cli imports cli
 
 from __future__ import annotations
 
-from . import districts, publish, scenarios, zones  # noqa: F401  importing them registers their commands on ``main``
+from . import batch, districts, publish, scenarios, zones  # noqa: F401  importing them registers their commands on ``main``
 from .group import main
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,193 @@
+"""``zoning batch JOBS.toml --out DIR``: many runs on Dask distributed, each exactly what its command does.
+
+The batch package comes before cli and cannot run the commands itself: this module hands it what only cli
+knows, the commands' flags (:func:`command_specs`, read off the click commands, so a jobs file takes exactly
+the flags the commands take), their own check of a command line (:func:`check_command`) and
+:func:`run_command`, which runs one command line in-process (in a Dask worker) and reports its exit code,
+output and message.  ``zoning.run_batch`` wires the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import threading
+import time
+
+import click
+
+from ..batch.jobs import CommandSpec, Jobs, Param, parse_jobs, read_jobs
+from ..batch.run import run_batch, status_counts
+from ..batch.work import Outcome
+from .group import PROGRESS_EVERY_S, _Handler, main
+from .options import planner_errors
+
+__all__ = ["COMMANDS", "command_specs", "check_command", "run_command", "run_jobs"]
+
+#: The commands a job may run: they each write a plan folder.
+COMMANDS = ("partition", "districts", "feeder", "scenario", "frontier", "site")
+#: One command at a time per process: a command's output is caught by swapping sys.stdout / sys.stderr
+#: (``dask worker --nthreads 1`` is the intended set-up; with more threads jobs in one process take turns).
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _key(param: click.Parameter) -> str:
+    if isinstance(param, click.Argument):
+        return (param.metavar or param.name).lower().replace("_", "-")
+    return max(param.opts, key=len).lstrip("-")
+
+
+def _param(param: click.Parameter) -> Param:
+    path = isinstance(param.type, click.Path)
+    if isinstance(param, click.Argument):
+        return Param(_key(param), "argument", path=path, required=param.required)
+    flag = max(param.opts, key=len)
+    if param.is_flag and param.secondary_opts:
+        return Param(_key(param), "switch", flag=flag, off=max(param.secondary_opts, key=len))
+    if param.is_flag:
+        return Param(_key(param), "flag", flag=flag)
+    return Param(_key(param), "multiple" if param.multiple else "value", flag=flag, path=path)
+
+
+def command_specs() -> dict[str, CommandSpec]:
+    """What each batch command takes, read off the click commands themselves."""
+    return {
+        name: CommandSpec(name, tuple(_param(p) for p in main.commands[name].params if p.name != "help"))
+        for name in COMMANDS
+    }
+
+
+def check_command(command: str, argv: list[str]) -> tuple[str | None, str] | None:
+    """The command's own check of a command line's flags and values (nothing runs): (key, message) or None."""
+    cmd = main.commands[command]
+    try:
+        with cmd.make_context(command, [*argv, "--out", "batch-check"], resilient_parsing=False):
+            pass
+    except click.BadParameter as err:
+        return (_key(err.param) if err.param is not None else None), err.format_message()
+    except click.UsageError as err:
+        return None, err.format_message()
+    return None
+
+
+def run_command(command: str, argv: list[str]) -> Outcome:
+    """``zoning <command> <argv>`` in this process, as the command line runs it; what it printed and its
+    message in the planner's words come back in the :class:`Outcome` (the library's log goes where this
+    process's logging sends it)."""
+    cmd = main.commands[command]
+    out, err = io.StringIO(), io.StringIO()
+    with _ONE_AT_A_TIME, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _warnings_apart():
+        try:
+            cmd.main(argv, prog_name=f"zoning {command}", standalone_mode=False)
+            code = 0
+        except SystemExit as stop:  # planner_errors: the message is printed, exit code 1
+            code = stop.code if isinstance(stop.code, int) else 1
+        except click.ClickException as usage:  # bad flags: exit code 2
+            code, message = usage.exit_code, usage.format_message()
+            err.write(f"{message}\n")
+    return Outcome(code=code, output=out.getvalue(), error=err.getvalue().strip())
+
+
+@contextlib.contextmanager
+def _warnings_apart():
+    """The library's warnings stay out of the command's message: they are in its summary.json.  (A worker
+    process has no handler on the ``zoning`` logger, so Python's last resort would print them on stderr.)"""
+    logger = logging.getLogger("zoning")
+    if logger.handlers:  # this process draws the library's messages itself (the CLI, a notebook)
+        yield
+        return
+    logger.addHandler(logging.NullHandler())
+    try:
+        yield
+    finally:
+        logger.handlers.clear()
+
+
+def run_jobs(jobs, out_dir, *, client=None, workers: int = 2, resume: bool = False, overwrite: bool = False):
+    """``zoning.run_batch``: ``jobs`` a JOBS.toml path, its text's :class:`~zoning.batch.jobs.Jobs`, or a list of
+    job tables (dicts keyed like the file, e.g. ``{"command": "partition", "blocks": …, "max-distance": 2500}``)."""
+    specs = command_specs()
+    if isinstance(jobs, str | os.PathLike):
+        jobs = read_jobs(jobs, commands=specs, check=check_command)
+    elif not isinstance(jobs, Jobs):
+        jobs = parse_jobs(
+            data={"job": [dict(j) for j in jobs]}, source="jobs", commands=specs, check=check_command
+        )
+    return run_batch(jobs, out_dir, runner=run_command, client=client, workers=workers, resume=resume,
+                     overwrite=overwrite)  # fmt: skip
+
+
+class _BatchHandler(_Handler):
+    """The group's handler, also drawing the batch's progress: one line redrawn in place on a terminal
+    (``[7/20 jobs, 1 failed, 35 s] last: portland-7 done``), plain ``progress:`` lines every few seconds
+    otherwise."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        p = getattr(record, "batch_progress", None)
+        if p is None or self.verbose:
+            super().emit(record)
+            return
+        failed = f", {p['failed']} failed" if p["failed"] else ""
+        text = f"[{p['done']}/{p['total']} jobs{failed}, {p['elapsed_s']:.0f} s]"
+        if self.terminal:
+            last = f" last: {p['job']} {p['status']}" if p["job"] else ""
+            click.echo(f"\r{text}{last}\033[K", err=True, nl=False)
+            self.open_line = True
+            if p["finished"]:
+                self._end_line()
+            return
+        now = time.monotonic()
+        if (p["finished"] or now - self.last >= PROGRESS_EVERY_S) and text != self.shown:
+            click.echo(f"progress: {text}", err=True)
+            self.last, self.shown = now, text
+
+
+@contextlib.contextmanager
+def _batch_progress():
+    logger = logging.getLogger("zoning")
+    before = list(logger.handlers)
+    verbose = next((h.verbose for h in before if isinstance(h, _Handler)), 0)
+    logger.handlers[:] = [_BatchHandler(verbose) if isinstance(h, _Handler) else h for h in before]
+    try:
+        yield
+    finally:
+        for h in logger.handlers:
+            if isinstance(h, _BatchHandler):
+                h._end_line()
+        logger.handlers[:] = before
+
+
+@main.command()
+@click.argument("jobs_file", metavar="JOBS.toml", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: a folder per job, batch.csv and batch.md.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Worker processes on this machine (a LocalCluster), one job each at a time.")  # fmt: skip
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on an existing Dask cluster (started with `dask scheduler` and `dask worker "
+                   "tcp://HOST:PORT --nthreads 1`) instead of processes on this machine.")  # fmt: skip
+@click.option("--resume", is_flag=True, help="Skip the jobs whose folder is complete (same job, same flags).")
+@click.option("--overwrite", is_flag=True, help="Run again the jobs whose folder exists, replacing it.")
+@planner_errors
+def batch(jobs_file, out_dir, workers, scheduler, resume, overwrite):
+    """Run the jobs of JOBS.toml (partition, districts, feeder, scenario, frontier, site, each with its inputs
+    and flags; shared [defaults] at the top) on Dask: a folder per job in --out, and batch.csv / batch.md with
+    one row per job (status, time, objective, bound, gap, seats over, children moved, the error).  A job that
+    fails never stops the others; a worker that dies mid-job leaves no partial folder and its job runs again.
+    Needs the batch extra: pip install 'zoning[batch]'."""
+    specs = command_specs()
+    jobs = read_jobs(jobs_file, commands=specs, check=check_command)
+    t0 = time.monotonic()
+    with _batch_progress():
+        table = run_batch(jobs, out_dir, runner=run_command, client=scheduler, workers=workers, resume=resume,
+                          overwrite=overwrite)  # fmt: skip
+    click.echo(f"{len(table)} jobs in {time.monotonic() - t0:.0f} s: {status_counts(table)}")
+    bad = table[~table["status"].isin(["done", "skipped"])]
+    for _, row in bad.iterrows():
+        click.secho(f"{row['job']} {row['status']}: {row['error']}", err=True, fg="red")
+    click.echo(f"Wrote: {os.path.join(out_dir, 'batch.csv')}, {os.path.join(out_dir, 'batch.md')}")
+    if len(bad):
+        sys.exit(1)
