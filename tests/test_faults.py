@@ -212,3 +212,33 @@ def test_ctrl_c_stops_the_search_and_writes_the_best_plan_so_far(tmp_path):
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["solve"]["stopped_early"] is True and 0 <= summary["solve"]["gap"] < 1
     assert _visible(out) == {"plan.gpkg", "plan.csv", "summary.json", "map.html"}
+
+
+def test_ctrl_c_stops_the_districts_search_and_writes_the_best_grouping_so_far(tmp_path):
+    # issue 16: the same for `zoning districts` (Beijing's 829 primary schools into 40 districts)
+    from conftest import shared
+
+    raw = gpd.read_file(shared("beijing_primary_schools_keypoint", "schools.geojson"))
+    path = tmp_path / "beijing.geojson"
+    raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))]).to_file(path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from zoning.cli import main; main()", "districts", str(path), "--districts", "40",
+         "--school-name-col", "name_en", "--quality-col", "key_school", "--coords", "gcj02", "--out", str(out),
+         "--time-limit", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    line, seen = "", []
+    while not line.startswith("progress: "):  # a first grouping keeping every rule: now interrupt
+        line = proc.stdout.readline()
+        seen.append(line)
+        assert line or proc.poll() is None, "the command ended before its first grouping:\n" + "".join(seen)
+    assert "best plan" in line and "proven within" in line
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, rest
+    assert time.monotonic() - t0 < 60  # it stops, it does not run its 300 s
+    assert "stopped early (Ctrl-C)" in rest
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["districts"]["solve"]["stopped_early"] is True, summary.keys()

@@ -4,6 +4,8 @@ blocks (children from the enrolment column, adjacency from the zones file or Vor
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from ..districts.api import form_districts
@@ -22,6 +24,7 @@ from .options import (
     _file_leads,
     _keep_columns,
     _only_stage,
+    ctrl_c_stops,
     district_options,
     planner_errors,
 )
@@ -105,8 +108,10 @@ def districts(schools, zones_file, zones_school_col, zones_layer, zones_coords, 
         else None
     )
     options = SolveOptions(time_limit_s=time_limit, workers=workers, seed=seed, relative_gap=gap)
-    plan = form_districts(
-        frame, zones=zones, zones_school_column=zones_school_col, options=options, **district_kw
-    )
+    with ctrl_c_stops() as stop:  # Ctrl-C: the best grouping so far, with its gap
+        plan = form_districts(
+            frame, zones=zones, zones_school_column=zones_school_col, options=replace(options, stop=stop),
+            **district_kw,
+        )  # fmt: skip
     files = write_plan(plan, out_dir, overwrite=overwrite)
     _report(plan, files)

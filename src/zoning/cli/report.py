@@ -30,6 +30,8 @@ def _report(plan: Plan, files: dict) -> None:
 
 
 def _status(i) -> str:
+    if i.stopped:
+        return "stopped early (Ctrl-C), the best plan so far"
     if i.gap <= 1e-9:
         return "proven optimal"
     if i.status == "optimal":
@@ -105,8 +107,6 @@ def _report_zones(plan: Plan) -> None:
     s = summary(plan)
     t = s["totals"]
     status, gap = _status(i), _gap(i)
-    if i.stopped:
-        status = "stopped early (Ctrl-C), the best plan so far"
     click.echo(
         f"Plan: {status}: {i.objective / 1000:,.1f} child-km (lower bound {i.lower_bound / 1000:,.1f}, "
         f"gap {gap} %) in {i.seconds:.1f} s"

@@ -120,7 +120,8 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
         )
     if district_kw and district_kw["n_districts"] is not None:
         _file_leads(school_frame, district_kw)
-        plan = form_districts(school_frame, plan=plan, options=options, **district_kw)
+        with ctrl_c_stops() as stop:  # a Ctrl-C of its own: the best grouping of these zones so far
+            plan = form_districts(school_frame, plan=plan, options=replace(options, stop=stop), **district_kw)
     extra = {}
     if years:
         loads = year_loads(plan.assignment, inputs.blocks, zone_schools, years)

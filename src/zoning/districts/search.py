@@ -219,7 +219,29 @@ class _Search:
     pieces: dict = field(default_factory=dict)
 
     def left(self) -> float:
+        if self.stopped():
+            return 0.0  # stopped (Ctrl-C): every loop ends as at the time limit
         return self.deadline - time.perf_counter()
+
+    def stopped(self) -> bool:
+        return self.options.stop is not None and self.options.stop.is_set()
+
+    def progress(self, done: bool = False) -> None:
+        """A progress record (the CLI draws it as one line on a terminal, as for zones): seconds of the
+        limit, the best grouping keeping every rule, the bound and the gap.  Nothing while it misses a rule."""
+        p = self.p
+        if not is_valid(p, self.lead_of):
+            return
+        cost = p.cost_of(self.lead_of)
+        gap = 0.0 if cost <= 0 else max(0.0, (cost - self.bound) / cost)
+        limit = self.options.time_limit_s
+        elapsed = min(limit, time.perf_counter() - self.t0)
+        unit = f"{p.weight_label}-km"
+        log.info(
+            "progress: %.0f / %.0f s, best %.1f %s, gap %.2f %%", elapsed, limit, cost / 1000, unit, 100 * gap,
+            extra={"progress": {"elapsed_s": elapsed, "limit_s": limit, "best": cost / 1000, "unit": unit,
+                                "gap": gap, "done": done}},
+        )  # fmt: skip
 
     def on_valid(self, _plan: np.ndarray | None = None) -> None:
         """A plan keeping every rule was found: note when the first one came."""
@@ -292,7 +314,7 @@ def _lns(s: _Search, until: float, rng, poll_bound) -> None:
     p = s.p
     order: list[int] = []
     stale = 0
-    while time.perf_counter() < until - 0.1 and stale <= 3 * p.n_districts:
+    while time.perf_counter() < until - 0.1 and stale <= 3 * p.n_districts and not s.stopped():
         poll_bound()
         valid = band_excess(p, s.lead_of) <= 1e-9
         if valid and s.bound >= p.cost_of(s.lead_of) * (1 - s.options.relative_gap):
@@ -307,6 +329,7 @@ def _lns(s: _Search, until: float, rng, poll_bound) -> None:
         _status, _wb, improved = s.solve(window, budget, soft=not valid, source="LNS")
         stale = 0 if improved else stale + 1
         if improved:
+            s.progress()
             log.info(
                 "window %d (%d schools, %.1f s): %.1f %s-km, excess %.3f",
                 s.windows,
@@ -358,13 +381,16 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
             s.raise_bound(lp["value"], "LP relaxation")
 
     rng = np.random.default_rng(options.seed)
+    s.progress()  # the first grouping keeping every rule
     if p.n <= FULL_MODEL_SCHOOLS:
         _full_model(s, hint=compact, until=t0 + FULL_MODEL_SHARE * options.time_limit_s)
+        s.progress()
         if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap):
             _lns(s, deadline, rng, poll_bound)  # polish: windows re-solved exactly
     else:
         _lns(s, deadline, rng, poll_bound)
     poll_bound(wait=True)
+    s.progress(done=True)
     return _solution(s, lp["value"], lp["seconds"])
 
 
