@@ -416,3 +416,24 @@ def test_thematic_tags_and_urban_rural_mixing_through_the_api():
         assert set(g["area"]) == {"城区", "乡村"}
     with pytest.raises(InputError, match='no column "特色"'):
         form_districts(schools.to_crs(4326), n_districts=2, require={"特色": "科技"})
+
+
+def test_a_key_school_list_with_blank_cells_is_not_read_as_all_key_schools(tmp_path, caplog):
+    # issue 19: a 重点 column marking only the key schools (blank elsewhere) was read as "no quality data" for
+    # the blanks: every district showed quality 1, "quality spread 0 (Gini 0.000)", and no warning named them
+    raw = gpd.read_file(shared("beijing_primary_schools_keypoint", "schools.geojson"))
+    raw = raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))])
+    raw = pd.concat([raw[raw["key_school"] == 1].iloc[:40], raw[raw["key_school"] == 0].iloc[:58]])
+    raw = raw.assign(重点=["是" if k else "" for k in raw["key_school"]]).drop(columns="key_school")
+    path = tmp_path / "bj98.geojson"
+    gpd.GeoDataFrame(raw, crs=4326).to_file(path)
+    with caplog.at_level("WARNING"):
+        schools = zoning.read_schools(path, columns={"name": "name_en", "quality": "重点"}, coords="gcj02",
+                                      require_capacity=False)  # fmt: skip
+    assert any("58 blank cell(s)" in r.getMessage() and 'read as "no"' in r.getMessage() for r in caplog.records)
+    assert (schools["quality"] == 0).sum() == 58 and (schools["quality"] == 1).sum() == 40
+    plan = form_districts(schools, n_districts=8, options=FAST)
+    assert district_violations(plan) == []
+    table = zoning.district_table(plan)
+    assert table["mean_quality"].lt(1).any()  # the unmarked schools count, as "no"
+    assert zoning.summary(plan)["districts"]["after"]["quality_spread"] > 0

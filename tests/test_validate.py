@@ -457,6 +457,33 @@ def test_quality_tiers_flags_and_scores(tmp_path, values, expected):
     np.testing.assert_array_equal(schools["quality"].to_numpy(), np.array(expected))
 
 
+@pytest.mark.parametrize(
+    ("values", "expected", "said"),
+    [
+        (["是", "", "是", ""], [1.0, 0.0, 1.0, 0.0], 'read as "no"'),  # a 重点 list: only the key schools marked
+        (["1", "", "0", ""], [1.0, 0.0, 0.0, 0.0], 'read as "no"'),
+        (["优质", "", "薄弱", "一般"], [3.0, np.nan, 1.0, 2.0], "left out of the quality balance"),
+        (["85", "", "", "60"], [85.0, np.nan, np.nan, 60.0], "left out of the quality balance"),
+    ],
+)
+def test_blank_quality_cells_are_named_and_read_one_stated_way(tmp_path, values, expected, said):
+    # issue 19: blank 重点 cells were read as "no data", and every district then showed quality 1, spread 0
+    lines = ["学校名称,学位数,重点,经度,纬度"] + [f"S{k},100,{v},113.9,22.5{k}" for k, v in enumerate(values)]
+    schools, warnings = check_schools(write_csv(tmp_path, "\n".join(lines) + "\n"))
+    np.testing.assert_array_equal(schools["quality"].to_numpy(), np.array(expected))
+    blanks = [k + 2 for k, v in enumerate(values) if v == ""]  # spreadsheet rows (header = row 1)
+    (warning,) = [w for w in warnings if "blank cell" in w.message]
+    assert said in warning.message and warning.column == "重点"
+    assert f"rows {', '.join(map(str, blanks))})" in warning.message
+
+
+def test_a_quality_column_without_blanks_gives_no_blank_warning(tmp_path):
+    schools, warnings = check_schools(
+        write_csv(tmp_path, "学校名称,学位数,重点,经度,纬度\n甲,100,是,113.9,22.55\n乙,100,否,113.9,22.56\n")
+    )
+    assert schools["quality"].tolist() == [1.0, 0.0] and not any("blank" in w.message for w in warnings)
+
+
 def test_unknown_quality_word(tmp_path):
     raw = write_csv(
         tmp_path, "学校名称,学位数,等级,经度,纬度\n甲,100,优质,113.9,22.55\n乙,100,很好,113.9,22.56\n"

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ...errors import InputError, Issue
+from ...errors import InputError, Issue, name_list
 from ..files import RawTable, is_blank
 from .geometry import _canonical, _single_points, _start, _wgs84_geoms
 from .headers import (
@@ -333,6 +333,7 @@ def _quality(rep: _Report, n: int) -> np.ndarray:
         return quality
     values = _column_values(rep, "quality")
     words: dict[int, str] = {}
+    blank = [k for k, value in enumerate(values) if is_blank(value)]
     for k, value in enumerate(values):
         try:
             number = parse_number(value)
@@ -341,28 +342,55 @@ def _quality(rep: _Report, n: int) -> np.ndarray:
             continue
         if number is not None:
             quality[k] = number
-    if not words:
-        return quality
-    used = set(words.values())
-    table = QUALITY_TIERS if any(w in QUALITY_TIERS and w != "优质" for w in used) else QUALITY_FLAGS
-    log.info(
-        '%s: quality column "%s" read as %s',
-        rep.raw.file,
-        rep.cols["quality"],
-        "tiers 优质 3 / 一般 2 / 薄弱 1" if table is QUALITY_TIERS else "a flag 重点/是 1 / 否 0",
-    )
-    for k, word in words.items():
-        if word in table:
-            quality[k] = table[word]
-        else:
-            rep.error(
-                f'"{values[k]}" is not a quality the toolkit knows.',
-                "enter a number (higher = better), a tier 优质/一般/薄弱, or a flag 重点/是/否.",
-                k=k,
-                canon="quality",
-                value=values[k],
-            )
+    table = None
+    if words:
+        used = set(words.values())
+        table = QUALITY_TIERS if any(w in QUALITY_TIERS and w != "优质" for w in used) else QUALITY_FLAGS
+        log.info(
+            '%s: quality column "%s" read as %s',
+            rep.raw.file,
+            rep.cols["quality"],
+            "tiers 优质 3 / 一般 2 / 薄弱 1" if table is QUALITY_TIERS else "a flag 重点/是 1 / 否 0",
+        )
+        for k, word in words.items():
+            if word in table:
+                quality[k] = table[word]
+            else:
+                rep.error(
+                    f'"{values[k]}" is not a quality the toolkit knows.',
+                    "enter a number (higher = better), a tier 优质/一般/薄弱, or a flag 重点/是/否.",
+                    k=k,
+                    canon="quality",
+                    value=values[k],
+                )
+    known = quality[~np.isnan(quality)]
+    if blank and len(known):
+        flag = table is QUALITY_FLAGS or (table is None and set(np.unique(known)) <= {0.0, 1.0})
+        _blank_quality(rep, quality, blank, flag=flag)
     return quality
+
+
+def _blank_quality(rep: _Report, quality: np.ndarray, blank: list[int], *, flag: bool) -> None:
+    """Blank cells of a quality column that has values elsewhere: in a yes/no column (重点 / 是 / 1 against
+    否 / 0) an unmarked school is read as "no", the way such lists are kept (only the key schools marked);
+    in a tier or number column it has no quality and is left out of every quality figure.  Either way a
+    warning names the rows and the choice, so no summary takes a blank for a known value."""
+    rows = name_list([rep.row(k) for k in blank], limit=8)
+    if flag:
+        quality[blank] = 0.0
+        rep.warn(
+            f'{len(blank)} blank cell(s) (rows {rows}) read as "no" (否, not a key / high-quality school): in a '
+            "yes/no column the schools left blank are taken as not marked.",
+            "write 是 or 否 in every row if some of these are unknown rather than no.",
+            canon="quality",
+        )
+    else:
+        rep.warn(
+            f"{len(blank)} blank cell(s) (rows {rows}): these schools have no quality; they are left out of the quality balance, the high-quality schools and every quality "
+            "figure (spread, Gini).",
+            "fill in a quality for every school.",
+            canon="quality",
+        )
 
 
 def _school_points(rep: _Report, geoms: np.ndarray) -> np.ndarray:
