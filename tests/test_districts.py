@@ -430,7 +430,9 @@ def test_a_key_school_list_with_blank_cells_is_not_read_as_all_key_schools(tmp_p
     with caplog.at_level("WARNING"):
         schools = zoning.read_schools(path, columns={"name": "name_en", "quality": "重点"}, coords="gcj02",
                                       require_capacity=False)  # fmt: skip
-    assert any("58 blank cell(s)" in r.getMessage() and 'read as "no"' in r.getMessage() for r in caplog.records)
+    assert any(
+        "58 blank cell(s)" in r.getMessage() and 'read as "no"' in r.getMessage() for r in caplog.records
+    )
     assert (schools["quality"] == 0).sum() == 58 and (schools["quality"] == 1).sum() == 40
     plan = form_districts(schools, n_districts=8, options=FAST)
     assert district_violations(plan) == []

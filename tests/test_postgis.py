@@ -455,7 +455,7 @@ def test_partition_from_tables_to_a_schema(demo_db):
     assert len(layers["blocks"]) == 317 and set(layers["blocks"]["school_id"]) <= set(
         layers["schools"]["school_id"]
     )
-    assert summary["totals"]["zones_not_contiguous"] == 0
+    assert summary["totals"]["zones_not_contiguous"] == summary["totals"]["zones_joined_only_by_links"]
     again = run(*args)  # refused before any work, with no traceback
     assert again.exit_code == 1 and "holds a plan already" in again.output and "Traceback" not in again.output
     assert "Plan:" not in again.output

@@ -260,3 +260,63 @@ def test_checker_reads_road_distances_and_catches_a_tampered_one():
     found = zoning.plan_violations(replace(plan, blocks=bad))
     assert any("shorter than the straight line" in v for v in found)
     assert any("reported objective" in v for v in found)
+
+
+# ------------------------------------------------------------------------ a river crossed by one bridge
+
+
+def cut_off_city():
+    """Two banks of 100 m blocks, 5 columns × 8 rows each, with a 100 m river between them (no block there):
+    the 40 east blocks touch each other but no west block.  Both schools stand on the west bank.  Streets run
+    between the centres of neighbouring blocks on each bank; the one bridge crosses at the top row (y = 750),
+    where the straight-line link would be at the bottom (the first of eight equal gaps)."""
+    cols = [*range(5), *range(6, 11)]
+    cells = [(c, r) for c in cols for r in range(8)]
+    blocks = gpd.GeoDataFrame(
+        {"block_id": [f"{'W' if c < 5 else 'E'}{c}-{r}" for c, r in cells], "students": [10.0] * len(cells)},
+        geometry=[shapely.box(X0 + 100 * c, Y0 + 100 * r, X0 + 100 * c + 100, Y0 + 100 * r + 100) for c, r in cells],
+        crs=EPSG,
+    )  # fmt: skip
+    schools = gpd.GeoDataFrame(
+        {"school_id": ["A", "B"], "capacity": [600.0, 600.0]},
+        geometry=[shapely.Point(X0 + 150, Y0 + 250), shapely.Point(X0 + 350, Y0 + 550)],
+        crs=EPSG,
+    )
+    centre = {(c, r): (100 * c + 50, 100 * r + 50) for c, r in cells}
+    streets = [line(centre[(c, r)], centre[(c + 1, r)]) for c, r in cells if (c + 1, r) in centre]
+    streets += [line(centre[(c, r)], centre[(c, r + 1)]) for c, r in cells if (c, r + 1) in centre]
+    streets.append(line(centre[(4, 7)], centre[(6, 7)]))  # the bridge
+    return blocks, schools, gpd.GeoSeries(streets, crs=EPSG)
+
+
+def test_a_group_cut_off_by_a_river_is_named_and_its_link_listed_and_counted():
+    # issue 19: the warning said "40 blocks form a group that touches no other block" (they touch each other),
+    # the link was nowhere in the summary, and a zone crossing the river only through it counted as one piece
+    blocks, schools, _roads = cut_off_city()
+    plan = zoning.assign_zones(blocks, schools, options=zoning.SolveOptions(time_limit_s=5, workers=1))
+    check(plan)
+    (warning,) = [w for w in plan.warnings if "cut off" in w.message]
+    assert (
+        "a group of 40 blocks cut off from the rest" in warning.message
+        and "not in the data" in warning.message
+    )
+    totals = zoning.summary(plan)["totals"]
+    (link,) = totals["links_added"]
+    assert link["group_blocks"] == 40 and link["by"] == "straight line" and link["distance_m"] == 200.0
+    assert link["from_block"].startswith("E6-") and link["to_block"].startswith("W4-")
+    # the east bank has no school: its zone crosses the river, only through the link, so it is in pieces
+    assert totals["zones_not_contiguous"] >= 1
+    assert totals["zones_joined_only_by_links"] == totals["zones_not_contiguous"]
+
+
+def test_with_roads_the_link_crosses_where_the_bridge_does():
+    blocks, schools, roads = cut_off_city()
+    plan = zoning.assign_zones(
+        blocks, schools, roads=roads, options=zoning.SolveOptions(time_limit_s=5, workers=1)
+    )
+    check(plan)
+    (link,) = zoning.summary(plan)["totals"]["links_added"]
+    assert link["by"] == "road" and (link["from_block"], link["to_block"]) == ("E6-7", "W4-7")
+    assert link["distance_m"] == 200.0  # centre to centre over the bridge
+    (warning,) = [w for w in plan.warnings if "cut off" in w.message]
+    assert "by road" in warning.message

@@ -460,7 +460,8 @@ def test_quality_tiers_flags_and_scores(tmp_path, values, expected):
 @pytest.mark.parametrize(
     ("values", "expected", "said"),
     [
-        (["是", "", "是", ""], [1.0, 0.0, 1.0, 0.0], 'read as "no"'),  # a 重点 list: only the key schools marked
+        # a 重点 list: only the key schools marked
+        (["是", "", "是", ""], [1.0, 0.0, 1.0, 0.0], 'read as "no"'),
         (["1", "", "0", ""], [1.0, 0.0, 0.0, 0.0], 'read as "no"'),
         (["优质", "", "薄弱", "一般"], [3.0, np.nan, 1.0, 2.0], "left out of the quality balance"),
         (["85", "", "", "60"], [85.0, np.nan, np.nan, 60.0], "left out of the quality balance"),

@@ -108,6 +108,9 @@ def _zone_summary(plan: Plan) -> dict:
         "children_moved": round(float(students[b["moved"].to_numpy()].sum()), 3),
         "schools_over_capacity": int((table["overload"] > 1e-9).sum()),
         "zones_not_contiguous": _pieces(plan),
+        # of those, the zones in one piece across the links added between blocks that touch no others
+        "zones_joined_only_by_links": _pieces(plan) - _pieces(plan, links=True) if plan.problem.links else 0,
+        "links_added": _links(plan),
     }
     before = _before(plan)
     return {
@@ -122,15 +125,31 @@ def _zone_summary(plan: Plan) -> dict:
     }
 
 
-def _pieces(plan: Plan) -> int:
-    """How many zones are in more than one piece of the block graph (0 expected)."""
+def _pieces(plan: Plan, *, links: bool = False) -> int:
+    """How many zones are in more than one piece of the blocks' own adjacency (0 expected): the links the
+    islands policy added (``geo.graph``) are not in the data, so a zone one piece only through one counts
+    (``links``: through them too, as the one-piece rule of the search reads the graph)."""
     n = len(plan.blocks)
     e = plan.problem.edges
+    if plan.problem.links and not links:
+        added = np.array([sorted((link.a, link.b)) for link in plan.problem.links], dtype=np.int64)
+        keep = ~(e[:, None, :] == added[None, :, :]).all(axis=2).any(axis=1)
+        e = e[keep]
     school = plan.blocks["school_id"].to_numpy()
     same = school[e[:, 0]] == school[e[:, 1]]
     _, label = csgraph.connected_components(edges_to_csr(n, e[same]), directed=False)
     pieces = pd.Series(label).groupby(school).nunique()
     return int((pieces > 1).sum())
+
+
+def _links(plan: Plan) -> list[dict]:
+    """The links the islands policy added: the cut-off group's size, the two blocks, how far and how."""
+    ids = plan.blocks["block_id"].to_numpy()
+    return [
+        {"group_blocks": link.group, "from_block": ids[link.a], "to_block": ids[link.b],
+         "distance_m": round(link.distance_m, 1), "by": link.by}
+        for link in plan.problem.links
+    ]  # fmt: skip
 
 
 def _before(plan: Plan) -> dict | None:

@@ -128,4 +128,9 @@ def _report_zones(plan: Plan) -> None:
     if s["before"]:
         line += f" (before {s['before']['mean_distance_m']:,.0f} m)"
     line += f"; zones in more than one piece: {t['zones_not_contiguous']}"
+    if t.get("zones_joined_only_by_links"):
+        line += (
+            f" ({t['zones_joined_only_by_links']} joined only across the {len(t['links_added'])} link(s) added "
+            "between blocks that touch no others: see the warnings)"
+        )
     click.echo(line)

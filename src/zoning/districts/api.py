@@ -155,7 +155,7 @@ def school_graph_from_zones(
     edges = np.unique(edges[edges[:, 0] != edges[:, 1]], axis=0)
     xy = shapely.get_coordinates(schools_m.geometry.values)
     labels = schools_m["name"].astype(str).tolist()
-    edges, _added, island_warnings = connect_islands(xy, edges, labels)
+    edges, _added, island_warnings, _links = connect_islands(xy, edges, labels)
     return edges, cells, warnings + list(island_warnings)
 
 
@@ -169,7 +169,7 @@ def _graph_from_plan(plan: Plan) -> tuple[np.ndarray, np.ndarray, list[Issue]]:
     pairs = np.sort(np.stack([a[a != b], b[a != b]], axis=1), axis=1)
     edges = np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), np.int64)
     xy = shapely.get_coordinates(plan.schools.geometry.values)
-    edges, _added, warnings = connect_islands(xy, edges, plan.schools["name"].astype(str).tolist())
+    edges, _added, warnings, _links = connect_islands(xy, edges, plan.schools["name"].astype(str).tolist())
     return edges, plan.schools["students"].to_numpy(dtype=float), list(warnings)
 
 

@@ -9,8 +9,10 @@ meet only at a corner are not neighbours, while hand-digitised blocks with sub-m
 
 Islands policy: when the graph falls apart into several pieces (an island block, an enclave across water,
 a blocks file with holes), every piece but the largest is attached to the nearest block outside it by one
-added edge, and a warning names the blocks.  Zones can then still be one piece, and the planner is told
-which links are artificial.
+added edge (a *link*: nearest by road when a road network is given, so the link crosses where the bridge
+does), and a warning names the blocks.  Zones can then still be one piece, and the planner is told which
+links are not in the data: ``BlockGraph.links`` lists them, and the summary counts a zone that is one piece
+only through a link as in pieces (``check.metrics``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..errors import InputError, Issue
 
 __all__ = [
     "BlockGraph",
+    "Link",
     "require_metric",
     "voronoi_cells",
     "polygon_adjacency",
@@ -49,6 +52,19 @@ class BlockGraph:
     edges: np.ndarray  # (E, 2) int64, i < j, sorted, unique
     added_edges: np.ndarray  # (F, 2) the subset added by the islands policy
     cells: gpd.GeoSeries  # the polygon of each block (Voronoi cell for point blocks), metric CRS
+    links: tuple[Link, ...] = ()  # what the islands policy added, in the order it added them
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link the islands policy added: block ``a`` of a group of ``group`` blocks cut off from the rest,
+    joined to block ``b`` outside it, ``distance_m`` apart ``by`` road or in a straight line."""
+
+    a: int
+    b: int
+    group: int
+    distance_m: float
+    by: str  # "road" or "straight line"
 
 
 def edges_to_csr(n: int, edges: np.ndarray) -> sparse.csr_matrix:
@@ -286,14 +302,18 @@ def _unique_edges(pairs: np.ndarray) -> np.ndarray:
 
 
 def connect_islands(
-    xy: np.ndarray, edges: np.ndarray, labels: list[str]
-) -> tuple[np.ndarray, np.ndarray, list[Issue]]:
+    xy: np.ndarray, edges: np.ndarray, labels: list[str], *, roads=None
+) -> tuple[np.ndarray, np.ndarray, list[Issue], list[Link]]:
     """Attach every piece of the graph but the largest to its nearest block outside it.
 
-    ``xy`` are the blocks' representative points (metric).  Returns (all edges, added edges, warnings).
+    ``xy`` are the blocks' representative points (metric).  ``roads``: a road network (``geo.roads.
+    RoadNetwork``): the link then joins the two blocks nearest by road among the ``ROAD_LINK_CANDIDATES``
+    nearest in a straight line (a group across a river joins where its bridge lands), in a straight line
+    where no road joins them.  Returns (all edges, added edges, warnings, links).
     """
     n = len(xy)
     added: list[tuple[int, int]] = []
+    links: list[Link] = []
     warnings: list[Issue] = []
     edges = _unique_edges(edges)
     while True:
@@ -308,17 +328,28 @@ def connect_islands(
                 continue
             inside = np.flatnonzero(label == comp)
             outside = np.flatnonzero(label != comp)
-            tree = cKDTree(xy[outside])
-            dist, idx = tree.query(xy[inside], k=1)
-            best = int(np.argmin(dist))
-            a, b = int(inside[best]), int(outside[idx[best]])
-            new_pairs.append((a, b))
+            link = _road_link(xy, inside, outside, roads) if roads is not None else None
+            if link is None:
+                tree = cKDTree(xy[outside])
+                dist, idx = tree.query(xy[inside], k=1)
+                best = int(np.argmin(dist))
+                link = Link(
+                    int(inside[best]),
+                    int(outside[idx[best]]),
+                    len(inside),
+                    float(dist[best]),
+                    "straight line",
+                )
+            new_pairs.append((link.a, link.b))
+            links.append(link)
             names = ", ".join(labels[i] for i in inside[:8]) + (" …" if len(inside) > 8 else "")
             warnings.append(
                 Issue(
                     message=(
-                        f"{_pieces_text(len(inside))} ({names}); attached to the nearest block "
-                        f"{labels[b]} ({dist[best]:,.0f} m away) so their zone can be one piece"
+                        f"{_pieces_text(len(inside))} ({names}); joined to the nearest block {labels[link.b]} "
+                        f"({link.distance_m:,.0f} m away{' by road' if link.by == 'road' else ''}) by a link "
+                        "that is not in the data, so their zone can be one piece; a zone that is one piece "
+                        "only through this link is counted as in pieces"
                     ),
                     fix="check these blocks' geometry if they should touch their neighbours",
                     severity="warning",
@@ -326,13 +357,37 @@ def connect_islands(
             )
         added.extend(new_pairs)
         edges = _unique_edges(np.vstack([edges, np.array(new_pairs, dtype=np.int64)]))
-    return edges, _unique_edges(np.array(added, dtype=np.int64)), warnings
+    return edges, _unique_edges(np.array(added, dtype=np.int64)), warnings, links
+
+
+#: Blocks outside a cut-off group (nearest in a straight line) among which the link by road is chosen.
+ROAD_LINK_CANDIDATES = 32
+#: Blocks of a cut-off group (nearest to the rest) from which the link by road may start.
+ROAD_LINK_SOURCES = 64
+
+
+def _road_link(xy: np.ndarray, inside: np.ndarray, outside: np.ndarray, roads) -> Link | None:
+    """The pair (block of the group, block outside) nearest by road, or None when no road joins them."""
+    tree = cKDTree(xy[outside])
+    k = min(ROAD_LINK_CANDIDATES, len(outside))
+    near_d, near = tree.query(xy[inside], k=1)
+    sources = inside[np.argsort(near_d, kind="stable")[:ROAD_LINK_SOURCES]]
+    centre = xy[sources].mean(axis=0)
+    _, dest = tree.query(centre, k=k)
+    dest = outside[np.atleast_1d(dest)]
+    pairs_a = np.repeat(np.arange(len(sources)), len(dest))
+    pairs_b = np.tile(np.arange(len(dest)), len(sources))
+    dist = roads.distances(xy[sources], xy[dest], pairs_a, pairs_b)
+    if not np.isfinite(dist).any():
+        return None
+    best = int(np.argmin(dist))
+    return Link(int(sources[pairs_a[best]]), int(dest[pairs_b[best]]), len(inside), float(dist[best]), "road")
 
 
 def _pieces_text(count: int) -> str:
     if count == 1:
-        return "1 block touches no other block"
-    return f"{count} blocks form a group that touches no other block"
+        return "1 block cut off from the rest"
+    return f"a group of {count} blocks cut off from the rest"
 
 
 def school_anchors(cells: gpd.GeoSeries, school_points: gpd.GeoSeries) -> np.ndarray:
@@ -358,8 +413,10 @@ def build_block_graph(
     min_shared_m: float = 2.0,
     id_column: str = "block_id",
     name_column: str = "name",
+    roads=None,
 ) -> tuple[BlockGraph, list[Issue]]:
-    """Adjacency of the blocks (polygons: shared edges; points: Voronoi cells) with the islands policy."""
+    """Adjacency of the blocks (polygons: shared edges; points: Voronoi cells) with the islands policy
+    (``roads``: a ``geo.roads.RoadNetwork`` the links between cut-off groups follow)."""
     require_metric(blocks, "blocks")
     geom_types = set(blocks.geom_type.unique())
     if geom_types <= {"Point"}:
@@ -391,10 +448,10 @@ def build_block_graph(
         labels = [f"{n} ({b})" if n != b else str(b) for n, b in zip(blocks[name_column], blocks[id_column])]
     else:
         labels = [str(b) for b in blocks[id_column]]
-    edges, added, warnings = connect_islands(rep, edges, labels)
+    edges, added, warnings, links = connect_islands(rep, edges, labels, roads=roads)
     for w in warnings:
         log.warning("%s", w)
-    graph = BlockGraph(n=len(blocks), edges=edges, added_edges=added, cells=cells)
+    graph = BlockGraph(n=len(blocks), edges=edges, added_edges=added, cells=cells, links=tuple(links))
     log.info("block graph: %d blocks, %d adjacencies (%d added for islands)", graph.n, len(edges), len(added))
     return graph, warnings
 

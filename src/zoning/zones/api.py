@@ -19,6 +19,7 @@ import shapely
 from ..check.verify import check_plan
 from ..errors import InfeasibleError, InputError, Issue
 from ..geo.graph import build_block_graph, school_anchors
+from ..geo.roads import build_road_network
 from ..io.crs import to_metric
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
@@ -107,8 +108,8 @@ def assign_zones(
             raise InputError(
                 [Issue(message="roads have no coordinate reference system", fix="set one with .set_crs(…)")]
             )
-        roads_m = roads.to_crs(crs)
-    graph, graph_warnings = build_block_graph(blocks_m, study_area=study_area)
+        roads_m = build_road_network(roads.to_crs(crs))  # built once: the links and the distances
+    graph, graph_warnings = build_block_graph(blocks_m, study_area=study_area, roads=roads_m)
     warnings += graph_warnings
     anchors = school_anchors(graph.cells, schools_m.geometry)
     for j in np.flatnonzero(anchors < 0):

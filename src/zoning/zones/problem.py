@@ -93,6 +93,9 @@ class ZoneProblem:
     #: (N,) school index each block is locked to (a scenario's [[lock]]: it goes there whatever), -1 where
     #: free; None when no block is locked.  A locked block has that one candidate arc and never grows others.
     locked: np.ndarray | None = None
+    #: links the islands policy added between blocks that touch no others (``geo.graph.Link``): edges of the
+    #: graph that are not in the data (the summary counts a zone joined only through one as in pieces)
+    links: tuple = ()
 
     @property
     def travel(self) -> str:
@@ -464,6 +467,7 @@ def build_zone_problem(
         k=k,
         roads=network,
         locked=locked,
+        links=graph.links,
     )
     problem = problem.with_arcs(ai, aj)
     if network is not None:
