@@ -13,7 +13,7 @@ table = zoning.run_batch("jobs.toml", "runs/")                    # many runs on
 from .check.metrics import district_table, school_table, summary
 from .check.verify import PlanCheckError, check_plan, district_violations, plan_violations
 from .districts.api import form_districts
-from .errors import InfeasibleError, InputError, Issue, ZoningError
+from .errors import InfeasibleError, InputError, Issue, NoPlanFoundError, ZoningError
 from .geo.roads import RoadNetwork, build_road_network, road_distances
 from .io import datasets
 from .io.inputs import Inputs, load_inputs, read_blocks, read_roads, read_schools, read_zones
@@ -76,6 +76,7 @@ __all__ = [
     "ZoningError",
     "InputError",
     "InfeasibleError",
+    "NoPlanFoundError",
     "datasets",
     "run_batch",
 ]

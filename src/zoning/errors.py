@@ -102,6 +102,11 @@ class InfeasibleError(ZoningError):
         super().__init__(text)
 
 
+class NoPlanFoundError(ZoningError):
+    """The time ran out before any plan keeping every rule was found, and none was proven impossible: the
+    message says what the best plan still breaks.  (``InfeasibleError`` is the proof that none exists.)"""
+
+
 def name_list(names, limit: int = 6) -> str:
     """``"A, B, C and 4 more"``: the first ``limit`` names of a list for a message."""
     names = [str(n) for n in names]

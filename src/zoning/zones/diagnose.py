@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ..errors import InfeasibleError, ZoningError, name_list
+from ..errors import InfeasibleError, NoPlanFoundError, ZoningError, name_list
 from .bound import FlowResult, transport_bound
 from .problem import ZoneProblem, fmt_children
 
@@ -144,21 +144,14 @@ def explain_rules(
         extra = f" (at least {least} must move to fit the seats)" if min_moved is not None else ""
         if min_moved is not None and round(min_moved * scale) <= problem.max_moved and problem.contiguity:
             # the seats allow the cap: the one-piece rule is what moves more
-            stand = problem.anchor[problem.anchor >= 0]
-            owner = np.full(problem.n_blocks, -1)
-            owner[stand] = np.flatnonzero(problem.anchor >= 0)
-            forced = (owner >= 0) & (problem.current >= 0) & (problem.current != owner)
+            forced, _names = _moved_by_sites(problem)
             extra = (
                 f" (the seats alone would allow it, at {least} moved, but not with every zone in one "
                 "piece around its school: today's zones are not all in one piece"
-                + (
-                    f", and {fmt_children(problem.students[forced].sum(), scale)} children live in blocks where "
-                    "another school than theirs stands"
-                    if forced.any()
-                    else ""
-                )
+                + (f", and {_few(forced)} children live in blocks where another school than theirs stands"
+                   if forced > 0 else "")
                 + ")"
-            )
+            )  # fmt: skip
         reasons.append(f"no plan moves at most {cap} children from their current school{extra}")
         fixes.append("raise --max-moved")
     if "contiguity" in families:
@@ -211,9 +204,15 @@ def explain_no_plan(
     if moved is not None:
         least = fewest_moves(problem)
         proven = "" if least is None else f"; no plan moves fewer than {_few(least)}"
+        forced, schools = _moved_by_sites(problem)
+        if forced > 0:
+            proven += (
+                f" ({_few(forced)} of them live in blocks where another school than theirs stands, which "
+                f"one-piece zones give to that school: {name_list(schools, 4)})"
+            )
         parts.append(
-            f"{fmt_children(moved, problem.scale)} children moved, more than the cap of "
-            f"{fmt_children(problem.max_moved, problem.scale)}{proven}"
+            f"{_few(moved / problem.scale)} children moved, more than the cap of "
+            f"{_few(problem.max_moved / problem.scale)}{proven}"
         )
     still = "; ".join(parts) if parts else "no plan at all"
     # only the rules this run has (the flags already given are not suggested again)
@@ -225,10 +224,23 @@ def explain_no_plan(
     ]
     fix = "allow more time (--time-limit)" + (f", or relax a rule ({', '.join(relax)})" if relax else "")
     seconds = f"{time_limit_s:.1f}" if time_limit_s < 10 else f"{time_limit_s:.0f}"
-    return ZoningError(
-        f"No plan satisfying every rule was found in {seconds} s: the best one still has {still} "
-        f"(the relaxation seats every child, at {bound / problem.scale / 1000:,.1f} child-km). Fix: {fix}."
+    return NoPlanFoundError(
+        f"No plan satisfying every rule was found in {seconds} s, nor was one proven impossible: the best one "
+        f"still has {still}. Fix: {fix}."
     )
+
+
+def _moved_by_sites(problem: ZoneProblem) -> tuple[float, list[str]]:
+    """Children (unscaled) whose block holds another school than their current one — with one-piece zones
+    each school's zone holds its own block, so they move whatever the plan — and those schools' names."""
+    if not problem.contiguity:
+        return 0.0, []
+    has = np.flatnonzero(problem.anchor >= 0)
+    owner = np.full(problem.n_blocks, -1)
+    owner[problem.anchor[has]] = has
+    forced = (owner >= 0) & (problem.current >= 0) & (problem.current != owner)
+    names = sorted({str(problem.school_names[j]) for j in owner[forced]})
+    return float(problem.students[forced].sum()) / problem.scale, names
 
 
 def _few(children: float) -> str:
