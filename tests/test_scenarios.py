@@ -328,6 +328,9 @@ def test_frontier_command_writes_a_plan_per_alternative(tmp_path):
     for label in table["alternative"]:
         assert (out / label / "plan.gpkg").exists() and (out / label / "map.html").exists()
     assert "备选方案 alternatives" in (out / "frontier.md").read_text(encoding="utf-8")
+    page = (out / "frontier.html").read_text(encoding="utf-8")  # one map, a layer per alternative
+    for label in table["alternative"]:
+        assert f"{label}: " in page
     result = run("frontier", *DEMO_ARGS, "--out", out, "--move-penalty", 300)
     assert result.exit_code == 2 and "--penalties" in result.output
     result = run("frontier", *DEMO_ARGS, "--out", "postgresql://planner@db/edu?schema=alt")

@@ -16,7 +16,7 @@ from ..errors import InputError, Issue
 from ..io.inputs import read_plan_folder, read_schools
 from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
 from ..options import SolveOptions
-from ..publish.export import OUTPUT_FILES, write_plan
+from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
 from ..scenarios.compare import compare_markdown, compare_table
@@ -171,7 +171,8 @@ def compare(plan_dirs, out_dir, overwrite):
 def frontier_command(blocks, schools, penalties, caps, soft_seats, **kwargs):
     """Alternatives that trade children moved against trips: one plan per move penalty and per cap on
     children moved, each checked and with its proven gap, none beaten by another on children over seats,
-    moved and mean trip; a plan folder per alternative (A = fewest moved) and frontier.csv / frontier.md.
+    moved and mean trip; a plan folder per alternative (A = fewest moved), frontier.csv / frontier.md, and
+    frontier.html: one map with each alternative's zones as a layer to switch to.
     BLOCKS need a current school (--current-school-col)."""
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
@@ -189,7 +190,12 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, **kwargs):
                  allow_overload=kwargs.pop("allow_overload"), contiguity=kwargs.pop("contiguity"),
                  candidates=kwargs.pop("candidates"))  # fmt: skip
     runs = len(values) + len(cap_values)
-    names = [*(label for label in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:runs]), "frontier.csv", "frontier.md"]
+    names = [
+        *(label for label in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:runs]),
+        "frontier.csv",
+        "frontier.md",
+        "frontier.html",
+    ]
     prepare_out_dir(out_dir, names, overwrite=overwrite)  # refuse early, before any work
     inputs = _load(blocks, schools, kwargs)
     points = frontier(inputs.blocks, inputs.schools, penalties_m=values, caps=cap_values, soft_seats=soft_seats,
@@ -201,8 +207,16 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, **kwargs):
         write_plan(pt.plan, Path(out_dir) / pt.label, overwrite=overwrite, title=title)
     table = frontier_table(points)
     text = frontier_markdown(table)
-    files = write_files(out_dir, {"frontier.csv": csv_writer(table), "frontier.md": text_writer(text)},
-                        overwrite=overwrite)  # fmt: skip
+    drawn = {}  # one map, each alternative's zones a layer to switch to
+    for pt in points:
+        layers = plan_layers(pt.plan)
+        drawn[f"{pt.label}: {pt.children_moved:,.0f} moved, {pt.mean_distance_m:,.0f} m"] = (
+            layers["blocks"], layers["zones"], layers["schools"])  # fmt: skip
+    page = to_html(compare_map(drawn, title="备选方案 alternatives")) if drawn else None
+    outputs = {"frontier.csv": csv_writer(table), "frontier.md": text_writer(text)}
+    if page is not None:
+        outputs["frontier.html"] = text_writer(page)
+    files = write_files(out_dir, outputs, overwrite=overwrite)
     click.echo(text, nl=False)
     click.echo(
         f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count)."
