@@ -53,6 +53,7 @@ WITHIN = {
         "compare",
         "stability",
         "years",
+        "horizon",
         "frontier",
         "siting_problem",
         "siting_bound",

@@ -506,3 +506,43 @@ def test_site_command_writes_the_chosen_sites_and_the_zones(tmp_path):
         "site", DEMO_ARGS[0], DEMO_ARGS[1], path, "--new", 5, *DEMO_ARGS[2:], "--out", tmp_path / "x"
     )
     assert result.exit_code == 1 and "cannot open 5 of 3 candidate sites" in result.output
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a horizon with a school opening on the way: every block changes school at most once
+
+
+def test_a_school_opening_in_2028_moves_each_block_at_most_once_and_names_the_years_short(tmp_path):
+    from conftest import DEMO
+
+    blocks = gpd.read_file(DEMO / "blocks.geojson")
+    kids = blocks["students_k4"]
+    blocks = blocks.assign(c2026=kids, c2027=kids * 1.4, c2028=kids * 1.3, c2029=kids * 1.3)  # new housing
+    blocks.to_file(tmp_path / "blocks.geojson")
+    schools = gpd.read_file(DEMO / "schools.geojson")
+    site = blocks.to_crs(32619).geometry.iloc[151].representative_point()  # near the middle of the city
+    new = gpd.GeoDataFrame({"school_id": ["New"], "name": ["新校"], "capacity": [600.0], "开办年份": ["2028"]},
+                           geometry=[site], crs=32619).to_crs(schools.crs)  # fmt: skip
+    pd.concat([schools.assign(开办年份=""), new], ignore_index=True).to_file(tmp_path / "schools.geojson")
+    out = tmp_path / "out"
+    result = run(
+        "partition", tmp_path / "blocks.geojson", tmp_path / "schools.geojson", "--students-col", "students_k4",
+        "--current-school-col", "current_school_plurality", "--years", "2026=c2026,2027=c2027,2028=c2028,2029=c2029",
+        "--opens-col", "开办年份", "--move-penalty", 0, "--out", out, "--time-limit", 8, "--workers", 1,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "stay at their current school until their new school opens (2028)" in result.output
+    phases = pd.read_csv(out / "phases.csv", encoding="utf-8-sig", dtype=str).set_index("block_id")
+    current = blocks.set_index("block_id")["current_school_plurality"].reindex(phases.index)
+    steps = pd.concat([current.rename("now"), phases[["2026", "2027", "2028", "2029"]]], axis=1)
+    changes = (steps.iloc[:, 1:].to_numpy() != steps.iloc[:, :-1].to_numpy()).sum(axis=1)
+    assert changes.max() == 1 and (changes == 1).any()  # once at most, and some do move
+    assert (phases["2026"] != "New").all() and (phases["2028"] == "New").any()  # not before it opens
+    plan = pd.read_csv(out / "plan.csv", encoding="utf-8-sig", dtype=str).set_index("block_id")
+    assert (plan["school_id"].reindex(phases.index) == phases["2029"]).all()  # the last year is the plan
+    loads = pd.read_csv(out / "years.csv", encoding="utf-8-sig")
+    short = loads[(loads["year"] == 2027) & (loads["over"] > 0)]
+    # 1,417 children in 2027 for the 1,360 seats of the schools open then: a year short, said so
+    assert len(short) and "2027: " in result.output and "before 新校 opens in 2028" in result.output
+    result = run("partition", *DEMO_ARGS, "--opens-col", "x", "--out", tmp_path / "never")
+    assert result.exit_code == 2 and "--years" in result.output

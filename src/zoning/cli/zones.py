@@ -17,6 +17,7 @@ from ..io.save import csv_writer
 from ..options import SolveOptions
 from ..plan import Plan
 from ..publish.export import prepare_out, write_plan
+from ..scenarios.horizon import parse_opens, plan_horizon
 from ..scenarios.stability import phase_in
 from ..scenarios.years import parse_years, peak_demand, year_breaks, year_loads
 from ..zones.api import assign_zones
@@ -95,10 +96,16 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
     kwargs.pop("years", None)
     if years and entry_share is not None:
         raise click.BadParameter("give --years or --entry-share, not both (yet)", param_hint="--years")
-    inputs = _load(blocks, schools, kwargs, keep=_keep_columns(district_kw) if district_kw else (),
-                   block_keep=list(years.values()) if years else ())  # fmt: skip
+    opens_col = kwargs.pop("opens_col", None)
+    if opens_col and not years:
+        raise click.BadParameter("schools opening in later years need --years", param_hint="--opens-col")
+    keep = [*(_keep_columns(district_kw) if district_kw else ()), *([opens_col] if opens_col else [])]
+    inputs = _load(blocks, schools, kwargs, keep=keep, block_keep=list(years.values()) if years else ())
     school_frame = _only_stage(inputs.schools, only_stage)
     block_frame, warnings = inputs.blocks, inputs.warnings
+    if opens_col:  # schools opening on the way: every block changes school at most once
+        return _run_horizon(inputs.blocks, school_frame, years, opens_col, warnings, roads, rules, options,
+                            out_dir=out_dir, overwrite=overwrite, title=title)  # fmt: skip
     if years:  # one plan within seats in every year: drawn on each block's largest cohort
         block_frame, note = peak_demand(block_frame, years)
         click.echo(f"Years: {note}.")
@@ -129,6 +136,27 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
         _report_years(loads, inputs.blocks, zone_schools, years)
     files = write_plan(plan, out_dir, overwrite=overwrite, title=title, extra=extra)
     return plan, files
+
+
+def _run_horizon(
+    blocks, schools, years, opens_col, warnings, roads, rules, options, *, out_dir, overwrite, title
+):
+    """--years with --opens-col: the zones once every school is open, and each block's school per year."""
+    opens = parse_opens(schools, opens_col)
+    with ctrl_c_stops() as stop:
+        horizon = plan_horizon(blocks, schools, years, opens=opens, options=replace(options, stop=stop),
+                               warnings=warnings, roads=roads, **rules)  # fmt: skip
+    for note in horizon.notes:
+        click.echo(f"Years: {note}.")
+    worst = horizon.loads.groupby("year").apply(
+        lambda t: (t["children"] / t["seats"]).max(), include_groups=False
+    )
+    click.echo("Years: " + "; ".join(f"{y}: fullest school {100 * u:.0f} %" for y, u in worst.items()))
+    for line in horizon.breaks:
+        click.echo(f"  over seats before every block has moved: {line}")
+    extra = {"years.csv": csv_writer(horizon.loads), "phases.csv": csv_writer(horizon.phases)}
+    files = write_plan(horizon.plan, out_dir, overwrite=overwrite, title=title, extra=extra)
+    return horizon.plan, files
 
 
 def _report_years(loads, blocks, schools, years) -> None:
@@ -162,6 +190,14 @@ def _report_years(loads, blocks, schools, years) -> None:
     metavar="YEAR=COL,…",
     help="Children per year from these block columns (e.g. 2026=c2026,2027=c2027): one plan within seats "
     "in every year; years.csv gives every school's load per year.",
+)
+@click.option(
+    "--opens-col",
+    default=None,
+    metavar="COL",
+    help="Schools column with the year a school opens (blank: open): with --years, the zones once every "
+    "school is open, each block moving at most once, in the year its school opens; phases.csv gives every "
+    "block's school per year.",
 )
 @click.option(
     "--entry-share",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import InputError, Issue
 
-__all__ = ["peak_demand", "year_loads", "year_breaks", "parse_years"]
+__all__ = ["peak_demand", "year_loads", "year_breaks", "parse_years", "children_by_year"]
 
 
 def parse_years(text: str) -> dict[str, str]:
@@ -41,7 +41,7 @@ def parse_years(text: str) -> dict[str, str]:
     return years
 
 
-def _children(blocks: pd.DataFrame, years: Mapping[str, str]) -> pd.DataFrame:
+def children_by_year(blocks: pd.DataFrame, years: Mapping[str, str]) -> pd.DataFrame:
     """Blocks × years of children, every cell a number of 0 or more (the rows that are not, listed)."""
     issues = []
     table = {}
@@ -71,7 +71,7 @@ def _children(blocks: pd.DataFrame, years: Mapping[str, str]) -> pd.DataFrame:
 def peak_demand(blocks: pd.DataFrame, years: Mapping[str, str]) -> tuple[pd.DataFrame, str]:
     """The blocks with ``students`` = each block's largest cohort over ``years`` (year → column), and a line
     saying what the plan is drawn on."""
-    table = _children(blocks, years)
+    table = children_by_year(blocks, years)
     peak = table.max(axis=1)
     first, last = list(years)[0], list(years)[-1]
     note = (
@@ -86,7 +86,7 @@ def year_loads(
 ) -> pd.DataFrame:
     """One row per (year, school): children sent there by ``assignment`` (block_id → school_id), seats, and
     children over seats.  Blocks the assignment leaves out (no current school) are not counted."""
-    table = _children(blocks, years)
+    table = children_by_year(blocks, years)
     school = blocks["block_id"].map(assignment)
     rows = []
     seats = dict(zip(schools["school_id"], pd.to_numeric(schools["capacity"], errors="coerce"), strict=True))
