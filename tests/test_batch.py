@@ -339,3 +339,19 @@ def test_without_dask_the_message_says_what_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "distributed", None)
     with pytest.raises(zoning.ZoningError, match=r"pip install 'zoning\[batch\]'"):
         run._dask()
+
+
+def test_frontier_points_run_on_the_same_engine(client, portland):
+    # issue 16: frontier points (and scenario sweeps) use the Dask workers when they are there
+    from zoning.scenarios.frontier import frontier
+
+    blocks, schools = portland
+    options = zoning.SolveOptions(time_limit_s=6)
+    points = frontier(
+        blocks, schools, penalties_m=(0.0, 100_000.0), caps=(100.0,), options=options, client=client
+    )
+    assert [pt.label for pt in points] == list("ABC"[: len(points)]) and len(points) >= 2
+    for pt in points:
+        assert not zoning.plan_violations(pt.plan)  # checked here, after the trip back from the worker
+    capped = [pt for pt in points if pt.max_moved == 100.0]
+    assert all(pt.children_moved <= 100.0 + 1e-6 for pt in capped)

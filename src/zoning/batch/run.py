@@ -36,7 +36,7 @@ from ..scenarios.compare import markdown_table
 from .jobs import BATCH_FILES, Jobs
 from .work import ROW_KEYS, Runner, failed_row, read_marker, run_job
 
-__all__ = ["run_batch", "batch_table", "batch_markdown", "status_counts", "RETRIES"]
+__all__ = ["run_batch", "cluster", "batch_table", "batch_markdown", "status_counts", "RETRIES"]
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,13 @@ def _plan(jobs: Jobs, out: Path, *, resume: bool, overwrite: bool):
     if issues:
         raise InputError(issues, headline=f"{len(issues)} job folder(s) hold other outputs:")
     return rows, todo, replaceable
+
+
+def cluster(client=None, workers: int = 2):
+    """A context giving a ``dask.distributed.Client``: ``client`` itself, one connected to a scheduler's
+    address (``"tcp://host:8786"``), or one of a LocalCluster of ``workers`` processes started and closed
+    here (frontier points and scenario sweeps run on it like batch jobs)."""
+    return _client(client, workers)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import click
 import geopandas as gpd
 import pandas as pd
 
+from ..batch.run import cluster
 from ..check.metrics import summary
 from ..errors import InputError, Issue
 from ..io.inputs import read_plan_folder, read_schools
@@ -167,8 +168,20 @@ def compare(plan_dirs, out_dir, overwrite):
     show_default=True,
     help="Where no plan within seats keeps to a cap, offer the one with the fewest children over seats.",
 )
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Solve the alternatives at once on a LocalCluster of N processes (Dask, pip install 'zoning[batch]').",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Solve the alternatives on an existing Dask cluster (see zoning batch).",
+)
 @planner_errors
-def frontier_command(blocks, schools, penalties, caps, soft_seats, **kwargs):
+def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, scheduler, **kwargs):
     """Alternatives that trade children moved against trips: one plan per move penalty and per cap on
     children moved, each checked and with its proven gap, none beaten by another on children over seats,
     moved and mean trip; a plan folder per alternative (A = fewest moved), frontier.csv / frontier.md, and
@@ -198,8 +211,13 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, **kwargs):
     ]
     prepare_out_dir(out_dir, names, overwrite=overwrite)  # refuse early, before any work
     inputs = _load(blocks, schools, kwargs)
-    points = frontier(inputs.blocks, inputs.schools, penalties_m=values, caps=cap_values, soft_seats=soft_seats,
-                      options=options, warnings=inputs.warnings, **rules)  # fmt: skip
+    args = dict(penalties_m=values, caps=cap_values, soft_seats=soft_seats, options=options,
+                warnings=inputs.warnings, **rules)  # fmt: skip
+    if parallel or scheduler:  # the same engine as zoning batch
+        with cluster(scheduler, parallel or 2) as client:
+            points = frontier(inputs.blocks, inputs.schools, client=client, **args)
+    else:
+        points = frontier(inputs.blocks, inputs.schools, **args)
     for pt in points:
         title = f"方案 {pt.label} alternative {pt.label}: {pt.children_moved:,.0f} moved, mean {pt.mean_distance_m:,.0f} m"
         if pt.children_over > 0:

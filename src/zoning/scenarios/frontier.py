@@ -59,6 +59,7 @@ def frontier(
     caps: tuple[float, ...] = (),
     soft_seats: bool = True,
     options: SolveOptions = SolveOptions(),
+    client=None,
     **rules,
 ) -> list[FrontierPoint]:
     """Plans of ``blocks`` and ``schools`` for each move penalty of ``penalties_m`` and each cap on children
@@ -72,7 +73,11 @@ def frontier(
 
     ``rules``: the other rules of :func:`~zoning.assign_zones` (max_distance_m, allow_overload, contiguity,
     …), the same for every point.  Needs a current school per block (``current_school``): without one nothing
-    is moved and there is nothing to trade."""
+    is moved and there is nothing to trade.
+
+    ``client``: a ``dask.distributed.Client`` (``zoning.batch.run.cluster`` makes one): the points are then
+    solved on its workers at once, each with one CP-SAT thread and the time of as many rounds as the points
+    need (the time limit × workers / points, at most the whole limit)."""
     if "current_school" not in blocks.columns or not blocks["current_school"].notna().any():
         raise InputError(
             [
@@ -90,20 +95,33 @@ def frontier(
     cap_values = sorted(set(float(x) for x in caps))
     if any(c < 0 for c in cap_values):
         raise ValueError(f"caps on children moved must be 0 or more, not {min(cap_values):g}")
-    share = replace(options, time_limit_s=options.time_limit_s / max(1, len(penalties) + len(cap_values)))
-    points = []
-    for penalty in penalties:
-        plan = assign_zones(blocks, schools, move_penalty_m=penalty, options=share, **rules)
-        points.append(_point(plan, penalty))
-        log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", penalty, points[-1].children_moved,
-                 points[-1].mean_distance_m)  # fmt: skip
-    for cap in cap_values:
-        point = _capped(blocks, schools, cap, soft_seats=soft_seats, options=share, rules=rules)
-        if point is not None:
-            points.append(point)
+    runs = [("penalty", x) for x in penalties] + [("cap", x) for x in cap_values]
+    if client is None:
+        share = replace(options, time_limit_s=options.time_limit_s / max(1, len(runs)))
+        found = [_run(blocks, schools, kind, x, soft_seats, share, rules) for kind, x in runs]
+    else:  # one point per worker at a time (Dask): the stop event stays here, it does not travel
+        workers = max(1, len(client.scheduler_info()["workers"]))
+        rounds = -(-len(runs) // workers)
+        share = replace(options, time_limit_s=options.time_limit_s / max(1, rounds), workers=1, stop=None)
+        futures = [client.submit(_run, blocks, schools, kind, x, soft_seats, share, rules, pure=False)
+                   for kind, x in runs]  # fmt: skip
+        found = client.gather(futures)
+    points = [pt for pt in found if pt is not None]
     kept = _non_dominated(points)
     kept.sort(key=lambda pt: (pt.children_moved, pt.mean_distance_m))
     return [replace(pt, label=f"{chr(ord('A') + k)}") for k, pt in enumerate(kept)]
+
+
+def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: SolveOptions, rules: dict):
+    """One point of the frontier: the plan at move penalty ``value``, or under the cap ``value`` on children
+    moved (None when left out).  Module-level, so a Dask worker can run it."""
+    if kind == "cap":
+        return _capped(blocks, schools, value, soft_seats=soft_seats, options=options, rules=rules)
+    plan = assign_zones(blocks, schools, move_penalty_m=value, options=options, **rules)
+    point = _point(plan, value)
+    log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", value, point.children_moved,
+             point.mean_distance_m)  # fmt: skip
+    return point
 
 
 def _point(plan: Plan, penalty: float, *, cap: float | None = None, note: str = "") -> FrontierPoint:
