@@ -45,8 +45,13 @@ class _Handler(logging.Handler):
             click.echo(msg, err=True)
 
     def _progress(self, p: dict) -> None:
-        text = (f"[{p['elapsed_s']:.0f}/{p['limit_s']:.0f} s] best plan {p['best']:,.1f} {p['unit']}, "
-                f"proven within {100 * p['gap']:.2f} %")  # fmt: skip
+        # no bound yet (the districts' LP still running): a gap of 100 % would say more than is known
+        proof = (
+            "no bound yet"
+            if p["gap"] is None or p["gap"] >= 1 - 1e-9
+            else f"proven within {100 * p['gap']:.2f} %"
+        )
+        text = f"[{p['elapsed_s']:.0f}/{p['limit_s']:.0f} s] best plan {p['best']:,.1f} {p['unit']}, {proof}"
         if self.terminal:
             click.echo(f"\r{text}\033[K", err=True, nl=False)
             self.open_line = True
