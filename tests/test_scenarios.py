@@ -546,3 +546,36 @@ def test_a_school_opening_in_2028_moves_each_block_at_most_once_and_names_the_ye
     assert len(short) and "2027: " in result.output and "before 新校 opens in 2028" in result.output
     result = run("partition", *DEMO_ARGS, "--opens-col", "x", "--out", tmp_path / "never")
     assert result.exit_code == 2 and "--years" in result.output
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a hand-drawn option beside zoning's plans
+
+
+def test_a_given_assignment_is_measured_not_solved_and_stands_in_compare(tmp_path):
+    # today's zones of South Portland as a plan: no child moved, and the zones in pieces counted, not refused
+    out, ours = tmp_path / "today", tmp_path / "ours"
+    result = run("evaluate", *DEMO_ARGS, "--zone-col", "current_school_plurality", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "Plan: the given assignment, evaluated (nothing solved)" in result.output
+    assert "1 block(s) have no school in the given assignment (230050030022012)" in result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    totals = summary["totals"]
+    assert totals["children_moved"] == 0 and totals["zones_not_contiguous"] >= 1  # drawn as it is
+    plan = pd.read_csv(out / "plan.csv", encoding="utf-8-sig", dtype=str).set_index("block_id")
+    given = gpd.read_file(DEMO_ARGS[0]).set_index("block_id")["current_school_plurality"].dropna()
+    assert (plan["school_id"].reindex(given.index) == given).all()
+    assert run("partition", *DEMO_ARGS, "--out", ours, "--time-limit", 5, "--workers", 1).exit_code == 0
+    result = run("compare", out, ours)
+    assert result.exit_code == 0 and "| today | given |" in result.output
+    bad = gpd.read_file(DEMO_ARGS[0]).assign(zone=lambda f: f["current_school_plurality"].fillna("Brown"))
+    bad.loc[3, "zone"] = "Browne"
+    bad.to_file(tmp_path / "bad.geojson")
+    result = run(
+        "evaluate", tmp_path / "bad.geojson", *DEMO_ARGS[1:], "--zone-col", "zone", "--out", tmp_path / "x"
+    )
+    assert (
+        result.exit_code == 1
+        and "with no school of the plan" in result.output
+        and "'Browne'" in result.output
+    )

@@ -22,7 +22,7 @@ from .plan import Plan, SolveInfo
 from .publish.announce import announce
 from .publish.export import plan_layers, plan_map, plan_map_html, plan_table, write_plan
 from .publish.report import report
-from .zones.api import assign_zones
+from .zones.api import assign_zones, evaluate_zones
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ def run_batch(jobs, out_dir, *, client=None, workers: int = 2, resume: bool = Fa
 __all__ = [
     "__version__",
     "assign_zones",
+    "evaluate_zones",
     "form_districts",
     "read_zones",
     "read_roads",

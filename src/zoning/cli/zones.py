@@ -20,9 +20,11 @@ from ..publish.export import prepare_out, write_plan
 from ..scenarios.horizon import parse_opens, plan_horizon
 from ..scenarios.stability import phase_in
 from ..scenarios.years import parse_years, peak_demand, year_breaks, year_loads
-from ..zones.api import assign_zones
+from ..zones.api import assign_zones, evaluate_zones
+from ..zones.problem import DEFAULT_MOVE_PENALTY_M
 from .group import main
 from .options import (
+    OUT_HELP,
     _district_kwargs,
     _file_leads,
     _keep_columns,
@@ -216,6 +218,31 @@ def partition(blocks, schools, **kwargs):
     (postgresql://USER@HOST/DB?table=SCHEMA.TABLE), --out a schema (postgresql://USER@HOST/DB?schema=NAME).
     """
     plan, files = _run_partition(blocks, schools, kwargs)
+    _report(plan, files)
+
+
+@main.command()
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.argument("schools", type=click.Path(dir_okay=False))
+@click.option(
+    "--zone-col", required=True, metavar="COL", help="Blocks column with each block's school (id or name)."
+)
+@input_options
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help=OUT_HELP)
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--move-penalty", type=click.FloatRange(min=0), default=DEFAULT_MOVE_PENALTY_M, show_default=True,
+              help="Metres of travel one child moved from its current school counts as, in the objective.")  # fmt: skip
+@planner_errors
+def evaluate(blocks, schools, zone_col, out_dir, overwrite, move_penalty, **kwargs):
+    """A given assignment as a plan (a hand-drawn option, the official zones, last year's): every figure of a
+    plan (children over seats, moved, trips, zones in pieces) in a plan folder, to set beside zoning's plans
+    with `zoning compare`.  Nothing is solved: the seats and the one-piece rule are measured, not imposed."""
+    prepare_out(out_dir, overwrite=overwrite)
+    kwargs.pop("issues_file", None)
+    inputs = _load(blocks, schools, kwargs, block_keep=[zone_col])
+    plan = evaluate_zones(inputs.blocks, inputs.schools, zone_col, move_penalty_m=move_penalty,
+                          warnings=inputs.warnings)  # fmt: skip
+    files = write_plan(plan, out_dir, overwrite=overwrite, title=f"{zone_col} (given)")
     _report(plan, files)
 
 

@@ -26,7 +26,7 @@ from ..plan import Plan, SolveInfo
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
 from .search import solve_zones
 
-__all__ = ["assign_zones"]
+__all__ = ["assign_zones", "evaluate_zones"]
 
 #: Seconds per block kept from the time limit for what follows the search (plan tables, dissolve, checker).
 POST_SOLVE_S_PER_BLOCK = 3e-5
@@ -175,6 +175,66 @@ def assign_zones(
     )
     check_plan(plan)
     return plan
+
+
+def evaluate_zones(
+    blocks: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    assignment: pd.Series | str,
+    *,
+    move_penalty_m: float = DEFAULT_MOVE_PENALTY_M,
+    options: SolveOptions = SolveOptions(),
+    warnings: tuple[Issue, ...] = (),
+    roads: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+) -> Plan:
+    """A given assignment as a plan: a hand-drawn option, the official redraw, last year's zones — with every
+    figure of a plan (children over seats, moved, trips, zones in pieces) so it can stand beside zoning's
+    plans in ``zoning compare``.  Nothing is solved or refused: the seats and the one-piece rule are measured,
+    not imposed (the plan's rules say overload allowed, one piece off).
+
+    ``assignment``: the school of every block (id or name), a Series keyed by block_id or the name of a
+    blocks column.  Blocks without one, or naming no school, are an InputError listing them."""
+    if isinstance(assignment, str):
+        if assignment not in blocks.columns:
+            raise InputError(
+                [Issue("the blocks have no such column.", "name the column of schools.", column=assignment)]
+            )
+        given = blocks[assignment]
+    else:
+        given = blocks["block_id"].map(assignment)
+    by_name = dict(zip(schools["name"].astype(str), schools["school_id"].astype(str), strict=False))
+    ids = set(schools["school_id"].astype(str))
+    school = [None if pd.isna(v) else str(v) if str(v) in ids else by_name.get(str(v)) for v in given]
+    lost = [
+        f"{b} ({v!r})"
+        for b, v, s in zip(blocks["block_id"], given, school, strict=True)
+        if s is None and not pd.isna(v)
+    ]
+    if lost:
+        raise InputError([Issue(f"{len(lost)} block(s) with no school of the plan: {', '.join(lost[:6])}"
+                                + (f" and {len(lost) - 6} more" if len(lost) > 6 else "") + ".",
+                                "give every block the id or name of one of the schools.",
+                                column=assignment if isinstance(assignment, str) else None)])  # fmt: skip
+    blank = [b for b, v in zip(blocks["block_id"], given, strict=True) if pd.isna(v)]
+    if blank:  # left free: the search gives them the nearest school with seats (overload allowed, no pieces)
+        note = Issue(
+            f"{len(blank)} block(s) have no school in the given assignment ({', '.join(map(str, blank[:6]))}"
+            + (f" and {len(blank) - 6} more" if len(blank) > 6 else "") + "): they go to the school the search "
+            "finds best for them", "give them a school to evaluate the assignment exactly as drawn",
+            column=assignment if isinstance(assignment, str) else None, severity="warning")  # fmt: skip
+        log.warning("%s", note)
+        warnings = (*warnings, note)
+    plan = assign_zones(
+        blocks.assign(locked_school=school),
+        schools,
+        move_penalty_m=move_penalty_m,
+        allow_overload=True,
+        contiguity=False,
+        options=options,
+        warnings=warnings,
+        roads=roads,
+    )
+    return replace(plan, info=replace(plan.info, plan_source="given assignment (evaluated, not solved)"))
 
 
 def _check_locks(blocks: pd.DataFrame, schools: pd.DataFrame, anchors, max_distance_m) -> None:
