@@ -328,7 +328,7 @@ def main() -> None:
     except ImportError:
         spopt_cell = "not installed (not a dependency)"
 
-    import zoning.search_zones  # noqa: F401  (import OR-Tools before any timing)
+    import zoning.zones.search  # noqa: F401  (import OR-Tools before any timing)
 
     results: list[Result] = []
     for name in names:

@@ -12,6 +12,9 @@ runs three kinds of windows (``search`` decides when):
   trip (seats and pieces kept) until the plan is back under the cap, which every later window keeps;
 * *improvement*: sweeps of small windows over the whole city, two at a time on disjoint schools.
 
+With per-pair loads (the generalised assignment problem) the schools are agents with no place: a window is
+an agent and those its jobs could move to most cheaply, drawn with noise (``PAIR_NOISE``).
+
 The zones family has this room where ``districts`` keeps its windows inside ``search``: the zones' windows
 carry the repair and fewest-moves modes and a thread pool, and would make ``search`` twice the size.
 """
@@ -63,6 +66,24 @@ SOFT_REPAIR_SHARE = 0.5
 LINKS_EVERY = 50
 #: Seconds a window may take per block in it (most small windows are solved to optimality in far less).
 SECONDS_PER_BLOCK = 0.0005
+#: Per-pair loads (the generalised assignment problem): a window is its seed agent and the agents nearest
+#: in cost increase (``Windows._pair_links``) times a noise factor drawn from [1, PAIR_NOISE), so windows
+#: from one seed differ from sweep to sweep.  The whole model of a 40 × 400 instance, hinted with a start
+#: 1.5 % above the LP, improved nothing in 15 s (its LNS ran about 5 neighbourhoods per kind); windows of
+#: 40-80 jobs first took it to 0.67 % in 15 s, and the whole model then to 0.57 %.
+PAIR_NOISE = 3.0
+#: Per-pair loads with more jobs than this get windows before the whole model; up to it the whole model comes
+#: at once (OR-Library gap1-12, 15-60 jobs: with windows first two gap8 instances took 1.5 s to prove
+#: optimal, where the whole model at once proves all 60 in at most 0.7 s).
+PAIR_WINDOWS_FROM = 100
+#: Jobs in a window of per-pair loads at the start: a few agents, solved to optimality in milliseconds.
+PAIR_WINDOW_BLOCKS = 40
+#: Per-pair loads: when windows of this many jobs improve nothing the whole model comes next, not wider
+#: windows (d40400: windows of 160 and 320 jobs improved nothing in 4 s, which the whole model then lacked).
+PAIR_MAX_WINDOW_BLOCKS = 2 * PAIR_WINDOW_BLOCKS
+#: A window of per-pair loads may take this many times ``SECONDS_PER_BLOCK`` per job (0.2 s for 40 jobs,
+#: 0.8 s for 160; with the zones' 0.15 s, windows of 80-320 jobs of a 40 × 400 instance improved nothing).
+PAIR_SECONDS_FACTOR = 10
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,7 @@ class Windows:
         self.version = np.zeros(p.n_schools, dtype=np.int64)
         self.solved: dict[int, tuple] = {}  # seed → signature of its window when last solved to optimality
         self._links_version, self._links_cache = -1, None
+        self._pair_version, self._pair_cache = -1, None
         self.rng = np.random.default_rng(options.seed)
         self.window_blocks = p.n_blocks if p.n_blocks <= FULL_BLOCKS else WINDOW_BLOCKS
         self.bound = 0.0
@@ -151,13 +173,38 @@ class Windows:
             self._links_version = self.windows
         return self._links_cache
 
-    def _window(self, seed: int, n_blocks: int, free_seats: int = 0) -> np.ndarray:
+    def _pair_links(self) -> np.ndarray:
+        """Per-pair loads: (M, M) how cheaply a job of one agent could go to the other (1 + the smallest
+        cost increase either way; inf where no job may)."""
+        p = self.problem
+        if self._pair_cache is None or self.windows - self._pair_version > LINKS_EVERY:
+            here = p.arc_cost[p.arc_index(np.arange(p.n_blocks), self.assign)]
+            a, b = self.assign[p.arc_block], p.arc_school
+            diff = np.maximum(0, p.arc_cost - here[p.arc_block]).astype(np.float64) + 1.0
+            w = np.full((p.n_schools, p.n_schools), np.inf)
+            np.minimum.at(w, (a[a != b], b[a != b]), diff[a != b])
+            self._pair_cache, self._pair_version = np.minimum(w, w.T), self.windows
+        return self._pair_cache
+
+    def _window(
+        self, seed: int, n_blocks: int, free_seats: int = 0, busy: np.ndarray | None = None
+    ) -> np.ndarray:
         """The seed and the schools nearest it along interacting zones, until their zones hold about
-        ``n_blocks`` blocks and, when repairing, ``free_seats`` seats are free among them."""
+        ``n_blocks`` blocks and, when repairing, ``free_seats`` seats are free among them.  ``busy``: with
+        per-pair loads, agents in a window being solved, left out (any two agents interact, so windows would
+        otherwise overlap and run one at a time)."""
         p = self.problem
         if n_blocks >= p.n_blocks:
             return np.arange(p.n_schools)
-        dist = csgraph.dijkstra(self._links(), indices=seed)
+        if p.arc_load is None:
+            dist = csgraph.dijkstra(self._links(), indices=seed)
+        else:
+            # per-pair loads: agents are not places; the seed and the agents its jobs (or theirs) could move
+            # to most cheaply, drawn with noise so that windows from one seed differ
+            dist = self._pair_links()[seed] * self.rng.uniform(1.0, PAIR_NOISE, size=p.n_schools)
+            dist[seed] = 0.0
+            if busy is not None:
+                dist[busy] = np.inf
         reach = np.flatnonzero(np.isfinite(dist))
         near = reach[np.argsort(dist[reach], kind="stable")]
         sizes = np.cumsum([len(self.zone[j]) for j in near])
@@ -217,6 +264,8 @@ class Windows:
                     max(len(blocks), 2000) * self._repair_boost
                     if repairing or frugal
                     else max(len(blocks), 300)
+                    if p.arc_load is None
+                    else PAIR_SECONDS_FACTOR * len(blocks)
                 ),
                 self.deadline - now,
             )
@@ -369,7 +418,11 @@ class Windows:
                         break
                     if covered[seed]:
                         continue
-                    schools = self._window(seed, self.window_blocks)
+                    if p.arc_load is not None and busy[seed]:
+                        continue  # next sweep
+                    schools = self._window(
+                        seed, self.window_blocks, busy=busy if p.arc_load is not None else None
+                    )
                     if busy[schools].any():
                         continue  # next sweep
                     covered[schools] = True
@@ -502,9 +555,11 @@ class Windows:
         p = self.problem
         t0 = time.perf_counter()
         improve_blocks = self.window_blocks
-        if improve_blocks >= p.n_blocks and p.n_blocks > LARGE_BLOCKS and self.valid():
-            # a whole model to come: small windows first, for half the time, give it a better hint
-            self.window_blocks = WINDOW_BLOCKS
+        small_first = p.n_blocks > (LARGE_BLOCKS if p.arc_load is None else PAIR_WINDOWS_FROM)
+        if improve_blocks >= p.n_blocks and small_first and self.valid():
+            # a whole model to come: small windows first, for half the time, give it a better hint (per-pair
+            # loads above PAIR_WINDOWS_FROM jobs: see PAIR_NOISE)
+            self.window_blocks = WINDOW_BLOCKS if p.arc_load is None else PAIR_WINDOW_BLOCKS
             self._small_until = time.perf_counter() + SMALL_WINDOWS_SHARE * self._remaining()
         sweep = 0
         while self._remaining() > 0.05 and not self.gap_closed():
@@ -534,6 +589,8 @@ class Windows:
                 if self.window_blocks >= p.n_blocks:
                     break  # the window of every school was solved, to optimality or to the time limit
                 self.window_blocks = min(p.n_blocks, 2 * self.window_blocks)
+                if p.arc_load is not None and self.window_blocks > PAIR_MAX_WINDOW_BLOCKS:
+                    self.window_blocks = p.n_blocks  # see PAIR_MAX_WINDOW_BLOCKS
         if self.valid() and self.windows:
             self.source = "windows" if self.source.startswith("rounded") else f"{self.source} + windows"
 
