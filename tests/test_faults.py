@@ -233,7 +233,7 @@ def test_ctrl_c_stops_the_districts_search_and_writes_the_best_grouping_so_far(t
         line = proc.stdout.readline()
         seen.append(line)
         assert line or proc.poll() is None, "the command ended before its first grouping:\n" + "".join(seen)
-    assert "best plan" in line and "proven within" in line
+    assert "best plan" in line and ("proven within" in line or "no bound yet" in line)
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
     rest, _ = proc.communicate(timeout=120)

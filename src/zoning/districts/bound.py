@@ -1,7 +1,9 @@
 """The districts' proven lower bound: the LP relaxation of (1)–(7) (``model``'s formulation), by HiGHS.
 
 The search runs it in a background thread beside CP-SAT (both release the GIL) and measures the gap against
-it, or against CP-SAT's own bound when the whole model was solved.
+it, or against CP-SAT's own bound when the whole model was solved.  Above 400 schools a Lagrangian bound
+(:func:`lagrangian_bound`, a few seconds of numpy) stands in while the LP runs, and for good where the LP
+does not finish in the time (3,000 schools in 60 s).
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import numpy as np
 
 from .problem import DistrictProblem
 
-__all__ = ["lp_bound"]
+__all__ = ["lp_bound", "lagrangian_bound"]
+
+#: HiGHS' interior point (with crossover): on the mixed 1,000 → 80 city (load 5.7) 12.7 s against 23–24 s for
+#: the dual simplex, same bound; the LP runs beside the search and shares its two cores.
+LP_METHOD = "highs-ipm"
 
 
 def lp_bound(p: DistrictProblem, time_limit_s: float) -> tuple[float, float]:
@@ -100,7 +106,7 @@ def lp_bound(p: DistrictProblem, time_limit_s: float) -> tuple[float, float]:
         A_eq=a_eq,
         b_eq=b_eq,
         bounds=np.stack([lower, np.ones(n_pairs)], axis=1),
-        method="highs",
+        method=LP_METHOD,
         options={"time_limit": max(0.1, float(time_limit_s))},
     )
     seconds = time.perf_counter() - t0
@@ -110,3 +116,72 @@ def lp_bound(p: DistrictProblem, time_limit_s: float) -> tuple[float, float]:
     if res.status == 2:
         return float("inf"), seconds
     return 0.0, seconds
+
+
+def lagrangian_bound(p: DistrictProblem, target: float, *, seconds: float, rounds: int = 300) -> float:
+    """A quick bound beside the LP: the Lagrangian relaxation of "every school in one district" (1), with
+    the lead rule (2), K leads (3) and the schools-per-district band kept; seats, children, quality and the
+    rest dropped (dropping rules only lowers the minimum, so the value stays a bound).
+
+    For prices u_i the relaxation splits by lead: opening l is worth ρ_l = −u_l + the lo−1 … hi−1 members
+    with the lowest reduced costs c_(i,l) − u_i (all the negative ones up to hi−1, at least lo−1); the K
+    lowest ρ_l are opened (pinned leads always), and L(u) = Σ_i u_i + Σ_open ρ_l ≤ the optimum for every u.
+    u follows subgradient steps towards ``target`` (the incumbent's cost).  Vectorised: about 30 ms a round
+    at 3,000 schools (load 4.5; 200 rounds: 14.9 % below the start's cost), where the LP does not finish
+    within 60 s on two cores.  Returns the best L(u) (0 if none is positive)."""
+    t_end = time.perf_counter() + seconds
+    ps, pl, cost = p.pair_school, p.pair_lead, p.pair_cost.astype(float)
+    member = ps != pl
+    ms, ml, mc = ps[member], pl[member], cost[member]
+    leads = np.unique(pl)
+    lo, hi = p.count_band
+    lo_m, hi_m = max(lo - 1, 0), max(hi - 1, 0)
+    pinned = p.pinned[leads]
+    k = p.n_districts
+    # members of each lead, to rank them by reduced cost within each lead
+    lead_pos = np.searchsorted(leads, ml)
+    # start from each school's second-cheapest assignment: a standard warm start for p-median prices
+    order = np.lexsort((cost, ps))
+    first = np.searchsorted(ps[order], np.arange(p.n))
+    nxt = np.minimum(first + 1, len(order) - 1)
+    u = np.where(ps[order][nxt] == np.arange(p.n), cost[order][nxt], cost[order][first])
+    best = 0.0
+    step = 1.0
+    stall = 0
+    for _ in range(rounds):
+        if time.perf_counter() > t_end:
+            break
+        red = mc - u[ms]
+        # rank within each lead by reduced cost
+        o = np.lexsort((red, lead_pos))
+        starts = np.searchsorted(lead_pos[o], np.arange(len(leads)))
+        rank = np.arange(len(o)) - starts[lead_pos[o]]
+        r_sorted = red[o]
+        take_sorted = (rank < hi_m) & ((r_sorted < 0) | (rank < lo_m))
+        enough = np.bincount(lead_pos, minlength=len(leads)) >= lo_m
+        rho = -u[leads] + np.bincount(
+            lead_pos[o], weights=np.where(take_sorted, r_sorted, 0.0), minlength=len(leads)
+        )
+        rho = np.where(enough, rho, np.inf)  # a lead that cannot gather lo schools never opens
+        pick = np.argsort(np.where(pinned, -np.inf, rho), kind="stable")[:k]
+        if not np.isfinite(rho[pick]).all():
+            break
+        value = float(u.sum() + rho[pick].sum())
+        if value > best + 1e-9 * abs(value):
+            best, stall = value, 0
+        else:
+            stall += 1
+            if stall >= 10:
+                step, stall = step / 2, 0
+        opened = np.zeros(len(leads), dtype=bool)
+        opened[pick] = True
+        x_members = np.zeros(len(o), dtype=bool)
+        x_members[o] = take_sorted & opened[lead_pos[o]]
+        g = np.ones(p.n)
+        g -= np.bincount(ms[x_members], minlength=p.n)
+        g[leads[opened]] -= 1
+        norm = float((g * g).sum())
+        if norm == 0:
+            break  # the relaxation's plan is a grouping: its value is the bound
+        u = u + step * max(target - value, 0.01 * abs(target)) / norm * g
+    return float(np.floor(max(best, 0.0) * (1 - 1e-9)))

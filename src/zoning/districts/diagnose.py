@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InfeasibleError, name_list
+from ..errors import InfeasibleError, NoPlanFoundError, name_list
 from .problem import DistrictProblem
 
-__all__ = ["precheck_districts", "explain_districts", "district_shortfalls"]
+__all__ = ["precheck_districts", "explain_districts", "district_shortfalls", "binding_rule", "no_plan_found"]
 
 
 def _fmt(value: float) -> str:
@@ -208,3 +208,77 @@ def district_shortfalls(p: DistrictProblem, lead_of: np.ndarray) -> list[str]:
             if have < req.at_least:
                 out.append(f"{label} has {have} × {req.label}, needs {req.at_least}")
     return out
+
+
+def binding_rule(p: DistrictProblem, lead_of: np.ndarray) -> str | None:
+    """The rule that binds in the nearest grouping found, in the planner's words with the numbers: the
+    rule family most districts miss, how many, and the range the districts reach against the band (for
+    mean quality: the closest band the search reached).  None when every band holds."""
+    leads = np.unique(lead_of)
+    rows = []  # (districts missing, text)
+    for what, values, band in (
+        ("schools", np.ones(p.n), p.count_band),
+        ("seats", p.seats, p.seats_band),
+        ("children", p.children, p.children_band),
+    ):
+        if band is None:
+            continue
+        v = np.bincount(lead_of, weights=values, minlength=p.n)[leads]
+        bad = int(((v < band[0]) | (v > band[1])).sum())
+        if bad:
+            rows.append(
+                (bad, f"{what} per district: {bad} of {len(leads)} districts fall outside {_fmt(band[0])}–"
+                 f"{_fmt(band[1])} (they range {_fmt(v.min())}–{_fmt(v.max())})")
+            )  # fmt: skip
+    if p.quality_band is not None:
+        known = p.quality_known
+        qn = np.bincount(lead_of[known], minlength=p.n)[leads]
+        qs = np.bincount(lead_of[known], weights=p.quality[known], minlength=p.n)[leads]
+        mean = np.where(qn > 0, qs / np.maximum(qn, 1), np.nan)
+        qlo, qhi = p.quality_band
+        bad = int(((mean < qlo - 1e-9) | (mean > qhi + 1e-9)).sum())
+        if bad:
+            hq = np.flatnonzero(p.hq)
+            crowded = ""
+            if len(hq) >= 4:
+                # where the high-quality schools stand: the share inside the quarter of the city around
+                # their own centre, against the share of all schools there
+                centre = np.median(p.xy[hq], axis=0)
+                d = np.hypot(*(p.xy - centre).T)
+                near = d <= np.quantile(d, 0.25)
+                crowded = (
+                    f"; {int((near & p.hq).sum())} of the {len(hq)} high-quality schools ({p.hq_rule}) stand in "
+                    f"the quarter of the city around {p.school_names[hq[np.argmin(d[hq])]]}"
+                )
+            rows.append(
+                (bad, f"mean quality per district: {bad} of {len(leads)} districts fall outside {qlo:.3g}–"
+                 f"{qhi:.3g}; the closest band the search reached is {np.nanmin(mean):.3g}–{np.nanmax(mean):.3g}"
+                 + crowded)
+            )  # fmt: skip
+    if p.seats_band is not None and p.children_band is not None:
+        s = np.bincount(lead_of, weights=p.seats, minlength=p.n)[leads]
+        c = np.bincount(lead_of, weights=p.children, minlength=p.n)[leads]
+        bad = int((s < c).sum())
+        if bad:
+            rows.append((bad, f"seats covering children: {bad} district(s) have fewer seats than children"))
+    if not rows:
+        return None
+    rows.sort(key=lambda r: -r[0])
+    return "the rule that binds is " + rows[0][1] + "".join(f"; then {text}" for _, text in rows[1:2])
+
+
+def no_plan_found(
+    p: DistrictProblem, lead_of: np.ndarray, seconds: float, misses: list[str]
+) -> NoPlanFoundError:
+    """The time ran out with no grouping keeping every rule and none proven impossible: the binding rule
+    first, then the districts of the nearest grouping that miss, and the fixes."""
+    binding = binding_rule(p, lead_of)
+    return NoPlanFoundError(
+        f"No grouping keeping every rule was found in {seconds:g} s (nor was one proven impossible); "
+        + (binding + ". " if binding else "")
+        + "The nearest grouping found misses: "
+        + "; ".join(misses[:6])
+        + (f"; and {len(misses) - 6} more" if len(misses) > 6 else "")
+        + ". Fix: allow more time (--time-limit), widen the tolerances (--seats-tolerance, "
+        "--children-tolerance, --quality-tolerance), or ask for fewer districts."
+    )
