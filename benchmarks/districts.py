@@ -141,9 +141,14 @@ def plain_model(p: DistrictProblem) -> tuple[cp_model.CpModel, list]:
 
 def run_plain(n: int, k: int, time_limit: float) -> dict:
     """The peer on one instance (in its own process)."""
+    return solve_plain(problem(n, k), time_limit)
+
+
+def solve_plain(p, time_limit: float) -> dict:
+    """The plain one-shot CP-SAT model of ``p`` (:func:`plain_model`), 2 workers, seed 0: first plan, seconds,
+    memory, value, gap and districts in pieces (``value`` None without a plan, "infeasible" when proven)."""
     from zoning.districts.problem import district_pieces
 
-    p = problem(n, k)
     t = time.perf_counter()
     m, x = plain_model(p)
     first: list[float] = []
@@ -169,6 +174,8 @@ def run_plain(n: int, k: int, time_limit: float) -> dict:
             "gap": (value - s.best_objective_bound) / value if value > 0 else 0.0,
             "pieces": len({lead for lead, _ in district_pieces(p, lead_of)}),
         }
+    elif status == cp_model.INFEASIBLE:
+        out["value"] = "infeasible"
     return out
 
 

@@ -150,33 +150,9 @@ def run_zoning(kind: str, n: int, k: int, time_limit: float) -> dict:
 
 def run_plain(kind: str, n: int, k: int, time_limit: float) -> dict:
     """The plain one-shot CP-SAT peer of ``benchmarks/districts.py`` on one city (in its own process)."""
-    from districts import plain_model
-    from ortools.sat.python import cp_model
+    from districts import solve_plain
 
-    from zoning.districts.problem import district_pieces
-
-    p = problem(kind, n, k)
-    t = time.perf_counter()
-    m, x = plain_model(p)
-    s = cp_model.CpSolver()
-    s.parameters.max_time_in_seconds = max(0.05, time_limit - (time.perf_counter() - t))
-    s.parameters.num_workers = 2
-    s.parameters.random_seed = 0
-    status = s.solve(m)
-    out = {"seconds": time.perf_counter() - t, "mb": _peak_mb(), "value": None}
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        chosen = np.array([s.value(v) for v in x], dtype=bool)
-        lead_of = np.empty(p.n, dtype=np.int64)
-        lead_of[p.pair_school[chosen]] = p.pair_lead[chosen]
-        value = s.objective_value
-        out |= {
-            "value": value,
-            "gap": (value - s.best_objective_bound) / value if value > 0 else 0.0,
-            "pieces": len({lead for lead, _ in district_pieces(p, lead_of)}),
-        }
-    elif status == cp_model.INFEASIBLE:
-        out["value"] = "infeasible"
-    return out
+    return solve_plain(problem(kind, n, k), time_limit)
 
 
 def _in_process(fn, *args) -> dict:

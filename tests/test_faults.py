@@ -183,6 +183,26 @@ def test_the_same_seed_and_one_worker_give_the_same_outputs(tmp_path):
         assert la.equals(lb)
 
 
+def _ctrl_c_after_first_plan(args: list[str]) -> tuple[str, str]:
+    """Run ``zoning ARGS`` (a time limit of 300 s), Ctrl-C it at its first progress line (a plan keeping every
+    rule exists), and check it stops soon with exit code 0: (that line, the rest of its output)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from zoning.cli import main; main()", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    line, seen = "", []
+    while not line.startswith("progress: "):
+        line = proc.stdout.readline()
+        seen.append(line)
+        assert line or proc.poll() is None, "the command ended before its first plan:\n" + "".join(seen)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, rest
+    assert time.monotonic() - t0 < 60  # it stops, it does not run its 300 s
+    return line, rest
+
+
 def test_ctrl_c_stops_the_search_and_writes_the_best_plan_so_far(tmp_path):
     # issue 16: Ctrl-C during a long solve keeps the work: the best plan so far, its gap, "stopped early"
     sys.path.insert(0, str(Path(__file__).parent))
@@ -194,20 +214,17 @@ def test_ctrl_c_stops_the_search_and_writes_the_best_plan_so_far(tmp_path):
     blocks.to_file(tmp_path / "b.gpkg")
     schools.to_file(tmp_path / "s.gpkg")
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from zoning.cli import main; main()", "partition", str(tmp_path / "b.gpkg"),
-         str(tmp_path / "s.gpkg"), "--out", str(out), "--time-limit", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    line = ""
-    while not line.startswith("progress: "):  # a first plan exists: now interrupt the search
-        line = proc.stdout.readline()
-        assert line or proc.poll() is None, "the command ended before its first plan"
-    proc.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
-    rest, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, rest
-    assert time.monotonic() - t0 < 60  # it stops, it does not run its 300 s
+    _line, rest = _ctrl_c_after_first_plan(
+        [
+            "partition",
+            str(tmp_path / "b.gpkg"),
+            str(tmp_path / "s.gpkg"),
+            "--out",
+            str(out),
+            "--time-limit",
+            "300",
+        ]
+    )
     assert "Plan: stopped early (Ctrl-C), the best plan so far" in rest
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["solve"]["stopped_early"] is True and 0 <= summary["solve"]["gap"] < 1
@@ -222,23 +239,11 @@ def test_ctrl_c_stops_the_districts_search_and_writes_the_best_grouping_so_far(t
     path = tmp_path / "beijing.geojson"
     raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))]).to_file(path)
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from zoning.cli import main; main()", "districts", str(path), "--districts", "40",
-         "--school-name-col", "name_en", "--quality-col", "key_school", "--coords", "gcj02", "--out", str(out),
-         "--time-limit", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    line, rest = _ctrl_c_after_first_plan(
+        ["districts", str(path), "--districts", "40", "--school-name-col", "name_en", "--quality-col", "key_school",
+         "--coords", "gcj02", "--out", str(out), "--time-limit", "300"]
     )  # fmt: skip
-    line, seen = "", []
-    while not line.startswith("progress: "):  # a first grouping keeping every rule: now interrupt
-        line = proc.stdout.readline()
-        seen.append(line)
-        assert line or proc.poll() is None, "the command ended before its first grouping:\n" + "".join(seen)
     assert "best plan" in line and ("proven within" in line or "no bound yet" in line)
-    proc.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
-    rest, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, rest
-    assert time.monotonic() - t0 < 60  # it stops, it does not run its 300 s
     assert "stopped early (Ctrl-C)" in rest
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["districts"]["solve"]["stopped_early"] is True, summary.keys()

@@ -22,7 +22,7 @@ import click
 from ..batch.jobs import CommandSpec, Jobs, Param, parse_jobs, read_jobs
 from ..batch.run import run_batch, status_counts
 from ..batch.work import Outcome
-from .group import PROGRESS_EVERY_S, _Handler, main
+from .group import _Handler, main
 from .options import planner_errors
 
 __all__ = ["COMMANDS", "command_specs", "check_command", "run_command", "run_jobs"]
@@ -132,17 +132,8 @@ class _BatchHandler(_Handler):
             return
         failed = f", {p['failed']} failed" if p["failed"] else ""
         text = f"[{p['done']}/{p['total']} jobs{failed}, {p['elapsed_s']:.0f} s]"
-        if self.terminal:
-            last = f" last: {p['job']} {p['status']}" if p["job"] else ""
-            click.echo(f"\r{text}{last}\033[K", err=True, nl=False)
-            self.open_line = True
-            if p["finished"]:
-                self._end_line()
-            return
-        now = time.monotonic()
-        if (p["finished"] or now - self.last >= PROGRESS_EVERY_S) and text != self.shown:
-            click.echo(f"progress: {text}", err=True)
-            self.last, self.shown = now, text
+        last = f" last: {p['job']} {p['status']}" if p["job"] else ""
+        self._show(text, done=p["finished"], on_terminal=last)
 
 
 @contextlib.contextmanager

@@ -52,14 +52,19 @@ class _Handler(logging.Handler):
             else f"proven within {100 * p['gap']:.2f} %"
         )
         text = f"[{p['elapsed_s']:.0f}/{p['limit_s']:.0f} s] best plan {p['best']:,.1f} {p['unit']}, {proof}"
+        self._show(text, done=p["done"])
+
+    def _show(self, text: str, *, done: bool, on_terminal: str = "") -> None:
+        """One progress line: redrawn in place on a terminal (with ``on_terminal`` after it), else a plain
+        ``progress:`` line every ``PROGRESS_EVERY_S`` seconds and at the end."""
         if self.terminal:
-            click.echo(f"\r{text}\033[K", err=True, nl=False)
+            click.echo(f"\r{text}{on_terminal}\033[K", err=True, nl=False)
             self.open_line = True
-            if p["done"]:
+            if done:
                 self._end_line()
             return
         now = time.monotonic()
-        if (p["done"] or now - self.last >= PROGRESS_EVERY_S) and text != self.shown:
+        if (done or now - self.last >= PROGRESS_EVERY_S) and text != self.shown:
             click.echo(f"progress: {text}", err=True)
             self.last, self.shown = now, text
 
