@@ -217,7 +217,10 @@ def test_districts_on_schools_alone_writes_every_output(baoan_out):
     out, result = baoan_out
     assert result.exit_code == 0, result.output
     assert "School districts: proven optimal" in result.output or "best plan found" in result.output
-    assert "balanced: schools, seats (not balanced, no data: children, quality)" in result.output
+    assert (
+        "balanced: schools (5–16 per district), seats (not balanced, no data: children, quality)"
+        in result.output
+    )
     layers = set(pyogrio.list_layers(out / "plan.gpkg")[:, 0])
     assert layers == {"zones", "schools", "districts"}
     schools = gpd.read_file(out / "plan.gpkg", layer="schools")

@@ -320,6 +320,13 @@ def test_beijing_key_school_districts_and_coverage(tmp_path):
         form_districts(schools, n_districts=120, options=FAST)
     plan = form_districts(schools, n_districts=40, options=SolveOptions(time_limit_s=20))
     assert district_violations(plan) == []
+    # issue 19: the number of schools is the only size measure here, so its band is ±20 %, not ±50 % (10-32)
+    sizes = plan.schools.groupby("district_id").size()
+    assert sizes.between(16, 25).all(), sizes.describe()
+    assert (
+        "schools (16–25 per district, the only size measure)"
+        in zoning.summary(plan)["districts"]["rules"]["balance"]
+    )
     assert zoning.summary(plan)["districts"]["after"]["coverage_rate"] == 1.0
     assert plan.district_info.lower_bound <= plan.district_info.objective
 

@@ -141,6 +141,12 @@ class DistrictProblem:
         return int((self.weight * d).sum())
 
 
+#: Band of schools per district around the average, as a share of it, beside seats and children.
+COUNT_TOLERANCE = 0.5
+#: The same where the number of schools is the only size measure (no seats, no children in the data).
+COUNT_ONLY_TOLERANCE = 0.2
+
+
 def resolve_schools(
     names: Sequence[str], school_ids: np.ndarray, school_names: np.ndarray, *, what: str
 ) -> list[int]:
@@ -292,8 +298,13 @@ def build_district_problem(
 
     # --- balance bands
     mean_count = n / k
-    lo_c = max(1, int(math.floor(0.5 * mean_count))) if min_members is None else min_members + 1
-    hi_c = max(lo_c, int(math.ceil(1.5 * mean_count))) if max_members is None else max_members + 1
+    # the number of schools is a loose size measure beside seats and children (±50 %); where it is the only one
+    # it is the size, and "roughly equal numbers of schools" is ±20 % (Beijing 829 → 40: 10 to 32 schools per
+    # district under ±50 %, 16 to 25 under ±20 %)
+    only_count = not has_seats and not has_children
+    tol_c = COUNT_ONLY_TOLERANCE if only_count else COUNT_TOLERANCE
+    lo_c = max(1, int(math.floor((1 - tol_c) * mean_count))) if min_members is None else min_members + 1
+    hi_c = max(lo_c, int(math.ceil((1 + tol_c) * mean_count))) if max_members is None else max_members + 1
     count_band = (lo_c, hi_c)
     seats_band = _band(float(seats.sum()), k, seats_tolerance) if has_seats else None
     children_band = _band(float(kids.sum()), k, children_tolerance) if has_children else None
@@ -303,7 +314,8 @@ def build_district_problem(
         spread = float(known.max() - known.min())
         mean_q = float(known.mean())
         quality_band = (mean_q - quality_tolerance * spread, mean_q + quality_tolerance * spread)
-    balanced = ["schools"] + (["seats"] if has_seats else []) + (["children"] if has_children else [])
+    counted = f"schools ({lo_c}–{hi_c} per district" + (", the only size measure)" if only_count else ")")
+    balanced = [counted] + (["seats"] if has_seats else []) + (["children"] if has_children else [])
     balanced += ["mean quality"] if quality_band else []
     missing = [
         w for w, ok in (("seats", has_seats), ("children", has_children), ("quality", has_quality)) if not ok
