@@ -247,3 +247,14 @@ def test_ctrl_c_stops_the_districts_search_and_writes_the_best_grouping_so_far(t
     assert "stopped early (Ctrl-C)" in rest
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["districts"]["solve"]["stopped_early"] is True, summary.keys()
+
+
+def test_files_are_never_written_into_a_folder_named_after_a_database_url(tmp_path, monkeypatch):
+    # `zoning announce postgresql://…?schema=plan` without --out would have made a folder "postgresql:"
+    monkeypatch.chdir(tmp_path)
+    url = "postgresql://planner@db/edu?schema=plan_2026"
+    with pytest.raises(InputError, match="is a URL: this command writes files"):
+        write_files(url, {"announce.md": text_writer("# 划片\n")}, overwrite=False)
+    with pytest.raises(InputError, match="is a URL"):
+        save.prepare_out_dir(url, ["map.html"], overwrite=False)
+    assert list(tmp_path.iterdir()) == []

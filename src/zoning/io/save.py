@@ -95,7 +95,8 @@ def write_files(
     staging folder beside them, and only when every one is written do they move into place (a rename each,
     microseconds).  A process killed while writing leaves the previous files as they were; its staging folder
     is removed by the next write into the same folder.  A full disk or a read-only folder is an InputError
-    naming the file."""
+    naming the file.  A database URL is refused (``_refuse_url``)."""
+    _refuse_url(out_dir)
     out = Path(out_dir)
     names = list(writers)
     if not overwrite:
@@ -118,6 +119,22 @@ def write_files(
     for name in names:
         log.info("wrote %s", os.fspath(out / name))
     return {name: out / name for name in names}
+
+
+def _refuse_url(path: str | os.PathLike[str]) -> None:
+    """A database URL where files go (a map, an announcement, several plans): refused, not made a folder
+    named ``postgresql:``."""
+    if "://" in os.fspath(path):
+        raise InputError(
+            [
+                Issue(
+                    "is a URL: this command writes files (several plans, a map, tables), not database tables.",
+                    "give a folder with --out; `zoning partition` and `zoning districts` write a plan to a "
+                    "database schema (--out postgresql://…?schema=NAME).",
+                    file=os.fspath(path),
+                )
+            ]
+        )
 
 
 def _remove_stale_staging(folder: Path) -> None:
@@ -215,17 +232,7 @@ def write_gpkg(
 def prepare_out_dir(path: str | os.PathLike[str], names: Iterable[str], *, overwrite: bool) -> Path:
     """Create the output folder; refuse (one error listing them) if any of ``names`` exists in it.  A
     database URL is refused: the commands that write a plan to a schema check it with ``io.db``."""
-    if "://" in os.fspath(path):
-        raise InputError(
-            [
-                Issue(
-                    "is a URL: this command writes files (several plans, a map, tables), not database tables.",
-                    "give a folder with --out; `zoning partition` and `zoning districts` write a plan to a "
-                    "database schema (--out postgresql://…?schema=NAME).",
-                    file=os.fspath(path),
-                )
-            ]
-        )
+    _refuse_url(path)
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise InputError([Issue("is a file, not a folder.", "choose another --out.", file=os.fspath(path))])
