@@ -38,9 +38,10 @@ import numpy as np
 
 from ..errors import InfeasibleError, ZoningError
 from ..options import SolveOptions
+from ..zones.problem import fmt_children
 from .siting_bound import Lagrangian
 from .siting_model import exact_model
-from .siting_problem import SitingProblem, check_seats, fmt_children, plan_cost, siting_problem
+from .siting_problem import SitingProblem, check_seats, plan_cost, siting_problem
 from .siting_start import Incumbent, Relaxed, assign_points, locate_allocate, swap_search, transport
 
 __all__ = ["SitingResult", "solve_siting"]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InfeasibleError, InputError, Issue
+from ..zones.problem import count_scale, fmt_children
 
 __all__ = [
     "SitingProblem",
@@ -35,7 +36,6 @@ __all__ = [
     "check_seats",
     "plan_cost",
     "plan_violations",
-    "fmt_children",
 ]
 
 #: Largest whole cost coefficient the CP-SAT model aims for when the costs must be rounded.
@@ -73,21 +73,6 @@ class SitingProblem:
     @property
     def total_demand(self) -> int:
         return int(self.demand.sum())
-
-
-def fmt_children(value_scaled: float, scale: int) -> str:
-    """A count of scaled children (or seats) for a message: whole when it is, else two decimals."""
-    v = value_scaled / scale
-    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:,.2f}"
-
-
-def _count_scale(values: np.ndarray) -> int:
-    """Smallest of 1, 10, 100, 1000 that makes every count whole (1000 at most: thousandths of a child)."""
-    for scale in (1, 10, 100):
-        scaled = values * scale
-        if np.allclose(scaled, np.rint(scaled), rtol=0, atol=1e-6):
-            return scale
-    return 1000
 
 
 def _cost_scale(terms: np.ndarray) -> float:
@@ -210,7 +195,7 @@ def siting_problem(
     if issues:
         raise InputError(issues, headline=f"{len(issues)} problem(s) in the siting inputs:")
 
-    scale = _count_scale(np.concatenate([d, q]))
+    scale = count_scale(np.concatenate([d, q]))
     demand_s = np.rint(d * scale).astype(np.int64)
     capacity_s = np.floor(q * scale + 1e-9).astype(np.int64)  # seats never rounded up
     allowed = np.isfinite(cost_a) & (demand_s[:, None] <= capacity_s[None, :])

@@ -380,7 +380,7 @@ def build_zone_problem(
     require_metric(schools, "schools")
     raw_students = blocks["students"].to_numpy(dtype=float)
     raw_capacity = schools["capacity"].to_numpy(dtype=float)
-    scale = _scale_for(np.concatenate([raw_students, raw_capacity]))
+    scale = count_scale(np.concatenate([raw_students, raw_capacity]))
     students = np.rint(raw_students * scale).astype(np.int64)
     # seats are never rounded up: a capacity of 240.5 gives 240.5 seats, not 241
     capacity = np.floor(raw_capacity * scale + 1e-9).astype(np.int64)
@@ -523,7 +523,7 @@ def _nearest_by_road(problem: ZoneProblem, must: tuple[np.ndarray, np.ndarray]) 
     return p.with_arcs(np.concatenate([p.arc_block, *extra_i]), np.concatenate([p.arc_school, *extra_j]))
 
 
-def _scale_for(values: np.ndarray) -> int:
+def count_scale(values: np.ndarray) -> int:
     """Smallest of 1, 10, 100, 1000 that makes every count whole (1000 at most: thousandths of a child)."""
     for scale in (1, 10, 100):
         scaled = values * scale
