@@ -54,14 +54,22 @@ def city(n: int, seed: int = 0) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarra
     seats = rng.integers(300, 1500, n)
     quality = np.round(rng.uniform(40, 100, n), 1)
     kids = np.rint(seats * rng.uniform(0.7, 1.0, n))
-    ids = [f"S{i}" for i in range(n)]
+    frame, edges = schools_frame(xy, seats, quality)
+    return frame, edges, kids
+
+
+def schools_frame(
+    xy: np.ndarray, seats: np.ndarray, quality: np.ndarray
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Schools S0… at ``xy`` (metres, EPSG:32650) with their seats and quality, and their adjacency (Voronoi)."""
+    ids = [f"S{i}" for i in range(len(xy))]
     frame = gpd.GeoDataFrame(
         {"school_id": ids, "name": ids, "capacity": seats.astype(float), "quality": quality},
         geometry=gpd.points_from_xy(*xy.T),
         crs=32650,
     )
     graph, _ = build_block_graph(frame.assign(block_id=frame.school_id))
-    return frame, graph.edges, kids
+    return frame, graph.edges
 
 
 def problem(n: int, k: int, seed: int = 0) -> DistrictProblem:

@@ -35,7 +35,6 @@ import argparse
 import logging
 import multiprocessing
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -47,8 +46,9 @@ from scipy.spatial import cKDTree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from districts import _peak_mb, schools_frame  # noqa: E402  (the easy benchmark's city pieces)
+
 from zoning.districts.problem import DistrictProblem, build_district_problem  # noqa: E402
-from zoning.geo.graph import build_block_graph  # noqa: E402
 from zoning.options import SolveOptions  # noqa: E402
 
 #: seats per school, as the issue's city has them
@@ -105,23 +105,13 @@ def city(kind: str, n: int, seed: int = 0) -> tuple[gpd.GeoDataFrame, np.ndarray
         quality = (rng.uniform(size=n) < np.where(sw, 0.60, 0.13)).astype(float)
     else:
         quality = np.round(np.clip(rng.normal(65 + 10 * east, 12), 20, 100), 1)
-    ids = [f"S{i}" for i in range(n)]
-    frame = gpd.GeoDataFrame(
-        {"school_id": ids, "name": ids, "capacity": seats.astype(float), "quality": quality},
-        geometry=gpd.points_from_xy(*xy.T),
-        crs=32650,
-    )
-    graph, _ = build_block_graph(frame.assign(block_id=frame.school_id))
-    return frame, graph.edges, children
+    frame, edges = schools_frame(xy, seats, quality)
+    return frame, edges, children
 
 
 def problem(kind: str, n: int, k: int, seed: int = 0) -> DistrictProblem:
     frame, edges, kids = city(kind, n, seed)
     return build_district_problem(frame, edges, n_districts=k, children=kids)
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_zoning(kind: str, n: int, k: int, time_limit: float) -> dict:
