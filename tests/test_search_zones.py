@@ -231,11 +231,11 @@ def test_a_plan_still_over_seats_at_the_time_limit_names_the_schools():
     p = _problem(blocks, schools, move_penalty_m=0)
     search = Windows(p, SolveOptions(), 0.0, np.array([0, 0, 0, 1]), 1.0)
     assert not search.valid()
-    message = str(search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3)))
+    message = str(search_zones._no_plan(p, search, SolveOptions(time_limit_s=3)))
     assert "1 school(s) over their seats: School 0 (+5)" in message
     assert "--time-limit" in message
     with pytest.raises(ZoningError):
-        raise search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3))
+        raise search_zones._no_plan(p, search, SolveOptions(time_limit_s=3))
 
 
 def test_the_fix_for_a_cap_not_met_in_time_suggests_only_rules_not_given():
@@ -245,7 +245,7 @@ def test_the_fix_for_a_cap_not_met_in_time_suggests_only_rules_not_given():
     blocks, schools = grid_instance(1, 4, [10, 10, 10, 10], [0, 3], [25, 25], current=["S1"] * 4)
     p = replace(_problem(blocks, schools, move_penalty_m=0), allow_overload=True, max_moved=10)
     search = Windows(p, SolveOptions(), 0.0, np.array([0, 0, 1, 1]), 1.0)
-    message = str(search_zones._no_plan(p, search, 1.0, SolveOptions(time_limit_s=3)))
+    message = str(search_zones._no_plan(p, search, SolveOptions(time_limit_s=3)))
     assert "20 children moved, more than the cap of 10" in message
     assert "raise --max-moved" in message and "--allow-overload" not in message
     assert "found in 3.0 s" in message
@@ -253,7 +253,7 @@ def test_the_fix_for_a_cap_not_met_in_time_suggests_only_rules_not_given():
     # and the message says why (found on Seattle, where three sites stand in other schools' zones)
     assert "(10 of them live in blocks where another school than theirs stands" in message
     assert "School 0" in message and "relaxation" not in message
-    assert isinstance(search_zones._no_plan(p, search, 1.0, SolveOptions()), NoPlanFoundError)
+    assert isinstance(search_zones._no_plan(p, search, SolveOptions()), NoPlanFoundError)
 
 
 def test_of_two_starts_over_the_cap_the_one_moving_fewer_is_repaired():

@@ -184,13 +184,12 @@ def explain_no_plan(
     over: np.ndarray,
     in_pieces: np.ndarray,
     moved: int | None,
-    bound: float,
     time_limit_s: float,
 ) -> ZoningError:
     """No plan within every rule in time: say what the best one still breaks, in the planner's terms.
 
     ``over``: scaled children over seats per school; ``in_pieces``: per school, its zone is in pieces;
-    ``moved``: scaled children moved when above the cap (else None); ``bound``: the relaxation's value."""
+    ``moved``: scaled children moved when above the cap (else None)."""
     parts = []
     if over.any():
         bad = np.argsort(-over)[: int((over > 0).sum())]

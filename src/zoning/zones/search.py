@@ -172,7 +172,7 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
 
     seconds = time.perf_counter() - t0
     if not search.valid():
-        raise _no_plan(problem, search, bound, options)
+        raise _no_plan(problem, search, options)
     search.lp_bound = max(search.lp_bound, bound)
     search.progress(done=True)
     best = search.assign
@@ -265,14 +265,13 @@ def _knapsack_restart(search: Windows, prices: np.ndarray, lp_choice: np.ndarray
     return restart, knapsack
 
 
-def _no_plan(problem: ZoneProblem, search: Windows, bound: float, options: SolveOptions) -> ZoningError:
+def _no_plan(problem: ZoneProblem, search: Windows, options: SolveOptions) -> ZoningError:
     """No plan within every rule in time: what the best one still breaks (``diagnose.explain_no_plan``)."""
     return explain_no_plan(
         problem,
         over=search.overflow(),
         in_pieces=search.in_pieces,
         moved=search.moved if search._over_moved() else None,
-        bound=bound,
         time_limit_s=options.time_limit_s,
     )
 
