@@ -19,7 +19,7 @@ from ..plan import Plan
 from ..publish.export import prepare_out, write_plan
 from ..scenarios.horizon import parse_opens, plan_horizon
 from ..scenarios.stability import phase_in
-from ..scenarios.years import parse_years, peak_demand, year_breaks, year_loads
+from ..scenarios.years import fullest, parse_years, peak_demand, year_breaks, year_loads
 from ..zones.api import assign_zones, evaluate_zones
 from ..zones.problem import DEFAULT_MOVE_PENALTY_M
 from .group import main
@@ -150,10 +150,7 @@ def _run_horizon(
                                warnings=warnings, roads=roads, **rules)  # fmt: skip
     for note in horizon.notes:
         click.echo(f"Years: {note}.")
-    worst = horizon.loads.groupby("year").apply(
-        lambda t: (t["children"] / t["seats"]).max(), include_groups=False
-    )
-    click.echo("Years: " + "; ".join(f"{y}: fullest school {100 * u:.0f} %" for y, u in worst.items()))
+    click.echo(f"Years: {fullest(horizon.loads)}")
     for line in horizon.breaks:
         click.echo(f"  over seats before every block has moved: {line}")
     extra = {"years.csv": csv_writer(horizon.loads), "phases.csv": csv_writer(horizon.phases)}
@@ -164,8 +161,7 @@ def _run_horizon(
 def _report_years(loads, blocks, schools, years) -> None:
     """Every school within seats in every year, or the breaks; and the breaks of today's zones."""
     breaks = year_breaks(loads)
-    worst = loads.groupby("year").apply(lambda t: (t["children"] / t["seats"]).max(), include_groups=False)
-    click.echo("Years: " + "; ".join(f"{y}: fullest school {100 * u:.0f} %" for y, u in worst.items()))
+    click.echo(f"Years: {fullest(loads)}")
     for line in breaks:
         click.echo(f"  over seats under this plan: {line}")
     if "current_school" in blocks.columns and blocks["current_school"].notna().any():

@@ -26,7 +26,7 @@ from ..errors import InputError, Issue, name_list
 from ..options import SolveOptions
 from ..plan import Plan
 from ..zones.api import assign_zones
-from .years import children_by_year, peak_demand
+from .years import peak_demand, year_breaks, year_loads
 
 __all__ = ["Horizon", "plan_horizon", "parse_opens"]
 
@@ -131,42 +131,10 @@ def plan_horizon(
             f"({', '.join(str(y) for y in opening)}); every block changes school at most once"
         )
     log.info("horizon %s-%s: schools opening in %s", first, last, opening or "no year")
-    loads = _loads(phases, blocks, schools, years, order)
-    return Horizon(plan=plan, phases=phases, loads=loads, breaks=tuple(_breaks(loads, opens, schools)),
+    loads = year_loads(phases, blocks, schools, {y: years[y] for y in order})
+    names = dict(zip(schools["school_id"].astype(str), schools["name"], strict=True))
+    coming = sorted(opens.items(), key=lambda kv: kv[1])
+    waiting = {y: next(f"before {names[s]} opens in {o}" for s, o in coming if o > int(y)) for y in order
+               if any(o > int(y) for _, o in coming)}  # fmt: skip
+    return Horizon(plan=plan, phases=phases, loads=loads, breaks=tuple(year_breaks(loads, note=waiting)),
                    notes=tuple(notes))  # fmt: skip
-
-
-def _loads(phases, blocks, schools, years, order) -> pd.DataFrame:
-    """One row per (year, school): children that year under ``phases``, seats, and children over seats."""
-    table = children_by_year(blocks, years)
-    seats = dict(
-        zip(
-            schools["school_id"].astype(str), pd.to_numeric(schools["capacity"], errors="coerce"), strict=True
-        )
-    )
-    names = dict(zip(schools["school_id"].astype(str), schools["name"], strict=True))
-    rows = []
-    for year in order:
-        load = table[year].groupby(phases[year].astype(str).to_numpy()).sum()
-        for sid in seats:
-            children = float(load.get(sid, 0.0))
-            rows.append({"year": year, "school_id": sid, "name": names[sid], "children": round(children, 1),
-                         "seats": float(seats[sid]), "over": round(max(0.0, children - seats[sid]), 1)})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def _breaks(loads: pd.DataFrame, opens: Mapping[str, int], schools: pd.DataFrame) -> list[str]:
-    """The (year, school) pairs over seats, in the planner's words, saying which opening they wait for."""
-    names = dict(zip(schools["school_id"].astype(str), schools["name"], strict=True))
-    out = []
-    for year, part in loads[loads["over"] > 0.05].groupby("year", sort=True):
-        coming = [
-            f"{names[s]} opens in {y}"
-            for s, y in sorted(opens.items(), key=lambda kv: kv[1])
-            if y > int(year)
-        ]
-        wait = f", before {coming[0]}" if coming else ""
-        for _, r in part.sort_values("over", ascending=False).iterrows():
-            out.append(f"{year}: {r['name']} short {r['over']:,.0f} seats ({r['children']:,.0f} children, "
-                       f"{r['seats']:,.0f} seats{wait})")  # fmt: skip
-    return out

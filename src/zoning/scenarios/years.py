@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import InputError, Issue
 
-__all__ = ["peak_demand", "year_loads", "year_breaks", "parse_years", "children_by_year"]
+__all__ = ["peak_demand", "year_loads", "year_breaks", "fullest", "parse_years", "children_by_year"]
 
 
 def parse_years(text: str) -> dict[str, str]:
@@ -82,17 +82,26 @@ def peak_demand(blocks: pd.DataFrame, years: Mapping[str, str]) -> tuple[pd.Data
 
 
 def year_loads(
-    assignment: pd.Series, blocks: pd.DataFrame, schools: pd.DataFrame, years: Mapping[str, str]
+    assignment: pd.Series | pd.DataFrame,
+    blocks: pd.DataFrame,
+    schools: pd.DataFrame,
+    years: Mapping[str, str],
 ) -> pd.DataFrame:
-    """One row per (year, school): children sent there by ``assignment`` (block_id → school_id), seats, and
-    children over seats.  Blocks the assignment leaves out (no current school) are not counted."""
+    """One row per (year, school): children sent there by ``assignment`` (block_id → school_id; or a frame of
+    block_id and one column per year, when the school changes over the years), seats, and children over
+    seats.  Blocks the assignment leaves out (no current school) are not counted."""
     table = children_by_year(blocks, years)
-    school = blocks["block_id"].map(assignment)
+    if isinstance(assignment, pd.DataFrame):
+        per_year = assignment.set_index("block_id")
+        school_in = {year: blocks["block_id"].map(per_year[year]) for year in years}
+    else:
+        school = blocks["block_id"].map(assignment)
+        school_in = dict.fromkeys(years, school)
     rows = []
     seats = dict(zip(schools["school_id"], pd.to_numeric(schools["capacity"], errors="coerce"), strict=True))
     names = dict(zip(schools["school_id"], schools["name"], strict=True))
     for year in years:
-        load = table[year].groupby(school.to_numpy()).sum()
+        load = table[year].groupby(school_in[year].to_numpy()).sum()
         for sid in schools["school_id"]:
             children = float(load.get(sid, 0.0))
             cap = float(seats[sid])
@@ -101,12 +110,21 @@ def year_loads(
     return pd.DataFrame(rows)
 
 
-def year_breaks(loads: pd.DataFrame) -> list[str]:
-    """The (year, school) pairs over seats, worst first within each year: "2028: 实验小学 short 190 seats"."""
+def year_breaks(loads: pd.DataFrame, *, note: Mapping[str, str] | None = None) -> list[str]:
+    """The (year, school) pairs over seats, worst first within each year: "2028: 实验小学 short 190 seats";
+    ``note``: words added to a year's lines (year → e.g. "before 新校 opens in 2028")."""
     out = []
     for year, part in loads[loads["over"] > 0.05].groupby("year", sort=True):
+        more = f", {note[str(year)]}" if note and note.get(str(year)) else ""
         for _, r in part.sort_values("over", ascending=False).iterrows():
             out.append(
-                f"{year}: {r['name']} short {r['over']:,.0f} seats ({r['children']:,.0f} children, {r['seats']:,.0f} seats)"
+                f"{year}: {r['name']} short {r['over']:,.0f} seats ({r['children']:,.0f} children, "
+                f"{r['seats']:,.0f} seats{more})"
             )
     return out
+
+
+def fullest(loads: pd.DataFrame) -> str:
+    """ "2026: fullest school 83 %; 2027: …": each year's highest share of seats taken."""
+    worst = loads.groupby("year").apply(lambda t: (t["children"] / t["seats"]).max(), include_groups=False)
+    return "; ".join(f"{y}: fullest school {100 * u:.0f} %" for y, u in worst.items())
