@@ -192,6 +192,51 @@ def test_coverage_rate_just_reached_and_missed():
         solve_line(6, 2, min_coverage=0.67, children_tolerance=0.2, **kw)
 
 
+def test_coverage_ceiling_is_proven_from_the_relaxation_and_refuses_a_rate_out_of_reach():
+    # issue 19: 6 schools on a line, one high-quality school at the end (s5), children 10 each, 2 districts
+    # of 1-5 schools within ±50 % of the average seats and children (150-450 seats, 15-45 children): the
+    # covered district reaches 4 schools at most (the other needs 15 children), so 40 of 60 children
+    from zoning.districts.coverage import coverage_ceiling
+
+    schools = line_schools(6, quality=[1, 1, 1, 1, 1, 3])
+    kw = dict(children=np.array([10] * 6), seats_tolerance=0.5, children_tolerance=0.5, lead_min_quality=3,
+              lead_candidates=[f"s{i}" for i in range(6)], quality_tolerance=None)  # fmt: skip
+    p = build_district_problem(schools, path_edges(6), n_districts=2, min_coverage=0.6, **kw)
+    ceiling = coverage_ceiling(p, FAST, 5)
+    assert ceiling.ceiling == pytest.approx(4 / 6) and ceiling.proven_exact
+    assert ceiling.out_of_reach == 1  # s0 is 5 steps from s5: no district of at most 5 schools joins them
+    sol = solve_districts(p, FAST)
+    assert zoning.districts.problem.coverage(p, sol.lead_of) == pytest.approx(4 / 6)
+    plan = form_districts(schools.assign(enrolment=10), n_districts=2, min_coverage=0.6, options=FAST,
+                          **{k: v for k, v in kw.items() if k not in ("children", "lead_candidates")},
+                          leads=kw["lead_candidates"])  # fmt: skip
+    assert zoning.summary(plan)["districts"]["after"]["coverage_rate"] == pytest.approx(4 / 6, abs=1e-4)
+    assert plan.rules["districts"]["coverage_ceiling"] == pytest.approx(4 / 6, abs=1e-4)
+    # ±15 % seats: 3 schools each, so 50 % at most; 60 % is refused at once, with the ceiling in numbers
+    with pytest.raises(
+        InfeasibleError, match="of 60% asked for is out of reach.*more than 50.0% of the children"
+    ):
+        form_districts(schools.assign(enrolment=10), n_districts=2, leads=list(schools["school_id"]),
+                       lead_min_quality=3, quality_tolerance=None, min_coverage=0.6, options=FAST)  # fmt: skip
+
+
+def test_beijing_coverage_above_what_110_districts_allow_is_refused_with_the_ceiling(tmp_path):
+    # issue 19: 829 schools, 100 key schools, 110 districts of 6-10 schools: at least 10 districts hold no key
+    # school, so at least 60 schools are uncovered and no grouping covers more than 769 / 829 = 92.8 %
+    raw = gpd.read_file(shared("beijing_primary_schools_keypoint", "schools.geojson"))
+    path = tmp_path / "beijing.geojson"
+    raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))]).to_file(path)
+    schools = zoning.read_schools(path, columns={"name": "name_en", "quality": "key_school"}, coords="gcj02",
+                                  require_capacity=False)  # fmt: skip
+    with pytest.raises(InfeasibleError) as e:
+        form_districts(schools, n_districts=110, min_coverage=0.95, leads=list(schools["school_id"]),
+                       options=SolveOptions(time_limit_s=10))  # fmt: skip
+    text = str(e.value)
+    assert "more than 92.8% of the schools" in text, text
+    assert "10 district(s) cannot hold a high-quality school" in text
+    assert "ask for at most 92.7 %" in text
+
+
 def test_groups_respect_the_lead_distance_limit():
     schools = line_schools(6, quality=[3, 1, 1, 1, 1, 3])
     p = build_district_problem(

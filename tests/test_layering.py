@@ -47,7 +47,7 @@ WITHIN = {
     "geo": ["graph", "roads"],
     "check": ["verify", "metrics"],
     "zones": ["problem", "bound", "start", "diagnose", "model", "windows", "search", "api"],
-    "districts": ["problem", "bound", "start", "diagnose", "model", "search", "api"],
+    "districts": ["problem", "bound", "coverage", "start", "diagnose", "model", "search", "api"],
     "scenarios": [
         "changes",
         "compare",

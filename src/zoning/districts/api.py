@@ -15,6 +15,7 @@ the lead and its members, and mixing rules (each group holds a school of every k
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -25,11 +26,12 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InputError, Issue
+from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError
 from ..geo.graph import build_block_graph, connect_islands
 from ..io.crs import to_metric
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
+from .coverage import CoverageCeiling, coverage_ceiling
 from .problem import DistrictProblem, build_district_problem
 from .search import DistrictSolution, solve_districts
 
@@ -302,10 +304,57 @@ def form_districts(
         warnings.append(
             Issue(problem.balance_note, fix="add the missing columns to balance them too", severity="warning")
         )
-    solution = solve_districts(problem, options)
+    ceiling, options = _coverage_first(problem, options)
+    try:
+        solution = solve_districts(problem, options)
+    except NoPlanFoundError as e:
+        if ceiling is None:
+            raise
+        raise NoPlanFoundError(f"{e} {_ceiling_words(problem, ceiling)}") from None
     out = _district_plan(plan, schools_m, cells, solution, options, crs, warnings, groups=groups)
+    if ceiling is not None:
+        out.rules["districts"]["coverage_ceiling"] = round(ceiling.ceiling, 4)
     check_plan(out)
     return out
+
+
+#: share of the time limit (at most this many seconds) the coverage ceiling may take before the search
+COVERAGE_SHARE, COVERAGE_MAX_S = 0.15, 10.0
+
+
+def _coverage_first(p: DistrictProblem, options: SolveOptions) -> tuple[CoverageCeiling | None, SolveOptions]:
+    """With a coverage rate asked for (and leads that need not be high quality), the highest rate any
+    grouping can reach, proven from a relaxation; a rate above it is refused at once, in numbers.
+    Returns the ceiling and the options for the search (its time limit less the ceiling's seconds)."""
+    if p.min_coverage is None or p.hq[p.lead_ok].all():
+        return None, options
+    budget = min(COVERAGE_MAX_S, COVERAGE_SHARE * options.time_limit_s)
+    ceiling = coverage_ceiling(p, options, budget)
+    if ceiling.ceiling < p.min_coverage - 1e-9:
+        top = math.floor(ceiling.ceiling * 1000) / 10
+        raise InfeasibleError(
+            [
+                f"the coverage rate (优质学校覆盖率) of {p.min_coverage:.0%} asked for is out of reach: no grouping "
+                f"keeping the other rules puts more than {ceiling.ceiling:.1%} of the {p.weight_label} in "
+                f"districts holding a high-quality school ({p.hq_rule})",
+                *ceiling.why(),
+            ],
+            [
+                f"ask for at most {top:g} % (--min-coverage)",
+                "ask for fewer districts",
+                "let more schools count as high quality (--lead-min-quality)",
+            ],
+            rule="coverage",
+        )
+    left = max(0.5, options.time_limit_s - ceiling.seconds)
+    return ceiling, replace(options, time_limit_s=left)
+
+
+def _ceiling_words(p: DistrictProblem, ceiling: CoverageCeiling) -> str:
+    return (
+        f"Coverage: the rules allow at most {ceiling.ceiling:.1%} of the {p.weight_label} in districts holding a "
+        f"high-quality school (a relaxation's proof), so the {p.min_coverage:.0%} asked for is not ruled out."
+    )
 
 
 def _match_zones(schools_m: gpd.GeoDataFrame, zones_m: gpd.GeoDataFrame, column: str | None) -> np.ndarray:

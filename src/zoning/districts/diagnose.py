@@ -155,14 +155,18 @@ def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> Infeasi
     if not reasons:
         reasons.append(
             f"no grouping of {p.n} schools into {p.n_districts} districts keeps every district within the "
-            f"balance bands ({p.balance_note})" + (" and in one piece" if p.contiguity else "")
+            f"balance bands ({p.balance_note})"
+            + (f", with at least {p.min_coverage:.0%} coverage" if p.min_coverage is not None else "")
+            + (" and in one piece" if p.contiguity else "")
         )
     fixes = [
         "widen the tolerances (--seats-tolerance, --children-tolerance, --quality-tolerance)",
         "change the number of districts or the member limits",
     ]
+    if p.min_coverage is not None:
+        fixes.append("ask for a lower coverage rate (--min-coverage)")
     if p.contiguity:
-        fixes.append("or drop the one-piece rule (--groups forms education groups without it)")
+        fixes.append("drop the one-piece rule (--groups forms education groups without it)")
     return InfeasibleError(reasons, fixes, rule="districts")
 
 

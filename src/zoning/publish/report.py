@@ -245,7 +245,7 @@ def _district_facts(d: dict) -> list[list[str]]:
     facts += [
         ["类型 kind", html.escape(f"{a['districts']} {r['kind']}")],
         ["均衡 balance", html.escape(r["balance"])],
-        ["优质学校覆盖率 coverage rate", _num(a.get("coverage_rate"), 1, percent=True)],
+        ["优质学校覆盖率 coverage rate", _coverage_cell(a, r)],
         [
             "学区间质量差 quality spread (Gini)",
             "—"
@@ -267,6 +267,17 @@ def _district_facts(d: dict) -> list[list[str]]:
             ]
         )
     return facts
+
+
+def _coverage_cell(after: dict, rules: dict) -> str:
+    """The coverage rate, with the rate asked for and the proven ceiling where there are."""
+    cell = _num(after.get("coverage_rate"), 1, percent=True)
+    if rules.get("min_coverage") is not None:
+        cell += f" (≥ {100 * rules['min_coverage']:.0f} % asked"
+        if rules.get("coverage_ceiling") is not None:
+            cell += f"; at most {100 * rules['coverage_ceiling']:.1f} % possible"
+        cell += ")"
+    return cell
 
 
 def _district_table(d: dict) -> str:
