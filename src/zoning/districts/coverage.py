@@ -166,8 +166,9 @@ def coverage_ceiling(p: DistrictProblem, options: SolveOptions, time_limit_s: fl
         qlo, qhi = p.quality_band
         q = p.quality_int * _Q_SCALE
         known = p.quality_known
-        hi_int = math.ceil(qhi * QUALITY_SCALE * _Q_SCALE + 1e-6)
-        lo_int = math.floor(qlo * QUALITY_SCALE * _Q_SCALE - 1e-6)
+        # the band's ends rounded outward, and half a hundredth more for each school's rounded quality
+        hi_int = math.ceil(qhi * QUALITY_SCALE * _Q_SCALE + 1e-6) + _Q_SCALE // 2
+        lo_int = math.floor(qlo * QUALITY_SCALE * _Q_SCALE - 1e-6) - _Q_SCALE // 2
         at_least_zero(np.where(known, hi_int - q, 0))
         at_least_zero(np.where(known, q - lo_int, 0))
     for req in p.requirements:
