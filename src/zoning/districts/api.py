@@ -310,7 +310,9 @@ def form_districts(
     except NoPlanFoundError as e:
         if ceiling is None:
             raise
-        raise NoPlanFoundError(f"{e} {_ceiling_words(problem, ceiling)}") from None
+        err = NoPlanFoundError(f"{e} {_ceiling_words(problem, ceiling)}")
+        err.coverage_ceiling = ceiling.ceiling
+        raise err from None
     out = _district_plan(plan, schools_m, cells, solution, options, crs, warnings, groups=groups)
     if ceiling is not None:
         out.rules["districts"]["coverage_ceiling"] = round(ceiling.ceiling, 4)
@@ -330,6 +332,22 @@ def _coverage_first(p: DistrictProblem, options: SolveOptions) -> tuple[Coverage
         return None, options
     budget = min(COVERAGE_MAX_S, COVERAGE_SHARE * options.time_limit_s)
     ceiling = coverage_ceiling(p, options, budget)
+    if ceiling.no_grouping:
+        raise InfeasibleError(
+            [
+                f"no grouping of {p.n} schools into {p.n_districts} districts keeps the balance bands "
+                f"({p.balance_note})"
+                + (" in one piece" if p.contiguity else "")
+                + ", whatever the coverage: "
+                "a relaxation proves it (each district's bands, the schools a district of the size band can "
+                "reach, a neighbour in the district for every member)"
+            ],
+            [
+                "widen the tolerances (--seats-tolerance, --children-tolerance, --quality-tolerance)",
+                "change the number of districts or the member limits",
+            ],
+            rule="districts",
+        )
     if ceiling.ceiling < p.min_coverage - 1e-9:
         top = math.floor(ceiling.ceiling * 1000) / 10
         raise InfeasibleError(

@@ -57,6 +57,7 @@ class CoverageCeiling:
     out_of_reach_weight: float  # their share of the weight
     min_uncovered_districts: int  # K − (high-quality schools): districts that cannot hold one
     weight_label: str
+    no_grouping: bool = False  # the relaxation is infeasible: no grouping keeps the other rules at all
 
     def why(self) -> list[str]:
         """The reasons, in a planner's words, that the ceiling is what it is."""
@@ -216,6 +217,7 @@ def coverage_ceiling(p: DistrictProblem, options: SolveOptions, time_limit_s: fl
         out_of_reach_weight=far_weight,
         min_uncovered_districts=min_unc,
         weight_label=p.weight_label,
+        no_grouping=res.status == "infeasible",
     )
 
 
