@@ -220,6 +220,16 @@ def test_coverage_ceiling_is_proven_from_the_relaxation_and_refuses_a_rate_out_o
                        lead_min_quality=3, quality_tolerance=None, min_coverage=0.6, options=FAST)  # fmt: skip
 
 
+def test_a_coverage_rate_without_quality_data_is_an_input_problem_not_a_0_percent_ceiling():
+    with pytest.raises(
+        InputError, match="needs to know the high-quality schools, but the schools have no quality"
+    ):
+        form_districts(line_schools(6), n_districts=2, min_coverage=0.85, options=FAST)
+    with pytest.raises(InfeasibleError, match="no school is high quality"):
+        form_districts(line_schools(6, quality=[0] * 6), n_districts=2, min_coverage=0.85, options=FAST,
+                       leads=["s0", "s3"])  # fmt: skip
+
+
 def test_beijing_coverage_above_what_110_districts_allow_is_refused_with_the_ceiling(tmp_path):
     # issue 19: 829 schools, 100 key schools, 110 districts of 6-10 schools: at least 10 districts hold no key
     # school, so at least 60 schools are uncovered and no grouping covers more than 769 / 829 = 92.8 %

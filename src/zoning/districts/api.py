@@ -330,6 +330,22 @@ def _coverage_first(p: DistrictProblem, options: SolveOptions) -> tuple[Coverage
     Returns the ceiling and the options for the search (its time limit less the ceiling's seconds)."""
     if p.min_coverage is None or p.hq[p.lead_ok].all():
         return None, options
+    if not p.hq.any():
+        if np.isnan(p.quality).all():
+            raise InputError(
+                [
+                    Issue(
+                        f"a coverage rate of {p.min_coverage:.0%} (--min-coverage) needs to know the high-quality "
+                        "schools, but the schools have no quality data",
+                        fix="name the quality column (--quality-col, e.g. 重点 or 办学水平) or drop --min-coverage",
+                    )
+                ]
+            )
+        raise InfeasibleError(
+            [f"no school is high quality ({p.hq_rule}), so no district holds one: the coverage rate is 0 %"],
+            ["lower --lead-min-quality", "drop --min-coverage"],
+            rule="coverage",
+        )
     budget = min(COVERAGE_MAX_S, COVERAGE_SHARE * options.time_limit_s)
     ceiling = coverage_ceiling(p, options, budget)
     if ceiling.no_grouping:
