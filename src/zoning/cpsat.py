@@ -111,6 +111,7 @@ def run_cpsat(
     on_solution: Callable[[np.ndarray], None] | None = None,
     stop_when: Callable[[], bool] | None = None,
     quiet: bool = False,
+    absolute_gap: float | None = None,
 ) -> CpResult:
     """Solve ``model`` (minimisation) within ``time_limit_s``; never raises on a time-out.
 
@@ -118,6 +119,7 @@ def run_cpsat(
     the zone search uses it to harvest incumbents and cut-off zone pieces from the whole search path.
     ``stop_when`` is asked after each of them: True stops the search there (status feasible).
     ``quiet`` logs the improving plans at DEBUG instead of INFO (the many small window solves).
+    ``absolute_gap``: stop too once the plan is proven within this much of the bound (objective units).
     """
     model.clear_assumptions()
     if assumptions:
@@ -128,6 +130,8 @@ def run_cpsat(
     p.num_workers = options.workers
     p.random_seed = options.seed
     p.relative_gap_limit = options.relative_gap
+    if absolute_gap is not None:
+        p.absolute_gap_limit = float(absolute_gap)
     if log.isEnabledFor(logging.DEBUG):
         p.log_search_progress = True
         p.log_to_stdout = False

@@ -86,11 +86,18 @@ class ZoneModel:
     """The CP-SAT model of a ZoneProblem, with lazily added one-piece cuts."""
 
     def __init__(
-        self, problem: ZoneProblem, *, assumptions: bool = False, overload_limit: np.ndarray | None = None
+        self,
+        problem: ZoneProblem,
+        *,
+        assumptions: bool = False,
+        overload_limit: np.ndarray | None = None,
+        stay: np.ndarray | None = None,
     ):
         """``overload_limit`` (M,): repair mode.  Children over seats are allowed up to these per school, and
         the objective is their total alone (trips do not count): the quickest way for CP-SAT to find how
-        to take children out of over-full schools along chains of neighbouring zones."""
+        to take children out of over-full schools along chains of neighbouring zones.  ``stay`` (N,), with
+        the one-piece rule: the plan the repair starts from; among the fewest children over seats, the
+        fewest blocks moved from it (:meth:`_fewest_moves`)."""
         self.problem = p = problem
         self.model = model = cp_model.CpModel()
         self.families: dict[str, cp_model.IntVar] = {}
@@ -112,6 +119,7 @@ class ZoneModel:
             else []
         )
         self.n_cuts = 0
+        self.fewest_moves = False  # repair mode: the objective also counts blocks moved (_fewest_moves)
         # --- constraints
         self._assign_once()
         self._seats()
@@ -121,13 +129,30 @@ class ZoneModel:
             self._neighbour_cuts()
         # --- objective
         if overload_limit is not None:
-            model.minimize(sum(self.overload))
+            if stay is not None and p.contiguity:
+                self._fewest_moves(stay)
+            else:
+                model.minimize(sum(self.overload))
             return
         cost = p.arc_cost
         terms = cp_model.LinearExpr.weighted_sum(self.x, cost.tolist())
         if self.overload:
             terms = terms + p.overload_penalty_m * sum(self.overload)
         model.minimize(terms)
+
+    def _fewest_moves(self, stay: np.ndarray) -> None:
+        """Repair with the one-piece rule: min (N + 1) Σ_j o_j + Σ_{a = (i, j), j ≠ stay_i} x_a — the children over
+        seats first, then as few blocks moved as take them out (the solve stops once the children over seats
+        are proven fewest: ``solve_exact`` passes an absolute gap of N).  A plan moving few blocks seldom cuts
+        a zone, so the lazy one-piece cuts need fewer rounds.  Measured on the 50,000-block city at 5 % slack
+        (72 children over seats at 4 schools after the chains, load 5 on 2 cores): the repair windows took
+        2.5-3.8 s in two runs, where with the children over seats alone they took 2.7-22 s in seven, and the
+        window around a school 5 over its seats failed in 4 s in three of the four runs logged."""
+        p = self.problem
+        self.fewest_moves = True
+        moved = np.flatnonzero(stay[p.arc_block] != p.arc_school)
+        moves = cp_model.LinearExpr.sum([self.x[k] for k in moved])
+        self.model.minimize((p.n_blocks + 1) * sum(self.overload) + moves)
 
     def _enforce(self, ct: cp_model.Constraint, family: str) -> None:
         if family in self.families:
@@ -359,7 +384,8 @@ def solve_exact(
         if best_obj is not None and bound >= best_obj * (1 - options.relative_gap) - 1e-9:
             break
         if zm is None:
-            zm = ZoneModel(problem, overload_limit=overload_limit)
+            stay = start if overload_limit is not None and start is not None else None
+            zm = ZoneModel(problem, overload_limit=overload_limit, stay=stay)
             continue  # building takes time at city scale: look at the clock again
         rounds += 1
         hint = best if best is not None else last
@@ -379,6 +405,9 @@ def solve_exact(
             on_solution=seen if problem.contiguity else None,
             stop_when=(lambda seen=seen: seen.done) if enough is not None and problem.contiguity else None,
             quiet=quiet,
+            # repair by fewest moves: done once the children over seats are proven fewest (the moves are
+            # fewer than N + 1, the weight of one child over seats)
+            absolute_gap=problem.n_blocks if zm.fewest_moves else None,
         )
         if res.status == "infeasible":
             return ExactResult(None, None, float("inf"), "CP-SAT", "infeasible", rounds, zm.n_cuts, "")

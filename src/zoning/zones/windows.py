@@ -7,7 +7,7 @@ one-piece cuts (``model.solve_exact``), hinted with the current plan.  :class:`W
 runs three kinds of windows (``search`` decides when):
 
 * *repair* while the plan breaks a rule: windows around the school most over its seats (or the zone in
-  pieces) minimise the children over seats;
+  pieces) minimise the children over seats (with the one-piece rule, then the blocks moved);
 * *fewest moves* while the plan moves more children than the cap allows: windows price a move above any
   trip (seats and pieces kept) until the plan is back under the cap, which every later window keeps;
 * *improvement*: sweeps of small windows over the whole city, two at a time on disjoint schools.
@@ -53,6 +53,12 @@ REPAIR_BLOCKS = 3_000
 #: wider ones (a 50,000-polygon city with one piece per zone: a 600-block window that fails in 1 s mends the
 #: school in 1.4 s; windows of 1,200-19,200 blocks with 1-10 s failed, their lazy one-piece cuts unsettled).
 REPAIR_BOOST = 4
+#: With one piece per zone above ``FULL_BLOCKS`` blocks, a repair window gets this many times the time (and the
+#: boosts above on top): its lazy one-piece cuts need rounds, a dozen for a 600-block window.  Measured on the
+#: 50,000-block city at 5 % slack, load 5-6 on 2 cores: a 600-block window around a school 5 over its seats
+#: failed in 1 s and in 4 s, then 1,200-4,800-block ones failed too and no plan came in 60 s (first plan
+#: 38-46 s in the 60 s runs); the same 600-block window succeeds in 2.8 s when given 10 (first plan 15-26 s).
+REPAIR_CONTIG_FACTOR = 4
 #: Repair windows of a problem above ``FULL_BLOCKS`` blocks grow no wider, then get longer: memory and model
 #: building stay those of a window, never the whole city's (plain CP-SAT on 50,000 × 1,500: 2.4 GB).
 MAX_REPAIR_BLOCKS = 20_000
@@ -74,8 +80,11 @@ SECONDS_PER_BLOCK = 0.0005
 PAIR_NOISE = 3.0
 #: Per-pair loads with more jobs than this get windows before the whole model; up to it the whole model comes
 #: at once (OR-Library gap1-12, 15-60 jobs: with windows first two gap8 instances took 1.5 s to prove
-#: optimal, where the whole model at once proves all 60 in at most 0.7 s).
-PAIR_WINDOWS_FROM = 100
+#: optimal, where the whole model at once proves all 60 in at most 0.7 s).  Generated 10 × 100 instances of types
+#: C, D and E (``benchmarks/gap_tight.py``, 3 s, 2 cores at load 3-7): the whole model at once, hinted with the
+#: first plan, ended 0.2-2.1 % above a plain unhinted CP-SAT (its hint held it near the start: on a 15 × 150
+#: type E instance three seeds all ended at the hint); windows first ended level or below it on C and D.
+PAIR_WINDOWS_FROM = 60
 #: Jobs in a window of per-pair loads at the start: a few agents, solved to optimality in milliseconds.
 PAIR_WINDOW_BLOCKS = 40
 #: Per-pair loads: when windows of this many jobs improve nothing the whole model comes next, not wider
@@ -146,6 +155,8 @@ class Windows:
         self._soft_seats = False  # overload allowed, but the repair windows take children over seats out
         self.windows = self.rounds = self.cuts = 0
         self.source = "rounded LP + repair"
+        #: repair windows' time is multiplied by this too (REPAIR_CONTIG_FACTOR with one piece per zone in a city)
+        self._repair_factor = REPAIR_CONTIG_FACTOR if p.contiguity and p.n_blocks > FULL_BLOCKS else 1
 
     # ---- state
     def overflow(self) -> np.ndarray:
@@ -261,7 +272,7 @@ class Windows:
             else min(
                 SECONDS_PER_BLOCK
                 * (
-                    max(len(blocks), 2000) * self._repair_boost
+                    max(len(blocks), 2000) * self._repair_boost * (self._repair_factor if repairing else 1)
                     if repairing or frugal
                     else max(len(blocks), 300)
                     if p.arc_load is None
@@ -297,7 +308,11 @@ class Windows:
             bound=job.bound,
             quiet=not job.whole,
             overload_limit=job.over if job.repairing else None,
-            enough=None if job.moves_left is None else _within(job.sub, job.moves_left),
+            enough=_within(job.sub, job.moves_left)
+            if job.moves_left is not None
+            else _seated(job.sub)
+            if job.repairing and job.sub.contiguity
+            else None,
         )
 
     def _apply(self, job: _Job, res: ExactResult) -> bool:
@@ -593,6 +608,12 @@ class Windows:
                     self.window_blocks = p.n_blocks  # see PAIR_MAX_WINDOW_BLOCKS
         if self.valid() and self.windows:
             self.source = "windows" if self.source.startswith("rounded") else f"{self.source} + windows"
+
+
+def _seated(sub: ZoneProblem):
+    """Enough for a repair window with the one-piece rule: no school of the window over its seats (its CP-SAT
+    objective also counts the blocks moved, ``ZoneModel._fewest_moves``, which it need not prove fewest)."""
+    return lambda assign: not (loads(sub, assign) > sub.capacity).any()
 
 
 def _within(sub: ZoneProblem, moves_left: int):
