@@ -24,8 +24,9 @@ Formulation (``i`` schools, ``l`` lead candidates, ``a = (i, l)`` candidate pair
 
 The model is built on a window of schools (whole districts), the rest of the plan held fixed; while a
 plan breaks a band, the bands may be soft (the slack alone is minimised).  The rooms around it:
-``bound`` (the LP relaxation of (1)–(7)), ``start`` (the constructive start and balancing moves),
-``search`` (the whole model, LNS windows, the proven bound and gap).
+``bound`` (the LP relaxation of (1)–(7), and HiGHS' branch and cut on it up to 400 schools), ``start``
+(the constructive start and balancing moves), ``search`` (the whole model, LNS windows, the proven bound
+and gap).
 """
 
 from __future__ import annotations

@@ -9,16 +9,20 @@ proportion to its miss), neighbouring districts join until their totals can fit 
 (:func:`_repair_window`); the window minimises the band slack alone and stops at its first regrouping that
 keeps every rule inside it.  Windows keep districts in one piece by shortest paths (``model``), so they
 need no lazy cuts; the whole model keeps the exact rule.  Every solution CP-SAT reports is read as it comes
-(a plan in one piece is kept, one in pieces yields cuts).  The proven bound is the LP relaxation of (1)–(7)
-(``bound``, HiGHS, in a background thread), or CP-SAT's own bound when the whole model was solved; the gap
-is measured against it.  Ending without a plan, the message names the rule that binds (``diagnose``).
+(a plan in one piece is kept, one in pieces yields cuts).  Up to ``FULL_MODEL_SCHOOLS`` schools, a plan
+the windows cannot mend is re-grouped as a whole city (the slack alone minimised, shortest paths) before
+the whole model runs.  The proven bound is the LP relaxation of (1)–(7) and, up to ``FULL_MODEL_SCHOOLS``
+schools once a plan exists, HiGHS' branch and cut on it (``bound.BoundJob``, in a background thread; its
+grouping is adopted when it is better), or CP-SAT's own bound when the whole model was solved; the gap is
+measured against the best of them.  Ending without a plan, the message names the rule that binds
+(``diagnose``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,11 +30,11 @@ import numpy as np
 from ..cpsat import run_cpsat
 from ..errors import ZoningError
 from ..options import SolveOptions
-from .bound import lagrangian_bound, lp_bound
+from .bound import BoundJob, lagrangian_bound
 from .diagnose import district_shortfalls, explain_districts, no_plan_found, precheck_districts
 from .model import DistrictModel
 from .problem import DistrictProblem, _excess_of, _stats, band_excess, coverage, district_pieces, is_valid
-from .start import compact_start, constructive, repair_pieces
+from .start import compact_start, constructive, improve, repair_pieces
 
 __all__ = ["DistrictSolution", "solve_districts"]
 
@@ -119,7 +123,11 @@ def _solve_window(
     # follow shortest paths, with the exact rule (measured, load 2.1–2.7: mixed 1,000 → 80 in 30 s, 6.35 %
     # with shortest paths against 6.91 % exact; heavy 300 → 25 in 60 s, 2.67 % against 2.24 %).  The whole
     # model keeps the exact rule, so its bound stays a bound.
-    star = len(window) < p.n and (soft or p.n > FULL_MODEL_SCHOOLS)
+    # a repair of the whole city (up to FULL_MODEL_SCHOOLS, when the windows could not mend the plan) keeps
+    # the shortest paths as well: on the clustered 300 → 25 city it found the first grouping keeping every
+    # rule in 97 s from the constructive start (load 6), and in the search at 180 s after 73 s (45 s of
+    # repair windows first; load 5); with the exact rule's lazy cuts no round ended within 240 s
+    star = soft or (len(window) < p.n and p.n > FULL_MODEL_SCHOOLS)
     dm = DistrictModel(
         p, window, k, covered_min=_window_coverage(p, lead_of, window), soft=soft, known_pieces=pieces,
         star=star,
@@ -329,6 +337,7 @@ class _Search:
     windows: int = 0
     source: str = "constructive"
     pieces: dict = field(default_factory=dict)
+    on_first_valid: Callable[[], None] = lambda: None
 
     def left(self) -> float:
         if self.stopped():
@@ -360,12 +369,33 @@ class _Search:
     def on_valid(self, _plan: np.ndarray | None = None) -> None:
         """A plan keeping every rule was found: note when the first one came."""
         if np.isnan(self.first_seconds):
+            self.on_first_valid()
             self.first_seconds = time.perf_counter() - self.t0
             log.info("districts: first plan keeping every rule after %.2f s", self.first_seconds)
 
     def raise_bound(self, value: float, source: str) -> None:
         if value > self.bound:
             self.bound, self.bound_source = value, source
+
+    def adopt(self, plan: np.ndarray, source: str) -> bool:
+        """Take a grouping from elsewhere (the relaxation's) if, mended into one piece and descended, it
+        keeps every rule and costs less than the incumbent."""
+        p = self.p
+        if district_pieces(p, plan) or band_excess(p, plan) > 1e-9:
+            plan = repair_pieces(p, plan, deadline=time.perf_counter() + 1.0)
+        plan = improve(p, plan, deadline=time.perf_counter() + 1.0)
+        better = not is_valid(p, self.lead_of) or p.cost_of(plan) < p.cost_of(self.lead_of)
+        log.info(
+            "districts: the %s's grouping, mended: %.1f %s-km, %s (the search's: %.1f)", source,
+            p.cost_of(plan) / 1000, p.weight_label, "keeps every rule" if is_valid(p, plan) else "breaks a rule",
+            p.cost_of(self.lead_of) / 1000,
+        )  # fmt: skip
+        if not (is_valid(p, plan) and better):
+            return False
+        self.lead_of, self.source = plan, source
+        self.on_valid()
+        self.progress()
+        return True
 
     def solve(
         self, window: np.ndarray, seconds: float, *, soft: bool, source: str, hint: np.ndarray | None = None
@@ -478,13 +508,11 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
     pre = precheck_districts(p)
     if pre is not None:
         raise pre
-    # the LP bound is computed beside the search (HiGHS and CP-SAT release the GIL)
-    pool = ThreadPoolExecutor(max_workers=1)
-    lp_job = pool.submit(lp_bound, p, options.time_limit_s)
-    pool.shutdown(wait=False)
+    # the bounds are computed beside the search (HiGHS and CP-SAT release the GIL)
+    job = BoundJob(p, options, t0, integer=p.n <= FULL_MODEL_SCHOOLS)
     compact = compact_start(p, options.seed)
     start = constructive(p, options.seed, deadline=t0 + 0.3 * options.time_limit_s, compact=compact)
-    s = _Search(p, options, t0, deadline, start)
+    s = _Search(p, options, t0, deadline, start, on_first_valid=job.plan_found.set)
     if is_valid(p, s.lead_of):
         s.on_valid()
     log.info(
@@ -494,41 +522,51 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
         band_excess(p, s.lead_of),
         time.perf_counter() - t0,
     )
-    lp: dict = {}
 
     def poll_bound(wait: bool = False) -> None:
-        if not lp and (wait or lp_job.done()):
-            lp["value"], lp["seconds"] = lp_job.result()
-            log.info(
-                "districts: LP bound %.1f %s-km in %.2f s", lp["value"] / 1000, p.weight_label, lp["seconds"]
-            )
-            if lp["value"] == float("inf"):
+        for value, seconds, plan, what in job.results(wait):
+            log.info("districts: %s bound %.1f %s-km in %.2f s", what, value / 1000, p.weight_label, seconds)
+            if value == float("inf"):
                 raise explain_districts(p, s.lead_of)
-            s.raise_bound(lp["value"], "LP relaxation")
+            s.raise_bound(value, what)
+            if plan is not None:
+                s.adopt(plan, what)
 
-    rng = np.random.default_rng(options.seed)
-    s.progress()  # the first grouping keeping every rule
-    if p.n <= FULL_MODEL_SCHOOLS:
-        if not is_valid(p, s.lead_of):
-            # repair windows first: on the heavy-tailed 300 → 25 city the whole model took 34 s to its
-            # first plan keeping every band from a start that missed them
-            _lns(s, t0 + REPAIR_SHARE * options.time_limit_s, rng, poll_bound, repair_only=True)
+    try:
+        rng = np.random.default_rng(options.seed)
+        s.progress()  # the first grouping keeping every rule
+        if p.n <= FULL_MODEL_SCHOOLS:
+            if not is_valid(p, s.lead_of):
+                # repair windows first: on the heavy-tailed 300 → 25 city the whole model took 34 s to its
+                # first plan keeping every band from a start that missed them
+                _lns(s, t0 + REPAIR_SHARE * options.time_limit_s, rng, poll_bound, repair_only=True)
+                s.progress()
+            if not is_valid(p, s.lead_of):
+                # what the windows could not mend is global (the clustered city's key schools must be spread
+                # over districts reaching out of their quarter): the whole city re-grouped, the slack alone
+                # minimised, until its first grouping keeping every rule
+                s.solve(np.arange(p.n), s.left() * 0.9, soft=True, source="whole-city repair")
+                s.progress()
+            # the whole model; without a plan it gets the time left (its infeasibility is a proof, the
+            # repair's is not: the shortest paths are a restriction)
+            until = t0 + FULL_MODEL_SHARE * options.time_limit_s if is_valid(p, s.lead_of) else deadline
+            _full_model(s, hint=compact, until=max(until, time.perf_counter() + 0.1))
             s.progress()
-        _full_model(s, hint=compact, until=t0 + FULL_MODEL_SHARE * options.time_limit_s)
-        s.progress()
-        if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap):
-            _lns(s, deadline, rng, poll_bound)  # polish: windows re-solved exactly
-    else:
-        if not is_valid(p, s.lead_of):
-            _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
-        # a quick bound in case the LP does not finish (on 3,000 → 240 it does not within 60 s), after
-        # the first plan, which it would delay (mixed 3,000 → 240 at load 5.9: first plan 11.3 s, not 4.7 s)
-        seconds = min(LAGRANGIAN_MAX_S, LAGRANGIAN_SHARE * options.time_limit_s)
-        s.raise_bound(lagrangian_bound(p, p.cost_of(s.lead_of), seconds=seconds), "Lagrangian relaxation")
-        _lns(s, deadline, rng, poll_bound)
+            if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap):
+                _lns(s, deadline, rng, poll_bound)  # polish: windows re-solved exactly
+        else:
+            if not is_valid(p, s.lead_of):
+                _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
+            # a quick bound in case the LP does not finish (on 3,000 → 240 it does not within 60 s), after
+            # the first plan, which it would delay (mixed 3,000 → 240 at load 5.9: first plan 11.3 s, not 4.7 s)
+            seconds = min(LAGRANGIAN_MAX_S, LAGRANGIAN_SHARE * options.time_limit_s)
+            s.raise_bound(lagrangian_bound(p, p.cost_of(s.lead_of), seconds=seconds), "Lagrangian relaxation")
+            _lns(s, deadline, rng, poll_bound)
+    finally:
+        job.release()  # a MIP not yet started never starts (the search ended, or raised)
     poll_bound(wait=True)
     s.progress(done=True)
-    return _solution(s, lp["value"], lp["seconds"])
+    return _solution(s, *job.lp)
 
 
 def _solution(s: _Search, lp_value: float, lp_seconds: float) -> DistrictSolution:
