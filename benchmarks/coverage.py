@@ -8,7 +8,7 @@ Cases:
   hold none, and any school may lead (the coverage rule allows districts without a key school).  Rates 85 %
   (the issue's), 90 % and 95 %.
 * ``mixed`` / ``clustered`` — the generated cities of ``districts_limit.py`` (key schools mixed with a mild
-  gradient, or crowded into the south-west quarter) at 300 schools → 60 districts (75 key schools), children and
+  gradient, or crowded into the south-west quarter) at 300 schools → 40 districts (75 key schools), children and
   seats balanced, mean quality not (``--no-quality-balance``: a quarter of the schools are key schools, so a
   band of ±15 % of the quality range around 0.25 would put one in every district, and coverage would be moot), 85 %.
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: (name, districts, coverage rates)
-CASES = [("beijing", 110, (0.85, 0.90, 0.95)), ("mixed", 60, (0.85,)), ("clustered", 60, (0.85,))]
+CASES = [("beijing", 110, (0.85, 0.90, 0.95)), ("mixed", 40, (0.85,)), ("clustered", 40, (0.85,))]
 
 
 def _schools(name: str):

@@ -226,8 +226,23 @@ def test_a_coverage_rate_without_quality_data_is_an_input_problem_not_a_0_percen
     ):
         form_districts(line_schools(6), n_districts=2, min_coverage=0.85, options=FAST)
     with pytest.raises(InfeasibleError, match="no school is high quality"):
-        form_districts(line_schools(6, quality=[0] * 6), n_districts=2, min_coverage=0.85, options=FAST,
-                       leads=["s0", "s3"])  # fmt: skip
+        form_districts(line_schools(6, quality=[0] * 6), n_districts=2, min_coverage=0.85, options=FAST)
+
+
+def test_a_model_cut_to_the_nearest_leads_never_claims_that_no_plan_exists():
+    # issue 19: Beijing 829 → 40 with every school a possible lead said "No plan fits the rules" where the
+    # key-school leads (a subset) have a plan: the model lets a school join only its nearest lead candidates
+    from zoning.districts.diagnose import explain_districts
+    from zoning.errors import NoPlanFoundError
+
+    schools = line_schools(200)
+    p = build_district_problem(schools, path_edges(200), n_districts=20, lead_candidates=list(schools["school_id"]),
+                               quality_tolerance=None)  # fmt: skip
+    assert p.count_band == (5, 15) and p.lead_reach == 30  # twice the largest district, not the default 24
+    err = explain_districts(p, None)
+    assert isinstance(err, NoPlanFoundError) and "its 30 nearest possible leads" in str(err)
+    few = build_district_problem(line_schools(6), path_edges(6), n_districts=2)
+    assert few.lead_reach is None and isinstance(explain_districts(few, None), InfeasibleError)
 
 
 def test_beijing_coverage_above_what_110_districts_allow_is_refused_with_the_ceiling(tmp_path):
@@ -239,8 +254,7 @@ def test_beijing_coverage_above_what_110_districts_allow_is_refused_with_the_cei
     schools = zoning.read_schools(path, columns={"name": "name_en", "quality": "key_school"}, coords="gcj02",
                                   require_capacity=False)  # fmt: skip
     with pytest.raises(InfeasibleError) as e:
-        form_districts(schools, n_districts=110, min_coverage=0.95, leads=list(schools["school_id"]),
-                       options=SolveOptions(time_limit_s=10))  # fmt: skip
+        form_districts(schools, n_districts=110, min_coverage=0.95, options=SolveOptions(time_limit_s=10))
     text = str(e.value)
     assert "more than 92.8% of the schools" in text, text
     assert "10 district(s) cannot hold a high-quality school" in text

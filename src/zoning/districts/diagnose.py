@@ -138,9 +138,24 @@ def _unreachable_bands(p: DistrictProblem) -> tuple[list[str], list[str]]:
     return reasons, fixes
 
 
-def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> InfeasibleError:
+def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> InfeasibleError | NoPlanFoundError:
     """Why the search found no grouping: the pre-checks passed, so the bands, pairs and one-piece rule
-    together are too tight.  With a best-effort grouping (bands relaxed), name the districts that miss."""
+    together are too tight.  With a best-effort grouping (bands relaxed), name the districts that miss.
+
+    The model lets each school join only its ``p.lead_reach`` nearest lead candidates when there are many:
+    then its infeasibility proves nothing about groupings with farther leads, and the answer is "none found"
+    (NoPlanFoundError) saying so, never "no plan fits the rules"."""
+    if p.lead_reach is not None:
+        misses = district_shortfalls(p, lead_of) if lead_of is not None else []
+        return NoPlanFoundError(
+            "No grouping keeping every rule was found (nor was one proven impossible): none exists in which "
+            f"every school joins one of its {p.lead_reach} nearest possible leads, but groupings with farther "
+            "leads were not searched. "
+            + (binding_rule(p, lead_of) + ". " if lead_of is not None and binding_rule(p, lead_of) else "")
+            + ("The nearest grouping found misses: " + "; ".join(misses[:6]) + ". " if misses else "")
+            + "Fix: name fewer lead candidates (--leads), widen the tolerances (--seats-tolerance, "
+            "--children-tolerance, --quality-tolerance), or change the number of districts."
+        )
     reasons: list[str] = []
     if lead_of is not None:
         misses = district_shortfalls(p, lead_of)

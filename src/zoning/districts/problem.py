@@ -97,6 +97,10 @@ class DistrictProblem:
     hq_rule: str  # how high quality was decided, for messages ("quality ≥ 85", "重点 flag")
     balance_note: str  # what is balanced, and what could not be for lack of data
     missing_data: tuple[str, ...] = ()  # seats / children / quality: not in the data, so not balanced
+    #: each school may join only its ``lead_reach`` nearest lead candidates (a rule of the model, not of the
+    #: planner); None when every school has every lead candidate (the distance limit aside).  A model found
+    #: infeasible under the reach proves nothing about groupings with farther leads.
+    lead_reach: int | None = None
 
     @property
     def n(self) -> int:
@@ -288,9 +292,12 @@ def build_district_problem(
         lead_ok = np.zeros(n, dtype=bool)
         lead_ok[resolve_schools(lead_candidates, ids, names, what="lead candidate")] = True
         lead_rule = "the schools named as lead candidates"
-    elif has_quality:
+    elif has_quality and min_coverage is None:
         lead_ok = hq.copy()
         lead_rule = f"schools with {hq_rule}"
+    elif has_quality:  # a coverage rate asked for: districts without a high-quality school are allowed
+        lead_ok = np.ones(n, dtype=bool)
+        lead_rule = "any school (a coverage rate is asked for, so a district may hold no high-quality school)"
     else:
         lead_ok = np.ones(n, dtype=bool)
         lead_rule = "any school (no quality data)"
@@ -328,6 +335,9 @@ def build_district_problem(
     leads = np.flatnonzero(lead_ok)
     pair_i, pair_l = [np.flatnonzero(lead_ok)], [leads]
     if len(leads):
+        # a district of up to hi_c schools reaches about that many schools from its lead: at least twice as
+        # many candidates, so dense lead candidates (any school may lead) do not cut a large district short
+        candidates = max(candidates, 2 * hi_c)
         m = len(leads) if len(leads) <= 2 * candidates else candidates
         tree = cKDTree(xy[leads])
         upper = np.inf if max_lead_distance_m is None else max_lead_distance_m + 0.5  # the bound is strict
@@ -386,9 +396,12 @@ def build_district_problem(
         min_coverage=min_coverage,
         contiguity=contiguity,
         max_lead_distance_m=max_lead_distance_m,
-        hq_rule=hq_rule if lead_candidates is None else f"{hq_rule}; leads: {lead_rule}",
+        hq_rule=hq_rule
+        if lead_candidates is None and min_coverage is None
+        else f"{hq_rule}; leads: {lead_rule}",
         balance_note=balance_note,
         missing_data=tuple(missing),
+        lead_reach=None if not len(leads) or m == len(leads) else m,
     )
     log.info(
         "districts: %d schools → %d districts; %d lead candidates (%s); %d candidate pairs; %s",

@@ -92,8 +92,8 @@ def constructive(
     """A first grouping: the compact start, its regions priced into the size bands, then balancing moves
     into every band, then a cost descent."""
     lead_of = compact_start(p, seed) if compact is None else compact
-    if p.pinned.any() or p.min_coverage is not None:
-        leads = np.unique(lead_of)  # pinned leads and covered districts: the compact start's leads
+    if p.pinned.any():
+        leads = np.unique(lead_of)  # pinned leads: the compact start's leads
     else:
         leads = mass_leads(p)
     lead_of = priced_regions(p, leads, deadline=deadline)
@@ -105,7 +105,8 @@ def mass_leads(p: DistrictProblem) -> np.ndarray:
     """K leads placed by mass: the city is cut in two along its longer side where the size measures
     (schools, seats, children, averaged) split in the ratio of the districts each side gets, and again
     in each part, down to one district per part; each part's lead is the free lead candidate nearest its
-    centre of mass.  Leads spread evenly over the map (farthest-first) leave the dense centres with too
+    centre of mass (a high-quality one first when a coverage rate is asked for: measured on the mixed
+    300 → 60 city at 85 %, the compact start's leads left the search with no plan in 30 s).  Leads spread evenly over the map (farthest-first) leave the dense centres with too
     few districts: measured on the 1,000 → 80 cities, priced regions and the balancing moves from
     spread-out leads (six seeds) left a band excess of 12–22 (mixed, clustered) and 1.3–3.6 (heavy); from
     leads placed by mass 0.0, 2.0 and 0.1 (3,000 → 240: 0.1, 9.5 and 0.0)."""
@@ -125,6 +126,8 @@ def mass_leads(p: DistrictProblem) -> np.ndarray:
             d = np.hypot(*(p.xy[free] - centre).T)
             inside = np.isin(free, part)
             d = np.where(inside, d, d + 1e12)  # a candidate of the part itself first
+            if p.min_coverage is not None:  # and a high-quality one of the part: its district is covered
+                d = np.where(p.hq[free], d, d + 1e9)
             for _ in range(k):
                 j = int(np.argmin(d))
                 out.append(int(free[j]))
