@@ -66,10 +66,10 @@ def brute_force(p) -> float:
 # --------------------------------------------------------------------------------------------- brute force
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_solver_optimum_equals_brute_force_on_tiny_instances(seed):
+def tiny_problem(seed: int, tolerance: float, n: int = 7):
+    """n random schools (seats, quality, children drawn from ``seed``) → 2 districts, every school a possible
+    lead, bands of ±``tolerance``: small enough for :func:`brute_force`."""
     rng = np.random.default_rng(seed)
-    n = 7
     xy = rng.uniform(0, 5000, (n, 2))
     schools = gpd.GeoDataFrame(
         {
@@ -83,10 +83,25 @@ def test_solver_optimum_equals_brute_force_on_tiny_instances(seed):
     )
     graph, _ = build_block_graph(schools.assign(block_id=schools["school_id"]))
     children = rng.integers(40, 120, n).astype(float)
-    p = build_district_problem(
+    return build_district_problem(
         schools, graph.edges, n_districts=2, children=children, lead_candidates=list(schools["school_id"]),
-        seats_tolerance=0.5, children_tolerance=0.5, quality_tolerance=0.5,
+        seats_tolerance=tolerance, children_tolerance=tolerance, quality_tolerance=tolerance,
     )  # fmt: skip
+
+
+def beijing_schools(tmp_path):
+    """Beijing's 829 primary schools (100 key schools, 重点 flag as quality), rows numbered as ids: names
+    repeat (branch campuses) and there is no id column."""
+    raw = gpd.read_file(shared("beijing_primary_schools_keypoint", "schools.geojson"))
+    path = tmp_path / "beijing.geojson"
+    raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))]).to_file(path)
+    return zoning.read_schools(path, columns={"name": "name_en", "quality": "key_school"}, coords="gcj02",
+                               require_capacity=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_solver_optimum_equals_brute_force_on_tiny_instances(seed):
+    p = tiny_problem(seed, 0.5)
     expected = brute_force(p)
     if not np.isfinite(expected):
         with pytest.raises(InfeasibleError):
@@ -248,11 +263,7 @@ def test_a_model_cut_to_the_nearest_leads_never_claims_that_no_plan_exists():
 def test_beijing_coverage_above_what_110_districts_allow_is_refused_with_the_ceiling(tmp_path):
     # issue 19: 829 schools, 100 key schools, 110 districts of 6-10 schools: at least 10 districts hold no key
     # school, so at least 60 schools are uncovered and no grouping covers more than 769 / 829 = 92.8 %
-    raw = gpd.read_file(shared("beijing_primary_schools_keypoint", "schools.geojson"))
-    path = tmp_path / "beijing.geojson"
-    raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))]).to_file(path)
-    schools = zoning.read_schools(path, columns={"name": "name_en", "quality": "key_school"}, coords="gcj02",
-                                  require_capacity=False)  # fmt: skip
+    schools = beijing_schools(tmp_path)
     with pytest.raises(InfeasibleError) as e:
         form_districts(schools, n_districts=110, min_coverage=0.95, options=SolveOptions(time_limit_s=10))
     text = str(e.value)
@@ -378,12 +389,7 @@ def test_loudoun_elementary_districts_from_official_zones():
 
 
 def test_beijing_key_school_districts_and_coverage(tmp_path):
-    # names repeat (branch campuses) and there is no id column: number the rows as ids
-    raw = gpd.read_file(shared("beijing_primary_schools_keypoint", "schools.geojson"))
-    path = tmp_path / "beijing.geojson"
-    raw.assign(school_id=[f"bj{i:03d}" for i in range(len(raw))]).to_file(path)
-    schools = zoning.read_schools(path, columns={"name": "name_en", "quality": "key_school"}, coords="gcj02",
-                                  require_capacity=False)  # fmt: skip
+    schools = beijing_schools(tmp_path)
     # 100 key schools: 120 districts cannot each have a key-school lead
     with pytest.raises(InfeasibleError, match="only 100 school"):
         form_districts(schools, n_districts=120, options=FAST)

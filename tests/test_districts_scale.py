@@ -70,30 +70,11 @@ def test_mixed_city_gets_a_checked_plan_under_the_default_bands():
 def test_integer_relaxation_bound_lies_between_the_lp_and_the_brute_force_optimum(seed):
     # the bound up to 400 schools is HiGHS' branch and cut on (1)–(7) with the a-priori one-piece rows:
     # never above the best grouping (it must stay a proven bound), never below the LP it tightens
-    from test_districts import brute_force
+    from test_districts import brute_force, tiny_problem
     from zoning.districts.bound import lp_bound, mip_bound
-    from zoning.districts.problem import build_district_problem, is_valid
-    from zoning.geo.graph import build_block_graph
+    from zoning.districts.problem import is_valid
 
-    rng = np.random.default_rng(seed)
-    n = 7
-    xy = rng.uniform(0, 5000, (n, 2))
-    schools = gpd.GeoDataFrame(
-        {
-            "school_id": [f"s{i}" for i in range(n)],
-            "name": [f"S{i}" for i in range(n)],
-            "capacity": rng.integers(50, 150, n).astype(float),
-            "quality": rng.integers(1, 4, n).astype(float),
-        },
-        geometry=gpd.points_from_xy(*xy.T),
-        crs=32650,
-    )
-    graph, _ = build_block_graph(schools.assign(block_id=schools["school_id"]))
-    p = build_district_problem(
-        schools, graph.edges, n_districts=2, children=rng.integers(40, 120, n).astype(float),
-        lead_candidates=list(schools["school_id"]), seats_tolerance=0.3, children_tolerance=0.3,
-        quality_tolerance=0.3,
-    )  # fmt: skip
+    p = tiny_problem(seed, 0.3)
     best = brute_force(p)
     lp, _ = lp_bound(p, 10)
     bound, _, plan = mip_bound(p, 10)
