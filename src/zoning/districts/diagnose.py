@@ -293,7 +293,7 @@ def no_plan_found(
     first, then the districts of the nearest grouping that miss, and the fixes."""
     binding = binding_rule(p, lead_of)
     return NoPlanFoundError(
-        f"No grouping keeping every rule was found in {seconds:g} s (nor was one proven impossible); "
+        f"No grouping keeping every rule was found in {seconds:.3g} s (nor was one proven impossible); "
         + (binding + ". " if binding else "")
         + "The nearest grouping found misses: "
         + "; ".join(misses[:6])
