@@ -104,7 +104,11 @@ def _report_districts(plan: Plan) -> None:
     click.echo(f"Rules: {rules['balance']}; high quality: {rules['high_quality']}")
     if rules.get("min_coverage") is not None:
         ceiling = rules.get("coverage_ceiling")
-        most = "" if ceiling is None else f"; no grouping keeping the rules covers more than {100 * ceiling:.1f} %"
+        most = (
+            ""
+            if ceiling is None
+            else f"; no grouping keeping the rules covers more than {100 * ceiling:.1f} %"
+        )
         click.echo(f"Coverage asked for: at least {100 * rules['min_coverage']:.0f} %{most}")
 
 

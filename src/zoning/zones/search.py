@@ -11,11 +11,11 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
    free seats however far, the cheapest chain first (a Dijkstra search over schools).  On the
    50,000-block city at 5 % slack this places every child in about 2 s (three-move chains and four
    re-solved relaxations left 556 children over after 8 s).  Under a cap on children moved a second first
-   plan moves as few children as the seats allow (``start.stay_start``: the relaxation with a move dearer
+   plan moves as few children as the seats allow (:func:`stay_start`: the relaxation with a move dearer
    than any trip), and the search goes on from whichever start keeps the cap (:func:`_start_rank`); a cap
    below the fewest moves the relaxation allows is refused at once with that number
    (``diagnose.precheck_moves``).  When the start at a move penalty breaks a rule, a third start from
-   the relaxation without it (``start.trips_start``) is ranked beside it the same way.
+   the relaxation without it (:func:`trips_start`) is ranked beside it the same way.
 3. **Windows** (``windows``).  A window is the zones of a few neighbouring schools (nearest along zones whose blocks
    could go to each other): their blocks may move among them, and nothing else changes.  Because it holds
    whole zones, a window is itself a complete zone problem (``ZoneProblem.window``) solved by the same
@@ -74,17 +74,18 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from ..errors import ZoningError
 from ..options import SolveOptions
 from . import windows
-from .bound import PairLP, knapsack_bound, pair_lp, seat_prices
+from .bound import PairLP, knapsack_bound, pair_lp, seat_prices, transport_bound
 from .diagnose import explain_no_plan, precheck_moves
 from .model import ZoneSolution, explain_search_infeasible, feasible_candidates, objective
 from .problem import ZoneProblem
-from .start import first_plan, relieve_seats, repair, round_flow, stay_start, trips_start
+from .start import first_plan, frugal_penalty_m, relieve_seats, repair, round_flow
 from .windows import Windows
 
 __all__ = ["solve_zones"]
@@ -210,6 +211,45 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
         cuts=search.cuts,
         source=search.source,
     )
+
+
+def stay_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
+    """Under a cap on children moved, a first plan that moves as few children as the seats allow.
+
+    The relaxation is solved with a move dearer than any trip (so it keeps every child it can at the current
+    school, and the trips only break ties), then rounded, its cut-off pieces joined and its over-full schools
+    relieved by ejection chains at the same prices (``start.first_plan``).  Starting within the cap, the windows
+    keep it met: each window may move only what the rest of the plan leaves of it.  A start from the plain
+    relaxation may move more children than the cap allows, and no window brings it back (measured on
+    generated 180-block cities with 11 schools at 2.2 % slack: caps 2-30 % above the fewest moves that fit
+    the seats gave no plan in 10 s).  None without a cap or current schools."""
+    p = problem
+    if p.max_moved is None or not (p.current >= 0).any():
+        return None
+    frugal = replace(p, move_penalty_m=frugal_penalty_m(p))
+    flow = transport_bound(frugal, quiet=True)
+    if not flow.feasible:
+        return None
+    return first_plan(frugal, flow, deadline)
+
+
+def trips_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
+    """A first plan from the relaxation without the move penalty (shortest trips, whoever moves).
+
+    The rules are the same whatever the penalty, so a plan of this start keeps them as well.  Tried when the
+    start at the move penalty breaks a rule: it keeps the current zones, and when they overfill a school
+    whose neighbours are as full, neither the chains nor the repair windows (which let blocks move only into
+    zones they touch) bring it back (measured: South Portland with seats cut to 2.2 % over the children,
+    penalty 500 m, Skillin 75 over after 20 s; this start keeps every rule at once).  None without a
+    penalty or current schools."""
+    p = problem
+    if p.move_penalty_m <= 0 or not (p.current >= 0).any():
+        return None
+    plain = replace(p, move_penalty_m=0)
+    flow = transport_bound(plain, quiet=True)
+    if not flow.feasible:
+        return None
+    return first_plan(plain, flow, deadline)
 
 
 def _start_rank(search: Windows) -> tuple:

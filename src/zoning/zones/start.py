@@ -27,7 +27,6 @@ import numpy as np
 from scipy.sparse import csgraph
 
 from ..geo.graph import edges_to_csr
-from .bound import transport_bound
 from .problem import ZoneProblem, fmt_children
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "loads",
     "relieve_seats",
     "first_plan",
-    "stay_start",
     "frugal_penalty_m",
 ]
 
@@ -73,26 +71,24 @@ def _cut_vertices(problem: ZoneProblem, assign: np.ndarray, members: np.ndarray 
 
 
 def articulation_points(edges: np.ndarray) -> set[int]:
-    """Nodes whose removal disconnects their component of the graph ``edges`` ((E, 2) node ids).
+    """Nodes whose removal disconnects their component of the graph ``edges`` ((E, 2) node ids)."""
+    adj: dict[int, list[int]] = {}
+    for a, b in edges.tolist():
+        adj.setdefault(a, []).append(b)
+        adj.setdefault(b, []).append(a)
+    return _cuts(adj)
 
-    Tarjan's low-point depth-first search, iterative, on plain lists: the zones' graphs are small and
-    many, where building a networkx graph for each cost more than the search itself.
-    """
-    if not len(edges):
-        return set()
-    nodes, flat = np.unique(edges, return_inverse=True)
-    flat = flat.reshape(-1, 2)
-    n = len(nodes)
-    adj: list[list[int]] = [[] for _ in range(n)]
-    for a, b in flat.tolist():
-        adj[a].append(b)
-        adj[b].append(a)
-    disc = [-1] * n
-    low = [0] * n
-    cut = [False] * n
+
+def _cuts(adj: dict[int, list[int]]) -> set[int]:
+    """Articulation points of the graph ``adj`` (node -> neighbours): Tarjan's low-point depth-first search,
+    iterative, on plain dicts and lists: the zones' graphs are small and many, where building a networkx
+    graph (or arrays) for each cost more than the search itself."""
+    disc: dict[int, int] = {}
+    low: dict[int, int] = {}
+    cut: set[int] = set()
     clock = 0
-    for root in range(n):
-        if disc[root] >= 0:
+    for root in adj:
+        if root in disc:
             continue
         disc[root] = low[root] = clock
         clock += 1
@@ -100,24 +96,24 @@ def articulation_points(edges: np.ndarray) -> set[int]:
         stack = [(root, -1, iter(adj[root]))]
         while stack:
             v, parent, it = stack[-1]
-            w = next(it, None)
-            if w is None:
+            for w in it:
+                if w not in disc:
+                    disc[w] = low[w] = clock
+                    clock += 1
+                    children += v == root
+                    stack.append((w, v, iter(adj[w])))
+                    break
+                if w != parent and disc[w] < low[v]:
+                    low[v] = disc[w]
+            else:
                 stack.pop()
                 if parent >= 0:
                     low[parent] = min(low[parent], low[v])
                     if stack[-1][1] >= 0 and low[v] >= disc[parent]:
-                        cut[parent] = True
-                continue
-            if disc[w] < 0:
-                disc[w] = low[w] = clock
-                clock += 1
-                if v == root:
-                    children += 1
-                stack.append((w, v, iter(adj[w])))
-            elif w != parent:
-                low[v] = min(low[v], disc[w])
-        cut[root] = children > 1
-    return set(nodes[np.flatnonzero(cut)].tolist())
+                        cut.add(parent)
+        if children > 1:
+            cut.add(root)
+    return cut
 
 
 def round_flow(problem: ZoneProblem, flows: np.ndarray) -> np.ndarray:
@@ -306,22 +302,67 @@ def improve(problem: ZoneProblem, assign: np.ndarray, *, passes: int = 50) -> np
     return assign
 
 
+#: Widest neighbourhood (most neighbours of a block) for which the chains keep every block's neighbours as
+#: one padded row (``_Ejection._pad``: 4 bytes a block and column).
+PAD_NEIGHBOURS = 32
+
+
 class _Ejection:
-    """Chains of block moves that take children out of over-full schools (see :func:`relieve_seats`)."""
+    """Chains of block moves that take children out of over-full schools (see :func:`relieve_seats`).
+
+    Hundreds of chains each settle a hundred-odd schools, so the state is kept where each step reads it
+    cheapest: the free seats of every school as one array (``free``), each zone's moves also as lists
+    (``_groups``), and, with the one-piece rule, the adjacency and each block's school as plain lists, on
+    which the zones' cut vertices and the one-piece checks walk a few dozen blocks without building arrays,
+    and the neighbours as one padded row per block (``_pad``).  Measured on the 50,000-block cities at 5 %
+    slack (the same plans as before, block for block; CPU seconds of the first plan's chains, load 2-3 on
+    2 cores): with the one-piece rule 3.7-5.2 -> 2.4 s (``benchmarks/city.py`` medium-5) and 2.1-2.3 -> 1.3-1.4 s
+    (a Voronoi city); without it unchanged (2.2 s, 0.8 s): there the array operations per school settled
+    dominate, whatever their order.
+    """
 
     def __init__(self, problem: ZoneProblem, assign: np.ndarray):
         p = self.p = problem
         self.assign = assign
         self.load = loads(p, assign)
+        self.free = p.capacity - self.load  # seats left at each school (negative: over)
         self.here = p.arc_unit_cost[p.arc_index(np.arange(p.n_blocks), assign)]
         order = np.argsort(assign, kind="stable")
         cut = np.searchsorted(assign[order], np.arange(p.n_schools + 1))
         self.zone = {j: set(order[cut[j] : cut[j + 1]].tolist()) for j in range(p.n_schools)}
         self._out: dict[int, tuple] = {}
+        # where each school's run of moves starts in ``_out[j]``, and the moves as lists (to, delta, size, block)
+        self._groups: dict[int, tuple] = {}
         self._cut: dict[int, set[int]] = {}  # cut vertices per zone, dropped when the zone changes
+        self._pos = np.arange(len(p.arc_block) + 1)
+        if p.contiguity:
+            indptr, indices = p.neighbours
+            self._ptr, self._nbr = indptr.tolist(), indices.tolist()
+            self.owner = assign.tolist()  # the school of each block, as a list (kept with ``assign``)
+            self._mark = np.zeros(p.n_blocks, dtype=bool)
+            # the neighbours of each block as a row padded with a block -1 of school -1 (``_zone_of[-1]``), so
+            # that the zones a block touches are one gather; not where a block has very many neighbours
+            deg = np.diff(indptr)
+            width = int(deg.max(initial=0))
+            self._pad = None
+            if 0 < width <= PAD_NEIGHBOURS:
+                pad = np.full((p.n_blocks, width), -1, dtype=np.int32)
+                pad[
+                    np.repeat(np.arange(p.n_blocks), deg),
+                    np.arange(len(indices)) - np.repeat(indptr[:-1], deg),
+                ] = indices
+                self._pad = pad
+            self._zone_of = np.append(assign, -1)  # the school of each block, and -1 for the padding
 
-    def room(self, k) -> np.ndarray:
-        return self.p.capacity[k] - self.load[k]
+    def _inside(self, b: int, j: int) -> list[int]:
+        """Neighbours of block b in zone j."""
+        owner = self.owner
+        return [u for u in self._nbr[self._ptr[b] : self._ptr[b + 1]] if owner[u] == j]
+
+    def _zone_cuts(self, j: int) -> set[int]:
+        """Cut vertices of zone j (its graph walked on the lists)."""
+        owner, ptr, nbr = self.owner, self._ptr, self._nbr
+        return _cuts({b: [u for u in nbr[ptr[b] : ptr[b + 1]] if owner[u] == j] for b in self.zone[j]})
 
     def _movable(self, j: int) -> np.ndarray:
         """Blocks of zone j that may leave it (not its school's own block, not splitting it)."""
@@ -331,44 +372,30 @@ class _Ejection:
         if p.contiguity and len(blocks):
             cut = self._cut.get(j)
             if cut is None:
-                cut = self._cut[j] = articulation_points(self._zone_edges(j))
-            blocks = blocks[~np.isin(blocks, list(cut))]
+                cut = self._cut[j] = self._zone_cuts(j)
+            if cut:  # (marked in a scratch array: np.isin on a few dozen blocks costs more)
+                cut = list(cut)
+                self._mark[cut] = True
+                blocks = blocks[~self._mark[blocks]]
+                self._mark[cut] = False
         return blocks
 
-    def _zone_edges(self, j: int) -> np.ndarray:
-        """Edges of the block graph inside zone j (found from the zone's own blocks, not all edges)."""
-        indptr, indices = self.p.neighbours
-        members = np.fromiter(self.zone[j], dtype=np.int64, count=len(self.zone[j]))
-        deg = indptr[members + 1] - indptr[members]
-        src = np.repeat(members, deg)
-        dst = indices[np.arange(deg.sum()) + np.repeat(indptr[members] - np.cumsum(deg) + deg, deg)]
-        inside = self.assign[dst] == j
-        return np.stack([src[inside], dst[inside]], axis=1)
-
     def connected(self, j: int) -> bool:
-        """Is zone j in one piece?"""
+        """Is zone j in one piece?  (A walk from one of its blocks along the lists.)"""
         members = self.zone[j]
         if len(members) <= 1:
             return True
-        e = self._zone_edges(j)
-        if len(e) < 2 * (len(members) - 1):  # each edge is there both ways
-            return False
-        # union-find on plain ints: zones are small, and a sparse matrix per check cost more than the check
-        parent = {b: b for b in members}
-
-        def root(b):
-            while parent[b] != b:
-                parent[b] = parent[parent[b]]
-                b = parent[b]
-            return b
-
-        pieces = len(members)
-        for a, b in e.tolist():
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[ra] = rb
-                pieces -= 1
-        return pieces == 1
+        owner, ptr, nbr = self.owner, self._ptr, self._nbr
+        b = next(iter(members))
+        seen = {b}
+        stack = [b]
+        while stack:
+            b = stack.pop()
+            for u in nbr[ptr[b] : ptr[b + 1]]:
+                if owner[u] == j and u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return len(seen) == len(members)
 
     def _moves(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(block, to school, cost change) of every single move out of zone j."""
@@ -380,7 +407,9 @@ class _Ejection:
         i = p.arc_block[arcs]
         k = p.arc_school[arcs]
         keep = k != j
-        if p.contiguity:  # only into a zone the block touches
+        if p.contiguity and self._pad is not None:  # only into a zone the block touches
+            keep &= (self._zone_of[self._pad[i]] == k[:, None]).any(axis=1)
+        elif p.contiguity:
             indptr, indices = p.neighbours
             deg = indptr[blocks + 1] - indptr[blocks]
             src = np.repeat(blocks, deg)
@@ -403,7 +432,11 @@ class _Ejection:
             i, to, delta = self._moves(j)
             order = np.lexsort((delta, to))
             i, to, delta = i[order], to[order], delta[order]
-            cached = self._out[j] = (i, to, delta, self.p.students[i])
+            size = self.p.students[i]
+            cached = self._out[j] = (i, to, delta, size)
+            first = np.ones(len(to), dtype=bool)
+            first[1:] = to[1:] != to[:-1]
+            self._groups[j] = (np.flatnonzero(first), to.tolist(), delta.tolist(), size.tolist(), i.tolist())
         return cached
 
     def shortest_chain(self, s: int, need: int, *, depth: int | None = None) -> tuple[float, list]:
@@ -417,80 +450,95 @@ class _Ejection:
         shortfall is not kept beside the cheapest, and moves that shorten a trip make some links negative).
         At most ``depth`` moves (None: any number).  A school is passed at most once.
         Returns (cost in child-metres, [(block, from school, to school), …]), or (inf, []) when none is found.
+
+        Each school settled costs a fixed handful of array operations on its zone's moves (kept sorted by
+        the school they go to, so the cheapest move to each is the first of its run: ``np.minimum.reduceat``).
         """
         p = self.p
         m = p.n_schools
-        best = np.full(m, np.inf)
-        short = np.zeros(m, dtype=np.int64)  # children a chain ending at the school leaves over there
-        hops = np.zeros(m, dtype=np.int64)
-        via = np.full((m, 2), -1, dtype=np.int64)  # (block moved in, school it came from)
-        settled = np.zeros(m, dtype=bool)
+        # per school, as plain lists (read and written one school at a time): the cheapest chain so far,
+        # the children it leaves over there, its moves, and (block moved in, school it came from)
+        best = [np.inf] * m
+        short = [0] * m
+        hops = [0] * m
+        via_block = [-1] * m
+        via_school = [-1] * m
+        settled = [False] * m
+        # the seats a move into each school may take to end a chain there: -1 once the school is passed
+        gate = self.free.copy()
         best[s], short[s] = 0.0, need
         end_cost, end = np.inf, None  # the cheapest chain found that ends: (last block, its school, to)
         heap = [(0.0, s)]
-        indptr, indices = p.neighbours
+        free, pos = self.free, self._pos
+        contiguity = p.contiguity
+        heappop, heappush = heapq.heappop, heapq.heappush
         while heap:
-            cost, j = heapq.heappop(heap)
+            cost, j = heappop(heap)
             if cost >= end_cost:
                 break
-            if settled[j] or cost > best[j]:
+            if cost > best[j] or settled[j]:
                 continue
             settled[j] = True
+            gate[j] = -1
             if depth is not None and hops[j] >= depth:
                 continue
             i, to, delta, size = self.moves(j)
-            ok = (size >= short[j]) & ~settled[to]
-            if p.contiguity and j != s:
+            n = len(i)
+            if not n:
+                continue
+            starts, to_l, delta_l, size_l, i_l = self._groups[j]
+            ok = size >= short[j]  # (moves into passed schools drop out below: by ``gate``, by ``settled``)
+            if contiguity and j != s:
                 # the block that came in must keep a neighbour in the zone after the next one leaves
-                came = via[j, 0]
-                inside = indices[indptr[came] : indptr[came + 1]]
-                inside = inside[self.assign[inside] == j]
+                inside = self._inside(via_block[j], j)
                 if len(inside) == 1:
                     ok &= i != inside[0]
-            t = np.flatnonzero(ok)
-            if not len(t):
-                continue
-            fits = size[t] <= self.room(to[t])
-            if fits.any():  # the cheapest move that ends a chain here
-                f = t[fits][np.argmin(delta[t[fits]])]
-                if cost + delta[f] < end_cost:
-                    end_cost, end = cost + float(delta[f]), (int(i[f]), j, int(to[f]))
-            t = t[~fits]
-            if not len(t):
-                continue
-            first = np.ones(len(t), dtype=bool)
-            first[1:] = to[t[1:]] != to[t[:-1]]
-            t = t[first]  # the cheapest move that does not fit, to each school (moves are sorted so)
-            k, total = to[t], cost + delta[t]
-            better = total < best[k]
-            t, k, total = t[better], k[better], total[better]
-            best[k], short[k], hops[k] = total, size[t] - self.room(k), hops[j] + 1
-            via[k, 0], via[k, 1] = i[t], j
-            for kk, tt in zip(k.tolist(), total.tolist()):
-                heapq.heappush(heap, (tt, kk))
+            fits = ok & (size <= gate[to])
+            # the cheapest move that ends a chain here (the first of the cheapest; inf where none fits)
+            ends = np.where(fits, delta, np.inf)
+            f = int(ends.argmin())
+            if cost + ends[f] < end_cost:
+                end_cost, end = cost + delta_l[f], (i_l[f], j, to_l[f])
+            # the cheapest move that does not fit, to each school: the first of its run (moves are sorted so)
+            hop = hops[j] + 1
+            firsts = np.minimum.reduceat(np.where(ok ^ fits, pos[:n], n), starts).tolist()
+            for t in firsts:
+                if t == n:
+                    continue
+                k = to_l[t]
+                total = cost + delta_l[t]
+                if total < best[k] and not settled[k]:
+                    best[k], short[k], hops[k] = total, size_l[t] - int(free[k]), hop
+                    via_block[k], via_school[k] = i_l[t], j
+                    heappush(heap, (total, k))
         if end is None:
             return np.inf, []
         chain = [end]
         j = end[1]
         while j != s:
-            i, frm = via[j]
-            chain.append((int(i), int(frm), j))
-            j = int(frm)
+            frm = via_school[j]
+            chain.append((via_block[j], frm, j))
+            j = frm
         return end_cost, chain[::-1]
 
     def apply(self, chain: list) -> None:
         p = self.p
         indptr, indices = p.neighbours
         for i, j, k in chain:
-            for cache in (self._out, self._cut):
+            for cache in (self._out, self._groups, self._cut):
                 cache.pop(j, None)
                 cache.pop(k, None)
             if p.contiguity:  # the zones around the block now touch another zone
                 for z in set(self.assign[indices[indptr[i] : indptr[i + 1]]].tolist()):
                     self._out.pop(z, None)
+                    self._groups.pop(z, None)
+                self.owner[i] = k
+                self._zone_of[i] = k
             self.assign[i] = k
             self.load[j] -= p.students[i]
             self.load[k] += p.students[i]
+            self.free[j] += p.students[i]
+            self.free[k] -= p.students[i]
             self.here[i] = p.arc_unit_cost[p.arc_index(i, k)]
             self.zone[j].discard(i)
             self.zone[k].add(i)
@@ -589,42 +637,3 @@ def first_plan(problem: ZoneProblem, flow, deadline: float, rounded: np.ndarray 
 def frugal_penalty_m(p: ZoneProblem) -> int:
     """Metres a move costs when moves come first: more than any trip, less than a child over seats."""
     return min(10 * int(p.arc_dist_m.max(initial=0)) + 1_000, p.overload_penalty_m // 10)
-
-
-def stay_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
-    """Under a cap on children moved, a first plan that moves as few children as the seats allow.
-
-    The relaxation is solved with a move dearer than any trip (so it keeps every child it can at the current
-    school, and the trips only break ties), then rounded, its cut-off pieces joined and its over-full schools
-    relieved by ejection chains at the same prices (:func:`first_plan`).  Starting within the cap, the windows
-    keep it met: each window may move only what the rest of the plan leaves of it.  A start from the plain
-    relaxation may move more children than the cap allows, and no window brings it back (measured on
-    generated 180-block cities with 11 schools at 2.2 % slack: caps 2-30 % above the fewest moves that fit
-    the seats gave no plan in 10 s).  None without a cap or current schools."""
-    p = problem
-    if p.max_moved is None or not (p.current >= 0).any():
-        return None
-    frugal = replace(p, move_penalty_m=frugal_penalty_m(p))
-    flow = transport_bound(frugal, quiet=True)
-    if not flow.feasible:
-        return None
-    return first_plan(frugal, flow, deadline)
-
-
-def trips_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
-    """A first plan from the relaxation without the move penalty (shortest trips, whoever moves).
-
-    The rules are the same whatever the penalty, so a plan of this start keeps them as well.  Tried when the
-    start at the move penalty breaks a rule: it keeps the current zones, and when they overfill a school
-    whose neighbours are as full, neither the chains nor the repair windows (which let blocks move only into
-    zones they touch) bring it back (measured: South Portland with seats cut to 2.2 % over the children,
-    penalty 500 m, Skillin 75 over after 20 s; this start keeps every rule at once).  None without a
-    penalty or current schools."""
-    p = problem
-    if p.move_penalty_m <= 0 or not (p.current >= 0).any():
-        return None
-    plain = replace(p, move_penalty_m=0)
-    flow = transport_bound(plain, quiet=True)
-    if not flow.feasible:
-        return None
-    return first_plan(plain, flow, deadline)
