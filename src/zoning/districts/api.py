@@ -313,9 +313,10 @@ def form_districts(
         err = NoPlanFoundError(f"{e} {_ceiling_words(problem, ceiling)}")
         err.coverage_ceiling = ceiling.ceiling
         raise err from None
-    out = _district_plan(plan, schools_m, cells, solution, options, crs, warnings, groups=groups)
-    if ceiling is not None:
-        out.rules["districts"]["coverage_ceiling"] = round(ceiling.ceiling, 4)
+    out = _district_plan(
+        plan, schools_m, cells, solution, options, crs, warnings, groups=groups,
+        coverage_ceiling=None if ceiling is None else ceiling.ceiling,
+    )  # fmt: skip
     check_plan(out)
     return out
 
@@ -435,6 +436,7 @@ def _district_plan(
     warnings: list[Issue],
     *,
     groups: bool,
+    coverage_ceiling: float | None = None,
 ) -> Plan:
     p: DistrictProblem = solution.problem
     lead_of = solution.lead_of
@@ -501,6 +503,7 @@ def _district_plan(
             for r in p.requirements
         ],
         "min_coverage": p.min_coverage,
+        **({} if coverage_ceiling is None else {"coverage_ceiling": round(coverage_ceiling, 4)}),
         "contiguity": p.contiguity,
         "max_lead_distance_m": p.max_lead_distance_m,
         "weight": p.weight_label,

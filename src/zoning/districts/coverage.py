@@ -102,9 +102,7 @@ def coverage_ceiling(p: DistrictProblem, options: SolveOptions, time_limit_s: fl
         d = np.hypot(*(p.xy[hq][:, None, :] - p.xy[None, :, :]).transpose(2, 0, 1))
         reach &= d <= 2 * p.max_lead_distance_m + 1e-6
     # the anchor is the district's high-quality school of lowest index: no earlier one joins a later anchor
-    for a in range(len(hq)):
-        earlier = hq[:a]
-        reach[a, earlier] = False
+    reach[:, hq] &= np.triu(np.ones((len(hq), len(hq)), dtype=bool))  # row a keeps hq[a:] only
     reach[np.arange(len(hq)), hq] = True
     reachable = reach.any(axis=0)
     far = ~reachable

@@ -147,11 +147,12 @@ def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> Infeasi
     (NoPlanFoundError) saying so, never "no plan fits the rules"."""
     if p.lead_reach is not None:
         misses = district_shortfalls(p, lead_of) if lead_of is not None else []
+        binding = binding_rule(p, lead_of) if lead_of is not None else None
         return NoPlanFoundError(
             "No grouping keeping every rule was found (nor was one proven impossible): none exists in which "
             f"every school joins one of its {p.lead_reach} nearest possible leads, but groupings with farther "
             "leads were not searched. "
-            + (binding_rule(p, lead_of) + ". " if lead_of is not None and binding_rule(p, lead_of) else "")
+            + (binding + ". " if binding else "")
             + ("The nearest grouping found misses: " + "; ".join(misses[:6]) + ". " if misses else "")
             + "Fix: name fewer lead candidates (--leads), widen the tolerances (--seats-tolerance, "
             "--children-tolerance, --quality-tolerance), or change the number of districts."
