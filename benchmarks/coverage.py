@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from districts import _in_process  # noqa: E402  (a fresh process per run)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: (name, districts, coverage rates)
@@ -89,11 +90,6 @@ def run(name: str, k: int, rate: float, time_limit: float) -> dict:
     }
 
 
-def _in_process(*args) -> dict:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(run, args)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--time-limit", type=float, default=60.0)
@@ -108,7 +104,7 @@ def main() -> None:
         if args.only and args.only not in name:
             continue
         for rate in rates:
-            r = _in_process(name, k, rate, args.time_limit)
+            r = _in_process(run, name, k, rate, args.time_limit)
             cov = f"{100 * r['coverage']:.1f} %" if r.get("coverage") is not None else "—"
             ceil = f"{100 * r['ceiling']:.1f} %" if r.get("ceiling") is not None else "—"
             gap = f"{100 * r['gap']:.2f} %" if r.get("gap") is not None else "—"

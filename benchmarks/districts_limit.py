@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import os
 import sys
 import time
@@ -46,7 +45,7 @@ from scipy.spatial import cKDTree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from districts import _peak_mb, schools_frame  # noqa: E402  (the easy benchmark's city pieces)
+from districts import _in_process, _peak_mb, schools_frame  # noqa: E402  (the easy benchmark's city pieces)
 
 from zoning.districts.problem import DistrictProblem, build_district_problem  # noqa: E402
 from zoning.options import SolveOptions  # noqa: E402
@@ -143,11 +142,6 @@ def run_plain(kind: str, n: int, k: int, time_limit: float) -> dict:
     from districts import solve_plain
 
     return solve_plain(problem(kind, n, k), time_limit)
-
-
-def _in_process(fn, *args) -> dict:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(fn, args)
 
 
 def verdict(r: dict, first_s: float | None, gap: float, mb: float | None) -> str:
