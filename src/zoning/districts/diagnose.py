@@ -8,12 +8,22 @@ districts of the best plan miss which band and by how much, when the search ends
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from ..errors import InfeasibleError, NoPlanFoundError, name_list
-from .problem import DistrictProblem
+from .problem import DistrictProblem, is_valid
 
-__all__ = ["precheck_districts", "explain_districts", "district_shortfalls", "binding_rule", "no_plan_found"]
+__all__ = [
+    "precheck_districts",
+    "explain_districts",
+    "district_shortfalls",
+    "binding_rule",
+    "no_plan_found",
+    "quality_tolerance_reached",
+]
 
 
 def _fmt(value: float) -> str:
@@ -287,18 +297,51 @@ def binding_rule(p: DistrictProblem, lead_of: np.ndarray) -> str | None:
     return "the rule that binds is " + rows[0][1] + "".join(f"; then {text}" for _, text in rows[1:2])
 
 
+def quality_tolerance_reached(p: DistrictProblem, lead_of: np.ndarray) -> float | None:
+    """When the grouping keeps every rule but the mean-quality band: the least ``--quality-tolerance``
+    (a fraction of the quality range, around the mean, as the band is built) under which it is a plan,
+    rounded up to hundredths.  None when it misses another rule too, or the band is not the one missed."""
+    if p.quality_band is None or not is_valid(dataclasses.replace(p, quality_band=None), lead_of):
+        return None
+    known = p.quality_known
+    leads = np.unique(lead_of)
+    qn = np.bincount(lead_of[known], minlength=p.n)[leads]
+    qs = np.bincount(lead_of[known], weights=p.quality[known], minlength=p.n)[leads]
+    mean = qs[qn > 0] / qn[qn > 0]
+    qlo, qhi = p.quality_band
+    centre, spread = (qlo + qhi) / 2, float(np.nanmax(p.quality) - np.nanmin(p.quality))
+    if spread <= 0 or not len(mean):
+        return None
+    need = float(np.max(np.abs(mean - centre))) / spread
+    return math.ceil(need * 100 - 1e-6) / 100
+
+
 def no_plan_found(
     p: DistrictProblem, lead_of: np.ndarray, seconds: float, misses: list[str]
 ) -> NoPlanFoundError:
     """The time ran out with no grouping keeping every rule and none proven impossible: the binding rule
-    first, then the districts of the nearest grouping that miss, and the fixes."""
+    first, then the districts of the nearest grouping that miss, and the fixes.  When the nearest grouping
+    misses only the mean-quality band, the message says which ``--quality-tolerance`` admits it: a
+    grouping that exists, so the planner knows a band that can be met (not the narrowest one)."""
     binding = binding_rule(p, lead_of)
+    reached = quality_tolerance_reached(p, lead_of)
+    admits = ""
+    if reached is not None:
+        qlo, qhi = p.quality_band
+        centre, spread = (qlo + qhi) / 2, float(np.nanmax(p.quality) - np.nanmin(p.quality))
+        admits = (
+            f" It keeps every other rule, so a grouping exists with each district's mean quality within "
+            f"{centre - reached * spread:.3g}–{centre + reached * spread:.3g}: --quality-tolerance {reached:g} "
+            f"(now {(qhi - centre) / spread:g}) admits it."
+        )
     return NoPlanFoundError(
         f"No grouping keeping every rule was found in {seconds:.3g} s (nor was one proven impossible); "
         + (binding + ". " if binding else "")
         + "The nearest grouping found misses: "
         + "; ".join(misses[:6])
         + (f"; and {len(misses) - 6} more" if len(misses) > 6 else "")
-        + ". Fix: allow more time (--time-limit), widen the tolerances (--seats-tolerance, "
+        + "."
+        + admits
+        + " Fix: allow more time (--time-limit), widen the tolerances (--seats-tolerance, "
         "--children-tolerance, --quality-tolerance), or ask for fewer districts."
     )
