@@ -328,10 +328,12 @@ def no_plan_found(
     admits = ""
     if reached is not None:
         qlo, qhi = p.quality_band
-        centre, spread = (qlo + qhi) / 2, float(np.nanmax(p.quality) - np.nanmin(p.quality))
+        q_min, q_max = float(np.nanmin(p.quality)), float(np.nanmax(p.quality))
+        centre, spread = (qlo + qhi) / 2, q_max - q_min
+        low, high = max(centre - reached * spread, q_min), min(centre + reached * spread, q_max)
         admits = (
             f" It keeps every other rule, so a grouping exists with each district's mean quality within "
-            f"{centre - reached * spread:.3g}–{centre + reached * spread:.3g}: --quality-tolerance {reached:g} "
+            f"{low:.3g}–{high:.3g}: --quality-tolerance {reached:g} "
             f"(now {(qhi - centre) / spread:g}) admits it."
         )
     return NoPlanFoundError(
