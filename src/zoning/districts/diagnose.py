@@ -30,6 +30,13 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _quality_band_words(p: DistrictProblem, low: float, high: float) -> str:
+    """A mean-quality band as the planner reads it: within the quality's own range (a band reaching below
+    the lowest quality, as ±15 % around a low mean of a 0/1 flag does, is no rule there)."""
+    q_min, q_max = float(np.nanmin(p.quality)), float(np.nanmax(p.quality))
+    return f"{max(low, q_min):.3g}–{min(high, q_max):.3g}"
+
+
 def precheck_districts(p: DistrictProblem) -> InfeasibleError | None:
     """Reasons no grouping can exist, found by counting before any search (None when none is found)."""
     k = p.n_districts
@@ -232,7 +239,9 @@ def district_shortfalls(p: DistrictProblem, lead_of: np.ndarray) -> list[str]:
                 q = float(p.quality[known].mean())
                 qlo, qhi = p.quality_band
                 if q < qlo - 1e-9 or q > qhi + 1e-9:
-                    out.append(f"{label} has mean quality {q:.3g}, outside {qlo:.3g}–{qhi:.3g}")
+                    out.append(
+                        f"{label} has mean quality {q:.3g}, outside {_quality_band_words(p, qlo, qhi)}"
+                    )
         for req in p.requirements:
             have = int((mine & req.members).sum())
             if have < req.at_least:
@@ -281,8 +290,8 @@ def binding_rule(p: DistrictProblem, lead_of: np.ndarray) -> str | None:
                     f"the quarter of the city around {p.school_names[hq[np.argmin(d[hq])]]}"
                 )
             rows.append(
-                (bad, f"mean quality per district: {bad} of {len(leads)} districts fall outside {qlo:.3g}–"
-                 f"{qhi:.3g}; the closest band the search reached is {np.nanmin(mean):.3g}–{np.nanmax(mean):.3g}"
+                (bad, f"mean quality per district: {bad} of {len(leads)} districts fall outside "
+                 f"{_quality_band_words(p, qlo, qhi)}; the closest band the search reached is {np.nanmin(mean):.3g}–{np.nanmax(mean):.3g}"
                  + crowded)
             )  # fmt: skip
     if p.seats_band is not None and p.children_band is not None:
@@ -328,12 +337,11 @@ def no_plan_found(
     admits = ""
     if reached is not None:
         qlo, qhi = p.quality_band
-        q_min, q_max = float(np.nanmin(p.quality)), float(np.nanmax(p.quality))
-        centre, spread = (qlo + qhi) / 2, q_max - q_min
-        low, high = max(centre - reached * spread, q_min), min(centre + reached * spread, q_max)
+        centre, spread = (qlo + qhi) / 2, float(np.nanmax(p.quality) - np.nanmin(p.quality))
+        band = _quality_band_words(p, centre - reached * spread, centre + reached * spread)
         admits = (
             f" It keeps every other rule, so a grouping exists with each district's mean quality within "
-            f"{low:.3g}–{high:.3g}: --quality-tolerance {reached:g} "
+            f"{band}: --quality-tolerance {reached:g} "
             f"(now {(qhi - centre) / spread:g}) admits it."
         )
     return NoPlanFoundError(
