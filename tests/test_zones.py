@@ -288,9 +288,10 @@ def test_descent_keeps_every_rule_and_never_costs_more(portland):
     from zoning.geo.graph import build_block_graph
     from zoning.io.crs import to_metric
     from zoning.zones.bound import transport_bound
+    from zoning.zones.model import improve
     from zoning.zones.model import objective as _objective
     from zoning.zones.problem import build_zone_problem
-    from zoning.zones.start import improve, repair, round_flow, violations
+    from zoning.zones.start import repair, round_flow, violations
 
     blocks, schools = portland
     bm, crs = to_metric(blocks)
@@ -302,3 +303,54 @@ def test_descent_keeps_every_rule_and_never_costs_more(portland):
     assert violations(problem, better) == []
     assert _objective(problem, better) <= _objective(problem, start)
     assert (better != start).any()  # the rounded relaxation leaves moves worth making
+
+
+# ------------------------------------------------------------------------------ pushes, improving chains
+
+
+def _zone_problem(blocks, schools, **kw):
+    from zoning.geo.graph import build_block_graph
+    from zoning.zones.model import feasible_candidates
+    from zoning.zones.problem import build_zone_problem
+
+    graph, _ = build_block_graph(blocks)
+    return feasible_candidates(build_zone_problem(blocks, schools, graph, move_penalty_m=0, **kw))
+
+
+def test_a_push_places_children_no_chain_can():
+    # one row: S0 (b0-b1: 35 children, 30 seats) can only send b1 (30) to S1, which has 10 seats free and
+    # no block of 20 or more to pass on: no chain.  Pushed, b1 leaves S1 20 over, and S1 sends b5, then b4
+    # (10 each, one chain each) to S2, which has the room.
+    from zoning.zones.start import fragments, loads, relieve_seats, violations
+
+    blocks, schools = grid_instance(1, 8, [5, 30, 10, 10, 10, 10, 5, 5], [0, 3, 6], [30, 50, 40])
+    p, _flow = _zone_problem(blocks, schools)
+    assign = np.array([0, 0, 1, 1, 1, 1, 2, 2])
+    assert (loads(p, relieve_seats(p, assign, depth=8)) > p.capacity).any()  # chains alone (no push)
+    pushed = relieve_seats(p, assign)
+    assert list(pushed) == [0, 1, 1, 1, 2, 2, 2, 2]
+    assert violations(p, pushed) == [] and not fragments(p, pushed)
+
+
+@pytest.mark.parametrize("contiguity", [True, False])
+def test_improving_chains_keep_every_rule_and_shorten_trips(contiguity):
+    import time
+
+    from zoning.zones.search import _descend
+    from zoning.zones.start import first_plan, round_flow, violations
+    from zoning.zones.windows import LARGE_BLOCKS, Windows
+
+    rng = np.random.default_rng(4)
+    rows, cols, m = 24, 25, 24
+    students = rng.integers(2, 40, size=rows * cols)
+    cells = sorted(rng.choice(rows * cols, size=m, replace=False).tolist())
+    share = rng.uniform(0.6, 1.4, size=m)
+    seats = np.maximum(np.floor(share / share.sum() * students.sum() * 1.05), students[cells]) + 1
+    p, flow = _zone_problem(*grid_instance(rows, cols, students, cells, seats), contiguity=contiguity)
+    assert p.n_blocks > LARGE_BLOCKS  # where the descent runs
+    start = first_plan(p, flow, np.inf)
+    search = Windows(p, SolveOptions(time_limit_s=30), time.perf_counter() + 30, start, flow.value)
+    assert search.valid()
+    better = _descend(search, round_flow(p, flow.flows))
+    assert better is not search and better.cost < search.cost
+    assert violations(p, better.assign) == []

@@ -33,7 +33,6 @@ __all__ = [
     "round_flow",
     "fragments",
     "repair",
-    "improve",
     "violations",
     "loads",
     "relieve_seats",
@@ -247,61 +246,6 @@ def _relieve(problem: ZoneProblem, assign: np.ndarray) -> bool:
     return changed
 
 
-def improve(problem: ZoneProblem, assign: np.ndarray, *, passes: int = 50) -> np.ndarray:
-    """Descent on a valid plan: move boundary blocks to a neighbouring zone while that lowers the cost.
-
-    A move keeps every rule: the receiving zone has the seats and the block is adjacent to it (so it stays
-    one piece), the block is neither its school's own block nor a cut vertex of its zone (so the giving
-    zone stays one piece), and the cap on children moved is respected.  Each pass touches a zone at most
-    once, so the cut vertices computed at the start of the pass stay valid.
-    """
-    assign = assign.copy()
-    indptr, indices = problem.neighbours
-    anchor_of = problem.anchored_school
-    e = problem.edges
-    moved_now = int(problem.students[problem.moved(assign)].sum())
-
-    for _ in range(passes):
-        load = loads(problem, assign)
-        cut = _cut_vertices(problem, assign) if problem.contiguity else set()
-        boundary = np.unique(e[assign[e[:, 0]] != assign[e[:, 1]]].ravel())
-        moves = []
-        for i in boundary.tolist():
-            j = int(assign[i])
-            if anchor_of[i] == j or i in cut or problem.students[i] == 0:
-                continue
-            here = _unit_cost(problem, i, j)
-            for k2 in {int(assign[u]) for u in indices[indptr[i] : indptr[i + 1]]} - {j}:
-                gain = (here - _unit_cost(problem, i, k2)) * problem.students[i]
-                if gain > 0:
-                    moves.append((-gain, i, j, k2))
-        if not moves:
-            break
-        moves.sort()
-        touched: set[int] = set()
-        done = 0
-        for _gain, i, j, k2 in moves:
-            if j in touched or k2 in touched:
-                continue
-            s_i = problem.students[i]
-            if not problem.allow_overload and load[k2] + s_i > problem.capacity[k2]:
-                continue
-            if problem.max_moved is not None:
-                cur = problem.current[i]
-                delta = (s_i if cur >= 0 and cur != k2 else 0) - (s_i if cur >= 0 and cur != j else 0)
-                if moved_now + delta > problem.max_moved:
-                    continue
-                moved_now += delta
-            assign[i] = k2
-            load[j] -= s_i
-            load[k2] += s_i
-            touched.update((j, k2))
-            done += 1
-        if done == 0:
-            break
-    return assign
-
-
 #: Widest neighbourhood (most neighbours of a block) for which the chains keep every block's neighbours as
 #: one padded row (``_Ejection._pad``: 4 bytes a block and column).
 PAD_NEIGHBOURS = 32
@@ -317,8 +261,8 @@ class _Ejection:
     and the neighbours as one padded row per block (``_pad``).  Measured on the 50,000-block cities at 5 %
     slack (the same plans as before, block for block; CPU seconds of the first plan's chains, load 2-3 on
     2 cores): with the one-piece rule 3.7-5.2 -> 2.4 s (``benchmarks/city.py`` medium-5) and 2.1-2.3 -> 1.3-1.4 s
-    (a Voronoi city); without it unchanged (2.2 s, 0.8 s): there the array operations per school settled
-    dominate, whatever their order.
+    (a Voronoi city); without it unchanged (2.2 s, 0.8 s).  With a zone's moves read as lists, run by run
+    (``shortest_chain``), 1.8 s instead of 2.4-2.9 s with the rule (same plans, load 1-3), no slower without.
     """
 
     def __init__(self, problem: ZoneProblem, assign: np.ndarray):
@@ -331,10 +275,11 @@ class _Ejection:
         cut = np.searchsorted(assign[order], np.arange(p.n_schools + 1))
         self.zone = {j: set(order[cut[j] : cut[j + 1]].tolist()) for j in range(p.n_schools)}
         self._out: dict[int, tuple] = {}
-        # where each school's run of moves starts in ``_out[j]``, and the moves as lists (to, delta, size, block)
+        # each zone's runs of moves by school moved to, (school, first, end) in ``_out[j]``, and (delta, size, block)
         self._groups: dict[int, tuple] = {}
         self._cut: dict[int, set[int]] = {}  # cut vertices per zone, dropped when the zone changes
-        self._pos = np.arange(len(p.arc_block) + 1)
+        self.closed: tuple[int, ...] = ()  # schools no chain may pass (``_push``)
+        self.cycles = False  # a chain may end in the school it starts from (``search._descend``)
         if p.contiguity:
             indptr, indices = p.neighbours
             self._ptr, self._nbr = indptr.tolist(), indices.tolist()
@@ -353,11 +298,6 @@ class _Ejection:
                 ] = indices
                 self._pad = pad
             self._zone_of = np.append(assign, -1)  # the school of each block, and -1 for the padding
-
-    def _inside(self, b: int, j: int) -> list[int]:
-        """Neighbours of block b in zone j."""
-        owner = self.owner
-        return [u for u in self._nbr[self._ptr[b] : self._ptr[b + 1]] if owner[u] == j]
 
     def _zone_cuts(self, j: int) -> set[int]:
         """Cut vertices of zone j (its graph walked on the lists)."""
@@ -436,7 +376,9 @@ class _Ejection:
             cached = self._out[j] = (i, to, delta, size)
             first = np.ones(len(to), dtype=bool)
             first[1:] = to[1:] != to[:-1]
-            self._groups[j] = (np.flatnonzero(first), to.tolist(), delta.tolist(), size.tolist(), i.tolist())
+            starts = np.flatnonzero(first)
+            runs = list(zip(to[starts].tolist(), starts.tolist(), [*starts[1:].tolist(), len(to)]))
+            self._groups[j] = (runs, delta.tolist(), size.tolist(), i.tolist())
         return cached
 
     def shortest_chain(self, s: int, need: int, *, depth: int | None = None) -> tuple[float, list]:
@@ -449,10 +391,11 @@ class _Ejection:
         returned as soon as nothing cheaper is left to expand (a heuristic: a dearer chain with a smaller
         shortfall is not kept beside the cheapest, and moves that shorten a trip make some links negative).
         At most ``depth`` moves (None: any number).  A school is passed at most once.
-        Returns (cost in child-metres, [(block, from school, to school), …]), or (inf, []) when none is found.
+        With ``cycles`` a chain may also end back in s, in the seats its first block left there.  Returns
+        (cost in child-metres, [(block, from school, to school), …]), or (inf, []) when none is found.
 
-        Each school settled costs a fixed handful of array operations on its zone's moves (kept sorted by
-        the school they go to, so the cheapest move to each is the first of its run: ``np.minimum.reduceat``).
+        A zone's moves are kept as lists in runs by the school they go to, each run by cost change, so a school
+        settled reads the first move of each run that takes enough along (and skips runs into passed schools).
         """
         p = self.p
         m = p.n_schools
@@ -463,15 +406,21 @@ class _Ejection:
         hops = [0] * m
         via_block = [-1] * m
         via_school = [-1] * m
+        first = [0] * m  # the children of the chain's first block
         settled = [False] * m
         # the seats a move into each school may take to end a chain there: -1 once the school is passed
-        gate = self.free.copy()
+        free = self.free.tolist()
+        gate = free.copy()
+        for z in self.closed:  # schools no chain may pass (``_push``)
+            settled[z], gate[z] = True, -1
         best[s], short[s] = 0.0, need
         end_cost, end = np.inf, None  # the cheapest chain found that ends: (last block, its school, to)
         heap = [(0.0, s)]
-        free, pos = self.free, self._pos
         contiguity = p.contiguity
         heappop, heappush = heapq.heappop, heapq.heappush
+        moves, groups = self.moves, self._groups
+        if contiguity:
+            owner, ptr, nbr = self.owner, self._ptr, self._nbr
         while heap:
             cost, j = heappop(heap)
             if cost >= end_cost:
@@ -482,35 +431,45 @@ class _Ejection:
             gate[j] = -1
             if depth is not None and hops[j] >= depth:
                 continue
-            i, to, delta, size = self.moves(j)
-            n = len(i)
-            if not n:
-                continue
-            starts, to_l, delta_l, size_l, i_l = self._groups[j]
-            ok = size >= short[j]  # (moves into passed schools drop out below: by ``gate``, by ``settled``)
+            if j not in groups:
+                moves(j)
+            runs, delta_l, size_l, i_l = groups[j]
+            need_j = short[j]  # a move out of j takes at least this many children along
+            banned = -1
             if contiguity and j != s:
                 # the block that came in must keep a neighbour in the zone after the next one leaves
-                inside = self._inside(via_block[j], j)
+                b = via_block[j]
+                inside = [u for u in nbr[ptr[b] : ptr[b + 1]] if owner[u] == j]
                 if len(inside) == 1:
-                    ok &= i != inside[0]
-            fits = ok & (size <= gate[to])
-            # the cheapest move that ends a chain here (the first of the cheapest; inf where none fits)
-            ends = np.where(fits, delta, np.inf)
-            f = int(ends.argmin())
-            if cost + ends[f] < end_cost:
-                end_cost, end = cost + delta_l[f], (i_l[f], j, to_l[f])
-            # the cheapest move that does not fit, to each school: the first of its run (moves are sorted so)
+                    banned = inside[0]
             hop = hops[j] + 1
-            firsts = np.minimum.reduceat(np.where(ok ^ fits, pos[:n], n), starts).tolist()
-            for t in firsts:
-                if t == n:
-                    continue
-                k = to_l[t]
-                total = cost + delta_l[t]
-                if total < best[k] and not settled[k]:
-                    best[k], short[k], hops[k] = total, size_l[t] - int(free[k]), hop
-                    via_block[k], via_school[k] = i_l[t], j
-                    heappush(heap, (total, k))
+            # per school moved to (runs of moves by cost change): the first move that fits there may end
+            # the chain, the first that does not (taking enough along) may go on from there
+            for k, lo, hi in runs:
+                room, end_here, hop_here = gate[k], False, settled[k]
+                if hop_here:  # passed: only a cycle back into s, in the seats its first block left
+                    if k != s or not self.cycles or j == s:
+                        continue
+                    room = free[s] + first[j]
+                for t in range(lo, hi):
+                    size = size_l[t]
+                    if size < need_j or i_l[t] == banned:
+                        continue
+                    if size <= room:
+                        if not end_here:
+                            end_here = True
+                            if cost + delta_l[t] < end_cost:
+                                end_cost, end = cost + delta_l[t], (i_l[t], j, k)
+                    elif not hop_here:
+                        hop_here = True
+                        total = cost + delta_l[t]
+                        if total < best[k]:
+                            best[k], short[k], hops[k] = total, size - free[k], hop
+                            first[k] = size if j == s else first[j]
+                            via_block[k], via_school[k] = i_l[t], j
+                            heappush(heap, (total, k))
+                    if end_here and hop_here:
+                        break
         if end is None:
             return np.inf, []
         chain = [end]
@@ -520,6 +479,23 @@ class _Ejection:
             chain.append((via_block[j], frm, j))
             j = frm
         return end_cost, chain[::-1]
+
+    def relieve(self, j: int, depth: int | None = None) -> list:
+        """Apply the cheapest chain taking children out of school j: its whole excess where one block can take
+        it along, else a part of it.  Returns the moves applied: none when no chain is found, or when a later
+        link of the chain cut a zone an earlier one changed (the chain is then undone)."""
+        _cost, chain = self.shortest_chain(j, int(self.load[j] - self.p.capacity[j]), depth=depth)
+        if not chain:  # no block takes the whole excess along: a part of it
+            _cost, chain = self.shortest_chain(j, 1, depth=depth)
+        if not chain:
+            return []
+        self.apply(chain)
+        if self.p.contiguity:
+            touched = {a for _i, a, b in chain} | {b for _i, a, b in chain}
+            if not all(self.connected(z) for z in touched):
+                self.apply([(i, b, a) for i, a, b in reversed(chain)])
+                return []
+        return chain
 
     def apply(self, chain: list) -> None:
         p = self.p
@@ -558,7 +534,8 @@ def relieve_seats(
     ``depth`` moves; None: as long as it takes to reach free seats, which in a dense centre full to the
     last seat can be a dozen schools away).  A school over by more than any chain can take out at once gives
     up its children a block at a time.  With the one-piece rule a block only moves into a zone it touches
-    and never splits the zone it leaves; a chain that still cuts a zone is undone.  Returns a new plan.
+    and never splits the zone it leaves; a chain that still cuts a zone is undone.  What no chain takes out
+    is pushed (:func:`_push`; not with ``depth``).  Returns a new plan.
     """
     p = problem
     ej = _Ejection(p, assign.copy())
@@ -577,21 +554,52 @@ def relieve_seats(
             passes += 1
             continue
         j = int(np.argmax(over))
-        _cost, chain = ej.shortest_chain(j, int(over[j]), depth=depth)
-        if not chain:  # no block takes the whole excess along: a part of it
-            _cost, chain = ej.shortest_chain(j, 1, depth=depth)
-        if not chain:
+        if ej.relieve(j, depth):
+            progress = True
+        else:
             stuck.add(j)
-            continue
-        ej.apply(chain)
-        if p.contiguity:
-            touched = {a for _i, a, b in chain} | {b for _i, a, b in chain}
-            if not all(ej.connected(z) for z in touched):  # a later link cut a zone an earlier one changed
-                ej.apply([(i, b, a) for i, a, b in reversed(chain)])
-                stuck.add(j)
-                continue
-        progress = True
+    if depth is None and stuck:
+        _push(ej, deadline)
     return ej.assign
+
+
+#: Chains that may relieve the school a block was pushed into (``_push``).
+PUSH_CHAINS = 40
+
+
+def _push(ej: _Ejection, deadline: float) -> None:
+    """Schools no chain relieves: a block of theirs is pushed into a zone it touches that lacks the seats for it,
+    and that school relieved by chains (none passing the pusher); kept when fewer children are over seats in
+    all, undone otherwise, the cheapest push first.  A small zone of a few large blocks in a dense centre is
+    stuck where its neighbours each have fewer free seats than a block and no block of theirs is as large as
+    the shortfall (a chain moves one block a school).  Measured on the 50,000-block city at 5 % slack with one
+    piece per zone: the chains left 72 children over seats at 4 such schools (zones of 3-8 blocks of 38-69
+    children); pushes took them all out in 0.1 s, where CP-SAT's repair windows took 1.2-3.5 s."""
+    p = ej.p
+    for s in np.flatnonzero(ej.load > p.capacity).tolist():
+        while ej.load[s] > p.capacity[s]:
+            i, to, delta, _size = ej.moves(s)
+            before = np.maximum(0, ej.load - p.capacity).sum()
+            for q in np.argsort(delta, kind="stable").tolist():
+                if time.perf_counter() >= deadline:
+                    return
+                k = int(to[q])
+                done = [(int(i[q]), s, k)]
+                ej.apply(done)
+                ej.closed = (s,)
+                for _ in range(PUSH_CHAINS):
+                    if ej.load[k] <= p.capacity[k]:
+                        break
+                    chain = ej.relieve(k)
+                    if not chain:
+                        break
+                    done += chain
+                ej.closed = ()
+                if np.maximum(0, ej.load - p.capacity).sum() < before:
+                    break
+                ej.apply([(b, c, a) for b, a, c in reversed(done)])
+            else:
+                break  # no push takes children out of s
 
 
 # ------------------------------------------------------------------------------------------- the first plan
@@ -605,10 +613,9 @@ CHAINS_SHARE = 0.25
 
 def first_plan(problem: ZoneProblem, flow, deadline: float, rounded: np.ndarray | None = None) -> np.ndarray:
     """Round the relaxation, join cut-off pieces to a zone they touch (with the one-piece rule), then take
-    children out of over-full schools by ejection chains.  Whatever the chains cannot place is left to the
-    repair windows (measured on the 50,000-block cities at 5 % slack: chains of any length leave one or two
-    schools over with the one-piece rule and none without; re-solving the relaxation without the seats it
-    overfilled, as this step once did after three-move chains, took 5-6 s more and placed none of it).
+    children out of over-full schools by ejection chains and pushes (:func:`relieve_seats`); whatever they
+    cannot place is left to the repair windows (re-solving the relaxation without the seats it overfilled,
+    as this step once did, took 5-6 s more on the 50,000-block city at 5 % slack and placed none of it).
     ``rounded``: the rounded relaxation, when the caller has it already."""
     p = problem
     t0 = time.perf_counter()
