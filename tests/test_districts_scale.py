@@ -103,3 +103,33 @@ def test_small_city_bound_is_the_best_proven_one_and_never_above_the_plan():
     assert sol.lp_value > 0
     assert sol.lp_value - 1 <= sol.bound <= sol.objective
     assert 0 <= sol.gap < 0.2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_branch_and_cut_started_from_a_grouping_keeps_a_proven_bound_and_never_gives_the_start_back(seed):
+    # the branch and cut may start from the search's grouping: its bound still lies between the LP and the
+    # optimum, and a grouping it returns is a new one (the start given back would be adopted as news)
+    import itertools
+
+    from test_districts import brute_force, tiny_problem
+    from zoning.districts.bound import lp_bound, mip_bound
+    from zoning.districts.problem import is_valid
+
+    p = tiny_problem(seed, 0.5)
+    best = brute_force(p)
+    if not np.isfinite(best):
+        pytest.skip("no grouping to start from")
+    leads = np.flatnonzero(p.lead_ok)
+    start = next(
+        lead_of
+        for pair in itertools.combinations(leads, 2)
+        for choice in itertools.product(range(2), repeat=p.n)
+        if is_valid(p, lead_of := np.asarray(pair)[list(choice)]) and (lead_of[list(pair)] == pair).all()
+    )
+    lp, _ = lp_bound(p, 10)
+    bound, _, plan = mip_bound(p, 10, start=start)
+    assert lp <= bound <= best
+    if plan is not None:
+        assert not (plan == start).all()
+        if is_valid(p, plan):
+            assert p.cost_of(plan) >= best

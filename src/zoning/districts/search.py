@@ -1,9 +1,11 @@
 """School districts at any scale: the whole CP-SAT model or windows of a few districts, with a proven bound.
 
-Problems of up to ``FULL_MODEL_SCHOOLS`` schools are solved whole with lazy one-piece cuts, hinted with the
-compact regions before balancing (CP-SAT's bound proves optimality on small ones), the constructive start
-(``start``) kept as the incumbent.  Larger ones get large-neighbourhood search: a few neighbouring districts
-at a time are re-solved exactly (the same model on their schools, with complete hints), the rest held fixed.
+Every problem gets large-neighbourhood search from the constructive start (``start``): a few neighbouring
+districts at a time are re-solved exactly (the same model on their schools, with complete hints), the rest
+held fixed.  Up to ``FULL_MODEL_SCHOOLS`` schools the whole model with lazy one-piece cuts follows once the
+windows stall (CP-SAT's bound proves optimality on small ones; there a window of every district is the
+whole model), hinted with their plan; without a plan by then, it is hinted with the compact regions before
+balancing and gets the time left.
 While the plan breaks a band, repair windows come first: around a district that misses (drawn in
 proportion to its miss), neighbouring districts join until their totals can fit their bands
 (:func:`_repair_window`); the window minimises the band slack alone and stops at its first regrouping that
@@ -42,8 +44,6 @@ log = logging.getLogger(__name__)
 
 #: Up to this many schools the whole model is solved at once; above it, windows of a few districts.
 FULL_MODEL_SCHOOLS = 400
-#: Share of the time the whole model gets (the rest polishes its plan with LNS windows).
-FULL_MODEL_SHARE = 0.7
 #: Schools per LNS window (a few neighbouring districts).
 WINDOW_SCHOOLS = 70
 #: Most districts per LNS window.
@@ -118,16 +118,16 @@ def _solve_window(
     """
     deadline = time.perf_counter() + time_limit_s
     k = len(np.unique(lead_of[window]))
-    # repair windows keep districts in one piece by shortest paths (no lazy cuts), and so do improvement
-    # windows above FULL_MODEL_SCHOOLS; below, they polish the whole model's plan, whose districts need not
-    # follow shortest paths, with the exact rule (measured, load 2.1–2.7: mixed 1,000 → 80 in 30 s, 6.35 %
-    # with shortest paths against 6.91 % exact; heavy 300 → 25 in 60 s, 2.67 % against 2.24 %).  The whole
+    # windows keep districts in one piece by shortest paths (no lazy cuts; measured, load 2.1–2.7: mixed
+    # 1,000 → 80 in 30 s, 6.35 % with shortest paths against 6.91 % exact; with the windows first on 300 → 25
+    # in 60 s, load 2.6–5: mixed 237.7 k children-km twice against 238.1 k four times exact, heavy 195.3 k and
+    # 195.4 k against 195.3–199.3 k; the windows end proven optimal 4 times in 5, not 3 in 5).  The whole
     # model keeps the exact rule, so its bound stays a bound.
     # a repair of the whole city (up to FULL_MODEL_SCHOOLS, when the windows could not mend the plan) keeps
     # the shortest paths as well: on the clustered 300 → 25 city it found the first grouping keeping every
     # rule in 97 s from the constructive start (load 6), and in the search at 180 s after 73 s (45 s of
     # repair windows first; load 5); with the exact rule's lazy cuts no round ended within 240 s
-    star = soft or (len(window) < p.n and p.n > FULL_MODEL_SCHOOLS)
+    star = len(window) < p.n or soft
     dm = DistrictModel(
         p, window, k, covered_min=_window_coverage(p, lead_of, window), soft=soft, known_pieces=pieces,
         star=star,
@@ -417,9 +417,9 @@ def _full_model(s: _Search, hint: np.ndarray | None = None, until: float | None 
     """The whole model at once (bands hard: CP-SAT repairs a hint that misses them better than it trades
     slack for trips); CP-SAT's bound of the model with the cuts so far is a proven bound.
 
-    ``hint``: the compact start.  Measured on 300 → 25 (60 s): hinted with the compact districts that miss
-    the bands, CP-SAT ends 1.3–1.6 % above the LP bound; hinted with the balanced start, 3–15 % (it stays
-    near the distorted shapes the balancing moves made)."""
+    ``hint``: the compact start while no plan keeps every rule (None: the incumbent).  Measured on 300 → 25
+    (60 s): hinted with the compact districts that miss the bands, CP-SAT ends 1.3–1.6 % above the LP bound;
+    hinted with the balanced start, 3–15 % (it stays near the distorted shapes the balancing moves made)."""
     p = s.p
     seconds = s.left() if until is None else until - time.perf_counter()
     status, wbound, _ = s.solve(np.arange(p.n), seconds, soft=False, source="CP-SAT", hint=hint)
@@ -478,8 +478,10 @@ def _lns(s: _Search, until: float, rng, poll_bound, *, repair_only: bool = False
             grow = min(1 + stale, 4)
             window = _repair_window(p, s.lead_of, seed_lead, rng, grow * REPAIR_SCHOOLS, 1 + 2 * grow)
         budget = min(WINDOW_SECONDS if valid else REPAIR_SECONDS, until - time.perf_counter())
-        status, _wb, improved = s.solve(window, budget, soft=not valid, source="LNS")
+        status, wbound, improved = s.solve(window, budget, soft=not valid, source="LNS")
         stale = 0 if improved else stale + 1
+        if valid and len(window) == p.n:
+            s.raise_bound(wbound, "CP-SAT")  # a window of every district is the whole model (exact rule)
         log.debug(
             "window around %s: %d schools, %d districts, %s, %s", p.school_names[seed_lead], len(window),
             len(np.unique(s.lead_of[window])), status, "improved" if improved else "no better",
@@ -500,8 +502,9 @@ def _lns(s: _Search, until: float, rng, poll_bound, *, repair_only: bool = False
 def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) -> DistrictSolution:
     """Best grouping within the time limit, with a proven lower bound; InfeasibleError in planner's words.
 
-    Up to ``FULL_MODEL_SCHOOLS`` schools the whole model is solved, hinted with the compact start, the
-    balanced start kept as the incumbent; above, LNS windows from the balanced start.
+    LNS windows from the balanced start; up to ``FULL_MODEL_SCHOOLS`` schools the whole model follows when
+    they stall (hinted with their plan), or, without a plan, gets the time left (hinted with the compact
+    start).
     """
     t0 = time.perf_counter()
     deadline = t0 + options.time_limit_s
@@ -524,12 +527,20 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
     )
 
     def poll_bound(wait: bool = False) -> None:
+        plans = []
         for value, seconds, plan, what in job.results(wait):
-            log.info("districts: %s bound %.1f %s-km in %.2f s", what, value / 1000, p.weight_label, seconds)
-            if value == float("inf"):
-                raise explain_districts(p, s.lead_of)
-            s.raise_bound(value, what)
+            if value is not None:
+                log.info(
+                    "districts: %s bound %.1f %s-km in %.2f s", what, value / 1000, p.weight_label, seconds
+                )
+                if value == float("inf"):
+                    raise explain_districts(p, s.lead_of)
+                s.raise_bound(value, what)
             if plan is not None:
+                plans.append((plan, what))
+        # HiGHS' groupings come better each time: the last one is mended and tried
+        for plan, what in plans[-1:]:
+            if not s.stopped():
                 s.adopt(plan, what)
 
     try:
@@ -547,13 +558,23 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 # minimised, until its first grouping keeping every rule
                 s.solve(np.arange(p.n), s.left() * 0.9, soft=True, source="whole-city repair")
                 s.progress()
-            # the whole model; without a plan it gets the time left (its infeasibility is a proof, the
-            # repair's is not: the shortest paths are a restriction)
-            until = t0 + FULL_MODEL_SHARE * options.time_limit_s if is_valid(p, s.lead_of) else deadline
-            _full_model(s, hint=compact, until=max(until, time.perf_counter() + 0.1))
-            s.progress()
-            if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap):
-                _lns(s, deadline, rng, poll_bound)  # polish: windows re-solved exactly
+            if is_valid(p, s.lead_of):
+                # windows first, the whole model (hinted with their plan) once they stall; measured on
+                # 300 → 25 in 60 s (load 4–7): the whole model first (70 % of the time, hinted with the
+                # compact start) found nothing better than its start in 42 s on the mixed and heavy cities,
+                # its windows after it ended at 240.4–240.9 k and 202.7 k children-km; windows alone at
+                # 237.3–238.5 k and 195–199 k
+                _lns(s, deadline, rng, poll_bound)
+                if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap) and s.left() > 0.5:
+                    _full_model(s, until=deadline)
+                    s.progress()
+            else:
+                # the whole model gets the time left (its infeasibility is a proof, the repair's is not:
+                # the shortest paths are a restriction), then windows polish its plan
+                _full_model(s, hint=compact, until=max(deadline, time.perf_counter() + 0.1))
+                s.progress()
+                if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap):
+                    _lns(s, deadline, rng, poll_bound)
         else:
             if not is_valid(p, s.lead_of):
                 _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
