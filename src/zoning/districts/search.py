@@ -51,10 +51,11 @@ WINDOW_DISTRICTS = 5
 #: Share of the time the repair windows may take before the whole model (up to ``FULL_MODEL_SCHOOLS``).
 REPAIR_SHARE = 0.25
 #: Share of the time (at most ``LAGRANGIAN_MAX_S``) for the Lagrangian bound above ``FULL_MODEL_SCHOOLS``.
-#: On the mixed 1,000 → 80 city it reaches 799.9 k children-km in 1 s and 804.8 k in 3 s (the LP: 824.8 k
-#: in 25 s at load 4.4).
-LAGRANGIAN_SHARE = 0.05
-LAGRANGIAN_MAX_S = 3.0
+#: With the bands priced (load 1): mixed 1,000 → 80 807.2 k children-km in 1.5 s, 816.2 k in 3 s (the LP:
+#: 824.8 k in 25 s at load 4.4, when it finishes beside the search); mixed 3,000 → 240 2,340 k in 1.5 s,
+#: 2,430 k in 3 s, 2,469 k in 6 s (the LP does not finish in 60 s).
+LAGRANGIAN_SHARE = 0.1
+LAGRANGIAN_MAX_S = 6.0
 #: Most schools per repair window (grown up to four times around a district a repair failed to mend).
 REPAIR_SCHOOLS = 100
 #: Seconds per LNS window.
