@@ -216,7 +216,12 @@ def baoan_out(tmp_path_factory):
 def test_districts_on_schools_alone_writes_every_output(baoan_out):
     out, result = baoan_out
     assert result.exit_code == 0, result.output
-    assert "School districts: proven optimal" in result.output or "best plan found" in result.output
+    # proven optimal by CP-SAT, or by branch and cut within the requested gap (HiGHS stops at its own
+    # tolerance), or the best found: whichever comes first; never a plan without its status
+    assert any(
+        f"School districts: {status}" in result.output
+        for status in ("proven optimal", "optimal within the requested gap", "best plan found")
+    ), result.output
     assert (
         "balanced: schools (5–16 per district), seats (not balanced, no data: children, quality)"
         in result.output
