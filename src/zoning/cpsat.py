@@ -140,7 +140,7 @@ def run_cpsat(
     t0 = time.perf_counter()
     level = logging.DEBUG if quiet else logging.INFO
     callback = _Progress(progress_scale, progress_unit, on_solution, level, stop_when)
-    if options.stop is not None and options.stop.is_set():
+    if options.stopped:
         p.max_time_in_seconds = 0.05
     watcher = _stop_watcher(solver, options.stop)
     try:

@@ -31,6 +31,11 @@ class SolveOptions:
     relative_gap: float = 1e-4
     stop: threading.Event | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def stopped(self) -> bool:
+        """The ``stop`` event is set (Ctrl-C): end the search now, as at the time limit."""
+        return self.stop is not None and self.stop.is_set()
+
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:
             raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s!r}")

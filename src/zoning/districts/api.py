@@ -482,7 +482,7 @@ def _district_plan(
         plan_source=solution.source,
         metric_crs=str(crs.to_string()) if hasattr(crs, "to_string") else str(crs),
         unit=unit,
-        stopped=options.stop is not None and options.stop.is_set(),
+        stopped=options.stopped,
     )
     ids = p.school_ids
     rules = {

@@ -26,13 +26,6 @@ LP_METHOD = "highs-ipm"
 #: Up to this many schools the dual simplex instead: mixed 300 → 25 (load 4.5) 2.7 s against 7.6 s, heavy
 #: 300 → 25 0.8 s against 1.8 s, the same bound (the branch and cut that follows starts that much sooner).
 LP_SIMPLEX_SCHOOLS = 400
-#: Share of the time HiGHS' branch and cut on the relaxation gets up to ``search.FULL_MODEL_SCHOOLS``
-#: schools (its plan, mended, is then polished by the search's windows).  Measured on the mixed 300 → 25
-#: city (load 6), alone: 60 s, bound 234.2 k children-km (the LP 233.1 k), a grouping of 237.7 k keeping
-#: every rule; the bound stays there to 120 s (234.3 k).  It runs to the end of the search, which
-#: interrupts it (its bound so far stands; a 20 s solve ends at 20.2 s): on the clustered city, whose plan
-#: comes late, 0.8 of the time left it no bound beyond the LP, the whole time 267.5 k against the LP's 263.2 k.
-MIP_SHARE = 1.0
 
 
 def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
@@ -406,7 +399,7 @@ def mip_bound(
 class BoundJob:
     """The proven bounds, computed in a background thread beside the search: the LP relaxation, then, when
     ``integer`` (up to ``search.FULL_MODEL_SCHOOLS`` schools) and once the search holds a plan keeping
-    every rule, HiGHS' branch and cut on the relaxation until ``MIP_SHARE`` of the time (a tighter bound,
+    every rule, HiGHS' branch and cut on the relaxation until the search ends (a tighter bound,
     and groupings the search may adopt, each as it is found).  ``results`` yields (bound or None, seconds,
     grouping or None, source).  The LP comes first: it proves a relaxation infeasible in
     seconds, where the branch and cut's root alone took 43 s on the clustered 300 → 25 city; and while no
@@ -434,23 +427,28 @@ class BoundJob:
         self._put((value, seconds, None, "LP relaxation"))
         if not self.integer or not np.isfinite(value):
             return
-        until = self.t0 + MIP_SHARE * limit
+        # the branch and cut runs to the end of the search, which interrupts it (its bound so far stands; a
+        # 20 s solve ends at 20.2 s).  Measured on the mixed 300 → 25 city (load 6), alone: 60 s, bound
+        # 234.2 k children-km (the LP 233.1 k), still there at 120 s (234.3 k); on the clustered city, whose
+        # plan comes late, stopped at 80 % of the time it left no bound beyond the LP, run to the end 267.5 k
+        # against the LP's 263.2 k
+        until = self.t0 + limit
         self.plan_found.wait(timeout=max(0.0, until - time.perf_counter()))
         left = until - time.perf_counter()
-        stopped = self.options.stop is not None and self.options.stop.is_set()
-        if self.cancel.is_set() or stopped or not self.plan_found.is_set() or left < 1.0:
+        if self._cancelled() or not self.plan_found.is_set() or left < 1.0:
             return
         self._in_mip = True
         what = "integer relaxation (HiGHS)"
         t0 = time.perf_counter()
-
-        def stop() -> bool:
-            return self.cancel.is_set() or (self.options.stop is not None and self.options.stop.is_set())
-
-        # each better grouping goes to the search as it is found (value None: no bound yet)
+        # each better grouping goes to the search as it is found (value None: no bound yet); the final one
+        # comes when the search is over, too late to be mended and adopted within the time
         found = lambda plan: self._put((None, time.perf_counter() - t0, plan, what))  # noqa: E731
-        value, seconds, plan = mip_bound(p, left, on_plan=found, stop=stop)
+        value, seconds, _plan = mip_bound(p, left, on_plan=found, stop=self._cancelled)
         self._put((value, seconds, None, what))
+
+    def _cancelled(self) -> bool:
+        """The search is over (or stopped by Ctrl-C): the branch and cut ends, or never starts."""
+        return self.cancel.is_set() or self.options.stopped
 
     def release(self) -> None:
         """The search is over: the branch and cut is not started any more (one running is interrupted, its
@@ -462,10 +460,9 @@ class BoundJob:
         """The bounds found since the last call (all of them when ``wait``: the thread is ended first)."""
         if wait:
             self.release()
-            stopped = self.options.stop is not None and self.options.stop.is_set()
-            # after Ctrl-C a running branch and cut is not waited for (HiGHS cannot be interrupted from
-            # here; the daemon thread ends at its time limit): the LP bound is reported
-            self._thread.join(timeout=0 if stopped and self._in_mip else None)
+            # after Ctrl-C a running branch and cut is not waited for (it stops at its next interrupt check,
+            # in a daemon thread): the bound so far is reported
+            self._thread.join(timeout=0 if self.options.stopped and self._in_mip else None)
         with self._lock:
             out, self._out = self._out, []
         return out

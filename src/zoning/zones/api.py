@@ -365,7 +365,7 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
         candidate_arcs=len(p.arc_block),
         plan_source=solution.source,
         metric_crs=crs_name,
-        stopped=options.stop is not None and options.stop.is_set(),
+        stopped=options.stopped,
     )
     rules = {
         "max_distance_m": p.max_distance_m,

@@ -392,7 +392,7 @@ class Windows:
         )
 
     def _remaining(self) -> float:
-        if self.options.stop is not None and self.options.stop.is_set():
+        if self.options.stopped:
             return 0.0  # stopped (Ctrl-C): every loop ends as at the time limit
         return self.deadline - time.perf_counter()
 
