@@ -346,7 +346,7 @@ class _Search:
         return self.deadline - time.perf_counter()
 
     def stopped(self) -> bool:
-        return self.options.stop is not None and self.options.stop.is_set()
+        return self.options.stopped
 
     def progress(self, done: bool = False) -> None:
         """A progress record (the CLI draws it as one line on a terminal, as for zones): seconds of the
@@ -373,6 +373,10 @@ class _Search:
             self.on_first_valid()
             self.first_seconds = time.perf_counter() - self.t0
             log.info("districts: first plan keeping every rule after %.2f s", self.first_seconds)
+
+    def gap_closed(self) -> bool:
+        """The incumbent is proven within the requested relative gap."""
+        return self.bound >= self.p.cost_of(self.lead_of) * (1 - self.options.relative_gap)
 
     def raise_bound(self, value: float, source: str) -> None:
         if value > self.bound:
@@ -467,7 +471,7 @@ def _lns(s: _Search, until: float, rng, poll_bound, *, repair_only: bool = False
     while time.perf_counter() < until - 0.1 and stale <= 3 * p.n_districts and not s.stopped():
         poll_bound()
         valid = band_excess(p, s.lead_of) <= 1e-9
-        if valid and (repair_only or s.bound >= p.cost_of(s.lead_of) * (1 - s.options.relative_gap)):
+        if valid and (repair_only or s.gap_closed()):
             break
         seed_lead = _seed_district(p, s.lead_of, order, rng)
         if seed_lead is None:
@@ -566,7 +570,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 # its windows after it ended at 240.4–240.9 k and 202.7 k children-km; windows alone at
                 # 237.3–238.5 k and 195–199 k
                 _lns(s, deadline, rng, poll_bound)
-                if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap) and s.left() > 0.5:
+                if not s.gap_closed() and s.left() > 0.5:
                     _full_model(s, until=deadline)
                     s.progress()
             else:
@@ -574,7 +578,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 # the shortest paths are a restriction), then windows polish its plan
                 _full_model(s, hint=compact, until=max(deadline, time.perf_counter() + 0.1))
                 s.progress()
-                if s.bound < p.cost_of(s.lead_of) * (1 - options.relative_gap):
+                if not s.gap_closed():
                     _lns(s, deadline, rng, poll_bound)
         else:
             if not is_valid(p, s.lead_of):
