@@ -299,12 +299,11 @@ def _swap(p: DistrictProblem, lead_of: np.ndarray, tied: np.ndarray) -> bool:
     cross = (lead_of[e[:, 0]] != lead_of[e[:, 1]]) if p.contiguity else np.ones(len(e), dtype=bool)
     both = np.concatenate([e[cross], e[cross][:, ::-1]])
     free = ~tied[both[:, 0]] & (lead_of[both[:, 0]] != both[:, 0]) & ~p.pinned[both[:, 0]]
-    both = both[free]
+    both = both[free & (p.pair_index(both[:, 0], lead_of[both[:, 1]]) >= 0)]  # i may join B's lead
     # the schools of A touching B, for every ordered pair of neighbouring districts (A, B) with A or B missing
     touching: dict[tuple[int, int], list[int]] = {}
-    for i, u in both.tolist():
-        a, b = int(lead_of[i]), int(lead_of[u])
-        if (a in bad or b in bad) and p.pair_index(np.array([i]), np.array([b]))[0] >= 0:
+    for i, a, b in zip(both[:, 0].tolist(), lead_of[both[:, 0]].tolist(), lead_of[both[:, 1]].tolist()):
+        if a in bad or b in bad:
             touching.setdefault((a, b), []).append(i)
     best = None
     for (a, b), out_a in touching.items():
