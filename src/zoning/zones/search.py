@@ -349,10 +349,7 @@ def _descend(search: Windows, lp_choice: np.ndarray | None) -> Windows:
             cost, chain = ej.shortest_chain(s, 1)
             if not chain or cost >= 0:
                 continue
-            ej.apply(chain)
-            touched = {a for _i, a, _b in chain} | {b for _i, _a, b in chain}
-            if p.contiguity and not all(ej.connected(z) for z in touched):
-                ej.apply([(i, b, a) for i, a, b in reversed(chain)])
+            if not ej.apply_whole(chain):
                 continue
             gain -= cost
         if gain < DESCENT_MIN_GAIN * search.cost:

@@ -482,20 +482,24 @@ class _Ejection:
 
     def relieve(self, j: int, depth: int | None = None) -> list:
         """Apply the cheapest chain taking children out of school j: its whole excess where one block can take
-        it along, else a part of it.  Returns the moves applied: none when no chain is found, or when a later
-        link of the chain cut a zone an earlier one changed (the chain is then undone)."""
+        it along, else a part of it.  Returns the moves applied (none: no chain, or it cut a zone)."""
         _cost, chain = self.shortest_chain(j, int(self.load[j] - self.p.capacity[j]), depth=depth)
         if not chain:  # no block takes the whole excess along: a part of it
             _cost, chain = self.shortest_chain(j, 1, depth=depth)
-        if not chain:
-            return []
+        return chain if chain and self.apply_whole(chain) else []
+
+    def apply_whole(self, chain: list) -> bool:
+        """Apply a chain; undone if a later link cut a zone an earlier one changed.  True if it stands."""
         self.apply(chain)
         if self.p.contiguity:
             touched = {a for _i, a, b in chain} | {b for _i, a, b in chain}
             if not all(self.connected(z) for z in touched):
-                self.apply([(i, b, a) for i, a, b in reversed(chain)])
-                return []
-        return chain
+                self.undo(chain)
+                return False
+        return True
+
+    def undo(self, chain: list) -> None:  # the chain's blocks back, last link first
+        self.apply([(i, b, a) for i, a, b in reversed(chain)])
 
     def apply(self, chain: list) -> None:
         p = self.p
@@ -597,7 +601,7 @@ def _push(ej: _Ejection, deadline: float) -> None:
                 ej.closed = ()
                 if np.maximum(0, ej.load - p.capacity).sum() < before:
                     break
-                ej.apply([(b, c, a) for b, a, c in reversed(done)])
+                ej.undo(done)
             else:
                 break  # no push takes children out of s
 
