@@ -26,8 +26,10 @@ def _people(rng: np.random.Generator, side: float, m: int) -> np.ndarray:
     return np.clip(np.concatenate([a, b, u]), 0, side)
 
 
-def mixed_city(n: int, seed: int = 0) -> gpd.GeoDataFrame:
-    """Schools with capacity, enrolment (children of the school's own catchment) and a key-school flag."""
+def mixed_city(n: int, seed: int = 0, *, clustered: bool = False) -> gpd.GeoDataFrame:
+    """Schools with capacity, enrolment (children of the school's own catchment) and a key-school flag;
+    ``clustered``: the key schools crowd into the south-west quarter (60 % of its schools, 13 % elsewhere),
+    as the ``clustered`` generator of ``benchmarks/districts_limit.py`` has them."""
     rng = np.random.default_rng([seed, n, 0])
     side = 1000 * np.sqrt(n)
     xy = _people(rng, side, n) + rng.normal(0, 1.0, size=(n, 2))
@@ -38,6 +40,9 @@ def mixed_city(n: int, seed: int = 0) -> gpd.GeoDataFrame:
     seats = np.clip(np.rint(children / fill), 14, 1761)
     children = np.maximum(np.minimum(children, np.rint(seats * 1.1)), 1)
     key = (rng.uniform(size=n) < 0.18 + 0.14 * xy[:, 0] / side).astype(float)
+    if clustered:
+        sw = (xy[:, 0] < side / 2) & (xy[:, 1] < side / 2)
+        key = (rng.uniform(size=n) < np.where(sw, 0.60, 0.13)).astype(float)
     ids = [f"S{i}" for i in range(n)]
     return gpd.GeoDataFrame(
         {"school_id": ids, "name": ids, "capacity": seats, "enrolment": children, "quality": key},

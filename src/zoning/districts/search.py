@@ -32,11 +32,13 @@ import numpy as np
 from ..cpsat import run_cpsat
 from ..errors import ZoningError
 from ..options import SolveOptions
+from .anneal import anneal
 from .bound import BoundJob, lagrangian_bound
 from .diagnose import district_shortfalls, explain_districts, no_plan_found, precheck_districts
 from .model import DistrictModel
 from .problem import DistrictProblem, _excess_of, _stats, band_excess, coverage, district_pieces, is_valid
 from .start import compact_start, constructive, improve, repair_pieces
+from .windows import improvement_window, repair_window
 
 __all__ = ["DistrictSolution", "solve_districts"]
 
@@ -62,6 +64,9 @@ REPAIR_SCHOOLS = 100
 WINDOW_SECONDS = 2.0
 #: Seconds per repair window (most prove their least slack in well under a second; see ``model``).
 REPAIR_SECONDS = 2.0
+#: Share of the time for the annealing (``anneal``) while no plan keeps every rule (half of it up to
+#: FULL_MODEL_SCHOOLS, where the whole-city repair follows).
+ANNEAL_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -211,116 +216,6 @@ def window_excess(p: DistrictProblem, lead_of: np.ndarray, window: np.ndarray) -
     return total
 
 
-def _district_graph(p: DistrictProblem, lead_of: np.ndarray) -> dict[int, set[int]]:
-    e = p.edges
-    a, b = lead_of[e[:, 0]], lead_of[e[:, 1]]
-    out: dict[int, set[int]] = {int(lead): set() for lead in np.unique(lead_of)}
-    for u, v in zip(a[a != b], b[a != b]):
-        out[int(u)].add(int(v))
-        out[int(v)].add(int(u))
-    return out
-
-
-def _window(
-    p: DistrictProblem, lead_of: np.ndarray, seed_lead: int, rng, max_schools: int, max_districts: int
-) -> np.ndarray:
-    """The seed district and neighbouring districts (nearest leads first, the two nearest always, the
-    others in random order; then the neighbours' neighbours, so a district on the edge of the city with
-    few neighbours still gets a window that can trade schools with the rest) up to ``max_schools``."""
-    dist = lambda lead: np.hypot(*(p.xy[lead] - p.xy[seed_lead]))  # noqa: E731
-    if p.contiguity:
-        graph = _district_graph(p, lead_of)
-        near = sorted(graph[seed_lead], key=dist)
-        near[2:] = rng.permutation(near[2:]).tolist() if len(near) > 3 else near[2:]
-        second = set().union(*(graph[v] for v in near)) - set(near) - {seed_lead} if near else set()
-        near += sorted(second, key=dist)
-    else:
-        leads = np.unique(lead_of)
-        near = sorted(
-            (int(v) for v in leads if v != seed_lead),
-            key=lambda lead: np.hypot(*(p.xy[lead] - p.xy[seed_lead])),
-        )[:6]
-        near[2:] = rng.permutation(near[2:]).tolist() if len(near) > 3 else near[2:]
-    chosen = [seed_lead]
-    size = int((lead_of == seed_lead).sum())
-    for lead in near:
-        extra = int((lead_of == lead).sum())
-        if size + extra > max_schools and len(chosen) >= 2:
-            continue
-        chosen.append(lead)
-        size += extra
-        if size >= max_schools or len(chosen) >= max_districts:
-            break
-    return np.flatnonzero(np.isin(lead_of, chosen))
-
-
-def _window_shortfall(p: DistrictProblem, s: dict[str, np.ndarray], chosen: list[int]) -> float:
-    """How far the districts ``chosen`` together are from holding what their number of districts needs
-    (k·lo ≤ total ≤ k·hi for schools, seats and children, the mean quality in its band, seats covering
-    children, the requirements), each rule normalised by its average district: 0 when a regrouping of
-    them alone can keep every band, as far as totals tell."""
-    k = len(chosen)
-    total = {key: float(v[chosen].sum()) for key, v in s.items()}
-    out = 0.0
-
-    def miss(v, lo, hi, unit):
-        return (max(0.0, lo - v) + max(0.0, v - hi)) / max(unit, 1e-9)
-
-    out += miss(total["count"], k * p.count_band[0], k * p.count_band[1], p.n / p.n_districts)
-    for key, band, values in (("seats", p.seats_band, p.seats), ("children", p.children_band, p.children)):
-        if band is not None:
-            out += miss(total[key], k * band[0], k * band[1], values.sum() / p.n_districts)
-    if p.seats_band is not None and p.children_band is not None:
-        out += max(0.0, total["children"] - total["seats"]) / max(p.children.sum() / p.n_districts, 1e-9)
-    if p.quality_band is not None and total["qn"] > 0:
-        qlo, qhi = p.quality_band
-        spread = max(float(np.nanmax(p.quality) - np.nanmin(p.quality)), 1e-9)
-        out += miss(total["qsum"], qlo * total["qn"], qhi * total["qn"], spread * p.n / p.n_districts)
-    for r, req in enumerate(p.requirements):
-        out += max(0.0, k * req.at_least - total[f"req{r}"])
-    return out
-
-
-def _repair_window(
-    p: DistrictProblem, lead_of: np.ndarray, seed_lead: int, rng, max_schools: int, min_districts: int = 3
-) -> np.ndarray:
-    """A repair window around a district that misses a band: neighbouring districts are added one at a
-    time, each time the one that brings the window's totals nearest to what its districts need (the
-    districts that miss a band first at equal totals), until the totals fit and it holds at least
-    ``min_districts`` districts, or it is full.  A window whose totals cannot fit cannot be repaired from inside: on the
-    mixed 1,000 → 80 city every window of the four nearest districts around the worst one was proven
-    unable to lower the excess."""
-    s = _stats(p, lead_of)
-    leads = np.unique(lead_of)
-    own = dict(zip(leads.tolist(), _excess_of(p, s, leads).tolist()))
-    graph = _district_graph(p, lead_of) if p.contiguity else None
-    chosen = [seed_lead]
-    size = int(s["count"][seed_lead])
-    while True:
-        if p.contiguity:
-            near = set().union(*(graph[c] for c in chosen)) - set(chosen)
-        else:
-            order = np.argsort(np.hypot(*(p.xy[leads] - p.xy[seed_lead]).T))
-            near = {int(v) for v in leads[order[: len(chosen) + 6]]} - set(chosen)
-        near = [v for v in near if size + s["count"][v] <= max_schools]
-        if not near:
-            break
-        d0 = p.xy[seed_lead]
-        score = [
-            _window_shortfall(p, s, chosen + [v])
-            - 0.1 * own[v]
-            + 1e-9 * np.hypot(*(p.xy[v] - d0))
-            + 1e-12 * rng.random()
-            for v in near
-        ]
-        v = near[int(np.argmin(score))]
-        chosen.append(v)
-        size += int(s["count"][v])
-        if len(chosen) >= min_districts and _window_shortfall(p, s, chosen) <= 1e-9:
-            break
-    return np.flatnonzero(np.isin(lead_of, chosen))
-
-
 @dataclass
 class _Search:
     """The running state of one solve: the incumbent, the proven bound and the counters reported."""
@@ -437,6 +332,17 @@ def _full_model(s: _Search, hint: np.ndarray | None = None, until: float | None 
         s.raise_bound(min(wbound, p.cost_of(s.lead_of)), "CP-SAT")
 
 
+def _anneal(s: _Search, until: float) -> None:
+    """The incumbent annealed on its band excess until ``until`` (:func:`anneal.anneal`)."""
+    before = band_excess(s.p, s.lead_of)
+    plan = anneal(s.p, s.lead_of, until=until, seed=s.options.seed, stop=s.stopped)
+    if plan is not s.lead_of:
+        s.lead_of, s.source = plan, "annealing"
+        if is_valid(s.p, plan):
+            s.on_valid()
+        log.info("districts: annealing %.3f → %.3f band excess", before, band_excess(s.p, plan))
+
+
 def _seed_district(p: DistrictProblem, lead_of: np.ndarray, order: list[int], rng) -> int | None:
     """The district a window is built around: while a band is missed, the one missing it most; then
     every district in turn (a fresh random order each sweep).  None: skip this turn."""
@@ -477,11 +383,11 @@ def _lns(s: _Search, until: float, rng, poll_bound, *, repair_only: bool = False
         if seed_lead is None:
             continue
         if valid:
-            window = _window(p, s.lead_of, seed_lead, rng, WINDOW_SCHOOLS, WINDOW_DISTRICTS)
+            window = improvement_window(p, s.lead_of, seed_lead, rng, WINDOW_SCHOOLS, WINDOW_DISTRICTS)
         else:
             # a repair that failed around the same district gets a wider window next time
             grow = min(1 + stale, 4)
-            window = _repair_window(p, s.lead_of, seed_lead, rng, grow * REPAIR_SCHOOLS, 1 + 2 * grow)
+            window = repair_window(p, s.lead_of, seed_lead, rng, grow * REPAIR_SCHOOLS, 1 + 2 * grow)
         budget = min(WINDOW_SECONDS if valid else REPAIR_SECONDS, until - time.perf_counter())
         status, wbound, improved = s.solve(window, budget, soft=not valid, source="LNS")
         stale = 0 if improved else stale + 1
@@ -553,8 +459,10 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
         s.progress()  # the first grouping keeping every rule
         if p.n <= FULL_MODEL_SCHOOLS:
             if not is_valid(p, s.lead_of):
-                # repair windows first: on the heavy-tailed 300 → 25 city the whole model took 34 s to its
-                # first plan keeping every band from a start that missed them
+                # a start far from the bands is annealed; the repair windows mend what is left: on the
+                # heavy-tailed 300 → 25 city the whole model took 34 s to its first plan keeping every band
+                # from a start that missed them
+                _anneal(s, t0 + ANNEAL_SHARE / 2 * options.time_limit_s)
                 _lns(s, t0 + REPAIR_SHARE * options.time_limit_s, rng, poll_bound, repair_only=True)
                 s.progress()
             if not is_valid(p, s.lead_of):
@@ -582,6 +490,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                     _lns(s, deadline, rng, poll_bound)
         else:
             if not is_valid(p, s.lead_of):
+                _anneal(s, t0 + ANNEAL_SHARE * options.time_limit_s)
                 _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
             # a quick bound in case the LP does not finish (on 3,000 → 240 it does not within 60 s), after
             # the first plan, which it would delay (mixed 3,000 → 240 at load 5.9: first plan 11.3 s, not 4.7 s)

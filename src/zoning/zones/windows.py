@@ -15,8 +15,8 @@ runs three kinds of windows (``search`` decides when):
 With per-pair loads (the generalised assignment problem) the schools are agents with no place: a window is
 an agent and those its jobs could move to most cheaply, drawn with noise (``PAIR_NOISE``).
 
-The zones family has this room where ``districts`` keeps its windows inside ``search``: the zones' windows
-carry the repair and fewest-moves modes and a thread pool, and would make ``search`` twice the size.
+``districts.windows`` is the same room for districts (it only chooses the windows; ``districts.search``
+solves them): the zones' windows carry the repair and fewest-moves modes and a thread pool as well.
 """
 
 from __future__ import annotations
