@@ -14,10 +14,14 @@ district's worth of a measure) is the energy, with a small share of the trips so
 ones.  It ends at the first grouping keeping every band (the windows then polish its trips) or at the time
 limit with the state of least excess.
 
-Measured (2 cores, load 1–2.5; the starts miss the quality band): clustered 300 → 25, a grouping keeping every
-rule after 3.5–4.4 s of a 5 s schedule (the whole-city CP-SAT repair took 8–97 s, or none in 60 s); clustered
-1,000 → 80, band excess 1.3 → 0.38 in 30 s and → 0.036–0.049 in 120–180 s (CP-SAT windows: 1.25 after
-20 s, a window of 689 schools 0.81 after 240 s).
+Measured (2 cores, load 1–2.5; the starts miss the quality band; one seed each unless a range is given):
+clustered 300 → 25, a grouping keeping every rule after 1.6–2.2 s (the whole-city CP-SAT repair took 8–97 s,
+or found none in 60 s); clustered 1,000 → 80, band excess 1.64 → 0.08–0.19 in 30 s and 0.11 in 60 s (CP-SAT
+windows: 1.25 after 20 s, one window of 689 schools 0.81 after 240 s).  The spread term (SPREAD_WEIGHT) took
+30 s runs from 0.22 (two seeds) to 0.08–0.19 (0.01) and 0.09–0.11 (0.03).  What stays at 1,000 schools is a
+saturated ring: every district around the key-school quarter at its band's edge (5 of 12, 7 of 17 key
+schools against 0.411), none with room for the surplus.  The lead reach binds too: with each school free to
+join its 80 nearest leads 0.055 remains after 60 s, with any lead 0.029.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ T_START = 0.1
 T_END = 0.002
 #: Weight of the trips in the energy, per average district's cost (ties and near-ties go to shorter trips).
 COST_WEIGHT = 0.01
+#: Weight of each district's distance from the middle of its mean-quality band (((mean − middle) / half
+#: band)², 0 in the middle, 1 at an edge) in the energy: districts with room draw the surplus on.
+SPREAD_WEIGHT = 0.02
 #: Share of the proposals that pass a district's lead to another of its members.
 LEAD_MOVE_SHARE = 0.01
 
@@ -67,9 +74,7 @@ def anneal(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int =
     while until - time.perf_counter() > 0.5 and not (stop is not None and stop()):
         plan = _cycle(p, best, seconds=min(cycle, until - time.perf_counter()), seed=seed, stop=stop)
         seed += 1
-        if plan is best:
-            break
-        best = plan
+        best = plan  # (a cycle that found nothing lower gives ``best`` back: the next one tries another seed)
         if band_excess(p, best) <= 1e-9:
             break
     return best
@@ -93,7 +98,7 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
     fixed[p.together.ravel()] = True
     fixed[p.apart.ravel()] = True
     fixed = fixed.tolist()
-    energy, measures = _energy(p)
+    energy, spread, measures = _energy(p)
     lead_ok, pinned = p.lead_ok.tolist(), p.pinned.tolist()
     xy, weight = p.xy, p.weight.astype(float)
     cost_unit = max(float(p.cost_of(lead_of)) / k, 1.0) / COST_WEIGHT
@@ -109,6 +114,7 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
         members[lead].add(i)
         sums[lead] = [a + b for a, b in zip(sums[lead], measures[i])]
     e = {lead: energy(sums[lead]) for lead in leads}
+    sp = {lead: spread(sums[lead]) for lead in leads}
     total = sum(e.values())
     best, best_total = list(state), total
     edges = p.edges.tolist()
@@ -155,7 +161,12 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
                 continue
             for u in members[old]:
                 state[u] = new
-            members[new], sums[new], e[new] = members.pop(old), sums.pop(old), e.pop(old)
+            members[new], sums[new], e[new], sp[new] = (
+                members.pop(old),
+                sums.pop(old),
+                e.pop(old),
+                sp.pop(old),
+            )
             leads[leads.index(old)] = new
             continue
         i, j = edges[rnd.randrange(len(edges))]
@@ -169,7 +180,8 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
         new_dst = [a + b for a, b in zip(sums[dst], mi)]
         e_src, e_dst = energy(new_src), energy(new_dst)
         delta = e_src + e_dst - e[src] - e[dst]
-        d_all = delta + trip(i, dst) - trip(i, src)
+        sp_src, sp_dst = spread(new_src), spread(new_dst)
+        d_all = delta + SPREAD_WEIGHT * (sp_src + sp_dst - sp[src] - sp[dst]) + trip(i, dst) - trip(i, src)
         if d_all > 0 and rnd.random() >= math.exp(-d_all / temp):
             continue
         if contiguity and sum(state[u] == src for u in nb[i]) > 1 and not connected_without(src, i):
@@ -179,6 +191,7 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
         members[dst].add(i)
         sums[src], sums[dst] = new_src, new_dst
         e[src], e[dst] = e_src, e_dst
+        sp[src], sp[dst] = sp_src, sp_dst
         total += delta
         if total <= 1e-9 and sum(e.values()) <= 1e-9:
             best = list(state)
@@ -188,7 +201,7 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
 
 
 def _energy(p: DistrictProblem):
-    """(energy of a district's sums, the sums each school adds): the band excess of ``problem._excess_of``
+    """(energy of a district's sums, its spread in the quality band, the sums each school adds): the band excess of ``problem._excess_of``
     in its units, on a short list per school (schools, seats, children, quality, schools of known quality,
     each requirement's members)."""
     n, k = p.n, p.n_districts
@@ -206,6 +219,8 @@ def _energy(p: DistrictProblem):
     if q_band is not None:
         spread = max(float(np.nanmax(p.quality) - np.nanmin(p.quality)), 1e-9)
     u_q = spread * max(n / k, 1)
+    q_mid = 0.0 if q_band is None else (q_band[0] + q_band[1]) / 2
+    q_half = 1.0 if q_band is None else max((q_band[1] - q_band[0]) / 2, 1e-9)
     reqs = [(5 + r, req.at_least) for r, req in enumerate(p.requirements)]
 
     def energy(s: list[float]) -> float:
@@ -222,4 +237,9 @@ def _energy(p: DistrictProblem):
             out += max(0.0, at_least - s[col])
         return out
 
-    return energy, measures
+    def spread(s: list[float]) -> float:
+        if q_band is None or s[4] <= 0:
+            return 0.0
+        return ((s[3] / s[4] - q_mid) / q_half) ** 2
+
+    return energy, spread, measures
