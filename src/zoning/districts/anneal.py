@@ -42,11 +42,11 @@ __all__ = ["anneal"]
 #: do; the heavy and mixed starts miss by 0.01–0.03, a few knife edges the windows mend (annealed, heavy
 #: 1,000 → 80 kept 0.026 of 0.035 after 5 s, and its trips grew by 18 %).
 ANNEAL_EXCESS = 0.1
-#: One cycle lasts this many seconds plus one per CYCLE_SCHOOLS_PER_S schools; cycles repeat from the best
-#: grouping, each starting cooler (at a tenth of its excess), while the time lasts.  Clustered 300 → 25: a
-#: grouping keeping every rule at 3.9–4.5 s of a 5 s cycle.
-CYCLE_S = 2.0
-CYCLE_SCHOOLS_PER_S = 100
+#: One cycle proposes this many moves per school (counted, not timed, so that a seed gives the same grouping
+#: on any machine; about 5 s at 300 schools on this machine); cycles repeat from the best grouping, each
+#: starting cooler (at a tenth of its excess), until the time is up.  Clustered 300 → 25: a grouping keeping
+#: every rule within the first cycle.
+CYCLE_MOVES_PER_SCHOOL = 4_000
 
 #: Temperatures (band-excess units) at the start and the end of the schedule: one key school too many in an
 #: average district is about 1 / (schools per district) ≈ 0.08 at ±15 % of a 0/1 flag's range.
@@ -65,14 +65,14 @@ def anneal(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int =
     """The grouping of least band excess found from ``lead_of`` by annealing cycles until the time
     ``until`` (``time.perf_counter()``) or the first grouping keeping every band; ``lead_of`` itself (the
     same object) when it misses by at most :data:`ANNEAL_EXCESS` or nothing better is found.  ``stop``:
-    asked now and then, True ends the run.  A coverage rule (``min_coverage``) is not part of the energy:
-    such problems are returned as they are."""
-    if p.min_coverage is not None or band_excess(p, lead_of) <= ANNEAL_EXCESS:
+    asked now and then, True ends the run.  A coverage rule (``min_coverage``) is part of the energy as
+    ``band_excess`` counts it (ten times the share short)."""
+    if band_excess(p, lead_of) <= ANNEAL_EXCESS:
         return lead_of
     best = lead_of
-    cycle = CYCLE_S + p.n / CYCLE_SCHOOLS_PER_S
+    moves = CYCLE_MOVES_PER_SCHOOL * p.n
     while until - time.perf_counter() > 0.5 and not (stop is not None and stop()):
-        plan = _cycle(p, best, seconds=min(cycle, until - time.perf_counter()), seed=seed, stop=stop)
+        plan = _cycle(p, best, moves=moves, until=until, seed=seed, stop=stop)
         seed += 1
         best = plan  # (a cycle that found nothing lower gives ``best`` back: the next one tries another seed)
         if band_excess(p, best) <= 1e-9:
@@ -80,11 +80,13 @@ def anneal(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int =
     return best
 
 
-def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int, stop) -> np.ndarray:
-    """One cycle: T falls from a tenth of the excess (at most T_START) to a fiftieth of that in
-    ``seconds``; the state of least excess, or ``lead_of`` itself if none is lower."""
+def _cycle(
+    p: DistrictProblem, lead_of: np.ndarray, *, moves: int, until: float, seed: int, stop
+) -> np.ndarray:
+    """One cycle: T falls from a tenth of the excess (at most T_START) to a fiftieth of that over ``moves``
+    proposals (or until ``until``); the state of least excess, or ``lead_of`` itself if none is lower."""
     excess = band_excess(p, lead_of)
-    if seconds <= 0 or excess <= 1e-9:
+    if excess <= 1e-9:
         return lead_of
     # a start that misses little is not scrambled: the chain starts no hotter than a tenth of its excess
     t_start = min(T_START, excess / 10)
@@ -115,13 +117,24 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
         sums[lead] = [a + b for a, b in zip(sums[lead], measures[i])]
     e = {lead: energy(sums[lead]) for lead in leads}
     sp = {lead: spread(sums[lead]) for lead in leads}
-    total = sum(e.values())
+    # coverage: the weight of the districts holding a high-quality school (measures 5 and 6), as band_excess
+    # counts its shortfall
+    rate = p.min_coverage
+    weight_all = max(float(p.weight.sum()), 1e-9)
+
+    def covered(s: list[float]) -> float:
+        return s[6] if s[5] > 0 else 0.0
+
+    def short(c: float) -> float:
+        return 0.0 if rate is None else max(0.0, rate - c / weight_all) * 10
+
+    cov = sum(covered(v) for v in sums.values())
+    total = sum(e.values()) + short(cov)
     best, best_total = list(state), total
     edges = p.edges.tolist()
     if not edges:
         return lead_of
     contiguity = p.contiguity
-    t0 = time.perf_counter()
     temp, it = t_start, 0
 
     def connected_without(lead: int, i: int) -> bool:
@@ -138,13 +151,13 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
     while True:
         it += 1
         if it % 2000 == 0:
-            total = sum(e.values())  # (no drift of the running sum)
+            cov = sum(covered(v) for v in sums.values())  # (no drift of the running sums)
+            total = sum(e.values()) + short(cov)
             if total < best_total - 1e-12:
                 best, best_total = list(state), total
-            elapsed = time.perf_counter() - t0
-            if elapsed > seconds or (stop is not None and stop()):
+            if it >= moves or time.perf_counter() > until or (stop is not None and stop()):
                 break
-            temp = t_start * (t_end / t_start) ** (elapsed / seconds)
+            temp = t_start * (t_end / t_start) ** (it / moves)
         if rnd.random() < LEAD_MOVE_SHARE:
             # the lead passes to another lead candidate of the district that every member may join
             old = leads[rnd.randrange(len(leads))]
@@ -180,6 +193,9 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
         new_dst = [a + b for a, b in zip(sums[dst], mi)]
         e_src, e_dst = energy(new_src), energy(new_dst)
         delta = e_src + e_dst - e[src] - e[dst]
+        if rate is not None:
+            new_cov = cov + covered(new_src) + covered(new_dst) - covered(sums[src]) - covered(sums[dst])
+            delta += short(new_cov) - short(cov)
         sp_src, sp_dst = spread(new_src), spread(new_dst)
         d_all = delta + SPREAD_WEIGHT * (sp_src + sp_dst - sp[src] - sp[dst]) + trip(i, dst) - trip(i, src)
         if d_all > 0 and rnd.random() >= math.exp(-d_all / temp):
@@ -189,11 +205,13 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
         state[i] = dst
         members[src].discard(i)
         members[dst].add(i)
+        if rate is not None:
+            cov = new_cov
         sums[src], sums[dst] = new_src, new_dst
         e[src], e[dst] = e_src, e_dst
         sp[src], sp[dst] = sp_src, sp_dst
         total += delta
-        if total <= 1e-9 and sum(e.values()) <= 1e-9:
+        if total <= 1e-9 and sum(e.values()) + short(cov) <= 1e-9:
             best = list(state)
             break
     out = np.asarray(best, dtype=np.int64)
@@ -203,11 +221,12 @@ def _cycle(p: DistrictProblem, lead_of: np.ndarray, *, seconds: float, seed: int
 def _energy(p: DistrictProblem):
     """(energy of a district's sums, its spread in the quality band, the sums each school adds): the band excess of ``problem._excess_of``
     in its units, on a short list per school (schools, seats, children, quality, schools of known quality,
-    each requirement's members)."""
+    high-quality schools, weight, each requirement's members)."""
     n, k = p.n, p.n_districts
     known = p.quality_known
     q = np.where(known, np.nan_to_num(p.quality), 0.0)
     cols = [np.ones(n), p.seats.astype(float), p.children.astype(float), q, known.astype(float)]
+    cols += [p.hq.astype(float), p.weight.astype(float)]
     cols += [r.members.astype(float) for r in p.requirements]
     measures = np.stack(cols, axis=1).tolist()
     lo_c, hi_c = p.count_band
@@ -221,7 +240,7 @@ def _energy(p: DistrictProblem):
     u_q = spread * max(n / k, 1)
     q_mid = 0.0 if q_band is None else (q_band[0] + q_band[1]) / 2
     q_half = 1.0 if q_band is None else max((q_band[1] - q_band[0]) / 2, 1e-9)
-    reqs = [(5 + r, req.at_least) for r, req in enumerate(p.requirements)]
+    reqs = [(7 + r, req.at_least) for r, req in enumerate(p.requirements)]
 
     def energy(s: list[float]) -> float:
         out = (max(0.0, lo_c - s[0]) + max(0.0, s[0] - hi_c)) / u_c
