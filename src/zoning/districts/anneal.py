@@ -67,7 +67,7 @@ def anneal(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int =
     same object) when it misses by at most :data:`ANNEAL_EXCESS` or nothing better is found.  ``stop``:
     asked now and then, True ends the run.  A coverage rule (``min_coverage``) is part of the energy as
     ``band_excess`` counts it (ten times the share short)."""
-    if band_excess(p, lead_of) <= ANNEAL_EXCESS:
+    if band_excess(p, lead_of) <= ANNEAL_EXCESS or not len(p.edges):
         return lead_of
     best = lead_of
     moves = CYCLE_MOVES_PER_SCHOOL * p.n
@@ -132,8 +132,6 @@ def _cycle(
     total = sum(e.values()) + short(cov)
     best, best_total = list(state), total
     edges = p.edges.tolist()
-    if not edges:
-        return lead_of
     contiguity = p.contiguity
     temp, it = t_start, 0
 

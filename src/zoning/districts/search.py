@@ -64,8 +64,8 @@ REPAIR_SCHOOLS = 100
 WINDOW_SECONDS = 2.0
 #: Seconds per repair window (most prove their least slack in well under a second; see ``model``).
 REPAIR_SECONDS = 2.0
-#: Share of the time for the annealing (``anneal``) while no plan keeps every rule (half of it up to
-#: FULL_MODEL_SCHOOLS, where the whole-city repair follows).
+#: Share of the time for the annealing (``anneal``) while no plan keeps every rule, counted from the end of
+#: the start (half of it up to FULL_MODEL_SCHOOLS, where the whole-city repair follows).
 ANNEAL_SHARE = 0.4
 
 
@@ -462,7 +462,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 # a start far from the bands is annealed; the repair windows mend what is left: on the
                 # heavy-tailed 300 → 25 city the whole model took 34 s to its first plan keeping every band
                 # from a start that missed them
-                _anneal(s, t0 + ANNEAL_SHARE / 2 * options.time_limit_s)
+                _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE / 2 * options.time_limit_s))
                 _lns(s, t0 + REPAIR_SHARE * options.time_limit_s, rng, poll_bound, repair_only=True)
                 s.progress()
             if not is_valid(p, s.lead_of):
@@ -490,7 +490,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                     _lns(s, deadline, rng, poll_bound)
         else:
             if not is_valid(p, s.lead_of):
-                _anneal(s, t0 + ANNEAL_SHARE * options.time_limit_s)
+                _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE * options.time_limit_s))
                 _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
             # a quick bound in case the LP does not finish (on 3,000 → 240 it does not within 60 s), after
             # the first plan, which it would delay (mixed 3,000 → 240 at load 5.9: first plan 11.3 s, not 4.7 s)
