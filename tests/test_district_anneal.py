@@ -15,8 +15,17 @@ import pytest
 import zoning
 from test_districts_scale import mixed_city
 from zoning import SolveOptions
-from zoning.districts.anneal import ANNEAL_EXCESS, anneal
-from zoning.districts.problem import band_excess, build_district_problem, coverage, district_pieces, is_valid
+from zoning.districts.anneal import ANNEAL_EXCESS, _energy, anneal
+from zoning.districts.problem import (
+    Requirement,
+    _excess_of,
+    _stats,
+    band_excess,
+    build_district_problem,
+    coverage,
+    district_pieces,
+    is_valid,
+)
 from zoning.districts.start import constructive
 from zoning.geo.graph import build_block_graph
 
@@ -33,6 +42,23 @@ def clustered():
 def test_the_clustered_start_misses_the_quality_band_by_more_than_the_windows_mend(clustered):
     p, start = clustered
     assert band_excess(p, start) > ANNEAL_EXCESS  # (else the annealing is not tried)
+
+
+def test_the_annealing_energy_is_the_band_excess_of_each_district(clustered):
+    # the annealing's energy is a plain-float copy of problem._excess_of (numpy per move would be too slow):
+    # on any grouping, with a requirement, it must count what _excess_of counts
+    p, start = clustered
+    rng = np.random.default_rng(0)
+    q = replace(p, requirements=(Requirement("a big school", p.seats > 700, 2),))
+    energy, _, measures = _energy(q)
+    leads = np.unique(start)
+    for _ in range(5):
+        lead_of = rng.choice(leads, size=q.n)
+        sums = {lead: np.zeros(len(measures[0])) for lead in leads.tolist()}
+        for i, lead in enumerate(lead_of.tolist()):
+            sums[lead] += measures[i]
+        ours = [energy(sums[lead].tolist()) for lead in leads.tolist()]
+        np.testing.assert_allclose(ours, _excess_of(q, _stats(q, lead_of), leads), rtol=1e-9, atol=1e-12)
 
 
 def test_annealing_reaches_a_grouping_keeping_every_rule(clustered):

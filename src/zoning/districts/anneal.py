@@ -217,10 +217,13 @@ def _cycle(
 
 
 def _energy(p: DistrictProblem):
-    """(energy of a district's sums, its spread in the quality band, the sums each school adds): the band excess of ``problem._excess_of``
-    in its units, on a short list per school (schools, seats, children, quality, schools of known quality,
-    high-quality schools, weight, each requirement's members)."""
-    n, k = p.n, p.n_districts
+    """(energy of a district's sums, its spread in the quality band, the sums each school adds).
+
+    The energy is ``problem._excess_of`` for one district, in the same units (``band_units``), on plain
+    floats: numpy's overhead per call would cost the loop ten times its speed.  The sums per school are
+    schools, seats, children, quality, schools of known quality, high-quality schools, weight, then each
+    requirement's members."""
+    n = p.n
     known = p.quality_known
     q = np.where(known, np.nan_to_num(p.quality), 0.0)
     cols = [np.ones(n), p.seats.astype(float), p.children.astype(float), q, known.astype(float)]
@@ -228,14 +231,9 @@ def _energy(p: DistrictProblem):
     cols += [r.members.astype(float) for r in p.requirements]
     measures = np.stack(cols, axis=1).tolist()
     lo_c, hi_c = p.count_band
-    u_c = n / k
     seats_band, kids_band, q_band = p.seats_band, p.children_band, p.quality_band
-    u_s = max(float(p.seats.sum()) / k, 1e-9)
-    u_ch = max(float(p.children.sum()) / k, 1e-9)
-    spread = 1e-9
-    if q_band is not None:
-        spread = max(float(np.nanmax(p.quality) - np.nanmin(p.quality)), 1e-9)
-    u_q = spread * max(n / k, 1)
+    units = p.band_units
+    u_c, u_s, u_ch, u_q = units["count"], units["seats"], units["children"], units["quality"]
     q_mid = 0.0 if q_band is None else (q_band[0] + q_band[1]) / 2
     q_half = 1.0 if q_band is None else max((q_band[1] - q_band[0]) / 2, 1e-9)
     reqs = [(7 + r, req.at_least) for r, req in enumerate(p.requirements)]

@@ -121,6 +121,21 @@ class DistrictProblem:
         return ~np.isnan(self.quality)
 
     @cached_property
+    def band_units(self) -> dict[str, float]:
+        """The unit each rule's band excess is counted in: an average district's schools, seats and
+        children, and for mean quality the quality range times an average district's schools (one school
+        a whole range off).  ``_excess_of``, the repair windows' totals and the annealing share it."""
+        k = self.n_districts
+        q = self.quality[self.quality_known]
+        q_range = float(q.max() - q.min()) if len(q) else 0.0
+        return {
+            "count": self.n / k,
+            "seats": max(float(self.seats.sum()) / k, 1e-9),
+            "children": max(float(self.children.sum()) / k, 1e-9),
+            "quality": max(q_range, 1e-9) * max(self.n / k, 1),
+        }
+
+    @cached_property
     def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
         adj = edges_to_csr(self.n, self.edges)
         return adj.indptr, adj.indices
@@ -454,27 +469,27 @@ def _stats(p: DistrictProblem, lead_of: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _excess_of(p: DistrictProblem, s: dict[str, np.ndarray], leads: np.ndarray) -> np.ndarray:
-    """Band excess of the districts led by ``leads``, each rule normalised by its average district."""
-    k = p.n_districts
+    """Band excess of the districts led by ``leads``, each rule normalised by its average district
+    (``DistrictProblem.band_units``)."""
+    u = p.band_units
     ex = np.zeros(len(leads))
 
     def band(v, lo, hi, unit):
-        return (np.maximum(0, lo - v) + np.maximum(0, v - hi)) / max(unit, 1e-9)
+        return (np.maximum(0, lo - v) + np.maximum(0, v - hi)) / unit
 
     lo, hi = p.count_band
-    ex += band(s["count"][leads], lo, hi, p.n / k)
+    ex += band(s["count"][leads], lo, hi, u["count"])
     if p.seats_band is not None:
-        ex += band(s["seats"][leads], *p.seats_band, p.seats.sum() / k)
+        ex += band(s["seats"][leads], *p.seats_band, u["seats"])
     if p.children_band is not None:
-        ex += band(s["children"][leads], *p.children_band, p.children.sum() / k)
+        ex += band(s["children"][leads], *p.children_band, u["children"])
         if p.seats_band is not None:
-            ex += np.maximum(0, s["children"][leads] - s["seats"][leads]) / max(p.children.sum() / k, 1e-9)
+            ex += np.maximum(0, s["children"][leads] - s["seats"][leads]) / u["children"]
     if p.quality_band is not None:
         qn = s["qn"][leads]
         qlo, qhi = p.quality_band
-        spread = max(float(np.nanmax(p.quality) - np.nanmin(p.quality)), 1e-9)
         total = s["qsum"][leads]
-        ex += (np.maximum(0, qlo * qn - total) + np.maximum(0, total - qhi * qn)) / spread / max(p.n / k, 1)
+        ex += band(total, qlo * qn, qhi * qn, u["quality"])
     for r, req in enumerate(p.requirements):
         ex += np.maximum(0, req.at_least - s[f"req{r}"][leads])
     return ex

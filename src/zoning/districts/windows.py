@@ -68,19 +68,20 @@ def _window_shortfall(p: DistrictProblem, s: dict[str, np.ndarray], chosen: list
     total = {key: float(v[chosen].sum()) for key, v in s.items()}
     out = 0.0
 
-    def miss(v, lo, hi, unit):
-        return (max(0.0, lo - v) + max(0.0, v - hi)) / max(unit, 1e-9)
+    u = p.band_units
 
-    out += miss(total["count"], k * p.count_band[0], k * p.count_band[1], p.n / p.n_districts)
-    for key, band, values in (("seats", p.seats_band, p.seats), ("children", p.children_band, p.children)):
+    def miss(v, lo, hi, unit):
+        return (max(0.0, lo - v) + max(0.0, v - hi)) / unit
+
+    out += miss(total["count"], k * p.count_band[0], k * p.count_band[1], u["count"])
+    for key, band in (("seats", p.seats_band), ("children", p.children_band)):
         if band is not None:
-            out += miss(total[key], k * band[0], k * band[1], values.sum() / p.n_districts)
+            out += miss(total[key], k * band[0], k * band[1], u[key])
     if p.seats_band is not None and p.children_band is not None:
-        out += max(0.0, total["children"] - total["seats"]) / max(p.children.sum() / p.n_districts, 1e-9)
+        out += max(0.0, total["children"] - total["seats"]) / u["children"]
     if p.quality_band is not None and total["qn"] > 0:
         qlo, qhi = p.quality_band
-        spread = max(float(np.nanmax(p.quality) - np.nanmin(p.quality)), 1e-9)
-        out += miss(total["qsum"], qlo * total["qn"], qhi * total["qn"], spread * p.n / p.n_districts)
+        out += miss(total["qsum"], qlo * total["qn"], qhi * total["qn"], u["quality"])
     for r, req in enumerate(p.requirements):
         out += max(0.0, k * req.at_least - total[f"req{r}"])
     return out
@@ -92,8 +93,8 @@ def repair_window(
     """A repair window around a district that misses a band: neighbouring districts are added one at a
     time, each time the one that brings the window's totals nearest to what its districts need (the
     districts that miss a band first at equal totals), until the totals fit and it holds at least
-    ``min_districts`` districts, or it is full.  A window whose totals cannot fit cannot be repaired from inside: on the
-    mixed 1,000 → 80 city every window of the four nearest districts around the worst one was proven
+    ``min_districts`` districts, or it is full.  A window whose totals cannot fit cannot be repaired from
+    inside: on the mixed 1,000 → 80 city every window of the four nearest districts around the worst one was proven
     unable to lower the excess."""
     s = _stats(p, lead_of)
     leads = np.unique(lead_of)
