@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 from .problem import DistrictProblem, band_excess
+from .start import tied_schools
 
 __all__ = ["anneal"]
 
@@ -96,10 +97,7 @@ def _cycle(
     indptr, indices = p.neighbours
     nb = [indices[indptr[i] : indptr[i + 1]].tolist() for i in range(n)]
     pairs = set((p.pair_school * n + p.pair_lead).tolist())
-    fixed = np.zeros(n, dtype=bool)  # schools in together/apart pairs stay (as in the start's moves)
-    fixed[p.together.ravel()] = True
-    fixed[p.apart.ravel()] = True
-    fixed = fixed.tolist()
+    fixed = tied_schools(p).tolist()
     energy, spread, measures = _energy(p)
     lead_ok, pinned = p.lead_ok.tolist(), p.pinned.tolist()
     xy, weight = p.xy, p.weight.astype(float)

@@ -22,7 +22,15 @@ from scipy.sparse import csgraph
 from ..geo.graph import components, edges_to_csr
 from .problem import DistrictProblem, _excess_of, _stats, band_excess, district_pieces
 
-__all__ = ["compact_start", "constructive", "mass_leads", "priced_regions", "repair_pieces", "improve"]
+__all__ = [
+    "compact_start",
+    "constructive",
+    "mass_leads",
+    "priced_regions",
+    "repair_pieces",
+    "improve",
+    "tied_schools",
+]
 
 
 def _graph_distances(p: DistrictProblem, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +275,7 @@ def _balance(
     of the best moves touching each district at most once, never breaking a district in two and never
     moving a lead.  (excess, spread) falls strictly with every move, so the search ends."""
     lead_of = lead_of.copy()
-    tied = _tied(p)
+    tied = tied_schools(p)
     blocked: set[tuple[int, int]] = set()
     for _ in range(max_batches):
         if band_excess(p, lead_of) <= 1e-9 or (deadline is not None and time.perf_counter() > deadline):
@@ -360,8 +368,9 @@ def repair_pieces(p: DistrictProblem, lead_of: np.ndarray, *, deadline: float | 
     return _balance(p, lead_of, deadline=deadline)
 
 
-def _tied(p: DistrictProblem) -> np.ndarray:
-    """Schools named in a together/apart pair: the local searches leave them where they are."""
+def tied_schools(p: DistrictProblem) -> np.ndarray:
+    """Schools named in a together/apart pair: the local searches (and the annealing) leave them where they
+    are."""
     tied = np.zeros(p.n, dtype=bool)
     tied[p.together.ravel()] = True
     tied[p.apart.ravel()] = True
@@ -447,7 +456,7 @@ def _descend(
     """Cost-lowering moves of single schools that add no band excess, applied in batches (each district
     moved from or to at most once per batch, so every move is judged exactly)."""
     lead_of = lead_of.copy()
-    tied = _tied(p)
+    tied = tied_schools(p)
     blocked: set[tuple[int, int]] = set()
     for _ in range(max_batches):
         if deadline is not None and time.perf_counter() > deadline:
