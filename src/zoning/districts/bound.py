@@ -22,7 +22,7 @@ __all__ = ["BoundJob", "lp_bound", "mip_bound", "lagrangian_bound"]
 
 #: HiGHS' interior point (with crossover): on the mixed 1,000 → 80 city (load 5.7) 12.7 s against 23–24 s for
 #: the dual simplex, same bound; the LP runs beside the search and shares its two cores.
-LP_METHOD = "highs-ipm"
+LP_METHOD = "ipm"
 #: Up to this many schools the dual simplex instead: mixed 300 → 25 (load 4.5) 2.7 s against 7.6 s, heavy
 #: 300 → 25 0.8 s against 1.8 s, the same bound (the branch and cut that follows starts that much sooner).
 LP_SIMPLEX_SCHOOLS = 400
@@ -119,32 +119,26 @@ def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
     return p.pair_cost.astype(float), a_ub, b_ub, a_eq, b_eq, lower
 
 
-def lp_bound(p: DistrictProblem, time_limit_s: float) -> tuple[float, float]:
+def lp_bound(p: DistrictProblem, time_limit_s: float, *, stop=None) -> tuple[float, float]:
     """The LP relaxation of (1)–(7), solved by HiGHS.  (The a-priori one-piece inequalities would add
-    about 0.002 % to it on 1,000 schools and take four times as long, so they are left out.)
+    about 0.002 % to it on 1,000 schools and take four times as long, so they are left out.)  ``stop``:
+    asked now and then, True interrupts HiGHS (Ctrl-C: Beijing 829 → 40 stopped 40 s after it while its
+    LP ran to the end).
 
     Returns (bound, seconds): inf when the relaxation is infeasible (then no grouping exists), 0 when
     HiGHS does not finish (0 is always valid).
     """
-    from scipy.optimize import linprog
-
     t0 = time.perf_counter()
     cost, a_ub, b_ub, a_eq, b_eq, lower = _relaxation(p)
-    res = linprog(
-        cost,
-        A_ub=a_ub,
-        b_ub=b_ub,
-        A_eq=a_eq,
-        b_eq=b_eq,
-        bounds=np.stack([lower, np.ones(len(cost))], axis=1),
-        method="highs-ds" if p.n <= LP_SIMPLEX_SCHOOLS else LP_METHOD,
-        options={"time_limit": max(0.1, float(time_limit_s))},
+    solver = "simplex" if p.n <= LP_SIMPLEX_SCHOOLS else LP_METHOD
+    status, value, _x = _highs_run(
+        cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s, integer=False, solver=solver, stop=stop
     )
     seconds = time.perf_counter() - t0
-    if res.status == 0:
+    if status == "optimal":
         # HiGHS' dual bound equals the primal value at optimality; round down for safety
-        return float(np.floor(res.fun * (1 - 1e-9))), seconds
-    if res.status == 2:
+        return float(np.floor(value * (1 - 1e-9))), seconds
+    if status == "infeasible":
         return float("inf"), seconds
     return 0.0, seconds
 
@@ -264,23 +258,39 @@ def lagrangian_bound(p: DistrictProblem, target: float, *, seconds: float, round
     return float(np.floor(max(best, 0.0) * (1 - 1e-9)))
 
 
-def _highs_milp(
-    cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s: float, start: np.ndarray | None, on_x=None, stop=None
+def _highs_run(
+    cost,
+    a_ub,
+    b_ub,
+    a_eq,
+    b_eq,
+    lower,
+    time_limit_s: float,
+    *,
+    integer: bool,
+    solver: str = "choose",
+    start: np.ndarray | None = None,
+    on_x=None,
+    stop=None,
 ):
-    """HiGHS' branch and cut on binaries, through SciPy's bundled HiGHS object rather than ``milp``:
-    ``milp`` drops the dual bound when the time runs out before the first integer solution (on the mixed
-    300 → 25 city at load 5 its root took 33 s to a first solution, so a 30 s run proved nothing), takes
-    no starting solution, and can be neither followed nor stopped.  ``on_x`` is called with every improving
-    solution as it is found, ``stop`` asked now and then (True interrupts HiGHS; its dual bound so far
-    stands).  Returns (status, dual bound, primal x or None).
+    """HiGHS on (cost, rows, bounds in [lower, 1]), binaries when ``integer`` (branch and cut) or the LP
+    (``solver``: "simplex" or "ipm"), through SciPy's bundled HiGHS object rather than ``linprog`` /
+    ``milp``: those can be neither followed nor stopped, and ``milp`` drops the dual bound when the time
+    runs out before the first integer solution (on the mixed 300 → 25 city at load 5 its root took 33 s to
+    a first solution, so a 30 s run proved nothing) and takes no starting solution.  ``on_x`` is called
+    with every improving integer solution as it is found, ``stop`` asked now and then (True interrupts
+    HiGHS; a branch and cut's dual bound so far stands).  Returns (status, bound, x or None): status
+    "optimal", "infeasible" or "stopped" (time or ``stop``); the bound is the MIP's dual bound, or the LP's
+    value when optimal.
 
     The object is SciPy's own (``scipy.optimize._highspy``, a private module since SciPy 1.15): where it is
-    missing, ``milp`` stands in, without the start, the callbacks and the bound of a run with no solution.
-    (The ``highspy`` package holds the same object, but its public class prints HiGHS' banner on stdout.)"""
+    missing, ``linprog`` / ``milp`` stand in, without the start, the callbacks and the bound of a run with
+    no solution.  (The ``highspy`` package holds the same object, but its public class prints HiGHS'
+    banner on stdout.)"""
     try:
         import scipy.optimize._highspy._core as h
     except ImportError:
-        return _scipy_milp(cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s)
+        return _scipy_run(cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s, integer=integer, solver=solver)
     from scipy import sparse
 
     a = sparse.vstack([a_ub, a_eq]).tocsc()
@@ -292,11 +302,13 @@ def _highs_milp(
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, np.ones(len(cost))
     lp.row_lower_ = np.concatenate([np.full(len(b_ub), -np.inf), b_eq])
     lp.row_upper_ = np.concatenate([b_ub, b_eq])
-    lp.integrality_ = [h.HighsVarType.kInteger] * len(cost)
+    if integer:
+        lp.integrality_ = [h.HighsVarType.kInteger] * len(cost)
     highs = h._Highs()
     opts = h.HighsOptions()
     opts.output_flag = False
     opts.time_limit = max(0.1, float(time_limit_s))
+    opts.solver = solver
     highs.passOptions(opts)
     highs.passModel(lp)
     if start is not None:
@@ -305,42 +317,64 @@ def _highs_milp(
         sol.value_valid = True
         highs.setSolution(sol)
     cb = h.cb
+    interrupts = (
+        cb.HighsCallbackType.kCallbackMipInterrupt,
+        cb.HighsCallbackType.kCallbackSimplexInterrupt,
+        cb.HighsCallbackType.kCallbackIpmInterrupt,
+    )
 
     def callback(kind, _message, out, inp, _user) -> None:
         if kind == cb.HighsCallbackType.kCallbackMipImprovingSolution and on_x is not None:
             on_x(np.asarray(out.mip_solution, dtype=float))
-        elif kind == cb.HighsCallbackType.kCallbackMipInterrupt and stop is not None and stop():
+        elif kind in interrupts and stop is not None and stop():
             inp.user_interrupt = True
 
     if on_x is not None or stop is not None:
         highs.setCallback(callback, None)
-        highs.startCallback(cb.HighsCallbackType.kCallbackMipImprovingSolution)
-        highs.startCallback(cb.HighsCallbackType.kCallbackMipInterrupt)
+        if integer:
+            highs.startCallback(cb.HighsCallbackType.kCallbackMipImprovingSolution)
+        for kind in interrupts if stop is not None else ():
+            highs.startCallback(kind)
     highs.run()
     status, info = highs.getModelStatus(), highs.getInfo()
+    # all columns lie in [0, 1], so "unbounded or infeasible" is infeasible
+    if status in (h.HighsModelStatus.kInfeasible, h.HighsModelStatus.kUnboundedOrInfeasible):
+        return "infeasible", float("inf"), None
+    if not integer:
+        if status == h.HighsModelStatus.kOptimal:
+            return "optimal", float(info.objective_function_value), np.asarray(highs.getSolution().col_value)
+        return "stopped", 0.0, None
     x = None
     if info.primal_solution_status == h.kSolutionStatusFeasible:
         x = np.asarray(highs.getSolution().col_value)
-    if status == h.HighsModelStatus.kInfeasible:
-        return "infeasible", float("inf"), None
-    return "done", float(info.mip_dual_bound), x
+    return ("optimal" if status == h.HighsModelStatus.kOptimal else "stopped"), float(info.mip_dual_bound), x
 
 
-def _scipy_milp(cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s: float):
-    """:func:`_highs_milp` through SciPy's public ``milp`` (no start, callbacks nor interrupt)."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
+def _scipy_run(cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s: float, *, integer: bool, solver: str):
+    """:func:`_highs_run` through SciPy's public ``linprog`` / ``milp`` (no start, callbacks nor interrupt)."""
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+    limit = max(0.1, float(time_limit_s))
+    if not integer:
+        method = {"simplex": "highs-ds", "ipm": "highs-ipm"}.get(solver, "highs")
+        res = linprog(
+            cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=np.stack([lower, np.ones(len(cost))], axis=1),
+            method=method, options={"time_limit": limit},
+        )  # fmt: skip
+        if res.status == 2:
+            return "infeasible", float("inf"), None
+        return ("optimal", float(res.fun), res.x) if res.status == 0 else ("stopped", 0.0, None)
     res = milp(
         cost,
         integrality=np.ones(len(cost)),
         bounds=Bounds(lower, np.ones(len(cost))),
         constraints=[LinearConstraint(a_ub, -np.inf, b_ub), LinearConstraint(a_eq, b_eq, b_eq)],
-        options={"time_limit": max(0.1, float(time_limit_s)), "disp": False},
+        options={"time_limit": limit, "disp": False},
     )
     if res.status == 2:
         return "infeasible", float("inf"), None
     dual = getattr(res, "mip_dual_bound", None)
-    return "done", float(dual) if dual is not None else 0.0, res.x
+    return ("optimal" if res.status == 0 else "stopped"), float(dual) if dual is not None else 0.0, res.x
 
 
 def _plan_of(p: DistrictProblem, x: np.ndarray) -> np.ndarray | None:
@@ -379,9 +413,10 @@ def mip_bound(
         if on_plan is not None and plan is not None:
             on_plan(plan)
 
-    status, value, x = _highs_milp(
-        cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s, x0, on_x=found if on_plan else None, stop=stop
-    )
+    status, value, x = _highs_run(
+        cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s, integer=True, start=x0,
+        on_x=found if on_plan else None, stop=stop,
+    )  # fmt: skip
     seconds = time.perf_counter() - t0
     if status == "infeasible":
         return float("inf"), seconds, None
@@ -422,7 +457,7 @@ class BoundJob:
 
     def _run(self) -> None:
         p, limit = self.p, self.options.time_limit_s
-        value, seconds = lp_bound(p, limit)
+        value, seconds = lp_bound(p, limit, stop=lambda: self.options.stopped)
         self.lp = (value, seconds)
         self._put((value, seconds, None, "LP relaxation"))
         if not self.integer or not np.isfinite(value):
