@@ -457,6 +457,8 @@ class BoundJob:
 
     def _run(self) -> None:
         p, limit = self.p, self.options.time_limit_s
+        # only Ctrl-C interrupts the LP: a search that ends first waits for it (``results(wait=True)``), as
+        # its bound is the one the plan's gap is measured against (``_cancelled`` would leave 0)
         value, seconds = lp_bound(p, limit, stop=lambda: self.options.stopped)
         self.lp = (value, seconds)
         self._put((value, seconds, None, "LP relaxation"))

@@ -9,8 +9,8 @@ balancing and gets the time left.
 While the plan breaks a band by much (``anneal.ANNEAL_EXCESS``), it is annealed first (``anneal``: single
 moves over the whole city, where key schools must travel over several districts); then repair windows:
 around a district that misses (drawn in proportion to its miss), neighbouring districts join until their
-totals can fit their bands (``windows.repair_window``); the window minimises the band slack alone and stops at its first regrouping that
-keeps every rule inside it.  Windows keep districts in one piece by shortest paths (``model``), so they
+totals can fit their bands (``windows.repair_window``); the window minimises the band slack alone and
+stops at its first regrouping that keeps every rule inside it.  Windows keep districts in one piece by shortest paths (``model``), so they
 need no lazy cuts; the whole model keeps the exact rule.  Every solution CP-SAT reports is read as it comes
 (a plan in one piece is kept, one in pieces yields cuts).  Up to ``FULL_MODEL_SCHOOLS`` schools, a plan
 the windows cannot mend is re-grouped as a whole city (the slack alone minimised, shortest paths) before
