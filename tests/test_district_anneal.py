@@ -15,7 +15,8 @@ import pytest
 import zoning
 from test_districts_scale import mixed_city
 from zoning import SolveOptions
-from zoning.districts.anneal import ANNEAL_EXCESS, _energy, anneal
+from zoning.districts.anneal import ANNEAL_EXCESS, anneal
+from zoning.districts.chain import Chain, district_energy, measures, run
 from zoning.districts.problem import (
     Requirement,
     _excess_of,
@@ -45,20 +46,33 @@ def test_the_clustered_start_misses_the_quality_band_by_more_than_the_windows_me
 
 
 def test_the_annealing_energy_is_the_band_excess_of_each_district(clustered):
-    # the annealing's energy is a plain-float copy of problem._excess_of (numpy per move would be too slow):
+    # the compiled chain's energy is its own copy of problem._excess_of (numpy per move would be too slow):
     # on any grouping, with a requirement, it must count what _excess_of counts
     p, start = clustered
     rng = np.random.default_rng(0)
     q = replace(p, requirements=(Requirement("a big school", p.seats > 700, 2),))
-    energy, _, measures = _energy(q)
+    m_of = measures(q)
     leads = np.unique(start)
     for _ in range(5):
         lead_of = rng.choice(leads, size=q.n)
-        sums = {lead: np.zeros(len(measures[0])) for lead in leads.tolist()}
-        for i, lead in enumerate(lead_of.tolist()):
-            sums[lead] += measures[i]
-        ours = [energy(sums[lead].tolist()) for lead in leads.tolist()]
+        ours = [district_energy(q, m_of[lead_of == lead].sum(axis=0)) for lead in leads]
         np.testing.assert_allclose(ours, _excess_of(q, _stats(q, lead_of), leads), rtol=1e-9, atol=1e-12)
+
+
+def test_a_seed_gives_the_same_chain(clustered):
+    # the compiled chain draws from its own xorshift state (no global RNG): the same seed, the same moves
+    p, start = clustered
+    fixed = np.zeros(p.n, dtype=bool)
+
+    def walk(seed):
+        ch = Chain(p, start, fixed, seed=seed, cost_weight=0.01)
+        run(ch, 200_000, 0.02, 0.02, spread_weight=0.02, lead_share=0.01)
+        return ch.lead[ch.state]
+
+    first = walk(3)
+    assert (first != start).any()
+    assert np.array_equal(first, walk(3))
+    assert not np.array_equal(first, walk(4))
 
 
 def test_annealing_reaches_a_grouping_keeping_every_rule(clustered):

@@ -52,6 +52,7 @@ WITHIN = {
         "bound",
         "coverage",
         "start",
+        "chain",
         "anneal",
         "diagnose",
         "model",

@@ -14,20 +14,24 @@ district's worth of a measure) is the energy, with a small share of the trips so
 ones.  It ends at the first grouping keeping every band (the windows then polish its trips) or at the time
 limit with the state of least excess.
 
-Measured (2 cores, load 1–2.5; the starts miss the quality band; one seed each unless a range is given):
-clustered 300 → 25, a grouping keeping every rule after 1.6–2.2 s (the whole-city CP-SAT repair took 8–97 s,
-or found none in 60 s); clustered 1,000 → 80, band excess 1.64 → 0.08–0.19 in 30 s and 0.11 in 60 s (CP-SAT
-windows: 1.25 after 20 s, one window of 689 schools 0.81 after 240 s).  The spread term (SPREAD_WEIGHT) took
-30 s runs from 0.22 (two seeds) to 0.08–0.19 (0.01) and 0.09–0.11 (0.03).  What stays at 1,000 schools is a
-saturated ring: every district around the key-school quarter at its band's edge (5 of 12, 7 of 17 key
-schools against 0.411), none with room for the surplus.  The lead reach binds too: with each school free to
-join its 80 nearest leads 0.055 remains after 60 s, with any lead 0.029.
+The chain runs compiled (``chain``, numba): about 4 million proposals a second where the same loop in
+Python made 230,000.
+
+Measured (2 cores, load 1–2.5; the starts miss the quality band; one seed each unless a range is given).
+The Python chain: clustered 300 → 25, a grouping keeping every rule after 1.6–2.2 s (the whole-city CP-SAT
+repair took 8–97 s, or found none in 60 s); clustered 1,000 → 80, band excess 1.64 → 0.08–0.19 in 30 s,
+0.11 in 60 s, 0.025 in 300 s and 0.024–0.039 in 600 s (CP-SAT windows: 1.25 after 20 s, one window of 689
+schools 0.81 after 240 s).  The compiled chain: clustered 300 → 25 in 0.1–0.8 s; clustered 1,000 → 80,
+0.009–0.058 in 12 s, 0.005–0.058 in 60 s, 0.017–0.028 in 300 s; never 0.  The spread term (SPREAD_WEIGHT)
+took 30 s Python runs from 0.22 (two seeds) to 0.08–0.19 (0.01) and 0.09–0.11 (0.03).  What stays at 1,000
+schools is a saturated ring: every district around the key-school quarter at its band's edge (5 of 12, 7 of
+17 key schools against 0.411), none with room for the surplus; a walk at zero temperature over the
+groupings of equal excess (no spread, no trips) moved none of it in 30 s.  The lead reach binds too: with
+each school free to join its 80 nearest leads 0.055 remains after 60 s (Python), with any lead 0.029.
 """
 
 from __future__ import annotations
 
-import math
-import random
 import time
 
 import numpy as np
@@ -44,11 +48,13 @@ __all__ = ["anneal"]
 #: 1,000 → 80 kept 0.026 of 0.035 after 5 s, and its trips grew by 18 %).
 ANNEAL_EXCESS = 0.1
 #: One cycle proposes this many moves per school (counted, not timed, so that a seed gives the same grouping
-#: on any machine when the time suffices; about 5 s at 300 schools on this machine, 25 s at 1,000: with less
-#: time than that the clock sets the cooling instead); cycles repeat from the best grouping, each
-#: starting cooler (at a tenth of its excess), until the time is up.  Clustered 300 → 25: a grouping keeping
-#: every rule within the first cycle.
-CYCLE_MOVES_PER_SCHOOL = 4_000
+#: on any machine when the time suffices; with the compiled chain, about 4 million proposals a second: 3 s at
+#: 300 schools, 10 s at 1,000; with less time than that the clock sets the cooling instead); cycles repeat
+#: from the best grouping, each starting cooler (at a tenth of its excess), until the time is up.  Clustered
+#: 300 → 25: a grouping keeping every rule within the first cycle (0.1–0.8 s).  Ten times the Python chain's
+#: 4,000: on clustered 1,000 → 80, 60 s of 10-s cycles left 0.005 (one district outside), 120 s of 1-s
+#: cycles 0.009–0.038.
+CYCLE_MOVES_PER_SCHOOL = 40_000
 
 #: Temperatures (band-excess units) at the start and the end of the schedule: one key school too many in an
 #: average district is about 1 / (schools per district) ≈ 0.08 at ±15 % of a 0/1 flag's range.
@@ -61,6 +67,9 @@ COST_WEIGHT = 0.01
 SPREAD_WEIGHT = 0.02
 #: Share of the proposals that pass a district's lead to another of its members.
 LEAD_MOVE_SHARE = 0.01
+#: Proposals per call of the compiled chain (about 25 ms at 1,000 schools): the clock and Ctrl-C are asked
+#: between calls.
+CHUNK = 100_000
 
 
 def anneal(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int = 0, stop=None) -> np.ndarray:
@@ -87,181 +96,35 @@ def _cycle(
 ) -> np.ndarray:
     """One cycle: T falls from a tenth of the excess (at most T_START) to a fiftieth of that over ``moves``
     proposals, or over the time to ``until`` if that is shorter (whichever is further on sets T); the state
-    of least excess, or ``lead_of`` itself if none is lower."""
+    of least excess, or ``lead_of`` itself if none is lower.  The chain runs compiled (``chain``), a chunk
+    of proposals at a time, the clock and ``stop`` asked between chunks."""
+    from .chain import Chain, run  # (numba compiles, or loads its cache, on first use only)
+
     excess = band_excess(p, lead_of)
     if excess <= 1e-9:
         return lead_of
     # a start that misses little is not scrambled: the chain starts no hotter than a tenth of its excess
     t_start = min(T_START, excess / 10)
     t_end = min(T_END, t_start / 50)
-    rnd = random.Random(seed)
-    n, k = p.n, p.n_districts
-    indptr, indices = p.neighbours
-    nb = [indices[indptr[i] : indptr[i + 1]].tolist() for i in range(n)]
-    pairs = set((p.pair_school * n + p.pair_lead).tolist())
-    fixed = tied_schools(p).tolist()
-    energy, spread, measures = _energy(p)
-    lead_ok, pinned = p.lead_ok.tolist(), p.pinned.tolist()
-    xy, weight = p.xy, p.weight.astype(float)
-    cost_unit = max(float(p.cost_of(lead_of)) / k, 1.0) / COST_WEIGHT
-
-    def trip(i: int, lead: int) -> float:
-        return weight[i] * math.hypot(xy[i, 0] - xy[lead, 0], xy[i, 1] - xy[lead, 1]) / cost_unit
-
-    state = [int(v) for v in lead_of]
-    leads = sorted(set(state))
-    members: dict[int, set[int]] = {lead: set() for lead in leads}
-    sums: dict[int, list[float]] = {lead: [0.0] * len(measures[0]) for lead in leads}
-    for i, lead in enumerate(state):
-        members[lead].add(i)
-        sums[lead] = [a + b for a, b in zip(sums[lead], measures[i])]
-    e = {lead: energy(sums[lead]) for lead in leads}
-    sp = {lead: spread(sums[lead]) for lead in leads}
-    # coverage: the weight of the districts holding a high-quality school (measures 5 and 6), as band_excess
-    # counts its shortfall
-    rate = p.min_coverage
-    weight_all = max(float(p.weight.sum()), 1e-9)
-
-    def covered(s: list[float]) -> float:
-        return s[6] if s[5] > 0 else 0.0
-
-    def short(c: float) -> float:
-        return 0.0 if rate is None else max(0.0, rate - c / weight_all) * 10
-
-    cov = sum(covered(v) for v in sums.values())
-    total = sum(e.values()) + short(cov)
-    best, best_total = list(state), total
-    edges = p.edges.tolist()
-    contiguity = p.contiguity
-    temp, it = t_start, 0
+    ch = Chain(p, lead_of, tied_schools(p), seed=seed, cost_weight=COST_WEIGHT)
     # cooling follows the proposals counted, or the clock where the time left is shorter than the cycle: a
     # cycle cut off by the clock before it cooled kept its hot start (clustered 3,000 → 240 with 24 s: no
     # lower excess than the start's 9.26; cooled by whichever is further on, 6.26)
     began = time.perf_counter()
     span = max(until - began, 1e-3)
-
-    def connected_without(lead: int, i: int) -> bool:
-        """District ``lead`` stays in one piece when school i leaves it."""
-        seen, todo = {lead}, [lead]
-        while todo:
-            u = todo.pop()
-            for v in nb[u]:
-                if v != i and v not in seen and state[v] == lead:
-                    seen.add(v)
-                    todo.append(v)
-        return len(seen) == len(members[lead]) - 1
-
+    it, chunk_s = 0, 0.0
     while True:
-        it += 1
-        if it % 2000 == 0:
-            cov = sum(covered(v) for v in sums.values())  # (no drift of the running sums)
-            total = sum(e.values()) + short(cov)
-            if total < best_total - 1e-12:
-                best, best_total = list(state), total
-            now = time.perf_counter()
-            done = max(it / moves, (now - began) / span)
-            if done >= 1 or (stop is not None and stop()):
-                break
-            temp = t_start * (t_end / t_start) ** done
-        if rnd.random() < LEAD_MOVE_SHARE:
-            # the lead passes to another lead candidate of the district that every member may join
-            old = leads[rnd.randrange(len(leads))]
-            if pinned[old]:
-                continue
-            cands = [m for m in members[old] if lead_ok[m] and m != old]
-            if not cands:
-                continue
-            new = cands[rnd.randrange(len(cands))]
-            if any((u * n + new) not in pairs for u in members[old]):
-                continue
-            d_cost = sum(trip(u, new) - trip(u, old) for u in members[old])
-            if d_cost > 0 and rnd.random() >= math.exp(-d_cost / temp):
-                continue
-            for u in members[old]:
-                state[u] = new
-            members[new], sums[new], e[new], sp[new] = (
-                members.pop(old),
-                sums.pop(old),
-                e.pop(old),
-                sp.pop(old),
-            )
-            leads[leads.index(old)] = new
-            continue
-        i, j = edges[rnd.randrange(len(edges))]
-        if rnd.random() < 0.5:
-            i, j = j, i
-        src, dst = state[i], state[j]
-        if src == dst or i == src or fixed[i] or (i * n + dst) not in pairs:
-            continue
-        mi = measures[i]
-        new_src = [a - b for a, b in zip(sums[src], mi)]
-        new_dst = [a + b for a, b in zip(sums[dst], mi)]
-        e_src, e_dst = energy(new_src), energy(new_dst)
-        delta = e_src + e_dst - e[src] - e[dst]
-        if rate is not None:
-            new_cov = cov + covered(new_src) + covered(new_dst) - covered(sums[src]) - covered(sums[dst])
-            delta += short(new_cov) - short(cov)
-        sp_src, sp_dst = spread(new_src), spread(new_dst)
-        d_all = delta + SPREAD_WEIGHT * (sp_src + sp_dst - sp[src] - sp[dst]) + trip(i, dst) - trip(i, src)
-        if d_all > 0 and rnd.random() >= math.exp(-d_all / temp):
-            continue
-        if contiguity and sum(state[u] == src for u in nb[i]) > 1 and not connected_without(src, i):
-            continue
-        state[i] = dst
-        members[src].discard(i)
-        members[dst].add(i)
-        if rate is not None:
-            cov = new_cov
-        sums[src], sums[dst] = new_src, new_dst
-        e[src], e[dst] = e_src, e_dst
-        sp[src], sp[dst] = sp_src, sp_dst
-        total += delta
-        if total <= 1e-9 and sum(e.values()) + short(cov) <= 1e-9:
-            best = list(state)
+        now = time.perf_counter()
+        done = max(it / moves, (now - began) / span)
+        if done >= 1 or (stop is not None and stop()):
             break
-    out = np.asarray(best, dtype=np.int64)
+        # the chunk's end as it will stand: its proposals counted, or the clock after as long as the last one
+        ahead = min(1.0, max((it + CHUNK) / moves, (now + chunk_s - began) / span))
+        t_a, t_b = t_start * (t_end / t_start) ** done, t_start * (t_end / t_start) ** ahead
+        found = run(ch, CHUNK, t_a, t_b, spread_weight=SPREAD_WEIGHT, lead_share=LEAD_MOVE_SHARE)
+        chunk_s = time.perf_counter() - now
+        it += CHUNK
+        if found:
+            break
+    out = ch.best_of.copy()
     return out if band_excess(p, out) < band_excess(p, lead_of) else lead_of
-
-
-def _energy(p: DistrictProblem):
-    """(energy of a district's sums, its spread in the quality band, the sums each school adds).
-
-    The energy is ``problem._excess_of`` for one district, in the same units (``band_units``), on plain
-    floats: numpy's overhead per call would cost the loop ten times its speed.  The sums per school are
-    schools, seats, children, quality, schools of known quality, high-quality schools, weight, then each
-    requirement's members."""
-    n = p.n
-    known = p.quality_known
-    q = np.where(known, np.nan_to_num(p.quality), 0.0)
-    cols = [np.ones(n), p.seats.astype(float), p.children.astype(float), q, known.astype(float)]
-    cols += [p.hq.astype(float), p.weight.astype(float)]
-    cols += [r.members.astype(float) for r in p.requirements]
-    measures = np.stack(cols, axis=1).tolist()
-    lo_c, hi_c = p.count_band
-    seats_band, kids_band, q_band = p.seats_band, p.children_band, p.quality_band
-    units = p.band_units
-    u_c, u_s, u_ch, u_q = units["count"], units["seats"], units["children"], units["quality"]
-    q_mid = 0.0 if q_band is None else (q_band[0] + q_band[1]) / 2
-    q_half = 1.0 if q_band is None else max((q_band[1] - q_band[0]) / 2, 1e-9)
-    reqs = [(7 + r, req.at_least) for r, req in enumerate(p.requirements)]
-
-    def energy(s: list[float]) -> float:
-        out = (max(0.0, lo_c - s[0]) + max(0.0, s[0] - hi_c)) / u_c
-        if seats_band is not None:
-            out += (max(0.0, seats_band[0] - s[1]) + max(0.0, s[1] - seats_band[1])) / u_s
-        if kids_band is not None:
-            out += (max(0.0, kids_band[0] - s[2]) + max(0.0, s[2] - kids_band[1])) / u_ch
-            if seats_band is not None:
-                out += max(0.0, s[2] - s[1]) / u_ch
-        if q_band is not None:
-            out += (max(0.0, q_band[0] * s[4] - s[3]) + max(0.0, s[3] - q_band[1] * s[4])) / u_q
-        for col, at_least in reqs:
-            out += max(0.0, at_least - s[col])
-        return out
-
-    def spread(s: list[float]) -> float:
-        if q_band is None or s[4] <= 0:
-            return 0.0
-        return ((s[3] / s[4] - q_mid) / q_half) ** 2
-
-    return energy, spread, measures

@@ -16,7 +16,7 @@ For each: the status — "met" (a plan keeping every rule with at least the rate
 relaxation's ceiling below the rate: refused at once), or "neither" (no plan in the time and the ceiling above
 the rate) — the plan's coverage, the proven ceiling, seconds, and the plan's gap.  Every run in its own process.
 
-Run: ``python benchmarks/coverage.py [--time-limit 60] [--only beijing]``.
+Run: ``python benchmarks/coverage_rate.py [--time-limit 60] [--only beijing]``.
 """
 
 from __future__ import annotations
