@@ -15,7 +15,7 @@ import pytest
 import zoning
 from test_districts_scale import mixed_city
 from zoning import SolveOptions
-from zoning.districts.anneal import ANNEAL_EXCESS, anneal
+from zoning.districts.anneal import ANNEAL_EXCESS, anneal, polish
 from zoning.districts.chain import Chain, district_energy, measures, run
 from zoning.districts.problem import (
     Requirement,
@@ -130,3 +130,22 @@ def test_the_clustered_city_gets_a_checked_plan_under_the_default_bands():
     assert zoning.district_violations(plan) == []
     lo, hi = plan.district_problem.quality_band
     assert plan.districts["mean_quality"].between(lo - 1e-9, hi + 1e-9).all()
+
+
+def test_the_polish_shortens_the_trips_and_keeps_every_rule(clustered):
+    # the chain again with every band hard: the annealed plan's trips fall, no rule is broken on the way,
+    # pinned leads and together/apart pairs stay
+    p, start = clustered
+    plan = anneal(p, start, until=time.perf_counter() + 20)
+    assert is_valid(p, plan)
+    members = [i for i in range(p.n) if plan[i] != i]
+    together = next((a, b) for a in members for b in members if a < b and plan[a] == plan[b])
+    apart = next((a, b) for a in members for b in members if plan[a] != plan[b])
+    pinned = p.lead_ok & np.isin(np.arange(p.n), np.unique(plan)[:3])
+    q = replace(p, together=np.array([together]), apart=np.array([apart]), pinned=pinned)
+    shorter = polish(q, plan, until=time.perf_counter() + 2)
+    assert is_valid(q, shorter)
+    assert q.cost_of(shorter) < 0.97 * q.cost_of(plan)
+    assert np.all(shorter[pinned] == np.flatnonzero(pinned))
+    assert shorter[together[0]] == shorter[together[1]] and shorter[apart[0]] != shorter[apart[1]]
+    assert polish(q, start, until=time.perf_counter() + 1) is start  # a plan missing a band is not polished

@@ -39,7 +39,7 @@ import numpy as np
 from .problem import DistrictProblem, band_excess
 from .start import tied_schools
 
-__all__ = ["anneal"]
+__all__ = ["anneal", "polish"]
 
 #: A grouping that misses its bands by less than this in all (band-excess units: an average district's worth
 #: of a measure) is left to the repair windows: the clustered cities' starts miss by 0.31 (300 schools) and
@@ -67,6 +67,12 @@ COST_WEIGHT = 0.01
 SPREAD_WEIGHT = 0.02
 #: Share of the proposals that pass a district's lead to another of its members.
 LEAD_MOVE_SHARE = 0.01
+#: The polish (:func:`polish`): temperatures of the trips alone, in the chain's units (all trips together
+#: weigh COST_WEIGHT per district; an average school's trip about 0.0008 at 12.5 schools a district).  On
+#: mixed 1,000 → 80, the search's plan after 30 s (880.9 k children-km) polished for 10 s: 849.7 k from
+#: 0.002, 844.8 k from 0.005, 844.3 k from 0.01, 847.7 k from 0.03.
+POLISH_T_START = 0.01
+POLISH_T_END = 5e-6
 #: Proposals per call of the compiled chain (about 25 ms at 1,000 schools): the clock and Ctrl-C are asked
 #: between calls.
 CHUNK = 100_000
@@ -128,3 +134,28 @@ def _cycle(
             break
     out = ch.best_of.copy()
     return out if band_excess(p, out) < band_excess(p, lead_of) else lead_of
+
+
+def polish(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int = 0, stop=None) -> np.ndarray:
+    """The plan ``lead_of`` (keeping every band) with shorter trips: the chain again, every move that would
+    miss a band refused, the trips alone annealed from POLISH_T_START to POLISH_T_END by the clock until
+    ``until``; the plan of least trips seen, or ``lead_of`` itself (the same object) when none is shorter."""
+    from .chain import Chain, run
+
+    if band_excess(p, lead_of) > 1e-9 or not len(p.edges):
+        return lead_of
+    ch = Chain(p, lead_of, tied_schools(p), seed=seed, cost_weight=COST_WEIGHT)
+    began = time.perf_counter()
+    span = max(until - began, 1e-3)
+    chunk_s, ratio = 0.0, POLISH_T_END / POLISH_T_START
+    while True:
+        now = time.perf_counter()
+        done = (now - began) / span
+        if done >= 1 or (stop is not None and stop()):
+            break
+        ahead = min(1.0, (now + chunk_s - began) / span)
+        run(ch, CHUNK, POLISH_T_START * ratio**done, POLISH_T_START * ratio**ahead,
+            spread_weight=0.0, lead_share=LEAD_MOVE_SHARE, hard=True)  # fmt: skip
+        chunk_s = time.perf_counter() - now
+    out = ch.best_of.copy()
+    return out if p.cost_of(out) < p.cost_of(lead_of) and band_excess(p, out) <= 1e-9 else lead_of

@@ -163,14 +163,18 @@ def _total(sums, e, rate, weight_all):
     return tot + _short(cov, rate, weight_all), cov
 
 
-@njit(cache=True)
+# nogil: the search's LP (HiGHS) and CP-SAT run in other threads meanwhile, on the other core
+@njit(cache=True, nogil=True)
 def _run(  # noqa: C901  (one loop: the moves share their state)
     state, lead, sums, e, sp, best_of, best_total, rng,
     edges, nb_ptr, nb_idx, keys, fixed, lead_ok, pinned, m_of, bp, req_least,
     xy, weight, cost_unit, rate, weight_all, contiguity, spread_weight, lead_share,
-    n_its, t_a, t_b, visited, stamp, stack, cands,
+    n_its, t_a, t_b, visited, stamp, stack, cands, hard, trips,
 ):  # fmt: skip
-    """``n_its`` proposals, T falling geometrically from t_a to t_b; True at a grouping keeping every band."""
+    """``n_its`` proposals, T falling geometrically from t_a to t_b; True at a grouping keeping every band.
+
+    ``hard``: from a grouping keeping every band, no move may miss one, and the chain anneals the trips
+    alone (``trips``: now, and the least seen, kept in ``best_of``)."""
     n, k, n_e, m = len(state), len(lead), len(edges), sums.shape[1]
     new_src, new_dst = np.empty(m), np.empty(m)
     temp = t_a
@@ -178,8 +182,9 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
     for it in range(n_its):
         if it % 2000 == 0:
             total, cov = _total(sums, e, rate, weight_all)  # (no drift of the running sums)
-            if total < best_total[0] - 1e-12:
+            if (not hard and total < best_total[0] - 1e-12) or (hard and trips[0] < trips[1] - 1e-12):
                 best_total[0] = total
+                trips[1] = trips[0]
                 for i in range(n):
                     best_of[i] = lead[state[i]]
             temp = t_a * (t_b / t_a) ** (it / n_its)
@@ -206,6 +211,7 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
                     d_cost += _trip(u, new, xy, weight, cost_unit) - _trip(u, old, xy, weight, cost_unit)
             if ok and (d_cost <= 0 or _random(rng) < math.exp(-d_cost / temp)):
                 lead[d] = new
+                trips[0] += d_cost
             continue
         # a boundary school moves to the neighbouring district
         a = _below(rng, n_e)
@@ -226,7 +232,10 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
             delta += _short(new_cov, rate, weight_all) - _short(cov, rate, weight_all)
         sp_src, sp_dst = _spread(new_src, bp), _spread(new_dst, bp)
         d_all = delta + spread_weight * (sp_src + sp_dst - sp[src] - sp[dst])
-        d_all += _trip(i, lead[dst], xy, weight, cost_unit) - _trip(i, lead[src], xy, weight, cost_unit)
+        d_trip = _trip(i, lead[dst], xy, weight, cost_unit) - _trip(i, lead[src], xy, weight, cost_unit)
+        d_all += d_trip
+        if hard and delta > 1e-12:
+            continue
         if d_all > 0 and _random(rng) >= math.exp(-d_all / temp):
             continue
         if contiguity:
@@ -247,7 +256,8 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
         e[src], e[dst] = e_src, e_dst
         sp[src], sp[dst] = sp_src, sp_dst
         total += delta
-        if total <= 1e-9:
+        trips[0] += d_trip
+        if total <= 1e-9 and not hard:
             total, cov = _total(sums, e, rate, weight_all)
             if total <= 1e-9:
                 best_total[0] = total
@@ -297,15 +307,27 @@ class Chain:
         self.stamp = np.zeros(1, dtype=np.int64)
         self.stack = np.zeros(n + 1, dtype=np.int64)
         self.cands = np.zeros(n, dtype=np.int64)
+        trips = float((self.weight * np.hypot(*(self.xy - self.xy[lead_of]).T)).sum()) / self.cost_unit
+        self.trips = np.array([trips, trips])
 
 
-def run(ch: Chain, n_its: int, t_a: float, t_b: float, *, spread_weight: float, lead_share: float) -> bool:
+def run(
+    ch: Chain,
+    n_its: int,
+    t_a: float,
+    t_b: float,
+    *,
+    spread_weight: float,
+    lead_share: float,
+    hard: bool = False,
+) -> bool:
     """``n_its`` proposals of the chain (T from t_a to t_b); True when it reached a grouping keeping every
     band (``ch.best_of``, then, is that grouping)."""
     args = (
         ch.state, ch.lead, ch.sums, ch.e, ch.sp, ch.best_of, ch.best_total, ch.rng,
         ch.edges, ch.nb_ptr, ch.nb_idx, ch.keys, ch.fixed, ch.lead_ok, ch.pinned, ch.m_of, ch.bp,
         ch.req_least, ch.xy, ch.weight, ch.cost_unit, ch.rate, ch.weight_all, ch.contiguity,
-        spread_weight, lead_share, n_its, t_a, t_b, ch.visited, ch.stamp, ch.stack, ch.cands,
+        spread_weight, lead_share, n_its, t_a, t_b, ch.visited, ch.stamp, ch.stack, ch.cands, hard,
+        ch.trips,
     )  # fmt: skip
     return bool(_run(*args))

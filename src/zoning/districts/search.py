@@ -33,7 +33,7 @@ import numpy as np
 from ..cpsat import run_cpsat
 from ..errors import ZoningError
 from ..options import SolveOptions
-from .anneal import anneal
+from .anneal import anneal, polish
 from .bound import BoundJob, lagrangian_bound
 from .diagnose import district_shortfalls, explain_districts, no_plan_found, precheck_districts
 from .model import DistrictModel
@@ -68,6 +68,10 @@ REPAIR_SECONDS = 2.0
 #: Share of the time for the annealing (``anneal``) while no plan keeps every rule, counted from the end of
 #: the start (half of it up to FULL_MODEL_SCHOOLS, where the whole-city repair follows).
 ANNEAL_SHARE = 0.4
+#: Share of the time for the trips' annealing (``anneal.polish``) above ``FULL_MODEL_SCHOOLS``, once a plan
+#: keeps every rule, before the windows: their re-solves of five districts at a time take about 2 s each
+#: there.
+POLISH_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -344,6 +348,18 @@ def _anneal(s: _Search, until: float) -> None:
         log.info("districts: annealing %.3f → %.3f band excess", before, band_excess(s.p, plan))
 
 
+def _polish(s: _Search, until: float) -> None:
+    """The incumbent (keeping every rule) with its trips annealed until ``until`` (:func:`anneal.polish`)."""
+    if not is_valid(s.p, s.lead_of):
+        return
+    before = s.p.cost_of(s.lead_of)
+    plan = polish(s.p, s.lead_of, until=until, seed=s.options.seed, stop=s.stopped)
+    if plan is not s.lead_of and is_valid(s.p, plan):
+        s.lead_of, s.source = plan, "annealing (trips)"
+        log.info("districts: trips annealed %.1f → %.1f k", before / 1000, s.p.cost_of(plan) / 1000)
+        s.progress()
+
+
 def _seed_district(p: DistrictProblem, lead_of: np.ndarray, order: list[int], rng) -> int | None:
     """The district a window is built around: while a band is missed, the one missing it most; then
     every district in turn (a fresh random order each sweep).  None: skip this turn."""
@@ -493,6 +509,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
             if not is_valid(p, s.lead_of):
                 _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE * options.time_limit_s))
                 _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
+            _polish(s, min(deadline, time.perf_counter() + POLISH_SHARE * options.time_limit_s))
             # a quick bound in case the LP does not finish (on 3,000 → 240 it does not within 60 s), after
             # the first plan, which it would delay (mixed 3,000 → 240 at load 5.9: first plan 11.3 s, not 4.7 s)
             seconds = min(LAGRANGIAN_MAX_S, LAGRANGIAN_SHARE * options.time_limit_s)
