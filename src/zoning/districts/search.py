@@ -10,8 +10,10 @@ While the plan breaks a band by much (``anneal.ANNEAL_EXCESS``), it is annealed 
 moves over the whole city, where key schools must travel over several districts); then repair windows:
 around a district that misses (drawn in proportion to its miss), neighbouring districts join until their
 totals can fit their bands (``windows.repair_window``); the window minimises the band slack alone and
-stops at its first regrouping that keeps every rule inside it.  Windows keep districts in one piece by shortest paths (``model``), so they
-need no lazy cuts; the whole model keeps the exact rule.  Every solution CP-SAT reports is read as it comes
+stops at its first regrouping that keeps every rule inside it.  Once a plan keeps every rule, the
+annealing's chain shortens its trips with every band hard (``anneal.polish``) before the windows re-solve
+districts exactly.  Windows keep districts in one piece by shortest paths (``model``), so they need no lazy
+cuts; the whole model keeps the exact rule.  Every solution CP-SAT reports is read as it comes
 (a plan in one piece is kept, one in pieces yields cuts).  Up to ``FULL_MODEL_SCHOOLS`` schools, a plan
 the windows cannot mend is re-grouped as a whole city (the slack alone minimised, shortest paths) before
 the whole model runs.  The proven bound is the LP relaxation of (1)–(7) and, up to ``FULL_MODEL_SCHOOLS``
@@ -367,7 +369,8 @@ def _polish(s: _Search, until: float, runs: int = 1) -> None:
         if plan is not start and is_valid(s.p, plan) and s.p.cost_of(plan) < s.p.cost_of(s.lead_of):
             s.lead_of, s.source = plan, "annealing (trips)"
     if s.lead_of is not start:
-        log.info("districts: trips annealed %.1f → %.1f k", before / 1000, s.p.cost_of(s.lead_of) / 1000)
+        after = s.p.cost_of(s.lead_of)
+        log.info("districts: trips annealed %.1f → %.1f %s-km", before / 1000, after / 1000, s.p.weight_label)
         s.progress()
 
 
