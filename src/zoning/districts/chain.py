@@ -3,9 +3,10 @@
 ``anneal`` sets the schedule (the temperature, the clock, Ctrl-C) and calls :func:`run` for a chunk of
 proposals at a time; this module is the loop itself, on plain arrays, compiled on first use and cached beside
 the source (numba's ``cache=True``, as Python caches its bytecode).  In plain Python the loop made about
-230,000 proposals a second at 1,000 schools; compiled, about 4 million: at 1,000 schools a cycle of
-40,000 proposals per school (10 s) outruns 600 s of the Python chain (clustered 1,000 → 80: band excess
-0.005–0.02 where the Python chain left 0.024–0.039 after 600 s).
+230,000 proposals a second at 1,000 schools; compiled, about 4 million (clustered 1,000 → 80: band excess
+0.005 after 60 s and 0.017–0.028 after 300 s, where the Python chain left 0.11 after 60 s and 0.024–0.039
+after 600 s; neither reached a grouping keeping every band).  ``anneal.polish`` runs the same chain with
+every band hard (``hard``): from a plan, it anneals the trips alone.
 
 A district is a slot ``d`` (0 … K−1) with a lead ``lead[d]``; ``state[i]`` is school i's slot, so a lead
 move changes one number.  ``sums[d]`` holds the district's totals of :func:`measures`' columns.  The random
