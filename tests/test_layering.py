@@ -85,6 +85,7 @@ ONLY_IN = {
     "folium": ("publish.maps",),
     "branca": ("publish.maps",),
     "click": ("cli",),
+    "numba": ("districts.chain",),
     "matplotlib": ("publish.figures",),
     "weasyprint": ("publish.report",),
     "dask": ("batch",),

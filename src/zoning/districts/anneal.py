@@ -32,6 +32,7 @@ each school free to join its 80 nearest leads 0.055 remains after 60 s (Python),
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -104,7 +105,7 @@ def _cycle(
     proposals, or over the time to ``until`` if that is shorter (whichever is further on sets T); the state
     of least excess, or ``lead_of`` itself if none is lower.  The chain runs compiled (``chain``), a chunk
     of proposals at a time, the clock and ``stop`` asked between chunks."""
-    from .chain import Chain, run  # (numba compiles, or loads its cache, on first use only)
+    from .chain import Chain  # (numba compiles, or loads its cache, on first use only)
 
     excess = band_excess(p, lead_of)
     if excess <= 1e-9:
@@ -113,25 +114,7 @@ def _cycle(
     t_start = min(T_START, excess / 10)
     t_end = min(T_END, t_start / 50)
     ch = Chain(p, lead_of, tied_schools(p), seed=seed, cost_weight=COST_WEIGHT)
-    # cooling follows the proposals counted, or the clock where the time left is shorter than the cycle: a
-    # cycle cut off by the clock before it cooled kept its hot start (clustered 3,000 → 240 with 24 s: no
-    # lower excess than the start's 9.26; cooled by whichever is further on, 6.26)
-    began = time.perf_counter()
-    span = max(until - began, 1e-3)
-    it, chunk_s = 0, 0.0
-    while True:
-        now = time.perf_counter()
-        done = max(it / moves, (now - began) / span)
-        if done >= 1 or (stop is not None and stop()):
-            break
-        # the chunk's end as it will stand: its proposals counted, or the clock after as long as the last one
-        ahead = min(1.0, max((it + CHUNK) / moves, (now + chunk_s - began) / span))
-        t_a, t_b = t_start * (t_end / t_start) ** done, t_start * (t_end / t_start) ** ahead
-        found = run(ch, CHUNK, t_a, t_b, spread_weight=SPREAD_WEIGHT, lead_share=LEAD_MOVE_SHARE)
-        chunk_s = time.perf_counter() - now
-        it += CHUNK
-        if found:
-            break
+    _run_until(ch, t_start, t_end, moves=moves, until=until, stop=stop, spread_weight=SPREAD_WEIGHT)
     out = ch.best_of.copy()
     return out if band_excess(p, out) < band_excess(p, lead_of) else lead_of
 
@@ -140,22 +123,38 @@ def polish(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int =
     """The plan ``lead_of`` (keeping every band) with shorter trips: the chain again, every move that would
     miss a band refused, the trips alone annealed from POLISH_T_START to POLISH_T_END by the clock until
     ``until``; the plan of least trips seen, or ``lead_of`` itself (the same object) when none is shorter."""
-    from .chain import Chain, run
+    from .chain import Chain
 
     if band_excess(p, lead_of) > 1e-9 or not len(p.edges):
         return lead_of
     ch = Chain(p, lead_of, tied_schools(p), seed=seed, cost_weight=COST_WEIGHT)
-    began = time.perf_counter()
-    span = max(until - began, 1e-3)
-    chunk_s, ratio = 0.0, POLISH_T_END / POLISH_T_START
-    while True:
-        now = time.perf_counter()
-        done = (now - began) / span
-        if done >= 1 or (stop is not None and stop()):
-            break
-        ahead = min(1.0, (now + chunk_s - began) / span)
-        run(ch, CHUNK, POLISH_T_START * ratio**done, POLISH_T_START * ratio**ahead,
-            spread_weight=0.0, lead_share=LEAD_MOVE_SHARE, hard=True)  # fmt: skip
-        chunk_s = time.perf_counter() - now
+    _run_until(
+        ch, POLISH_T_START, POLISH_T_END, moves=math.inf, until=until, stop=stop, spread_weight=0.0, hard=True
+    )
     out = ch.best_of.copy()
     return out if p.cost_of(out) < p.cost_of(lead_of) and band_excess(p, out) <= 1e-9 else lead_of
+
+
+def _run_until(ch, t_start: float, t_end: float, *, moves: float, until: float, stop, **kind) -> None:
+    """The chain ``ch`` run a chunk of proposals at a time, T falling geometrically from ``t_start`` to
+    ``t_end`` by whichever is further on, the ``moves`` proposals counted or the clock to ``until``; it ends
+    there, when ``stop()`` says so, or at a grouping keeping every band.  ``kind``: :func:`chain.run`'s
+    ``spread_weight`` and ``hard``."""
+    from .chain import run
+
+    # a cycle cut off by the clock before it cooled kept its hot start (clustered 3,000 → 240 with 24 s: no
+    # lower excess than the start's 9.26; cooled by whichever is further on, 6.26)
+    began = time.perf_counter()
+    span, ratio = max(until - began, 1e-3), t_end / t_start
+    it, chunk_s = 0, 0.0
+    while True:
+        now = time.perf_counter()
+        done = max(it / moves, (now - began) / span)
+        if done >= 1 or (stop is not None and stop()):
+            return
+        # the chunk's end as it will stand: its proposals counted, or the clock after as long as the last one
+        ahead = min(1.0, max((it + CHUNK) / moves, (now + chunk_s - began) / span))
+        if run(ch, CHUNK, t_start * ratio**done, t_start * ratio**ahead, lead_share=LEAD_MOVE_SHARE, **kind):
+            return
+        chunk_s = time.perf_counter() - now
+        it += CHUNK

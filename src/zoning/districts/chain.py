@@ -299,17 +299,18 @@ class Chain:
         indptr, indices = p.neighbours
         self.nb_ptr, self.nb_idx = indptr.astype(np.int64), indices.astype(np.int64)
         self.edges = np.ascontiguousarray(p.edges, dtype=np.int64)
-        self.keys = np.sort(p.pair_school * n + p.pair_lead).astype(np.int64)
+        self.keys = p._pair_keys[0]  # (school · n + lead of every candidate pair, sorted)
         self.fixed, self.lead_ok, self.pinned = fixed, p.lead_ok, p.pinned
         self.xy, self.weight = np.ascontiguousarray(p.xy, dtype=float), p.weight.astype(float)
-        self.cost_unit = max(float(p.cost_of(lead_of)) / p.n_districts, 1.0) / cost_weight
+        cost = float(p.cost_of(lead_of))
+        self.cost_unit = max(cost / p.n_districts, 1.0) / cost_weight
+        # the trips in the chain's units: now, and the least seen (``hard``)
+        self.trips = np.array([cost, cost]) / self.cost_unit
         self.contiguity = bool(p.contiguity)
         self.visited = np.zeros(n, dtype=np.int64)
         self.stamp = np.zeros(1, dtype=np.int64)
         self.stack = np.zeros(n + 1, dtype=np.int64)
         self.cands = np.zeros(n, dtype=np.int64)
-        trips = float((self.weight * np.hypot(*(self.xy - self.xy[lead_of]).T)).sum()) / self.cost_unit
-        self.trips = np.array([trips, trips])
 
 
 def run(
