@@ -155,7 +155,7 @@ def test_one_piece_rule_keeps_districts_connected():
 
 def test_k_needs_as_many_lead_schools_as_districts():
     with pytest.raises(
-        InfeasibleError, match=r"K = 3 districts need 3 lead schools, but only 2 school\(s\) can lead"
+        InfeasibleError, match=r"3 districts need 3 lead schools, but only 2 school\(s\) can lead"
     ):
         solve_line(6, 3, quality=[3, 1, 1, 1, 1, 3])
 
