@@ -119,9 +119,17 @@ def _cycle(
     return out if band_excess(p, out) < band_excess(p, lead_of) else lead_of
 
 
-def polish(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int = 0, stop=None) -> np.ndarray:
+def polish(
+    p: DistrictProblem,
+    lead_of: np.ndarray,
+    *,
+    until: float,
+    seed: int = 0,
+    stop=None,
+    t_start: float = POLISH_T_START,
+) -> np.ndarray:
     """The plan ``lead_of`` (keeping every band) with shorter trips: the chain again, every move that would
-    miss a band refused, the trips alone annealed from POLISH_T_START to POLISH_T_END by the clock until
+    miss a band refused, the trips alone annealed from ``t_start`` to POLISH_T_END by the clock until
     ``until``; the plan of least trips seen, or ``lead_of`` itself (the same object) when none is shorter."""
     from .chain import Chain
 
@@ -129,7 +137,7 @@ def polish(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int =
         return lead_of
     ch = Chain(p, lead_of, tied_schools(p), seed=seed, cost_weight=COST_WEIGHT)
     _run_until(
-        ch, POLISH_T_START, POLISH_T_END, moves=math.inf, until=until, stop=stop, spread_weight=0.0, hard=True
+        ch, t_start, POLISH_T_END, moves=math.inf, until=until, stop=stop, spread_weight=0.0, hard=True
     )
     out = ch.best_of.copy()
     return out if p.cost_of(out) < p.cost_of(lead_of) and band_excess(p, out) <= 1e-9 else lead_of
