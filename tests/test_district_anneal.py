@@ -149,3 +149,30 @@ def test_the_polish_shortens_the_trips_and_keeps_every_rule(clustered):
     assert np.all(shorter[pinned] == np.flatnonzero(pinned))
     assert shorter[together[0]] == shorter[together[1]] and shorter[apart[0]] != shorter[apart[1]]
     assert polish(q, start, until=time.perf_counter() + 1) is start  # a plan missing a band is not polished
+
+
+def test_the_windows_stop_at_their_patience_and_the_trips_are_annealed_again(clustered):
+    # up to 400 schools the windows end after `patience` sweeps without improvement (the polish then runs
+    # again from their plan): with no patience, at the first window that finds nothing, long before the clock
+    from zoning.districts.search import _lns, _polish, _Search
+
+    p, start = clustered
+    plan = anneal(p, start, until=time.perf_counter() + 20)
+    t0 = time.perf_counter()
+    s = _Search(p, SolveOptions(time_limit_s=60), t0, t0 + 60, plan)
+    flags = []
+    solve = s.solve
+
+    def counted(*args, **kw):
+        out = solve(*args, **kw)
+        flags.append(out[2])
+        return out
+
+    s.solve = counted
+    _lns(s, s.deadline, np.random.default_rng(0), lambda: None, patience=0)
+    assert flags and flags[-1] is False and all(flags[:-1])
+    assert time.perf_counter() - t0 < 30
+    # the polish again, from fresh seeds and a cooler start, keeps every rule and never lengthens the trips
+    before = p.cost_of(s.lead_of)
+    _polish(s, time.perf_counter() + 1.0, runs=2, first_seed=3, t_start=0.003)
+    assert is_valid(p, s.lead_of) and p.cost_of(s.lead_of) <= before
