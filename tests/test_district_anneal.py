@@ -151,7 +151,7 @@ def test_the_polish_shortens_the_trips_and_keeps_every_rule(clustered):
     assert polish(q, start, until=time.perf_counter() + 1) is start  # a plan missing a band is not polished
 
 
-def test_the_windows_stop_at_their_patience_and_the_trips_are_annealed_again(clustered):
+def test_the_windows_stop_at_their_patience_and_the_trips_are_annealed_again(clustered, monkeypatch):
     # up to 400 schools the windows end after `patience` sweeps without improvement (the polish then runs
     # again from their plan): with no patience, at the first window that finds nothing, long before the clock
     from zoning.districts.search import _lns, _polish, _Search
@@ -172,7 +172,17 @@ def test_the_windows_stop_at_their_patience_and_the_trips_are_annealed_again(clu
     _lns(s, s.deadline, np.random.default_rng(0), lambda: None, patience=0)
     assert flags and flags[-1] is False and all(flags[:-1])
     assert time.perf_counter() - t0 < 30
-    # the polish again, from fresh seeds and a cooler start, keeps every rule and never lengthens the trips
+    # the polish again: its chains take fresh seeds and the cooler start, and it keeps every rule
+    import zoning.districts.search as search
+
+    calls = []
+
+    def recorded(*args, **kw):
+        calls.append((kw["seed"], kw.get("t_start")))
+        return polish(*args, **kw)
+
+    monkeypatch.setattr(search, "polish", recorded)
     before = p.cost_of(s.lead_of)
     _polish(s, time.perf_counter() + 1.0, runs=2, first_seed=3, t_start=0.003)
+    assert calls == [(3, 0.003), (4, 0.003)]
     assert is_valid(p, s.lead_of) and p.cost_of(s.lead_of) <= before

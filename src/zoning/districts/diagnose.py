@@ -45,13 +45,9 @@ def precheck_districts(p: DistrictProblem) -> InfeasibleError | None:
     names = p.school_names
     n_leads = int(p.lead_ok.sum())
     if n_leads < k:
-        which = f": {name_list(names[p.lead_ok])}" if n_leads else ""
-        need = f"{k} lead school" + ("s" if k > 1 else "")
-        reasons.append(
-            f"{k} district{'s' if k > 1 else ''} need{'' if k > 1 else 's'} {need}, but "
-            + (f"only {n_leads} school(s) can lead" if n_leads else "no school can lead")
-            + f" ({p.hq_rule}){which}"
-        )
+        need = f"{k} districts need {k} lead schools" if k > 1 else "1 district needs 1 lead school"
+        can = f"only {n_leads} school(s) can lead ({p.hq_rule}): {name_list(names[p.lead_ok])}"
+        reasons.append(f"{need}, but {can if n_leads else f'no school can lead ({p.hq_rule})'}")
         fixes.append("ask for fewer districts, lower --lead-min-quality, or name lead candidates (--leads)")
     if int(p.pinned.sum()) > k:
         reasons.append(
