@@ -5,8 +5,9 @@ measures the gap against it, or against CP-SAT's own bound when the whole model 
 schools HiGHS' branch and cut on the same relaxation with the a-priori one-piece rows (:func:`mip_bound`)
 follows the LP once the search holds a plan: its dual bound at the time limit is proven and closes part of
 the LP's gap (mixed 300 → 25: 234.2 k against 233.1 k children-km; the plans found are near 237 k).
-Above 400 schools a Lagrangian bound (:func:`lagrangian_bound`, a few seconds of numpy) stands in while the
-LP runs, and for good where the LP does not finish in the time (3,000 schools in 60 s).
+Above 400 schools the LP is solved by PDLP (OR-Tools' first-order primal-dual method, Applegate et al. 2021)
+instead of HiGHS: its duals at any moment give a valid bound (:func:`_dual_bound`), so the bound grows while
+the search runs and is there at the time limit even where no LP solver finishes (3,000 schools in 60 s).
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ import numpy as np
 
 from .problem import DistrictProblem
 
-__all__ = ["BoundJob", "lp_bound", "mip_bound", "lagrangian_bound"]
+__all__ = ["BoundJob", "lp_bound", "mip_bound"]
 
-#: HiGHS' interior point (with crossover): on the mixed 1,000 → 80 city (load 5.7) 12.7 s against 23–24 s for
-#: the dual simplex, same bound; the LP runs beside the search and shares its two cores.
-LP_METHOD = "ipm"
-#: Up to this many schools the dual simplex instead: mixed 300 → 25 (load 4.5) 2.7 s against 7.6 s, heavy
-#: 300 → 25 0.8 s against 1.8 s, the same bound (the branch and cut that follows starts that much sooner).
+#: Up to this many schools HiGHS' dual simplex solves the LP (mixed 300 → 25 at load 4.5: 2.7 s against 7.6 s
+#: for its interior point, heavy 300 → 25 0.8 s against 1.8 s; the branch and cut that follows starts that
+#: much sooner).  Above, PDLP on one thread (the search has the other core), its bound read from its duals
+#: when it converges or the time is up.  Measured on the issue-19 cities (2 cores, the search beside it): mixed 1,000 → 80 824.0 k
+#: children-km after 3 s and 824.70 k after 10 s, where HiGHS' interior point ends at the LP's 824.74 k after
+#: 15–17 s; mixed 3,000 → 240 2,490.4 k after 10 s and 2,493.9 k after 30–50 s, where HiGHS does not end
+#: within 60 s and the Lagrangian relaxation that stood in reached 2,473.9 k in 12 s of the search's own time
+#: (heavy 3,000: 1,595.9 k against 1,585.0 k).
 LP_SIMPLEX_SCHOOLS = 400
+#: PDLP stops when its relative optimality gap is below this (the LP's value to about 0.001 %).
+PDLP_RELATIVE_GAP = 1e-5
 
 
 def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
@@ -120,142 +126,105 @@ def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
 
 
 def lp_bound(p: DistrictProblem, time_limit_s: float, *, stop=None) -> tuple[float, float]:
-    """The LP relaxation of (1)–(7), solved by HiGHS.  (The a-priori one-piece inequalities would add
-    about 0.002 % to it on 1,000 schools and take four times as long, so they are left out.)  ``stop``:
-    asked now and then, True interrupts HiGHS (Ctrl-C: Beijing 829 → 40 stopped 40 s after it while its
-    LP ran to the end).
+    """The LP relaxation of (1)–(7): HiGHS' dual simplex up to ``LP_SIMPLEX_SCHOOLS`` schools, PDLP above.
+    (The a-priori one-piece inequalities would add about 0.002 % to it on 1,000 schools and take four times
+    as long, so they are left out.)  ``stop``: asked now and then, True interrupts the solve (Ctrl-C: Beijing
+    829 → 40 stopped 40 s after it while its LP ran to the end).
 
-    Returns (bound, seconds): inf when the relaxation is infeasible (then no grouping exists), 0 when
-    HiGHS does not finish (0 is always valid).
+    Returns (bound, seconds): inf when the relaxation is infeasible (then no grouping exists); where the
+    solve does not finish, HiGHS gives 0 (always valid) and PDLP the bound of its duals at the time.
     """
     t0 = time.perf_counter()
-    cost, a_ub, b_ub, a_eq, b_eq, lower = _relaxation(p)
-    solver = "simplex" if p.n <= LP_SIMPLEX_SCHOOLS else LP_METHOD
-    status, value, _x = _highs_run(
-        cost, a_ub, b_ub, a_eq, b_eq, lower, time_limit_s, integer=False, solver=solver, stop=stop
-    )
+    rows = _relaxation(p)
+    if p.n > LP_SIMPLEX_SCHOOLS:
+        status, value = _pdlp_run(*rows, t0 + time_limit_s, stop=stop)
+        if status == "infeasible":
+            # PDLP's certificate is approximate: HiGHS decides (and proves it) in the time left
+            status, value, _x = _highs_run(*rows, max(t0 + time_limit_s - time.perf_counter(), 1.0),
+                                           integer=False, solver="ipm", stop=stop)  # fmt: skip
+    else:
+        status, value, _x = _highs_run(*rows, time_limit_s, integer=False, solver="simplex", stop=stop)
     seconds = time.perf_counter() - t0
-    if status == "optimal":
-        # HiGHS' dual bound equals the primal value at optimality; round down for safety
-        return float(np.floor(value * (1 - 1e-9))), seconds
     if status == "infeasible":
         return float("inf"), seconds
+    if status == "optimal" or value > 0:
+        # HiGHS' dual bound equals the primal value at optimality; round down for safety
+        return float(np.floor(value * (1 - 1e-9))), seconds
     return 0.0, seconds
 
 
-def _band_rows(p: DistrictProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The per-district rules (4)–(6) the Lagrangian bound prices, each normalised by the average district:
-    (values per school (F, n), lower (F,), upper (F,)), NaN where a side has no rule."""
-    k = p.n_districts
-    rows, lows, highs = [], [], []
-
-    def add(values, lo, hi, unit) -> None:
-        unit = max(float(unit), 1e-9)
-        rows.append(np.asarray(values, dtype=float) / unit)
-        lows.append(np.nan if lo is None else lo / unit)
-        highs.append(np.nan if hi is None else hi / unit)
-
-    if p.seats_band is not None:
-        add(p.seats, *p.seats_band, p.seats.sum() / k)
-    if p.children_band is not None:
-        add(p.children, *p.children_band, p.children.sum() / k)
-        if p.seats_band is not None:
-            add(p.seats - p.children, 0.0, None, p.children.sum() / k)
-    if p.quality_band is not None:
-        qlo, qhi = p.quality_band
-        q = np.nan_to_num(p.quality)
-        spread = float(np.nanmax(p.quality) - np.nanmin(p.quality)) or 1.0
-        add(np.where(p.quality_known, q - qhi, 0.0), None, 0.0, spread)
-        add(np.where(p.quality_known, q - qlo, 0.0), 0.0, None, spread)
-    if not rows:
-        return np.zeros((0, p.n)), np.zeros(0), np.zeros(0)
-    return np.stack(rows), np.array(lows), np.array(highs)
+def _dual_bound(cost, a, n_ub: int, rhs, lower, y) -> float:
+    """The LP's Lagrangian value at the row prices ``y``: min over lower ≤ x ≤ 1 of c·x − y·(Ax − b), that is
+    y·b + Σ_j min(r_j, r_j·lower_j) with the reduced costs r = c − Aᵀy.  PDLP's sign convention: the prices of
+    the first ``n_ub`` rows (Ax ≤ b) are ≤ 0, and are clipped to it.  A valid lower bound for any y (weak
+    duality), however far PDLP is from converged."""
+    y = np.array(y, dtype=float)
+    y[:n_ub] = np.minimum(y[:n_ub], 0.0)
+    r = cost - a.T @ y
+    return float(y @ rhs + np.minimum(r, 0.0).sum() + (np.maximum(r, 0.0) * lower).sum())
 
 
-def lagrangian_bound(p: DistrictProblem, target: float, *, seconds: float, rounds: int = 100_000) -> float:
-    """A quick bound beside the LP: the Lagrangian relaxation of "every school in one district" (1) and of
-    the seats, children, seats-cover and mean-quality bands (4)–(6), with the lead rule (2), K leads (3)
-    and the schools-per-district band kept; requirements, pairs and coverage dropped (dropping rules only
-    lowers the minimum, so the value stays a bound).
+def _pdlp_run(cost, a_ub, b_ub, a_eq, b_eq, lower, until: float, *, stop=None):
+    """PDLP (through OR-Tools' MathOpt, which releases the GIL: the search goes on beside it) on (cost, rows,
+    bounds in [lower, 1]) until ``until`` (``time.perf_counter()``) or convergence; ``stop`` (Ctrl-C) is asked
+    every 0.2 s and interrupts it.  Returns (status, bound): "infeasible" when PDLP found the LP infeasible,
+    else "optimal" or "stopped" with the bound of its duals (:func:`_dual_bound`; 0 without duals)."""
+    from ortools.math_opt import callback_pb2, model_parameters_pb2, model_pb2, parameters_pb2, result_pb2
+    from ortools.math_opt.core.python import solver
+    from ortools.util.python import pybind_solve_interrupter
+    from scipy import sparse
 
-    For prices u_i ≥ free and μ ≥ 0 on each band side of each lead, the relaxation splits by lead: opening
-    l is worth ρ_l = −u_l + its own priced values − μ·band ends + the lo−1 … hi−1 members with the lowest
-    reduced costs c_(i,l) − u_i + Σ μ·v_i (all the negative ones up to hi−1, at least lo−1); the K lowest
-    ρ_l are opened (pinned leads always), and L(u, μ) = Σ_i u_i + Σ_open ρ_l ≤ the optimum for every
-    (u, μ).  (u, μ) follow subgradient steps towards ``target`` (the incumbent's cost).  Vectorised: about
-    30 ms a round at 1,000 schools.  Measured on the issue-19 cities (15 s, load 5): mixed 1,000 → 80
-    817.9 k children-km against 804.8 k with the bands dropped (the LP: 824.7 k), mixed 3,000 → 240
-    2,458 k against 2,437 k.  Returns the best L (0 if none is positive)."""
-    t_end = time.perf_counter() + seconds
-    ps, pl, cost = p.pair_school, p.pair_lead, p.pair_cost.astype(float)
-    member = ps != pl
-    ms, ml, mc = ps[member], pl[member], cost[member]
-    leads = np.unique(pl)
-    lo, hi = p.count_band
-    lo_m, hi_m = max(lo - 1, 0), max(hi - 1, 0)
-    pinned = p.pinned[leads]
-    k = p.n_districts
-    # members of each lead, to rank them by reduced cost within each lead
-    lead_pos = np.searchsorted(leads, ml)
-    enough = np.bincount(lead_pos, minlength=len(leads)) >= lo_m  # a lead that cannot gather lo never opens
-    values, low, high = _band_rows(p)
-    has_lo, has_hi = ~np.isnan(low), ~np.isnan(high)
-    low0, high0 = np.nan_to_num(low)[:, None], np.nan_to_num(high)[:, None]
-    v_members, v_leads = values[:, ms], values[:, leads]
-    mu_hi = np.zeros((len(values), len(leads)))
-    mu_lo = np.zeros_like(mu_hi)
-    # start from each school's second-cheapest assignment: a standard warm start for p-median prices
-    order = np.lexsort((cost, ps))
-    first = np.searchsorted(ps[order], np.arange(p.n))
-    nxt = np.minimum(first + 1, len(order) - 1)
-    u = np.where(ps[order][nxt] == np.arange(p.n), cost[order][nxt], cost[order][first])
-    best, step, stall = 0.0, 1.0, 0
-    for _ in range(rounds):
-        if time.perf_counter() > t_end:
-            break
-        net = mu_hi - mu_lo
-        red = mc - u[ms] + (net[:, lead_pos] * v_members).sum(axis=0)
-        o = np.lexsort((red, lead_pos))
-        starts = np.searchsorted(lead_pos[o], np.arange(len(leads)))
-        rank = np.arange(len(o)) - starts[lead_pos[o]]
-        r_sorted = red[o]
-        take_sorted = (rank < hi_m) & ((r_sorted < 0) | (rank < lo_m))
-        own = (
-            -u[leads] + (net * v_leads).sum(axis=0) - (mu_hi * high0).sum(axis=0) + (mu_lo * low0).sum(axis=0)
-        )
-        rho = own + np.bincount(
-            lead_pos[o], weights=np.where(take_sorted, r_sorted, 0.0), minlength=len(leads)
-        )
-        rho = np.where(enough, rho, np.inf)
-        pick = np.argsort(np.where(pinned, -np.inf, rho), kind="stable")[:k]
-        if not np.isfinite(rho[pick]).all():
-            break
-        value = float(u.sum() + rho[pick].sum())
-        if value > best + 1e-9 * abs(value):
-            best, stall = value, 0
-        else:
-            stall += 1
-            if stall >= 20:
-                step, stall = step / 2, 0
-        opened = np.zeros(len(leads), dtype=bool)
-        opened[pick] = True
-        chosen = np.zeros(len(ms), dtype=bool)
-        chosen[o[take_sorted & opened[lead_pos[o]]]] = True
-        g = np.ones(p.n) - np.bincount(ms[chosen], minlength=p.n)
-        g[leads[opened]] -= 1
-        total = np.where(opened, v_leads, 0.0)
-        for f in range(len(values)):
-            total[f] += np.bincount(lead_pos[chosen], weights=v_members[f, chosen], minlength=len(leads))
-        g_hi = np.where(has_hi[:, None], total - high0 * opened, 0.0)
-        g_lo = np.where(has_lo[:, None], low0 * opened - total, 0.0)
-        norm = float((g * g).sum() + (g_hi * g_hi).sum() + (g_lo * g_lo).sum())
-        if norm == 0:
-            break  # the relaxation's plan keeps every priced rule: its value is the bound
-        t = step * max(target - value, 0.01 * abs(target)) / norm
-        u = u + t * g
-        mu_hi = np.maximum(0.0, mu_hi + t * g_hi)
-        mu_lo = np.maximum(0.0, mu_lo + t * g_lo)
-    return float(np.floor(max(best, 0.0) * (1 - 1e-9)))
+    a = sparse.vstack([a_ub, a_eq]).tocsr()
+    a.sort_indices()
+    n_ub, (n_rows, n_cols) = a_ub.shape[0], a.shape
+    rhs = np.concatenate([b_ub, b_eq])
+    m = model_pb2.ModelProto()
+    m.variables.ids.extend(range(n_cols))
+    m.variables.lower_bounds.extend(np.asarray(lower, dtype=float).tolist())
+    m.variables.upper_bounds.extend(np.ones(n_cols).tolist())
+    m.variables.integers.extend([False] * n_cols)
+    m.objective.linear_coefficients.ids.extend(range(n_cols))
+    m.objective.linear_coefficients.values.extend(np.asarray(cost, dtype=float).tolist())
+    m.linear_constraints.ids.extend(range(n_rows))
+    m.linear_constraints.lower_bounds.extend(np.concatenate([np.full(n_ub, -np.inf), b_eq]).tolist())
+    m.linear_constraints.upper_bounds.extend(rhs.tolist())
+    m.linear_constraint_matrix.row_ids.extend(np.repeat(np.arange(n_rows), np.diff(a.indptr)).tolist())
+    m.linear_constraint_matrix.column_ids.extend(a.indices.tolist())
+    m.linear_constraint_matrix.coefficients.extend(a.data.tolist())
+    params = parameters_pb2.SolveParametersProto(threads=1)
+    params.time_limit.FromNanoseconds(int(max(until - time.perf_counter(), 0.1) * 1e9))
+    criteria = params.pdlp.termination_criteria.simple_optimality_criteria
+    criteria.eps_optimal_relative, criteria.eps_optimal_absolute = PDLP_RELATIVE_GAP, 0.0
+    interrupter = pybind_solve_interrupter.PySolveInterrupter()
+    out: list = []
+
+    def run() -> None:
+        out.append(solver.solve(
+            m, parameters_pb2.SOLVER_TYPE_PDLP, parameters_pb2.SolverInitializerProto(), params,
+            model_parameters_pb2.ModelSolveParametersProto(), None, callback_pb2.CallbackRegistrationProto(),
+            None, interrupter,
+        ))  # fmt: skip
+
+    worker = threading.Thread(target=run, name="districts-pdlp", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(timeout=0.2)
+        if stop is not None and stop():
+            interrupter.interrupt()
+            worker.join()
+    if not out:
+        return "stopped", 0.0
+    result = out[0]
+    reason = result.termination.reason
+    if reason == result_pb2.TERMINATION_REASON_INFEASIBLE:
+        return "infeasible", 0.0
+    duals = next((x.dual_solution for x in result.solutions if x.HasField("dual_solution")), None)
+    if duals is None:
+        return "stopped", 0.0
+    y = np.zeros(n_rows)
+    y[np.asarray(duals.dual_values.ids, dtype=np.int64)] = duals.dual_values.values
+    value = max(_dual_bound(cost, a, n_ub, rhs, lower, y), 0.0)
+    return ("optimal" if reason == result_pb2.TERMINATION_REASON_OPTIMAL else "stopped"), value
 
 
 def _highs_run(
@@ -445,8 +414,8 @@ class BoundJob:
         self.plan_found = threading.Event()
         self.cancel = threading.Event()
         self.lp: tuple[float, float] = (0.0, 0.0)
-        self._out: list = []
         self._in_mip = False
+        self._out: list = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="districts-bound", daemon=True)
         self._thread.start()
@@ -459,9 +428,12 @@ class BoundJob:
         p, limit = self.p, self.options.time_limit_s
         # only Ctrl-C interrupts the LP: a search that ends first waits for it (``results(wait=True)``), as
         # its bound is the one the plan's gap is measured against (``_cancelled`` would leave 0)
-        value, seconds = lp_bound(p, limit, stop=lambda: self.options.stopped)
+        # (PDLP, above LP_SIMPLEX_SCHOOLS, ends at the deadline with the bound of its duals so far)
+        what = "LP relaxation" if p.n <= LP_SIMPLEX_SCHOOLS else "LP dual bound (PDLP)"
+        left = max(self.t0 + limit - time.perf_counter() - 0.3, 1.0)
+        value, seconds = lp_bound(p, left, stop=lambda: self.options.stopped)
         self.lp = (value, seconds)
-        self._put((value, seconds, None, "LP relaxation"))
+        self._put((value, seconds, None, what))
         if not self.integer or not np.isfinite(value):
             return
         # the branch and cut runs to the end of the search, which interrupts it (its bound so far stands; a

@@ -16,7 +16,8 @@ districts exactly.  Windows keep districts in one piece by shortest paths (``mod
 cuts; the whole model keeps the exact rule.  Every solution CP-SAT reports is read as it comes
 (a plan in one piece is kept, one in pieces yields cuts).  Up to ``FULL_MODEL_SCHOOLS`` schools, a plan
 the windows cannot mend is re-grouped as a whole city (the slack alone minimised, shortest paths) before
-the whole model runs.  The proven bound is the LP relaxation of (1)–(7) and, up to ``FULL_MODEL_SCHOOLS``
+the whole model runs.  The proven bound is the LP relaxation of (1)–(7) (above 400 schools PDLP's dual
+bound, valid however far it got) and, up to ``FULL_MODEL_SCHOOLS``
 schools once a plan exists, HiGHS' branch and cut on it (``bound.BoundJob``, in a background thread; its
 grouping is adopted when it is better), or CP-SAT's own bound when the whole model was solved; the gap is
 measured against the best of them.  Ending without a plan, the message names the rule that binds
@@ -36,7 +37,7 @@ from ..cpsat import run_cpsat
 from ..errors import ZoningError
 from ..options import SolveOptions
 from .anneal import anneal, polish
-from .bound import BoundJob, lagrangian_bound
+from .bound import BoundJob
 from .diagnose import district_shortfalls, explain_districts, no_plan_found, precheck_districts
 from .model import DistrictModel
 from .problem import DistrictProblem, _excess_of, _stats, band_excess, coverage, district_pieces, is_valid
@@ -55,14 +56,6 @@ WINDOW_SCHOOLS = 70
 WINDOW_DISTRICTS = 5
 #: Share of the time the repair windows may take before the whole model (up to ``FULL_MODEL_SCHOOLS``).
 REPAIR_SHARE = 0.25
-#: Share of the time (at most ``LAGRANGIAN_MAX_S``) for the Lagrangian bound above ``FULL_MODEL_SCHOOLS``.
-#: With the bands priced (load 1): mixed 1,000 → 80 807.2 k children-km in 1.5 s, 816.2 k in 3 s (the LP:
-#: 824.8 k in 25 s at load 4.4, when it finishes beside the search); mixed 3,000 → 240 2,340 k in 1.5 s,
-#: 2,430 k in 3 s, 2,469 k in 6 s (the LP does not finish in 60 s).  In the search (60 s, load 2): mixed
-#: 3,000 2,460.3 k in 6 s against 2,473.9 k in 12 s (gap 4.46 % → 3.76 %), heavy 3,000 1,573.6 k → 1,585.0 k
-#: (6.83 % → 6.32 %); the windows it takes the time from gave the plan about 0.15 %.
-LAGRANGIAN_SHARE = 0.2
-LAGRANGIAN_MAX_S = 12.0
 #: Most schools per repair window (grown up to four times around a district a repair failed to mend).
 REPAIR_SCHOOLS = 100
 #: Seconds per LNS window.
@@ -547,10 +540,8 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE * options.time_limit_s))
                 _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
             _polish(s, min(deadline, time.perf_counter() + POLISH_SHARE * options.time_limit_s))
-            # a quick bound in case the LP does not finish (on 3,000 → 240 it does not within 60 s), after
-            # the first plan, which it would delay (mixed 3,000 → 240 at load 5.9: first plan 11.3 s, not 4.7 s)
-            seconds = min(LAGRANGIAN_MAX_S, LAGRANGIAN_SHARE * options.time_limit_s)
-            s.raise_bound(lagrangian_bound(p, p.cost_of(s.lead_of), seconds=seconds), "Lagrangian relaxation")
+            # (the bound comes from PDLP's duals in the background, chunk by chunk, whether or not the LP
+            # finishes: the Lagrangian relaxation that stood in took 20 % of the search's own time, at most 12 s)
             _lns(s, deadline, rng, poll_bound)
     finally:
         job.release()  # a MIP not yet started never starts (the search ended, or raised)
