@@ -27,10 +27,24 @@ def test_pdlps_bound_never_passes_the_optimum_and_reaches_the_lp(monkeypatch):
             lps[seed] = (p, optimum, lp_bound(p, 10.0)[0])  # (HiGHS' dual simplex at 7 schools)
     assert len(lps) >= 3
     monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 0)  # PDLP from one school up
+    monkeypatch.setattr(bound, "IPM_SECONDS_38K", float("inf"))  # (HiGHS never expected to finish)
     for p, optimum, lp in lps.values():
         value, _ = lp_bound(p, 10.0)
         assert 0 < value <= optimum
         assert abs(value - lp) <= 1e-4 * lp  # converged: the LP's value
+
+
+def test_pdlps_quick_bound_stands_where_highs_does_not_finish(monkeypatch):
+    # where HiGHS' interior point is expected to finish, PDLP gives a quick bound first (it slows the
+    # annealing beside it, HiGHS does not); if HiGHS then runs out of time, that bound is the one given back
+    p = tiny_problem(1, 0.3)
+    lp, _ = lp_bound(p, 10.0)
+    monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 0)
+    assert abs(lp_bound(p, 10.0)[0] - lp) <= 1e-6 * lp  # HiGHS finished: the LP itself
+    quick: list[float] = []
+    monkeypatch.setattr(bound, "_highs_run", lambda *a, **k: ("stopped", 0.0, None))
+    value, _ = lp_bound(p, 10.0, on_bound=lambda v, s: quick.append(v))
+    assert quick == [value] and 0 < value <= lp * (1 + 1e-9)
 
 
 def test_any_duals_give_a_bound_below_the_lp():
@@ -54,6 +68,7 @@ def test_pdlp_stops_when_asked_and_an_infeasible_lp_is_proven_by_highs(monkeypat
     from zoning.geo.graph import build_block_graph
 
     monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 0)
+    monkeypatch.setattr(bound, "IPM_SECONDS_38K", float("inf"))
     schools = mixed_city(200)
     graph, _ = build_block_graph(schools.assign(block_id=schools["school_id"]))
     p = build_district_problem(schools, graph.edges, n_districts=16, children=schools["enrolment"].to_numpy())

@@ -39,6 +39,15 @@ PDLP_RELATIVE_GAP = 1e-5
 #: at 1,000 schools it held the core the windows' CP-SAT needed: heavy 1,000 → 80 563.1 k children-km where the
 #: plans had been 557–559 k.
 PDLP_SHARE = 0.5
+#: PDLP slows the annealing's chain on the other core by a quarter (both stream memory: heavy 1,000 → 80 4.1
+#: million proposals a second beside it, 5.4 alone or beside HiGHS' interior point), and the polish's plans came
+#: out worse (heavy 1,000: 559.6–563.5 k children-km against 557–559 k).  So where HiGHS' interior point is
+#: expected to finish within IPM_SHARE of the time (IPM_SECONDS_38K for 1,000 → 80's 38,000 candidate pairs at
+#: load 1–2, growing as the pairs^1.5: clustered 3,000 → 240's 114,000 took 145 s beside another run), PDLP gives a quick bound (PDLP_QUICK_S: 824.0 k after 3 s against
+#: the LP's 824.7 k) in case HiGHS does not finish, and HiGHS the LP.
+IPM_SECONDS_38K = 16.0
+IPM_SHARE = 0.7
+PDLP_QUICK_S = 3.0
 
 
 def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
@@ -132,25 +141,35 @@ def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
     return p.pair_cost.astype(float), a_ub, b_ub, a_eq, b_eq, lower
 
 
-def lp_bound(p: DistrictProblem, time_limit_s: float, *, stop=None) -> tuple[float, float]:
-    """The LP relaxation of (1)–(7): HiGHS' dual simplex up to ``LP_SIMPLEX_SCHOOLS`` schools, PDLP above.
-    (The a-priori one-piece inequalities would add about 0.002 % to it on 1,000 schools and take four times
-    as long, so they are left out.)  ``stop``: asked now and then, True interrupts the solve (Ctrl-C: Beijing
-    829 → 40 stopped 40 s after it while its LP ran to the end).
+def lp_bound(p: DistrictProblem, time_limit_s: float, *, stop=None, on_bound=None) -> tuple[float, float]:
+    """The LP relaxation of (1)–(7).  Up to ``LP_SIMPLEX_SCHOOLS`` schools HiGHS' dual simplex; above, where
+    HiGHS' interior point is expected to finish in ``IPM_SHARE`` of the time (:func:`_ipm_in_time`), a
+    quick PDLP bound (``PDLP_QUICK_S``) and then HiGHS; elsewhere PDLP for ``PDLP_SHARE`` of the time.  (The
+    a-priori one-piece inequalities would add about 0.002 % to it on 1,000 schools and take four times as long,
+    so they are left out.)  ``stop``: asked now and then, True interrupts the solve (Ctrl-C: Beijing 829 → 40
+    stopped 40 s after it while its LP ran to the end).  ``on_bound``: called with PDLP's quick bound (value,
+    seconds) before HiGHS starts.
 
     Returns (bound, seconds): inf when the relaxation is infeasible (then no grouping exists); where the
-    solve does not finish, HiGHS gives 0 (always valid) and PDLP the bound of its duals at the time.
+    solve does not finish, HiGHS gives 0 (always valid) or PDLP's quick bound, PDLP the bound of its duals.
     """
     t0 = time.perf_counter()
     rows = _relaxation(p)
-    if p.n > LP_SIMPLEX_SCHOOLS:
-        status, value = _pdlp_run(*rows, t0 + time_limit_s, stop=stop)
-        if status == "infeasible":
-            # PDLP's certificate is approximate: HiGHS decides (and proves it) in the time left
-            status, value, _x = _highs_run(*rows, max(t0 + time_limit_s - time.perf_counter(), 1.0),
-                                           integer=False, solver="ipm", stop=stop)  # fmt: skip
-    else:
+    if p.n <= LP_SIMPLEX_SCHOOLS:
         status, value, _x = _highs_run(*rows, time_limit_s, integer=False, solver="simplex", stop=stop)
+    else:
+        ipm = _ipm_in_time(p, time_limit_s)
+        pdlp_s = min(PDLP_QUICK_S, time_limit_s / 4) if ipm else PDLP_SHARE * time_limit_s
+        status, value = _pdlp_run(*rows, t0 + pdlp_s, stop=stop)
+        if status != "infeasible" and ipm and on_bound is not None and value > 0:
+            on_bound(float(np.floor(value * (1 - 1e-9))), time.perf_counter() - t0)
+        if status == "infeasible" or ipm:
+            # HiGHS' exact LP; where PDLP found the LP infeasible, HiGHS decides (its certificate is approximate)
+            quick = value if status != "infeasible" else 0.0
+            left = max(t0 + time_limit_s - time.perf_counter(), 1.0)
+            status, value, _x = _highs_run(*rows, left, integer=False, solver="ipm", stop=stop)
+            if status not in ("optimal", "infeasible"):
+                value = quick
     seconds = time.perf_counter() - t0
     if status == "infeasible":
         return float("inf"), seconds
@@ -158,6 +177,11 @@ def lp_bound(p: DistrictProblem, time_limit_s: float, *, stop=None) -> tuple[flo
         # HiGHS' dual bound equals the primal value at optimality; round down for safety
         return float(np.floor(value * (1 - 1e-9))), seconds
     return 0.0, seconds
+
+
+def _ipm_in_time(p: DistrictProblem, seconds: float) -> bool:
+    """HiGHS' interior point is expected to solve the LP within ``IPM_SHARE`` of ``seconds``."""
+    return IPM_SECONDS_38K * (len(p.pair_school) / 38_000) ** 1.5 <= IPM_SHARE * seconds
 
 
 def _dual_bound(cost, a, n_ub: int, rhs, lower, y) -> float:
@@ -435,14 +459,21 @@ class BoundJob:
         p, limit = self.p, self.options.time_limit_s
         # only Ctrl-C interrupts the LP: a search that ends first waits for it (``results(wait=True)``), as
         # its bound is the one the plan's gap is measured against (``_cancelled`` would leave 0)
-        # (PDLP, above LP_SIMPLEX_SCHOOLS, ends after PDLP_SHARE of the time with the bound of its duals)
-        what = "LP relaxation" if p.n <= LP_SIMPLEX_SCHOOLS else "LP dual bound (PDLP)"
+        # (above LP_SIMPLEX_SCHOOLS PDLP's quick bound comes first where HiGHS follows; PDLP alone ends after
+        # PDLP_SHARE of the time with the bound of its duals)
         left = max(self.t0 + limit - time.perf_counter() - 0.3, 1.0)
-        if p.n > LP_SIMPLEX_SCHOOLS:
-            left = min(left, max(PDLP_SHARE * limit, 1.0))
-        value, seconds = lp_bound(p, left, stop=lambda: self.options.stopped)
+        pdlp_only = p.n > LP_SIMPLEX_SCHOOLS and not _ipm_in_time(p, left)
+        quick: list[float] = []
+
+        def on_bound(value: float, seconds: float) -> None:
+            quick.append(value)
+            self._put((value, seconds, None, "LP dual bound (PDLP)"))
+
+        value, seconds = lp_bound(p, left, stop=lambda: self.options.stopped, on_bound=on_bound)
         self.lp = (value, seconds)
-        self._put((value, seconds, None, what))
+        # (HiGHS did not finish where PDLP's quick bound came first: that bound is the one given back)
+        exact = p.n <= LP_SIMPLEX_SCHOOLS or not (pdlp_only or (quick and value == quick[-1]))
+        self._put((value, seconds, None, "LP relaxation" if exact else "LP dual bound (PDLP)"))
         if not self.integer or not np.isfinite(value):
             return
         # the branch and cut runs to the end of the search, which interrupts it (its bound so far stands; a
