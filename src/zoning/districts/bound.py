@@ -23,28 +23,23 @@ __all__ = ["BoundJob", "lp_bound", "mip_bound"]
 
 #: Up to this many schools HiGHS' dual simplex solves the LP (mixed 300 → 25 at load 4.5: 2.7 s against 7.6 s
 #: for its interior point, heavy 300 → 25 0.8 s against 1.8 s; the branch and cut that follows starts that
-#: much sooner).  Above, PDLP on one thread (the search has the other core), its bound read from its duals
-#: when it converges or the time is up.  Measured on the issue-19 cities (2 cores, the search beside it): mixed 1,000 → 80 824.0 k
-#: children-km after 3 s and 824.70 k after 10 s, where HiGHS' interior point ends at the LP's 824.74 k after
-#: 15–17 s; mixed 3,000 → 240 2,490.4 k after 10 s and 2,493.9 k after 30–50 s, where HiGHS does not end
-#: within 60 s and the Lagrangian relaxation that stood in reached 2,473.9 k in 12 s of the search's own time
-#: (heavy 3,000: 1,595.9 k against 1,585.0 k).
+#: much sooner).  Above, HiGHS' interior point or PDLP (:func:`lp_bound`).
 LP_SIMPLEX_SCHOOLS = 400
 #: PDLP stops when its relative optimality gap is below this (the LP's value to about 0.001 %).
 PDLP_RELATIVE_GAP = 1e-5
-#: PDLP's share of the time limit: its duals are good long before it converges (its primal residual is the slow
-#: part, and the bound needs only the duals), and it leaves the search's second core after that.  Alone on one
-#: core: mixed 1,000 → 80 824.0 k after 3 s, 824.70 k after 10 s, 824.735 k after 51 s (converged to 1e-3);
-#: mixed 3,000 → 240 2,490.4 k after 10 s, 2,493.5 k after 30 s, 2,493.8 k after 50 s.  Run to the time limit
-#: at 1,000 schools it held the core the windows' CP-SAT needed: heavy 1,000 → 80 563.1 k children-km where the
-#: plans had been 557–559 k.
+#: PDLP's share of the time limit where it gives the bound alone: its duals are good long before it converges
+#: (its primal residual is the slow part, and the bound needs only the duals), and it leaves the search's
+#: second core after that.  Alone on one core: mixed 1,000 → 80 824.0 k children-km after 3 s, 824.70 k after
+#: 10 s, 824.735 k after 51 s (the LP: 824.736 k); mixed 3,000 → 240 2,490.4 k after 10 s, 2,493.5 k after 30 s,
+#: 2,493.8 k after 50 s, where HiGHS does not end within 60 s and the Lagrangian relaxation that stood in
+#: before reached 2,473.9 k in 12 s of the search's own time (heavy 3,000: 1,595.9 k against 1,585.0 k).
 PDLP_SHARE = 0.5
-#: PDLP slows the annealing's chain on the other core by a quarter (both stream memory: heavy 1,000 → 80 4.1
-#: million proposals a second beside it, 5.4 alone or beside HiGHS' interior point), and the polish's plans came
-#: out worse (heavy 1,000: 559.6–563.5 k children-km against 557–559 k).  So where HiGHS' interior point is
-#: expected to finish within IPM_SHARE of the time (IPM_SECONDS_38K for 1,000 → 80's 38,000 candidate pairs at
-#: load 1–2, growing as the pairs^1.5: clustered 3,000 → 240's 114,000 took 145 s beside another run), PDLP gives a quick bound (PDLP_QUICK_S: 824.0 k after 3 s against
-#: the LP's 824.7 k) in case HiGHS does not finish, and HiGHS the LP.
+#: PDLP slows the annealing's chain on the other core by a quarter (both stream memory: heavy 1,000 → 80, 4.1
+#: million proposals a second beside it, 5.4 alone or beside HiGHS' interior point).  So where HiGHS' interior
+#: point is expected to finish within IPM_SHARE of the time (IPM_SECONDS_38K for 1,000 → 80's 38,000 candidate
+#: pairs at load 1–2, growing as the pairs^1.5: clustered 3,000 → 240's 114,000 took 145 s beside another
+#: run), PDLP only gives a quick bound (PDLP_QUICK_S: 824.0 k after 3 s) in case HiGHS does not finish, and
+#: HiGHS gives the LP.
 IPM_SECONDS_38K = 16.0
 IPM_SHARE = 0.7
 PDLP_QUICK_S = 3.0

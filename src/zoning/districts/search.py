@@ -16,11 +16,11 @@ districts exactly.  Windows keep districts in one piece by shortest paths (``mod
 cuts; the whole model keeps the exact rule.  Every solution CP-SAT reports is read as it comes
 (a plan in one piece is kept, one in pieces yields cuts).  Up to ``FULL_MODEL_SCHOOLS`` schools, a plan
 the windows cannot mend is re-grouped as a whole city (the slack alone minimised, shortest paths) before
-the whole model runs.  The proven bound is the LP relaxation of (1)–(7) (above 400 schools PDLP's dual
-bound, valid however far it got) and, up to ``FULL_MODEL_SCHOOLS``
-schools once a plan exists, HiGHS' branch and cut on it (``bound.BoundJob``, in a background thread; its
-grouping is adopted when it is better), or CP-SAT's own bound when the whole model was solved; the gap is
-measured against the best of them.  Ending without a plan, the message names the rule that binds
+the whole model runs.  The proven bound is the LP relaxation of (1)–(7) (where HiGHS cannot finish it in
+the time, PDLP's dual bound, valid however far PDLP got) and, up to ``FULL_MODEL_SCHOOLS`` schools once a
+plan exists, HiGHS' branch and cut on it (``bound.BoundJob``, in a background thread; its grouping is
+adopted when it is better), or CP-SAT's own bound when the whole model was solved; the gap is measured
+against the best of them.  Ending without a plan, the message names the rule that binds
 (``diagnose``).
 """
 
@@ -540,8 +540,8 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE * options.time_limit_s))
                 _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
             _polish(s, min(deadline, time.perf_counter() + POLISH_SHARE * options.time_limit_s))
-            # (the bound comes from PDLP's duals in the background, chunk by chunk, whether or not the LP
-            # finishes: the Lagrangian relaxation that stood in took 20 % of the search's own time, at most 12 s)
+            # (the bound comes from the background, PDLP's duals where HiGHS cannot finish the LP in the time:
+            # the Lagrangian relaxation that stood in took 20 % of the search's own time, at most 12 s)
             _lns(s, deadline, rng, poll_bound)
     finally:
         job.release()  # a MIP not yet started never starts (the search ended, or raised)
