@@ -1,17 +1,19 @@
-"""The districts' proven lower bound: the LP relaxation of (1)–(7) (``model``'s formulation), by HiGHS.
+"""The districts' proven lower bound: the LP relaxation of (1)–(7) (``model``'s formulation), by HiGHS or PDLP.
 
 The search runs it in a background thread beside CP-SAT (both release the GIL; :class:`BoundJob`) and
 measures the gap against it, or against CP-SAT's own bound when the whole model was solved.  Up to 400
 schools HiGHS' branch and cut on the same relaxation with the a-priori one-piece rows (:func:`mip_bound`)
 follows the LP once the search holds a plan: its dual bound at the time limit is proven and closes part of
 the LP's gap (mixed 300 → 25: 234.2 k against 233.1 k children-km; the plans found are near 237 k).
-Above 400 schools the LP is solved by PDLP (OR-Tools' first-order primal-dual method, Applegate et al. 2021)
-instead of HiGHS: its duals at any moment give a valid bound (:func:`_dual_bound`), so the bound grows while
-the search runs and is there at the time limit even where no LP solver finishes (3,000 schools in 60 s).
+Above 400 schools HiGHS' interior point solves the LP where it is expected to finish in the time, after a
+quick bound from PDLP (OR-Tools' first-order primal-dual method, Applegate et al. 2021); elsewhere PDLP alone,
+whose duals at any moment give a valid bound (:func:`_dual_bound`), so a bound is there at the time limit even
+where no LP solver finishes (3,000 schools in 60 s).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -20,6 +22,8 @@ import numpy as np
 from .problem import DistrictProblem
 
 __all__ = ["BoundJob", "lp_bound", "mip_bound"]
+
+log = logging.getLogger(__name__)
 
 #: Up to this many schools HiGHS' dual simplex solves the LP (mixed 300 → 25 at load 4.5: 2.7 s against 7.6 s
 #: for its interior point, heavy 300 → 25 0.8 s against 1.8 s; the branch and cut that follows starts that
@@ -136,36 +140,49 @@ def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
     return p.pair_cost.astype(float), a_ub, b_ub, a_eq, b_eq, lower
 
 
-def lp_bound(p: DistrictProblem, time_limit_s: float, *, stop=None, on_bound=None) -> tuple[float, float]:
+def lp_bound(
+    p: DistrictProblem, time_limit_s: float, *, stop=None, on_bound=None, source: list | None = None
+) -> tuple[float, float]:
     """The LP relaxation of (1)–(7).  Up to ``LP_SIMPLEX_SCHOOLS`` schools HiGHS' dual simplex; above, where
     HiGHS' interior point is expected to finish in ``IPM_SHARE`` of the time (:func:`_ipm_in_time`), a
     quick PDLP bound (``PDLP_QUICK_S``) and then HiGHS; elsewhere PDLP for ``PDLP_SHARE`` of the time.  (The
     a-priori one-piece inequalities would add about 0.002 % to it on 1,000 schools and take four times as long,
     so they are left out.)  ``stop``: asked now and then, True interrupts the solve (Ctrl-C: Beijing 829 → 40
     stopped 40 s after it while its LP ran to the end).  ``on_bound``: called with PDLP's quick bound (value,
-    seconds) before HiGHS starts.
+    seconds) before HiGHS starts.  ``source``: a list the bound's source is appended to, "LP relaxation"
+    (HiGHS' LP) or "LP dual bound (PDLP)".
 
     Returns (bound, seconds): inf when the relaxation is infeasible (then no grouping exists); where the
     solve does not finish, HiGHS gives 0 (always valid) or PDLP's quick bound, PDLP the bound of its duals.
     """
     t0 = time.perf_counter()
     rows = _relaxation(p)
+    what = "LP relaxation"
     if p.n <= LP_SIMPLEX_SCHOOLS:
         status, value, _x = _highs_run(*rows, time_limit_s, integer=False, solver="simplex", stop=stop)
     else:
         ipm = _ipm_in_time(p, time_limit_s)
         pdlp_s = min(PDLP_QUICK_S, time_limit_s / 4) if ipm else PDLP_SHARE * time_limit_s
         status, value = _pdlp_run(*rows, t0 + pdlp_s, stop=stop)
-        if status != "infeasible" and ipm and on_bound is not None and value > 0:
-            on_bound(float(np.floor(value * (1 - 1e-9))), time.perf_counter() - t0)
-        if status == "infeasible" or ipm:
-            # HiGHS' exact LP; where PDLP found the LP infeasible, HiGHS decides (its certificate is approximate)
-            quick = value if status != "infeasible" else 0.0
+        what = "LP dual bound (PDLP)"
+        highs = status in ("infeasible", "error") or (ipm and status == "stopped")
+        if highs and not (stop is not None and stop()):
+            # HiGHS' exact LP; where PDLP found the LP infeasible, HiGHS decides (PDLP's certificate is
+            # approximate), and where PDLP failed it stands in
+            quick = value if status == "stopped" else 0.0
+            if quick > 0 and on_bound is not None:
+                on_bound(float(np.floor(quick * (1 - 1e-9))), time.perf_counter() - t0)
             left = max(t0 + time_limit_s - time.perf_counter(), 1.0)
             status, value, _x = _highs_run(*rows, left, integer=False, solver="ipm", stop=stop)
-            if status not in ("optimal", "infeasible"):
+            if status in ("optimal", "infeasible"):
+                what = "LP relaxation"
+            else:
                 value = quick
+        elif status == "error":
+            status, value = "stopped", 0.0
     seconds = time.perf_counter() - t0
+    if source is not None:
+        source.append(what)
     if status == "infeasible":
         return float("inf"), seconds
     if status == "optimal" or value > 0:
@@ -194,7 +211,8 @@ def _pdlp_run(cost, a_ub, b_ub, a_eq, b_eq, lower, until: float, *, stop=None):
     """PDLP (through OR-Tools' MathOpt, which releases the GIL: the search goes on beside it) on (cost, rows,
     bounds in [lower, 1]) until ``until`` (``time.perf_counter()``) or convergence; ``stop`` (Ctrl-C) is asked
     every 0.2 s and interrupts it.  Returns (status, bound): "infeasible" when PDLP found the LP infeasible,
-    else "optimal" or "stopped" with the bound of its duals (:func:`_dual_bound`; 0 without duals)."""
+    "error" when PDLP could not run (logged), else "optimal" or "stopped" with the bound of its duals
+    (:func:`_dual_bound`; 0 without duals)."""
     from ortools.math_opt import callback_pb2, model_parameters_pb2, model_pb2, parameters_pb2, result_pb2
     from ortools.math_opt.core.python import solver
     from ortools.util.python import pybind_solve_interrupter
@@ -225,11 +243,16 @@ def _pdlp_run(cost, a_ub, b_ub, a_eq, b_eq, lower, until: float, *, stop=None):
     out: list = []
 
     def run() -> None:
-        out.append(solver.solve(
+        try:
+            result = solver.solve(
             m, parameters_pb2.SOLVER_TYPE_PDLP, parameters_pb2.SolverInitializerProto(), params,
             model_parameters_pb2.ModelSolveParametersProto(), None, callback_pb2.CallbackRegistrationProto(),
             None, interrupter,
-        ))  # fmt: skip
+            )  # fmt: skip
+        except Exception as err:  # (an OR-Tools without MathOpt's PDLP, a model it refuses: HiGHS stands in)
+            log.warning("districts: PDLP failed (%s); HiGHS solves the LP", err)
+            return
+        out.append(result)
 
     worker = threading.Thread(target=run, name="districts-pdlp", daemon=True)
     worker.start()
@@ -239,7 +262,7 @@ def _pdlp_run(cost, a_ub, b_ub, a_eq, b_eq, lower, until: float, *, stop=None):
             interrupter.interrupt()
             worker.join()
     if not out:
-        return "stopped", 0.0
+        return ("stopped" if stop is not None and stop() else "error"), 0.0
     result = out[0]
     reason = result.termination.reason
     if reason == result_pb2.TERMINATION_REASON_INFEASIBLE:
@@ -457,18 +480,11 @@ class BoundJob:
         # (above LP_SIMPLEX_SCHOOLS PDLP's quick bound comes first where HiGHS follows; PDLP alone ends after
         # PDLP_SHARE of the time with the bound of its duals)
         left = max(self.t0 + limit - time.perf_counter() - 0.3, 1.0)
-        pdlp_only = p.n > LP_SIMPLEX_SCHOOLS and not _ipm_in_time(p, left)
-        quick: list[float] = []
-
-        def on_bound(value: float, seconds: float) -> None:
-            quick.append(value)
-            self._put((value, seconds, None, "LP dual bound (PDLP)"))
-
-        value, seconds = lp_bound(p, left, stop=lambda: self.options.stopped, on_bound=on_bound)
+        quick = lambda value, seconds: self._put((value, seconds, None, "LP dual bound (PDLP)"))  # noqa: E731
+        source: list[str] = []
+        value, seconds = lp_bound(p, left, stop=lambda: self.options.stopped, on_bound=quick, source=source)
         self.lp = (value, seconds)
-        # (HiGHS did not finish where PDLP's quick bound came first: that bound is the one given back)
-        exact = p.n <= LP_SIMPLEX_SCHOOLS or not (pdlp_only or (quick and value == quick[-1]))
-        self._put((value, seconds, None, "LP relaxation" if exact else "LP dual bound (PDLP)"))
+        self._put((value, seconds, None, source[0]))
         if not self.integer or not np.isfinite(value):
             return
         # the branch and cut runs to the end of the search, which interrupts it (its bound so far stands; a

@@ -540,8 +540,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE * options.time_limit_s))
                 _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
             _polish(s, min(deadline, time.perf_counter() + POLISH_SHARE * options.time_limit_s))
-            # (the bound comes from the background, PDLP's duals where HiGHS cannot finish the LP in the time:
-            # the Lagrangian relaxation that stood in took 20 % of the search's own time, at most 12 s)
+            # (the bound comes from the background: HiGHS' LP, or PDLP's duals where HiGHS cannot finish it)
             _lns(s, deadline, rng, poll_bound)
     finally:
         job.release()  # a MIP not yet started never starts (the search ended, or raised)
