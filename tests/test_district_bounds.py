@@ -29,7 +29,7 @@ def test_pdlps_bound_never_passes_the_optimum_and_reaches_the_lp(monkeypatch):
     monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 0)  # PDLP from one school up
     monkeypatch.setattr(bound, "IPM_SECONDS_38K", float("inf"))  # (HiGHS never expected to finish)
     for p, optimum, lp in lps.values():
-        value, _ = lp_bound(p, 10.0)
+        value, _, _ = lp_bound(p, 10.0)
         assert 0 < value <= optimum
         assert abs(value - lp) <= 1e-4 * lp  # converged: the LP's value
 
@@ -68,24 +68,24 @@ def test_pdlps_quick_bound_stands_where_highs_does_not_finish(monkeypatch):
     # annealing beside it, HiGHS does not), then HiGHS the LP; if HiGHS runs out of time the quick bound is
     # the one given back, and after Ctrl-C HiGHS does not start
     p = tiny_problem(1, 0.3)
-    lp, _ = lp_bound(p, 10.0)
+    lp, _, _ = lp_bound(p, 10.0)
     monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 0)
     monkeypatch.setattr(bound, "_pdlp_run", lambda *a, **k: ("stopped", 0.9 * lp))  # not converged
-    quick, source = [], []
-    value, _ = lp_bound(p, 10.0, on_bound=lambda v, s: quick.append(v), source=source)
-    assert abs(value - lp) <= 1e-6 * lp and source == ["LP relaxation"] and quick == [np.floor(0.9 * lp)]
+    quick = []
+    value, _, source = lp_bound(p, 10.0, on_bound=lambda v, s: quick.append(v))
+    assert abs(value - lp) <= 1e-6 * lp and source == "LP relaxation" and quick == [np.floor(0.9 * lp)]
     calls = []
     real = bound._highs_run
     monkeypatch.setattr(bound, "_highs_run", lambda *a, **k: calls.append(1) or ("stopped", 0.0, None))
-    source.clear()
-    assert lp_bound(p, 10.0, source=source)[0] == np.floor(0.9 * lp) and source == ["LP dual bound (PDLP)"]
+    value, _, source = lp_bound(p, 10.0)
+    assert value == np.floor(0.9 * lp) and source == "LP dual bound (PDLP)"
     calls.clear()
     assert lp_bound(p, 10.0, stop=lambda: True)[0] == np.floor(0.9 * lp) and not calls
     # PDLP that cannot run (an older OR-Tools, a model it refuses): HiGHS stands in
     monkeypatch.setattr(bound, "_highs_run", real)
     monkeypatch.setattr(bound, "_pdlp_run", lambda *a, **k: ("error", 0.0))
-    source.clear()
-    assert abs(lp_bound(p, 10.0, source=source)[0] - lp) <= 1e-6 * lp and source == ["LP relaxation"]
+    value, _, source = lp_bound(p, 10.0)
+    assert abs(value - lp) <= 1e-6 * lp and source == "LP relaxation"
 
 
 def test_pdlp_stops_when_asked_and_an_infeasible_lp_is_proven_by_highs(monkeypatch):
@@ -93,16 +93,17 @@ def test_pdlp_stops_when_asked_and_an_infeasible_lp_is_proven_by_highs(monkeypat
     from zoning.districts.problem import build_district_problem
     from zoning.geo.graph import build_block_graph
 
-    monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 0)
-    monkeypatch.setattr(bound, "IPM_SECONDS_38K", float("inf"))
     schools = mixed_city(200)
     graph, _ = build_block_graph(schools.assign(block_id=schools["school_id"]))
     p = build_district_problem(schools, graph.edges, n_districts=16, children=schools["enrolment"].to_numpy())
+    lp = lp_bound(p, 60)[0]  # (HiGHS' dual simplex at 200 schools)
+    monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 0)
+    monkeypatch.setattr(bound, "IPM_SECONDS_38K", float("inf"))
     asked: list[int] = []
     t = time.perf_counter()
-    stopped, _ = lp_bound(p, 60, stop=partial(_asked, asked))
+    stopped, _, _ = lp_bound(p, 60, stop=partial(_asked, asked))
     assert asked and time.perf_counter() - t < 2  # (interrupted at its first 0.2 s check; 6 s uninterrupted)
-    assert 0 <= stopped <= lp_bound(p, 60)[0]  # (6 s to converge)
+    assert 0 <= stopped <= lp
     # seats no grouping can hold: every district above all the seats there are (PDLP took 11 s to find it
     # at 200 schools, HiGHS then proved it; 7 schools here)
     q = tiny_problem(0, 0.3)
@@ -140,9 +141,9 @@ def test_the_lp_is_the_same_through_the_public_linprog_and_stops_when_asked(monk
     p = build_district_problem(schools, graph.edges, n_districts=16, children=schools["enrolment"].to_numpy())
     q = tiny_problem(3, 0.2)
     monkeypatch.setattr(bound, "LP_SIMPLEX_SCHOOLS", 10_000)  # (above it PDLP, which needs no HiGHS)
-    value, _ = lp_bound(p, 60)
+    value, _, _ = lp_bound(p, 60)
     asked: list[int] = []
-    stopped, _ = lp_bound(p, 60, stop=partial(_asked, asked))
+    stopped, _, _ = lp_bound(p, 60, stop=partial(_asked, asked))
     assert value > 0 and stopped == 0.0 and asked
     ours = lp_bound(q, 10)[0]
     with monkeypatch.context() as m:

@@ -81,7 +81,7 @@ def test_integer_relaxation_bound_lies_between_the_lp_and_the_brute_force_optimu
 
     p = tiny_problem(seed, 0.3)
     best = brute_force(p)
-    lp, _ = lp_bound(p, 10)
+    lp, _, _ = lp_bound(p, 10)
     bound, _, plan = mip_bound(p, 10)
     if not np.isfinite(best):
         assert bound <= best  # inf only when the relaxation itself has no grouping
@@ -131,7 +131,7 @@ def test_branch_and_cut_started_from_a_grouping_keeps_a_proven_bound_and_never_g
         for choice in itertools.product(range(2), repeat=p.n)
         if is_valid(p, lead_of := np.asarray(pair)[list(choice)]) and (lead_of[list(pair)] == pair).all()
     )
-    lp, _ = lp_bound(p, 10)
+    lp, _, _ = lp_bound(p, 10)
     bound, _, plan = mip_bound(p, 10, start=start)
     assert lp <= bound <= best
     if plan is not None:

@@ -141,19 +141,19 @@ def _relaxation(p: DistrictProblem, *, neighbours: bool = False):
 
 
 def lp_bound(
-    p: DistrictProblem, time_limit_s: float, *, stop=None, on_bound=None, source: list | None = None
-) -> tuple[float, float]:
+    p: DistrictProblem, time_limit_s: float, *, stop=None, on_bound=None
+) -> tuple[float, float, str]:
     """The LP relaxation of (1)–(7).  Up to ``LP_SIMPLEX_SCHOOLS`` schools HiGHS' dual simplex; above, where
     HiGHS' interior point is expected to finish in ``IPM_SHARE`` of the time (:func:`_ipm_in_time`), a
     quick PDLP bound (``PDLP_QUICK_S``) and then HiGHS; elsewhere PDLP for ``PDLP_SHARE`` of the time.  (The
     a-priori one-piece inequalities would add about 0.002 % to it on 1,000 schools and take four times as long,
     so they are left out.)  ``stop``: asked now and then, True interrupts the solve (Ctrl-C: Beijing 829 → 40
     stopped 40 s after it while its LP ran to the end).  ``on_bound``: called with PDLP's quick bound (value,
-    seconds) before HiGHS starts.  ``source``: a list the bound's source is appended to, "LP relaxation"
-    (HiGHS' LP) or "LP dual bound (PDLP)".
+    seconds) before HiGHS starts.
 
-    Returns (bound, seconds): inf when the relaxation is infeasible (then no grouping exists); where the
-    solve does not finish, HiGHS gives 0 (always valid) or PDLP's quick bound, PDLP the bound of its duals.
+    Returns (bound, seconds, source), the source "LP relaxation" (HiGHS' LP) or "LP dual bound (PDLP)": inf
+    when the relaxation is infeasible (then no grouping exists); where the solve does not finish, HiGHS gives 0
+    (always valid) or PDLP's quick bound, PDLP the bound of its duals.
     """
     t0 = time.perf_counter()
     rows = _relaxation(p)
@@ -181,14 +181,12 @@ def lp_bound(
         elif status == "error":
             status, value = "stopped", 0.0
     seconds = time.perf_counter() - t0
-    if source is not None:
-        source.append(what)
     if status == "infeasible":
-        return float("inf"), seconds
+        return float("inf"), seconds, what
     if status == "optimal" or value > 0:
         # HiGHS' dual bound equals the primal value at optimality; round down for safety
-        return float(np.floor(value * (1 - 1e-9))), seconds
-    return 0.0, seconds
+        return float(np.floor(value * (1 - 1e-9))), seconds, what
+    return 0.0, seconds, what
 
 
 def _ipm_in_time(p: DistrictProblem, seconds: float) -> bool:
@@ -245,9 +243,9 @@ def _pdlp_run(cost, a_ub, b_ub, a_eq, b_eq, lower, until: float, *, stop=None):
     def run() -> None:
         try:
             result = solver.solve(
-            m, parameters_pb2.SOLVER_TYPE_PDLP, parameters_pb2.SolverInitializerProto(), params,
-            model_parameters_pb2.ModelSolveParametersProto(), None, callback_pb2.CallbackRegistrationProto(),
-            None, interrupter,
+                m, parameters_pb2.SOLVER_TYPE_PDLP, parameters_pb2.SolverInitializerProto(), params,
+                model_parameters_pb2.ModelSolveParametersProto(), None,
+                callback_pb2.CallbackRegistrationProto(), None, interrupter,
             )  # fmt: skip
         except Exception as err:  # (an OR-Tools without MathOpt's PDLP, a model it refuses: HiGHS stands in)
             log.warning("districts: PDLP failed (%s); HiGHS solves the LP", err)
@@ -463,8 +461,8 @@ class BoundJob:
         self.plan_found = threading.Event()
         self.cancel = threading.Event()
         self.lp: tuple[float, float] = (0.0, 0.0)
-        self._in_mip = False
         self._out: list = []
+        self._in_mip = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="districts-bound", daemon=True)
         self._thread.start()
@@ -481,10 +479,9 @@ class BoundJob:
         # PDLP_SHARE of the time with the bound of its duals)
         left = max(self.t0 + limit - time.perf_counter() - 0.3, 1.0)
         quick = lambda value, seconds: self._put((value, seconds, None, "LP dual bound (PDLP)"))  # noqa: E731
-        source: list[str] = []
-        value, seconds = lp_bound(p, left, stop=lambda: self.options.stopped, on_bound=quick, source=source)
+        value, seconds, source = lp_bound(p, left, stop=lambda: self.options.stopped, on_bound=quick)
         self.lp = (value, seconds)
-        self._put((value, seconds, None, source[0]))
+        self._put((value, seconds, None, source))
         if not self.integer or not np.isfinite(value):
             return
         # the branch and cut runs to the end of the search, which interrupts it (its bound so far stands; a

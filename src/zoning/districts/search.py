@@ -36,7 +36,7 @@ import numpy as np
 from ..cpsat import run_cpsat
 from ..errors import ZoningError
 from ..options import SolveOptions
-from .anneal import anneal, polish
+from .anneal import POLISH_T_START, anneal, polish
 from .bound import BoundJob
 from .diagnose import district_shortfalls, explain_districts, no_plan_found, precheck_districts
 from .model import DistrictModel
@@ -357,19 +357,20 @@ def _anneal(s: _Search, until: float) -> None:
         log.info("districts: annealing %.3f → %.3f band excess", before, band_excess(s.p, plan))
 
 
-def _polish(s: _Search, until: float, runs: int = 1, first_seed: int = 0, **kind) -> None:
-    """The incumbent (keeping every rule) with its trips annealed until ``until`` (:func:`anneal.polish`):
-    ``runs`` chains of as many seeds (from the options' seed + ``first_seed``), each from the same incumbent
-    and given an equal share of the time, the shortest kept."""
+def _polish(
+    s: _Search, until: float, runs: int = 1, first_seed: int = 0, t_start: float = POLISH_T_START
+) -> None:
+    """The incumbent (keeping every rule) with its trips annealed from ``t_start`` until ``until``
+    (:func:`anneal.polish`): ``runs`` chains of as many seeds (from the options' seed + ``first_seed``), each
+    from the same incumbent and given an equal share of the time, the shortest kept."""
     if not is_valid(s.p, s.lead_of):
         return
     start, before = s.lead_of, s.p.cost_of(s.lead_of)
     for r in range(runs):
         now = time.perf_counter()
         share = (until - now) / (runs - r)
-        plan = polish(
-            s.p, start, until=now + share, seed=s.options.seed + first_seed + r, stop=s.stopped, **kind
-        )
+        seed = s.options.seed + first_seed + r
+        plan = polish(s.p, start, until=now + share, seed=seed, stop=s.stopped, t_start=t_start)
         if plan is not start and is_valid(s.p, plan) and s.p.cost_of(plan) < s.p.cost_of(s.lead_of):
             s.lead_of, s.source = plan, "annealing (trips)"
     if s.lead_of is not start:
@@ -520,7 +521,7 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                 while not (s.gap_closed() or s.left() <= 0.5):
                     before = p.cost_of(s.lead_of)
                     until = min(deadline, time.perf_counter() + POLISH_SHARE_SMALL * options.time_limit_s)
-                    _polish(s, until, POLISH_RUNS, seeds, **({"t_start": REPOLISH_T_START} if seeds else {}))
+                    _polish(s, until, POLISH_RUNS, seeds, REPOLISH_T_START if seeds else POLISH_T_START)
                     seeds += POLISH_RUNS
                     _lns(s, deadline, rng, poll_bound, patience=ALTERNATE_PATIENCE)
                     if p.cost_of(s.lead_of) >= before:
