@@ -478,6 +478,21 @@ def test_blank_quality_cells_are_named_and_read_one_stated_way(tmp_path, values,
     assert f"rows {', '.join(map(str, blanks))})" in warning.message
 
 
+def test_blank_seats_in_a_district_file_are_named_not_dropped_silently(tmp_path):
+    # a tester's file: 2 of 100 seat cells blank switched seats off with no word, and the district table
+    # summed the seats it had
+    lines = ["学校名称,学位数,经度,纬度"] + [f"S{k},{'' if k in (1, 3) else 500},113.9,22.5{k}" for k in range(5)]
+    raw = write_csv(tmp_path, "\n".join(lines) + "\n")
+    schools, warnings = check_schools(raw, require_capacity=False)
+    assert np.isnan(schools["capacity"].to_numpy()[[1, 3]]).all()
+    (warning,) = [w for w in warnings if "no seats" in w.message]
+    assert "(rows 3, 5)" in warning.message and "not balanced" in warning.message and warning.column == "学位数"
+    # every seat blank: nothing to name (a file of locations and quality)
+    lines = ["学校名称,学位数,经度,纬度"] + [f"S{k},,113.9,22.5{k}" for k in range(3)]
+    _, warnings = check_schools(write_csv(tmp_path, "\n".join(lines) + "\n"), require_capacity=False)
+    assert not any("no seats" in w.message for w in warnings)
+
+
 def test_a_quality_column_without_blanks_gives_no_blank_warning(tmp_path):
     schools, warnings = check_schools(
         write_csv(tmp_path, "学校名称,学位数,重点,经度,纬度\n甲,100,是,113.9,22.55\n乙,100,否,113.9,22.56\n")
@@ -716,3 +731,19 @@ def test_warnings_are_logged(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="zoning.io.validate"):
         check_blocks(raw, per_1000_rate=70)
     assert "千人学位指标" in caplog.text
+
+
+def test_stages_match_in_chinese_or_english_and_nine_year_schools_count_for_both(tmp_path):
+    # a tester's file: --only-stage 小学 was refused ("use one of: junior_middle, primary") and
+    # --require-stage 初中=1 found no school, though the file's 学段 column holds 小学 / 初中
+    from zoning.cli.options import _only_stage
+    from zoning.io.validate.schools import stage_mask
+
+    lines = ["学校名称,学位数,学段,经度,纬度", "甲,100,小学,113.9,22.51", "乙,100,初中,113.9,22.52",
+             "丙,100,九年一贯制,113.9,22.53", "丁,100,,113.9,22.54"]  # fmt: skip
+    schools, _ = check_schools(write_csv(tmp_path, "\n".join(lines) + "\n"))
+    assert schools["stage"].tolist()[:3] == ["primary", "junior_middle", "nine_year"]
+    assert stage_mask(schools["stage"], "小学").tolist() == [True, False, True, False]
+    assert stage_mask(schools["stage"], "junior_middle").tolist() == [False, True, True, False]
+    assert stage_mask(schools["stage"], "初中").tolist() == [False, True, True, False]
+    assert _only_stage(schools, ("小学",))["name"].tolist() == ["甲", "丙"]

@@ -15,11 +15,13 @@ import sys
 import threading
 
 import click
+import numpy as np
 
 from ..errors import InfeasibleError, InputError, ZoningError
 from ..io.crs import parse_coords
 from ..io.inputs import load_inputs
 from ..io.save import write_json
+from ..io.validate.schools import stage_mask
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 
 log = logging.getLogger("zoning")
@@ -480,8 +482,9 @@ def _keep_columns(district_kw: dict) -> list[str]:
 def _only_stage(schools, stages) -> object:
     if not stages:
         return schools
-    wanted = {str(s).casefold() for s in stages}
-    keep = schools["stage"].astype(str).str.casefold().isin(wanted).to_numpy()
+    keep = np.zeros(len(schools), dtype=bool)
+    for stage in stages:  # 小学 or primary alike; a 九年一贯制 school has both sections
+        keep |= stage_mask(schools["stage"], stage)
     if not keep.any():
         found = sorted({str(v) for v in schools["stage"].dropna()})
         raise ZoningError(

@@ -29,6 +29,7 @@ from ..check.verify import check_plan
 from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError
 from ..geo.graph import build_block_graph, connect_islands
 from ..io.crs import to_metric
+from ..io.validate.schools import stage_mask
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
 from .coverage import CoverageCeiling, coverage_ceiling
@@ -81,7 +82,7 @@ def _requirements(
                 Issue("the schools have no stage column (学段)", fix="add one, or name it with --stage-col")
             )
             break
-        mask = (schools["stage"].astype(str).str.casefold() == str(stage).casefold()).to_numpy()
+        mask = stage_mask(schools["stage"], stage)  # 初中 or junior_middle alike; 九年一贯制 counts too
         out.append((f"{stage} school(s)", mask, int(count)))
     if mix_column is not None:
         if mix_column not in schools:
@@ -554,8 +555,9 @@ def _district_plan(
 
 
 def _total(values: np.ndarray) -> float:
-    """Sum of the known values; NaN when none is known (no data is not zero)."""
-    return float(np.nansum(values)) if np.isfinite(values).any() else float("nan")
+    """Sum of the values; NaN when any is unknown (no data is not zero, and a sum over part of a district's
+    schools is not its total)."""
+    return float(np.sum(values)) if len(values) and np.isfinite(values).all() else float("nan")
 
 
 def _district_rows(

@@ -344,7 +344,14 @@ def build_district_problem(
     ]
     balance_note = "balanced: " + ", ".join(balanced)
     if missing:
-        balance_note += f" (not balanced, no data: {', '.join(missing)})"
+        # a measure known for some schools only is said so, not called "no data"
+        known_of = {"seats": np.isfinite(seats_raw), "children": np.isfinite(children) if children is not None
+                    else np.zeros(n, bool), "quality": ~np.isnan(quality)}  # fmt: skip
+        words = [
+            f"{w} (known for {int(known_of[w].sum())} of {n} schools)" if known_of[w].any() else f"{w} (no data)"
+            for w in missing
+        ]
+        balance_note += f" (not balanced: {', '.join(words)})"
 
     # --- candidate pairs: the nearest lead candidates of every school, and every lead with itself
     leads = np.flatnonzero(lead_ok)

@@ -46,7 +46,10 @@ from .headers import (
 )
 from .numbers import _as_text, _column_values, _numbers, parse_number
 
-__all__ = ["check_schools", "QUALITY_TIERS", "QUALITY_FLAGS", "LEAD_FLAGS", "STAGES", "CLASS_SIZE"]
+__all__ = [
+    "check_schools", "canonical_stage", "stage_mask", "QUALITY_TIERS", "QUALITY_FLAGS", "LEAD_FLAGS", "STAGES",
+    "STAGE_SECTIONS", "CLASS_SIZE",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,36 @@ STAGES: Mapping[str, str] = MappingProxyType(
         "初级中学": "junior_middle",
         "junior_middle": "junior_middle",
         "juniormiddle": "junior_middle",
+        "九年一贯制": "nine_year",
+        "九年一贯制学校": "nine_year",
+        "九年制": "nine_year",
+        "nineyear": "nine_year",
     }
 )
+#: Stages holding the sections of others: a 九年一贯制 school has a primary and a junior-middle section, so it
+#: counts as either where districts ask for a stage (--only-stage, --require-stage).
+STAGE_SECTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({"nine_year": ("primary", "junior_middle")})
+
+
+def canonical_stage(text: object) -> str:
+    """A stage as the schools frame holds it: 小学 / primary → "primary", 初中 → "junior_middle", 九年一贯制 →
+    "nine_year"; any other text unchanged (stripped)."""
+    t = str(text).strip()
+    return STAGES.get(normalise_header(t), STAGES.get(t, t))
+
+
+def stage_mask(stages, wanted: str) -> np.ndarray:
+    """Schools of stage ``wanted`` (in any spelling :func:`canonical_stage` knows), a 九年一贯制 school
+    counting for each of its sections; the comparison ignores case."""
+    want = canonical_stage(wanted).casefold()
+    out = []
+    for value in stages:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            out.append(False)
+            continue
+        stage = canonical_stage(value)
+        out.append(stage.casefold() == want or want in STAGE_SECTIONS.get(stage, ()))
+    return np.array(out, dtype=bool)
 #: Pupils per entry-grade class by stage (national 大班额 limits: 45 in 小学, 50 in 初中).
 CLASS_SIZE: Mapping[str, int] = MappingProxyType({"primary": 45, "junior_middle": 50})
 #: Tier words of a quality column (higher = better).
@@ -126,7 +157,7 @@ def check_schools(
         for k, value in enumerate(_column_values(rep, "stage")):
             text = _as_text(value)
             if text is not None:
-                stage[k] = STAGES.get(normalise_header(text), STAGES.get(text, text))
+                stage[k] = canonical_stage(text)
 
     capacity = _capacity(rep, stage, class_size, n, required=require_capacity)
     quality = _quality(rep, n)
@@ -323,6 +354,16 @@ def _capacity(
             k=int(k),
             canon="capacity",
             value=capacity[k],
+        )
+    blank = np.flatnonzero(np.isnan(capacity))
+    if not required and len(blank) and len(blank) < n and ("capacity" in rep.cols or "classes" in rep.cols):
+        # seats known for some schools only: a seats band or a district's seat total over part of the schools
+        # would mislead, so seats are left out of both, and the rows are named
+        rep.warn(
+            f"{len(blank)} school(s) have no seats (rows {name_list([rep.row(k) for k in blank], limit=8)}) "
+            f"while {n - len(blank)} have: seats are not balanced, and no district's seat total is given.",
+            "fill in the seats (or entry classes) of every school to balance seats.",
+            canon="capacity" if "capacity" in rep.cols else "classes",
         )
     return capacity
 
