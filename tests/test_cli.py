@@ -295,3 +295,24 @@ def test_progress_lines_when_not_a_terminal_and_none_with_quiet(tmp_path):
     assert abs(final - summary_gap) < 0.006  # the last progress line agrees with the plan's summary
     quiet = run("-q", "partition", *DEMO_ARGS, "--out", tmp_path / "b", "--time-limit", 4, "--workers", 1)
     assert quiet.exit_code == 0 and "progress: " not in quiet.output and "warning:" not in quiet.output
+
+
+def test_every_counted_warning_is_printed_and_quiet_prints_none(tmp_path):
+    # a tester's sweep: "2 warning(s): see above" with nothing above (the warnings of the districts' own
+    # checks went only to summary.json); -q still printed the table and the count
+    rows = ["学校名称,学位数,办学性质,经度,纬度"]
+    for k in range(12):
+        kind = "" if k in (2, 7) else ("公办", "民办")[k % 2]
+        rows.append(f"第{k}小学,{400 + 10 * k},{kind},{113.90 + 0.01 * (k % 4)},{22.50 + 0.01 * (k // 4)}")
+    path = tmp_path / "schools.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = ("districts", path, "--districts", 2, "--mix-col", "办学性质", "--time-limit", 5, "--workers", 1)
+    result = run(*args, "--out", tmp_path / "a")
+    text = no_traceback(result)
+    assert result.exit_code == 0, text
+    shown = {line for line in text.splitlines() if line.startswith("warning: ")}
+    counted = int(re.search(r"(\d+) warning\(s\): see above", text).group(1))
+    assert len(shown) >= counted >= 1
+    assert any("第2小学" in line and "第7小学" in line and "blank" in line for line in shown)
+    quiet = run("-q", *args, "--out", tmp_path / "b")
+    assert quiet.exit_code == 0 and quiet.output.strip() == "", quiet.output

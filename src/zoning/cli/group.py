@@ -16,6 +16,10 @@ import click
 
 #: Seconds between two progress lines when the output is not a terminal (a log file, CI).
 PROGRESS_EVERY_S = 5.0
+#: The warnings printed as they came (the report after a plan prints the plan's others, so that "see above"
+#: is true), and whether -q asked for errors only.
+PRINTED: set[str] = set()
+QUIET = {"on": False}
 
 
 class _Handler(logging.Handler):
@@ -40,6 +44,7 @@ class _Handler(logging.Handler):
             return
         self._end_line()
         if record.levelno >= logging.WARNING:
+            PRINTED.add(msg)
             click.secho(f"warning: {msg}", err=True, fg="yellow")
         else:
             click.echo(msg, err=True)
@@ -81,6 +86,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # progress records are INFO: they pass without -v (the handler keeps the rest of INFO for -v)
     level = logging.ERROR if quiet else (logging.INFO, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     root.setLevel(level)
+    QUIET["on"] = quiet
+    PRINTED.clear()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

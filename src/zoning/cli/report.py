@@ -11,15 +11,23 @@ import numpy as np
 
 from ..check.metrics import district_table, school_table, summary
 from ..plan import Plan
+from .group import PRINTED, QUIET
 
 
 def _report(plan: Plan, files: dict) -> None:
+    if QUIET["on"]:  # -q: errors only
+        return
+    # the plan's warnings not yet printed as they came (those of the solvers' and the plan's own checks)
+    for issue in dict.fromkeys(str(w) for w in plan.warnings):
+        if issue not in PRINTED:
+            PRINTED.add(issue)
+            click.secho(f"warning: {issue}", err=True, fg="yellow")
     if plan.has_zones:
         _report_zones(plan)
     if plan.districts is not None:
         _report_districts(plan)
     if plan.warnings:
-        click.echo(f"{len(plan.warnings)} warning(s): see above and summary.json")
+        click.echo(f"{len(set(map(str, plan.warnings)))} warning(s): see above and summary.json")
     click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))
     if "map.html" in files:
         click.echo(f"Map: open {files['map.html']} in a browser")

@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError
+from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, name_list
 from ..geo.graph import build_block_graph, connect_islands
 from ..io.crs import to_metric
 from ..io.validate.schools import stage_mask
@@ -61,6 +61,7 @@ def _requirements(
     require: Mapping[str, str],
     stages: Mapping[str, int],
     mix_column: str | None,
+    warnings: list[Issue],
 ) -> list[tuple[str, np.ndarray, int]]:
     issues: list[Issue] = []
     out: list[tuple[str, np.ndarray, int]] = []
@@ -93,7 +94,22 @@ def _requirements(
                 )
             )
         else:
-            kinds = sorted({str(v) for v in schools[mix_column].dropna()})
+            text = schools[mix_column].map(
+                lambda v: None if pd.isna(v) or not str(v).strip() else str(v).strip()
+            )
+            blank = np.flatnonzero(text.isna().to_numpy())
+            if len(blank):
+                # a blank cell is no kind of its own (it was read as a kind "" every group had to hold)
+                warnings.append(
+                    Issue(
+                        f'{len(blank)} school(s) have no "{mix_column}" (blank): '
+                        f"{name_list(schools['name'].astype(str).to_numpy()[blank])}; they count as no kind",
+                        fix=f'fill in "{mix_column}" for these schools',
+                        column=mix_column,
+                        severity="warning",
+                    )
+                )
+            kinds = sorted(set(text.dropna()))
             if len(kinds) < 2:
                 issues.append(
                     Issue(
@@ -102,7 +118,7 @@ def _requirements(
                     )
                 )
             for kind in kinds:
-                mask = (schools[mix_column].astype(str) == kind).to_numpy()
+                mask = (text == kind).to_numpy()
                 out.append((f"a {kind} school ({mix_column})", mask, 1))
     if issues:
         raise InputError(issues)
@@ -280,7 +296,7 @@ def form_districts(
                     severity="warning",
                 )
             )
-    requirements = _requirements(schools_m, require or {}, stages or {}, mix_column)
+    requirements = _requirements(schools_m, require or {}, stages or {}, mix_column, warnings)
     problem = build_district_problem(
         schools_m,
         edges,

@@ -113,7 +113,7 @@ def precheck_districts(p: DistrictProblem) -> InfeasibleError | None:
         reasons, fixes = _unreachable_bands(p)
     if not reasons:
         return None
-    return InfeasibleError(reasons, fixes, rule="districts")
+    return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="districts")  # each fix said once
 
 
 def _unreachable_bands(p: DistrictProblem) -> tuple[list[str], list[str]]:

@@ -348,7 +348,9 @@ def build_district_problem(
         known_of = {"seats": np.isfinite(seats_raw), "children": np.isfinite(children) if children is not None
                     else np.zeros(n, bool), "quality": ~np.isnan(quality)}  # fmt: skip
         words = [
-            f"{w} (known for {int(known_of[w].sum())} of {n} schools)" if known_of[w].any() else f"{w} (no data)"
+            f"{w} (known for {int(known_of[w].sum())} of {n} schools)"
+            if known_of[w].any()
+            else f"{w} (no data)"
             for w in missing
         ]
         balance_note += f" (not balanced: {', '.join(words)})"
