@@ -316,3 +316,15 @@ def test_every_counted_warning_is_printed_and_quiet_prints_none(tmp_path):
     assert any("第2小学" in line and "第7小学" in line and "blank" in line for line in shown)
     quiet = run("-q", *args, "--out", tmp_path / "b")
     assert quiet.exit_code == 0 and quiet.output.strip() == "", quiet.output
+
+
+def test_coordinate_columns_can_be_named_with_the_flag_the_message_suggests(tmp_path):
+    # a tester's sweep: the message said "name the column with --lon-col", an option no command had
+    path = tmp_path / "schools.csv"
+    rows = ["学校名称,学位数,坐标X,坐标Y"] + [f"第{k}小学,500,{113.90 + 0.01 * k},22.5{k}" for k in range(4)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    refused = run("districts", path, "--districts", 1, "--out", tmp_path / "a")
+    assert refused.exit_code == 1 and "--school-lon-col NAME" in refused.output, refused.output
+    ok = run("districts", path, "--districts", 1, "--out", tmp_path / "b", "--time-limit", 5,
+             "--school-lon-col", "坐标X", "--school-lat-col", "坐标Y")  # fmt: skip
+    assert ok.exit_code == 0, no_traceback(ok)

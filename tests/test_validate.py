@@ -420,7 +420,7 @@ def test_capacity_from_classes_needs_a_class_size(tmp_path):
     assert len(errors_of(info)) == 1 and "--class-size" in errors_of(info)[0].fix
     schools, warnings = check_schools(raw, class_size=40)
     assert schools["capacity"].tolist() == [160.0, 240.0]
-    assert schools["stage"].tolist() == ["九年一贯制", "primary"]
+    assert schools["stage"].tolist() == ["nine_year", "primary"]  # 九年一贯制, read as a stage of its own
     assert "× 40 for 2 schools" in warnings[0].message
 
 
@@ -481,12 +481,16 @@ def test_blank_quality_cells_are_named_and_read_one_stated_way(tmp_path, values,
 def test_blank_seats_in_a_district_file_are_named_not_dropped_silently(tmp_path):
     # a tester's file: 2 of 100 seat cells blank switched seats off with no word, and the district table
     # summed the seats it had
-    lines = ["学校名称,学位数,经度,纬度"] + [f"S{k},{'' if k in (1, 3) else 500},113.9,22.5{k}" for k in range(5)]
+    lines = ["学校名称,学位数,经度,纬度"] + [
+        f"S{k},{'' if k in (1, 3) else 500},113.9,22.5{k}" for k in range(5)
+    ]
     raw = write_csv(tmp_path, "\n".join(lines) + "\n")
     schools, warnings = check_schools(raw, require_capacity=False)
     assert np.isnan(schools["capacity"].to_numpy()[[1, 3]]).all()
     (warning,) = [w for w in warnings if "no seats" in w.message]
-    assert "(rows 3, 5)" in warning.message and "not balanced" in warning.message and warning.column == "学位数"
+    assert (
+        "(rows 3, 5)" in warning.message and "not balanced" in warning.message and warning.column == "学位数"
+    )
     # every seat blank: nothing to name (a file of locations and quality)
     lines = ["学校名称,学位数,经度,纬度"] + [f"S{k},,113.9,22.5{k}" for k in range(3)]
     _, warnings = check_schools(write_csv(tmp_path, "\n".join(lines) + "\n"), require_capacity=False)

@@ -28,7 +28,7 @@ log = logging.getLogger("zoning")
 
 
 #: canonical column → flag, for the column-naming options
-BLOCK_COLUMN_FLAGS = ("block_id", "students", "current_school", "name", "population")
+BLOCK_COLUMN_FLAGS = ("block_id", "students", "current_school", "name", "population", "lon", "lat")
 SCHOOL_COLUMN_FLAGS = (
     "school_id",
     "name",
@@ -39,6 +39,8 @@ SCHOOL_COLUMN_FLAGS = (
     "enrolment",
     "district",
     "lead",
+    "lon",
+    "lat",
 )
 
 
@@ -97,7 +99,7 @@ def _column_flags(table: str, canons: tuple[str, ...]) -> list:
     prefix: --block-id-col, --school-name-col); values land in ``<table>_col_<canon>``."""
     out = []
     for canon in canons:
-        prefix = f"{table}-" if canon in ("name", f"{table}_id") else ""
+        prefix = f"{table}-" if canon in ("name", "lon", "lat", f"{table}_id") else ""
         flag = ("--" + prefix + canon.replace("_", "-") + "-col").replace(
             f"--{table}-{table}-id", f"--{table}-id"
         )

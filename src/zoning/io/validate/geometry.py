@@ -68,7 +68,7 @@ def _points_from_columns(
                 f'the columns "{lon_h}" and "{lat_h}" are swapped (longitudes are in "{lat_h}"); '
                 "they were swapped back.",
                 f'put longitude in "{lon_h}" and latitude in "{lat_h}", or name them with '
-                f"{_flag('lon')} / {_flag('lat')}.",
+                f"{_flag('lon', rep.what)} / {_flag('lat', rep.what)}.",
             )
             swapped = " even with the longitude and latitude columns swapped back"
             lon_col, lat_col = lat_h, lon_h

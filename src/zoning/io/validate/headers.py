@@ -204,8 +204,8 @@ def _headers(raw: RawTable) -> list[str]:
 
 def _flag(canon: str, what: str = "") -> str:
     """The CLI flag naming a column: --students-col, --block-id-col, --school-name-col, …"""
-    if canon == "name" and what:
-        return f"--{what}-name-col"
+    if canon in ("name", "lon", "lat") and what:
+        return f"--{what}-{canon}-col"
     return f"--{canon.replace('_', '-')}-col"
 
 

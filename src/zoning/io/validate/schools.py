@@ -99,6 +99,8 @@ def stage_mask(stages, wanted: str) -> np.ndarray:
         stage = canonical_stage(value)
         out.append(stage.casefold() == want or want in STAGE_SECTIONS.get(stage, ()))
     return np.array(out, dtype=bool)
+
+
 #: Pupils per entry-grade class by stage (national 大班额 limits: 45 in 小学, 50 in 初中).
 CLASS_SIZE: Mapping[str, int] = MappingProxyType({"primary": 45, "junior_middle": 50})
 #: Tier words of a quality column (higher = better).
