@@ -529,3 +529,37 @@ def test_a_key_school_list_with_blank_cells_is_not_read_as_all_key_schools(tmp_p
     table = zoning.district_table(plan)
     assert table["mean_quality"].lt(1).any()  # the unmarked schools count, as "no"
     assert zoning.summary(plan)["districts"]["after"]["quality_spread"] > 0
+
+
+def test_a_district_joined_only_by_an_added_link_is_counted_in_pieces_and_unmatched_zones_are_named():
+    # a tester's sweep on Seattle's zones: a school whose zone touches no other was joined to the nearest by
+    # a link not in the data, its district was reported as a normal plan, and three zones naming no school
+    # ("Madrona" for "Madrona K-8") were dropped without a word
+    import shapely
+
+    crs = "EPSG:32650"
+    squares = [
+        shapely.box(x * 1000, y * 1000, x * 1000 + 1000, y * 1000 + 1000) for y in range(2) for x in range(3)
+    ]
+    squares.append(shapely.box(9000, 0, 10000, 1000))  # an island: touches no other zone
+    squares.append(shapely.box(0, 2000, 3000, 3000))  # names no school
+    names = [f"S{k}" for k in range(7)] + ["S0 (old name)"]
+    zones = gpd.GeoDataFrame({"school": names}, geometry=squares, crs=crs)
+    centres = [shapely.centroid(g) for g in squares[:7]]
+    schools = gpd.GeoDataFrame(
+        {"school_id": [f"S{k}" for k in range(7)], "name": [f"S{k}" for k in range(7)],
+         "capacity": [100.0] * 7, "quality": [1.0, 0, 0, 1.0, 0, 0, 0]},
+        geometry=centres, crs=crs,
+    ).to_crs(4326)  # fmt: skip
+    plan = form_districts(
+        schools, n_districts=2, zones=zones, zones_school_column="school", quality_tolerance=None,
+        options=SolveOptions(time_limit_s=5),
+    )  # fmt: skip
+    figures = zoning.summary(plan)["districts"]
+    rules = figures["rules"]
+    assert [(x["from_school"], x["to_school"]) for x in rules["links"]] == [("S6", "S2")]
+    assert figures["after"]["districts_not_contiguous"] == 1
+    assert figures["after"]["districts_joined_only_by_links"] == 1
+    words = [w.message for w in plan.warnings]
+    assert any("1 school cut off from the rest (S6)" in w and "district" in w for w in words), words
+    assert any('1 zone(s) name no school in column "school"' in w and '"S0 (old name)"' in w for w in words)

@@ -58,6 +58,7 @@ WITHIN = {
         "model",
         "windows",
         "search",
+        "schoolgraph",
         "api",
     ],
     "scenarios": [

@@ -251,6 +251,24 @@ def district_table(plan: Plan) -> pd.DataFrame:
     return d
 
 
+def _district_pieces(plan: Plan, *, links: bool = False) -> int:
+    """How many districts are in more than one piece of the schools' adjacency in the data (the zones or
+    cells that touch); ``links``: across the links the islands policy added too, as the search reads it."""
+    rules = plan.rules["districts"]
+    ids = plan.schools["school_id"].astype(str).to_numpy()
+    index = {sid: k for k, sid in enumerate(ids)}
+    pairs = {tuple(sorted((index[a], index[b]))) for a, b in rules.get("adjacency", [])}
+    if not links:
+        pairs -= {
+            tuple(sorted((index[x["from_school"]], index[x["to_school"]]))) for x in rules.get("links", [])
+        }
+    e = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    district = plan.schools["district_id"].to_numpy()
+    e = e[district[e[:, 0]] == district[e[:, 1]]]
+    _, label = csgraph.connected_components(edges_to_csr(len(ids), e), directed=False)
+    return int((pd.Series(label).groupby(district).nunique() > 1).sum())
+
+
 def district_summary(plan: Plan) -> dict:
     """The districts' part of ``summary.json``: proof, rules, figures after and before, one row per district."""
     rules = plan.rules["districts"]
@@ -270,6 +288,11 @@ def district_summary(plan: Plan) -> dict:
     dist = s["distance_to_lead_m"].to_numpy(dtype=float)
     after["mean_distance_to_lead_m"] = round(float((w * dist).sum() / w.sum()), 1) if w.sum() > 0 else None
     after["max_distance_to_lead_m"] = round(float(dist.max()), 1)
+    after["districts_not_contiguous"] = _district_pieces(plan)
+    # of those, the districts in one piece across the links added between schools whose zones touch no others
+    after["districts_joined_only_by_links"] = after["districts_not_contiguous"] - _district_pieces(
+        plan, links=True
+    )
     table = district_table(plan)
     return {
         "solve": plan.district_info.to_dict(),

@@ -106,7 +106,15 @@ def _report_districts(plan: Plan) -> None:
         )
         return "; ".join(parts)
 
-    click.echo(f"After: {figures(a)}")
+    line = f"After: {figures(a)}"
+    if rules.get("contiguity") or a.get("districts_not_contiguous"):
+        line += f"; districts in more than one piece: {a['districts_not_contiguous']}"
+        if a.get("districts_joined_only_by_links"):
+            line += (
+                f" ({a['districts_joined_only_by_links']} joined only across the {len(rules['links'])} link(s) "
+                "added between schools whose zones touch no others: see the warnings)"
+            )
+    click.echo(line)
     if b:
         click.echo(f"Before ({b['districts']} existing districts): {figures(b)}")
     click.echo(f"Rules: {rules['balance']}; high quality: {rules['high_quality']}")

@@ -27,13 +27,14 @@ import shapely
 
 from ..check.verify import check_plan
 from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, name_list
-from ..geo.graph import build_block_graph, connect_islands
+from ..geo.graph import build_block_graph
 from ..io.crs import to_metric
 from ..io.validate.schools import stage_mask
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
 from .coverage import CoverageCeiling, coverage_ceiling
 from .problem import DistrictProblem, build_district_problem
+from .schoolgraph import graph_from_plan, match_zones, school_graph_from_zones
 from .search import DistrictSolution, solve_districts
 
 __all__ = ["form_districts", "school_graph_from_zones", "tag_mask"]
@@ -125,73 +126,6 @@ def _requirements(
     return out
 
 
-def school_graph_from_zones(
-    schools_m: gpd.GeoDataFrame, zones_m: gpd.GeoDataFrame, zone_school: Sequence[int]
-) -> tuple[np.ndarray, gpd.GeoSeries, list[Issue]]:
-    """Adjacency of schools whose zones touch.  ``zone_school[z]`` is the school of zone z (-1: none).
-
-    Schools without a zone take the zone they stand in (adjacent to its school and neighbours); schools
-    still alone are joined to their nearest school (islands policy, with a warning).
-    """
-    zone_school = np.asarray(zone_school, dtype=np.int64)
-    keep = zone_school >= 0
-    zones_m = zones_m[keep].reset_index(drop=True)
-    zone_school = zone_school[keep]
-    frame = gpd.GeoDataFrame(
-        {"block_id": np.arange(len(zones_m)).astype(str)}, geometry=zones_m.geometry.values, crs=zones_m.crs
-    )
-    graph, _ = build_block_graph(frame)
-    n = len(schools_m)
-    pairs = [np.stack([zone_school[graph.edges[:, 0]], zone_school[graph.edges[:, 1]]], axis=1)]
-    has_zone = np.zeros(n, dtype=bool)
-    has_zone[zone_school] = True
-    cells = gpd.GeoSeries([None] * n, crs=schools_m.crs)
-    dissolved = zones_m.assign(_s=zone_school).dissolve(by="_s")
-    cells.iloc[dissolved.index.to_numpy()] = dissolved.geometry.values
-    warnings: list[Issue] = []
-    orphans = np.flatnonzero(~has_zone)
-    if len(orphans):
-        tree = shapely.STRtree(zones_m.geometry.values)
-        hit_school, hit_zone = tree.query(schools_m.geometry.values[orphans], predicate="intersects")
-        for o, z in zip(hit_school, hit_zone):
-            host = zone_school[z]
-            pairs.append(np.array([[orphans[o], host]]))
-        for o in orphans:
-            cells.iloc[o] = shapely.buffer(schools_m.geometry.values[o], 150.0)
-        names = schools_m["name"].astype(str).to_numpy()[orphans]
-        warnings.append(
-            Issue(
-                message=f"{len(orphans)} school(s) have no zone in the zones file: "
-                + ", ".join(names[:6])
-                + (" …" if len(names) > 6 else "")
-                + "; each is joined to the school whose zone it stands in",
-                fix="add their zones to the zones file if they have one",
-                severity="warning",
-            )
-        )
-    edges = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
-    edges = np.sort(edges, axis=1)
-    edges = np.unique(edges[edges[:, 0] != edges[:, 1]], axis=0)
-    xy = shapely.get_coordinates(schools_m.geometry.values)
-    labels = schools_m["name"].astype(str).tolist()
-    edges, _added, island_warnings, _links = connect_islands(xy, edges, labels)
-    return edges, cells, warnings + list(island_warnings)
-
-
-def _graph_from_plan(plan: Plan) -> tuple[np.ndarray, np.ndarray, list[Issue]]:
-    """School adjacency from an attendance-zone plan (zones that share a block edge), children per school,
-    and the warnings of the islands policy (a school whose zone touches no other is joined to the nearest)."""
-    index = {sid: j for j, sid in enumerate(plan.schools["school_id"])}
-    school_of_block = np.array([index[s] for s in plan.blocks["school_id"]], dtype=np.int64)
-    e = plan.problem.edges
-    a, b = school_of_block[e[:, 0]], school_of_block[e[:, 1]]
-    pairs = np.sort(np.stack([a[a != b], b[a != b]], axis=1), axis=1)
-    edges = np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), np.int64)
-    xy = shapely.get_coordinates(plan.schools.geometry.values)
-    edges, _added, warnings, _links = connect_islands(xy, edges, plan.schools["name"].astype(str).tolist())
-    return edges, plan.schools["students"].to_numpy(dtype=float), list(warnings)
-
-
 def form_districts(
     schools: gpd.GeoDataFrame,
     *,
@@ -247,7 +181,7 @@ def form_districts(
         if extra and len(schools) == len(schools_m):
             joined = schools.set_index(schools["school_id"].astype(str))[extra]
             schools_m = schools_m.join(joined, on=schools_m["school_id"].astype(str))
-        edges, children, island_warnings = _graph_from_plan(plan)
+        edges, children, island_warnings, links = graph_from_plan(plan)
         warnings += island_warnings
         cells = (
             plan.zones.set_index("school_id").reindex(schools_m["school_id"]).geometry.reset_index(drop=True)
@@ -271,8 +205,8 @@ def form_districts(
             study_area = gpd.GeoSeries([study_area], crs=schools.crs).to_crs(crs).iloc[0]
         if zones is not None:
             zones_m = zones.to_crs(crs)
-            edges, cells, zone_warnings = school_graph_from_zones(
-                schools_m, zones_m, _match_zones(schools_m, zones_m, zones_school_column)
+            edges, cells, zone_warnings, links = school_graph_from_zones(
+                schools_m, zones_m, match_zones(schools_m, zones_m, zones_school_column, warnings)
             )
             warnings += zone_warnings
         else:
@@ -281,8 +215,8 @@ def form_districts(
                 geometry=schools_m.geometry.values,
                 crs=crs,
             )
-            graph, graph_warnings = build_block_graph(frame, study_area=study_area)
-            edges, cells = graph.edges, graph.cells.reset_index(drop=True)
+            graph, graph_warnings = build_block_graph(frame, study_area=study_area, what="school")
+            edges, cells, links = graph.edges, graph.cells.reset_index(drop=True), list(graph.links)
             warnings += graph_warnings
         enrol = schools_m["enrolment"].to_numpy(dtype=float) if "enrolment" in schools_m else None
         children = enrol if enrol is not None and np.isfinite(enrol).all() else None
@@ -331,7 +265,7 @@ def form_districts(
         err.coverage_ceiling = ceiling.ceiling
         raise err from None
     out = _district_plan(
-        plan, schools_m, cells, solution, options, crs, warnings, groups=groups,
+        plan, schools_m, cells, solution, options, crs, warnings, groups=groups, links=links,
         coverage_ceiling=None if ceiling is None else ceiling.ceiling,
     )  # fmt: skip
     check_plan(out)
@@ -409,40 +343,6 @@ def _ceiling_words(p: DistrictProblem, ceiling: CoverageCeiling) -> str:
     )
 
 
-def _match_zones(schools_m: gpd.GeoDataFrame, zones_m: gpd.GeoDataFrame, column: str | None) -> np.ndarray:
-    """The school of every zone: by ``column`` (ids or names), else the column matching most schools."""
-    index = {str(s): j for j, s in enumerate(schools_m["school_id"])}
-    for j, s in enumerate(schools_m["name"]):
-        index.setdefault(str(s), j)
-    columns = [column] if column is not None else [c for c in zones_m.columns if c != "geometry"]
-    if column is not None and column not in zones_m:
-        raise InputError(
-            [
-                Issue(
-                    f'the zones file has no column "{column}" (columns: {", ".join(map(str, zones_m.columns))})',
-                    fix="name the column holding each zone's school id or name (--zones-school-col)",
-                    column=column,
-                )
-            ]
-        )
-    best, best_hits = None, 0
-    for c in columns:
-        hits = sum(str(v) in index for v in zones_m[c])
-        if hits > best_hits:
-            best, best_hits = c, hits
-    if best is None:
-        raise InputError(
-            [
-                Issue(
-                    "no column of the zones file names the schools (by id or name)",
-                    fix="add a column with each zone's school id, or name it with --zones-school-col",
-                )
-            ]
-        )
-    log.info("zones: column %r names the school of %d of %d zones", best, best_hits, len(zones_m))
-    return np.array([index.get(str(v), -1) for v in zones_m[best]], dtype=np.int64)
-
-
 def _district_plan(
     plan: Plan | None,
     schools_m: gpd.GeoDataFrame,
@@ -453,6 +353,7 @@ def _district_plan(
     warnings: list[Issue],
     *,
     groups: bool,
+    links: Sequence = (),
     coverage_ceiling: float | None = None,
 ) -> Plan:
     p: DistrictProblem = solution.problem
@@ -526,6 +427,18 @@ def _district_plan(
         "weight": p.weight_label,
         "balance": p.balance_note,
         "adjacency": [[ids[a], ids[b]] for a, b in p.edges],
+        # the links the islands policy added (not in the data): a district one piece only through one is
+        # counted as in pieces (``check.metrics``)
+        "links": [
+            {
+                "group_schools": link.group,
+                "from_school": ids[link.a],
+                "to_school": ids[link.b],
+                "distance_m": round(link.distance_m, 1),
+                "by": link.by,
+            }
+            for link in links
+        ],
     }
     if plan is None:
         empty_blocks = gpd.GeoDataFrame(

@@ -301,16 +301,28 @@ def _unique_edges(pairs: np.ndarray) -> np.ndarray:
     return np.stack([key // n, key % n], axis=1)
 
 
+#: The words of the islands policy's warning, for a graph of blocks (zones) or of schools (districts).
+_ISLAND_WORDS = {
+    "block": ("block", "blocks", "zone", "check these blocks' geometry if they should touch their neighbours"),
+    "school": (
+        "school", "schools", "district",
+        "check the zones' (or cells') geometry if these schools' zones should touch their neighbours",
+    ),
+}  # fmt: skip
+
+
 def connect_islands(
-    xy: np.ndarray, edges: np.ndarray, labels: list[str], *, roads=None
+    xy: np.ndarray, edges: np.ndarray, labels: list[str], *, roads=None, what: str = "block"
 ) -> tuple[np.ndarray, np.ndarray, list[Issue], list[Link]]:
-    """Attach every piece of the graph but the largest to its nearest block outside it.
+    """Attach every piece of the graph but the largest to its nearest block outside it (``what``: "block",
+    or "school" where the graph is the schools' of school districts; it words the warning).
 
     ``xy`` are the blocks' representative points (metric).  ``roads``: a road network (``geo.roads.
     RoadNetwork``): the link then joins the two blocks nearest by road among the ``ROAD_LINK_CANDIDATES``
     nearest in a straight line (a group across a river joins where its bridge lands), in a straight line
     where no road joins them.  Returns (all edges, added edges, warnings, links).
     """
+    one, many, unit, fix = _ISLAND_WORDS[what]
     n = len(xy)
     added: list[tuple[int, int]] = []
     links: list[Link] = []
@@ -346,12 +358,12 @@ def connect_islands(
             warnings.append(
                 Issue(
                     message=(
-                        f"{_pieces_text(len(inside))} ({names}); joined to the nearest block {labels[link.b]} "
-                        f"({link.distance_m:,.0f} m away{' by road' if link.by == 'road' else ''}) by a link "
-                        "that is not in the data, so their zone can be one piece; a zone that is one piece "
-                        "only through this link is counted as in pieces"
+                        f"{_pieces_text(len(inside), one, many)} ({names}); joined to the nearest {one} "
+                        f"{labels[link.b]} ({link.distance_m:,.0f} m away{' by road' if link.by == 'road' else ''})"
+                        f" by a link that is not in the data, so their {unit} can be one piece; a {unit} that "
+                        "is one piece only through this link is counted as in pieces"
                     ),
-                    fix="check these blocks' geometry if they should touch their neighbours",
+                    fix=fix,
                     severity="warning",
                 )
             )
@@ -384,10 +396,10 @@ def _road_link(xy: np.ndarray, inside: np.ndarray, outside: np.ndarray, roads) -
     return Link(int(sources[pairs_a[best]]), int(dest[pairs_b[best]]), len(inside), float(dist[best]), "road")
 
 
-def _pieces_text(count: int) -> str:
+def _pieces_text(count: int, one: str = "block", many: str = "blocks") -> str:
     if count == 1:
-        return "1 block cut off from the rest"
-    return f"a group of {count} blocks cut off from the rest"
+        return f"1 {one} cut off from the rest"
+    return f"a group of {count} {many} cut off from the rest"
 
 
 def school_anchors(cells: gpd.GeoSeries, school_points: gpd.GeoSeries) -> np.ndarray:
@@ -414,9 +426,11 @@ def build_block_graph(
     id_column: str = "block_id",
     name_column: str = "name",
     roads=None,
+    what: str = "block",
 ) -> tuple[BlockGraph, list[Issue]]:
     """Adjacency of the blocks (polygons: shared edges; points: Voronoi cells) with the islands policy
-    (``roads``: a ``geo.roads.RoadNetwork`` the links between cut-off groups follow)."""
+    (``roads``: a ``geo.roads.RoadNetwork`` the links between cut-off groups follow; ``what``: "school"
+    words its warnings for the schools' graph of school districts)."""
     require_metric(blocks, "blocks")
     geom_types = set(blocks.geom_type.unique())
     if geom_types <= {"Point"}:
@@ -448,7 +462,7 @@ def build_block_graph(
         labels = [f"{n} ({b})" if n != b else str(b) for n, b in zip(blocks[name_column], blocks[id_column])]
     else:
         labels = [str(b) for b in blocks[id_column]]
-    edges, added, warnings, links = connect_islands(rep, edges, labels, roads=roads)
+    edges, added, warnings, links = connect_islands(rep, edges, labels, roads=roads, what=what)
     for w in warnings:
         log.warning("%s", w)
     graph = BlockGraph(n=len(blocks), edges=edges, added_edges=added, cells=cells, links=tuple(links))
