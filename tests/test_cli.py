@@ -328,3 +328,15 @@ def test_coordinate_columns_can_be_named_with_the_flag_the_message_suggests(tmp_
     ok = run("districts", path, "--districts", 1, "--out", tmp_path / "b", "--time-limit", 5,
              "--school-lon-col", "坐标X", "--school-lat-col", "坐标Y")  # fmt: skip
     assert ok.exit_code == 0, no_traceback(ok)
+
+
+def test_a_new_plan_over_an_old_folder_says_its_announcement_is_stale(tmp_path):
+    # a tester's sweep: `partition --overwrite` replaced the plan and left announce.md from the previous one
+    # (seats 260 where the new plan has 130) with no word
+    out = tmp_path / "out"
+    assert run("partition", *DEMO_ARGS, "--out", out, "--time-limit", 5, "--workers", 1).exit_code == 0
+    assert run("announce", out).exit_code == 0
+    again = run("partition", *DEMO_ARGS, "--out", out, "--time-limit", 5, "--workers", 1, "--overwrite")
+    text = no_traceback(again)
+    assert again.exit_code == 0 and "announce.md" in text and "describe an earlier plan" in text, text
+    assert "zoning announce" in text and "zoning report" not in text

@@ -5,12 +5,15 @@ districts, and the files written.
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import click
 import numpy as np
 
 from ..check.metrics import district_table, school_table, summary
 from ..plan import Plan
+from ..publish.announce import ANNOUNCE_FILES
+from ..publish.report import REPORT_FILES
 from .group import PRINTED, QUIET
 
 
@@ -28,6 +31,7 @@ def _report(plan: Plan, files: dict) -> None:
         _report_districts(plan)
     if plan.warnings:
         click.echo(f"{len(set(map(str, plan.warnings)))} warning(s): see above and summary.json")
+    _stale_outputs(files)
     click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))
     if "map.html" in files:
         click.echo(f"Map: open {files['map.html']} in a browser")
@@ -160,3 +164,30 @@ def _report_zones(plan: Plan) -> None:
             "between blocks that touch no others: see the warnings)"
         )
     click.echo(line)
+
+
+def _stale_outputs(files: dict) -> None:
+    """An announcement or report left in the folder from an earlier plan (``--overwrite`` replaced the plan,
+    not them) is said to be stale, so that no one publishes it for the new plan."""
+    summary_path = files.get("summary.json")
+    if summary_path is None or not isinstance(summary_path, Path):
+        return
+    folder, made = summary_path.parent, summary_path.stat().st_mtime
+    stale = [
+        n
+        for n in (*ANNOUNCE_FILES, *REPORT_FILES)
+        if (folder / n).exists() and (folder / n).stat().st_mtime < made
+    ]
+    if stale:
+        again = [
+            c
+            for c, names in (("announce", ANNOUNCE_FILES), ("report", REPORT_FILES))
+            if set(stale) & set(names)
+        ]
+        click.secho(
+            f"warning: {', '.join(stale)} in {folder} describe an earlier plan. Fix: run "
+            + " and ".join(f"`zoning {c} {folder}`" for c in again)
+            + " again, or delete them",
+            err=True,
+            fg="yellow",
+        )
