@@ -220,6 +220,7 @@ def test_the_bad_job_fails_in_the_planners_words_and_stops_nothing(batch_run):
         'row 3, column "students_k4"' in row["error"] and "约120" in row["error"] and "Fix:" in row["error"]
     )
     assert not (out / "bad-input").exists()
+    assert not row["folder"]  # no folder named that does not exist
     assert "row 3" in (out / "batch.md").read_text(encoding="utf-8")
 
 

@@ -563,3 +563,21 @@ def test_a_district_joined_only_by_an_added_link_is_counted_in_pieces_and_unmatc
     words = [w.message for w in plan.warnings]
     assert any("1 school cut off from the rest (S6)" in w and "district" in w for w in words), words
     assert any('1 zone(s) name no school in column "school"' in w and '"S0 (old name)"' in w for w in words)
+
+
+def test_schools_of_two_towns_far_apart_are_not_neighbours_across_the_gap():
+    # a tester's sweep: 60 schools in Beijing and 60 in Guangzhou made one district 1,877 km wide, "one
+    # piece" because the two towns' Voronoi cells met in the empty gap, and nothing was said
+    rng = np.random.default_rng(5)
+    xy = np.concatenate([rng.uniform(0, 8000, (30, 2)), rng.uniform(0, 8000, (30, 2)) + [300_000, 0]])
+    schools = gpd.GeoDataFrame(
+        {"school_id": [f"S{k}" for k in range(60)], "name": [f"第{k}小学" for k in range(60)],
+         "capacity": rng.integers(300, 900, 60).astype(float)},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:32650",
+    ).to_crs(4326)  # fmt: skip
+    plan = form_districts(schools, n_districts=4, options=SolveOptions(time_limit_s=5))
+    (link,) = plan.rules["districts"]["links"]
+    assert link["group_schools"] == 30 and link["distance_m"] > 250_000
+    assert any("a group of 30 schools cut off from the rest" in w.message for w in plan.warnings)
+    after = zoning.summary(plan)["districts"]["after"]
+    assert after["districts_not_contiguous"] == after["districts_joined_only_by_links"]

@@ -57,8 +57,10 @@ class _Failed(ZoningError):
 def failed_row(job: Job, out_dir, error: str, seconds: float = 0.0, *, status: str = "failed") -> dict:
     """The row of a job that did not finish (or never started)."""
     row = dict.fromkeys(ROW_KEYS)
+    folder = os.path.join(os.fspath(out_dir), job.name)
+    # the folder only where it exists (a failed job writes nothing; an earlier run's folder stays as it was)
     row |= {"job": job.name, "command": job.command, "status": status, "seconds": round(seconds, 2),
-            "folder": os.path.join(os.fspath(out_dir), job.name), "error": error.strip()}  # fmt: skip
+            "folder": folder if os.path.isdir(folder) else "", "error": error.strip()}  # fmt: skip
     return row
 
 

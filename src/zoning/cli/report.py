@@ -88,7 +88,7 @@ def _report_districts(plan: Plan) -> None:
     click.echo(header + "  covered")
     any_hq = bool(plan.schools["high_quality"].any())
     for _, r in table.iterrows():
-        q = "—" if np.isnan(r["mean_quality"]) else f"{r['mean_quality']:.3g}"
+        q = "—" if np.isnan(r["mean_quality"]) else _quality_text(r["mean_quality"])
         seats = "—" if np.isnan(r["capacity"]) else f"{r['capacity']:,.0f}"
         kids = "—" if np.isnan(r["students"]) else f"{r['students']:,.0f}"
         covered = ("yes" if r["covered"] else "no") if any_hq else "—"
@@ -101,7 +101,9 @@ def _report_districts(plan: Plan) -> None:
     def figures(f):
         parts = []
         if f.get("quality_spread") is not None:
-            parts.append(f"quality spread {f['quality_spread']:.3g} (Gini {f['quality_gini']:.3f})")
+            parts.append(
+                f"quality spread {_quality_text(f['quality_spread'])} (Gini {f['quality_gini']:.3f})"
+            )
         if f.get("coverage_rate") is not None:
             parts.append(f"coverage {100 * f['coverage_rate']:.1f} %")
         dev = {k: v for k, v in f["balance_deviation"].items() if v is not None}
@@ -191,3 +193,8 @@ def _stale_outputs(files: dict) -> None:
             err=True,
             fg="yellow",
         )
+
+
+def _quality_text(value: float) -> str:
+    """A quality figure: three significant digits, large scores in full (29,900, not 2.99e+04)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"

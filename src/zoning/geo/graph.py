@@ -118,6 +118,15 @@ def voronoi_cells(points: gpd.GeoSeries, study_area: shapely.Geometry | None = N
     if study_area is None:
         hull = shapely.convex_hull(shapely.multipoints(xy))
         study_area = shapely.buffer(hull, 300.0)
+        reach = _cell_reach(xy)
+        if reach is not None:
+            # not across a gap many times wider than the points' usual spacing (two towns 50 km apart, or a
+            # file holding two cities): the groups' cells do not touch, and the islands policy joins them
+            # with a link it names, instead of a cell stretched over the gap
+            discs = shapely.union_all(
+                shapely.buffer(shapely.points(np.unique(np.round(xy, 3), axis=0)), reach)
+            )
+            study_area = shapely.intersection(study_area, discs)
     uniq, inverse = np.unique(np.round(xy, 3), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     if len(uniq) == 1:
@@ -128,6 +137,22 @@ def voronoi_cells(points: gpd.GeoSeries, study_area: shapely.Geometry | None = N
         cells = shapely.get_parts(regions)
         cells = shapely.intersection(cells, study_area)
     return gpd.GeoSeries(cells[inverse], index=points.index, crs=points.crs)
+
+
+#: A point's cell reaches at most this many times the 95th percentile of the distances from each point to
+#: its nearest neighbour (and at least ``CELL_REACH_MIN_M``): wide enough for any street pattern, too short
+#: to bridge an empty gap of that many spacings.
+CELL_REACH_SPACINGS = 6.0
+CELL_REACH_MIN_M = 2_000.0
+
+
+def _cell_reach(xy: np.ndarray) -> float | None:
+    """How far a Voronoi cell may reach from its point (None: fewer than three distinct points)."""
+    uniq = np.unique(np.round(xy, 3), axis=0)
+    if len(uniq) < 3:
+        return None
+    dist, _ = cKDTree(uniq).query(uniq, k=2)
+    return max(CELL_REACH_MIN_M, CELL_REACH_SPACINGS * float(np.percentile(dist[:, 1], 95)))
 
 
 def polygon_adjacency(cells: gpd.GeoSeries, *, tol_m: float = 0.5, min_shared_m: float = 2.0) -> np.ndarray:

@@ -250,7 +250,10 @@ def _district_facts(d: dict) -> list[list[str]]:
             "学区间质量差 quality spread (Gini)",
             "—"
             if a.get("quality_spread") is None
-            else f"{a['quality_spread']:.3g} ({a['quality_gini']:.3f})",
+            else (
+                f"{a['quality_spread']:,.0f}" if a["quality_spread"] >= 1000 else f"{a['quality_spread']:.3g}"
+            )
+            + f" ({a['quality_gini']:.3f})",
         ],
         [
             "距学区长学校 distance to the lead, mean / max (m)",
