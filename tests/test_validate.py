@@ -751,3 +751,29 @@ def test_stages_match_in_chinese_or_english_and_nine_year_schools_count_for_both
     assert stage_mask(schools["stage"], "junior_middle").tolist() == [False, True, True, False]
     assert stage_mask(schools["stage"], "初中").tolist() == [False, True, True, False]
     assert _only_stage(schools, ("小学",))["name"].tolist() == ["甲", "丙"]
+
+
+def test_a_copied_outline_and_a_block_in_far_parts_are_named(tmp_path):
+    # a tester's dirty file: a block copied under another id (children counted twice) and a block with a
+    # second part far outside the city (its zone drawn in two pieces while the summary said none) passed
+    # without a word
+    from shapely.geometry import MultiPolygon
+
+    from zoning.io.validate import check_blocks
+
+    size, x0, y0 = 0.005, 113.88, 22.55
+    cells = [box(x0 + i * size, y0, x0 + (i + 1) * size, y0 + size) for i in range(4)]
+    cells.append(cells[1])  # the same outline under another id
+    far = box(x0 + 0.05, y0, x0 + 0.051, y0 + 0.001)  # about 3 km east of the city
+    cells[3] = MultiPolygon([cells[3], far])
+    frame = gpd.GeoDataFrame({"编号": [f"B{k}" for k in range(5)], "适龄儿童": [10] * 5}, geometry=cells,
+                             crs="EPSG:4326")  # fmt: skip
+    path = tmp_path / "blocks.geojson"
+    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    _, warnings = check_blocks(read_table(path))
+    words = [w.message for w in warnings]
+    assert any("very same outline (rows 2 and 5)" in w for w in words), words
+    assert any("in parts far apart: row 4 (2 parts, 3,084 m apart" in w for w in words), words
+    # the clean grid says neither
+    _, warnings = check_blocks(read_table(grid_blocks(tmp_path)))
+    assert not any("same outline" in w.message or "far apart" in w.message for w in warnings)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ...errors import InputError, Issue
+from ...errors import InputError, Issue, name_list
 from ..files import RawTable
 from .geometry import _canonical, _single_points, _start, _wgs84_geoms
 from .headers import BLOCK_ALIASES, _flag, _missing_column, _Report
@@ -100,6 +100,7 @@ def check_blocks(
 
     geoms = _wgs84_geoms(rep, BLOCK_ALIASES, coords, _block_shapes, repair=True)
     rep.raise_if_errors()
+    _odd_outlines(rep, geoms)
 
     columns = {
         "students": students.astype(float),
@@ -133,3 +134,51 @@ def _block_shapes(rep: _Report, geoms: np.ndarray) -> np.ndarray:
                 column=None,
             )
     return geoms
+
+
+#: A part of a block further than this from the block's other parts is named (a zone holding the block is
+#: then drawn in pieces, though the block counts as one).
+DETACHED_PART_M = 100.0
+
+
+def _odd_outlines(rep: _Report, geoms: np.ndarray) -> None:
+    """Warnings for outlines that pass every check but are likely mistakes: two blocks with the very same
+    outline (their children may be counted twice) and a block in parts far apart."""
+    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))
+    if not len(polygonal):
+        return
+    keys = shapely.to_wkb(shapely.normalize(geoms[polygonal]))
+    first: dict[bytes, int] = {}
+    same = []
+    for k, key in zip(polygonal, keys):
+        if key in first:
+            same.append((first[key], int(k)))
+        else:
+            first[key] = int(k)
+    if same:
+        pairs = [f"rows {rep.row(a)} and {rep.row(b)}" for a, b in same]
+        rep.warn(
+            f"{len(same)} pair(s) of blocks have the very same outline ({name_list(pairs, limit=5)}): their "
+            "children may be counted twice.",
+            "keep one block of each pair, or check that they are distinct 小区 on one plot.",
+        )
+    multi = polygonal[shapely.get_num_geometries(geoms[polygonal]) > 1]
+    far = []
+    for k in multi:
+        parts = shapely.get_parts(geoms[k])
+        lat = float(shapely.get_coordinates(parts[0])[0, 1])
+        # degrees to metres near the block (WGS84): enough to tell 100 m from a shared edge
+        scale = np.array([111_320.0 * np.cos(np.radians(lat)), 110_540.0])
+        scaled = shapely.transform(parts, lambda c, scale=scale: c * scale)
+        gap = max(
+            float(shapely.distance(part, shapely.union_all(np.delete(scaled, i))))
+            for i, part in enumerate(scaled)
+        )
+        if gap > DETACHED_PART_M:
+            far.append(f"row {rep.row(int(k))} ({len(parts)} parts, {gap:,.0f} m apart)")
+    if far:
+        rep.warn(
+            f"{len(far)} block(s) are in parts far apart: {name_list(far, limit=5)}; a zone holding one is "
+            "drawn in pieces on the map, though the block counts as one piece.",
+            "split such a block into one block per part (with its own children), or check its outline.",
+        )
