@@ -234,7 +234,8 @@ def solve_options(f):
             type=click.FloatRange(min=0, min_open=True),
             default=60.0,
             show_default=True,
-            help="Seconds; the best plan found and its proven gap are returned when time runs out.",
+            help="Seconds for the solving (with --districts, zones and districts share it); the best plan "
+            "found and its proven gap are returned when time runs out.",
         ),
         click.option(
             "--gap",

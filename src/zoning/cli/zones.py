@@ -5,6 +5,7 @@ districts), ``feeder`` (middle-school zones made of whole primary zones) and the
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import replace
 
 import click
@@ -66,6 +67,10 @@ def validate(blocks, schools, issues_file, **kwargs):
         click.echo(f"{len(inputs.warnings)} warning(s) above.")
 
 
+#: With --districts, the zones' share of --time-limit (the districts get what is left).
+ZONES_SHARE = 0.6
+
+
 def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tuple[Plan, dict]:
     """Zones (and, with --districts, districts made of them) from the parsed options of a command; the
     district and --only-stage options are read only when the command has them (`feeder` has not)."""
@@ -118,19 +123,27 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
         warnings = (*warnings, note)
     else:
         zone_schools = school_frame
+    grouping = bool(district_kw and district_kw["n_districts"] is not None)
+    # --time-limit is the whole run's: with --districts the zones get ZONES_SHARE of it and the districts
+    # the rest (more where the zones are proven early)
+    t0, limit = time.perf_counter(), options.time_limit_s
+    zone_limit = ZONES_SHARE * limit if grouping else limit
     with ctrl_c_stops() as stop:  # Ctrl-C: the best plan so far, with its gap
         plan = assign_zones(
             block_frame,
             zone_schools,
-            options=replace(options, stop=stop),
+            options=replace(options, stop=stop, time_limit_s=zone_limit),
             warnings=warnings,
             roads=roads,
             **rules,
         )
-    if district_kw and district_kw["n_districts"] is not None:
+    if grouping:
         _file_leads(school_frame, district_kw)
+        left = max(limit - (time.perf_counter() - t0), (1 - ZONES_SHARE) * limit / 2)
         with ctrl_c_stops() as stop:  # a Ctrl-C of its own: the best grouping of these zones so far
-            plan = form_districts(school_frame, plan=plan, options=replace(options, stop=stop), **district_kw)
+            plan = form_districts(
+                school_frame, plan=plan, options=replace(options, stop=stop, time_limit_s=left), **district_kw
+            )
     extra = {}
     if years:
         loads = year_loads(plan.assignment, inputs.blocks, zone_schools, years)
