@@ -29,16 +29,19 @@ class SolveInfo:
     objective and lower_bound are in ``unit``: child-metres for zones (children × metres travelled, plus
     the move penalty for every child moved); for districts the children (or seats, or schools) times the
     metres from each school to its district's lead.  gap = (objective − lower_bound) / objective.
+
+    status "given": a plan drawn by hand or taken from the data (``zoning.evaluate_zones``), measured and not
+    solved: it has an objective (what it costs) but no lower bound, LP bound or gap (None; null in JSON).
     """
 
-    status: Literal["optimal", "feasible"]
+    status: Literal["optimal", "feasible", "given"]
     objective: float
-    lower_bound: float
-    gap: float
+    lower_bound: float | None
+    gap: float | None
     seconds: float
     seed: int
     bound_source: str
-    lp_bound: float
+    lp_bound: float | None
     lp_seconds: float
     rounds: int
     cuts: int
@@ -52,12 +55,12 @@ class SolveInfo:
         return {
             "status": self.status,
             f"objective_{self.unit}": round(self.objective, 3),
-            f"lower_bound_{self.unit}": round(self.lower_bound, 3),
-            "gap": round(self.gap, 6),
+            f"lower_bound_{self.unit}": _rounded(self.lower_bound, 3),
+            "gap": _rounded(self.gap, 6),
             "seconds": round(self.seconds, 3),
             "seed": self.seed,
             "bound_source": self.bound_source,
-            f"lp_bound_{self.unit}": round(self.lp_bound, 3),
+            f"lp_bound_{self.unit}": _rounded(self.lp_bound, 3),
             "lp_seconds": round(self.lp_seconds, 3),
             "rounds": self.rounds,
             "one_piece_cuts": self.cuts,
@@ -66,6 +69,10 @@ class SolveInfo:
             "metric_crs": self.metric_crs,
             "stopped_early": self.stopped,
         }
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,9 @@ class Plan:
             if i is None:
                 continue
             unit = i.unit.replace("_m", "-km")
+            if i.lower_bound is None:  # a given plan: measured, nothing to prove
+                lines.append(f"{what} {i.status}: {i.objective / 1000:,.1f} {unit} (no bound: not solved)")
+                continue
             lines.append(
                 f"{what} {i.status}: {i.objective / 1000:,.1f} {unit} (bound {i.lower_bound / 1000:,.1f}, "
                 f"gap {100 * i.gap:.2f} %) in {i.seconds:.1f} s"

@@ -1,8 +1,10 @@
 """Pure functions: plan → tables and numbers a planner reports.
 
-Distances are straight-line metres in the plan's metric CRS, weighted by children.  "Before" figures
-describe the current assignment (each block's ``current_school``) on the same blocks, so the planner can
-say what the plan changes: children moved, mean trip, schools over capacity.
+Distances are the plan's own (``distance_m``: straight-line metres in the plan's metric CRS, or by road when
+the plan was drawn on roads; the summary's ``totals.distance_measure`` says which), weighted by children.
+"Before" figures describe the current assignment (each block's ``current_school``) on the same blocks,
+measured the same way (``current_distance_m``), so the planner can say what the plan changes: children
+moved, mean trip, schools over capacity.  ``findings`` lists the rules of zoning's plans a given plan breaks.
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ from scipy.sparse import csgraph
 from ..geo.graph import edges_to_csr
 from ..plan import Plan
 
-__all__ = ["school_table", "summary", "current_assignment", "district_table", "grouping_figures", "gini"]
+__all__ = [
+    "school_table",
+    "summary",
+    "findings",
+    "current_assignment",
+    "district_table",
+    "grouping_figures",
+    "gini",
+]
+
+#: ``totals.distance_measure`` of a zone plan: how its trips (and those before) are measured.
+DISTANCE_MEASURES = {"straight": "straight line", "road": "road"}
 
 
 def _wmean(values: np.ndarray, weights: np.ndarray) -> float:
@@ -111,9 +124,10 @@ def _zone_summary(plan: Plan) -> dict:
         # of those, the zones in one piece across the links added between blocks that touch no others
         "zones_joined_only_by_links": _pieces(plan) - _pieces(plan, links=True) if plan.problem.links else 0,
         "links_added": _links(plan),
+        "distance_measure": DISTANCE_MEASURES[plan.rules.get("travel", "straight")],
     }
     before = _before(plan)
-    return {
+    out = {
         "solve": plan.info.to_dict(),
         "rules": {k: v for k, v in plan.rules.items() if k != "overload_penalty_m"},
         "totals": totals,
@@ -123,12 +137,55 @@ def _zone_summary(plan: Plan) -> dict:
             for row in table.to_dict(orient="records")
         ],
     }
+    if plan.info.status == "given":  # measured, not solved: the rules it breaks are its findings
+        out["findings"] = findings(plan)
+    return out
 
 
-def _pieces(plan: Plan, *, links: bool = False) -> int:
-    """How many zones are in more than one piece of the blocks' own adjacency (0 expected): the links the
-    islands policy added (``geo.graph``) are not in the data, so a zone one piece only through one counts
-    (``links``: through them too, as the one-piece rule of the search reads the graph)."""
+def findings(plan: Plan) -> list[str]:
+    """The rules of zoning's plans that ``plan`` breaks, in planner's words (empty: none): a school's own block
+    in another school's zone, schools over their seats, zones in more than one piece (on the blocks' own
+    adjacency, as ``totals.zones_not_contiguous`` counts them).  What ``zoning evaluate`` reports of a
+    given plan; a solved plan breaks none unless its rules let it (overload allowed, one piece off)."""
+    b, s, p = plan.blocks, plan.schools, plan.problem
+    school = b["school_id"].to_numpy()
+    names = dict(zip(s["school_id"], s["name"].astype(str)))
+    labels = b["name"].astype(str).to_numpy() if "name" in b else b["block_id"].astype(str).to_numpy()
+    out = []
+    for sid, r in zip(p.school_ids, p.anchor):
+        if r >= 0 and school[r] != sid:
+            out.append(
+                f"{names.get(sid, sid)} stands in block {labels[r]}, which the plan puts in the zone of "
+                f"{names.get(school[r], school[r])}"
+            )
+    for _, row in school_table(plan).iterrows():
+        if row["overload"] > 1e-9:
+            out.append(
+                f"{row['name']} takes {row['students']:,.1f} children for {row['capacity']:,.0f} seats "
+                f"({row['overload']:,.1f} over)"
+            )
+    label = _piece_labels(plan)
+    students = b["students"].to_numpy(dtype=float)
+    anchor_of = dict(zip(p.school_ids, p.anchor))
+    for sid, members in pd.Series(np.arange(len(b))).groupby(school):
+        pieces = pd.Series(label[members.to_numpy()])
+        if pieces.nunique() < 2:
+            continue
+        r = anchor_of.get(sid, -1)
+        holds_school = r >= 0 and school[r] == sid
+        main = label[r] if holds_school else pieces.value_counts().index[0]
+        apart = members.to_numpy()[pieces.to_numpy() != main]
+        out.append(
+            f"the zone of {names.get(sid, sid)} is in {pieces.nunique()} pieces ({len(apart)} of its "
+            f"{len(members)} blocks, {students[apart].sum():,.1f} children, cut off from "
+            + ("the piece holding the school)" if holds_school else "its largest piece)")
+        )
+    return out
+
+
+def _piece_labels(plan: Plan, *, links: bool = False) -> np.ndarray:
+    """(N,) the piece of its zone each block lies in (numbered across all zones), on the blocks' own adjacency
+    (``links``: and the links the islands policy added)."""
     n = len(plan.blocks)
     e = plan.problem.edges
     if plan.problem.links and not links:
@@ -138,7 +195,15 @@ def _pieces(plan: Plan, *, links: bool = False) -> int:
     school = plan.blocks["school_id"].to_numpy()
     same = school[e[:, 0]] == school[e[:, 1]]
     _, label = csgraph.connected_components(edges_to_csr(n, e[same]), directed=False)
-    pieces = pd.Series(label).groupby(school).nunique()
+    return label
+
+
+def _pieces(plan: Plan, *, links: bool = False) -> int:
+    """How many zones are in more than one piece of the blocks' own adjacency (0 expected): the links the
+    islands policy added (``geo.graph``) are not in the data, so a zone one piece only through one counts
+    (``links``: through them too, as the one-piece rule of the search reads the graph)."""
+    label = _piece_labels(plan, links=links)
+    pieces = pd.Series(label).groupby(plan.blocks["school_id"].to_numpy()).nunique()
     return int((pieces > 1).sum())
 
 
@@ -153,7 +218,8 @@ def _links(plan: Plan) -> list[dict]:
 
 
 def _before(plan: Plan) -> dict | None:
-    """The current assignment's figures, for a before/after comparison."""
+    """The current assignment's figures, for a before/after comparison: trips measured as the plan's are
+    (its ``current_distance_m``: by road when the plan was drawn on roads), else the straight line."""
     cur = current_assignment(plan)
     if cur is None:
         return None
@@ -161,21 +227,28 @@ def _before(plan: Plan) -> dict | None:
     students = b["students"].to_numpy(dtype=float)
     has = cur.notna().to_numpy()
     j = pd.Index(plan.schools["school_id"]).get_indexer(cur.to_numpy()[has])
-    dist = np.zeros(len(b))
-    dist[has] = shapely.distance(
-        shapely.point_on_surface(b.geometry.values[has]), plan.schools.geometry.values[j]
-    )
+    dist = np.full(len(b), np.nan)
+    if "current_distance_m" in b:
+        dist[has] = b["current_distance_m"].to_numpy(dtype=float)[has]
+    else:
+        dist[has] = shapely.distance(
+            shapely.point_on_surface(b.geometry.values[has]), plan.schools.geometry.values[j]
+        )
+    measured = has & np.isfinite(dist)  # by road: not where no road joins a block to its current school
     load = pd.Series(students[has]).groupby(cur.to_numpy()[has]).sum()
     cap = plan.schools.set_index("school_id")["capacity"]
     over = (load - cap.reindex(load.index)).clip(lower=0)
-    return {
-        "mean_distance_m": round(_wmean(dist[has], students[has]), 1),
+    out = {
+        "mean_distance_m": round(_wmean(dist[measured], students[measured]), 1),
         "max_distance_m": round(
-            float(dist[has & (students > 0)].max()) if (has & (students > 0)).any() else 0.0, 1
+            float(dist[measured & (students > 0)].max()) if (measured & (students > 0)).any() else 0.0, 1
         ),
         "schools_over_capacity": int((over > 1e-9).sum()),
         "children_over_capacity": round(float(over.sum()), 3),
     }
+    if (has & ~measured).any():
+        out["blocks_not_reached_by_road"] = int((has & ~measured).sum())
+    return out
 
 
 # ------------------------------------------------------------------------------------ districts (学区)

@@ -41,8 +41,12 @@ def _report(plan: Plan, files: dict) -> None:
         )
 
 
+#: Findings of a given plan printed; the rest are in summary.json.
+SHOWN_FINDINGS = 10
+
+
 def _status(i) -> str:
-    if i.plan_source.startswith("given"):
+    if i.status == "given":
         return "the given assignment, evaluated (nothing solved)"
     if i.stopped:
         return "stopped early (Ctrl-C), the best plan so far"
@@ -138,11 +142,15 @@ def _report_zones(plan: Plan) -> None:
     i = plan.info
     s = summary(plan)
     t = s["totals"]
-    status, gap = _status(i), _gap(i)
-    click.echo(
-        f"Plan: {status}: {i.objective / 1000:,.1f} child-km (lower bound {i.lower_bound / 1000:,.1f}, "
-        f"gap {gap} %) in {i.seconds:.1f} s"
-    )
+    if i.status == "given":  # measured, not solved: no bound, no gap, no time limit
+        click.echo(
+            f"Plan: {_status(i)}: {i.objective / 1000:,.1f} child-km (no lower bound or gap: not solved)"
+        )
+    else:
+        click.echo(
+            f"Plan: {_status(i)}: {i.objective / 1000:,.1f} child-km (lower bound {i.lower_bound / 1000:,.1f}, "
+            f"gap {_gap(i)} %) in {i.seconds:.1f} s"
+        )
     table = school_table(plan)
     width = max(8, min(32, int(table["name"].astype(str).str.len().max())))
     click.echo(
@@ -156,7 +164,9 @@ def _report_zones(plan: Plan) -> None:
             f"{r['mean_distance_m']:>6,.0f}  {r['max_distance_m']:>6,.0f}  {r['moved_in']:>8,.1f}{flag}"
         )
     line = f"Children: {t['children']:,.1f} for {t['seats']:,.0f} seats; moved {t['children_moved']:,.1f}; "
-    line += f"mean trip {t['mean_distance_m']:,.0f} m"
+    line += f"mean trip {t['mean_distance_m']:,.0f} m" + (
+        " by road" if t["distance_measure"] == "road" else ""
+    )
     if s["before"]:
         line += f" (before {s['before']['mean_distance_m']:,.0f} m)"
     line += f"; zones in more than one piece: {t['zones_not_contiguous']}"
@@ -166,6 +176,16 @@ def _report_zones(plan: Plan) -> None:
             "between blocks that touch no others: see the warnings)"
         )
     click.echo(line)
+    found = s.get("findings")
+    if found is not None:
+        click.echo(
+            f"Findings: the given plan breaks {len(found)} rule(s) zoning's plans keep"
+            + (":" if found else " (seats, one piece per zone, each school's own block in its zone).")
+        )
+        for text in found[:SHOWN_FINDINGS]:
+            click.echo(f"  - {text}")
+        if len(found) > SHOWN_FINDINGS:
+            click.echo(f"  … and {len(found) - SHOWN_FINDINGS} more in summary.json (findings)")
 
 
 def _stale_outputs(files: dict) -> None:

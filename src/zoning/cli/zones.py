@@ -13,8 +13,9 @@ import click
 from ..districts.api import form_districts
 from ..errors import Issue
 from ..io.datasets import get_path
-from ..io.inputs import read_roads
+from ..io.inputs import read_block_column, read_roads
 from ..io.save import csv_writer
+from ..io.validate import BLOCK_ALIASES
 from ..options import SolveOptions
 from ..plan import Plan
 from ..publish.export import prepare_out, write_plan
@@ -93,11 +94,7 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
     )
     district_kw = _district_kwargs(kwargs) if "n_districts" in kwargs else None
     only_stage = kwargs.pop("only_stage", ())
-    roads_file, roads_layer = kwargs.pop("roads", None), kwargs.pop("roads_layer", None)
-    roads_coords = kwargs.pop("roads_coords", None) or kwargs["coords"]
-    roads = None
-    if roads_file:
-        roads = read_roads(roads_file, coords=roads_coords, layer=roads_layer, encoding=kwargs["encoding"])
+    roads = _roads(kwargs)
     entry_share = kwargs.pop("entry_share", None)
     years = parse_years(kwargs.pop("years")) if kwargs.get("years") else None
     kwargs.pop("years", None)
@@ -151,6 +148,15 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
         _report_years(loads, inputs.blocks, zone_schools, years)
     files = write_plan(plan, out_dir, overwrite=overwrite, title=title, extra=extra)
     return plan, files
+
+
+def _roads(kwargs):
+    """The --roads file read (None without one); pops the road options."""
+    roads_file, roads_layer = kwargs.pop("roads", None), kwargs.pop("roads_layer", None)
+    roads_coords = kwargs.pop("roads_coords", None) or kwargs["coords"]
+    if not roads_file:
+        return None
+    return read_roads(roads_file, coords=roads_coords, layer=roads_layer, encoding=kwargs["encoding"])
 
 
 def _run_horizon(
@@ -234,9 +240,13 @@ def partition(blocks, schools, **kwargs):
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.argument("schools", type=click.Path(dir_okay=False))
 @click.option(
-    "--zone-col", required=True, metavar="COL", help="Blocks column with each block's school (id or name)."
+    "--zone-col",
+    required=True,
+    metavar="COL",
+    help="Blocks column with each block's school (id or name); may be the current-school column.",
 )
 @input_options
+@road_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help=OUT_HELP)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--move-penalty", type=click.FloatRange(min=0), default=DEFAULT_MOVE_PENALTY_M, show_default=True,
@@ -245,12 +255,23 @@ def partition(blocks, schools, **kwargs):
 def evaluate(blocks, schools, zone_col, out_dir, overwrite, move_penalty, **kwargs):
     """A given assignment as a plan (a hand-drawn option, the official zones, last year's): every figure of a
     plan (children over seats, moved, trips, zones in pieces) in a plan folder, to set beside zoning's plans
-    with `zoning compare`.  Nothing is solved: the seats and the one-piece rule are measured, not imposed."""
+    with `zoning compare`.  Nothing is solved: every block stays where it is given, and the rules zoning's
+    plans keep (seats, one piece per zone, each school's own block in its zone) are measured, not imposed:
+    the ones it breaks are printed and listed in summary.json (findings).  With --roads trips are by road."""
     prepare_out(out_dir, overwrite=overwrite)
     kwargs.pop("issues_file", None)
-    inputs = _load(blocks, schools, kwargs, block_keep=[zone_col])
-    plan = evaluate_zones(inputs.blocks, inputs.schools, zone_col, move_penalty_m=move_penalty,
-                          warnings=inputs.warnings)  # fmt: skip
+    roads = _roads(kwargs)
+    # a column the blocks frame holds under its own name (current_school, name, …) is read apart, by block id
+    own = zone_col in (*BLOCK_ALIASES, "students_estimated", "geometry")
+    where = dict(id_column=kwargs.get("block_col_block_id"), layer=kwargs.get("blocks_layer"),
+                 encoding=kwargs.get("encoding"))  # fmt: skip
+    inputs = _load(blocks, schools, kwargs, block_keep=[] if own else [zone_col])
+    if own:
+        zones = read_block_column(blocks, zone_col, **where)
+    else:
+        zones = inputs.blocks.set_index("block_id")[zone_col]
+    plan = evaluate_zones(inputs.blocks, inputs.schools, zones, move_penalty_m=move_penalty,
+                          warnings=inputs.warnings, roads=roads)  # fmt: skip
     files = write_plan(plan, out_dir, overwrite=overwrite, title=f"{zone_col} (given)")
     _report(plan, files)
 

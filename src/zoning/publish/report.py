@@ -181,7 +181,17 @@ def _table(head: list[str] | None, rows: list[list[str]], *, numeric=frozenset()
 
 
 def _proof(solve: dict) -> list[list[str]]:
-    """The proof of a solve in planner's words: status, objective and lower bound, gap, time."""
+    """The proof of a solve in planner's words: status, objective and lower bound, gap, time; of a given plan
+    (``zoning evaluate``, status "given") its cost alone: it was measured, not solved."""
+    key = next(k for k in solve if k.startswith("objective_"))
+    suffix = key[len("objective_") :]
+    label = {"child_m": "child-km", "seat_m": "seat-km", "school_m": "school-km"}.get(suffix, suffix)
+    if solve.get("gap") is None:
+        return [
+            ["求解状态 status", "给定方案，未求解 given plan, measured (nothing solved)"],
+            ["目标值 / 下界 objective / proven lower bound", f"{solve[key] / 1000:,.1f} / — {label}"],
+            ["与最优的差距 proven gap", "— (未求解 not solved)"],
+        ]
     gap = float(solve["gap"])
     if gap <= 1e-9:
         status = "已证明最优 proven optimal"
@@ -189,9 +199,6 @@ def _proof(solve: dict) -> list[list[str]]:
         status = "在要求的差距内最优 optimal within the requested gap"
     else:
         status = "时限内的最好方案 best plan found in the time limit"
-    key = next(k for k in solve if k.startswith("objective_"))
-    suffix = key[len("objective_") :]
-    label = {"child_m": "child-km", "seat_m": "seat-km", "school_m": "school-km"}.get(suffix, suffix)
     return [
         ["求解状态 status", status],
         [
@@ -221,11 +228,11 @@ def _zone_facts(summary: dict) -> list[list[str]]:
             _children(t["children_moved"]) if b else "— (无现行划片 no current zones)",
         ],
         [
-            "平均距离 mean distance (m)",
+            "平均距离 mean distance (m)" + (", 道路 by road" if t.get("distance_measure") == "road" else ""),
             _arrow(_num(b["mean_distance_m"]) if b else None, _num(t["mean_distance_m"])),
         ],
         [
-            "最远距离 max distance (m)",
+            "最远距离 max distance (m)" + (", 道路 by road" if t.get("distance_measure") == "road" else ""),
             _arrow(_num(b["max_distance_m"]) if b else None, _num(t["max_distance_m"])),
         ],
         [

@@ -27,6 +27,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "children_moved": ("调整 children moved", "{:,.0f}"),
     "mean_distance_m": ("平均距离 mean m", "{:,.0f}"),
     "max_distance_m": ("最远 max m", "{:,.0f}"),
+    "distance_measure": ("距离量法 distance by", "{}"),
     "zones_in_pieces": ("不连片 zones in pieces", "{:,.0f}"),
     "districts": ("学区 districts", "{:,.0f}"),
     "quality_spread": ("质量差 quality spread", "{:.3f}"),
@@ -34,16 +35,22 @@ COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The columns that hold words, not numbers.
+TEXT = ("plan", "status", "distance_measure")
+
+
 def compare_table(summaries: Mapping[str, dict]) -> pd.DataFrame:
     """One row per plan (name → summary.json), the columns of :data:`COLUMNS` (NaN where a plan has no
-    such figure: zones alone have no districts, districts on schools alone no children moved)."""
+    such figure: zones alone have no districts, districts on schools alone no children moved, a given plan
+    (``zoning evaluate``) no proven gap)."""
     rows = []
     for name, s in summaries.items():
         row: dict = {"plan": name}
         solve = s.get("solve") or (s.get("districts") or {}).get("solve") or {}
-        given = str(solve.get("plan_source", "")).startswith("given")  # zoning evaluate: measured, not solved
+        # zoning evaluate: measured, not solved (older folders said so only in plan_source, with a gap of 0)
+        given = solve.get("status") == "given" or str(solve.get("plan_source", "")).startswith("given")
         row["status"] = "given" if given else solve.get("status")
-        row["gap"] = solve.get("gap")
+        row["gap"] = None if given else solve.get("gap")
         totals = s.get("totals") or {}
         schools = s.get("schools") or []
         row["schools"] = totals.get("schools", len(schools) or None)
@@ -55,6 +62,7 @@ def compare_table(summaries: Mapping[str, dict]) -> pd.DataFrame:
         row["children_moved"] = totals.get("children_moved")
         row["mean_distance_m"] = totals.get("mean_distance_m")
         row["max_distance_m"] = totals.get("max_distance_m")
+        row["distance_measure"] = _measure(s) if totals else None
         row["zones_in_pieces"] = totals.get("zones_not_contiguous")
         after = (s.get("districts") or {}).get("after") or {}
         row["districts"] = after.get("districts")
@@ -62,15 +70,41 @@ def compare_table(summaries: Mapping[str, dict]) -> pd.DataFrame:
         row["coverage_rate"] = after.get("coverage_rate")
         rows.append(row)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    numeric = [c for c in COLUMNS if c not in ("plan", "status")]
+    numeric = [c for c in COLUMNS if c not in TEXT]
     table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce")
     return table
 
 
+def _measure(summary: dict) -> str:
+    """How a plan's trips are measured: "road" or "straight line" (folders from before summary.json said so
+    in totals: by the rules' travel, straight when they do not say)."""
+    said = (summary.get("totals") or {}).get("distance_measure")
+    if said:
+        return str(said)
+    return "road" if (summary.get("rules") or {}).get("travel") == "road" else "straight line"
+
+
 def compare_markdown(table: pd.DataFrame, *, title: str | None = None) -> str:
-    """The table as Markdown, leaving out the columns no plan has a figure for."""
-    shown = {c: COLUMNS[c] for c in COLUMNS if c in ("plan", "status") or table[c].notna().any()}
-    return markdown_table(table, shown, title=title, text=("plan", "status"))
+    """The table as Markdown, leaving out the columns no plan has a figure for (and how trips are measured
+    when every plan's are straight lines); a note under it when the plans' trips are measured differently."""
+    measures = table["distance_measure"].dropna()
+    shown = {
+        c: COLUMNS[c]
+        for c in COLUMNS
+        if c in ("plan", "status")
+        or (table[c].notna().any() and (c != "distance_measure" or (measures != "straight line").any()))
+    }
+    text = markdown_table(table, shown, title=title, text=TEXT)
+    if measures.nunique() > 1:
+        groups = "; ".join(
+            f"{how}: {', '.join(map(str, table.loc[measures.index[measures == how], 'plan']))}"
+            for how in sorted(measures.unique())
+        )
+        text += (
+            f"\n注意 Note: these plans measure trips differently ({groups}): their mean and max distances do "
+            "not compare. Draw them all with --roads, or all without.\n"
+        )
+    return text
 
 
 def markdown_table(

@@ -23,10 +23,14 @@ from ..geo.roads import build_road_network
 from ..io.crs import to_metric
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
+from .model import objective
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
 from .search import solve_zones
 
 __all__ = ["assign_zones", "evaluate_zones"]
+
+#: ``SolveInfo.plan_source`` of a plan measured by :func:`evaluate_zones`.
+GIVEN_SOURCE = "given assignment (evaluated, not solved)"
 
 #: Seconds per block kept from the time limit for what follows the search (plan tables, dissolve, checker).
 POST_SOLVE_S_PER_BLOCK = 3e-5
@@ -88,30 +92,9 @@ def assign_zones(
         leads to any school raise InfeasibleError naming them.
     """
     started = time.perf_counter()
-    _require(blocks, _BLOCK_COLUMNS, "blocks")
-    _require(schools, _SCHOOL_COLUMNS, "schools")
-    blocks = blocks.reset_index(drop=True)
-    schools = schools.reset_index(drop=True)
-    if "name" not in blocks:
-        blocks = blocks.assign(name=blocks["block_id"].astype(str))
-    if "name" not in schools:
-        schools = schools.assign(name=schools["school_id"].astype(str))
-    warnings = list(warnings)
-
-    blocks_m, crs = to_metric(blocks)
-    schools_m = schools.to_crs(crs)
-    if study_area is not None:
-        study_area = gpd.GeoSeries([study_area], crs=blocks.crs).to_crs(crs).iloc[0]
-    roads_m = None
-    if roads is not None:
-        if roads.crs is None:
-            raise InputError(
-                [Issue(message="roads have no coordinate reference system", fix="set one with .set_crs(…)")]
-            )
-        roads_m = build_road_network(roads.to_crs(crs))  # built once: the links and the distances
-    graph, graph_warnings = build_block_graph(blocks_m, study_area=study_area, roads=roads_m)
-    warnings += graph_warnings
-    anchors = school_anchors(graph.cells, schools_m.geometry)
+    blocks_m, schools_m, crs, graph, anchors, roads_m, warnings = _prepare(
+        blocks, schools, study_area=study_area, roads=roads, warnings=warnings
+    )
     for j in np.flatnonzero(anchors < 0):
         warnings.append(
             Issue(
@@ -170,9 +153,9 @@ def assign_zones(
     after = POST_SOLVE_S_PER_BLOCK * problem.n_blocks + 0.6
     limit = max(min(1.0, options.time_limit_s), options.time_limit_s - spent - after)
     solution = solve_zones(problem, replace(options, time_limit_s=limit))
-    plan = _make_plan(
-        blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings, gone
-    )
+    p = solution.problem
+    info = _solved_info(solution, options, str(crs.to_string()), _forced_cost(p, blocks_m, gone))
+    plan = _make_plan(blocks_m, schools_m, graph.cells, p, solution.assign, info, warnings, gone)
     check_plan(plan)
     return plan
 
@@ -189,11 +172,27 @@ def evaluate_zones(
 ) -> Plan:
     """A given assignment as a plan: a hand-drawn option, the official redraw, last year's zones — with every
     figure of a plan (children over seats, moved, trips, zones in pieces) so it can stand beside zoning's
-    plans in ``zoning compare``.  Nothing is solved or refused: the seats and the one-piece rule are measured,
-    not imposed (the plan's rules say overload allowed, one piece off).
+    plans in ``zoning compare``.  Nothing is solved or refused: every block stays where it is given, the
+    seats and the one-piece rule are measured, not imposed (the plan's rules say overload allowed, one piece
+    off), and the rules of zoning's plans it breaks are its findings (``check.metrics.findings``: schools
+    over seats, zones in pieces, a school's own block in another zone).  Its status is "given": an
+    objective (what it costs, as zoning's plans are costed), no lower bound and no gap.
 
     ``assignment``: the school of every block (id or name), a Series keyed by block_id or the name of a
-    blocks column.  Blocks without one, or naming no school, are an InputError listing them."""
+    blocks column.  Blocks naming no school of the plan are an InputError listing them; blocks without a
+    school go to the one that costs them least (the nearest, the move penalty counted; seats not weighed),
+    with a warning.  ``roads``: trips by road, as in :func:`assign_zones` (a block no road joins to its given
+    school travels the straight line, with a warning).  ``options``: only the seed is recorded."""
+    started = time.perf_counter()
+    _require(blocks, _BLOCK_COLUMNS, "blocks")
+    _require(schools, _SCHOOL_COLUMNS, "schools")
+    blocks = blocks.reset_index(drop=True)
+    schools = schools.reset_index(drop=True)
+    if "name" not in schools:
+        schools = schools.assign(name=schools["school_id"].astype(str))
+    # the column the messages name: the blocks column, or the Series' name (the file's column it was read from)
+    column = assignment if isinstance(assignment, str) else assignment.name
+    column = None if column is None else str(column)
     if isinstance(assignment, str):
         if assignment not in blocks.columns:
             raise InputError(
@@ -213,28 +212,122 @@ def evaluate_zones(
     if lost:
         raise InputError([Issue(f"{len(lost)} block(s) with no school of the plan: {', '.join(lost[:6])}"
                                 + (f" and {len(lost) - 6} more" if len(lost) > 6 else "") + ".",
-                                "give every block the id or name of one of the schools.",
-                                column=assignment if isinstance(assignment, str) else None)])  # fmt: skip
+                                "give every block the id or name of one of the schools.", column=column)])  # fmt: skip
+    warnings = list(warnings)
     blank = [b for b, v in zip(blocks["block_id"], given, strict=True) if pd.isna(v)]
-    if blank:  # left free: the search gives them the nearest school with seats (overload allowed, no pieces)
-        note = Issue(
-            f"{len(blank)} block(s) have no school in the given assignment ({', '.join(map(str, blank[:6]))}"
-            + (f" and {len(blank) - 6} more" if len(blank) > 6 else "") + "): they go to the school the search "
-            "finds best for them", "give them a school to evaluate the assignment exactly as drawn",
-            column=assignment if isinstance(assignment, str) else None, severity="warning")  # fmt: skip
-        log.warning("%s", note)
-        warnings = (*warnings, note)
-    plan = assign_zones(
-        blocks.assign(locked_school=school),
-        schools,
+    if blank:
+        warnings.append(_note(f"{len(blank)} block(s) have no school in the given assignment", blank,
+                              "they go to the school that costs them least (the nearest, the move penalty "
+                              "counted; seats not weighed)", "give them a school to evaluate the assignment "
+                              "exactly as drawn", column))  # fmt: skip
+    blocks_m, schools_m, crs, graph, anchors, roads_m, warnings = _prepare(
+        blocks, schools, study_area=None, roads=roads, warnings=warnings
+    )
+    gone = _current_school_gone(blocks_m, schools_m)
+    # locked to its given school, a block keeps that one candidate (by road: at its road distance)
+    problem = build_zone_problem(
+        blocks_m.assign(locked_school=school),
+        schools_m,
+        graph,
         move_penalty_m=move_penalty_m,
         allow_overload=True,
         contiguity=False,
-        options=options,
-        warnings=warnings,
-        roads=roads,
+        anchors=anchors,
+        roads=roads_m,
     )
-    return replace(plan, info=replace(plan.info, plan_source="given assignment (evaluated, not solved)"))
+    locked = problem.locked if problem.locked is not None else np.full(problem.n_blocks, -1, dtype=np.int64)
+    problem, far = _straight_where_no_road(problem, locked)
+    if len(far):
+        warnings.append(_note(f"{len(far)} block(s) are joined to their given school by no road",
+                              problem.block_labels[far], "their trips count as the straight line",
+                              "check the road network there (a missing bridge or a gap between lines)",
+                              column))  # fmt: skip
+    p = replace(problem, locked=None)  # measured as given: nothing is locked for a later solve
+    assign = np.where(locked >= 0, locked, _cheapest(p))
+    cost = objective(p, assign) / p.scale + _forced_cost(p, blocks_m, gone)
+    info = SolveInfo(
+        status="given",
+        objective=cost,
+        lower_bound=None,
+        gap=None,
+        seconds=time.perf_counter() - started,
+        seed=options.seed,
+        bound_source="none (a given plan is measured, not solved)",
+        lp_bound=None,
+        lp_seconds=0.0,
+        rounds=0,
+        cuts=0,
+        candidate_arcs=len(p.arc_block),
+        plan_source=GIVEN_SOURCE,
+        metric_crs=str(crs.to_string()),
+    )
+    plan = _make_plan(blocks_m, schools_m, graph.cells, p, assign, info, warnings, gone)
+    check_plan(plan)  # the measured figures are what the assignment makes them
+    return plan
+
+
+def _note(what: str, blocks, then: str, fix: str, column: str | None) -> Issue:
+    """A warning naming the first blocks concerned (logged, as the CLI shows warnings as they come)."""
+    names = [str(b) for b in blocks]
+    listed = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    note = Issue(f"{what} ({listed}): {then}", fix, column=column, severity="warning")
+    log.warning("%s", note)
+    return note
+
+
+def _cheapest(p) -> np.ndarray:
+    """(N,) the school of each block's cheapest candidate arc (metres plus the move penalty)."""
+    order = np.lexsort((p.arc_unit_cost, p.arc_block))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = p.arc_block[order][1:] != p.arc_block[order][:-1]
+    out = np.full(p.n_blocks, -1, dtype=np.int64)
+    out[p.arc_block[order][first]] = p.arc_school[order][first]
+    return out
+
+
+def _straight_where_no_road(p, locked: np.ndarray):
+    """The problem with an arc for every block locked to a school, and the blocks that had none: by road, a
+    school no road joins to the block; that arc is then the straight line."""
+    has = np.flatnonzero(locked >= 0)
+    far = has[p.arc_index(has, locked[has]) < 0]
+    if not len(far):
+        return p, far
+    ai = np.concatenate([p.arc_block, far])
+    aj = np.concatenate([p.arc_school, locked[far]])
+    straight = np.rint(np.hypot(*(p.block_xy[far] - p.school_xy[locked[far]]).T)).astype(np.int64)
+    dist = np.concatenate([p.arc_dist_m, straight])
+    order = np.lexsort((dist, ai))
+    return replace(p, arc_block=ai[order], arc_school=aj[order], arc_dist_m=dist[order]), far
+
+
+def _prepare(blocks, schools, *, study_area, roads, warnings):
+    """What solving and measuring share: the frames checked and in a metric CRS, the roads built, the block
+    graph and the block each school stands in (-1: none), with the warnings found on the way."""
+    _require(blocks, _BLOCK_COLUMNS, "blocks")
+    _require(schools, _SCHOOL_COLUMNS, "schools")
+    blocks = blocks.reset_index(drop=True)
+    schools = schools.reset_index(drop=True)
+    if "name" not in blocks:
+        blocks = blocks.assign(name=blocks["block_id"].astype(str))
+    if "name" not in schools:
+        schools = schools.assign(name=schools["school_id"].astype(str))
+    warnings = list(warnings)
+
+    blocks_m, crs = to_metric(blocks)
+    schools_m = schools.to_crs(crs)
+    if study_area is not None:
+        study_area = gpd.GeoSeries([study_area], crs=blocks.crs).to_crs(crs).iloc[0]
+    roads_m = None
+    if roads is not None:
+        if roads.crs is None:
+            raise InputError(
+                [Issue(message="roads have no coordinate reference system", fix="set one with .set_crs(…)")]
+            )
+        roads_m = build_road_network(roads.to_crs(crs))  # built once: the links and the distances
+    graph, graph_warnings = build_block_graph(blocks_m, study_area=study_area, roads=roads_m)
+    warnings += graph_warnings
+    anchors = school_anchors(graph.cells, schools_m.geometry)
+    return blocks_m, schools_m, crs, graph, anchors, roads_m, warnings
 
 
 def _check_locks(blocks: pd.DataFrame, schools: pd.DataFrame, anchors, max_distance_m) -> None:
@@ -298,21 +391,56 @@ def _forced_over_cap(
 
 def _current_distance(p) -> np.ndarray:
     """(N,) metres from each block to its current school, measured as the plan's distances are (straight
-    line, or the road distance of the candidate arc); NaN with no current school, or by road when the
-    current school is out of reach."""
+    line, or by road: the candidate arc's road distance, else one computed for the pair; the straight line
+    in the school's own block); NaN with no current school, or by road when no road joins the two."""
     out = np.full(p.n_blocks, np.nan)
     has = np.flatnonzero(p.current >= 0)
+    straight = np.hypot(*(p.block_xy[has] - p.school_xy[p.current[has]]).T)
     if p.roads is None:
-        out[has] = np.hypot(*(p.block_xy[has] - p.school_xy[p.current[has]]).T)
+        out[has] = straight
         return out
-    arc = p.arc_index(has, p.current[has])  # the current school is a candidate whenever it is in reach
-    out[has[arc >= 0]] = p.arc_dist_m[arc[arc >= 0]]
+    arc = p.arc_index(has, p.current[has])
+    dist = np.full(len(has), np.inf)
+    dist[arc >= 0] = p.arc_dist_m[arc[arc >= 0]]
+    miss = arc < 0  # not a candidate (beyond the nearest, or the maximum distance): by road all the same
+    if miss.any():
+        dist[miss] = np.rint(p.roads.distances(p.block_xy, p.school_xy, has[miss], p.current[has[miss]]))
+    own = p.anchor[p.current[has]] == has
+    dist[own & ~np.isfinite(dist)] = straight[own & ~np.isfinite(dist)]
+    out[has] = np.where(np.isfinite(dist), dist, np.nan)
     return out
 
 
-def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings, gone) -> Plan:
-    p = solution.problem
-    assign = solution.assign
+def _solved_info(solution, options: SolveOptions, crs_name: str, forced: float) -> SolveInfo:
+    """The proof of a solve in child-metres; ``forced``: what every plan pays for the blocks whose school is
+    no longer in the plan (a constant the search leaves out)."""
+    scale = solution.problem.scale
+    cost, bound = solution.objective / scale + forced, solution.bound / scale + forced
+    return SolveInfo(
+        status=solution.status,
+        objective=cost,
+        lower_bound=bound,
+        gap=0.0 if cost <= 0 else max(0.0, (cost - bound) / cost),
+        seconds=solution.seconds,
+        seed=options.seed,
+        bound_source=solution.bound_source,
+        lp_bound=solution.lp_value / scale + forced,
+        lp_seconds=solution.lp_seconds,
+        rounds=solution.rounds,
+        cuts=solution.cuts,
+        candidate_arcs=len(solution.problem.arc_block),
+        plan_source=solution.source,
+        metric_crs=crs_name,
+        stopped=options.stopped,
+    )
+
+
+def _forced_cost(p, blocks_m: pd.DataFrame, gone: np.ndarray) -> float:
+    """Child-metres every plan pays for the blocks whose school is no longer in the plan: their move penalty."""
+    return p.move_penalty_m * float(blocks_m.loc[gone, "students"].sum())
+
+
+def _make_plan(blocks_m, schools_m, cells, p, assign, info: SolveInfo, warnings, gone) -> Plan:
     school_ids = p.school_ids[assign]
     if p.roads is None:
         dist = np.hypot(*(p.block_xy - p.school_xy[assign]).T)
@@ -347,26 +475,6 @@ def _make_plan(blocks_m, schools_m, cells, solution, options, crs_name, warnings
     )
     zones = zones[["school_id", "name", "students", "capacity", "utilisation", "geometry"]]
     scale = p.scale
-    # a block whose school is no longer in the plan moves in every plan: its move penalty is a constant
-    forced = p.move_penalty_m * float(blocks_m.loc[gone, "students"].sum())
-    objective, bound = solution.objective / scale + forced, solution.bound / scale + forced
-    info = SolveInfo(
-        status=solution.status,
-        objective=objective,
-        lower_bound=bound,
-        gap=0.0 if objective <= 0 else max(0.0, (objective - bound) / objective),
-        seconds=solution.seconds,
-        seed=options.seed,
-        bound_source=solution.bound_source,
-        lp_bound=solution.lp_value / scale + forced,
-        lp_seconds=solution.lp_seconds,
-        rounds=solution.rounds,
-        cuts=solution.cuts,
-        candidate_arcs=len(p.arc_block),
-        plan_source=solution.source,
-        metric_crs=crs_name,
-        stopped=options.stopped,
-    )
     rules = {
         "max_distance_m": p.max_distance_m,
         "move_penalty_m": p.move_penalty_m,
