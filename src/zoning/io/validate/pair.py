@@ -14,7 +14,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from ...errors import InputError, Issue
+from ...errors import InputError, Issue, name_list
 from .. import crs as zcrs
 from ..files import is_blank, row_label
 
@@ -54,17 +54,21 @@ def check_pair(
 
     if "current_school" in blocks.columns:
         column = block_cols.get("current_school", "current_school")
+        # one issue per unknown value, naming its rows (a misspelt school in 170 rows was 170 messages)
+        unknown: dict[str, list] = {}
         for value, row in zip(blocks["current_school"].tolist(), blocks["source_row"].tolist(), strict=True):
-            if is_blank(value) or str(value) in known:
-                continue
-            nearest = difflib.get_close_matches(str(value), school_ids + school_names, n=1, cutoff=0.0)
+            if not (is_blank(value) or str(value) in known):
+                unknown.setdefault(str(value), []).append(row_label(row))
+        for value, rows in unknown.items():
+            nearest = difflib.get_close_matches(value, school_ids + school_names, n=1, cutoff=0.0)
             hint = f' The nearest is "{nearest[0]}".' if nearest else ""
+            also = f" (also rows {name_list(rows[1:], limit=8)})" if len(rows) > 1 else ""
             issues.append(
                 Issue(
-                    f'"{value}" names no school of {schools_file}.{hint}',
+                    f'"{value}" names no school of {schools_file}{also}.{hint}',
                     f"use a school id or name from {schools_file}, or leave the cell empty.",
                     file=blocks_file,
-                    row=row_label(row),
+                    row=rows[0],
                     column=column,
                     value=value,
                 )
