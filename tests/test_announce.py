@@ -323,3 +323,11 @@ def test_districts_drawn_on_schools_alone_have_nothing_to_announce(portland, tmp
     result = _run("announce", tmp_path)
     assert result.exit_code == 1 and "districts drawn on schools alone" in result.output
     assert "zoning partition" in result.output
+
+
+def test_block_lists_read_numbers_as_numbers():
+    # a tester's sweep: 网格1号 came after 网格19号 (sorted as text)
+    from zoning.publish.announce import _natural
+
+    names = ["网格19号", "网格1号", "网格2号", "3栋", "12栋", "网格10号"]
+    assert sorted(names, key=_natural) == ["3栋", "12栋", "网格1号", "网格2号", "网格10号", "网格19号"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -100,12 +101,12 @@ def announcement(
         sid = str(s["school_id"])
         mine = table[table["school_id"] == sid]
         if group_of is None:
-            listed = ((None, tuple(sorted(mine["name"]))),)
+            listed = ((None, tuple(sorted(mine["name"], key=_natural))),)
         else:
             listed = tuple(
-                (None if pd.isna(g) else str(g), tuple(sorted(part["name"])))
+                (None if pd.isna(g) else str(g), tuple(sorted(part["name"], key=_natural)))
                 for g, part in sorted(
-                    mine.groupby("group", dropna=False), key=lambda kv: (pd.isna(kv[0]), str(kv[0]))
+                    mine.groupby("group", dropna=False), key=lambda kv: (pd.isna(kv[0]), _natural(kv[0]))
                 )
             ) or ((None, ()),)  # a school with no block: its scope says so
         district = s.get("district_id")
@@ -386,3 +387,8 @@ def announce(
     sections = announcement(plan.blocks, plan.schools, groups=groups)
     changes = announcement_changes(plan.blocks, plan.schools)
     return write_announcement(sections, out_dir, changes=changes, title=title, overwrite=overwrite)
+
+
+def _natural(text) -> tuple:
+    """Sort key reading the numbers in a name as numbers: 网格2号 before 网格19号, 3栋 before 12栋."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(text)) if t)
