@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -129,6 +130,56 @@ def test_max_distance_unreachable_blocks_are_named():
         InfeasibleError, match=r"2 block\(s\) with 10 children have no school within 150 m: b3, b4\n"
     ):
         solve(blocks, schools, max_distance_m=150, contiguity=False)
+
+
+@pytest.mark.parametrize("contiguity", [False, True])
+def test_a_block_of_no_children_beyond_the_distance_joins_a_zone_with_a_warning(contiguity):
+    # b4 holds no children and lies 300 m from School 1, beyond the 250 m every child keeps to
+    blocks, schools = _line([5, 5, 5, 5, 0], [50, 50], cells=(0, 1))
+    plan = solve(blocks, schools, max_distance_m=250, contiguity=contiguity)
+    # its nearest school, and with one piece per zone b3's (School 0 is 400 m from b3)
+    assert plan.assignment["b4"] == "S1"
+    kids = plan.blocks["students"] > 0
+    assert plan.blocks.loc[kids, "distance_m"].max() <= 250
+    assert zoning.summary(plan)["totals"]["max_distance_m"] <= 250
+    [note] = [w for w in plan.warnings if "b4" in w.message]
+    assert note.severity == "warning"
+    assert note.message.startswith("1 block with no children lies further than 250 m from every school")
+    assert "(b4 in the zone of School 1, 300 m away); no child travels further than 250 m" in note.message
+    # the checker holds children to the distance, not empty blocks; a child there would break it
+    moved = plan.blocks.assign(
+        students=np.where(plan.blocks["block_id"] == "b4", 1.0, plan.blocks["students"])
+    )
+    assert any("further than 250 m" in v for v in plan_violations(replace(plan, blocks=moved)))
+
+
+def _corner(b0_children: float):
+    """2 x 2 blocks of 100 m.  School 0 stands in b3 (72 m from b0's centre, across a corner only); Schools 1 and
+    2 in the far corners of b1 and b2 (157 m from b0's centre), which b0 touches: within 100 m b0 reaches only
+    School 0, and no zone of School 0 in one piece can hold it."""
+    blocks, _ = grid_instance(2, 2, [b0_children, 5, 5, 5], [0], [100])
+    x0, y0 = 400_000.0, 4_830_000.0
+    at = [(101, 101), (199, 1), (1, 199)]
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": ["S0", "S1", "S2"],
+            "name": ["School 0", "School 1", "School 2"],
+            "capacity": [50.0] * 3,
+        },
+        geometry=[shapely.Point(x0 + x, y0 + y) for x, y in at],
+        crs=32619,
+    )
+    return blocks, schools
+
+
+def test_a_block_of_no_children_no_one_piece_zone_reaches_within_the_distance_joins_one_beyond():
+    with pytest.raises(
+        InfeasibleError, match=r"1 block\(s\) with 5 children cannot be in any zone in one piece: b0"
+    ):
+        solve(*_corner(5), max_distance_m=100)
+    plan = solve(*_corner(0), max_distance_m=100)
+    assert plan.assignment["b0"] in {"S1", "S2"}
+    assert any("b0 in the zone of School" in w.message for w in plan.warnings)
 
 
 def test_overload_is_minimised_and_reported():

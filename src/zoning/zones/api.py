@@ -23,6 +23,7 @@ from ..geo.roads import build_road_network
 from ..io.crs import to_metric
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
+from .diagnose import beyond_reach
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
 from .search import solve_zones
 
@@ -170,6 +171,7 @@ def assign_zones(
     after = POST_SOLVE_S_PER_BLOCK * problem.n_blocks + 0.6
     limit = max(min(1.0, options.time_limit_s), options.time_limit_s - spent - after)
     solution = solve_zones(problem, replace(options, time_limit_s=limit))
+    warnings += beyond_reach(solution.problem, solution.assign)  # blocks of no children beyond the distance
     plan = _make_plan(
         blocks_m, schools_m, graph.cells, solution, options, str(crs.to_string()), warnings, gone
     )

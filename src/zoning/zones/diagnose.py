@@ -14,18 +14,20 @@ Two stages (../shared/STYLE.md):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ..errors import InfeasibleError, NoPlanFoundError, ZoningError, name_list
+from ..errors import InfeasibleError, Issue, NoPlanFoundError, ZoningError, name_list
 from .bound import FlowResult, transport_bound
 from .problem import ZoneProblem, fmt_children
 
 __all__ = [
     "unreachable_blocks",
+    "beyond_reach",
     "explain_unplaced",
     "explain_rules",
     "explain_no_plan",
@@ -34,6 +36,8 @@ __all__ = [
     "explain_stranded",
     "lacking_area",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def unreachable_blocks(problem: ZoneProblem) -> np.ndarray:
@@ -104,6 +108,33 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = Fals
     if not reasons:
         reasons.append(f"{fmt_children(flow.shortfall, scale)} children cannot be seated within the rules")
     return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="capacity")
+
+
+def beyond_reach(problem: ZoneProblem, assign: np.ndarray) -> list[Issue]:
+    """A warning naming the blocks a plan sends further than the maximum distance: blocks with no children
+    (``ZoneProblem.empty_far``) that no school within it could take, given to a zone so that every block is in
+    one.  Empty without a maximum distance or such blocks."""
+    p = problem
+    if p.max_distance_m is None:
+        return []
+    dist = p.arc_dist_m[p.arc_index(np.arange(p.n_blocks), assign)]
+    far = np.flatnonzero((dist > p.max_distance_m) & (p.anchored_school != assign))
+    if not len(far):
+        return []
+    limit = f"{p.max_distance_m:,.0f} m"
+    where = name_list([f"{p.block_labels[i]} in the zone of {p.school_names[assign[i]]}, {dist[i]:,.0f} m away"
+                       for i in far])  # fmt: skip
+    one = len(far) == 1
+    issue = Issue(
+        message=f"{len(far)} block{'' if one else 's'} with no children {'lies' if one else 'lie'} further than "
+        f"{limit} from every school that can take {'it' if one else 'them'}: {'it is' if one else 'they are'} put "
+        f"in a zone all the same, so that every block is in one ({where}); no child travels further than {limit}",
+        fix="if children will live there, allow a longer --max-distance, or plan for a school nearer to "
+        + ("it" if one else "them"),
+        severity="warning",
+    )
+    log.warning("%s", issue)
+    return [issue]
 
 
 def lacking_area(problem: ZoneProblem, flow: FlowResult) -> tuple[np.ndarray, np.ndarray] | None:
