@@ -123,13 +123,16 @@ def test_area_short_of_seats_is_named():
     assert plan.blocks["distance_m"].max() <= 250
 
 
-def test_max_distance_unreachable_blocks_are_named():
-    blocks, schools = _line([5, 5, 5, 5, 5], [50, 50], cells=(0, 1))
-    # b3 and b4 are 200 m and 300 m from School 1
+@pytest.mark.parametrize("contiguity", [False, True])
+def test_max_distance_unreachable_blocks_are_named(contiguity):
+    blocks, schools = _line([5, 5, 5, 5, 5, 0], [50, 50], cells=(0, 1))
+    # b3 and b4 are 200 m and 300 m from School 1 (b5, 400 m, holds no children: not named); with the one-piece
+    # rule too, the reason is the distance, not zones that cannot be one piece
     with pytest.raises(
         InfeasibleError, match=r"2 block\(s\) with 10 children have no school within 150 m: b3, b4\n"
-    ):
-        solve(blocks, schools, max_distance_m=150, contiguity=False)
+    ) as err:
+        solve(blocks, schools, max_distance_m=150, contiguity=contiguity)
+    assert "one piece" not in str(err.value) and "b5" not in str(err.value)
 
 
 @pytest.mark.parametrize("contiguity", [False, True])

@@ -27,6 +27,7 @@ from .problem import ZoneProblem, fmt_children
 
 __all__ = [
     "unreachable_blocks",
+    "precheck_reach",
     "beyond_reach",
     "explain_unplaced",
     "explain_rules",
@@ -61,11 +62,7 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = Fals
     lonely = unreachable_blocks(problem)
     lonely = lonely[problem.students[lonely] > 0]
     if len(lonely):
-        limit = f"within {problem.max_distance_m:,.0f} m" if problem.max_distance_m else "in reach"
-        reasons.append(
-            f"{len(lonely)} block(s) with {fmt_children(problem.students[lonely].sum(), scale)} children have no "
-            f"school {limit}: {name_list(problem.block_labels[lonely])}"
-        )
+        reasons.append(_no_school_near(problem, lonely))
         fixes.append("allow a longer --max-distance, or build a school near these blocks")
 
     if seats < total:
@@ -108,6 +105,28 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = Fals
     if not reasons:
         reasons.append(f"{fmt_children(flow.shortfall, scale)} children cannot be seated within the rules")
     return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="capacity")
+
+
+def _no_school_near(problem: ZoneProblem, lonely: np.ndarray) -> str:
+    limit = f"within {problem.max_distance_m:,.0f} m" if problem.max_distance_m else "in reach"
+    kids = fmt_children(problem.students[lonely].sum(), problem.scale)
+    return f"{len(lonely)} block(s) with {kids} children have no school {limit}: {name_list(problem.block_labels[lonely])}"
+
+
+def precheck_reach(problem: ZoneProblem) -> InfeasibleError | None:
+    """Blocks with children and no candidate school at all (none within the maximum distance, or by road): the
+    first reason there is, before the one-piece rule (whose reach through adjacent blocks starts from the
+    candidates) or the seats are looked at.  Blocks without children never count: they get schools beyond the
+    distance (``ZoneProblem.empty_far``)."""
+    lonely = unreachable_blocks(problem)
+    lonely = lonely[problem.students[lonely] > 0]
+    if not len(lonely):
+        return None
+    return InfeasibleError(
+        [_no_school_near(problem, lonely)],
+        ["allow a longer --max-distance, or build a school near these blocks"],
+        rule="max_distance",
+    )
 
 
 def beyond_reach(problem: ZoneProblem, assign: np.ndarray) -> list[Issue]:

@@ -87,7 +87,7 @@ from ..errors import ZoningError
 from ..options import SolveOptions
 from . import windows
 from .bound import PairLP, knapsack_bound, pair_lp, seat_prices, transport_bound
-from .diagnose import explain_no_plan, precheck_moves
+from .diagnose import explain_no_plan, precheck_moves, precheck_reach
 from .model import ZoneSolution, explain_search_infeasible, feasible_candidates, objective
 from .problem import ZoneProblem
 from .start import _Ejection, first_plan, frugal_penalty_m, relieve_seats, repair, round_flow
@@ -129,6 +129,10 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     deadline = t0 + options.time_limit_s
     relaxed = None  # the relaxation's flows, on a large problem with hard seats (for the knapsack bound)
     if problem.arc_load is None:
+        # children with no school in reach: said first, before the one-piece rule's reach through adjacent blocks
+        no_school = precheck_reach(problem)
+        if no_school is not None:
+            raise no_school
         # the candidates may grow for at most a third of the time: the rest is the search's
         problem, flow = feasible_candidates(problem, t0 + options.time_limit_s / 3)
         too_few = precheck_moves(problem)
