@@ -15,6 +15,7 @@ import shapely
 import zoning
 from conftest import grid_instance, shared
 from zoning import InfeasibleError, SolveOptions, assign_zones, check_plan, plan_violations
+from zoning.errors import NoPlanFoundError
 
 FAST = SolveOptions(time_limit_s=20, relative_gap=0.0)
 
@@ -183,6 +184,41 @@ def test_a_block_of_no_children_no_one_piece_zone_reaches_within_the_distance_jo
     plan = solve(*_corner(0), max_distance_m=100)
     assert plan.assignment["b0"] in {"S1", "S2"}
     assert any("b0 in the zone of School" in w.message for w in plan.warnings)
+
+
+def test_a_proof_on_the_candidate_schools_is_not_called_a_rule():
+    # (found by a search over small grids) with each block's nearest school, and more where the seats require,
+    # no plan keeps the seats with every zone in one piece; with every school one does
+    blocks, schools = grid_instance(2, 6, [3, 14, 16, 7, 16, 16, 4, 4, 12, 8, 4, 19], [1, 2, 5], [54, 31, 51])
+    with pytest.raises(
+        NoPlanFoundError,
+        match=r"none exists in which every block goes to one of its candidate schools \(its 1 nearest, .*"
+        r"with every zone in one piece and no school over its seats, but plans with the other schools in reach "
+        r"were not searched .*Fix: allow more candidate schools \(--candidates 3 considers every school",
+    ) as err:
+        solve(blocks, schools, candidates=1)
+    assert "No plan fits" not in str(err.value)
+    solve(blocks, schools, candidates=3)
+
+
+def test_a_cap_on_moves_is_refused_only_beyond_every_candidate():
+    # School 0 holds 16 children today for 15 seats.  b1 (1 child) has School 0 as its nearest school, so among
+    # one candidate only b2 (10) can leave, more than the cap of 5 (a proof of the search); with both, b1 can
+    current = ["S0", "S0", "S0", "S1"]
+    blocks, schools = _line([5, 1, 10, 5], [15, 30], current=current)
+    with pytest.raises(NoPlanFoundError, match=r"at most 5 children moved.*--candidates 2 considers"):
+        solve(blocks, schools, max_moved=5, candidates=1, contiguity=False)
+    plan = solve(blocks, schools, max_moved=5, candidates=2, contiguity=False)
+    assert plan.blocks.loc[plan.blocks["moved"], "block_id"].tolist() == ["b1"]
+    # School 0 is one over its seats today, School 1 full.  Among one candidate b2 (1 child) can only go to
+    # School 1, which must then send b5 (1) on to School 2: 2 moved, which the relaxation refused before any
+    # search; with every school b2 goes to School 2 at once
+    current = ["S0", "S0", "S0", "S1", "S1", "S1", "S2"]
+    blocks, schools = grid_instance(1, 7, [5, 5, 1, 5, 5, 1, 5], [0, 3, 6], [10, 11, 50], current=current)
+    with pytest.raises(NoPlanFoundError, match=r"at most 1 child moved.*--candidates 3 considers"):
+        solve(blocks, schools, max_moved=1, candidates=1, contiguity=False)
+    plan = solve(blocks, schools, max_moved=1, candidates=3, contiguity=False)
+    assert plan.blocks.loc[plan.blocks["moved"], "block_id"].tolist() == ["b2"]
 
 
 def test_overload_is_minimised_and_reported():

@@ -28,6 +28,9 @@ from .problem import ZoneProblem, fmt_children
 __all__ = [
     "unreachable_blocks",
     "precheck_reach",
+    "all_candidates",
+    "more_candidates",
+    "explain_candidate_limit",
     "beyond_reach",
     "explain_unplaced",
     "explain_rules",
@@ -310,10 +313,17 @@ def fewest_moves(problem: ZoneProblem) -> float | None:
 
 
 def precheck_moves(problem: ZoneProblem) -> InfeasibleError | None:
-    """The cap on children moved against the fewest moves the seats allow: a proof before any search."""
+    """The cap on children moved against the fewest moves the seats allow: a proof before any search.  On the
+    candidate schools first; a refusal is confirmed with every school in reach (``all_candidates``), since the
+    candidates are the model's limit, not the planner's rule (where that set is too large, it stands)."""
     least = fewest_moves(problem)
     if least is None or round(least * problem.scale) <= problem.max_moved:  # float noise of the relaxation
         return None
+    limited, full = more_candidates(problem)
+    if limited and full is not None:
+        least = fewest_moves(full)
+        if least is None or round(least * problem.scale) <= problem.max_moved:
+            return None  # only the candidates stand in the way: the search says so if it finds no plan
     families = ["max_moved"] + ([] if problem.allow_overload else ["capacity"])
     return explain_rules(problem, families, min_moved=least)
 
@@ -337,4 +347,64 @@ def explain_stranded(problem: ZoneProblem, stranded: np.ndarray) -> InfeasibleEr
             "turn off --contiguity",
         ],
         rule="contiguity",
+    )
+
+
+#: Block × school pairs up to which ``all_candidates`` builds every candidate the rules allow (the whole model,
+#: whose proofs of infeasibility it checks, runs up to 5,000 blocks).
+ALL_PAIRS = 2_000_000
+
+
+def all_candidates(problem: ZoneProblem) -> ZoneProblem | None:
+    """The problem with every school the rules allow as a candidate of every block (all within the maximum
+    distance; the block a school stands in, with the one-piece rule, and a locked block keep their one school),
+    without the arcs no zone in one piece can use, as the search drops them (``ZoneProblem.reachable_arcs``).
+    None above ``ALL_PAIRS`` block × school pairs."""
+    p = problem
+    if p.arc_load is not None:
+        return p  # per-pair loads: every pair is a candidate already
+    if p.n_blocks * p.n_schools > ALL_PAIRS:
+        return None
+    full = p.grow(np.arange(p.n_blocks), factor=p.n_schools)
+    return full.keep_arcs(full.reachable_arcs()) if full.contiguity else full
+
+
+def _in_reach(p: ZoneProblem) -> np.ndarray:
+    """(A,) the arcs within the maximum distance: those --candidates gives (not those of ``empty_far`` blocks)."""
+    limit = np.inf if p.max_distance_m is None else p.max_distance_m
+    return p.arc_dist_m <= limit
+
+
+def more_candidates(problem: ZoneProblem) -> tuple[bool, ZoneProblem | None]:
+    """Do the candidate schools leave out schools the rules allow (the model's limit, not the planner's rule)?
+    With the problem of every candidate (:func:`all_candidates`; None where too large, and then yes)."""
+    full = all_candidates(problem)
+    return full is None or _in_reach(full).sum() > _in_reach(problem).sum(), full
+
+
+def explain_candidate_limit(problem: ZoneProblem, full: ZoneProblem | None) -> NoPlanFoundError:
+    """The search proved that no plan exists among the candidate schools, which leave out schools the rules allow
+    (``full``, from :func:`all_candidates`; None when too large to build): a limit of the model, not a rule of
+    the planner, so the answer is "none found" with the fix, never "no plan fits the rules"."""
+    p = problem
+    cap = None if p.max_moved is None else p.max_moved / p.scale
+    rules = [
+        *(["every zone in one piece"] if p.contiguity else []),
+        *(["no school over its seats"] if not p.allow_overload else []),
+        *([f"at most {_few(cap)} {'child' if cap == 1 else 'children'} moved"] if cap is not None else []),
+    ]
+    kept = " with " + " and ".join(rules) if rules else ""
+    reach = f"within {p.max_distance_m:,.0f} m" if p.max_distance_m else "in reach"
+    current = ", its current school" if (p.current >= 0).any() else ""
+    if full is None:
+        fix = f"allow more candidate schools (--candidates, {p.k} now)"
+    else:
+        most = int(np.bincount(full.arc_block[_in_reach(full)], minlength=p.n_blocks).max(initial=1))
+        fix = f"allow more candidate schools (--candidates {max(most, p.k + 1)} considers every school {reach} of every block)"
+    return NoPlanFoundError(
+        "No plan keeping every rule was found, nor was one proven impossible: none exists in which every block "
+        f"goes to one of its candidate schools (its {p.k} nearest{current}, and more where the seats "
+        f"required: {len(p.arc_block) / max(1, p.n_blocks):.1f} a block on average){kept}, but plans with the "
+        f"other schools {reach} were not searched (the number of candidates is a limit of the model, not a rule "
+        f"of the plan). Fix: {fix}."
     )
