@@ -159,6 +159,26 @@ def test_a_block_cut_off_from_every_school_is_named():
     assert "东湖小区" not in str(err.value) and "Fix: check the road network is connected" in str(err.value)
 
 
+def test_a_block_of_no_children_no_road_reaches_still_joins_a_zone():
+    # as above, but the block cut off holds no children: it must not make every plan impossible
+    blocks, schools = grid_instance(1, 3, [5, 5, 0], [0, 1], [100, 100], epsg=EPSG)
+    roads = gpd.GeoSeries([line((0, 50), (100, 50), (200, 50)), line((240, 50), (260, 50))], crs=EPSG)
+    plan = zoning.assign_zones(blocks, schools, roads=roads)
+    b2 = plan.blocks.set_index("block_id").loc["b2"]
+    # the zone it touches, at the straight line's 100 m (no road joins them)
+    assert b2["school_id"] == "S1" and b2["distance_m"] == 100
+
+
+def test_a_block_of_no_children_beyond_the_road_distance_joins_a_zone_by_road():
+    blocks, schools = grid_instance(1, 5, [5, 5, 5, 5, 0], [0, 1], [100, 100], epsg=EPSG)
+    # the road to b4 (300 m from School 1 as the crow flies) loops south: 500 m
+    roads = gpd.GeoSeries([line((0, 50), (400, 50), (400, -50), (450, -50), (450, 50))], crs=EPSG)
+    plan = zoning.assign_zones(blocks, schools, roads=roads, max_distance_m=250)
+    b4 = plan.blocks.set_index("block_id").loc["b4"]
+    assert b4["school_id"] == "S1" and b4["distance_m"] == 500  # by road, beyond the 250 m children keep to
+    assert any("(b4 in the zone of School 1, 500 m away)" in w.message for w in plan.warnings)
+
+
 def test_a_block_whose_nearest_schools_are_out_of_reach_gets_one_on_its_piece():
     # schools 0 and 1 stand next to b2 but on another piece of the network; school 2 far east shares its piece
     blocks, schools = grid_instance(1, 8, [5] * 8, [0, 1, 7], [100, 100, 100], epsg=EPSG)

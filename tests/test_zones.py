@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +15,7 @@ import shapely
 import zoning
 from conftest import grid_instance, shared
 from zoning import InfeasibleError, SolveOptions, assign_zones, check_plan, plan_violations
+from zoning.errors import NoPlanFoundError
 
 FAST = SolveOptions(time_limit_s=20, relative_gap=0.0)
 
@@ -122,13 +124,101 @@ def test_area_short_of_seats_is_named():
     assert plan.blocks["distance_m"].max() <= 250
 
 
-def test_max_distance_unreachable_blocks_are_named():
-    blocks, schools = _line([5, 5, 5, 5, 5], [50, 50], cells=(0, 1))
-    # b3 and b4 are 200 m and 300 m from School 1
+@pytest.mark.parametrize("contiguity", [False, True])
+def test_max_distance_unreachable_blocks_are_named(contiguity):
+    blocks, schools = _line([5, 5, 5, 5, 5, 0], [50, 50], cells=(0, 1))
+    # b3 and b4 are 200 m and 300 m from School 1 (b5, 400 m, holds no children: not named); with the one-piece
+    # rule too, the reason is the distance, not zones that cannot be one piece
     with pytest.raises(
         InfeasibleError, match=r"2 block\(s\) with 10 children have no school within 150 m: b3, b4\n"
+    ) as err:
+        solve(blocks, schools, max_distance_m=150, contiguity=contiguity)
+    assert "one piece" not in str(err.value) and "b5" not in str(err.value)
+
+
+@pytest.mark.parametrize("contiguity", [False, True])
+def test_a_block_of_no_children_beyond_the_distance_joins_a_zone_with_a_warning(contiguity):
+    # b4 holds no children and lies 300 m from School 1, beyond the 250 m every child keeps to
+    blocks, schools = _line([5, 5, 5, 5, 0], [50, 50], cells=(0, 1))
+    plan = solve(blocks, schools, max_distance_m=250, contiguity=contiguity)
+    # its nearest school, and with one piece per zone b3's (School 0 is 400 m from b3)
+    assert plan.assignment["b4"] == "S1"
+    kids = plan.blocks["students"] > 0
+    assert plan.blocks.loc[kids, "distance_m"].max() <= 250
+    assert zoning.summary(plan)["totals"]["max_distance_m"] <= 250
+    [note] = [w for w in plan.warnings if "b4" in w.message]
+    assert note.severity == "warning"
+    assert note.message.startswith("1 block with no children lies further than 250 m from every school")
+    assert "(b4 in the zone of School 1, 300 m away); no child travels further than 250 m" in note.message
+    # the checker holds children to the distance, not empty blocks; a child there would break it
+    moved = plan.blocks.assign(
+        students=np.where(plan.blocks["block_id"] == "b4", 1.0, plan.blocks["students"])
+    )
+    assert any("further than 250 m" in v for v in plan_violations(replace(plan, blocks=moved)))
+
+
+def _corner(b0_children: float):
+    """2 x 2 blocks of 100 m.  School 0 stands in b3 (72 m from b0's centre, across a corner only); Schools 1 and
+    2 in the far corners of b1 and b2 (157 m from b0's centre), which b0 touches: within 100 m b0 reaches only
+    School 0, and no zone of School 0 in one piece can hold it."""
+    blocks, _ = grid_instance(2, 2, [b0_children, 5, 5, 5], [0], [100])
+    x0, y0 = 400_000.0, 4_830_000.0
+    at = [(101, 101), (199, 1), (1, 199)]
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": ["S0", "S1", "S2"],
+            "name": ["School 0", "School 1", "School 2"],
+            "capacity": [50.0] * 3,
+        },
+        geometry=[shapely.Point(x0 + x, y0 + y) for x, y in at],
+        crs=32619,
+    )
+    return blocks, schools
+
+
+def test_a_block_of_no_children_no_one_piece_zone_reaches_within_the_distance_joins_one_beyond():
+    with pytest.raises(
+        InfeasibleError, match=r"1 block\(s\) with 5 children cannot be in any zone in one piece: b0"
     ):
-        solve(blocks, schools, max_distance_m=150, contiguity=False)
+        solve(*_corner(5), max_distance_m=100)
+    plan = solve(*_corner(0), max_distance_m=100)
+    assert plan.assignment["b0"] in {"S1", "S2"}
+    assert any("b0 in the zone of School" in w.message for w in plan.warnings)
+
+
+def test_a_proof_on_the_candidate_schools_is_not_called_a_rule():
+    # (found by a search over small grids) with each block's nearest school, and more where the seats require,
+    # no plan keeps the seats with every zone in one piece; with every school one does
+    blocks, schools = grid_instance(2, 6, [3, 14, 16, 7, 16, 16, 4, 4, 12, 8, 4, 19], [1, 2, 5], [54, 31, 51])
+    with pytest.raises(
+        NoPlanFoundError,
+        match=r"none exists in which every block goes to one of its candidate schools \(its 1 nearest, .*"
+        r"with every zone in one piece and no school over its seats, but plans with the other schools in reach "
+        r"were not searched .*Fix: allow more candidate schools \(--candidates 3 considers every school",
+    ) as err:
+        solve(blocks, schools, candidates=1)
+    assert "No plan fits" not in str(err.value)
+    solve(blocks, schools, candidates=3)
+
+
+def test_a_cap_on_moves_is_refused_only_beyond_every_candidate():
+    # School 0 holds 16 children today for 15 seats.  b1 (1 child) has School 0 as its nearest school, so among
+    # one candidate only b2 (10) can leave, more than the cap of 5 (a proof of the search); with both, b1 can
+    current = ["S0", "S0", "S0", "S1"]
+    blocks, schools = _line([5, 1, 10, 5], [15, 30], current=current)
+    with pytest.raises(NoPlanFoundError, match=r"at most 5 children moved.*--candidates 2 considers"):
+        solve(blocks, schools, max_moved=5, candidates=1, contiguity=False)
+    plan = solve(blocks, schools, max_moved=5, candidates=2, contiguity=False)
+    assert plan.blocks.loc[plan.blocks["moved"], "block_id"].tolist() == ["b1"]
+    # School 0 is one over its seats today, School 1 full.  Among one candidate b2 (1 child) can only go to
+    # School 1, which must then send b5 (1) on to School 2: 2 moved, which the relaxation refused before any
+    # search; with every school b2 goes to School 2 at once
+    current = ["S0", "S0", "S0", "S1", "S1", "S1", "S2"]
+    blocks, schools = grid_instance(1, 7, [5, 5, 1, 5, 5, 1, 5], [0, 3, 6], [10, 11, 50], current=current)
+    with pytest.raises(NoPlanFoundError, match=r"at most 1 child moved.*--candidates 3 considers"):
+        solve(blocks, schools, max_moved=1, candidates=1, contiguity=False)
+    plan = solve(blocks, schools, max_moved=1, candidates=3, contiguity=False)
+    assert plan.blocks.loc[plan.blocks["moved"], "block_id"].tolist() == ["b2"]
 
 
 def test_overload_is_minimised_and_reported():

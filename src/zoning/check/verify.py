@@ -114,7 +114,10 @@ def _zone_violations(plan: Plan) -> list[str]:
     max_d = rules.get("max_distance_m")
     if max_d is not None:
         anchor_blocks = {int(r) for r in anchors.values() if r >= 0}
-        far = [ids[i] for i in np.flatnonzero(dist > max_d + 0.5) if i not in anchor_blocks]
+        # a block of no children sends no child that far (one with no school in reach joins a zone beyond it)
+        far = [
+            ids[i] for i in np.flatnonzero((dist > max_d + 0.5) & (students > 0)) if i not in anchor_blocks
+        ]
         if far:
             bad.append(f"{len(far)} block(s) are further than {max_d:g} m from their school, e.g. {far[:3]}")
     if "locked_school" in blocks:  # a scenario's [[lock]]: these blocks go to that school whatever

@@ -23,6 +23,7 @@ from ..geo.roads import build_road_network
 from ..io.crs import to_metric
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
+from .diagnose import beyond_reach
 from .model import objective
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
 from .search import solve_zones
@@ -154,6 +155,7 @@ def assign_zones(
     limit = max(min(1.0, options.time_limit_s), options.time_limit_s - spent - after)
     solution = solve_zones(problem, replace(options, time_limit_s=limit))
     p = solution.problem
+    warnings += beyond_reach(p, solution.assign)  # blocks of no children beyond the distance
     info = _solved_info(solution, options, str(crs.to_string()), _forced_cost(p, blocks_m, gone))
     plan = _make_plan(blocks_m, schools_m, graph.cells, p, solution.assign, info, warnings, gone)
     check_plan(plan)

@@ -14,18 +14,24 @@ Two stages (../shared/STYLE.md):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ..errors import InfeasibleError, NoPlanFoundError, ZoningError, name_list
+from ..errors import InfeasibleError, Issue, NoPlanFoundError, ZoningError, name_list
 from .bound import FlowResult, transport_bound
 from .problem import ZoneProblem, fmt_children
 
 __all__ = [
     "unreachable_blocks",
+    "precheck_reach",
+    "all_candidates",
+    "more_candidates",
+    "explain_candidate_limit",
+    "beyond_reach",
     "explain_unplaced",
     "explain_rules",
     "explain_no_plan",
@@ -34,6 +40,8 @@ __all__ = [
     "explain_stranded",
     "lacking_area",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def unreachable_blocks(problem: ZoneProblem) -> np.ndarray:
@@ -57,11 +65,7 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = Fals
     lonely = unreachable_blocks(problem)
     lonely = lonely[problem.students[lonely] > 0]
     if len(lonely):
-        limit = f"within {problem.max_distance_m:,.0f} m" if problem.max_distance_m else "in reach"
-        reasons.append(
-            f"{len(lonely)} block(s) with {fmt_children(problem.students[lonely].sum(), scale)} children have no "
-            f"school {limit}: {name_list(problem.block_labels[lonely])}"
-        )
+        reasons.append(_no_school_near(problem, lonely))
         fixes.append("allow a longer --max-distance, or build a school near these blocks")
 
     if seats < total:
@@ -104,6 +108,55 @@ def explain_unplaced(problem: ZoneProblem, flow: FlowResult, *, far: bool = Fals
     if not reasons:
         reasons.append(f"{fmt_children(flow.shortfall, scale)} children cannot be seated within the rules")
     return InfeasibleError(reasons, list(dict.fromkeys(fixes)), rule="capacity")
+
+
+def _no_school_near(problem: ZoneProblem, lonely: np.ndarray) -> str:
+    limit = f"within {problem.max_distance_m:,.0f} m" if problem.max_distance_m else "in reach"
+    kids = fmt_children(problem.students[lonely].sum(), problem.scale)
+    return f"{len(lonely)} block(s) with {kids} children have no school {limit}: {name_list(problem.block_labels[lonely])}"
+
+
+def precheck_reach(problem: ZoneProblem) -> InfeasibleError | None:
+    """Blocks with children and no candidate school at all (none within the maximum distance, or by road): the
+    first reason there is, before the one-piece rule (whose reach through adjacent blocks starts from the
+    candidates) or the seats are looked at.  Blocks without children never count: they get schools beyond the
+    distance (``ZoneProblem.empty_far``)."""
+    lonely = unreachable_blocks(problem)
+    lonely = lonely[problem.students[lonely] > 0]
+    if not len(lonely):
+        return None
+    return InfeasibleError(
+        [_no_school_near(problem, lonely)],
+        ["allow a longer --max-distance, or build a school near these blocks"],
+        rule="max_distance",
+    )
+
+
+def beyond_reach(problem: ZoneProblem, assign: np.ndarray) -> list[Issue]:
+    """A warning naming the blocks a plan sends further than the maximum distance: blocks with no children
+    (``ZoneProblem.empty_far``) that no school within it could take, given to a zone so that every block is in
+    one.  Empty without a maximum distance or such blocks."""
+    p = problem
+    if p.max_distance_m is None:
+        return []
+    dist = p.arc_dist_m[p.arc_index(np.arange(p.n_blocks), assign)]
+    far = np.flatnonzero((dist > p.max_distance_m) & (p.anchored_school != assign))
+    if not len(far):
+        return []
+    limit = f"{p.max_distance_m:,.0f} m"
+    where = name_list([f"{p.block_labels[i]} in the zone of {p.school_names[assign[i]]}, {dist[i]:,.0f} m away"
+                       for i in far])  # fmt: skip
+    one = len(far) == 1
+    issue = Issue(
+        message=f"{len(far)} block{'' if one else 's'} with no children {'lies' if one else 'lie'} further than "
+        f"{limit} from every school that can take {'it' if one else 'them'}: {'it is' if one else 'they are'} put "
+        f"in a zone all the same, so that every block is in one ({where}); no child travels further than {limit}",
+        fix="if children will live there, allow a longer --max-distance, or plan for a school nearer to "
+        + ("it" if one else "them"),
+        severity="warning",
+    )
+    log.warning("%s", issue)
+    return [issue]
 
 
 def lacking_area(problem: ZoneProblem, flow: FlowResult) -> tuple[np.ndarray, np.ndarray] | None:
@@ -260,10 +313,17 @@ def fewest_moves(problem: ZoneProblem) -> float | None:
 
 
 def precheck_moves(problem: ZoneProblem) -> InfeasibleError | None:
-    """The cap on children moved against the fewest moves the seats allow: a proof before any search."""
+    """The cap on children moved against the fewest moves the seats allow: a proof before any search.  On the
+    candidate schools first; a refusal is confirmed with every school in reach (``all_candidates``), since the
+    candidates are the model's limit, not the planner's rule (where that set is too large, it stands)."""
     least = fewest_moves(problem)
     if least is None or round(least * problem.scale) <= problem.max_moved:  # float noise of the relaxation
         return None
+    limited, full = more_candidates(problem)
+    if limited and full is not None:
+        least = fewest_moves(full)
+        if least is None or round(least * problem.scale) <= problem.max_moved:
+            return None  # only the candidates stand in the way: the search says so if it finds no plan
     families = ["max_moved"] + ([] if problem.allow_overload else ["capacity"])
     return explain_rules(problem, families, min_moved=least)
 
@@ -287,4 +347,64 @@ def explain_stranded(problem: ZoneProblem, stranded: np.ndarray) -> InfeasibleEr
             "turn off --contiguity",
         ],
         rule="contiguity",
+    )
+
+
+#: Block × school pairs up to which ``all_candidates`` builds every candidate the rules allow (the whole model,
+#: whose proofs of infeasibility it checks, runs up to 5,000 blocks).
+ALL_PAIRS = 2_000_000
+
+
+def all_candidates(problem: ZoneProblem) -> ZoneProblem | None:
+    """The problem with every school the rules allow as a candidate of every block (all within the maximum
+    distance; the block a school stands in, with the one-piece rule, and a locked block keep their one school),
+    without the arcs no zone in one piece can use, as the search drops them (``ZoneProblem.reachable_arcs``).
+    None above ``ALL_PAIRS`` block × school pairs."""
+    p = problem
+    if p.arc_load is not None:
+        return p  # per-pair loads: every pair is a candidate already
+    if p.n_blocks * p.n_schools > ALL_PAIRS:
+        return None
+    full = p.grow(np.arange(p.n_blocks), factor=p.n_schools)
+    return full.keep_arcs(full.reachable_arcs()) if full.contiguity else full
+
+
+def _in_reach(p: ZoneProblem) -> np.ndarray:
+    """(A,) the arcs within the maximum distance: those --candidates gives (not those of ``empty_far`` blocks)."""
+    limit = np.inf if p.max_distance_m is None else p.max_distance_m
+    return p.arc_dist_m <= limit
+
+
+def more_candidates(problem: ZoneProblem) -> tuple[bool, ZoneProblem | None]:
+    """Do the candidate schools leave out schools the rules allow (the model's limit, not the planner's rule)?
+    With the problem of every candidate (:func:`all_candidates`; None where too large, and then yes)."""
+    full = all_candidates(problem)
+    return full is None or _in_reach(full).sum() > _in_reach(problem).sum(), full
+
+
+def explain_candidate_limit(problem: ZoneProblem, full: ZoneProblem | None) -> NoPlanFoundError:
+    """The search proved that no plan exists among the candidate schools, which leave out schools the rules allow
+    (``full``, from :func:`all_candidates`; None when too large to build): a limit of the model, not a rule of
+    the planner, so the answer is "none found" with the fix, never "no plan fits the rules"."""
+    p = problem
+    cap = None if p.max_moved is None else p.max_moved / p.scale
+    rules = [
+        *(["every zone in one piece"] if p.contiguity else []),
+        *(["no school over its seats"] if not p.allow_overload else []),
+        *([f"at most {_few(cap)} {'child' if cap == 1 else 'children'} moved"] if cap is not None else []),
+    ]
+    kept = " with " + " and ".join(rules) if rules else ""
+    reach = f"within {p.max_distance_m:,.0f} m" if p.max_distance_m else "in reach"
+    current = ", its current school" if (p.current >= 0).any() else ""
+    if full is None:
+        fix = f"allow more candidate schools (--candidates, {p.k} now)"
+    else:
+        most = int(np.bincount(full.arc_block[_in_reach(full)], minlength=p.n_blocks).max(initial=1))
+        fix = f"allow more candidate schools (--candidates {max(most, p.k + 1)} considers every school {reach} of every block)"
+    return NoPlanFoundError(
+        "No plan keeping every rule was found, nor was one proven impossible: none exists in which every block "
+        f"goes to one of its candidate schools (its {p.k} nearest{current}, and more where the seats "
+        f"required: {len(p.arc_block) / max(1, p.n_blocks):.1f} a block on average){kept}, but plans with the "
+        f"other schools {reach} were not searched (the number of candidates is a limit of the model, not a rule "
+        f"of the plan). Fix: {fix}."
     )

@@ -96,6 +96,9 @@ class ZoneProblem:
     #: links the islands policy added between blocks that touch no others (``geo.graph.Link``): edges of the
     #: graph that are not in the data (the summary counts a zone joined only through one as in pieces)
     links: tuple = ()
+    #: (N,) bool: blocks of no children the maximum distance does not bind (no school within it, or none whose
+    #: zone in one piece reaches them): every block is in a zone, and no child travels from them; or None
+    empty_far: np.ndarray | None = None
 
     @property
     def travel(self) -> str:
@@ -201,11 +204,15 @@ class ZoneProblem:
         known = self.arc_index(ai, aj)
         dist[known >= 0] = self.arc_dist_m[known[known >= 0]]
         new = known < 0
-        if new.any():
-            dist[new] = self.roads.distances(
-                self.block_xy, self.school_xy, ai[new], aj[new], cutoff_m=self.max_distance_m
-            )
-        own = self.anchor[aj] == ai
+        free = np.zeros(len(ai), dtype=bool) if self.empty_far is None else self.empty_far[ai]
+        for far in (False, True):  # blocks the maximum distance does not bind: the road however long
+            ask = new & (free == far)
+            if ask.any():
+                limit = None if far else self.max_distance_m
+                dist[ask] = self.roads.distances(
+                    self.block_xy, self.school_xy, ai[ask], aj[ask], cutoff_m=limit
+                )
+        own = (self.anchor[aj] == ai) | free  # with no road: the straight line (a block of no children too)
         straight = np.hypot(*(self.block_xy[ai] - self.school_xy[aj]).T)
         dist[own & ~np.isfinite(dist)] = straight[own & ~np.isfinite(dist)]
         keep = np.isfinite(dist) | own
@@ -261,6 +268,7 @@ class ZoneProblem:
             arc_load=None if self.arc_load is None else self.arc_load[arcs],
             max_moved=None if self.max_moved is None else self.max_moved - moved_elsewhere,
             contiguity=self.contiguity and whole,
+            empty_far=None if self.empty_far is None else self.empty_far[blocks],
         )
 
     def keep_arcs(self, keep: np.ndarray) -> ZoneProblem:
@@ -297,7 +305,11 @@ class ZoneProblem:
         return (school_comp < 0) | (label == school_comp)
 
     def grow(self, blocks: np.ndarray, factor: int = 2) -> ZoneProblem:
-        """More candidate schools for ``blocks`` (k → factor·k nearest within the maximum distance)."""
+        """More candidate schools for ``blocks`` (k → factor·k nearest within the maximum distance).
+
+        When none of them gains a school within the maximum distance, those with no children get schools
+        beyond it (they become ``empty_far``): no child travels from them, and a block of no children that no
+        zone in one piece can reach within the distance must not make every plan impossible."""
         blocks = np.asarray(blocks, dtype=np.int64)
         if self.contiguity:
             blocks = blocks[self.anchored_school[blocks] < 0]
@@ -307,12 +319,26 @@ class ZoneProblem:
             return self  # nothing may grow here (only schools' own blocks): the caller looks wider
         per_block = np.bincount(self.arc_block, minlength=self.n_blocks)[blocks]
         k_new = np.minimum(np.maximum(per_block * factor, 1), self.n_schools)
-        ai, aj = candidate_arcs(
-            self.block_xy[blocks], self.school_xy, k_new, max_distance_m=self.max_distance_m
-        )
-        ai = np.concatenate([self.arc_block, blocks[ai]])
-        aj = np.concatenate([self.arc_school, aj])
-        pairs = np.unique(np.stack([ai, aj], axis=1), axis=0)
+        grown = self._more_arcs(blocks, k_new)
+        far = np.zeros(self.n_blocks, dtype=bool) if self.empty_far is None else self.empty_far.copy()
+        empty = (self.students[blocks] == 0) & ~far[blocks]
+        if self.max_distance_m is None or len(grown.arc_block) > len(self.arc_block) or not empty.any():
+            return grown
+        far[blocks[empty]] = True
+        return replace(self, empty_far=far)._more_arcs(blocks[empty], k_new[empty])
+
+    def _more_arcs(self, blocks: np.ndarray, k_new: np.ndarray) -> ZoneProblem:
+        """The ``k_new`` nearest schools of ``blocks`` too (within the maximum distance, unless ``empty_far``)."""
+        free = np.zeros(len(blocks), dtype=bool) if self.empty_far is None else self.empty_far[blocks]
+        ai, aj = [self.arc_block], [self.arc_school]
+        for far in (False, True):
+            if (free == far).any():
+                limit = None if far else self.max_distance_m
+                bi, bj = candidate_arcs(self.block_xy[blocks[free == far]], self.school_xy, k_new[free == far],
+                                        max_distance_m=limit)  # fmt: skip
+                ai.append(blocks[free == far][bi])
+                aj.append(bj)
+        pairs = np.unique(np.stack([np.concatenate(ai), np.concatenate(aj)], axis=1), axis=0)
         return self.with_arcs(pairs[:, 0], pairs[:, 1])
 
 
@@ -472,6 +498,10 @@ def build_zone_problem(
     problem = problem.with_arcs(ai, aj)
     if network is not None:
         problem = _nearest_by_road(problem, must)
+    bare = np.setdiff1d(np.flatnonzero(students == 0), problem.arc_block)
+    if len(bare):  # no children and no school in reach: the nearest schools, however far (see ``empty_far``)
+        problem = replace(problem, empty_far=np.isin(np.arange(len(blocks)), bare))
+        problem = problem._more_arcs(bare, np.full(len(bare), min(k, len(school_xy))))
     log.info(
         "problem: %d blocks, %d schools, %d candidate arcs (k=%d), %s children, %s seats",
         problem.n_blocks,
@@ -497,7 +527,8 @@ def _nearest_by_road(problem: ZoneProblem, must: tuple[np.ndarray, np.ndarray]) 
         return p
     block_piece = p.roads.component_of(p.roads.snap(p.block_xy[bare]))
     school_piece = p.roads.component_of(p.roads.snap(p.school_xy))
-    stranded = ~np.isin(block_piece, school_piece)
+    # a block of no children is given the nearest schools by straight line after this (``empty_far``)
+    stranded = ~np.isin(block_piece, school_piece) & (p.students[bare] > 0)
     if stranded.any():
         names = p.block_labels[bare[stranded]]
         shown = ", ".join(names[:10]) + (f", … and {len(names) - 10} more" if len(names) > 10 else "")

@@ -46,7 +46,8 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
    A problem of at most ``FULL_BLOCKS`` blocks ends with one window holding every school (after small
    windows for half the time when it has more than four small windows' worth of blocks): the whole model,
    whose CP-SAT bound is then the problem's and whose proof of infeasibility is explained in planner's
-   terms.
+   terms; when the candidate schools leave out schools the rules allow, it proves only that none of the
+   candidates gives a plan, and is said so (``diagnose.explain_candidate_limit``), not "no plan fits the rules".
 
 4. **A stronger bound, and a second start** on problems above ``windows.LARGE_BLOCKS`` blocks (with hard seats),
    between the repair and the improvement windows: ``BOUND_SHARE`` of the time left raises the knapsack
@@ -87,7 +88,13 @@ from ..errors import ZoningError
 from ..options import SolveOptions
 from . import windows
 from .bound import PairLP, knapsack_bound, pair_lp, seat_prices, transport_bound
-from .diagnose import explain_no_plan, precheck_moves
+from .diagnose import (
+    explain_candidate_limit,
+    explain_no_plan,
+    more_candidates,
+    precheck_moves,
+    precheck_reach,
+)
 from .model import ZoneSolution, explain_search_infeasible, feasible_candidates, objective
 from .problem import ZoneProblem
 from .start import _Ejection, first_plan, frugal_penalty_m, relieve_seats, repair, round_flow
@@ -129,6 +136,10 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     deadline = t0 + options.time_limit_s
     relaxed = None  # the relaxation's flows, on a large problem with hard seats (for the knapsack bound)
     if problem.arc_load is None:
+        # children with no school in reach: said first, before the one-piece rule's reach through adjacent blocks
+        no_school = precheck_reach(problem)
+        if no_school is not None:
+            raise no_school
         # the candidates may grow for at most a third of the time: the rest is the search's
         problem, flow = feasible_candidates(problem, t0 + options.time_limit_s / 3)
         too_few = precheck_moves(problem)
@@ -181,6 +192,10 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
     search = _descend(search, lp_choice)
     search.improve()
     if search.proven_infeasible:
+        # a proof on the candidate schools: a rule of the plan only when they are every school the rules allow
+        limited, full = more_candidates(problem)
+        if limited:
+            raise explain_candidate_limit(problem, full)
         raise explain_search_infeasible(problem, options)
     if search.bound > bound:
         bound, bound_source = search.bound, "CP-SAT"
