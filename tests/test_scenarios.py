@@ -13,7 +13,7 @@ import shapely
 import zoning
 from conftest import DEMO_ARGS
 from test_cli import run
-from zoning.errors import InfeasibleError, InputError
+from zoning.errors import InfeasibleError, InputError, ZoningError
 from zoning.io.crs import wgs84_to_gcj02
 from zoning.scenarios.changes import apply_scenario, parse_scenario
 from zoning.scenarios.compare import compare_markdown, compare_table
@@ -306,8 +306,25 @@ def test_a_cap_where_the_seats_fall_short_gives_the_least_overload_point(portlan
     assert not zoning.plan_violations(soft.plan)  # checked, overload allowed and reported
     table = frontier_table(points)
     assert table.loc[0, "note"] == soft.note and table.loc[0, "children_over_seats"] > 0
-    without = frontier(blocks, closed, penalties_m=(), caps=(700.0,), soft_seats=False, options=FAST)
-    assert without == []  # left out, not offered over seats
+    with pytest.raises(
+        ZoningError, match="no alternative could be drawn: at most 700 children moved: left out"
+    ):
+        frontier(
+            blocks, closed, penalties_m=(), caps=(700.0,), soft_seats=False, options=FAST
+        )  # not over seats
+
+
+def test_a_cap_no_plan_reaches_is_left_out_with_a_warning_and_the_others_stay(portland, caplog):
+    # a tester's sweep: --penalties 500 --caps 50 (at least 67 must move) ended the whole run with exit 1
+    # and nothing written, the penalty point that had solved lost with it
+    from zoning.scenarios.frontier import frontier
+
+    blocks, schools = portland
+    points = frontier(blocks, schools, penalties_m=(500.0,), caps=(50.0,),
+                      options=zoning.SolveOptions(time_limit_s=8, workers=1))  # fmt: skip
+    assert [pt.move_penalty_m for pt in points] == [500.0] and points[0].max_moved is None
+    assert any("at most 50 children moved" in r.getMessage() and "left out" in r.getMessage()
+               for r in caplog.records if r.levelname == "WARNING")  # fmt: skip
 
 
 def test_frontier_without_current_schools_is_refused(portland):

@@ -44,6 +44,8 @@ class _Handler(logging.Handler):
             return
         self._end_line()
         if record.levelno >= logging.WARNING:
+            if msg in PRINTED:  # the same warning again (each run of a frontier reads the same blocks)
+                return
             PRINTED.add(msg)
             click.secho(f"warning: {msg}", err=True, fg="yellow")
         else:

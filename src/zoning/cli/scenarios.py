@@ -237,7 +237,8 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
     files = write_files(out_dir, outputs, overwrite=overwrite)
     click.echo(text, nl=False)
     click.echo(
-        f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count)."
+        f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count, or "
+        "left out as the warnings say)."
     )
     click.echo(
         "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])

@@ -106,7 +106,9 @@ def frontier(
         futures = [client.submit(_run, blocks, schools, kind, x, soft_seats, share, rules, pure=False)
                    for kind, x in runs]  # fmt: skip
         found = client.gather(futures)
-    points = [pt for pt in found if pt is not None]
+    points = [pt for pt in found if isinstance(pt, FrontierPoint)]
+    if not points:  # every run left out: the reasons are the answer
+        raise ZoningError("no alternative could be drawn: " + "; ".join(str(why) for why in found))
     kept = _non_dominated(points)
     kept.sort(key=lambda pt: (pt.children_moved, pt.mean_distance_m))
     return [replace(pt, label=f"{chr(ord('A') + k)}") for k, pt in enumerate(kept)]
@@ -114,10 +116,16 @@ def frontier(
 
 def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: SolveOptions, rules: dict):
     """One point of the frontier: the plan at move penalty ``value``, or under the cap ``value`` on children
-    moved (None when left out).  Module-level, so a Dask worker can run it."""
+    moved; a point left out is the reason why, in words (and a warning: one run that finds no plan does not
+    end the others).  Module-level, so a Dask worker can run it."""
     if kind == "cap":
         return _capped(blocks, schools, value, soft_seats=soft_seats, options=options, rules=rules)
-    plan = assign_zones(blocks, schools, move_penalty_m=value, options=options, **rules)
+    try:
+        plan = assign_zones(blocks, schools, move_penalty_m=value, options=options, **rules)
+    except InputError:
+        raise
+    except ZoningError as err:
+        return _left_out(f"move penalty {value:,.0f} m", err)
     point = _point(plan, value)
     log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", value, point.children_moved,
              point.mean_distance_m)  # fmt: skip
@@ -154,18 +162,26 @@ def _capped(blocks, schools, cap: float, *, soft_seats: bool, options: SolveOpti
         else:
             why = f"none found in {options.time_limit_s:,.0f} s"
         if not soft_seats or rules.get("allow_overload"):
-            log.info("frontier: cap %g moved left out: %s", cap, why)
-            return None
+            return _left_out(f"at most {cap:,.0f} children moved", err)
     soft = {**rules, "allow_overload": True}
     try:
         plan = assign_zones(blocks, schools, move_penalty_m=0.0, max_moved=cap, options=options, **soft)
-    except InfeasibleError as err:  # not even with schools over their seats (the one-piece rule)
-        log.info("frontier: cap %g moved left out, even over seats: %s", cap, "; ".join(err.reasons))
-        return None
+    except InputError:
+        raise
+    except ZoningError as err:  # not even with schools over their seats (the one-piece rule), or none found
+        return _left_out(f"at most {cap:,.0f} children moved, even over seats", err)
     over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
     note = f"no plan within seats moves at most {cap:,.0f} ({why}); the fewest over seats under the cap: {over:,.0f}"
     log.info("frontier: cap %g moved: %s", cap, note)
     return _point(plan, 0.0, cap=cap, note=note)
+
+
+def _left_out(what: str, err: ZoningError) -> str:
+    """The warning for a point left out, and its reason (the run's own message, first line)."""
+    text = " ".join(str(err).split())
+    why = f"{what}: left out, {text if len(text) <= 400 else text[:400] + ' …'}"
+    log.warning("frontier: %s", why)
+    return why
 
 
 def _non_dominated(points: list[FrontierPoint]) -> list[FrontierPoint]:
