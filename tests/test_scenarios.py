@@ -67,6 +67,21 @@ def test_a_school_that_is_not_in_the_plan_is_named_with_the_nearest(base):
     assert "removing 900 leaves fewer than none" in message  # both changes reported at once
 
 
+def test_problems_of_shape_and_of_names_come_in_one_message(base):
+    # a tester's sweep: a negative add was reported alone; the misspelt school and the build outside the
+    # city came only on the next run
+    _plan, blocks, schools = base
+    text = '[[close]]\nschool = "Dyre"\n\n[[expand]]\nschool = "Small"\nadd = -30\n'
+    with pytest.raises(InputError) as err:
+        apply_scenario(parse_scenario(text, source="s.toml", lenient=True), blocks, schools)
+    message = str(err.value)
+    assert message.startswith("2 problems found in s.toml:")
+    assert message.index("line 1") < message.index("line 4")  # in the file's order
+    assert '"Dyre" is not a school' in message and "add = -30 is negative" in message
+    with pytest.raises(InputError, match="add = -30 is negative"):  # not lenient: raised when read
+        parse_scenario(text, source="s.toml")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # applying: each kind of change
 

@@ -11,6 +11,7 @@ carried by the result, never raised.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -81,7 +82,8 @@ class InputError(ZoningError):
         self.issues: tuple[Issue, ...] = tuple(issues)
         errors = [i for i in self.issues if i.severity == "error"]
         n = len(errors)
-        files = sorted({i.file for i in errors if i.file})
+        # the files, once each (an issue may name "file, line 4": the headline names the file)
+        files = sorted({re.sub(r", line \d+$", "", i.file) for i in errors if i.file})
         if headline is None:
             where = f" in {', '.join(files)}" if files else ""
             headline = f"{n} problem{'s' if n != 1 else ''} found{where}:"

@@ -75,7 +75,7 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
     zones plan in BASE_DIR and draw the zones again with the base plan's rules: children move from the base
     plan only where the change needs it.  Writes the plan files and scenario.md (the changes, then the base
     and the scenario side by side)."""
-    spec = read_scenario(scenario_file)
+    spec = read_scenario(scenario_file, lenient=True)  # its problems of shape come with those of its names
     blocks, schools, base = _base_inputs(base_dir)
     applied = apply_scenario(spec, blocks, schools)
     rules = base["rules"]

@@ -91,6 +91,9 @@ class Scenario:
     title: str | None
     year: int | None
     changes: tuple[Change, ...]
+    #: problems of the file's shape found by a lenient parse (:func:`parse_scenario`), raised by
+    #: :func:`apply_scenario` together with the changes that cannot apply, so the planner sees all at once
+    problems: tuple[Issue, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,14 +110,24 @@ def _issue(source: str, line: int | None, message: str, fix: str, key: str | Non
     return Issue(message, fix, file=where, column=key)
 
 
+def _line_of(issue: Issue) -> int:
+    """The file line an issue of :func:`_issue` names (0: the whole file)."""
+    at = re.search(r", line (\d+)$", issue.file or "")
+    return int(at.group(1)) if at else 0
+
+
 def _table_lines(text: str, kind: str) -> list[int]:
     """Line numbers of the ``[[kind]]`` headers, in order."""
     pattern = re.compile(rf"^\s*\[\[\s*{re.escape(kind)}\s*\]\]")
     return [n for n, line in enumerate(text.splitlines(), start=1) if pattern.match(line)]
 
 
-def parse_scenario(text: str, *, source: str = "scenario.toml") -> Scenario:
-    """The scenario in ``text`` (TOML), checked for its shape: known tables and keys, the values' types."""
+def parse_scenario(text: str, *, source: str = "scenario.toml", lenient: bool = False) -> Scenario:
+    """The scenario in ``text`` (TOML), checked for its shape: known tables and keys, the values' types.
+
+    ``lenient``: problems of shape are kept in ``Scenario.problems`` (the changes they concern left out)
+    instead of raised, for :func:`apply_scenario` to raise with the names and places it checks (a negative
+    ``add`` and a misspelt school in one message, not one run after another).  Invalid TOML still raises."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -155,17 +168,21 @@ def parse_scenario(text: str, *, source: str = "scenario.toml") -> Scenario:
                     issues.append(
                         _issue(source, line, f'{label} has no "{key}".', f"add {key} = … to it.", key)
                     )
+            before = len(issues)
             issues += _check_values(kind, table, source, line, label)
-            changes.append(Change(kind, k + 1, line, dict(table)))
-    if issues:
+            if len(issues) == before or not lenient:  # a change with a problem of shape is not applied
+                changes.append(Change(kind, k + 1, line, dict(table)))
+    if issues and not lenient:
         raise InputError(issues)
     changes.sort(key=lambda c: (c.line is None, c.line or 0))  # the order of the file
-    return Scenario(source=source, title=data.get("title"), year=year, changes=tuple(changes))
+    return Scenario(source=source, title=data.get("title"), year=year, changes=tuple(changes),
+                    problems=tuple(issues))  # fmt: skip
 
 
-def read_scenario(path) -> Scenario:
+def read_scenario(path, *, lenient: bool = False) -> Scenario:
     """The scenario file at ``path`` (TOML, UTF-8 or GBK), checked for its shape (:func:`parse_scenario`)."""
-    return parse_scenario(load_text(path, what="a scenario", suffixes=(".toml",)), source=str(path))
+    text = load_text(path, what="a scenario", suffixes=(".toml",))
+    return parse_scenario(text, source=str(path), lenient=lenient)
 
 
 def _check_values(kind: str, table: dict, source: str, line: int | None, label: str) -> list[Issue]:
@@ -242,7 +259,7 @@ def apply_scenario(scenario: Scenario, blocks: gpd.GeoDataFrame, schools: gpd.Ge
     blocks = blocks.copy()
     schools = schools.copy()
     notes: list[str] = []
-    issues: list[Issue] = []
+    issues: list[Issue] = list(scenario.problems)
     for change in scenario.changes:
         try:
             blocks, schools, note = _APPLY[change.kind](change, blocks, schools, scenario)
@@ -252,7 +269,7 @@ def apply_scenario(scenario: Scenario, blocks: gpd.GeoDataFrame, schools: gpd.Ge
             continue
         notes.append(note)
     if issues:
-        raise InputError(issues)
+        raise InputError(sorted(issues, key=_line_of))  # in the file's order
     return Applied(
         blocks=blocks.reset_index(drop=True), schools=schools.reset_index(drop=True), notes=tuple(notes)
     )
