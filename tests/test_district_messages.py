@@ -63,3 +63,17 @@ def test_the_no_plan_message_names_the_tolerance_only_when_quality_alone_is_miss
     in_pieces = next(g for g in _groupings(loose) if district_pieces(loose, g))
     message = str(no_plan_found(tight, in_pieces, 5.0, district_shortfalls(tight, in_pieces)))
     assert "admits it" not in message
+
+
+def test_a_coverage_rate_short_is_named_as_the_rule_that_binds():
+    # a tester's sweep: --min-coverage ended 16 points short and the message named the school count
+    from zoning.districts.diagnose import binding_rule
+    from zoning.districts.problem import coverage
+
+    p = tiny_problem(1, 0.9)
+    grouping = next(g for g in _groupings(p) if coverage(p, g) < 0.99)
+    asked = replace(p, min_coverage=min(1.0, coverage(p, grouping) + 0.1))
+    said = binding_rule(asked, grouping)
+    assert said.startswith("the rule that binds is the coverage rate (优质学校覆盖率)"), said
+    assert f"{100 * coverage(p, grouping):.1f} %" in said
+    assert binding_rule(p, grouping) is None or "coverage" not in binding_rule(p, grouping)

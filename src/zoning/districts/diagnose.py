@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..errors import InfeasibleError, NoPlanFoundError, name_list
-from .problem import DistrictProblem, is_valid
+from .problem import DistrictProblem, coverage, is_valid
 
 __all__ = [
     "precheck_districts",
@@ -299,9 +299,14 @@ def binding_rule(p: DistrictProblem, lead_of: np.ndarray) -> str | None:
         bad = int((s < c).sum())
         if bad:
             rows.append((bad, f"seats covering children: {bad} district(s) have fewer seats than children"))
+    rows.sort(key=lambda r: -r[0])
+    if p.min_coverage is not None and (reached := coverage(p, lead_of)) < p.min_coverage - 1e-9:
+        # a rate over the whole city: named first, the band most districts miss after it
+        rows.insert(0, (len(leads), f"the coverage rate (优质学校覆盖率): {100 * reached:.1f} % of the "
+                        f"{p.weight_label} are in districts holding a high-quality school, against the "
+                        f"{100 * p.min_coverage:.0f} % asked for"))  # fmt: skip
     if not rows:
         return None
-    rows.sort(key=lambda r: -r[0])
     return "the rule that binds is " + rows[0][1] + "".join(f"; then {text}" for _, text in rows[1:2])
 
 
