@@ -168,6 +168,12 @@ def test_baoan_with_overload_gives_a_one_piece_plan(tmp_path):
     overload = sum(s["overload"] for s in summary["schools"])
     # at least the shortfall; a little more where a school's own 小区 alone exceeds its seats (anchor rule)
     assert 7740 - 5650 - 1e-6 <= overload <= (7740 - 5650) * 1.05
+    # the objective's child-km hold the overload's penalty: the plan line says how much (a tester read
+    # 332,988.5 child-km for trips of about 921)
+    assert re.search(r"; of it [\d,.]+ is the penalty of [\d,.]+ children over seats", result.output)
+    # the school table's columns line up under Chinese names (two terminal columns a character)
+    rows = [line for line in result.output.splitlines() if re.search(r"\d%  ", line) and "学" in line]
+    assert rows and len({_width(line[: line.index("%")]) for line in rows}) == 1
 
 
 def test_hangzhou_swapped_lonlat_is_detected_and_fixed(tmp_path):
@@ -340,3 +346,9 @@ def test_a_new_plan_over_an_old_folder_says_its_announcement_is_stale(tmp_path):
     text = no_traceback(again)
     assert again.exit_code == 0 and "announce.md" in text and "describe an earlier plan" in text, text
     assert "zoning announce" in text and "zoning report" not in text
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

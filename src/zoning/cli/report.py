@@ -149,18 +149,19 @@ def _report_zones(plan: Plan) -> None:
     else:
         click.echo(
             f"Plan: {_status(i)}: {i.objective / 1000:,.1f} child-km (lower bound {i.lower_bound / 1000:,.1f}, "
-            f"gap {_gap(i)} %) in {i.seconds:.1f} s"
+            f"gap {_gap(i)} %) in {i.seconds:.1f} s" + _overload_words(plan)
         )
     table = school_table(plan)
-    width = max(8, min(32, int(table["name"].astype(str).str.len().max())))
+    width = max(8, min(32, max(_display_width(str(v)) for v in table["name"])))  # CJK: two columns each
     click.echo(
-        f"{'school':<{width}}  {'seats':>7}  {'children':>8}  {'use':>5}  {'mean m':>6}  {'max m':>6}  {'moved in':>8}"
+        f"{_pad('school', width)}  {'seats':>7}  {'children':>8}  {'use':>5}  {'mean m':>6}  {'max m':>6}  "
+        f"{'moved in':>8}"
     )
     for _, r in table.iterrows():
-        name = str(r["name"])[:width]
+        name = _pad(str(r["name"]), width)
         flag = " !" if r["overload"] > 1e-9 else ""
         click.echo(
-            f"{name:<{width}}  {r['capacity']:>7,.0f}  {r['students']:>8,.1f}  {100 * r['utilisation']:>4.0f}%  "
+            f"{name}  {r['capacity']:>7,.0f}  {r['students']:>8,.1f}  {100 * r['utilisation']:>4.0f}%  "
             f"{r['mean_distance_m']:>6,.0f}  {r['max_distance_m']:>6,.0f}  {r['moved_in']:>8,.1f}{flag}"
         )
     line = f"Children: {t['children']:,.1f} for {t['seats']:,.0f} seats; moved {t['children_moved']:,.1f}; "
@@ -218,3 +219,16 @@ def _stale_outputs(files: dict) -> None:
 def _quality_text(value: float) -> str:
     """A quality figure: three significant digits, large scores in full (29,900, not 2.99e+04)."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def _overload_words(plan: Plan) -> str:
+    """With schools over their seats (--allow-overload), how much of the objective is their penalty: it is
+    counted in the same child-km as the trips and dwarfs them."""
+    penalty = plan.rules.get("overload_penalty_m")
+    over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
+    if not penalty or over <= 1e-9:
+        return ""
+    return (
+        f"; of it {over * penalty / 1000:,.1f} is the penalty of {over:,.1f} children over seats "
+        f"({penalty / 1000:,.0f} km each), the trips and moves the rest"
+    )
