@@ -118,12 +118,8 @@ def _report_districts(plan: Plan) -> None:
 
     line = f"After: {figures(a)}"
     if rules.get("contiguity") or a.get("districts_not_contiguous"):
-        line += f"; districts in more than one piece: {a['districts_not_contiguous']}"
-        if a.get("districts_joined_only_by_links"):
-            line += (
-                f" ({a['districts_joined_only_by_links']} joined only across the {len(rules['links'])} link(s) "
-                "added between schools whose zones touch no others: see the warnings)"
-            )
+        line += _pieces_words("districts", a["districts_not_contiguous"], a.get("districts_joined_only_by_links"),
+                              len(rules["links"]), "schools whose zones")  # fmt: skip
     click.echo(line)
     if b:
         click.echo(f"Before ({b['districts']} existing districts): {figures(b)}")
@@ -170,12 +166,8 @@ def _report_zones(plan: Plan) -> None:
     )
     if s["before"]:
         line += f" (before {s['before']['mean_distance_m']:,.0f} m)"
-    line += f"; zones in more than one piece: {t['zones_not_contiguous']}"
-    if t.get("zones_joined_only_by_links"):
-        line += (
-            f" ({t['zones_joined_only_by_links']} joined only across the {len(t['links_added'])} link(s) added "
-            "between blocks that touch no others: see the warnings)"
-        )
+    line += _pieces_words("zones", t["zones_not_contiguous"], t.get("zones_joined_only_by_links"),
+                          len(t["links_added"]), "blocks that")  # fmt: skip
     click.echo(line)
     found = s.get("findings")
     if found is not None:
@@ -232,3 +224,11 @@ def _overload_words(plan: Plan) -> str:
         f"; of it {over * penalty / 1000:,.1f} is the penalty of {over:,.1f} children over seats "
         f"({penalty / 1000:,.0f} km each), the trips and moves the rest"
     )
+
+
+def _pieces_words(what: str, pieces: int, joined: int | None, links: int, between: str) -> str:
+    """ "; zones in more than one piece: 1 (1 joined only across the 2 link(s) added between …)"."""
+    text = f"; {what} in more than one piece: {pieces}"
+    if joined:
+        text += f" ({joined} joined only across the {links} link(s) added between {between} touch no others: see the warnings)"
+    return text

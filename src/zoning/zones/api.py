@@ -186,12 +186,7 @@ def evaluate_zones(
     with a warning.  ``roads``: trips by road, as in :func:`assign_zones` (a block no road joins to its given
     school travels the straight line, with a warning).  ``options``: only the seed is recorded."""
     started = time.perf_counter()
-    _require(blocks, _BLOCK_COLUMNS, "blocks")
-    _require(schools, _SCHOOL_COLUMNS, "schools")
-    blocks = blocks.reset_index(drop=True)
-    schools = schools.reset_index(drop=True)
-    if "name" not in schools:
-        schools = schools.assign(name=schools["school_id"].astype(str))
+    blocks, schools = _frames(blocks, schools)
     # the column the messages name: the blocks column, or the Series' name (the file's column it was read from)
     column = assignment if isinstance(assignment, str) else assignment.name
     column = None if column is None else str(column)
@@ -302,9 +297,8 @@ def _straight_where_no_road(p, locked: np.ndarray):
     return replace(p, arc_block=ai[order], arc_school=aj[order], arc_dist_m=dist[order]), far
 
 
-def _prepare(blocks, schools, *, study_area, roads, warnings):
-    """What solving and measuring share: the frames checked and in a metric CRS, the roads built, the block
-    graph and the block each school stands in (-1: none), with the warnings found on the way."""
+def _frames(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The frames checked for their columns, with a plain index and a name for every block and school."""
     _require(blocks, _BLOCK_COLUMNS, "blocks")
     _require(schools, _SCHOOL_COLUMNS, "schools")
     blocks = blocks.reset_index(drop=True)
@@ -313,6 +307,13 @@ def _prepare(blocks, schools, *, study_area, roads, warnings):
         blocks = blocks.assign(name=blocks["block_id"].astype(str))
     if "name" not in schools:
         schools = schools.assign(name=schools["school_id"].astype(str))
+    return blocks, schools
+
+
+def _prepare(blocks, schools, *, study_area, roads, warnings):
+    """What solving and measuring share: the frames checked and in a metric CRS, the roads built, the block
+    graph and the block each school stands in (-1: none), with the warnings found on the way."""
+    blocks, schools = _frames(blocks, schools)
     warnings = list(warnings)
 
     blocks_m, crs = to_metric(blocks)
