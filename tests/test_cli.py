@@ -229,7 +229,7 @@ def test_districts_on_schools_alone_writes_every_output(baoan_out):
         for status in ("proven optimal", "optimal within the requested gap", "best plan found")
     ), result.output
     assert (
-        "balanced: schools (5–16 per district), seats (not balanced: children (no data), quality (no data))"
+        "balanced: schools (5–16 per district), seats; not balanced: children (no data), quality (no data)"
         in result.output
     )
     layers = set(pyogrio.list_layers(out / "plan.gpkg")[:, 0])

@@ -197,3 +197,42 @@ def test_cli_evaluate_with_roads_beside_a_plan_without(tmp_path):
     )  # along the streets, not across blocks
     compared = run("compare", tmp_path / "road", tmp_path / "plain")
     assert "| road | given |" in compared.output and "measure trips differently" in compared.output
+
+
+# ------------------------------------------------------------------------------------- frames built by hand
+
+
+def test_frames_built_by_hand_are_checked_not_trusted(caplog):
+    # an analyst's sweep: integer ids crashed assign_zones ("a bug in zoning", a pandas merge error),
+    # duplicate ids and NaN children gave raw errors or a broken table, and a misspelt current school was
+    # silently counted as a closed one
+    blocks, schools = _grid()
+    opts = zoning.SolveOptions(time_limit_s=5, workers=1)
+    as_ints = blocks.assign(block_id=range(len(blocks)))
+    plan = zoning.assign_zones(as_ints, schools.assign(school_id=[7, 8]), options=opts)
+    assert set(plan.assignment.index) == {str(k) for k in range(12)} and set(plan.assignment) <= {"7", "8"}
+    with pytest.raises(zoning.InputError, match="appear more than once in the schools"):
+        zoning.assign_zones(blocks, pd.concat([schools, schools.iloc[[0]]]), options=opts)
+    with pytest.raises(
+        zoning.InputError, match="1 of the blocks have no students as a number of 0 or more: b3"
+    ):
+        zoning.assign_zones(blocks.assign(students=[10.0] * 3 + [np.nan] + [10.0] * 8), schools, options=opts)
+    with pytest.raises(zoning.InputError, match="not a GeoDataFrame"):
+        zoning.assign_zones(pd.DataFrame(blocks.drop(columns="geometry")), schools, options=opts)
+    misspelt = blocks.assign(current_school=["S0"] * 6 + ["s1"] * 6)
+    plan = zoning.assign_zones(misspelt, schools, options=opts)
+    assert any(
+        "6 block(s) name a current school that is not among the schools (s1)" in str(w) for w in plan.warnings
+    )
+
+
+def test_a_column_of_the_blocks_frame_is_read_row_by_row():
+    # an analyst's sweep: evaluate_zones(b, s, b["zone"]) matched nothing (keyed 0..n, not by block_id):
+    # every block went to its nearest school, 8,319 child-km for 1,139
+    blocks, schools = _grid()
+    drawn = blocks.assign(zone=blocks["block_id"].map(GIVEN))
+    by_name = zoning.evaluate_zones(drawn, schools, "zone")
+    by_column = zoning.evaluate_zones(drawn, schools, drawn["zone"])
+    assert by_column.assignment.equals(by_name.assignment)
+    with pytest.raises(zoning.InputError, match="name none of the blocks"):
+        zoning.evaluate_zones(drawn, schools, pd.Series(["S0"] * 12, index=[f"x{k}" for k in range(12)]))

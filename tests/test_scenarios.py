@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -611,3 +612,20 @@ def test_a_given_assignment_is_measured_not_solved_and_stands_in_compare(tmp_pat
         and "with no school of the plan" in result.output
         and "'Browne'" in result.output
     )
+
+
+def test_odd_values_and_a_school_closed_twice_are_explained(base):
+    # an analyst's sweep: close = "Kaler" (a value, not a table), seats = nan, rate = -2 and blocks = []
+    # were internal errors; closing a school twice said '"Kaler" is not a school … nearest: Dyer'
+    _plan, blocks, schools = base
+    for text, said in [
+        ('close = "Kaler"\n', '"close" is a value, not a table of changes'),
+        ('[[expand]]\nschool = "Small"\nseats = nan\n', "seats = nan is not a number"),
+        ('[[demand]]\nblocks = ["x"]\nrate = -2\n', "would leave fewer than no children"),
+        ("[[demand]]\nblocks = []\nadd = 5\n", "blocks = [] names none"),
+    ]:
+        with pytest.raises(InputError, match=re.escape(said)):
+            parse_scenario(text, source="s.toml")
+    with pytest.raises(InputError) as err:
+        _apply('[[close]]\nschool = "Kaler"\n\n[[close]]\nschool = "Kaler"\n', blocks, schools)
+    assert '[[close]] #2: "Kaler" was closed or merged away by [[close]] #1 (line 1)' in str(err.value)

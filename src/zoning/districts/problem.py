@@ -353,7 +353,7 @@ def build_district_problem(
             else f"{w} (no data)"
             for w in missing
         ]
-        balance_note += f" (not balanced: {', '.join(words)})"
+        balance_note += f"; not balanced: {', '.join(words)}"
 
     # --- candidate pairs: the nearest lead candidates of every school, and every lead with itself
     leads = np.flatnonzero(lead_ok)

@@ -41,6 +41,7 @@ words.  Pure functions: the file is read by ``io.files.read_text``.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -153,6 +154,12 @@ def parse_scenario(text: str, *, source: str = "scenario.toml", lenient: bool = 
         tables = data.get(kind, [])
         if isinstance(tables, dict):
             tables = [tables]
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            # close = "Kaler" (a value where a table belongs)
+            issues.append(_issue(source, None, f'"{kind}" is a value, not a table of changes.',
+                                 f'write it as a table: [[{kind}]] on one line, then school = "…" on the next.',
+                                 kind))  # fmt: skip
+            continue
         lines = _table_lines(text, kind)
         for k, table in enumerate(tables):
             line = lines[k] if k < len(lines) else None
@@ -192,10 +199,17 @@ def _check_values(kind: str, table: dict, source: str, line: int | None, label: 
         issues.append(_issue(source, line, f"{label}: {message}", fix, key))
 
     for key in ("seats", "add", "remove", "classes", "class_size", "rate", "lon", "lat"):
-        if key in table and (isinstance(table[key], bool) or not isinstance(table[key], int | float)):
+        if key in table and (isinstance(table[key], bool) or not isinstance(table[key], int | float)
+                             or not math.isfinite(table[key])):  # fmt: skip
             bad(key, f"{key} = {table[key]!r} is not a number.", f"write a number: {key} = 120")
         elif key in table and key not in ("lon", "lat", "rate") and table[key] < 0:
             bad(key, f"{key} = {table[key]} is negative.", "give a number of 0 or more.")
+        elif key == "rate" and key in table and table[key] < -1:
+            bad(key, f"rate = {table[key]} would leave fewer than no children.",
+                "give a share of -1 or more: -0.2 is 20 % fewer, 0.3 is 30 % more.")  # fmt: skip
+    for key in ("blocks", "schools"):
+        if key in table and isinstance(table[key], list) and not table[key]:
+            bad(key, f"{key} = [] names none.", f'name at least one: {key} = ["…"]')
     if kind == "merge":
         schools = table.get("schools")
         if not (isinstance(schools, list) and len(schools) == 2):
@@ -260,13 +274,29 @@ def apply_scenario(scenario: Scenario, blocks: gpd.GeoDataFrame, schools: gpd.Ge
     schools = schools.copy()
     notes: list[str] = []
     issues: list[Issue] = list(scenario.problems)
+    gone: dict[str, Change] = {}  # the schools a change has closed or merged away, by id and name
     for change in scenario.changes:
+        before = schools
         try:
             blocks, schools, note = _APPLY[change.kind](change, blocks, schools, scenario)
         except _Refused as refused:
-            issues.append(_issue(scenario.source, change.line, f"{change.label()}: {refused.message}",
-                                 refused.fix, refused.key))  # fmt: skip
+            named = [str(v) for k in ("school", "schools") for v in np.atleast_1d(change.params.get(k, []))]
+            earlier = next((gone[v] for v in named if v in gone), None)
+            message, fix = refused.message, refused.fix
+            if earlier is not None and "is not a school of the plan" in message:
+                # a school closed twice, or changed after it closed: say so, not "nearest: …"
+                message = message.replace(
+                    "is not a school of the plan",
+                    f"was closed or merged away by "
+                    f"{earlier.label()}" + (f" (line {earlier.line})" if earlier.line else ""),
+                )
+                fix = "change a school before it closes, or drop one of the two changes"
+            issues.append(
+                _issue(scenario.source, change.line, f"{change.label()}: {message}", fix, refused.key)
+            )
             continue
+        for _, row in before[~before["school_id"].isin(schools["school_id"])].iterrows():
+            gone.update({str(row["school_id"]): change, str(row["name"]): change})
         notes.append(note)
     if issues:
         raise InputError(sorted(issues, key=_line_of))  # in the file's order

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 import geopandas as gpd
@@ -17,7 +18,7 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InfeasibleError, InputError, Issue
+from ..errors import InfeasibleError, InputError, Issue, name_list
 from ..geo.graph import build_block_graph, school_anchors
 from ..geo.roads import build_road_network
 from ..io.crs import to_metric
@@ -43,6 +44,9 @@ _SCHOOL_COLUMNS = ("school_id", "capacity")
 
 
 def _require(frame: gpd.GeoDataFrame, columns: tuple[str, ...], what: str) -> None:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError([Issue(f"the {what} are a {type(frame).__name__}, not a GeoDataFrame",
+                                f"read them with zoning.read_{what}(path), or build a geopandas.GeoDataFrame")])  # fmt: skip
     missing = [c for c in columns if c not in frame.columns]
     issues = [
         Issue(
@@ -186,6 +190,18 @@ def evaluate_zones(
     with a warning.  ``roads``: trips by road, as in :func:`assign_zones` (a block no road joins to its given
     school travels the straight line, with a warning).  ``options``: only the seed is recorded."""
     started = time.perf_counter()
+    if isinstance(assignment, pd.Series) and assignment.index.equals(blocks.index):
+        # a column of the blocks frame itself (b["zone"]): row by row, not keyed by block_id
+        assignment = pd.Series(
+            assignment.to_numpy(), index=blocks["block_id"].astype(str), name=assignment.name
+        )
+    elif isinstance(assignment, Mapping):
+        assignment = pd.Series(assignment)
+    elif not isinstance(assignment, str | pd.Series):
+        raise InputError([Issue(f"the assignment is a {type(assignment).__name__}",
+                                "give a pandas Series keyed by block_id, a dict, or the name of a blocks column")])  # fmt: skip
+    if isinstance(assignment, pd.Series):
+        assignment.index = assignment.index.astype(str)
     blocks, schools = _frames(blocks, schools)
     # the column the messages name: the blocks column, or the Series' name (the file's column it was read from)
     column = assignment if isinstance(assignment, str) else assignment.name
@@ -198,6 +214,9 @@ def evaluate_zones(
         given = blocks[assignment]
     else:
         given = blocks["block_id"].map(assignment)
+        if given.isna().all() and len(assignment):
+            raise InputError([Issue("the assignment's keys name none of the blocks (they should be block ids)",
+                                    "key the Series by block_id, or pass the name of a blocks column")])  # fmt: skip
     by_name = dict(zip(schools["name"].astype(str), schools["school_id"].astype(str), strict=False))
     ids = set(schools["school_id"].astype(str))
     school = [None if pd.isna(v) else str(v) if str(v) in ids else by_name.get(str(v)) for v in given]
@@ -303,11 +322,34 @@ def _frames(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[gpd.Ge
     _require(schools, _SCHOOL_COLUMNS, "schools")
     blocks = blocks.reset_index(drop=True)
     schools = schools.reset_index(drop=True)
+    # ids as text, as the readers give them (a frame built by hand often has integers: 1 and "1" are one id)
+    blocks = blocks.assign(block_id=blocks["block_id"].astype(str))
+    schools = schools.assign(school_id=schools["school_id"].astype(str))
+    if "current_school" in blocks:
+        blocks = blocks.assign(
+            current_school=blocks["current_school"].map(lambda v: None if pd.isna(v) else str(v))
+        )
     if "name" not in blocks:
-        blocks = blocks.assign(name=blocks["block_id"].astype(str))
+        blocks = blocks.assign(name=blocks["block_id"])
     if "name" not in schools:
-        schools = schools.assign(name=schools["school_id"].astype(str))
-    return blocks, schools
+        schools = schools.assign(name=schools["school_id"])
+    issues = []
+    for frame, what, id_col, number in ((blocks, "blocks", "block_id", "students"),
+                                        (schools, "schools", "school_id", "capacity")):  # fmt: skip
+        twice = frame.loc[frame[id_col].duplicated(), id_col].unique().tolist()
+        if twice:
+            issues.append(Issue(f"{len(twice)} {id_col}(s) appear more than once in the {what}: {name_list(twice)}",
+                                f"give every row of the {what} its own {id_col}", column=id_col))  # fmt: skip
+        values = pd.to_numeric(frame[number], errors="coerce").to_numpy(dtype=float)
+        bad = frame.loc[~(np.isfinite(values) & (values >= 0)), id_col].tolist()
+        if bad:
+            issues.append(Issue(f"{len(bad)} of the {what} have no {number} as a number of 0 or more: "
+                                f"{name_list(bad)}", f"fill in {number} for every row (0 if none)", column=number))  # fmt: skip
+    if issues:
+        raise InputError(issues)
+    return blocks.assign(students=pd.to_numeric(blocks["students"])), schools.assign(
+        capacity=pd.to_numeric(schools["capacity"])
+    )
 
 
 def _prepare(blocks, schools, *, study_area, roads, warnings):
@@ -315,6 +357,18 @@ def _prepare(blocks, schools, *, study_area, roads, warnings):
     graph and the block each school stands in (-1: none), with the warnings found on the way."""
     blocks, schools = _frames(blocks, schools)
     warnings = list(warnings)
+    if "current_school" in blocks:
+        # the readers refuse a current school naming no school; a frame built by hand, or a scenario's
+        # closed school, is measured: its children count as moved, and the warning says so
+        known = set(schools["school_id"]) | set(schools["name"].astype(str))
+        cur = blocks["current_school"]
+        unknown = sorted({v for v in cur.dropna() if v not in known})
+        if unknown:
+            n = int(cur.isin(unknown).sum())
+            warnings.append(Issue(f"{n} block(s) name a current school that is not among the schools "
+                                  f"({name_list(unknown)}): their children count as moved",
+                                  "check the spelling, unless the school is closed", column="current_school",
+                                  severity="warning"))  # fmt: skip
 
     blocks_m, crs = to_metric(blocks)
     schools_m = schools.to_crs(crs)
