@@ -581,3 +581,26 @@ def test_schools_of_two_towns_far_apart_are_not_neighbours_across_the_gap():
     assert any("a group of 30 schools cut off from the rest" in w.message for w in plan.warnings)
     after = zoning.summary(plan)["districts"]["after"]
     assert after["districts_not_contiguous"] == after["districts_joined_only_by_links"]
+
+
+def test_arguments_a_planner_gets_wrong_in_python_are_explained():
+    # an analyst's sweep: together=["A", "B"] was read letter by letter, n_districts="2" and 2.5 ran,
+    # duplicate ids ended in "a bug in zoning", an unknown stage said "0 qualify … ask for at most 0"
+    rng = np.random.default_rng(2)
+    xy = rng.uniform(0, 6000, (12, 2))
+    schools = gpd.GeoDataFrame(
+        {"school_id": [f"S{k}" for k in range(12)], "name": [f"第{k}小学" for k in range(12)],
+         "capacity": [500.0] * 12, "stage": ["primary"] * 12},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:32650",
+    ).to_crs(4326)  # fmt: skip
+    opts = SolveOptions(time_limit_s=3, workers=1)
+    plan = form_districts(schools, n_districts=2, together=["S0", "S1"], options=opts)
+    assert plan.schools.set_index("school_id").loc[["S0", "S1"], "district_id"].nunique() == 1
+    for kwargs, said in [
+        ({"n_districts": 2.5}, "is not a whole number"),
+        ({"n_districts": 2, "stages": {"highschool": 1}}, 'no school has the stage "highschool"'),
+    ]:
+        with pytest.raises(InputError, match=said):
+            form_districts(schools, options=opts, **kwargs)
+    with pytest.raises(InputError, match="appear more than once"):
+        form_districts(pd.concat([schools, schools.iloc[[0]]]), n_districts=2, options=opts)

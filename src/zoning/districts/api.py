@@ -85,6 +85,12 @@ def _requirements(
             )
             break
         mask = stage_mask(schools["stage"], stage)  # 初中 or junior_middle alike; 九年一贯制 counts too
+        if not mask.any():
+            found = sorted({str(v) for v in schools["stage"].dropna()})
+            issues.append(Issue(f'no school has the stage "{stage}"',
+                                f"use one of the stages of the schools: {', '.join(found) or '(none given)'}",
+                                column="stage"))  # fmt: skip
+            continue
         out.append((f"{stage} school(s)", mask, int(count)))
     if mix_column is not None:
         if mix_column not in schools:
@@ -124,6 +130,39 @@ def _requirements(
     if issues:
         raise InputError(issues)
     return out
+
+
+def _pairs(pairs, what: str) -> list:
+    """Pairs of schools; one pair given flat (["A", "B"]) is read as one pair, not as the letters A and B."""
+    pairs = list(pairs or ())
+    if len(pairs) == 2 and all(isinstance(x, str) for x in pairs):
+        pairs = [tuple(pairs)]
+    if not all(not isinstance(x, str) and len(x) == 2 for x in pairs):
+        raise InputError([Issue(f"{what} takes pairs of schools", f'e.g. {what}=[("实验小学", "第二小学")]')])
+    return pairs
+
+
+def _check_call(schools, n_districts, plan: Plan | None) -> None:
+    """The arguments a planner can get wrong in Python, in words (they were raw errors or silently read)."""
+    issues = []
+    if not isinstance(schools, gpd.GeoDataFrame):
+        issues.append(Issue(f"the schools are a {type(schools).__name__}, not a GeoDataFrame",
+                            "read them with zoning.read_schools(path)"))  # fmt: skip
+    elif "school_id" in schools and schools["school_id"].astype(str).duplicated().any():
+        twice = schools.loc[schools["school_id"].astype(str).duplicated(), "school_id"].astype(str).unique()
+        issues.append(Issue(f"{len(twice)} school_id(s) appear more than once: {name_list(list(twice))}",
+                            "give every school its own school_id", column="school_id"))  # fmt: skip
+    if isinstance(n_districts, bool) or not isinstance(n_districts, int | np.integer):
+        issues.append(Issue(f"n_districts = {n_districts!r} is not a whole number", "e.g. n_districts=12"))
+    if plan is not None and isinstance(schools, gpd.GeoDataFrame) and "school_id" in schools:
+        ours, theirs = set(schools["school_id"].astype(str)), set(plan.schools["school_id"].astype(str))
+        if ours != theirs:
+            issues.append(Issue(f"the schools ({len(ours)}) are not the plan's ({len(theirs)}): the districts are "
+                                "drawn on the plan's zones, so its schools are grouped",
+                                "pass the plan's schools (plan.schools), or draw the zones again without the "
+                                "others"))  # fmt: skip
+    if issues:
+        raise InputError(issues)
 
 
 def form_districts(
@@ -172,6 +211,8 @@ def form_districts(
     min_coverage: the share of children in districts holding a high-quality school (e.g. 0.85).
     Returns a new Plan (``plan`` with districts added, or a districts-only plan), independently checked.
     """
+    together, apart = _pairs(together, "together"), _pairs(apart, "apart")
+    _check_call(schools, n_districts, plan)
     warnings = list(warnings) + (list(plan.warnings) if plan is not None else [])
     if contiguity is None:
         contiguity = not groups
