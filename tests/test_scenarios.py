@@ -629,3 +629,17 @@ def test_odd_values_and_a_school_closed_twice_are_explained(base):
     with pytest.raises(InputError) as err:
         _apply('[[close]]\nschool = "Kaler"\n\n[[close]]\nschool = "Kaler"\n', blocks, schools)
     assert '[[close]] #2: "Kaler" was closed or merged away by [[close]] #1 (line 1)' in str(err.value)
+
+
+def test_a_merged_schools_children_are_the_staying_schools_and_names_count_as_ids(base):
+    # an analyst's sweep: a merge counted all of Kaler's 131.5 children as moved, those who went to the
+    # merged school too; with school names in current_school, closing Dyer noted "its 0 children"
+    _plan, blocks, schools = base
+    kaler = blocks["current_school"] == "Kaler"
+    out = _apply('[[merge]]\nschools = ["Kaler", "Brown"]\n', blocks, schools)
+    assert kaler.any() and (out.blocks.loc[kaler.to_numpy(), "current_school"] == "Brown").all()
+    assert "children are Brown Elementary School's now" in out.notes[0]
+    named = blocks.assign(current_school=blocks["current_school"].map(schools.set_index("school_id")["name"]))
+    by_name = _apply('[[close]]\nschool = "Dyer"\n', named, schools).notes[0]
+    by_id = _apply('[[close]]\nschool = "Dyer"\n', blocks, schools).notes[0]
+    assert by_name == by_id and "its 0 children" not in by_id

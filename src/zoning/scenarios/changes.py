@@ -357,7 +357,7 @@ def _seats_from(params: dict, key_seats: str = "seats") -> float | None:
 def _close(change: Change, blocks, schools, _scenario):
     j = _find_school(schools, change.params["school"], "school")
     row = schools.iloc[j]
-    children = _children_of(blocks, row["school_id"])
+    children = _children_of(blocks, row)
     schools = schools.drop(index=schools.index[j])
     if schools.empty:
         raise _Refused("closing it leaves no school.", "close fewer schools.", "school")
@@ -380,13 +380,18 @@ def _merge(change: Change, blocks, schools, _scenario):
     schools = schools.copy()
     schools.loc[schools.index[b], "capacity"] = seats
     schools = schools.drop(index=schools.index[a])
-    children = _children_of(blocks, ra["school_id"])
+    children = _children_of(blocks, ra)
+    if "current_school" in blocks:
+        # the merged school's children are the staying school's now: they count as moved only where they are
+        # zoned to a third school, and the price of a move keeps them with it where its seats allow
+        blocks = blocks.copy()
+        blocks.loc[_of_school(blocks, ra), "current_school"] = str(rb["school_id"])
     return (
         blocks,
         schools,
         (
             f"合并 merge {ra['name']} into {rb['name']} (seats {_n(ra['capacity'])} + {_n(rb['capacity'])} → {_n(seats)}; "
-            f"{ra['name']}'s campus closes, its {_n(children)} children zoned again)"
+            f"{ra['name']}'s campus closes, its {_n(children)} children are {rb['name']}'s now)"
         ),
     )
 
@@ -517,11 +522,18 @@ _APPLY = {
 }
 
 
-def _children_of(blocks: gpd.GeoDataFrame, school_id) -> float:
+def _of_school(blocks: gpd.GeoDataFrame, school: pd.Series) -> np.ndarray:
+    """The blocks whose current school is ``school`` (named by its id or by its name, as files have both)."""
     if "current_school" not in blocks:
-        return 0.0
-    mine = blocks["current_school"].astype(str) == str(school_id)
-    return float(pd.to_numeric(blocks.loc[mine, "students"], errors="coerce").sum())
+        return np.zeros(len(blocks), dtype=bool)
+    current = blocks["current_school"].astype(str)
+    return (
+        current.isin([str(school["school_id"]), str(school["name"])]) & blocks["current_school"].notna()
+    ).to_numpy()
+
+
+def _children_of(blocks: gpd.GeoDataFrame, school: pd.Series) -> float:
+    return float(pd.to_numeric(blocks.loc[_of_school(blocks, school), "students"], errors="coerce").sum())
 
 
 def _n(x) -> str:
