@@ -236,3 +236,23 @@ def test_a_column_of_the_blocks_frame_is_read_row_by_row():
     assert by_column.assignment.equals(by_name.assignment)
     with pytest.raises(zoning.InputError, match="name none of the blocks"):
         zoning.evaluate_zones(drawn, schools, pd.Series(["S0"] * 12, index=[f"x{k}" for k in range(12)]))
+
+
+def test_swapped_coordinates_missing_outlines_and_a_negative_price_are_refused_in_words():
+    # an analyst's sweep: swapped school points gave a plan with trips of 15,854 km, a None geometry a
+    # TypeError deep in the graph, move_penalty_m=-100 rewarded moving children
+    blocks, schools = _grid()
+    opts = zoning.SolveOptions(time_limit_s=3, workers=1)
+    swapped = schools.to_crs(4326)
+    swapped = swapped.set_geometry(gpd.points_from_xy(swapped.geometry.y, swapped.geometry.x), crs=4326)
+    with pytest.raises(zoning.InputError, match="stand far from every block"):
+        zoning.assign_zones(blocks, swapped, options=opts)
+    with pytest.raises(zoning.InputError, match="1 block.s. have no geometry: b2"):
+        zoning.assign_zones(blocks.set_geometry([None if k == 2 else g for k, g in enumerate(blocks.geometry)]),
+                            schools, options=opts)  # fmt: skip
+    with pytest.raises(zoning.InputError, match="move_penalty_m = -100"):
+        zoning.assign_zones(blocks, schools, move_penalty_m=-100, options=opts)
+    # a school given as its campus outline stands at a point inside it
+    campus = schools.assign(geometry=schools.geometry.buffer(20))
+    plan = zoning.assign_zones(blocks, campus, options=opts)
+    assert any("given as shapes" in str(w) for w in plan.warnings)

@@ -22,6 +22,7 @@ from ..errors import InfeasibleError, InputError, Issue, name_list
 from ..geo.graph import build_block_graph, school_anchors
 from ..geo.roads import build_road_network
 from ..io.crs import to_metric
+from ..io.validate import STUDY_AREA_MARGIN_M
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
 from .diagnose import beyond_reach
@@ -97,6 +98,10 @@ def assign_zones(
         leads to any school raise InfeasibleError naming them.
     """
     started = time.perf_counter()
+    if not move_penalty_m >= 0:  # (NaN too) a negative price would reward moving children
+        raise InputError(
+            [Issue(f"move_penalty_m = {move_penalty_m} is not 0 or more", "e.g. move_penalty_m=500")]
+        )
     blocks_m, schools_m, crs, graph, anchors, roads_m, warnings = _prepare(
         blocks, schools, study_area=study_area, roads=roads, warnings=warnings
     )
@@ -352,11 +357,34 @@ def _frames(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[gpd.Ge
     )
 
 
+def _far_schools(blocks_m: gpd.GeoDataFrame, schools_m: gpd.GeoDataFrame) -> None:
+    """A school further than ``STUDY_AREA_MARGIN_M`` from every block (lon and lat swapped in a frame, or
+    another coordinate system) is refused in words, as the readers refuse it in a file."""
+    tree = shapely.STRtree(blocks_m.geometry.values)
+    _, dist = tree.query_nearest(schools_m.geometry.values, return_distance=True, all_matches=False)
+    far = np.flatnonzero(dist > STUDY_AREA_MARGIN_M)
+    if len(far):
+        said = [f"{schools_m['name'].iloc[j]} ({dist[j] / 1000:,.1f} km)" for j in far]
+        raise InputError([Issue(f"{len(far)} school(s) stand far from every block: {name_list(said)}",
+                                "check the coordinates (longitude and latitude swapped?) and the frames' CRS")])  # fmt: skip
+
+
 def _prepare(blocks, schools, *, study_area, roads, warnings):
     """What solving and measuring share: the frames checked and in a metric CRS, the roads built, the block
     graph and the block each school stands in (-1: none), with the warnings found on the way."""
     blocks, schools = _frames(blocks, schools)
     warnings = list(warnings)
+    lone = np.flatnonzero(
+        shapely.is_missing(blocks.geometry.values) | shapely.is_empty(blocks.geometry.values)
+    )
+    if len(lone):
+        raise InputError([Issue(f"{len(lone)} block(s) have no geometry: {name_list(blocks['block_id'].iloc[lone].tolist())}",
+                                "give every block its outline or point, or leave it out")])  # fmt: skip
+    kinds = shapely.get_type_id(schools.geometry.values)
+    if (kinds != 0).any():  # outlines or several points: the school stands at its representative point
+        schools = schools.assign(geometry=schools.geometry.representative_point())
+        warnings.append(Issue(f"{int((kinds != 0).sum())} school(s) are given as shapes, not points: each stands "
+                              "at a point inside its shape", "give schools as points", severity="warning"))  # fmt: skip
     if "current_school" in blocks:
         # the readers refuse a current school naming no school; a frame built by hand, or a scenario's
         # closed school, is measured: its children count as moved, and the warning says so
@@ -372,6 +400,7 @@ def _prepare(blocks, schools, *, study_area, roads, warnings):
 
     blocks_m, crs = to_metric(blocks)
     schools_m = schools.to_crs(crs)
+    _far_schools(blocks_m, schools_m)
     if study_area is not None:
         study_area = gpd.GeoSeries([study_area], crs=blocks.crs).to_crs(crs).iloc[0]
     roads_m = None
