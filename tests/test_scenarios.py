@@ -525,6 +525,20 @@ def test_site_schools_opens_new_schools_within_seats_with_a_proof(portland):
     assert plan.result.objective <= min(costs.values()) * (1 + plan.result.gap) + 1e-6
 
 
+def test_a_candidate_without_seats_is_named_not_read_as_none(portland):
+    # an analyst's sweep: NaN (or no) capacity was read as 0 and the siting answered "short 32.02"
+    from zoning.scenarios.sites import site_schools
+
+    blocks, schools = portland
+    sites = _candidates(blocks).assign(capacity=[200.0, np.nan, 200.0])
+    with pytest.raises(
+        InputError, match="1 of the candidate sites have no capacity as a number of 0 or more: C1"
+    ):
+        site_schools(blocks, sites, new=1, schools=schools, options=FAST)
+    with pytest.raises(InputError, match="the candidate sites have no capacity column"):
+        site_schools(blocks, sites.drop(columns="capacity"), new=1, schools=schools, options=FAST)
+
+
 def test_site_command_writes_the_chosen_sites_and_the_zones(tmp_path):
     blocks = gpd.read_file(DEMO_ARGS[0])
     path = tmp_path / "cand.geojson"
