@@ -331,3 +331,24 @@ def test_block_lists_read_numbers_as_numbers():
 
     names = ["网格19号", "网格1号", "网格2号", "3栋", "12栋", "网格10号"]
     assert sorted(names, key=_natural) == ["3栋", "12栋", "网格1号", "网格2号", "网格10号", "网格19号"]
+
+
+def test_a_plan_of_districts_on_schools_alone_is_not_announced(tmp_path):
+    # an analyst's sweep: zoning.announce wrote every school with "招生范围 catchment：（无 none）"
+    import geopandas as gpd
+    import numpy as np
+    import pytest
+
+    import zoning
+
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 5000, (8, 2))
+    schools = gpd.GeoDataFrame(
+        {"school_id": [f"S{k}" for k in range(8)], "capacity": [400.0] * 8},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:32650",
+    ).to_crs(4326)  # fmt: skip
+    plan = zoning.form_districts(
+        schools, n_districts=2, options=zoning.SolveOptions(time_limit_s=3, workers=1)
+    )
+    with pytest.raises(zoning.InputError, match="no 小区 / blocks to announce"):
+        zoning.announce(plan, tmp_path / "out")

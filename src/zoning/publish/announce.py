@@ -384,6 +384,12 @@ def announce(
 
     ``groups``: block_id → 社区 / street, to list each school's 小区 under their group (e.g.
     ``zoning.read_blocks(path, keep=["社区"]).set_index("block_id")["社区"]``)."""
+    if not getattr(plan, "has_zones", False):  # districts on schools alone: no 小区 to list
+        raise InputError([Issue("the plan holds districts drawn on schools alone: there are no 小区 / blocks to "
+                                "announce", "announce a plan of attendance zones (zoning.assign_zones, then "
+                                "form_districts(…, plan=…) for 学区 too)")])  # fmt: skip
+    if groups is not None and not isinstance(groups, Mapping | pd.Series):
+        raise InputError([Issue(f"groups is a {type(groups).__name__}", "give block_id → 社区 as a dict or a Series")])
     sections = announcement(plan.blocks, plan.schools, groups=groups)
     changes = announcement_changes(plan.blocks, plan.schools)
     return write_announcement(sections, out_dir, changes=changes, title=title, overwrite=overwrite)
