@@ -68,9 +68,12 @@ def _base_inputs(plan_dir) -> tuple[object, object, dict]:
 @click.option(
     "--move-penalty", type=click.FloatRange(min=0), help="Metres a move costs [default: the base plan's]."
 )
+@click.option(
+    "--contiguity/--no-contiguity", default=None, help="Every zone one piece [default: the base plan's rule]."
+)
 @planner_errors
 def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, seed, allow_overload, max_moved,
-             move_penalty):  # fmt: skip
+             move_penalty, contiguity):  # fmt: skip
     """Apply SCENARIO_FILE (close / merge / build / expand / shrink schools, new housing: a TOML file) to the
     zones plan in BASE_DIR and draw the zones again with the base plan's rules: children move from the base
     plan only where the change needs it.  Writes the plan files and scenario.md (the changes, then the base
@@ -86,7 +89,7 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
         move_penalty_m=rules.get("move_penalty_m", 500) if move_penalty is None else move_penalty,
         max_moved=max_moved,
         allow_overload=bool(rules.get("allow_overload")) if allow_overload is None else allow_overload,
-        contiguity=bool(rules.get("contiguity", True)),
+        contiguity=bool(rules.get("contiguity", True)) if contiguity is None else contiguity,
         candidates=int(rules.get("candidates_per_block", DEFAULT_CANDIDATES)),
         options=SolveOptions(time_limit_s=time_limit, workers=workers, seed=seed),
     )
@@ -97,7 +100,7 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
          "## 变化 changes", "", *[f"- {note}" for note in applied.notes], "", "## 对比 comparison", "",
          compare_markdown(table),
          "调整 children moved: against each plan's current assignment; for the scenario, the base plan (the "
-         "children of a closed school all move)."]
+         "children of a closed school all move; those of a merged campus only where zoned to a third school)."]
     )  # fmt: skip
     files = write_plan(
         plan, out_dir, overwrite=overwrite, title=title, extra={"scenario.md": text_writer(text)}
