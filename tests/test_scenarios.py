@@ -657,3 +657,19 @@ def test_a_merged_schools_children_are_the_staying_schools_and_names_count_as_id
     by_name = _apply('[[close]]\nschool = "Dyer"\n', named, schools).notes[0]
     by_id = _apply('[[close]]\nschool = "Dyer"\n', blocks, schools).notes[0]
     assert by_name == by_id and "its 0 children" not in by_id
+
+
+def test_a_block_locked_twice_and_a_new_school_named_as_an_old_one_are_refused(base):
+    # an analyst's sweep: the last of two locks on a block won silently (the run then found no plan), and a
+    # new school named like an existing one made a later [[expand]] pick the first of the two
+    _plan, blocks, schools = base
+    b0 = blocks["block_id"].iloc[0]
+    with pytest.raises(InputError, match="locked to another school already"):
+        _apply(f'[[lock]]\nschool = "Kaler"\nblocks = ["{b0}"]\n\n[[lock]]\nschool = "Brown"\nblocks = ["{b0}"]\n',
+               blocks, schools)  # fmt: skip
+    with pytest.raises(InputError, match='a school called "Kaler Elementary School" exists already'):
+        _apply(
+            f'[[build]]\nname = "Kaler Elementary School"\nid = "K2"\nat = "{b0}"\nseats = 100\n',
+            blocks,
+            schools,
+        )

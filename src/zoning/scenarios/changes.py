@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, name_list
 from ..io.crs import parse_coords, to_wgs84
 from ..io.files import load_text
 
@@ -408,6 +408,12 @@ def _build(change: Change, blocks, schools, scenario):
         raise _Refused(
             f'a school with the id "{sid}" exists already.', "give the new school another id = ….", "id"
         )
+    if name in set(
+        schools["name"].astype(str)
+    ):  # two schools of one name: a later change could not tell them
+        raise _Refused(
+            f'a school called "{name}" exists already.', "give the new school another name.", "name"
+        )
     if "at" in p:
         row = _find_blocks(blocks, [p["at"]], "at")[0]
         point = gpd.GeoSeries([blocks.geometry.iloc[row].representative_point()], crs=blocks.crs)
@@ -507,7 +513,14 @@ def _lock(change: Change, blocks, schools, _scenario):
     blocks = blocks.copy()
     if "locked_school" not in blocks:
         blocks["locked_school"] = pd.Series([None] * len(blocks), index=blocks.index, dtype=object)
-    blocks.loc[blocks.index[rows], "locked_school"] = str(schools["school_id"].iloc[j])
+    sid = str(schools["school_id"].iloc[j])
+    held = blocks["locked_school"].iloc[rows]
+    other = held[held.notna() & (held != sid)]
+    if len(other):  # two locks on one block: the last one won, silently, and the run ended in "no plan"
+        raise _Refused(f"{len(other)} of its blocks are locked to another school already "
+                       f"({name_list(blocks['block_id'].iloc[rows][held.notna() & (held != sid)].astype(str).tolist())} "
+                       f"to {name_list(sorted(set(other.astype(str))))}).", "lock each block once.", "blocks")  # fmt: skip
+    blocks.loc[blocks.index[rows], "locked_school"] = sid
     return blocks, schools, f"锁定 lock {len(rows)} block(s) to {schools['name'].iloc[j]}"
 
 
