@@ -673,3 +673,14 @@ def test_a_block_locked_twice_and_a_new_school_named_as_an_old_one_are_refused(b
             blocks,
             schools,
         )
+
+
+def test_a_lock_to_a_school_a_later_change_closes_names_both(base):
+    # an analyst's sweep: the message named a column "locked_school", no file, no line, no close
+    _plan, blocks, schools = base
+    b0 = blocks["block_id"].iloc[0]
+    with pytest.raises(InputError) as err:
+        _apply(
+            f'[[lock]]\nschool = "Kaler"\nblocks = ["{b0}"]\n\n[[close]]\nschool = "Kaler"\n', blocks, schools
+        )
+    assert "[[lock]] #1: its school is closed or merged away by [[close]] #1 (line 5)" in str(err.value)

@@ -275,6 +275,7 @@ def apply_scenario(scenario: Scenario, blocks: gpd.GeoDataFrame, schools: gpd.Ge
     notes: list[str] = []
     issues: list[Issue] = list(scenario.problems)
     gone: dict[str, Change] = {}  # the schools a change has closed or merged away, by id and name
+    locks: dict[str, Change] = {}  # the school each [[lock]] locks its blocks to
     for change in scenario.changes:
         before = schools
         try:
@@ -297,7 +298,17 @@ def apply_scenario(scenario: Scenario, blocks: gpd.GeoDataFrame, schools: gpd.Ge
             continue
         for _, row in before[~before["school_id"].isin(schools["school_id"])].iterrows():
             gone.update({str(row["school_id"]): change, str(row["name"]): change})
+        if change.kind == "lock":
+            locks[
+                str(schools["school_id"].iloc[_find_school(schools, change.params["school"], "school")])
+            ] = change
         notes.append(note)
+    for sid, lock in locks.items():  # a lock to a school a later change closes: both changes named
+        if sid in gone:
+            closer = gone[sid]
+            issues.append(_issue(scenario.source, lock.line, f"{lock.label()}: its school is closed or merged away "
+                                 f"by {closer.label()}" + (f" (line {closer.line})" if closer.line else ""),
+                                 "lock the blocks to a school that stays open, or drop one of the changes", "school"))  # fmt: skip
     if issues:
         raise InputError(sorted(issues, key=_line_of))  # in the file's order
     return Applied(
