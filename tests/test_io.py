@@ -409,3 +409,19 @@ def test_prepare_out_dir(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="is a file, not a folder"):
         prepare_out_dir(tmp_path / "file", [], overwrite=False)
+
+
+def test_reader_arguments_a_caller_gets_wrong_are_explained(tmp_path):
+    # an analyst's sweep: keep="tract" was read letter by letter ("has no column 't'"), columns=[...] and a
+    # GeoDataFrame for the path gave raw errors
+    import pytest
+
+    import zoning
+    from conftest import DEMO
+
+    blocks = zoning.read_blocks(DEMO / "blocks.geojson", columns={"students": "students_k4"}, keep="tract")
+    assert "tract" in blocks.columns
+    with pytest.raises(zoning.InputError, match="columns is a list, not a mapping"):
+        zoning.read_schools(DEMO / "schools.geojson", columns=["name"])
+    with pytest.raises(zoning.InputError, match="the path is a GeoDataFrame"):
+        zoning.read_blocks(blocks)

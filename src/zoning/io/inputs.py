@@ -89,9 +89,22 @@ def read_blocks(
     ``keep`` names further headers of the file copied unchanged into the frame under the same header
     (e.g. ``["社区"]``, to group the announcement's 小区 by it: ``groups=blocks.set_index("block_id")["社区"]``).
     """
+    columns, keep = _arguments(path, columns, keep)
     raw = _read(path, layer=layer, encoding=encoding)
     frame, _logged_warnings = check_blocks(raw, columns=columns, coords=coords, per_1000_rate=per_1000_rate)
     return _kept(raw, frame, keep)
+
+
+def _arguments(path, columns, keep) -> tuple[Mapping[str, str] | None, list[str]]:
+    """The readers' arguments a Python caller can get wrong, in words: ``keep="社区"`` is one header (it was
+    read letter by letter), ``columns`` must map the toolkit's names to the file's headers."""
+    if not isinstance(path, str | os.PathLike):
+        raise InputError([Issue(f"the path is a {type(path).__name__}", "give the file's path (a str or Path); "
+                                "a GeoDataFrame you already have goes to assign_zones / form_districts as it is")])  # fmt: skip
+    if columns is not None and not isinstance(columns, Mapping):
+        raise InputError([Issue(f"columns is a {type(columns).__name__}, not a mapping",
+                                'map the toolkit\'s names to your headers, e.g. columns={"students": "适龄儿童"}')])  # fmt: skip
+    return columns, [keep] if isinstance(keep, str) else list(keep)
 
 
 def _kept(raw: RawTable, frame: gpd.GeoDataFrame, keep: Sequence[str]) -> gpd.GeoDataFrame:
@@ -178,6 +191,7 @@ def read_schools(
     ``require_capacity=False`` accepts a file without capacity (NaN seats; enough for school districts);
     ``keep`` names further headers of the file copied unchanged into the frame (e.g. ``["特色"]``).
     """
+    columns, keep = _arguments(path, columns, keep)
     raw = _read(path, layer=layer, encoding=encoding)
     frame, _logged_warnings = check_schools(
         raw,
