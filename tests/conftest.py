@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 
@@ -41,6 +42,18 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not found: {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _zoning_logger_as_found():
+    """The ``zoning`` logger as each test found it: a command run in-process (CliRunner) sets it up for the
+    terminal (its own handler, no propagation, errors only with -q), and a later test's ``caplog`` would then
+    see none of the library's warnings (test_postgis' password warning failed after test_batch)."""
+    logger = logging.getLogger("zoning")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate, logger.level = propagate, level
 
 
 @pytest.fixture(scope="session")

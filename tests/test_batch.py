@@ -356,3 +356,24 @@ def test_frontier_points_run_on_the_same_engine(client, portland):
         assert not zoning.plan_violations(pt.plan)  # checked here, after the trip back from the worker
     capped = [pt for pt in points if pt.max_moved == 100.0]
     assert all(pt.children_moved <= 100.0 + 1e-6 for pt in capped)
+
+
+def test_a_site_job_and_a_database_url_are_read_as_the_command_line_has_them(tmp_path):
+    # a sweep: `site`'s CANDIDATES file and its --candidates N shared the key "candidates" (the file went to
+    # --candidates: "not a valid integer range"), and a postgresql:// input was joined to the jobs file's
+    # folder ("…/batch/postgresql:/…: unknown file type")
+    from zoning.batch.jobs import parse_jobs
+    from zoning.cli.batch import check_command, command_specs
+
+    url = "postgresql://planner@db/edu?table=public.blocks"
+    text = "\n".join([
+        "[[job]]", 'name = "site1"', 'command = "site"', f'blocks = "{DEMO / "blocks.geojson"}"',
+        f'schools = "{DEMO / "schools.geojson"}"', 'candidates = "cands.geojson"', "candidates-per-block = 5",
+        "new = 1", "",
+        "[[job]]", 'name = "db"', 'command = "partition"', f'blocks = "{url}"', 'schools = "s.csv"', "",
+    ])  # fmt: skip
+    jobs = parse_jobs(text, commands=command_specs(), base_dir=tmp_path, check=check_command)
+    site, db = jobs.jobs
+    argv = site.command_line(tmp_path)
+    assert str(tmp_path / "cands.geojson") in argv and argv[argv.index("--candidates") + 1] == "5"
+    assert url in db.command_line(tmp_path) and str(tmp_path / "s.csv") in db.command_line(tmp_path)

@@ -473,3 +473,18 @@ def test_districts_from_a_table_to_a_schema(demo_db):
     assert list(layers) == ["zones", "schools", "districts"]
     assert len(layers["districts"]) == 2 and layers["districts"]["n_schools"].sum() == 41
     assert summary["districts"]["after"]["districts"] == 2
+
+
+def test_a_plan_is_never_written_over_the_tables_it_reads():
+    # a sweep: --out …?schema=data2 --overwrite with the inputs data2.blocks / data2.schools replaced the
+    # inputs by the plan's layers (students_k4 gone, the run could not be repeated)
+    from zoning.publish.export import prepare_out
+
+    base = "postgresql://planner@db/edu"
+    with pytest.raises(
+        zoning.InputError, match=r"holds the tables this run reads \(data2.blocks, data2.schools\)"
+    ):
+        prepare_out(f"{base}?schema=data2", overwrite=True,
+                    inputs=(f"{base}?table=data2.blocks", f"{base}?table=data2.schools"))  # fmt: skip
+    with pytest.raises(zoning.InputError, match=r"\(public.blocks\)"):  # a table without a schema is public's
+        prepare_out(f"{base}?schema=public", overwrite=True, inputs=(f"{base}?table=blocks", "schools.csv"))

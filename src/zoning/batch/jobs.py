@@ -367,8 +367,9 @@ def _words(param: Param, value, base_dir) -> tuple[list[str], tuple[str, str] | 
         example = '["A,B", "C,D"]' if param.kind == "multiple" else '2500 or "text"'
         return [], ("is not a number or a text.", f"write {param.key} = {example}.")
     if param.path:
-        words = [w if w.startswith(JOB_REF) or os.path.isabs(w) else os.path.normpath(os.path.join(base_dir, w))
-                 for w in words]  # fmt: skip
+        # a job's folder, an absolute path and a URL (postgresql://…: "a URL works wherever a file does") stay
+        words = [w if w.startswith(JOB_REF) or os.path.isabs(w) or "://" in w
+                 else os.path.normpath(os.path.join(base_dir, w)) for w in words]  # fmt: skip
     if param.kind == "argument":
         return words, None
     return [x for w in words for x in (param.flag, w)], None

@@ -74,7 +74,7 @@ def run_job(
     t0 = time.perf_counter()
     broken = [r["job"] for r in after if r.get("status") not in ("done", "skipped")]
     if broken:
-        return failed_row(job, out_dir, f"not run: it reads the folder of {', '.join(broken)}, which failed.",
+        return failed_row(job, out_dir, f"it reads the folder of {', '.join(broken)}, which failed.",
                           status="not run")  # fmt: skip
     target = Path(out_dir) / job.name
     argv = job.command_line(out_dir)

@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import click
 
@@ -53,11 +54,17 @@ def _param(param: click.Parameter) -> Param:
 
 
 def command_specs() -> dict[str, CommandSpec]:
-    """What each batch command takes, read off the click commands themselves."""
-    return {
-        name: CommandSpec(name, tuple(_param(p) for p in main.commands[name].params if p.name != "help"))
-        for name in COMMANDS
-    }
+    """What each batch command takes, read off the click commands themselves.  An option named like an
+    argument of its command (``site``: the CANDIDATES file and ``--candidates N``) is keyed by its flag and
+    ``-per-block`` (``candidates-per-block``), so the file's key is the argument's, as the command line has it."""
+    out = {}
+    for name in COMMANDS:
+        params = [_param(p) for p in main.commands[name].params if p.name != "help"]
+        arguments = {p.key for p in params if p.kind == "argument"}
+        params = [replace(p, key=f"{p.key}-per-block") if p.kind != "argument" and p.key in arguments else p
+                  for p in params]  # fmt: skip
+        out[name] = CommandSpec(name, tuple(params))
+    return out
 
 
 def check_command(command: str, argv: list[str]) -> tuple[str | None, str] | None:

@@ -87,7 +87,7 @@ def districts(schools, zones_file, zones_school_col, zones_layer, zones_coords, 
     """
     if kwargs["n_districts"] is None:
         raise click.UsageError("give the number of districts with --districts K")
-    prepare_out(out_dir, overwrite=overwrite)
+    prepare_out(out_dir, overwrite=overwrite, inputs=(schools,))
     columns = _columns(kwargs, "school_col_")
     district_kw = _district_kwargs(kwargs)
     frame = read_schools(

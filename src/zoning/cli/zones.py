@@ -77,7 +77,7 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
     district and --only-stage options are read only when the command has them (`feeder` has not)."""
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
-    prepare_out(out_dir, overwrite=overwrite)  # refuse early, before any work (a folder or a database)
+    prepare_out(out_dir, overwrite=overwrite, inputs=(blocks, schools))  # refuse early, before any work
     options = SolveOptions(
         time_limit_s=kwargs.pop("time_limit"),
         workers=kwargs.pop("workers"),
@@ -258,7 +258,7 @@ def evaluate(blocks, schools, zone_col, out_dir, overwrite, move_penalty, **kwar
     with `zoning compare`.  Nothing is solved: every block stays where it is given, and the rules zoning's
     plans keep (seats, one piece per zone, each school's own block in its zone) are measured, not imposed:
     the ones it breaks are printed and listed in summary.json (findings).  With --roads trips are by road."""
-    prepare_out(out_dir, overwrite=overwrite)
+    prepare_out(out_dir, overwrite=overwrite, inputs=(blocks, schools))
     kwargs.pop("issues_file", None)
     roads = _roads(kwargs)
     # a column the blocks frame holds under its own name (current_school, name, …) is read apart, by block id

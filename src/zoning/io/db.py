@@ -51,6 +51,7 @@ from .save import OVERWRITE_FIX
 
 __all__ = [
     "is_db_url",
+    "input_tables_in",
     "mask_password",
     "DbSource",
     "parse_url",
@@ -415,6 +416,24 @@ def _schema_of(url: str) -> DbSource:
             src.label, "names a table or query; a plan is written to a schema.", "give ?schema=NAME only."
         )
     return src
+
+
+def input_tables_in(out_url: str, inputs: Iterable[str], names: Iterable[str]) -> list[str]:
+    """The tables among ``inputs`` (URLs; files are skipped) that a plan written to ``out_url``'s schema would
+    replace: same schema (``public`` when a table names none), a name among the plan's ``names``."""
+    schema = parse_url(out_url).schema
+    names = set(names)
+    out = []
+    for url in inputs:
+        if not is_db_url(url):
+            continue
+        table = parse_url(url).table
+        if not table:
+            continue
+        where, _dot, name = table.rpartition(".")
+        if (where or "public").strip('"') == schema and name.strip('"') in names:
+            out.append(f"{schema}.{name.strip(chr(34))}")
+    return out
 
 
 def _existing(conn, schema: str) -> list[str] | None:

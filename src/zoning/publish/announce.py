@@ -389,7 +389,9 @@ def announce(
                                 "announce", "announce a plan of attendance zones (zoning.assign_zones, then "
                                 "form_districts(…, plan=…) for 学区 too)")])  # fmt: skip
     if groups is not None and not isinstance(groups, Mapping | pd.Series):
-        raise InputError([Issue(f"groups is a {type(groups).__name__}", "give block_id → 社区 as a dict or a Series")])
+        raise InputError(
+            [Issue(f"groups is a {type(groups).__name__}", "give block_id → 社区 as a dict or a Series")]
+        )
     sections = announcement(plan.blocks, plan.schools, groups=groups)
     changes = announcement_changes(plan.blocks, plan.schools)
     return write_announcement(sections, out_dir, changes=changes, title=title, overwrite=overwrite)

@@ -31,7 +31,15 @@ import geopandas as gpd
 import pandas as pd
 
 from ..check.metrics import summary
-from ..io.db import SUMMARY_TABLE, check_plan_schema, is_db_url, mask_password, write_plan_schema
+from ..errors import InputError, Issue
+from ..io.db import (
+    SUMMARY_TABLE,
+    check_plan_schema,
+    input_tables_in,
+    is_db_url,
+    mask_password,
+    write_plan_schema,
+)  # fmt: skip
 from ..io.inputs import PLAN_LAYERS
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..plan import Plan
@@ -191,12 +199,21 @@ def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None,
     return zone_map(blocks, layers["zones"], layers["schools"], title=title, districts=districts, **options)
 
 
-def prepare_out(out: str | os.PathLike[str], *, overwrite: bool, extra: tuple[str, ...] = ()) -> None:
+def prepare_out(
+    out: str | os.PathLike[str], *, overwrite: bool, extra: tuple[str, ...] = (), inputs: tuple = ()
+) -> None:
     """Refuse now, before any work, what :func:`write_plan` would refuse: existing outputs unless
     ``overwrite``, a folder that cannot be written to, or (for a ``postgresql://…?schema=NAME`` URL) a
-    server that cannot be reached, a plan's tables already in the schema or no right to create them."""
+    server that cannot be reached, a plan's tables already in the schema or no right to create them, or
+    tables the run reads (``inputs``: its files or URLs) that the plan would replace."""
     if is_db_url(out):
-        check_plan_schema(os.fspath(out), (*PLAN_LAYERS, SUMMARY_TABLE), overwrite=overwrite)
+        names = (*PLAN_LAYERS, SUMMARY_TABLE)
+        own = input_tables_in(os.fspath(out), [os.fspath(i) for i in inputs if i is not None], names)
+        if own:  # --overwrite would have dropped the run's own inputs for its plan
+            raise InputError([Issue(f"holds the tables this run reads ({', '.join(own)}), which the plan's tables "
+                                    "would replace", "write the plan into another schema (?schema=NAME)",
+                                    file=mask_password(os.fspath(out)))])  # fmt: skip
+        check_plan_schema(os.fspath(out), names, overwrite=overwrite)
     else:
         prepare_out_dir(out, [*OUTPUT_FILES, *extra], overwrite=overwrite)
 
