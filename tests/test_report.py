@@ -202,3 +202,36 @@ def test_figures_are_drawn_in_a_metric_crs(portland_dir):
     bx0, by0, bx1, by1 = layers["zones"].to_crs(crs).total_bounds
     drawn, want = (y1 - y0) / (x1 - x0), (by1 - by0) / (bx1 - bx0)
     assert abs(drawn / want - 1) < 0.05, (drawn, want)
+
+
+def test_the_changes_map_draws_point_blocks(portland_dir):
+    # a sweep: with 小区 given as points (Bao'an's CSV) the "changes school (8)" map drew none of them
+    from zoning.publish import figures
+
+    layers, summary = zoning.io.inputs.read_plan_folder(portland_dir)
+    crs = summary["solve"]["metric_crs"]
+    points = layers["blocks"].assign(geometry=layers["blocks"].geometry.representative_point())
+    moved = np.zeros(len(points), dtype=bool)
+    moved[::7] = True
+
+    def moved_pixels(changed):
+        png = figures.changes_figure(points, layers["zones"], layers["schools"], moved=changed,
+                                     newly_zoned=np.zeros(len(points), dtype=bool), crs=crs,
+                                     font=report_module.cjk_font_file())  # fmt: skip
+        rgb = imread(io.BytesIO(png))[..., :3]
+        target = np.array([int(figures._MOVED[k : k + 2], 16) / 255 for k in (1, 3, 5)])
+        return int((np.abs(rgb - target).max(axis=2) < 0.08).sum())
+
+    assert moved_pixels(moved) > moved_pixels(np.zeros(len(points), dtype=bool)) + 50
+
+
+def test_the_report_says_how_much_of_the_objective_is_the_overloads_penalty(portland):
+    # a sweep: with --allow-overload the report showed 2,127,942 child-km with no word that 2,120,000 of it
+    # is the penalty of 2,120 children over seats
+    blocks, schools = portland
+    plan = zoning.assign_zones(blocks, schools[schools["school_id"] != "Skillin"], allow_overload=True,
+                               options=FAST)  # fmt: skip
+    over = float(plan.schools["overload"].sum())
+    facts = dict(map(tuple, report_module._zone_facts(zoning.summary(plan))))
+    said = facts["其中超额惩罚 of it, the overload's penalty"]
+    assert over > 0 and said.startswith(f"{over * 1000:,.1f} child-km ({over:,.1f} 名儿童超出学位")

@@ -258,7 +258,15 @@ def changes_figure(
     blocks, zones, schools = blocks.to_crs(crs), zones.to_crs(crs), schools.to_crs(crs)
     fig, ax = _map(np.concatenate([blocks.geometry.values, schools.geometry.values]))
     kind = np.where(moved, _MOVED, np.where(newly_zoned, _NEW, "#f0f0f0"))
-    _fill(ax, blocks.geometry.values, kind, edge="#d9d9d9", width=0.2)
+    geoms = blocks.geometry.values
+    point = shapely.get_type_id(geoms) == 0
+    _fill(ax, geoms[~point], kind[~point], edge="#d9d9d9", width=0.2)
+    if point.any():  # 小区 given as points: a dot each (a fill draws nothing for a point)
+        xy = shapely.get_coordinates(geoms[point])
+        changed = kind[point] != "#f0f0f0"
+        for mask, size in ((~changed, 6), (changed, 18)):  # the changed on top, larger
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=size, c=list(kind[point][mask]), edgecolors="#999999",
+                       linewidths=0.3, zorder=2)  # fmt: skip
     _outline(ax, zones.geometry.values, colour="#333333", width=0.9)
     _schools(ax, schools, family)
     _scale_bar(ax, family)

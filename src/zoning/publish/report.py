@@ -36,6 +36,7 @@ import shapely
 from ..check.metrics import summary as plan_summary
 from ..errors import ZoningError
 from ..io.save import bytes_writer, json_text, text_writer, write_files
+from ..zones.problem import OVERLOAD_PENALTY_M
 from .announce import announcement_changes, change_pairs, current_schools
 from .export import plan_layers
 
@@ -216,6 +217,13 @@ def _proof(solve: dict) -> list[list[str]]:
 def _zone_facts(summary: dict) -> list[list[str]]:
     t, b = summary["totals"], summary.get("before")
     facts = _proof(summary["solve"])
+    over = sum(float(r.get("overload") or 0.0) for r in summary.get("schools", []))
+    if over > 1e-9 and summary["solve"].get("status") != "given":
+        # with schools over their seats the objective's child-km hold the overload's penalty, which dwarfs
+        # the trips: say how much (the command line says it too)
+        facts.append(["其中超额惩罚 of it, the overload's penalty",
+                      f"{over * OVERLOAD_PENALTY_M / 1000:,.1f} child-km ({over:,.1f} 名儿童超出学位 children over "
+                      f"seats × {OVERLOAD_PENALTY_M / 1000:,.0f} km)"])  # fmt: skip
     facts += [
         ["小区 blocks / 学校 schools", f"{t['blocks']:,} / {t['schools']:,}"],
         [
