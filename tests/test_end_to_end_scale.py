@@ -28,7 +28,7 @@ from conftest import benchmark
 from zoning.cli import main
 from zoning.geo.graph import _unique_edges, polygon_adjacency
 from zoning.io import crs as zcrs
-from zoning.io.validate.pair import _nearest_blocks_m
+from zoning.io.validate.pair import nearest_blocks_m
 from zoning.publish.maps import BLOCK_MIN_ZOOM, to_html, zone_map
 from zoning.publish.maps import page as maps  # zone_map reads CITY_SCALE_BLOCKS there
 
@@ -141,7 +141,7 @@ def test_nearest_block_of_each_school_in_metres_without_projecting_every_block(c
     far = gpd.GeoSeries.from_xy([117.27 + 0.2, 117.27], [31.86, 31.86 - 0.25], crs=4326)  # 19 km, 28 km
     shifted = pts.iloc[:5].translate(0.004, 0.0)  # some now outside every block
     schools_frame = gpd.GeoDataFrame(geometry=pd.concat([pts, far, shifted], ignore_index=True), crs=4326)
-    nearest_m, nearest_block = _nearest_blocks_m(blocks, schools_frame)
+    nearest_m, nearest_block = nearest_blocks_m(blocks, schools_frame)
     # what projecting every block and searching in metres gives
     metric = zcrs.choose_metric_crs(blocks)
     bm, sm = blocks.to_crs(metric), schools_frame.to_crs(metric)

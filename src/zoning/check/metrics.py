@@ -110,6 +110,7 @@ def _zone_summary(plan: Plan) -> dict:
     students = b["students"].to_numpy(dtype=float)
     dist = b["distance_m"].to_numpy(dtype=float)
     table = school_table(plan)
+    split = _pieces(plan)
     totals = {
         "blocks": int(len(b)),
         "schools": int(len(plan.schools)),
@@ -120,9 +121,9 @@ def _zone_summary(plan: Plan) -> dict:
         "max_distance_m": round(float(dist[students > 0].max()) if (students > 0).any() else 0.0, 1),
         "children_moved": round(float(students[b["moved"].to_numpy()].sum()), 3),
         "schools_over_capacity": int((table["overload"] > 1e-9).sum()),
-        "zones_not_contiguous": _pieces(plan),
+        "zones_not_contiguous": split,
         # of those, the zones in one piece across the links added between blocks that touch no others
-        "zones_joined_only_by_links": _pieces(plan) - _pieces(plan, links=True) if plan.problem.links else 0,
+        "zones_joined_only_by_links": split - _pieces(plan, links=True) if plan.problem.links else 0,
         "links_added": _links(plan),
         "distance_measure": DISTANCE_MEASURES[plan.rules.get("travel", "straight")],
     }

@@ -17,9 +17,8 @@ import click
 #: Seconds between two progress lines when the output is not a terminal (a log file, CI).
 PROGRESS_EVERY_S = 5.0
 #: The warnings printed as they came (the report after a plan prints the plan's others, so that "see above"
-#: is true), and whether -q asked for errors only.
+#: is true).
 PRINTED: set[str] = set()
-QUIET = {"on": False}
 
 
 class _Handler(logging.Handler):
@@ -81,6 +80,11 @@ class _Handler(logging.Handler):
             self.open_line = False
 
 
+def quiet() -> bool:
+    """-q was given: the library's logger is set to errors only."""
+    return logging.getLogger("zoning").level >= logging.ERROR
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger("zoning")
     root.handlers[:] = [_Handler(verbose)]
@@ -88,7 +92,6 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # progress records are INFO: they pass without -v (the handler keeps the rest of INFO for -v)
     level = logging.ERROR if quiet else (logging.INFO, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     root.setLevel(level)
-    QUIET["on"] = quiet
     PRINTED.clear()
 
 

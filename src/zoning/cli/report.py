@@ -14,11 +14,11 @@ from ..check.metrics import district_table, school_table, summary
 from ..plan import Plan
 from ..publish.announce import ANNOUNCE_FILES
 from ..publish.report import REPORT_FILES
-from .group import PRINTED, QUIET
+from .group import PRINTED, quiet
 
 
 def _report(plan: Plan, files: dict) -> None:
-    if QUIET["on"]:  # -q: errors only
+    if quiet():  # -q: errors only
         return
     # the plan's warnings not yet printed as they came (those of the solvers' and the plan's own checks)
     for issue in dict.fromkeys(str(w) for w in plan.warnings):

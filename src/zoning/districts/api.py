@@ -29,6 +29,7 @@ from ..check.verify import check_plan
 from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, name_list
 from ..geo.graph import build_block_graph
 from ..io.crs import to_metric
+from ..io.validate.numbers import duplicate_ids
 from ..io.validate.schools import stage_mask
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
@@ -148,10 +149,8 @@ def _check_call(schools, n_districts, plan: Plan | None) -> None:
     if not isinstance(schools, gpd.GeoDataFrame):
         issues.append(Issue(f"the schools are a {type(schools).__name__}, not a GeoDataFrame",
                             "read them with zoning.read_schools(path)"))  # fmt: skip
-    elif "school_id" in schools and schools["school_id"].astype(str).duplicated().any():
-        twice = schools.loc[schools["school_id"].astype(str).duplicated(), "school_id"].astype(str).unique()
-        issues.append(Issue(f"{len(twice)} school_id(s) appear more than once: {name_list(list(twice))}",
-                            "give every school its own school_id", column="school_id"))  # fmt: skip
+    elif "school_id" in schools:
+        issues += duplicate_ids(schools, "schools", "school_id")
     if isinstance(n_districts, bool) or not isinstance(n_districts, int | np.integer):
         issues.append(Issue(f"n_districts = {n_districts!r} is not a whole number", "e.g. n_districts=12"))
     if plan is not None and isinstance(schools, gpd.GeoDataFrame) and "school_id" in schools:

@@ -115,20 +115,13 @@ def voronoi_cells(points: gpd.GeoSeries, study_area: shapely.Geometry | None = N
     """
     require_metric(points, "point blocks")
     xy = shapely.get_coordinates(points.values)
+    uniq, inverse = np.unique(np.round(xy, 3), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    reach = None
     if study_area is None:
         hull = shapely.convex_hull(shapely.multipoints(xy))
         study_area = shapely.buffer(hull, 300.0)
-        reach = _cell_reach(xy)
-        if reach is not None:
-            # not across a gap many times wider than the points' usual spacing (two towns 50 km apart, or a
-            # file holding two cities): the groups' cells do not touch, and the islands policy joins them
-            # with a link it names, instead of a cell stretched over the gap
-            discs = shapely.union_all(
-                shapely.buffer(shapely.points(np.unique(np.round(xy, 3), axis=0)), reach)
-            )
-            study_area = shapely.intersection(study_area, discs)
-    uniq, inverse = np.unique(np.round(xy, 3), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+        reach = _cell_reach(uniq)
     if len(uniq) == 1:
         cells = np.array([study_area])
     else:
@@ -136,6 +129,11 @@ def voronoi_cells(points: gpd.GeoSeries, study_area: shapely.Geometry | None = N
         regions = shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=env, ordered=True)
         cells = shapely.get_parts(regions)
         cells = shapely.intersection(cells, study_area)
+        if reach is not None:
+            # not across a gap many times wider than the points' usual spacing (two towns 50 km apart, or a
+            # file holding two cities): each cell ends ``reach`` from its point, the groups' cells do not
+            # touch, and the islands policy joins them with a link it names
+            cells = shapely.intersection(cells, shapely.buffer(shapely.points(uniq), reach, quad_segs=4))
     return gpd.GeoSeries(cells[inverse], index=points.index, crs=points.crs)
 
 
@@ -147,9 +145,9 @@ CELL_REACH_SPACINGS = 20.0
 CELL_REACH_MIN_M = 2_000.0
 
 
-def _cell_reach(xy: np.ndarray) -> float | None:
-    """How far a Voronoi cell may reach from its point (None: fewer than three distinct points)."""
-    uniq = np.unique(np.round(xy, 3), axis=0)
+def _cell_reach(uniq: np.ndarray) -> float | None:
+    """How far a Voronoi cell may reach from its point (``uniq``: the distinct points; None: fewer than
+    three)."""
     if len(uniq) < 3:
         return None
     dist, _ = cKDTree(uniq).query(uniq, k=2)

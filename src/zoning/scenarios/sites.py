@@ -15,8 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Issue, name_list
+from ..errors import InputError, Issue
 from ..io.crs import to_metric
+from ..io.validate.numbers import bad_numbers
 from ..options import SolveOptions
 from .siting import SitingResult, solve_siting
 
@@ -58,23 +59,10 @@ def site_schools(
     if clash:
         raise InputError([Issue(f"candidate sites share ids with the schools: {', '.join(sorted(clash)[:5])}.",
                                 "give the candidates their own ids.", column="school_id")])  # fmt: skip
-    issues = []
-    for frame, what, id_col, number in ((blocks, "blocks", "block_id", "students"),
-                                        (existing, "schools", "school_id", "capacity"),
-                                        (candidates, "candidate sites", "school_id", "capacity")):  # fmt: skip
-        if number not in frame:
-            issues.append(Issue(f"the {what} have no {number} column", f"give the {what} their {number}",
-                                column=number))  # fmt: skip
-            continue
-        values = pd.to_numeric(frame[number], errors="coerce").to_numpy(dtype=float)
-        bad = (
-            frame.loc[~(np.isfinite(values) & (values >= 0)), id_col].astype(str).tolist()
-            if id_col in frame
-            else []
-        )
-        if bad:  # (they were read as 0 and the siting said "short" with no word of the blanks)
-            issues.append(Issue(f"{len(bad)} of the {what} have no {number} as a number of 0 or more: "
-                                f"{name_list(bad)}", f"fill in {number} for every row", column=number))  # fmt: skip
+    # (NaN seats were read as 0, and the siting said "short" with no word of the blanks)
+    issues = [*bad_numbers(blocks, "blocks", "block_id", "students"),
+              *bad_numbers(existing, "schools", "school_id", "capacity"),
+              *bad_numbers(candidates, "candidate sites", "school_id", "capacity")]  # fmt: skip
     if issues:
         raise InputError(issues)
     n, m = len(blocks), len(existing) + len(candidates)

@@ -23,8 +23,11 @@ from ..geo.graph import build_block_graph, school_anchors
 from ..geo.roads import build_road_network
 from ..io.crs import to_metric
 from ..io.validate import STUDY_AREA_MARGIN_M
+from ..io.validate.numbers import bad_numbers, duplicate_ids
+from ..io.validate.pair import nearest_blocks_m
 from ..options import SolveOptions
 from ..plan import Plan, SolveInfo
+from .bound import cheapest_choice
 from .diagnose import beyond_reach
 from .model import objective
 from .problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M, build_zone_problem
@@ -205,8 +208,8 @@ def evaluate_zones(
     elif not isinstance(assignment, str | pd.Series):
         raise InputError([Issue(f"the assignment is a {type(assignment).__name__}",
                                 "give a pandas Series keyed by block_id, a dict, or the name of a blocks column")])  # fmt: skip
-    if isinstance(assignment, pd.Series):
-        assignment.index = assignment.index.astype(str)
+    if isinstance(assignment, pd.Series):  # (a copy: the caller's Series keeps its index)
+        assignment = assignment.set_axis(assignment.index.astype(str))
     blocks, schools = _frames(blocks, schools)
     # the column the messages name: the blocks column, or the Series' name (the file's column it was read from)
     column = assignment if isinstance(assignment, str) else assignment.name
@@ -264,7 +267,7 @@ def evaluate_zones(
                               "check the road network there (a missing bridge or a gap between lines)",
                               column))  # fmt: skip
     p = replace(problem, locked=None)  # measured as given: nothing is locked for a later solve
-    assign = np.where(locked >= 0, locked, _cheapest(p))
+    assign = np.where(locked >= 0, locked, cheapest_choice(p, np.ones(len(p.arc_block), dtype=bool)))
     cost = objective(p, assign) / p.scale + _forced_cost(p, blocks_m, gone)
     info = SolveInfo(
         status="given",
@@ -289,21 +292,11 @@ def evaluate_zones(
 
 def _note(what: str, blocks, then: str, fix: str, column: str | None) -> Issue:
     """A warning naming the first blocks concerned (logged, as the CLI shows warnings as they come)."""
-    names = [str(b) for b in blocks]
-    listed = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-    note = Issue(f"{what} ({listed}): {then}", fix, column=column, severity="warning")
+    note = Issue(
+        f"{what} ({name_list([str(b) for b in blocks])}): {then}", fix, column=column, severity="warning"
+    )
     log.warning("%s", note)
     return note
-
-
-def _cheapest(p) -> np.ndarray:
-    """(N,) the school of each block's cheapest candidate arc (metres plus the move penalty)."""
-    order = np.lexsort((p.arc_unit_cost, p.arc_block))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = p.arc_block[order][1:] != p.arc_block[order][:-1]
-    out = np.full(p.n_blocks, -1, dtype=np.int64)
-    out[p.arc_block[order][first]] = p.arc_school[order][first]
-    return out
 
 
 def _straight_where_no_road(p, locked: np.ndarray):
@@ -338,18 +331,10 @@ def _frames(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[gpd.Ge
         blocks = blocks.assign(name=blocks["block_id"])
     if "name" not in schools:
         schools = schools.assign(name=schools["school_id"])
-    issues = []
-    for frame, what, id_col, number in ((blocks, "blocks", "block_id", "students"),
-                                        (schools, "schools", "school_id", "capacity")):  # fmt: skip
-        twice = frame.loc[frame[id_col].duplicated(), id_col].unique().tolist()
-        if twice:
-            issues.append(Issue(f"{len(twice)} {id_col}(s) appear more than once in the {what}: {name_list(twice)}",
-                                f"give every row of the {what} its own {id_col}", column=id_col))  # fmt: skip
-        values = pd.to_numeric(frame[number], errors="coerce").to_numpy(dtype=float)
-        bad = frame.loc[~(np.isfinite(values) & (values >= 0)), id_col].tolist()
-        if bad:
-            issues.append(Issue(f"{len(bad)} of the {what} have no {number} as a number of 0 or more: "
-                                f"{name_list(bad)}", f"fill in {number} for every row (0 if none)", column=number))  # fmt: skip
+    issues = [
+        *duplicate_ids(blocks, "blocks", "block_id"), *bad_numbers(blocks, "blocks", "block_id", "students"),
+        *duplicate_ids(schools, "schools", "school_id"), *bad_numbers(schools, "schools", "school_id", "capacity"),
+    ]  # fmt: skip
     if issues:
         raise InputError(issues)
     return blocks.assign(students=pd.to_numeric(blocks["students"])), schools.assign(
@@ -357,14 +342,14 @@ def _frames(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[gpd.Ge
     )
 
 
-def _far_schools(blocks_m: gpd.GeoDataFrame, schools_m: gpd.GeoDataFrame) -> None:
+def _far_schools(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> None:
     """A school further than ``STUDY_AREA_MARGIN_M`` from every block (lon and lat swapped in a frame, or
-    another coordinate system) is refused in words, as the readers refuse it in a file."""
-    tree = shapely.STRtree(blocks_m.geometry.values)
-    _, dist = tree.query_nearest(schools_m.geometry.values, return_distance=True, all_matches=False)
+    another coordinate system) is refused in words, as the readers refuse it in a file (the same measure,
+    ``io.validate.pair.nearest_blocks_m``)."""
+    dist, _ = nearest_blocks_m(blocks, schools)
     far = np.flatnonzero(dist > STUDY_AREA_MARGIN_M)
     if len(far):
-        said = [f"{schools_m['name'].iloc[j]} ({dist[j] / 1000:,.1f} km)" for j in far]
+        said = [f"{schools['name'].iloc[j]} ({dist[j] / 1000:,.1f} km)" for j in far]
         raise InputError([Issue(f"{len(far)} school(s) stand far from every block: {name_list(said)}",
                                 "check the coordinates (longitude and latitude swapped?) and the frames' CRS")])  # fmt: skip
 
@@ -398,9 +383,9 @@ def _prepare(blocks, schools, *, study_area, roads, warnings):
                                   "check the spelling, unless the school is closed", column="current_school",
                                   severity="warning"))  # fmt: skip
 
+    _far_schools(blocks, schools)
     blocks_m, crs = to_metric(blocks)
     schools_m = schools.to_crs(crs)
-    _far_schools(blocks_m, schools_m)
     if study_area is not None:
         study_area = gpd.GeoSeries([study_area], crs=blocks.crs).to_crs(crs).iloc[0]
     roads_m = None

@@ -259,7 +259,7 @@ def knapsack_bound(
         start=int(math.floor(start - 1e-6 * (1.0 + students.sum()))),
         steps=steps,
         seconds=time.perf_counter() - t0,
-        choice=_choice(p, best_chosen),
+        choice=cheapest_choice(p, best_chosen),
     )
     log.info(
         "knapsack bound: %.1f child-km after %d step(s) (%.1f at the relaxation's prices), %.2f s",
@@ -271,8 +271,9 @@ def knapsack_bound(
     return result
 
 
-def _choice(p: ZoneProblem, chosen: np.ndarray) -> np.ndarray:
-    """Per block the school of its cheapest chosen arc, -1 where no knapsack took it."""
+def cheapest_choice(p: ZoneProblem, chosen: np.ndarray) -> np.ndarray:
+    """Per block the school of its cheapest chosen arc (``chosen``: a mask of the arcs), -1 where none is
+    chosen (a knapsack took none of its arcs)."""
     arcs = np.flatnonzero(chosen)
     arcs = arcs[np.lexsort((p.arc_unit_cost[arcs], p.arc_block[arcs]))]
     head = np.ones(len(arcs), dtype=bool)

@@ -500,7 +500,9 @@ def build_zone_problem(
         problem = _nearest_by_road(problem, must)
     bare = np.setdiff1d(np.flatnonzero(students == 0), problem.arc_block)
     if len(bare):  # no children and no school in reach: the nearest schools, however far (see ``empty_far``)
-        problem = replace(problem, empty_far=np.isin(np.arange(len(blocks)), bare))
+        empty_far = np.zeros(len(blocks), dtype=bool)
+        empty_far[bare] = True
+        problem = replace(problem, empty_far=empty_far)
         problem = problem._more_arcs(bare, np.full(len(bare), min(k, len(school_xy))))
     log.info(
         "problem: %d blocks, %d schools, %d candidate arcs (k=%d), %s children, %s seats",

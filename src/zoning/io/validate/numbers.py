@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...errors import Issue, name_list
 from ..files import is_blank
 from .headers import _flag, _missing_column, _Report
 
-__all__ = ["parse_number"]
+__all__ = ["parse_number", "duplicate_ids", "bad_numbers"]
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +139,36 @@ def _ids_and_names(rep: _Report, aliases: Mapping[str, tuple[str, ...]], id_cano
     else:
         names = [nm if nm is not None else i for nm, i in zip(names, ids, strict=True)]
     return ids, names
+
+
+# ---------------------------------------------------------------------------------------------------------
+# frames built by hand (the Python API): the readers' checks of a file, on a frame's columns
+
+
+def duplicate_ids(frame: pd.DataFrame, what: str, id_col: str) -> list[Issue]:
+    """The ids of ``frame`` that appear more than once (as text: 1 and "1" are one id)."""
+    ids = frame[id_col].astype(str)
+    twice = ids[ids.duplicated()].unique().tolist()
+    if not twice:
+        return []
+    return [Issue(f"{len(twice)} {id_col}(s) appear more than once in the {what}: {name_list(twice)}",
+                  f"give every row of the {what} its own {id_col}", column=id_col)]  # fmt: skip
+
+
+def bad_numbers(frame: pd.DataFrame, what: str, id_col: str, number: str) -> list[Issue]:
+    """The rows of ``frame`` (named by ``id_col``) whose ``number`` is not a number of 0 or more (NaN, text,
+    negative), or the column missing."""
+    if number not in frame:
+        return [
+            Issue(f"the {what} have no {number} column", f"give the {what} their {number}", column=number)
+        ]
+    values = pd.to_numeric(frame[number], errors="coerce").to_numpy(dtype=float)
+    bad = (
+        frame.loc[~(np.isfinite(values) & (values >= 0)), id_col].astype(str).tolist()
+        if id_col in frame
+        else []
+    )
+    if not bad:
+        return []
+    return [Issue(f"{len(bad)} of the {what} have no {number} as a number of 0 or more: {name_list(bad)}",
+                  f"fill in {number} for every row (0 if none)", column=number)]  # fmt: skip

@@ -18,7 +18,7 @@ from ...errors import InputError, Issue, name_list
 from .. import crs as zcrs
 from ..files import is_blank, row_label
 
-__all__ = ["check_pair", "STUDY_AREA_MARGIN_M"]
+__all__ = ["check_pair", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def check_pair(
             )
 
     if len(blocks) and len(schools):
-        nearest_m, nearest_block = _nearest_blocks_m(blocks, schools)
+        nearest_m, nearest_block = nearest_blocks_m(blocks, schools)
         polygons = bool(np.isin(shapely.get_type_id(np.asarray(blocks.geometry.values)), (3, 6)).all())
         for j in range(len(schools)):
             row = row_label(schools["source_row"].iloc[j])
@@ -113,7 +113,7 @@ def check_pair(
     return issues
 
 
-def _nearest_blocks_m(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+def nearest_blocks_m(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """For every school, the distance in metres to the nearest block (inf when it has no geometry) and
     that block's position (-1: none).
 
