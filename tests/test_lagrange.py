@@ -16,9 +16,10 @@ from zoning import SolveOptions, assign_zones, check_plan
 from zoning.geo.graph import build_block_graph
 from zoning.zones import windows as zones_windows
 from zoning.zones.bound import _knapsack, knapsack_bound, seat_prices, transport_bound
+from zoning.zones.ejection import first_plan
 from zoning.zones.model import feasible_candidates, objective, solve_exact
 from zoning.zones.problem import build_zone_problem
-from zoning.zones.start import first_plan, round_flow, violations
+from zoning.zones.start import round_flow, violations
 from zoning.zones.windows import Windows
 
 

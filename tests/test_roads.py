@@ -169,6 +169,20 @@ def test_a_block_of_no_children_no_road_reaches_still_joins_a_zone():
     assert b2["school_id"] == "S1" and b2["distance_m"] == 100
 
 
+def test_a_block_locked_to_a_school_no_road_reaches_is_kept_there_at_the_straight_line():
+    # a scenario's lock is the planner's decision: no road to the school does not make every plan impossible
+    # (it did: "1 block(s) cannot reach any school on the road network: b2"); the trip is the straight line
+    blocks, schools = grid_instance(1, 3, [5, 5, 5], [0, 1], [100, 100], epsg=EPSG)
+    blocks["locked_school"] = [None, None, "S1"]
+    roads = gpd.GeoSeries([line((0, 50), (100, 50), (200, 50)), line((240, 50), (260, 50))], crs=EPSG)
+    plan = zoning.assign_zones(blocks, schools, roads=roads)
+    b2 = plan.blocks.set_index("block_id").loc["b2"]
+    assert b2["school_id"] == "S1" and b2["distance_m"] == 100
+    assert any(
+        "1 block(s) are locked to a school no road joins them to (b2)" in w.message for w in plan.warnings
+    )
+
+
 def test_a_block_of_no_children_beyond_the_road_distance_joins_a_zone_by_road():
     blocks, schools = grid_instance(1, 5, [5, 5, 5, 5, 0], [0, 1], [100, 100], epsg=EPSG)
     # the road to b4 (300 m from School 1 as the crow flies) loops south: 500 m

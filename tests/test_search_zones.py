@@ -11,10 +11,11 @@ import zoning.zones.search as search_zones
 from conftest import grid_instance
 from zoning import NoPlanFoundError, SolveOptions, ZoningError, assign_zones, check_plan
 from zoning.geo.graph import build_block_graph
-from zoning.zones import start
+from zoning.zones import ejection
 from zoning.zones import windows as zones_windows
+from zoning.zones.ejection import first_plan, relieve_seats
 from zoning.zones.problem import assignment_problem, build_zone_problem
-from zoning.zones.start import first_plan, fragments, loads, relieve_seats, repair, violations
+from zoning.zones.start import fragments, loads, repair, violations
 from zoning.zones.windows import Windows
 
 
@@ -100,7 +101,7 @@ def test_every_ejection_chain_is_valid_on_random_grids(monkeypatch):
     # each chain found moves distinct blocks through distinct schools, leaves every school it passes
     # within its seats, keeps zones in one piece (with the rule), and is searched on moves no stale cache
     # gives: the cached moves of every zone equal the moves computed afresh
-    from zoning.zones import start as heuristics
+    from zoning.zones import ejection as heuristics
 
     search = heuristics._Ejection.shortest_chain
     seen = {"chains": 0}
@@ -203,7 +204,7 @@ def test_repair_windows_mend_a_plan_the_chains_cannot(monkeypatch):
     blocks, schools = _city(slack=0.04, seed=5)
     monkeypatch.setattr(zones_windows, "FULL_BLOCKS", 20)
     monkeypatch.setattr(zones_windows, "WINDOW_BLOCKS", 40)
-    monkeypatch.setattr(start, "relieve_seats", lambda p, a, **kw: a)  # rounding leaves schools over
+    monkeypatch.setattr(ejection, "relieve_seats", lambda p, a, **kw: a)  # rounding leaves schools over
     plan = assign_zones(blocks, schools, move_penalty_m=0, options=SolveOptions(time_limit_s=10, seed=2))
     check_plan(plan)
 

@@ -411,7 +411,8 @@ def test_a_push_places_children_no_chain_can():
     # one row: S0 (b0-b1: 35 children, 30 seats) can only send b1 (30) to S1, which has 10 seats free and
     # no block of 20 or more to pass on: no chain.  Pushed, b1 leaves S1 20 over, and S1 sends b5, then b4
     # (10 each, one chain each) to S2, which has the room.
-    from zoning.zones.start import fragments, loads, relieve_seats, violations
+    from zoning.zones.ejection import relieve_seats
+    from zoning.zones.start import fragments, loads, violations
 
     blocks, schools = grid_instance(1, 8, [5, 30, 10, 10, 10, 10, 5, 5], [0, 3, 6], [30, 50, 40])
     p, _flow = _zone_problem(blocks, schools)
@@ -426,8 +427,9 @@ def test_a_push_places_children_no_chain_can():
 def test_improving_chains_keep_every_rule_and_shorten_trips(contiguity):
     import time
 
+    from zoning.zones.ejection import first_plan
     from zoning.zones.search import _descend
-    from zoning.zones.start import first_plan, round_flow, violations
+    from zoning.zones.start import round_flow, violations
     from zoning.zones.windows import LARGE_BLOCKS, Windows
 
     rng = np.random.default_rng(4)

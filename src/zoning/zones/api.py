@@ -137,6 +137,11 @@ def assign_zones(
         anchors=anchors,
         roads=roads_m,
     )
+    if problem.locked is not None and len(far := _no_road(problem, problem.locked)):
+        warnings.append(_note(f"{len(far)} block(s) are locked to a school no road joins them to",
+                              problem.block_labels[far], "they are kept there, their trips counted as the "
+                              "straight line", "check the road network there (a missing bridge or a gap "
+                              "between lines), or lock them to a school they reach", "locked_school"))  # fmt: skip
     for j in np.flatnonzero((anchors >= 0) & (problem.anchor < 0)):
         own = int(anchors[j])
         if problem.students[own] > problem.capacity[j]:
@@ -260,7 +265,7 @@ def evaluate_zones(
         roads=roads_m,
     )
     locked = problem.locked if problem.locked is not None else np.full(problem.n_blocks, -1, dtype=np.int64)
-    problem, far = _straight_where_no_road(problem, locked)
+    far = _no_road(problem, locked)
     if len(far):
         warnings.append(_note(f"{len(far)} block(s) are joined to their given school by no road",
                               problem.block_labels[far], "their trips count as the straight line",
@@ -299,19 +304,16 @@ def _note(what: str, blocks, then: str, fix: str, column: str | None) -> Issue:
     return note
 
 
-def _straight_where_no_road(p, locked: np.ndarray):
-    """The problem with an arc for every block locked to a school, and the blocks that had none: by road, a
-    school no road joins to the block; that arc is then the straight line."""
+def _no_road(p, locked: np.ndarray) -> np.ndarray:
+    """The blocks locked to a school that no road joins them to (by road: their arc is the straight line,
+    ``candidates.road_arcs``)."""
     has = np.flatnonzero(locked >= 0)
-    far = has[p.arc_index(has, locked[has]) < 0]
-    if not len(far):
-        return p, far
-    ai = np.concatenate([p.arc_block, far])
-    aj = np.concatenate([p.arc_school, locked[far]])
-    straight = np.rint(np.hypot(*(p.block_xy[far] - p.school_xy[locked[far]]).T)).astype(np.int64)
-    dist = np.concatenate([p.arc_dist_m, straight])
-    order = np.lexsort((dist, ai))
-    return replace(p, arc_block=ai[order], arc_school=aj[order], arc_dist_m=dist[order]), far
+    has = has[p.anchor[locked[has]] != has]  # (a school's own block: the straight line inside it)
+    if p.roads is None or not len(has):
+        return has[:0]
+    block_piece = p.roads.component_of(p.roads.snap(p.block_xy[has]))
+    school_piece = p.roads.component_of(p.roads.snap(p.school_xy[locked[has]]))
+    return has[block_piece != school_piece]
 
 
 def _frames(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:

@@ -9,11 +9,8 @@ Costs: ``arc_cost[a] = students[i] * (distance_m[a] + move_penalty_m * moved[a])
 child-metres, so the objective is "child-metres travelled, plus ``move_penalty_m`` metres for every child
 moved away from the current school".  Distances are straight lines between the block's representative
 point and the school in the metric CRS, or, when the problem is built with a road network
-(``roads=``), shortest paths on that network (:mod:`zoning.geo.roads`).  By road, candidate arcs are still
-found among the nearest schools by straight line (a road trip is never shorter), twice as many as asked,
-and the ``k`` nearest by road are kept; arcs no road connects are dropped, and ``max_distance_m`` applies
-to the road distance.  The school's own block keeps its arc even when the network does not reach it (its
-distance is then the straight line inside the block).
+(``roads=``), shortest paths on that network (:mod:`zoning.geo.roads`); which schools a block may go to,
+and how far each is, is found in :mod:`.candidates`.
 """
 
 from __future__ import annotations
@@ -27,18 +24,16 @@ import numpy as np
 import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
-from ..errors import InfeasibleError
 from ..geo.graph import BlockGraph, edges_to_csr, require_metric, school_anchors
 from ..geo.roads import RoadNetwork, build_road_network
+from .candidates import by_reach, candidate_arcs, nearest_by_road, road_arcs, straight_m
 
 __all__ = [
     "fmt_children",
     "touching_arcs",
     "ZoneProblem",
     "build_zone_problem",
-    "candidate_arcs",
     "assignment_problem",
     "DEFAULT_MOVE_PENALTY_M",
 ]
@@ -192,33 +187,11 @@ class ZoneProblem:
             keep = (lock < 0) | (lock == arc_school)
             arc_block, arc_school = arc_block[keep], arc_school[keep]
         if self.roads is None:
-            dist = _distances(self.block_xy, self.school_xy, arc_block, arc_school)
+            dist = straight_m(self.block_xy, self.school_xy, arc_block, arc_school)
         else:
-            arc_block, arc_school, dist = self._road_arcs(arc_block, arc_school)
+            arc_block, arc_school, dist = road_arcs(self, arc_block, arc_school)
         order = np.lexsort((dist, arc_block))
         return replace(self, arc_block=arc_block[order], arc_school=arc_school[order], arc_dist_m=dist[order])
-
-    def _road_arcs(self, ai: np.ndarray, aj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ai, aj, rounded road metres) of the arcs travellable by road within the maximum distance."""
-        dist = np.full(len(ai), np.inf)
-        known = self.arc_index(ai, aj)
-        dist[known >= 0] = self.arc_dist_m[known[known >= 0]]
-        new = known < 0
-        free = np.zeros(len(ai), dtype=bool) if self.empty_far is None else self.empty_far[ai]
-        for far in (False, True):  # blocks the maximum distance does not bind: the road however long
-            ask = new & (free == far)
-            if ask.any():
-                limit = None if far else self.max_distance_m
-                dist[ask] = self.roads.distances(
-                    self.block_xy, self.school_xy, ai[ask], aj[ask], cutoff_m=limit
-                )
-        own = (self.anchor[aj] == ai) | free  # with no road: the straight line (a block of no children too)
-        straight = np.hypot(*(self.block_xy[ai] - self.school_xy[aj]).T)
-        dist[own & ~np.isfinite(dist)] = straight[own & ~np.isfinite(dist)]
-        keep = np.isfinite(dist) | own
-        if self.max_distance_m is not None:
-            keep &= (dist <= self.max_distance_m) | own
-        return ai[keep], aj[keep], np.rint(dist[keep]).astype(np.int64)
 
     def window(self, blocks: np.ndarray, schools: np.ndarray, fixed_load: np.ndarray, moved_elsewhere: int):
         """The sub-problem in which only ``blocks`` move, among ``schools`` (sorted index arrays).
@@ -331,55 +304,14 @@ class ZoneProblem:
         """The ``k_new`` nearest schools of ``blocks`` too (within the maximum distance, unless ``empty_far``)."""
         free = np.zeros(len(blocks), dtype=bool) if self.empty_far is None else self.empty_far[blocks]
         ai, aj = [self.arc_block], [self.arc_school]
-        for far in (False, True):
-            if (free == far).any():
-                limit = None if far else self.max_distance_m
-                bi, bj = candidate_arcs(self.block_xy[blocks[free == far]], self.school_xy, k_new[free == far],
-                                        max_distance_m=limit)  # fmt: skip
-                ai.append(blocks[free == far][bi])
-                aj.append(bj)
+        for mask, limit in by_reach(free, self.max_distance_m):
+            bi, bj = candidate_arcs(
+                self.block_xy[blocks[mask]], self.school_xy, k_new[mask], max_distance_m=limit
+            )
+            ai.append(blocks[mask][bi])
+            aj.append(bj)
         pairs = np.unique(np.stack([np.concatenate(ai), np.concatenate(aj)], axis=1), axis=0)
         return self.with_arcs(pairs[:, 0], pairs[:, 1])
-
-
-def _distances(block_xy: np.ndarray, school_xy: np.ndarray, ai: np.ndarray, aj: np.ndarray) -> np.ndarray:
-    return np.rint(np.hypot(*(block_xy[ai] - school_xy[aj]).T)).astype(np.int64)
-
-
-def candidate_arcs(
-    block_xy: np.ndarray,
-    school_xy: np.ndarray,
-    k: np.ndarray | int,
-    *,
-    max_distance_m: float | None = None,
-    must: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest schools of every block (within ``max_distance_m``), plus the ``must`` pairs.
-
-    ``k`` may differ per block (adaptive growth).  Returns (arc_block, arc_school), unique pairs.
-    """
-    n, m = len(block_xy), len(school_xy)
-    if n == 0 or m == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        ai, aj = (empty, empty) if must is None else (np.asarray(must[0]), np.asarray(must[1]))
-        pairs = np.unique(np.stack([ai, aj], axis=1).astype(np.int64).reshape(-1, 2), axis=0)
-        return pairs[:, 0], pairs[:, 1]
-    k_arr = np.broadcast_to(np.asarray(k, dtype=np.int64), (n,))
-    kmax = int(min(m, max(1, k_arr.max())))
-    tree = cKDTree(school_xy)
-    upper = np.inf if max_distance_m is None else max_distance_m
-    dist, idx = tree.query(block_xy, k=kmax, distance_upper_bound=upper)
-    dist = dist.reshape(n, kmax)
-    idx = idx.reshape(n, kmax)
-    rank = np.broadcast_to(np.arange(kmax), (n, kmax))
-    keep = np.isfinite(dist) & (rank < k_arr[:, None])
-    ai = np.repeat(np.arange(n), kmax)[keep.ravel()]
-    aj = idx.ravel()[keep.ravel()]
-    if must is not None:
-        ai = np.concatenate([ai, must[0]])
-        aj = np.concatenate([aj, must[1]])
-    pairs = np.unique(np.stack([ai, aj], axis=1).astype(np.int64), axis=0)
-    return pairs[:, 0], pairs[:, 1]
 
 
 def build_zone_problem(
@@ -497,7 +429,7 @@ def build_zone_problem(
     )
     problem = problem.with_arcs(ai, aj)
     if network is not None:
-        problem = _nearest_by_road(problem, must)
+        problem = nearest_by_road(problem, must)
     bare = np.setdiff1d(np.flatnonzero(students == 0), problem.arc_block)
     if len(bare):  # no children and no school in reach: the nearest schools, however far (see ``empty_far``)
         empty_far = np.zeros(len(blocks), dtype=bool)
@@ -514,46 +446,6 @@ def build_zone_problem(
         f"{capacity.sum() / scale:,.2f}".rstrip("0").rstrip("."),
     )
     return problem
-
-
-def _nearest_by_road(problem: ZoneProblem, must: tuple[np.ndarray, np.ndarray]) -> ZoneProblem:
-    """Keep the k nearest schools by road of every block (and the ``must`` arcs); give blocks left with no
-    candidate the schools on their piece of the network; name the blocks no road joins to any school."""
-    p = problem
-    rank = np.arange(len(p.arc_block)) - p.arc_start[p.arc_block]
-    keep = (rank < p.k) | np.isin(p.arc_block * p.n_schools + p.arc_school, must[0] * p.n_schools + must[1])
-    p = replace(p, arc_block=p.arc_block[keep], arc_school=p.arc_school[keep], arc_dist_m=p.arc_dist_m[keep])
-
-    bare = np.setdiff1d(np.arange(p.n_blocks), p.arc_block)
-    if not len(bare):
-        return p
-    block_piece = p.roads.component_of(p.roads.snap(p.block_xy[bare]))
-    school_piece = p.roads.component_of(p.roads.snap(p.school_xy))
-    # a block of no children is given the nearest schools by straight line after this (``empty_far``)
-    stranded = ~np.isin(block_piece, school_piece) & (p.students[bare] > 0)
-    if stranded.any():
-        names = p.block_labels[bare[stranded]]
-        shown = ", ".join(names[:10]) + (f", … and {len(names) - 10} more" if len(names) > 10 else "")
-        raise InfeasibleError(
-            [f"{len(names)} block(s) cannot reach any school on the road network: {shown}"],
-            [
-                "check the road network is connected there (a missing bridge or a gap between lines), "
-                "or plan without roads (leave out --roads)"
-            ],
-            rule="roads",
-        )
-    # schools on the block's piece of the network, the nearest by straight line first
-    extra_i, extra_j = [], []
-    for i, piece in zip(bare, block_piece):
-        js = np.flatnonzero(school_piece == piece)
-        d = np.hypot(*(p.school_xy[js] - p.block_xy[i]).T)
-        js = js[np.argsort(d, kind="stable")[: 2 * p.k]]
-        extra_i.append(np.full(len(js), i))
-        extra_j.append(js)
-    log.info(
-        "%d block(s) reach none of their nearest schools by road: trying schools further away", len(bare)
-    )
-    return p.with_arcs(np.concatenate([p.arc_block, *extra_i]), np.concatenate([p.arc_school, *extra_j]))
 
 
 def count_scale(values: np.ndarray) -> int:

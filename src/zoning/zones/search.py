@@ -4,14 +4,14 @@ One path serves the 317 blocks of South Portland and a 200,000-block city:
 
 1. **Bound.**  The transportation relaxation (``bound``) on the candidate arcs, grown where it cannot seat
    every child.  Its value is the proven lower bound reported with every plan.
-2. **First plan** (``start.first_plan``).  Each block goes to the school with most of its relaxed flow; with
+2. **First plan** (``ejection.first_plan``).  Each block goes to the school with most of its relaxed flow; with
    the one-piece rule, cut-off pieces join a zone they touch (``start.repair``).  Ejection chains
-   (``start.relieve_seats``) then take children out of over-full schools: a block moves to a school
+   (``ejection.relieve_seats``) then take children out of over-full schools: a block moves to a school
    with the seats, or to one that in turn sends out a block at least as large as it lacks, and so on to
    free seats however far, the cheapest chain first (a Dijkstra search over schools).  On the
    50,000-block city at 5 % slack this places every child in about 2 s (three-move chains and four
    re-solved relaxations left 556 children over after 8 s); with one piece per zone the last few dozen
-   children, in small zones of large blocks, are placed by pushes (``start._push``), not repair windows.
+   children, in small zones of large blocks, are placed by pushes (``ejection._push``), not repair windows.
    Under a cap on children moved a second first plan moves as few children as the seats allow
    (:func:`stay_start`: the relaxation with a move dearer than any trip), and the search goes on from
    whichever start keeps the cap (:func:`_start_rank`); a cap below the fewest moves the relaxation allows
@@ -95,9 +95,10 @@ from .diagnose import (
     precheck_moves,
     precheck_reach,
 )
+from .ejection import _Ejection, first_plan, relieve_seats
 from .model import ZoneSolution, explain_search_infeasible, feasible_candidates, objective
 from .problem import ZoneProblem
-from .start import _Ejection, first_plan, frugal_penalty_m, relieve_seats, repair, round_flow
+from .start import frugal_penalty_m, repair, round_flow
 from .windows import Windows
 
 __all__ = ["solve_zones"]
@@ -243,7 +244,7 @@ def stay_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
 
     The relaxation is solved with a move dearer than any trip (so it keeps every child it can at the current
     school, and the trips only break ties), then rounded, its cut-off pieces joined and its over-full schools
-    relieved by ejection chains at the same prices (``start.first_plan``).  Starting within the cap, the windows
+    relieved by ejection chains at the same prices (``ejection.first_plan``).  Starting within the cap, the windows
     keep it met: each window may move only what the rest of the plan leaves of it.  A start from the plain
     relaxation may move more children than the cap allows, and no window brings it back (measured on
     generated 180-block cities with 11 schools at 2.2 % slack: caps 2-30 % above the fewest moves that fit
@@ -336,7 +337,7 @@ def _knapsack_restart(search: Windows, prices: np.ndarray, lp_choice: np.ndarray
 
 def _descend(search: Windows, lp_choice: np.ndarray | None) -> Windows:
     """Improving ejection chains over the whole city, on a large problem whose plan keeps every rule: from each
-    school in turn the cheapest chain taking a block out of it (``start._Ejection.shortest_chain``: a block
+    school in turn the cheapest chain taking a block out of it (``ejection._Ejection.shortest_chain``: a block
     moves to a school with the seats, or to one that in turn sends out a block at least as large as it
     lacks, …, or back into the first school, in the seats its first block left), applied when it shortens the
     trips; sweeps while one gains ``DESCENT_MIN_GAIN`` of the cost.  A window re-draws the borders of a few
