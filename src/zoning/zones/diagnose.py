@@ -28,7 +28,6 @@ from .problem import ZoneProblem, fmt_children
 __all__ = [
     "unreachable_blocks",
     "precheck_reach",
-    "all_candidates",
     "more_candidates",
     "explain_candidate_limit",
     "beyond_reach",
@@ -314,7 +313,7 @@ def fewest_moves(problem: ZoneProblem) -> float | None:
 
 def precheck_moves(problem: ZoneProblem) -> InfeasibleError | None:
     """The cap on children moved against the fewest moves the seats allow: a proof before any search.  On the
-    candidate schools first; a refusal is confirmed with every school in reach (``all_candidates``), since the
+    candidate schools first; a refusal is confirmed with every school in reach (``ZoneProblem.every_candidate``), since the
     candidates are the model's limit, not the planner's rule (where that set is too large, it stands)."""
     least = fewest_moves(problem)
     if least is None or round(least * problem.scale) <= problem.max_moved:  # float noise of the relaxation
@@ -350,25 +349,6 @@ def explain_stranded(problem: ZoneProblem, stranded: np.ndarray) -> InfeasibleEr
     )
 
 
-#: Block × school pairs up to which ``all_candidates`` builds every candidate the rules allow (the whole model,
-#: whose proofs of infeasibility it checks, runs up to 5,000 blocks).
-ALL_PAIRS = 2_000_000
-
-
-def all_candidates(problem: ZoneProblem) -> ZoneProblem | None:
-    """The problem with every school the rules allow as a candidate of every block (all within the maximum
-    distance; the block a school stands in, with the one-piece rule, and a locked block keep their one school),
-    without the arcs no zone in one piece can use, as the search drops them (``ZoneProblem.reachable_arcs``).
-    None above ``ALL_PAIRS`` block × school pairs."""
-    p = problem
-    if p.arc_load is not None:
-        return p  # per-pair loads: every pair is a candidate already
-    if p.n_blocks * p.n_schools > ALL_PAIRS:
-        return None
-    full = p.grow(np.arange(p.n_blocks), factor=p.n_schools)
-    return full.keep_arcs(full.reachable_arcs()) if full.contiguity else full
-
-
 def _in_reach(p: ZoneProblem) -> np.ndarray:
     """(A,) the arcs within the maximum distance: those --candidates gives (not those of ``empty_far`` blocks)."""
     limit = np.inf if p.max_distance_m is None else p.max_distance_m
@@ -377,14 +357,14 @@ def _in_reach(p: ZoneProblem) -> np.ndarray:
 
 def more_candidates(problem: ZoneProblem) -> tuple[bool, ZoneProblem | None]:
     """Do the candidate schools leave out schools the rules allow (the model's limit, not the planner's rule)?
-    With the problem of every candidate (:func:`all_candidates`; None where too large, and then yes)."""
-    full = all_candidates(problem)
+    With the problem of every candidate (``ZoneProblem.every_candidate``; None where too large, and then yes)."""
+    full = problem.every_candidate
     return full is None or _in_reach(full).sum() > _in_reach(problem).sum(), full
 
 
 def explain_candidate_limit(problem: ZoneProblem, full: ZoneProblem | None) -> NoPlanFoundError:
     """The search proved that no plan exists among the candidate schools, which leave out schools the rules allow
-    (``full``, from :func:`all_candidates`; None when too large to build): a limit of the model, not a rule of
+    (``full``, ``ZoneProblem.every_candidate``; None when too large to build): a limit of the model, not a rule of
     the planner, so the answer is "none found" with the fix, never "no plan fits the rules"."""
     p = problem
     cap = None if p.max_moved is None else p.max_moved / p.scale

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MOVE_PENALTY_M = 500.0
 #: Default number of nearest schools a block may be assigned to (grown where capacity needs it).
 DEFAULT_CANDIDATES = 8
+#: Block × school pairs up to which ``ZoneProblem.every_candidate`` builds every candidate the rules allow (the
+#: whole model, whose proofs of infeasibility it checks, runs up to 5,000 blocks).
+ALL_PAIRS = 2_000_000
 #: Per scaled child over capacity, when overload is allowed: dearer than any trip.
 OVERLOAD_PENALTY_M = 1_000_000
 
@@ -243,6 +246,20 @@ class ZoneProblem:
             contiguity=self.contiguity and whole,
             empty_far=None if self.empty_far is None else self.empty_far[blocks],
         )
+
+    @cached_property
+    def every_candidate(self) -> ZoneProblem | None:
+        """The problem with every school the rules allow as a candidate of every block (all within the maximum
+        distance; the block a school stands in, with the one-piece rule, and a locked block keep their one
+        school), without the arcs no zone in one piece can use, as the search drops them (:meth:`reachable_arcs`).
+        None above ``ALL_PAIRS`` block × school pairs.  Built once per problem (by road, up to 2 million road
+        distances): the check of the cap on moves and the search's proof both ask for it."""
+        if self.arc_load is not None:
+            return self  # per-pair loads: every pair is a candidate already
+        if self.n_blocks * self.n_schools > ALL_PAIRS:
+            return None
+        full = self.grow(np.arange(self.n_blocks), factor=self.n_schools)
+        return full.keep_arcs(full.reachable_arcs()) if full.contiguity else full
 
     def keep_arcs(self, keep: np.ndarray) -> ZoneProblem:
         """The same problem with only the arcs where ``keep`` is True (order kept)."""
