@@ -187,25 +187,33 @@ def findings(plan: Plan) -> list[str]:
 def _piece_labels(plan: Plan, *, links: bool = False) -> np.ndarray:
     """(N,) the piece of its zone each block lies in (numbered across all zones), on the blocks' own adjacency
     (``links``: and the links the islands policy added)."""
-    n = len(plan.blocks)
     e = plan.problem.edges
     if plan.problem.links and not links:
         added = np.array([sorted((link.a, link.b)) for link in plan.problem.links], dtype=np.int64)
         keep = ~(e[:, None, :] == added[None, :, :]).all(axis=2).any(axis=1)
         e = e[keep]
-    school = plan.blocks["school_id"].to_numpy()
-    same = school[e[:, 0]] == school[e[:, 1]]
-    _, label = csgraph.connected_components(edges_to_csr(n, e[same]), directed=False)
+    return _group_pieces(len(plan.blocks), e, plan.blocks["school_id"].to_numpy())
+
+
+def _group_pieces(n: int, edges: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """(n,) the piece of its group each of n items lies in (numbered across all groups): the connected
+    components of the ``edges`` (E, 2) that join two items of one group."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    same = group[edges[:, 0]] == group[edges[:, 1]]
+    _, label = csgraph.connected_components(edges_to_csr(n, edges[same]), directed=False)
     return label
+
+
+def _split(label: np.ndarray, group: np.ndarray) -> int:
+    """How many groups lie in more than one piece (``label`` from :func:`_group_pieces`)."""
+    return int((pd.Series(label).groupby(group).nunique() > 1).sum())
 
 
 def _pieces(plan: Plan, *, links: bool = False) -> int:
     """How many zones are in more than one piece of the blocks' own adjacency (0 expected): the links the
     islands policy added (``geo.graph``) are not in the data, so a zone one piece only through one counts
     (``links``: through them too, as the one-piece rule of the search reads the graph)."""
-    label = _piece_labels(plan, links=links)
-    pieces = pd.Series(label).groupby(plan.blocks["school_id"].to_numpy()).nunique()
-    return int((pieces > 1).sum())
+    return _split(_piece_labels(plan, links=links), plan.blocks["school_id"].to_numpy())
 
 
 def _links(plan: Plan) -> list[dict]:
@@ -336,11 +344,8 @@ def _district_pieces(plan: Plan, *, links: bool = False) -> int:
         pairs -= {
             tuple(sorted((index[x["from_school"]], index[x["to_school"]]))) for x in rules.get("links", [])
         }
-    e = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
     district = plan.schools["district_id"].to_numpy()
-    e = e[district[e[:, 0]] == district[e[:, 1]]]
-    _, label = csgraph.connected_components(edges_to_csr(len(ids), e), directed=False)
-    return int((pd.Series(label).groupby(district).nunique() > 1).sum())
+    return _split(_group_pieces(len(ids), np.array(sorted(pairs)), district), district)
 
 
 def district_summary(plan: Plan) -> dict:
