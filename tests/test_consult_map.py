@@ -194,16 +194,22 @@ def test_city_scale_search_draws_the_block_it_finds(browser, portland_plan, tmp_
     page.clean()
 
 
-def test_baoan_resident_finds_a_chinese_xiaoqu_name(browser, tmp_path):
-    # 第二学区: primary schools as the 小区 points of a cohort, junior-middle schools as the schools (GBK,
-    # Chinese headers, GCJ-02)
-    bp, sp = _baoan_csvs(tmp_path)
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def baoan_map(tmp_path_factory) -> str:
+    """第二学区: primary schools as the 小区 points of a cohort, junior-middle schools as the schools (GBK,
+    Chinese headers, GCJ-02), partitioned by the CLI: its map.html."""
+    folder = tmp_path_factory.mktemp("baoan")
+    bp, sp = _baoan_csvs(folder)
+    out = folder / "out"
     result = run(
         "partition", bp, sp, "--coords", "gcj02", "--allow-overload", "--out", out, "--time-limit", 5
     )
     assert result.exit_code == 0, result.output
-    page = Page(browser, (out / "map.html").read_text(encoding="utf-8"), tmp_path)
+    return (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_baoan_resident_finds_a_chinese_xiaoqu_name(browser, baoan_map, tmp_path):
+    page = Page(browser, baoan_map, tmp_path)
     hits = page.search("西乡")
     assert hits and all("西乡" in h for h in hits)
     block = [h for h in hits if "学校 School" not in h][0]
@@ -213,6 +219,64 @@ def test_baoan_resident_finds_a_chinese_xiaoqu_name(browser, tmp_path):
     assert text.startswith(name) and school in text and "学校 School" in text
     page.shot("baoan-xiaoqu-found")
     page.clean()
+
+
+#: Points of the zones and schools drawn under the box of ``selector`` (sampled every 2 px where a shape's
+#: drawn box meets it; a point counts when it is inside the shape's fill or on its stroke).
+_UNDER = """selector => {
+    const box = document.querySelector(selector).getBoundingClientRect();
+    const hits = [];
+    const shapes = document.querySelectorAll(
+        ".leaflet-zoning-zones-pane path, .leaflet-zoning-schools-pane path, .leaflet-zoning-schools-pane .leaflet-marker-icon");
+    for (const shape of shapes) {
+        const b = shape.getBoundingClientRect();
+        const x0 = Math.max(b.left, box.left), x1 = Math.min(b.right, box.right);
+        const y0 = Math.max(b.top, box.top), y1 = Math.min(b.bottom, box.bottom);
+        if (x0 > x1 || y0 > y1) { continue; }
+        if (!(shape instanceof SVGGeometryElement)) { hits.push("a star at " + [b.left, b.top]); continue; }
+        const toShape = shape.getScreenCTM().inverse();
+        let n = 0;
+        for (let x = x0; x <= x1; x += 2) {
+            for (let y = y0; y <= y1; y += 2) {
+                const p = new DOMPoint(x, y).matrixTransform(toShape);
+                if (shape.isPointInFill(p) || shape.isPointInStroke(p)) { n++; }
+            }
+        }
+        if (n) { hits.push(n + " points of a shape in " + shape.closest(".leaflet-pane").className); }
+    }
+    return hits;
+}"""
+
+
+def _box(page: Page, selector: str) -> dict:
+    return page.page.locator(selector).bounding_box()
+
+
+@pytest.mark.parametrize("size", [(1200, 900), (390, 844)], ids=["laptop", "phone"])
+def test_the_first_view_hides_no_zone_under_the_legend(browser, portland_plan, baoan_map, tmp_path, size):
+    # a sweep: at 1200 x 900 the open legend covered the west of the zones (South Portland's Skillin, and
+    # half of Bao'an's 13 zones, whose legend of long school names is 500 px wide): the view was refitted only
+    # when the room left beside the legend was under 40 % of the window, and tested before the room made
+    # for the title moved the zones down under it again
+    width, height = size
+    for name, html in (("portland", plan_map_html(portland_plan)), ("baoan", baoan_map)):
+        page = Page(browser, html, tmp_path, width=width, height=height)
+        assert page.page.evaluate(_UNDER, ".zoning-legend") == [], name
+        legend, layers = _box(page, ".zoning-legend"), _box(page, ".leaflet-control-layers")
+        assert legend["x"] >= 0 and legend["y"] + legend["height"] <= height, name
+        # the layer switcher is not on the legend (on a phone both are at the bottom)
+        apart = (legend["x"] + legend["width"] <= layers["x"] or layers["y"] + layers["height"] <= legend["y"]
+                 or legend["y"] + legend["height"] <= layers["y"])  # fmt: skip
+        assert apart, (name, legend, layers)
+        page.shot(f"{name}-first-view-{width}x{height}")
+        # folded, the legend opens with a click on its heading (on a phone it starts folded)
+        summary = page.page.locator(".zoning-legend summary")
+        if width < 700:
+            assert not page.page.locator(".zoning-legend details").evaluate("d => d.open")
+        if not page.page.locator(".zoning-legend details").evaluate("d => d.open"):
+            summary.click()
+            assert page.page.locator(".zoning-legend table").is_visible()
+        page.clean()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -50,6 +50,33 @@ def baoan_dir(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def baoan_zones_dir(tmp_path_factory):
+    """第二学区's primary schools as the 小区 of a cohort, zoned to its junior-middle schools with today's
+    junior-middle 招生范围 as the current assignment (the notebook's plan): a map taller than wide."""
+    schools = zoning.read_schools(BAOAN, coords="gcj02", columns={"classes": "grade1_classes_2024"})
+    catchments = zoning.read_zones(BAOAN.with_name("catchments_xuequ2_gcj02.geojson"), coords="gcj02")
+    primary = schools[schools["stage"] == "primary"]
+    today = catchments[catchments["stage"] == "junior_middle"][["school_ids", "geometry"]]
+    inside = gpd.sjoin(primary[["school_id", "geometry"]], today, predicate="within", how="left")
+    current = inside.drop_duplicates("school_id").set_index("school_id")["school_ids"]
+    xiaoqu = gpd.GeoDataFrame(
+        {
+            "block_id": primary["school_id"].to_numpy(),
+            "name": primary["name"].to_numpy(),
+            "students": primary["capacity"].to_numpy(),
+            "current_school": current.reindex(primary["school_id"]).to_numpy(),
+        },
+        geometry=primary.geometry.to_numpy(),
+        crs=primary.crs,
+    )
+    middle = schools[schools["stage"] == "junior_middle"].reset_index(drop=True)
+    plan = zoning.assign_zones(xiaoqu, middle, allow_overload=True, options=FAST)
+    out = tmp_path_factory.mktemp("baoan_zones") / "plan"
+    zoning.write_plan(plan, out)
+    return out
+
+
 def _pdf(path):
     reader = pypdf.PdfReader(path)
     text = "\n".join(page.extract_text() for page in reader.pages)
@@ -235,3 +262,25 @@ def test_the_report_says_how_much_of_the_objective_is_the_overloads_penalty(port
     facts = dict(map(tuple, report_module._zone_facts(zoning.summary(plan))))
     said = facts["其中超额惩罚 of it, the overload's penalty"]
     assert over > 0 and said.startswith(f"{over * 1000:,.1f} child-km ({over:,.1f} 名儿童超出学位")
+
+
+@pytest.mark.parametrize("plan", ["baoan_zones_dir", "baoan_dir", "portland_dir"])
+def test_every_legend_shows_in_full(plan, request, monkeypatch):
+    # a sweep: on Bao'an (a map taller than wide, 4.1 in) the changes map's legend was wider than the figure
+    # and read "…es school (14)" on the left and "新划片边界 new zone bour" on the right
+    from zoning.publish import figures
+
+    layers, summary = zoning.io.inputs.read_plan_folder(request.getfixturevalue(plan))
+    drawn, png = [], figures._png
+    monkeypatch.setattr(figures, "_png", lambda fig: drawn.append(fig) or png(fig))
+    report_module.report_html(layers, summary)
+    assert len(drawn) == (1 if plan == "baoan_dir" else 3)  # zones, distances, changes (districts: zones)
+    for fig in drawn:
+        fig.draw_without_rendering()
+        legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        assert legends
+        for legend in legends:
+            box = legend.get_window_extent()
+            texts = [t.get_text() for t in legend.get_texts()]
+            assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (texts, box, fig.bbox)
+            assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (texts, box, fig.bbox)

@@ -47,6 +47,8 @@ _MOVED, _NEW, _PLAN, _NOW = "#d95f02", "#7570b3", "#1f78b4", "#969696"
 _MAX_LABELS = 30
 #: Resolution of the PNGs (dots per inch): sharp on paper, a few hundred kB a map.
 DPI = 150
+#: Inches kept free at either side of a legend (constrained layout's own padding is 3 points).
+_MARGIN = 0.08
 
 
 @functools.cache
@@ -140,8 +142,26 @@ def _map(geoms) -> tuple[Figure, object]:
 
 
 def _legend(fig: Figure, handles: list, family: str) -> None:
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False,
-               prop={"family": family, "size": 7})  # fmt: skip
+    """The legend below the map, in rows of as many entries as the figure's width holds (at most 4).
+
+    Constrained layout makes room for a legend outside the axes by shrinking them, which takes height but can
+    never widen the figure: a map taller than wide (Bao'an's is 4.1 in wide) cut a legend of 6.2 in at both
+    edges.  So the entries wrap into more rows, the figure grows by their height (the map keeps its size), and
+    it widens only when a single entry is wider than the map."""
+    prop = {"family": family, "size": 7}
+    room = fig.get_figwidth() - 2 * _MARGIN
+    for ncols in range(min(len(handles), 4), 0, -1):
+        legend = fig.legend(
+            handles=handles, loc="outside lower center", ncols=ncols, frameon=False, prop=prop
+        )
+        width, height = legend.get_window_extent().size / fig.dpi  # inches: the size needs no layout
+        if width <= room or ncols == 1:
+            break
+        legend.remove()
+    rows = -(-len(handles) // ncols)
+    fig.set_size_inches(
+        max(fig.get_figwidth(), width + 2 * _MARGIN), fig.get_figheight() + height * (rows - 1) / rows
+    )
 
 
 def _scale_bar(ax, family: str) -> None:

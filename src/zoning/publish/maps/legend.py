@@ -33,6 +33,10 @@ from .style import (
     tr,
 )
 
+#: The legend starts open when the view then shows the data at most this many zoom levels smaller than with
+#: the legend folded (a quarter level: 84 % of the size); else it starts folded, a click away.
+OPEN_LEGEND_ZOOM = 0.25
+
 
 def _head(zh: str, en: str) -> str:
     """A column heading: both languages on two lines, else the one."""
@@ -78,12 +82,21 @@ class _Control(MacroElement):
 
 
 class _FitBounds(MacroElement):
-    """Fit the view to the data; refit leaving room for the boxes only if a box would hide some of it.
+    """The first view: all the data, and as little of it as possible under the boxes on the map.
 
-    Runs in the browser once the boxes exist, so their real size (fonts, screen) is known.  Blocks and
-    schools are tested against the boxes (zones are unions of blocks); zones and schools when there are
-    no blocks.  On a narrow screen (a phone) the
-    legend starts folded, and no room is reserved for a box that would take most of the screen.
+    Runs in the browser once the boxes exist, so their real size (fonts, screen) is known.  Each box (title,
+    layer switcher, legend) can be cleared by room beside it or above / below it (Leaflet's ``fitBounds``
+    with ``paddingTopLeft`` / ``paddingBottomRight``); every combination is tried, with the legend open and
+    folded (it is a ``<details>``: a click on its heading opens it).  The view kept is the one where, in
+    this order, the legend lies on no shape, the fewest boxes lie on one, the data show largest (the legend
+    open when that costs at most ``OPEN_LEGEND_ZOOM`` of a zoom level), the legend is open, and the padding
+    is least.  A room that leaves the data less than 35 % of the window's width or height is not tried.  On
+    a narrow screen (a phone) the legend starts folded, and the layer switcher is moved up when it would lie
+    on it.
+
+    What hides what is measured on the shapes as drawn: the zone polygons (a rectangle meets a polygon when
+    an edge crosses it or its centre is inside), blocks and schools (their markers), not on bounding boxes:
+    a box may sit in the notch of an L-shaped district.
     """
 
     _template = Template(
@@ -91,54 +104,148 @@ class _FitBounds(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var map = {{ this._parent.get_name() }};
-            var bounds = {{ this.bounds|tojson }};
+            var bounds = L.latLngBounds({{ this.bounds|tojson }});
             var groups = [{{ this.layers|join(", ") }}];
             var size = map.getSize();
             var legend = document.getElementById({{ this.legend_id|tojson }});
             var title = document.getElementById({{ this.title_id|tojson }});
             var layers = map.getContainer().querySelector(".leaflet-control-layers");
-            if (size.x < 700 && legend) {
-                var details = legend.querySelector("details");
-                if (details) { details.open = false; }
-            }
+            var details = legend ? legend.querySelector("details") : null;
+            var PAD = 12, GAP = 8, OPEN = {{ this.open_zoom }}, SHARE = 0.35;
             function box(el) {
                 if (!el) { return null; }
                 var r = el.getBoundingClientRect(), c = map.getContainer().getBoundingClientRect();
+                if (!r.width || !r.height) { return null; }
                 return {left: r.left - c.left, top: r.top - c.top, right: r.right - c.left, bottom: r.bottom - c.top};
             }
-            function hides(b) {
+            function meet(a, b) {
+                return a && b && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            }
+            // the shapes in pixels at zoom 0 (at zoom z they are 2^z times larger): polygons and markers
+            var polygons = [], markers = [];
+            function rings(lls, out) {
+                if (lls.length && lls[0] instanceof L.LatLng) {
+                    out.push(lls.map(function (ll) { return map.project(ll, 0); }));
+                } else {
+                    lls.forEach(function (part) { rings(part, out); });
+                }
+                return out;
+            }
+            function collect(layer) {
+                if (layer.getLatLngs) {
+                    var rs = rings(layer.getLatLngs(), []).filter(function (r) { return r.length; });
+                    if (rs.length) {
+                        var b = L.bounds(rs[0]);
+                        rs.forEach(function (r) { r.forEach(function (p) { b.extend(p); }); });
+                        polygons.push({rings: rs, min: b.min, max: b.max});
+                    }
+                } else if (layer.getLatLng) {
+                    var icon = layer.options.icon && layer.options.icon.options.iconSize;
+                    var r = layer.getRadius ? layer.getRadius() : (icon ? Math.max(icon[0], icon[1]) / 2 : 8);
+                    markers.push({p: map.project(layer.getLatLng(), 0), r: r});
+                } else if (layer.eachLayer) {
+                    layer.eachLayer(collect);
+                }
+            }
+            groups.forEach(collect);
+            function cuts(ax, ay, bx, by, b) {  // does the segment a-b meet the box b (Liang-Barsky)?
+                var t0 = 0, t1 = 1, d = [-(bx - ax), bx - ax, -(by - ay), by - ay];
+                var q = [ax - b.left, b.right - ax, ay - b.top, b.bottom - ay];
+                for (var k = 0; k < 4; k++) {
+                    if (d[k] === 0) { if (q[k] < 0) { return false; } continue; }
+                    var t = q[k] / d[k];
+                    if (d[k] < 0) { if (t > t1) { return false; } t0 = Math.max(t0, t); }
+                    else { if (t < t0) { return false; } t1 = Math.min(t1, t); }
+                }
+                return true;
+            }
+            function hides(v, b) {  // does box b lie on some shape in the view v?
                 if (!b) { return false; }
-                var hit = false;
-                groups.forEach(function (group) {
-                    group.eachLayer(function (layer) {
-                        if (hit) { return; }
-                        var ll = layer.getBounds ? layer.getBounds() : L.latLngBounds([layer.getLatLng()]);
-                        var nw = map.latLngToContainerPoint(ll.getNorthWest());
-                        var se = map.latLngToContainerPoint(ll.getSouthEast());
-                        hit = se.x >= b.left && nw.x <= b.right && se.y >= b.top && nw.y <= b.bottom;
+                var s = v.scale, ox = v.origin.x, oy = v.origin.y, i, j, k;
+                for (i = 0; i < markers.length; i++) {
+                    var m = markers[i], x = m.p.x * s - ox, y = m.p.y * s - oy;
+                    if (x + m.r > b.left && x - m.r < b.right && y + m.r > b.top && y - m.r < b.bottom) { return true; }
+                }
+                var cx = (b.left + b.right) / 2, cy = (b.top + b.bottom) / 2;
+                for (i = 0; i < polygons.length; i++) {
+                    var g = polygons[i];
+                    if (g.max.x * s - ox < b.left || g.min.x * s - ox > b.right ||
+                        g.max.y * s - oy < b.top || g.min.y * s - oy > b.bottom) { continue; }
+                    var inside = false;
+                    for (k = 0; k < g.rings.length; k++) {
+                        var r = g.rings[k];
+                        for (j = 0; j < r.length; j++) {
+                            var p = r[j === 0 ? r.length - 1 : j - 1], q = r[j];
+                            var ax = p.x * s - ox, ay = p.y * s - oy, bx = q.x * s - ox, by = q.y * s - oy;
+                            if (cuts(ax, ay, bx, by, b)) { return true; }
+                            if ((ay > cy) !== (by > cy) && cx < ax + (cy - ay) * (bx - ax) / (by - ay)) { inside = !inside; }
+                        }
+                    }
+                    if (inside) { return true; }
+                }
+                return false;
+            }
+            function view(pad) {  // where map.fitBounds with this padding would go (zoom, pixel origin)
+                var tl = L.point(pad.left, pad.top), br = L.point(pad.right, pad.bottom);
+                var zoom = map.getBoundsZoom(bounds, false, tl.add(br));
+                var sw = map.project(bounds.getSouthWest(), zoom), ne = map.project(bounds.getNorthEast(), zoom);
+                var centre = sw.add(ne).divideBy(2).add(br.subtract(tl).divideBy(2));
+                return {zoom: zoom, scale: Math.pow(2, zoom), origin: centre.subtract(size.divideBy(2)), pad: pad};
+            }
+            function rooms(b) {  // no room, room beside the box, room above or below it
+                var beside = (b.left + b.right) / 2 < size.x / 2 ? {left: b.right + GAP} : {right: size.x - b.left + GAP};
+                var level = (b.top + b.bottom) / 2 < size.y / 2 ? {top: b.bottom + GAP} : {bottom: size.y - b.top + GAP};
+                return [{}, beside, level];
+            }
+            function better(c, b) {  // is the view c better than b? (see the docstring for the order)
+                if (!b) { return true; }
+                var keys = [b.legend - c.legend, b.hidden - c.hidden, c.worth - b.worth,
+                            (c.open ? 1 : 0) - (b.open ? 1 : 0), b.padding - c.padding];
+                for (var k = 0; k < keys.length; k++) { if (keys[k] !== 0) { return keys[k] > 0; } }
+                return false;
+            }
+            var states = !details ? [null] : size.x < 700 ? [false] : [true, false];
+            var best = null;
+            states.forEach(function (open) {
+                if (details) { details.open = open; }
+                if (!open && layers && size.x < 700) {  // a phone: the layer switcher above the folded legend
+                    var corner = layers.parentNode, folded = box(legend), moved = box(layers);
+                    if (meet(folded, moved) && (moved.top + moved.bottom) / 2 > size.y / 2) {
+                        corner.style.bottom = (size.y - folded.top + GAP) + "px";
+                    }
+                }
+                var boxes = [box(title), box(layers), box(legend)].filter(Boolean);
+                var legendBox = box(legend);
+                var choices = [{left: PAD, top: PAD, right: PAD, bottom: PAD}];
+                boxes.forEach(function (b) {
+                    var more = [];
+                    choices.forEach(function (pad) {
+                        rooms(b).forEach(function (room) {
+                            var next = L.extend({}, pad);
+                            Object.keys(room).forEach(function (side) { next[side] = Math.max(next[side], room[side]); });
+                            more.push(next);
+                        });
                     });
+                    choices = more;
                 });
-                return hit;
-            }
-            map.fitBounds(bounds, {padding: [12, 12], animate: false});
-            var left = 12, top = 12, bottom = 12;
-            [box(title), box(layers)].forEach(function (b) {
-                if (b && b.bottom * 3 < size.y && hides(b)) { top = Math.max(top, b.bottom + 8); }
+                choices.forEach(function (pad) {
+                    var plain = pad.left + pad.right + pad.top + pad.bottom === 4 * PAD;
+                    if (!plain && (size.x - pad.left - pad.right < SHARE * size.x ||
+                                   size.y - pad.top - pad.bottom < SHARE * size.y)) { return; }
+                    var v = view(pad);
+                    var c = {
+                        open: open, pad: pad, zoom: v.zoom,
+                        legend: hides(v, legendBox) ? 1 : 0,
+                        hidden: boxes.filter(function (b) { return hides(v, b); }).length,
+                        worth: v.zoom + (open ? OPEN : 0),
+                        padding: pad.left + pad.right + pad.top + pad.bottom
+                    };
+                    if (better(c, best)) { best = c; }
+                });
             });
-            var legendBox = box(legend);
-            if (legendBox && hides(legendBox)) {
-                // Clear the legend by room on the left or at the bottom, whichever keeps the larger zoom.
-                var room = {left: legendBox.right + 8, bottom: size.y - legendBox.top + 8};
-                var fits = {
-                    left: room.left * 2.5 < size.x ? map.getBoundsZoom(bounds, false, L.point(room.left + 12, top + 12)) : -1,
-                    bottom: room.bottom * 2.5 < size.y ? map.getBoundsZoom(bounds, false, L.point(24, top + room.bottom)) : -1
-                };
-                if (fits.left >= fits.bottom && fits.left >= 0) { left = room.left; }
-                else if (fits.bottom >= 0) { bottom = room.bottom; }
-            }
-            if (left > 12 || top > 12 || bottom > 12) {
-                map.fitBounds(bounds, {paddingTopLeft: [left, top], paddingBottomRight: [12, bottom], animate: false});
-            }
+            if (details) { details.open = best.open; }
+            var p = best.pad;
+            map.fitBounds(bounds, {paddingTopLeft: [p.left, p.top], paddingBottomRight: [p.right, p.bottom], animate: false});
         })();
         {% endmacro %}
         """
@@ -158,6 +265,7 @@ class _FitBounds(MacroElement):
         self.layers = [layer.get_name() for layer in layers]
         self.title_id = title_box.get_name()
         self.legend_id = legend_box.get_name()
+        self.open_zoom = OPEN_LEGEND_ZOOM
 
 
 def _sum(frame: pd.DataFrame, column: str) -> float | None:

@@ -285,9 +285,11 @@ def _draw(
 
     bounds = _bounds(*geoms.values())
     if bounds is not None:
-        # Zones are unions of blocks: with blocks, testing them is enough (and tighter).  At city scale
-        # the blocks are not drawn at the first view: the zones stand in for them.
-        shown = [block_layer if len(blocks) and not city_scale else zone_layer, school_layer]
+        # What the first view must not hide under a box: the zones (the union of their blocks; of 小区
+        # given as points, the points' cells), blocks drawn as dots (with zones of points there is no
+        # area to draw; at city scale no block shows before zoom 14) and the schools.
+        dots = not city_scale and bool(geoms["blocks"].geom_type.isin(["Point", "MultiPoint"]).any())
+        shown = [zone_layer, *([block_layer] if dots else []), school_layer]
         _FitBounds(bounds, layers=shown, title_box=title_box, legend_box=legend_box).add_to(m)
     logger.debug(
         "zone map: %d blocks, %d zones, %d schools%s",
