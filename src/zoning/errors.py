@@ -11,12 +11,27 @@ carried by the result, never raised.
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Issue", "ZoningError", "InputError", "InfeasibleError", "format_issues", "name_list"]
+import numpy as np
+
+__all__ = [
+    "Issue",
+    "ZoningError",
+    "InputError",
+    "InfeasibleError",
+    "format_issues",
+    "name_list",
+    "number_issue",
+    "choice_issue",
+    "flag_issue",
+    "kind_of",
+]
 
 #: How many issues an error message prints before saying "… and N more".
 PRINT_LIMIT = 25
@@ -114,3 +129,70 @@ def name_list(names, limit: int = 6) -> str:
     names = [str(n) for n in names]
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _range_words(low, high, low_open: bool, high_open: bool) -> str:
+    def num(x) -> str:
+        return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+    if low is not None and high is not None:
+        if not (low_open or high_open):
+            return f"from {num(low)} to {num(high)}"
+        return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+    if low is not None:
+        return f"above {num(low)}" if low_open else f"of {num(low)} or more"
+    if high is not None:
+        return f"below {num(high)}" if high_open else f"of {num(high)} or less"
+    return ""
+
+
+def number_issue(
+    name: str,
+    value,
+    *,
+    fix: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    whole: bool = False,
+) -> Issue | None:
+    """An issue when the argument ``name`` is not a finite number (a whole one if ``whole``) in the range
+    ``low``..``high`` (``*_open``: the end itself excluded), else None.  ``True``, ``"30"``, NaN and
+    infinity are not numbers here: a caller's slip should be named, not compared or rounded."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    kind = ("finite " if real and math.isinf(value) else "") + ("whole number" if whole else "number")
+    ok = real and math.isfinite(value)
+    if ok and whole:
+        ok = isinstance(value, numbers.Integral)
+    if ok:
+        ok = not (low is not None and (value < low or (low_open and value == low)))
+        ok = ok and not (high is not None and (value > high or (high_open and value == high)))
+    if ok:
+        return None
+    words = _range_words(low, high, low_open, high_open)
+    return Issue(f"{name} = {value!r} is not a {kind}{' ' + words if words else ''}.", fix)
+
+
+def choice_issue(name: str, value, choices: Sequence, *, fix: str | None = None) -> Issue | None:
+    """An issue when the argument ``name`` is not one of ``choices`` (compared by equality and type, so
+    ``"no"`` is not ``False`` and ``1`` is not ``True``), else None."""
+    if any(type(value) is type(c) and value == c for c in choices):
+        return None
+    listed = ", ".join(repr(c) for c in choices)
+    return Issue(f"{name} = {value!r} is not one of {listed}.", fix or f"use one of {listed}.")
+
+
+def flag_issue(name: str, value) -> Issue | None:
+    """An issue when the argument ``name`` is not True or False (``"no"`` would count as True)."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    return Issue(f"{name} = {value!r} is not True or False.", f"pass {name}=True or {name}=False.")
+
+
+def kind_of(value) -> str:
+    """``"an int"``, ``"a str"``, ``"None"``: what a caller passed, for "options is an int, not …"."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"

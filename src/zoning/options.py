@@ -9,7 +9,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from .errors import InputError, Issue, number_issue
+
 __all__ = ["SolveOptions"]
+
+#: The largest seed: CP-SAT's random_seed is a 32-bit integer (numpy's generators take any from 0).
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,24 @@ class SolveOptions:
         return self.stop is not None and self.stop.is_set()
 
     def __post_init__(self) -> None:
-        if not self.time_limit_s > 0:
-            raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s!r}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers!r}")
-        if not 0 <= self.relative_gap < 1:
-            raise ValueError(f"relative_gap must be in [0, 1), got {self.relative_gap!r}")
+        """Every field checked, every problem named at once (a bad value failed deep inside the search, or
+        was silently used: ``workers=1.5``, ``seed=None``, ``time_limit_s=inf`` searched for ever)."""
+        issues = [
+            number_issue("time_limit_s", self.time_limit_s, low=0, low_open=True,
+                         fix="give the seconds the search may take, e.g. SolveOptions(time_limit_s=60)."),
+            number_issue("workers", self.workers, low=1, whole=True,
+                         fix="give the number of search threads, e.g. SolveOptions(workers=2)."),
+            number_issue("seed", self.seed, low=0, high=MAX_SEED, whole=True,
+                         fix="give a whole number such as SolveOptions(seed=0); the same seed gives the same plan."),
+            number_issue("relative_gap", self.relative_gap, low=0, high=1, high_open=True,
+                         fix="give the fraction of the bound to stop at, e.g. SolveOptions(relative_gap=0.0001) "
+                         "for 0.01 %."),
+        ]  # fmt: skip
+        if self.stop is not None and not callable(getattr(self.stop, "is_set", None)):
+            issues.append(Issue(f"stop = {self.stop!r} is not an event.",
+                                "pass a threading.Event and set it to end the search, or leave stop out."))  # fmt: skip
+        issues = [i for i in issues if i is not None]
+        if issues:
+            raise InputError(
+                issues, headline=f"SolveOptions: {len(issues)} problem{'s' if len(issues) > 1 else ''}:"
+            )

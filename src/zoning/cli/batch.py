@@ -23,6 +23,7 @@ import click
 from ..batch.jobs import CommandSpec, Jobs, Param, parse_jobs, read_jobs
 from ..batch.run import run_batch, status_counts
 from ..batch.work import Outcome
+from ..errors import InputError, flag_issue, number_issue
 from .group import _Handler, main
 from .options import planner_errors
 
@@ -116,6 +117,14 @@ def _warnings_apart():
 def run_jobs(jobs, out_dir, *, client=None, workers: int = 2, resume: bool = False, overwrite: bool = False):
     """``zoning.run_batch``: ``jobs`` a JOBS.toml path, its text's :class:`~zoning.batch.jobs.Jobs`, or a list of
     job tables (dicts keyed like the file, e.g. ``{"command": "partition", "blocks": …, "max-distance": 2500}``)."""
+    issues = [
+        None if client is not None else number_issue("workers", workers, low=1, whole=True, fix="give the number "
+                                                     "of worker processes, e.g. workers=2."),  # 0 waited for ever
+        flag_issue("resume", resume),
+        flag_issue("overwrite", overwrite),
+    ]  # fmt: skip
+    if any(issues):
+        raise InputError([i for i in issues if i is not None])
     specs = command_specs()
     if isinstance(jobs, str | os.PathLike):
         jobs = read_jobs(jobs, commands=specs, check=check_command)

@@ -10,7 +10,7 @@ import click
 
 from ..districts.api import form_districts
 from ..io.inputs import read_schools, read_zones
-from ..options import SolveOptions
+from ..options import MAX_SEED, SolveOptions
 from ..publish.export import prepare_out, write_plan
 from .group import main
 from .options import (
@@ -68,7 +68,7 @@ def _school_column_options(f):
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
 @click.option("--gap", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @district_options
 @click.option(

@@ -22,6 +22,7 @@ from ..io.crs import parse_coords
 from ..io.inputs import load_inputs
 from ..io.save import write_json
 from ..io.validate.schools import stage_mask
+from ..options import MAX_SEED
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 
 log = logging.getLogger("zoning")
@@ -244,7 +245,7 @@ def solve_options(f):
             show_default=True,
             help="Stop once the plan is proven within this fraction of the bound.",
         ),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True),
         click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True),
         click.option(
             "--max-distance",

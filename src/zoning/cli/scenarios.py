@@ -16,7 +16,7 @@ from ..check.metrics import summary
 from ..errors import InputError, Issue
 from ..io.inputs import read_plan_folder, read_schools
 from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
-from ..options import SolveOptions
+from ..options import MAX_SEED, SolveOptions
 from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
@@ -58,7 +58,7 @@ def _base_inputs(plan_dir) -> tuple[object, object, dict]:
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option(
     "--allow-overload", is_flag=True, default=None, help="Let schools exceed their seats (minimised)."
 )

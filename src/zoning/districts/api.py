@@ -26,8 +26,8 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, name_list
-from ..geo.graph import build_block_graph
+from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, flag_issue, kind_of, name_list
+from ..geo.graph import build_block_graph, study_area_in
 from ..io.crs import to_metric
 from ..io.validate.numbers import duplicate_ids
 from ..io.validate.schools import stage_mask
@@ -143,9 +143,13 @@ def _pairs(pairs, what: str) -> list:
     return pairs
 
 
-def _check_call(schools, n_districts, plan: Plan | None) -> None:
-    """The arguments a planner can get wrong in Python, in words (they were raw errors or silently read)."""
-    issues = []
+def _check_call(schools, n_districts, plan: Plan | None, options, flags: dict) -> None:
+    """The arguments a planner can get wrong in Python, in words (they were raw errors or silently read:
+    ``groups="no"`` as True, ``options=30`` an AttributeError)."""
+    issues = [flag_issue(name, v) for name, v in flags.items() if v is not None]
+    if not isinstance(options, SolveOptions):
+        issues.append(Issue(f"options is {kind_of(options)}, not SolveOptions",
+                            "e.g. options=zoning.SolveOptions(time_limit_s=30)"))  # fmt: skip
     if not isinstance(schools, gpd.GeoDataFrame):
         issues.append(Issue(f"the schools are a {type(schools).__name__}, not a GeoDataFrame",
                             "read them with zoning.read_schools(path)"))  # fmt: skip
@@ -160,6 +164,7 @@ def _check_call(schools, n_districts, plan: Plan | None) -> None:
                                 "drawn on the plan's zones, so its schools are grouped",
                                 "pass the plan's schools (plan.schools), or draw the zones again without the "
                                 "others"))  # fmt: skip
+    issues = [i for i in issues if i is not None]
     if issues:
         raise InputError(issues)
 
@@ -171,7 +176,7 @@ def form_districts(
     plan: Plan | None = None,
     zones: gpd.GeoDataFrame | None = None,
     zones_school_column: str | None = None,
-    study_area: shapely.Geometry | None = None,
+    study_area: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
     groups: bool = False,
     contiguity: bool | None = None,
     max_lead_distance_m: float | None = None,
@@ -211,8 +216,12 @@ def form_districts(
     Returns a new Plan (``plan`` with districts added, or a districts-only plan), independently checked.
     """
     together, apart = _pairs(together, "together"), _pairs(apart, "apart")
-    _check_call(schools, n_districts, plan)
+    _check_call(schools, n_districts, plan, options, {"groups": groups, "contiguity": contiguity})
     warnings = list(warnings) + (list(plan.warnings) if plan is not None else [])
+    if study_area is not None and (plan is not None or zones is not None):  # it cuts the cells of points only
+        source = "the plan's zones" if plan is not None else "the zones given"
+        warnings.append(Issue(f"study_area is left unused: the schools' adjacency comes from {source}",
+                              "leave study_area out", severity="warning"))  # fmt: skip
     if contiguity is None:
         contiguity = not groups
     if plan is not None:
@@ -241,8 +250,6 @@ def form_districts(
         if "name" not in schools:
             schools = schools.assign(name=schools["school_id"].astype(str))
         schools_m, crs = to_metric(schools)
-        if study_area is not None:
-            study_area = gpd.GeoSeries([study_area], crs=schools.crs).to_crs(crs).iloc[0]
         if zones is not None:
             zones_m = zones.to_crs(crs)
             edges, cells, zone_warnings, links = school_graph_from_zones(
@@ -255,7 +262,11 @@ def form_districts(
                 geometry=schools_m.geometry.values,
                 crs=crs,
             )
-            graph, graph_warnings = build_block_graph(frame, study_area=study_area, what="school")
+            area, area_warnings = study_area_in(
+                study_area, schools, frame, list(frame["name"].astype(str)), what="schools"
+            )
+            warnings += area_warnings
+            graph, graph_warnings = build_block_graph(frame, study_area=area, what="school")
             edges, cells, links = graph.edges, graph.cells.reset_index(drop=True), list(graph.links)
             warnings += graph_warnings
         enrol = schools_m["enrolment"].to_numpy(dtype=float) if "enrolment" in schools_m else None

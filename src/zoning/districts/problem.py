@@ -34,7 +34,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, number_issue
 from ..geo.graph import components, edges_to_csr, require_metric
 
 __all__ = [
@@ -247,15 +247,35 @@ def build_district_problem(
             )
         )
     for label, tol in (("seats", seats_tolerance), ("children", children_tolerance)):
-        if not 0 <= tol < 1:
-            issues.append(Issue(f"the {label} tolerance {tol} is not a fraction in [0, 1)", "pass e.g. 0.15"))
-    if quality_tolerance is not None and not 0 <= quality_tolerance <= 1:
-        issues.append(Issue(f"the quality tolerance {quality_tolerance} is not in [0, 1]", "pass e.g. 0.15"))
-    if min_coverage is not None and not 0 <= min_coverage <= 1:
+        if number_issue(label, tol, low=0, high=1, high_open=True, fix=""):  # (a string or NaN too)
+            issues.append(
+                Issue(f"the {label} tolerance {tol!r} is not a fraction in [0, 1)", "pass e.g. 0.15")
+            )
+    if quality_tolerance is not None and number_issue("quality", quality_tolerance, low=0, high=1, fix=""):
         issues.append(
-            Issue(f"the minimum coverage rate {min_coverage} is not in [0, 1]", "pass e.g. 0.85 for 85 %")
+            Issue(f"the quality tolerance {quality_tolerance!r} is not in [0, 1]", "pass e.g. 0.15")
         )
-    if min_members is not None and max_members is not None and min_members > max_members:
+    if min_coverage is not None and number_issue("min_coverage", min_coverage, low=0, high=1, fix=""):
+        issues.append(
+            Issue(f"the minimum coverage rate {min_coverage!r} is not in [0, 1]", "pass e.g. 0.85 for 85 %")
+        )
+    # silently read before: min_members=-1 as no minimum, lead_min_quality=nan as no lead, a negative
+    # max_lead_distance_m as a rule no school keeps
+    members = [
+        None if min_members is None else number_issue("min_members", min_members, low=0, whole=True,
+                                                      fix="give the fewest member schools besides the lead, e.g. 2."),
+        None if max_members is None else number_issue("max_members", max_members, low=0, whole=True,
+                                                      fix="give the most member schools besides the lead, e.g. 5."),
+    ]  # fmt: skip
+    others = [
+        None if max_lead_distance_m is None else number_issue("max_lead_distance_m", max_lead_distance_m, low=0,
+                                                              low_open=True, fix="give metres, e.g. 5000."),
+        None if lead_min_quality is None else number_issue("lead_min_quality", lead_min_quality,
+                                                           fix="give the lowest quality a lead may have."),
+    ]  # fmt: skip
+    issues += [i for i in members + others if i is not None]
+    members_given = not any(i is not None for i in members)
+    if members_given and min_members is not None and max_members is not None and min_members > max_members:
         issues.append(
             Issue(
                 f"at least {min_members} and at most {max_members} member schools cannot both hold",

@@ -27,7 +27,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, name_list
 
 __all__ = [
     "BlockGraph",
@@ -439,6 +439,72 @@ def school_anchors(cells: gpd.GeoSeries, school_points: gpd.GeoSeries) -> np.nda
     first[1:] = school_idx[1:] != school_idx[:-1]
     anchor[school_idx[first]] = block_idx[first]
     return anchor
+
+
+def study_area_in(
+    study_area, frame: gpd.GeoDataFrame, frame_m: gpd.GeoDataFrame, labels, *, what: str = "blocks"
+) -> tuple[shapely.Geometry | None, list[Issue]]:
+    """``study_area`` as one polygon in the metric CRS of ``frame_m`` (``frame`` projected), checked.
+
+    A shapely polygon is in ``frame``'s CRS; a GeoSeries / GeoDataFrame (its shapes' union) is projected from
+    its own.  Refused in words: not a polygon; no CRS and coordinates unlike ``frame``'s (a polygon in
+    EPSG:3857 or a Gauss-Krüger zone beside longitudes and latitudes, once clipped the cells to nothing and
+    the plan was silently wrong); a ``frame`` point (``labels`` name them) outside it.  Only points are cut
+    at it: with polygons it is left unused, with a warning."""
+    if study_area is None:
+        return None, []
+    crs = None
+    if isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
+        crs, geoms = study_area.crs, np.asarray(study_area.geometry.values)
+        study_area = shapely.union_all(geoms[~shapely.is_missing(geoms)])
+    kind = study_area.geom_type if isinstance(study_area, shapely.Geometry) else type(study_area).__name__
+    if kind not in ("Polygon", "MultiPolygon") or shapely.is_empty(study_area):
+        article = "an empty" if kind in ("Polygon", "MultiPolygon") else "a"
+        fix = f"give a shapely Polygon in the {what}' CRS, or a GeoSeries / GeoDataFrame of polygons with its CRS"
+        raise InputError([Issue(f"study_area is {article} {kind}, not the outline of an area", fix)])
+    if not (frame_m.geom_type == "Point").all():
+        note = Issue(f"study_area is left unused: only {what} given as points have their cells cut at it",
+                     "leave study_area out for polygons", severity="warning")  # fmt: skip
+        log.warning("%s", note)
+        return None, [note]
+    if crs is None:  # in the frame's CRS, so it must lie where the frame lies
+        ax0, ay0, ax1, ay1 = shapely.bounds(study_area)
+        bx0, by0, bx1, by1 = frame.total_bounds
+        if ax0 > bx1 or ax1 < bx0 or ay0 > by1 or ay1 < by0:
+            a, b = _span(ax0, ay0, ax1, ay1), _span(bx0, by0, bx1, by1)
+            raise InputError([Issue(f"study_area has no CRS, and its coordinates ({a}) are not where the {what} "
+                                    f"are in their CRS {frame.crs.to_string()} ({b})", f"give it in the {what}' "
+                                    'CRS, or with its own: geopandas.GeoSeries([area], crs="EPSG:3857")')])  # fmt: skip
+        crs = frame.crs
+    area = gpd.GeoSeries([study_area], crs=crs).to_crs(frame_m.crs).iloc[0]
+    if not np.isfinite(shapely.get_coordinates(area)).all():  # metres declared as degrees, say
+        raise InputError([Issue(f"study_area's coordinates ({_span(*shapely.bounds(study_area))}) do not fit its "
+                                f"CRS {crs.to_string()}", "give it with the CRS it is in: "
+                                'geopandas.GeoSeries([area], crs="EPSG:3857")')])  # fmt: skip
+    if not shapely.is_valid(area):  # a self-touching ring drawn by hand: its polygons, repaired
+        parts = shapely.get_parts(shapely.make_valid(area))
+        area = shapely.union_all(parts[np.isin(shapely.get_type_id(parts), (3, 6))])
+        log.info("study_area repaired (it was not a valid polygon)")
+    points = frame_m.geometry.values
+    outside = ~shapely.dwithin(points, area, 1.0)
+    if outside.all():
+        far = float(shapely.distance(points, area).min()) / 1000
+        raise InputError([Issue(f"study_area holds none of the {what}: it lies {far:,.1f} km from the nearest "
+                                f"(its CRS: {crs.to_string()})",
+                                'check its CRS (a GeoSeries carries it: geopandas.GeoSeries([area], '
+                                'crs="EPSG:4549")), or leave study_area out')])  # fmt: skip
+    if outside.any():
+        out = [labels[i] for i in np.flatnonzero(outside)]
+        raise InputError([Issue(f"{len(out)} of the {what} lie outside study_area: {name_list(out)}",
+                                f"draw the study area around every one of the {what}, or leave study_area out "
+                                "(the points' hull, 300 m wider, is used)")])  # fmt: skip
+    return area, []
+
+
+def _span(x0: float, y0: float, x1: float, y1: float) -> str:
+    """A bounding box for a message: degrees to 4 decimals, metres to the metre."""
+    f = ",.0f" if max(abs(x0), abs(y0), abs(x1), abs(y1)) > 1000 else ".4f"
+    return f"x {x0:{f}} to {x1:{f}}, y {y0:{f}} to {y1:{f}}"
 
 
 def build_block_graph(

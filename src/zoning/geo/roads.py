@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, kind_of, number_issue
 from .graph import require_metric
 
 __all__ = ["RoadNetwork", "build_road_network", "road_distances", "DEFAULT_TOLERANCE_M"]
@@ -165,8 +165,10 @@ def build_road_network(
 
     Vertices within ``tolerance_m`` of each other become one node; lines crossing without a shared
     vertex stay unconnected (bridges, underpasses: see the module docstring).  Other geometry types are
-    ignored; an InputError says so when nothing with a length is left.
+    ignored; an InputError says so when nothing with a length is left, or when ``roads`` is not a frame of
+    lines in a metric CRS or ``tolerance_m`` is not a number of metres.
     """
+    _check_network_call(roads, tolerance_m)
     require_metric(roads, "roads")
     geoms = roads.geometry.values if isinstance(roads, gpd.GeoDataFrame) else roads.values
     parts = shapely.get_parts(np.asarray(geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]))
@@ -225,6 +227,25 @@ def build_road_network(
         component=component.astype(np.int64),
         tolerance_m=tolerance_m,
     )
+
+
+def _check_network_call(roads, tolerance_m) -> None:
+    """A path, a frame in degrees and a NaN or negative tolerance in words (they were an AttributeError, a
+    ValueError, and a network silently built without merging any vertex)."""
+    issues = []
+    if not isinstance(roads, gpd.GeoDataFrame | gpd.GeoSeries):
+        issues.append(Issue(f"roads is {kind_of(roads)}, not a GeoDataFrame of road lines",
+                            "read the file first: zoning.read_roads(path)"))  # fmt: skip
+    elif roads.crs is None or not roads.crs.is_projected:
+        issues.append(Issue(f"roads are in {'no CRS' if roads.crs is None else roads.crs.to_string()}, not in "
+                            "metres", "project them first (roads_m, crs = zoning.io.crs.to_metric(roads)), or "
+                            "pass them to assign_zones(…, roads=…), which projects them with the blocks"))  # fmt: skip
+    if (
+        issue := number_issue("tolerance_m", tolerance_m, low=0, fix="give metres, e.g. tolerance_m=1.")
+    ) is not None:
+        issues.append(issue)
+    if issues:
+        raise InputError(issues)
 
 
 def _merge_vertices(coords: np.ndarray, tolerance_m: float) -> np.ndarray:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from ..errors import InputError, Issue
+
 __all__ = ["get_path", "available"]
 
 _FILES = {
@@ -35,5 +37,7 @@ def _data_dir() -> Path:
 def get_path(name: str) -> Path:
     """Path of a shipped demo file, e.g. ``get_path("south_portland_blocks")``."""
     if name not in _FILES:
-        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available())}")
+        raise InputError(
+            [Issue(f"there is no demo dataset {name!r}.", f"use one of {', '.join(available())}.")]
+        )
     return _data_dir() / _FILES[name]

@@ -13,12 +13,13 @@ folder that ``zoning partition`` / ``zoning districts`` wrote.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +28,12 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, flag_issue, kind_of
 from .crs import to_wgs84
 from .db import is_db_url, mask_password, read_db_table, read_plan_schema
 from .files import RawTable, read_table, row_label
 from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools
-from .validate.geometry import _start
+from .validate.geometry import _coords, _start
 from .validate.headers import _headers, _quote_list
 from .validate.numbers import _as_text
 
@@ -55,6 +56,12 @@ __all__ = [
 def _read(path: str | os.PathLike[str], *, layer: str | None, encoding: str | None) -> RawTable:
     """A file as read, or a database table or query named by a ``postgresql://`` URL (``layer`` then names
     the table when the URL does not)."""
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError) as err:
+            raise InputError([Issue(f"encoding = {encoding!r} is not a text encoding Python knows.",
+                                    "use e.g. gbk, gb18030 or utf-8, or leave it out to detect it.")]) from err  # fmt: skip
     if is_db_url(path):
         return read_db_table(os.fspath(path), layer=layer)
     return read_table(path, layer=layer, encoding=encoding)
@@ -95,16 +102,35 @@ def read_blocks(
     return _kept(raw, frame, keep)
 
 
-def _arguments(path, columns, keep) -> tuple[Mapping[str, str] | None, list[str]]:
+def _arguments(
+    path, columns, keep, *, names=("columns", "keep")
+) -> tuple[Mapping[str, str] | None, list[str]]:
     """The readers' arguments a Python caller can get wrong, in words: ``keep="社区"`` is one header (it was
-    read letter by letter), ``columns`` must map the toolkit's names to the file's headers."""
+    read letter by letter), ``columns`` must map the toolkit's names to the file's headers.  ``names``: the
+    arguments' names in the caller's signature (``load_inputs`` has ``block_columns``, ``school_keep``, …)."""
+    issues = _argument_issues(path, columns, keep, names)
+    if issues:
+        raise InputError(issues)
+    return columns, _keep_list(keep)
+
+
+def _argument_issues(path, columns, keep, names) -> list[Issue]:
+    issues = []
     if not isinstance(path, str | os.PathLike):
-        raise InputError([Issue(f"the path is a {type(path).__name__}", "give the file's path (a str or Path); "
-                                "a GeoDataFrame you already have goes to assign_zones / form_districts as it is")])  # fmt: skip
+        issues.append(Issue(f"the path is a {type(path).__name__}", "give the file's path (a str or Path); a "
+                            "GeoDataFrame you already have goes to assign_zones / form_districts as it is"))  # fmt: skip
     if columns is not None and not isinstance(columns, Mapping):
-        raise InputError([Issue(f"columns is a {type(columns).__name__}, not a mapping",
-                                'map the toolkit\'s names to your headers, e.g. columns={"students": "适龄儿童"}')])  # fmt: skip
-    return columns, [keep] if isinstance(keep, str) else list(keep)
+        issues.append(Issue(f"{names[0]} is a {type(columns).__name__}, not a mapping",
+                            f'map the toolkit\'s names to your headers, e.g. {names[0]}={{"students": "适龄儿童"}}'))  # fmt: skip
+    if keep is not None and (isinstance(keep, Mapping) or not isinstance(keep, Iterable)):
+        issues.append(Issue(f"{names[1]} is {kind_of(keep)}, not a list of headers",
+                            f'name the headers to keep, e.g. {names[1]}=["社区"]'))  # fmt: skip
+    return issues
+
+
+def _keep_list(keep) -> list[str]:
+    """``keep`` as a list of headers: one header given as a string is one, None is none."""
+    return [] if keep is None else [keep] if isinstance(keep, str) else list(keep)
 
 
 def _kept(raw: RawTable, frame: gpd.GeoDataFrame, keep: Sequence[str]) -> gpd.GeoDataFrame:
@@ -192,6 +218,8 @@ def read_schools(
     ``keep`` names further headers of the file copied unchanged into the frame (e.g. ``["特色"]``).
     """
     columns, keep = _arguments(path, columns, keep)
+    if (issue := flag_issue("require_capacity", require_capacity)) is not None:
+        raise InputError([issue])
     raw = _read(path, layer=layer, encoding=encoding)
     frame, _logged_warnings = check_schools(
         raw,
@@ -225,7 +253,13 @@ def load_inputs(
     ``school_keep`` / ``block_keep`` name further headers of the files copied into the frames (see
     :func:`read_schools`, :func:`read_blocks`); schools always need a capacity here.
     """
-    issues: list[Issue] = []
+    issues = [
+        *_argument_issues(blocks_path, block_columns, block_keep, ("block_columns", "block_keep")),
+        *_argument_issues(schools_path, school_columns, school_keep, ("school_columns", "school_keep")),
+    ]
+    if issues:
+        raise InputError(issues)
+    block_keep, school_keep = _keep_list(block_keep), _keep_list(school_keep)
     warnings: list[Issue] = []
     frames = []
     for check, path, layer, options in (
@@ -287,6 +321,7 @@ def read_zones(
 ) -> gpd.GeoDataFrame:
     """Existing zones of the schools (polygons, any columns), in WGS84: the adjacency of districts drawn
     on schools alone.  GCJ-02 / BD-09 polygons are converted vertex by vertex."""
+    coords = _coords(coords)  # an unknown one in words before the file is read (it was a ValueError)
     raw, name = _geometry_file(
         path, layer, encoding, "give the zones as polygons (GeoJSON, GeoPackage or Shapefile)."
     )
@@ -317,6 +352,7 @@ def read_roads(
     Other geometries (points, polygons) in the file are dropped with a warning; a file with no lines at all
     is an InputError.  GCJ-02 / BD-09 lines are converted vertex by vertex.
     """
+    coords = _coords(coords)
     raw, name = _geometry_file(
         path, layer, encoding, "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings)."
     )

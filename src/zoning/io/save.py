@@ -25,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, flag_issue
 
 __all__ = [
     "write_text",
@@ -88,6 +88,12 @@ def _os_errors(target: Path):
         raise InputError([Issue(why[0], why[1], file=os.fspath(target))]) from err
 
 
+def _check_overwrite(overwrite) -> None:
+    """``overwrite="no"`` (or 0.5, or a path) is refused, not read as True: it replaced the files it named."""
+    if (issue := flag_issue("overwrite", overwrite)) is not None:
+        raise InputError([issue])
+
+
 def write_files(
     out_dir: str | os.PathLike[str], writers: Mapping[str, Callable[[Path], None]], *, overwrite: bool
 ) -> dict[str, Path]:
@@ -97,6 +103,7 @@ def write_files(
     is removed by the next write into the same folder.  A full disk or a read-only folder is an InputError
     naming the file.  A database URL is refused (``_refuse_url``)."""
     _refuse_url(out_dir)
+    _check_overwrite(overwrite)
     out = Path(out_dir)
     names = list(writers)
     if not overwrite:
@@ -233,6 +240,7 @@ def prepare_out_dir(path: str | os.PathLike[str], names: Iterable[str], *, overw
     """Create the output folder; refuse (one error listing them) if any of ``names`` exists in it.  A
     database URL is refused: the commands that write a plan to a schema check it with ``io.db``."""
     _refuse_url(path)
+    _check_overwrite(overwrite)
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise InputError([Issue("is a file, not a folder.", "choose another --out.", file=os.fspath(path))])

@@ -31,7 +31,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ..check.metrics import summary
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, choice_issue, flag_issue
 from ..io.db import (
     SUMMARY_TABLE,
     check_plan_schema,
@@ -43,7 +43,7 @@ from ..io.db import (
 from ..io.inputs import PLAN_LAYERS
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..plan import Plan
-from .maps import BLOCK_COLUMNS, language, to_html, tr, zone_map
+from .maps import BLOCK_COLUMNS, LANGS, language, to_html, tr, zone_map
 
 if TYPE_CHECKING:  # only publish.maps imports folium; the maps are built there
     import folium
@@ -156,7 +156,8 @@ def plan_map(plan: Plan, *, title: str | None = None, **options) -> folium.Map:
     """The consultation map of a plan as a ``folium.Map`` (a notebook cell shows it; :func:`to_html` or
     ``plan_map_html`` give the page): zones, blocks, schools, districts, the search box, popups, and with a
     current assignment the zones of today and the blocks that change.  ``options``: those of
-    :func:`~zoning.publish.maps.zone_map` (``lang``, ``tiles``, ``attribution``, ``tiles_crs``, ``city_scale``)."""
+    :func:`~zoning.publish.maps.zone_map` (:data:`MAP_OPTIONS`: ``lang``, ``tiles``, ``attribution``, ``tiles_crs``,
+    ``city_scale``, ``date``); another name, or a ``lang`` other than zh / en / both, is an InputError."""
     return _plan_map(plan, plan_layers(plan), title=title, **options)
 
 
@@ -172,7 +173,7 @@ def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
     if blocks is None:  # districts drawn on schools alone: no blocks layer, the plan's empty frame
         blocks = plan.blocks
     schools = plan.schools.to_crs(4326)  # every column: the map reads is_lead, district_id, …
-    lang = options.get("lang", "both")
+    lang = _lang(options)
     return zone_map(
         blocks,
         layers["zones"],
@@ -183,6 +184,23 @@ def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
     )
 
 
+#: The options of :func:`plan_map`: those of ``zone_map`` but its frames and the title.
+MAP_OPTIONS = ("tiles", "attribution", "tiles_crs", "city_scale", "lang", "date")
+
+
+def _lang(options: Mapping) -> str:
+    """The map's language from ``options``, checked with the options' names before the title is written in
+    it (``lang="fr"`` was a ValueError from inside the maps, ``language="zh"`` a TypeError of zone_map)."""
+    lang = options.get("lang", "both")
+    issues = [Issue(f"{name!r} is not an option of the map.", f"use one of {', '.join(MAP_OPTIONS)}.")
+              for name in options if name not in MAP_OPTIONS]  # fmt: skip
+    issues.append(choice_issue("lang", lang, LANGS, fix="use zh, en or both."))
+    issues = [i for i in issues if i is not None]
+    if issues:
+        raise InputError(issues, headline=f"Cannot draw the map: {len(issues)} problem(s):")
+    return lang
+
+
 def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None, **options) -> folium.Map:
     """The map of a plan folder's layers (``io.inputs.read_plan_layers``): what ``zoning map DIR`` draws."""
     blocks = layers.get("blocks")
@@ -190,7 +208,7 @@ def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None,
         blocks = gpd.GeoDataFrame({c: [] for c in BLOCK_COLUMNS}, geometry=[], crs=4326)
     districts = layers.get("districts")
     if title is None:
-        with language(options.get("lang", "both")):
+        with language(_lang(options)):
             if districts is None:
                 title = tr("划片方案", "Attendance zones")
             else:
@@ -234,6 +252,8 @@ def write_plan(
     tables of that schema, in one transaction (a failed or killed write leaves nothing); the map, plan.csv
     and ``extra`` are files and are left out.  Returns table name → ``schema.table`` then."""
     extra = dict(extra or {})
+    if (issue := flag_issue("overwrite", overwrite)) is not None:  # "no" was read as True
+        raise InputError([issue])
     if is_db_url(out_dir):
         left_out = [*NOT_IN_DATABASE, *extra]
         log.info(

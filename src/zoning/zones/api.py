@@ -18,8 +18,8 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InfeasibleError, InputError, Issue, name_list
-from ..geo.graph import build_block_graph, school_anchors
+from ..errors import InfeasibleError, InputError, Issue, flag_issue, kind_of, name_list, number_issue
+from ..geo.graph import build_block_graph, school_anchors, study_area_in
 from ..geo.roads import build_road_network
 from ..io.crs import to_metric
 from ..io.validate import STUDY_AREA_MARGIN_M
@@ -78,7 +78,7 @@ def assign_zones(
     allow_overload: bool = False,
     contiguity: bool = True,
     candidates: int = DEFAULT_CANDIDATES,
-    study_area: shapely.Geometry | None = None,
+    study_area: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
     options: SolveOptions = SolveOptions(),
     warnings: tuple[Issue, ...] = (),
     roads: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
@@ -94,6 +94,8 @@ def assign_zones(
     allow_overload: let schools take more children than seats, at a high price per child, and report it.
     contiguity: every zone one piece holding its school's block (default on).
     candidates: nearest schools considered per block (grown automatically where seats require).
+    study_area: a polygon in the blocks' CRS, or a GeoSeries / GeoDataFrame in its own (reprojected); it
+        must hold every point block (it is not used for polygons).
     roads: road lines (LineStrings / MultiLineStrings, any CRS, e.g. from ``zoning.read_roads``): distances
         are then by road (walking / driving on the network), and ``max_distance_m`` is a road distance.
         Roads that cross without a shared vertex are not connected (bridges; barriers such as rivers,
@@ -101,10 +103,17 @@ def assign_zones(
         leads to any school raise InfeasibleError naming them.
     """
     started = time.perf_counter()
-    if not move_penalty_m >= 0:  # (NaN too) a negative price would reward moving children
-        raise InputError(
-            [Issue(f"move_penalty_m = {move_penalty_m} is not 0 or more", "e.g. move_penalty_m=500")]
-        )
+    _check_rules(
+        move_penalty_m, options, roads,
+        number_issue("max_distance_m", max_distance_m, low=0, low_open=True, fix="give metres, e.g. "
+                     "max_distance_m=2500, or leave it out for no limit.") if max_distance_m is not None else None,
+        number_issue("max_moved", max_moved, low=0, fix="give a number of children, e.g. max_moved=200, or leave it "
+                     "out for no cap.") if max_moved is not None else None,
+        number_issue("candidates", candidates, low=1, whole=True,
+                     fix=f"give the nearest schools considered per block, e.g. candidates={DEFAULT_CANDIDATES}."),
+        flag_issue("allow_overload", allow_overload),
+        flag_issue("contiguity", contiguity),
+    )  # fmt: skip
     blocks_m, schools_m, crs, graph, anchors, roads_m, warnings = _prepare(
         blocks, schools, study_area=study_area, roads=roads, warnings=warnings
     )
@@ -203,6 +212,7 @@ def evaluate_zones(
     with a warning.  ``roads``: trips by road, as in :func:`assign_zones` (a block no road joins to its given
     school travels the straight line, with a warning).  ``options``: only the seed is recorded."""
     started = time.perf_counter()
+    _check_rules(move_penalty_m, options, roads)
     if isinstance(assignment, pd.Series) and assignment.index.equals(blocks.index):
         # a column of the blocks frame itself (b["zone"]): row by row, not keyed by block_id
         assignment = pd.Series(
@@ -293,6 +303,27 @@ def evaluate_zones(
     plan = _make_plan(blocks_m, schools_m, graph.cells, p, assign, info, warnings, gone)
     check_plan(plan)  # the measured figures are what the assignment makes them
     return plan
+
+
+def _check_rules(move_penalty_m, options, roads, *more: Issue | None) -> None:
+    """The keyword arguments a caller can get wrong, all named at once (a negative price rewarded moving
+    children, ``candidates=0`` was read as 8, ``contiguity="no"`` as True, ``max_moved=nan`` and
+    ``move_penalty_m=inf`` failed deep in the problem builder, options or roads given as a number or a path
+    as an AttributeError)."""
+    issues = [
+        number_issue("move_penalty_m", move_penalty_m, low=0, fix="give metres of travel one moved child is "
+                     "worth, e.g. move_penalty_m=500 (0 ignores the current zones)."),
+        *more,
+    ]  # fmt: skip
+    if not isinstance(options, SolveOptions):
+        issues.append(Issue(f"options is {kind_of(options)}, not SolveOptions",
+                            "e.g. options=zoning.SolveOptions(time_limit_s=30)"))  # fmt: skip
+    if roads is not None and not isinstance(roads, gpd.GeoDataFrame | gpd.GeoSeries):
+        issues.append(Issue(f"roads is {kind_of(roads)}, not a GeoDataFrame of road lines",
+                            "read the file first: roads=zoning.read_roads(path)"))  # fmt: skip
+    issues = [i for i in issues if i is not None]
+    if issues:
+        raise InputError(issues)
 
 
 def _note(what: str, blocks, then: str, fix: str, column: str | None) -> Issue:
@@ -388,8 +419,8 @@ def _prepare(blocks, schools, *, study_area, roads, warnings):
     _far_schools(blocks, schools)
     blocks_m, crs = to_metric(blocks)
     schools_m = schools.to_crs(crs)
-    if study_area is not None:
-        study_area = gpd.GeoSeries([study_area], crs=blocks.crs).to_crs(crs).iloc[0]
+    study_area, area_warnings = study_area_in(study_area, blocks, blocks_m, list(blocks["block_id"]))
+    warnings += area_warnings
     roads_m = None
     if roads is not None:
         if roads.crs is None:

@@ -8,7 +8,6 @@ Its columns: ``block_id`` (str), ``name`` (str, defaults to the id), ``students`
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 
 import geopandas as gpd
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ...errors import InputError, Issue, name_list
+from ...errors import InputError, Issue, name_list, number_issue
 from ..files import RawTable
 from .geometry import _canonical, _single_points, _start, _wgs84_geoms
 from .headers import BLOCK_ALIASES, _flag, _missing_column, _Report
@@ -45,12 +44,14 @@ def check_blocks(
     column when there is no children column.  Returns the frame and the warnings; raises one
     :class:`InputError` listing every error of the file.
     """
-    if per_1000_rate is not None and not (math.isfinite(per_1000_rate) and per_1000_rate > 0):
+    if per_1000_rate is not None and number_issue(
+        "per_1000_rate", per_1000_rate, low=0, low_open=True, fix=""
+    ):
         raise InputError(
             [
                 Issue(
-                    f"the rate {per_1000_rate} children per 1,000 residents must be positive.",
-                    "pass e.g. --per-1000-rate 80.",
+                    f"the rate {per_1000_rate!r} children per 1,000 residents must be positive.",
+                    "pass e.g. --per-1000-rate 80 (per_1000_rate=80 in Python).",
                 )
             ]
         )

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ...errors import InputError, Issue, name_list
+from ...errors import InputError, Issue, name_list, number_issue
 from ..files import RawTable, is_blank
 from .geometry import _canonical, _single_points, _start, _wgs84_geoms
 from .headers import (
@@ -147,9 +147,14 @@ def check_schools(
     :func:`check_blocks` for ``columns`` and ``coords``.  Returns the frame and the warnings; raises one
     :class:`InputError` listing every error of the file.
     """
-    if class_size is not None and not class_size > 0:
+    if class_size is not None and number_issue("class_size", class_size, low=1, whole=True, fix=""):
         raise InputError(
-            [Issue(f"the class size {class_size} must be positive.", "pass e.g. --class-size 45.")]
+            [
+                Issue(
+                    f"the class size {class_size!r} must be a positive whole number of children.",
+                    "pass e.g. --class-size 45 (class_size=45 in Python).",
+                )
+            ]
         )
     rep, ids, names = _start(raw, "school", SCHOOL_ALIASES, columns)
     n = len(raw.frame)
