@@ -2,7 +2,9 @@
 20 jobs of a few seconds on the demo data (partition, districts, a scenario built on another job's plan, a
 frontier), one with bad input and one whose worker process is killed (SIGKILL) mid-job; every plan folder
 written is checked, a second run with resume skips the complete jobs, and a bad jobs file is named by line
-and key.  Nothing here is timed (the speed-up is in benchmarks/batch.py).
+and key.  Every job's warnings reach batch.csv, its job.log and the batch's last lines; Ctrl-C on a batch run in
+a process group of its own (as a terminal runs it) ends it cleanly.  Nothing here is timed (the speed-up is in
+benchmarks/batch.py).
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -35,6 +40,8 @@ KILLED = "killed"
 PENALTIES = (0, 250, 500, 1000, 2500, 5000, 10000)
 #: Seconds the job to be killed has been running when its worker process is killed.
 KILL_AFTER_S = 1.5
+#: The log a job leaves in its folder.
+LOG = "job.log"
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +384,103 @@ def test_a_site_job_and_a_database_url_are_read_as_the_command_line_has_them(tmp
     argv = site.command_line(tmp_path)
     assert str(tmp_path / "cands.geojson") in argv and argv[argv.index("--candidates") + 1] == "5"
     assert url in db.command_line(tmp_path) and str(tmp_path / "s.csv") in db.command_line(tmp_path)
+
+
+def test_every_jobs_warnings_reach_the_planner(client, tmp_path):
+    # a user's sweep: a frontier job that left out a cap no plan reaches said so only in the worker; nothing in batch.csv or the job's folder had it.  Now: a count and the first one in batch.csv,
+    # the whole log in the job's folder (job.log), and a line at the end naming the jobs that had any.
+    _bad_blocks(tmp_path)
+    blocks, schools = DEMO / "blocks.geojson", DEMO / "schools.geojson"
+    (tmp_path / "jobs.toml").write_text("\n".join([
+        '[defaults]', 'students-col = "students_k4"', 'current-school-col = "current_school_plurality"', "",
+        "[[job]]", 'name = "portland"', 'command = "partition"', f'blocks = "{blocks}"', f'schools = "{schools}"',
+        "time-limit = 1", "",
+        "[[job]]", 'name = "front"', 'command = "frontier"', f'blocks = "{blocks}"', f'schools = "{schools}"',
+        'penalties = "0"', 'caps = "10"', "soft-seats = false", "time-limit = 2", "",
+        "[[job]]", 'name = "bad"', 'command = "partition"', 'blocks = "bad_blocks.csv"', f'schools = "{schools}"', "",
+    ]), encoding="utf-8")  # fmt: skip
+    out = tmp_path / "out"
+    args = ["batch", str(tmp_path / "jobs.toml"), "--out", str(out), "--scheduler", client.scheduler.address]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output  # "bad" failed
+    table = pd.read_csv(out / "batch.csv", encoding="utf-8-sig").set_index("job")
+    assert list(table.columns[-2:]) == ["warnings", "first_warning"]
+    for name in ("portland", "front"):
+        log = (out / name / LOG).read_text(encoding="utf-8")
+        assert log.startswith(f"$ zoning {table.loc[name, 'command']} ") and f"--out {out / name}" in log
+        assert ".zoning-" not in log  # the job's folder, not the staging folder it was written in
+        warned = [line[len("warning: ") :] for line in log.splitlines() if line.startswith("warning: ")]
+        assert table.loc[name, "warnings"] == len(warned) == len(set(warned)) > 0  # each once
+        assert warned[0].startswith(table.loc[name, "first_warning"].rstrip("…"))
+    front = (out / "front" / LOG).read_text(encoding="utf-8")
+    assert "at most 10 children moved: left out" in front  # the warning the sweep lost
+    assert "frontier: penalty 0 m" in front and "# 备选方案 alternatives" in front  # the log and the output
+    assert table.loc["bad", "warnings"] == 0 and table.loc["bad", "status"] == "failed"
+    ends = [line for line in result.stderr.splitlines() if "jobs had warnings" in line]
+    assert len(ends) == 1 and ends[0].startswith("warning: 2 of 3 jobs had warnings: ")
+    assert f"portland ({table.loc['portland', 'warnings']})" in ends[0] and "front (" in ends[0]
+    assert "bad (" not in ends[0] and LOG in ends[0]
+    assert "| warnings |" in (out / "batch.md").read_text(encoding="utf-8")
+    # --resume: the finished jobs keep their warnings (from their marker); -q prints none of it
+    again = CliRunner().invoke(main, [*args, "--resume"])
+    resumed = pd.read_csv(out / "batch.csv", encoding="utf-8-sig").set_index("job")
+    assert resumed.loc["front", "status"] == "skipped"
+    assert resumed.loc["front", "warnings"] == table.loc["front", "warnings"]
+    assert "2 of 3 jobs had warnings" in again.stderr
+    quiet = CliRunner().invoke(main, ["-q", *args, "--resume"])
+    assert not [line for line in quiet.stderr.splitlines() if line.startswith("warning: ")]
+
+
+def _batch_in_a_terminal(args: list[str]) -> subprocess.Popen:
+    """``zoning batch ARGS`` in a process group of its own, as a terminal starts a command (Ctrl-C there
+    sends SIGINT to the whole group: the batch and its Dask worker processes)."""
+    code = "import sys; from zoning.cli import main; sys.exit(main())"
+    return subprocess.Popen([sys.executable, "-c", code, "batch", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+
+
+def test_ctrl_c_ends_the_batch_cleanly_and_resume_runs_the_rest(tmp_path):
+    # a user's sweep: Ctrl-C printed two Dask worker tracebacks and wrote no batch.csv for the jobs that had
+    # finished.  One worker here, so the jobs run one after another: Ctrl-C once the first has its folder.
+    from zoning.batch.jobs import read_jobs
+    from zoning.batch.run import _plan
+
+    blocks, schools = DEMO / "blocks.geojson", DEMO / "schools.geojson"
+    lines = ['[defaults]', 'students-col = "students_k4"', 'current-school-col = "current_school_plurality"',
+             f'blocks = "{blocks}"', f'schools = "{schools}"', "time-limit = 60", ""]  # fmt: skip
+    for k, penalty in enumerate((0, 200, 300)):
+        lines += ["[[job]]", f'name = "j{k}"', 'command = "partition"', f"move-penalty = {penalty}"]
+        lines += ["time-limit = 1", ""] if k == 0 else [""]
+    (tmp_path / "jobs.toml").write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "out"
+    proc = _batch_in_a_terminal([str(tmp_path / "jobs.toml"), "--out", str(out), "--workers", "1"])
+    try:
+        deadline = time.monotonic() + 240  # generous: a loaded machine starts Dask slowly
+        while not (out / "j0" / MARKER).exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the first job did not finish"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    text = stdout + stderr
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text and "distributed." not in text, text
+    assert "Aborted" not in text
+    said = [line for line in stderr.splitlines() if line.startswith("Stopped (Ctrl-C)")]
+    assert len(said) == 1, stderr
+    table = pd.read_csv(out / "batch.csv", encoding="utf-8-sig").set_index("job")
+    done = sorted(table.index[table["status"] == "done"])
+    stopped = sorted(table.index[table["status"] == "interrupted"])
+    assert "j0" in done and "j2" in stopped and sorted(done + stopped) == ["j0", "j1", "j2"]
+    assert said[0].startswith(f"Stopped (Ctrl-C): {len(done)} of 3 jobs finished")
+    assert said[0].endswith(f"zoning batch {tmp_path / 'jobs.toml'} --out {out} --resume")
+    for name in done:
+        _check_folder(out / name)
+    # what --resume will do: skip the jobs batch.csv says finished, run those it says were interrupted
+    jobs = read_jobs(tmp_path / "jobs.toml", commands=command_specs(), check=check_command)
+    skipped, todo, _ = _plan(jobs, out, resume=True, overwrite=False)
+    assert sorted(skipped) == done and sorted(j.name for j in todo) == stopped

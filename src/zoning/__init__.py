@@ -29,13 +29,16 @@ __version__ = "0.1.0"
 
 def run_batch(jobs, out_dir, *, client=None, workers: int = 2, resume: bool = False, overwrite: bool = False):
     """Run many jobs on Dask distributed, each exactly as its ``zoning`` command would, and return the table of
-    ``batch.csv`` (one row per job: status, seconds, objective, bound, gap, seats over, children moved, error).
+    ``batch.csv`` (one row per job: status, seconds, objective, bound, gap, seats over, children moved, error,
+    the number of warnings and the first; each job's whole log is ``out_dir/<name>/job.log``).
 
     ``jobs``: a JOBS.toml path (see ``zoning.batch.jobs``), or a list of job tables keyed like the file
     (``{"name": "a", "command": "partition", "blocks": …, "schools": …, "max-distance": 2500}``).
     ``client``: a ``dask.distributed.Client``, a scheduler address (``"tcp://host:8786"``), or None for a
     ``LocalCluster`` of ``workers`` processes.  Each job writes ``out_dir/<name>`` atomically; ``resume`` skips
-    the complete ones, ``overwrite`` replaces existing ones.  Needs ``pip install 'zoning[batch]'``.
+    the complete ones, ``overwrite`` replaces existing ones.  On Ctrl-C batch.csv is written with the jobs that
+    finished (the others "interrupted") and ``zoning.batch.run.BatchInterrupted`` (a KeyboardInterrupt)
+    carries its table.  Needs ``pip install 'zoning[batch]'``.
     """
     from .cli.batch import run_jobs  # the jobs run the commands themselves (cli comes last: imported here)
 

@@ -16,13 +16,21 @@
   jobs were not run again) is skipped.
 - **Progress.** A log record per finished job with ``extra={"batch_progress": {...}}`` (jobs done / total,
   failed, elapsed), which the CLI draws as one line on a terminal; failures are warnings.
+- **Ctrl-C.** The jobs not finished are cancelled and batch.csv / batch.md are written at once, those jobs
+  marked "interrupted" (no folder: ``--resume`` runs them); then :class:`BatchInterrupted` (a
+  KeyboardInterrupt) carries the table.  The worker processes of a LocalCluster started here ignore SIGINT
+  (a terminal sends it to the whole process group; a worker would die printing a traceback): this process
+  stops them when it closes the cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -34,9 +42,17 @@ from ..errors import InputError, Issue, ZoningError
 from ..io.save import OVERWRITE_FIX, csv_writer, prepare_out_dir, text_writer, write_files
 from ..scenarios.compare import markdown_table
 from .jobs import BATCH_FILES, Jobs
-from .work import ROW_KEYS, Runner, failed_row, read_marker, run_job
+from .work import ROW_KEYS, Runner, failed_row, one_line, read_marker, run_job
 
-__all__ = ["run_batch", "cluster", "batch_table", "batch_markdown", "status_counts", "RETRIES"]
+__all__ = [
+    "run_batch",
+    "cluster",
+    "batch_table",
+    "batch_markdown",
+    "status_counts",
+    "BatchInterrupted",
+    "RETRIES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +60,19 @@ log = logging.getLogger(__name__)
 RETRIES = 1
 INSTALL_FIX = "pip install 'zoning[batch]' (Dask distributed)."
 RESUME_FIX = "pass --resume to skip the finished jobs, --overwrite to run them again, or choose another --out"
+#: Seconds SIGINT is ignored at most while a LocalCluster's worker processes are started (see _local_cluster).
+SPAWN_S = 30.0
+#: The status of a job that Ctrl-C stopped, or that had not started (``--resume`` runs it).
+INTERRUPTED = "interrupted"
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the batch; batch.csv and batch.md are written, and ``table`` is batch.csv's table (the
+    jobs that finished, the others "interrupted")."""
+
+    def __init__(self, table: pd.DataFrame):
+        super().__init__("the batch was interrupted (Ctrl-C)")
+        self.table = table
 
 
 def _dask():
@@ -73,40 +102,102 @@ def run_batch(
     ``client``: a ``distributed.Client``, a scheduler address (``"tcp://host:8786"``), or None for a
     ``LocalCluster`` of ``workers`` processes started and closed here.  ``resume``: skip jobs whose folder is
     complete for the same spec; ``overwrite``: run jobs again whose folder exists.  Returns the table of
-    batch.csv (one row per job, in the file's order); a failed job is a row, never an exception.
+    batch.csv (one row per job, in the file's order); a failed job is a row, never an exception.  On Ctrl-C
+    the files are written with the jobs that finished and the others "interrupted", and
+    :class:`BatchInterrupted` (a KeyboardInterrupt) carries the table.
     """
     out = Path(out_dir)
     t0 = time.monotonic()
     rows, todo, replaceable = _plan(jobs, out, resume=resume, overwrite=overwrite)
-    total, failed = len(jobs), 0
-    _progress(len(rows), total, 0, t0, None)
+    _progress(len(rows), len(jobs), 0, t0, None)
+    batch = uuid.uuid4().hex[:8]  # this run's: in its tasks' keys and its jobs' markers
+    stopped = False
     if todo:
-        _, distributed = _dask()
-        with _client(client, workers) as c:
-            token = uuid.uuid4().hex[:8]
-            futures = {}
-            for job in todo:
-                after = [futures.get(n, rows.get(n)) for n in job.after]
-                futures[job.name] = c.submit(run_job, job, os.fspath(out), runner, replace=job.name in replaceable,
-                                             after=after, key=f"{job.name}-{token}", retries=RETRIES, pure=False)  # fmt: skip
-            name_of = {f.key: n for n, f in futures.items()}
-            by_name = {job.name: job for job in todo}
-            for fut in distributed.as_completed(list(futures.values())):
-                name = name_of[fut.key]
-                try:
-                    row = fut.result()
-                except Exception as err:  # the worker died RETRIES + 1 times, or the task raised twice
-                    row = failed_row(by_name[name], out, _why(err, distributed))
-                rows[name] = row
-                if row["status"] not in ("done", "skipped"):
-                    failed += 1
-                    log.warning("job %s %s: %s", name, row["status"], _one_line(row["error"]))
-                _progress(len(rows), total, failed, t0, row)
-    table = batch_table([rows[n] for n in jobs.names()])
+        with contextlib.ExitStack() as closing:
+            try:
+                with _client(client, workers) as c:
+                    try:
+                        _run_all(c, todo, rows, out, runner, replaceable, batch, len(jobs), t0)
+                    except KeyboardInterrupt:
+                        stopped = True
+                        _write(jobs, out, rows, batch)  # at once: the workers take a few seconds to close
+                        _progress(len(rows), len(jobs), _failed(rows), t0, None, stopping=True)
+                        # a second Ctrl-C would break Dask's close, which is bounded (a busy worker is
+                        # killed after 4 s)
+                        closing.enter_context(_sigint_ignored())
+            except KeyboardInterrupt:  # Ctrl-C while the cluster started, or a user's closed
+                stopped = True
+    table = _write(jobs, out, rows, batch)
+    if stopped:
+        raise BatchInterrupted(table)
+    return table
+
+
+def _run_all(c, todo, rows: dict, out: Path, runner, replaceable, batch: str, total: int, t0: float) -> None:
+    """The jobs of ``todo`` on the client ``c``, their rows into ``rows`` as they finish.  On Ctrl-C the rows
+    of the jobs that finished meanwhile are kept, the others cancelled (a cluster that outlives the batch would
+    go on running them), and the KeyboardInterrupt goes on."""
+    _, distributed = _dask()
+    futures = {}
+    try:
+        for job in todo:
+            after = [futures.get(n, rows.get(n)) for n in job.after]
+            futures[job.name] = c.submit(run_job, job, os.fspath(out), runner, replace=job.name in replaceable,
+                                         after=after, batch=batch, key=f"{job.name}-{batch}", retries=RETRIES,
+                                         pure=False)  # fmt: skip
+        name_of = {f.key: n for n, f in futures.items()}
+        by_name = {job.name: job for job in todo}
+        for fut in distributed.as_completed(list(futures.values())):
+            name = name_of[fut.key]
+            try:
+                row = fut.result()
+            except Exception as err:  # the worker died RETRIES + 1 times, or the task raised twice
+                row = failed_row(by_name[name], out, _why(err, distributed))
+            rows[name] = row
+            if row["status"] not in ("done", "skipped"):
+                log.warning("job %s %s: %s", name, row["status"], one_line(row["error"]))
+            _progress(len(rows), total, _failed(rows), t0, row)
+    except KeyboardInterrupt:
+        for name, fut in futures.items():
+            if name not in rows and fut.status == "finished":
+                with contextlib.suppress(Exception):
+                    rows[name] = fut.result(timeout=5)
+        with contextlib.suppress(Exception):
+            c.cancel([f for n, f in futures.items() if n not in rows])
+        raise
+
+
+def _failed(rows: dict) -> int:
+    return sum(r["status"] not in ("done", "skipped") for r in rows.values())
+
+
+def _write(jobs: Jobs, out: Path, rows: dict, batch: str) -> pd.DataFrame:
+    """batch.csv and batch.md; a job with no row (Ctrl-C came first) is "done" if its folder is complete from
+    this run (it finished while the batch stopped), else "interrupted"."""
+    table = batch_table([rows.get(job.name) or _finished(job, out, batch) or _interrupted(job, out)
+                         for job in jobs.jobs])  # fmt: skip
     write_files(
         out, {"batch.csv": csv_writer(table), "batch.md": text_writer(batch_markdown(table))}, overwrite=True
     )  # refused up front unless --resume / --overwrite
     return table
+
+
+def _marker_row(job, out: Path, marker: dict, status: str) -> dict:
+    """A job's row from the marker in its folder."""
+    row = dict.fromkeys(ROW_KEYS) | marker.get("row", {})
+    return row | {"job": job.name, "command": job.command, "status": status,
+                  "folder": os.fspath(out / job.name), "error": ""}  # fmt: skip
+
+
+def _finished(job, out: Path, batch: str) -> dict | None:
+    marker = read_marker(out / job.name)
+    if marker and marker.get("complete") and marker.get("spec") == job.spec and marker.get("batch") == batch:
+        return _marker_row(job, out, marker, "done")
+    return None
+
+
+def _interrupted(job, out: Path) -> dict:
+    return failed_row(job, out, "stopped by Ctrl-C before it finished; --resume runs it.", status=INTERRUPTED)
 
 
 def _plan(jobs: Jobs, out: Path, *, resume: bool, overwrite: bool):
@@ -126,9 +217,7 @@ def _plan(jobs: Jobs, out: Path, *, resume: bool, overwrite: bool):
         marker = read_marker(out / job.name)
         rerun = [n for n in job.after if n not in rows]  # a folder it reads is made again
         if marker and marker.get("complete") and marker.get("spec") == job.spec and not rerun:
-            row = dict.fromkeys(ROW_KEYS) | marker.get("row", {})
-            rows[job.name] = row | {"job": job.name, "command": job.command, "status": "skipped",
-                                    "folder": os.fspath(out / job.name), "error": ""}  # fmt: skip
+            rows[job.name] = _marker_row(job, out, marker, "skipped")
             continue
         todo.append(job)
         if marker is None:
@@ -171,12 +260,84 @@ def _client(client, workers: int):
             with c:
                 yield c
             return
-        with (
-            distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                     dashboard_address=None, silence_logs=logging.ERROR) as cluster,
-            distributed.Client(cluster) as c,
-        ):  # fmt: skip
+        with _local_cluster(distributed, workers) as local, distributed.Client(local) as c:
             yield c
+
+
+def _local_cluster(distributed, workers: int):
+    """A LocalCluster of ``workers`` processes, one thread each, whose processes ignore SIGINT.
+
+    Ctrl-C on a terminal sends SIGINT to the whole process group, and a worker would die of it printing a
+    traceback: stopping the jobs is this process's business.  A signal ignored stays ignored in a process
+    started meanwhile (a handler does not), so SIGINT is ignored here from the start of the cluster (made in
+    a thread) until its worker processes exist, not while they load (seconds): a Ctrl-C then stops the start.
+    A worker started again after one died ignores it through the preload (:func:`dask_setup`)."""
+    make = functools.partial(distributed.LocalCluster, n_workers=workers, threads_per_worker=1, processes=True,
+                             dashboard_address=None, silence_logs=logging.ERROR, preload=[__name__])  # fmt: skip
+    if threading.current_thread() is not threading.main_thread():
+        return make()
+    made: dict = {}
+
+    def start() -> None:
+        try:
+            made["cluster"] = make()
+        except BaseException as err:  # raised again in the main thread
+            made["error"] = err
+
+    import psutil  # a dependency of distributed
+
+    me = psutil.Process()
+    before = {p.pid for p in me.children()}
+    thread = threading.Thread(target=start, name="zoning LocalCluster start", daemon=True)
+    with _sigint_ignored():
+        thread.start()
+        deadline = time.monotonic() + SPAWN_S
+        while thread.is_alive() and _spawned(me, before) < workers and time.monotonic() < deadline:
+            time.sleep(0.02)
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:  # the cluster is closed as soon as it is up
+        with _sigint_ignored():
+            thread.join()
+            if "cluster" in made:
+                made["cluster"].close()
+        raise
+    if "error" in made:
+        raise made["error"]
+    return made["cluster"]
+
+
+def _spawned(me, before: set) -> int:
+    """How many worker processes (multiprocessing's spawn) this process has started since ``before``."""
+    import psutil
+
+    n = 0
+    for child in me.children():
+        with contextlib.suppress(psutil.Error):
+            n += child.pid not in before and "spawn_main" in " ".join(child.cmdline())
+    return n
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while the block runs (only the main thread may set it; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def dask_setup(worker) -> None:
+    """Dask's preload hook, run in each worker process of a LocalCluster started here, also one started
+    again after a worker died (which does not inherit the ignored SIGINT): Ctrl-C is this process's to
+    handle."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _why(err: BaseException, distributed) -> str:
@@ -187,9 +348,11 @@ def _why(err: BaseException, distributed) -> str:
     return f"internal error: {type(err).__name__}: {err}. This is a bug in zoning, not in your data."
 
 
-def _progress(done: int, total: int, failed: int, t0: float, row: dict | None) -> None:
+def _progress(done: int, total: int, failed: int, t0: float, row: dict | None, *, stopping=False) -> None:
+    """``stopping``: Ctrl-C came, the workers are being closed (the last record)."""
     elapsed = time.monotonic() - t0
-    p = {"done": done, "total": total, "failed": failed, "elapsed_s": elapsed, "finished": done == total,
+    p = {"done": done, "total": total, "failed": failed, "elapsed_s": elapsed,
+         "finished": done == total or stopping, "stopping": stopping,
          "job": row["job"] if row else None, "status": row["status"] if row else None}  # fmt: skip
     log.info("batch: %d/%d jobs done (%d failed), %.0f s", done, total, failed, elapsed,
              extra={"batch_progress": p})  # fmt: skip
@@ -197,7 +360,8 @@ def _progress(done: int, total: int, failed: int, t0: float, row: dict | None) -
 
 def batch_table(rows: list[dict]) -> pd.DataFrame:
     """batch.csv: one row per job (see ``work.ROW_KEYS``)."""
-    return pd.DataFrame([{k: r.get(k) for k in ROW_KEYS} for r in rows], columns=list(ROW_KEYS))
+    table = pd.DataFrame([{k: r.get(k) for k in ROW_KEYS} for r in rows], columns=list(ROW_KEYS))
+    return table.astype({"warnings": "Int64"})  # a count, blank for a job that did not run
 
 
 #: column → (heading, format) of batch.md.
@@ -212,6 +376,7 @@ _COLUMNS = {
     "gap": ("gap", "{:.2%}"),
     "seats_over": ("seats over", "{:,.0f}"),
     "children_moved": ("children moved", "{:,.0f}"),
+    "warnings": ("warnings", "{:,.0f}"),
     "message": ("error", "{}"),
 }
 
@@ -225,11 +390,13 @@ def batch_markdown(table: pd.DataFrame) -> str:
         seats_over=pd.to_numeric(table["seats_over"], errors="coerce"),
         children_moved=pd.to_numeric(table["children_moved"], errors="coerce"),
         seconds=pd.to_numeric(table["seconds"], errors="coerce"),
-        message=[_one_line(e) for e in table["error"]],
+        warnings=pd.to_numeric(table["warnings"], errors="coerce"),
+        message=[one_line(e) for e in table["error"]],
     )
     head = status_counts(table)
     note = ("objective and bound in thousands: child-km for zones (children × km, plus the move penalty), "
-            "children (or seats, schools) × km to the lead for districts.")  # fmt: skip
+            "children (or seats, schools) × km to the lead for districts; warnings: each job's job.log "
+            "has them in full.")  # fmt: skip
     return markdown_table(shown, _COLUMNS, title=f"batch: {len(table)} jobs ({head})",
                           text=("job", "command", "status", "plan_status", "message")) + "\n" + note + "\n"  # fmt: skip
 
@@ -237,13 +404,6 @@ def batch_markdown(table: pd.DataFrame) -> str:
 def status_counts(table: pd.DataFrame) -> str:
     """``"18 done, 1 skipped, 1 failed"``."""
     counts = table["status"].value_counts()
-    order = ["done", "skipped", "failed", "not run"]
+    order = ["done", "skipped", "failed", "not run", INTERRUPTED]
     order += [s for s in counts.index if s not in order]
     return ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
-
-
-def _one_line(text, limit: int = 300) -> str | None:
-    if not isinstance(text, str) or not text.strip():
-        return None
-    flat = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

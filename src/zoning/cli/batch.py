@@ -4,7 +4,7 @@ The batch package comes before cli and cannot run the commands itself: this modu
 knows, the commands' flags (:func:`command_specs`, read off the click commands, so a jobs file takes exactly
 the flags the commands take), their own check of a command line (:func:`check_command`) and
 :func:`run_command`, which runs one command line in-process (in a Dask worker) and reports its exit code,
-output and message.  ``zoning.run_batch`` wires the same.
+output, message, warnings and log.  ``zoning.run_batch`` wires the same.
 """
 
 from __future__ import annotations
@@ -13,18 +13,20 @@ import contextlib
 import io
 import logging
 import os
+import shlex
 import sys
 import threading
 import time
 from dataclasses import replace
 
 import click
+import pandas as pd
 
 from ..batch.jobs import CommandSpec, Jobs, Param, parse_jobs, read_jobs
-from ..batch.run import run_batch, status_counts
-from ..batch.work import Outcome
-from ..errors import InputError, flag_issue, number_issue
-from .group import _Handler, main
+from ..batch.run import INTERRUPTED, BatchInterrupted, run_batch, status_counts
+from ..batch.work import LOG, Outcome
+from ..errors import InputError, flag_issue, name_list, number_issue
+from .group import PRINTED, _Handler, main, quiet
 from .options import planner_errors
 
 __all__ = ["COMMANDS", "command_specs", "check_command", "run_command", "run_jobs"]
@@ -82,12 +84,18 @@ def check_command(command: str, argv: list[str]) -> tuple[str | None, str] | Non
 
 
 def run_command(command: str, argv: list[str]) -> Outcome:
-    """``zoning <command> <argv>`` in this process, as the command line runs it; what it printed and its
-    message in the planner's words come back in the :class:`Outcome` (the library's log goes where this
-    process's logging sends it)."""
+    """``zoning <command> <argv>`` in this process, as the command line runs it; what it printed, its
+    message in the planner's words, its warnings and its log come back in the :class:`Outcome`.  While it
+    runs the library's messages are the job's (its log), not this process's."""
     cmd = main.commands[command]
-    out, err = io.StringIO(), io.StringIO()
-    with _ONE_AT_A_TIME, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _warnings_apart():
+    job_log = _JobLog()
+    out, err = _Stream(job_log), _Stream(job_log, warnings=True)
+    with (
+        _ONE_AT_A_TIME,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        _logged_to(job_log),
+    ):
         try:
             cmd.main(argv, prog_name=f"zoning {command}", standalone_mode=False)
             code = 0
@@ -96,22 +104,73 @@ def run_command(command: str, argv: list[str]) -> Outcome:
         except click.ClickException as usage:  # bad flags: exit code 2
             code, message = usage.exit_code, usage.format_message()
             err.write(f"{message}\n")
-    return Outcome(code=code, output=out.getvalue(), error=err.getvalue().strip())
+    return Outcome(code=code, output=out.getvalue(), error=err.getvalue().strip(),
+                   warnings=tuple(job_log.warnings), log="".join(job_log.lines))  # fmt: skip
+
+
+#: How a command prints a warning (the group's handler, the report of a plan's own warnings).
+_WARNING = "warning: "
+
+
+class _JobLog(logging.Handler):
+    """One job's log: the library's messages (INFO and up, the solver's progress ticks aside) and what the
+    command prints, in order; each warning once (as on a terminal, ``group.PRINTED``)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message.strip())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "progress", None) is not None:
+            return
+        msg = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            if msg in PRINTED:  # the same warning again (each run of a frontier reads the same blocks)
+                return
+            PRINTED.add(msg)
+            self.warn(msg)
+            msg = _WARNING + msg
+        self.lines.append(msg + "\n")
+
+
+class _Stream(io.StringIO):
+    """What a command prints on stdout or stderr, copied in order into its log; on stderr a "warning: …" it
+    prints itself (a plan's own warnings, files of an earlier plan) is one of the job's warnings."""
+
+    def __init__(self, job_log: _JobLog, *, warnings: bool = False):
+        super().__init__()
+        self.job_log, self.warnings = job_log, warnings
+
+    def write(self, text: str) -> int:
+        if isinstance(text, str):  # click probes a stream with b"" (refused, as by any text stream)
+            self.job_log.lines.append(text)
+            if self.warnings and text.startswith(_WARNING):
+                self.job_log.warn(text[len(_WARNING) :])
+        return super().write(text)
 
 
 @contextlib.contextmanager
-def _warnings_apart():
-    """The library's warnings stay out of the command's message: they are in its summary.json.  (A worker
-    process has no handler on the ``zoning`` logger, so Python's last resort would print them on stderr.)"""
+def _logged_to(job_log: _JobLog):
+    """The ``zoning`` logger's messages go to ``job_log`` alone while the block runs (INFO and up, whatever
+    -q or this process's handlers say: the log is the job's record); the logger as it was afterwards."""
     logger = logging.getLogger("zoning")
-    if logger.handlers:  # this process draws the library's messages itself (the CLI, a notebook)
-        yield
-        return
-    logger.addHandler(logging.NullHandler())
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    printed = set(PRINTED)
+    logger.handlers[:] = [job_log]
+    logger.propagate = False
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+    PRINTED.clear()  # a warning is the job's own even when a job before it in this process had it
     try:
         yield
     finally:
-        logger.handlers.clear()
+        logger.handlers[:] = handlers
+        logger.propagate, logger.level = propagate, level
+        PRINTED.clear()
+        PRINTED.update(printed)
 
 
 def run_jobs(jobs, out_dir, *, client=None, workers: int = 2, resume: bool = False, overwrite: bool = False):
@@ -148,6 +207,8 @@ class _BatchHandler(_Handler):
             return
         failed = f", {p['failed']} failed" if p["failed"] else ""
         text = f"[{p['done']}/{p['total']} jobs{failed}, {p['elapsed_s']:.0f} s]"
+        if p.get("stopping"):
+            text += " stopping (Ctrl-C): closing the workers"
         last = f" last: {p['job']} {p['status']}" if p["job"] else ""
         self._show(text, done=p["finished"], on_terminal=last)
 
@@ -182,19 +243,44 @@ def _batch_progress():
 def batch(jobs_file, out_dir, workers, scheduler, resume, overwrite):
     """Run the jobs of JOBS.toml (partition, districts, feeder, scenario, frontier, site, each with its inputs
     and flags; shared [defaults] at the top) on Dask: a folder per job in --out, and batch.csv / batch.md with
-    one row per job (status, time, objective, bound, gap, seats over, children moved, the error).  A job that
-    fails never stops the others; a worker that dies mid-job leaves no partial folder and its job runs again.
-    Needs the batch extra: pip install 'zoning[batch]'."""
+    one row per job (status, time, objective, bound, gap, seats over, children moved, the error, the
+    warnings); each job's log in its folder (job.log).  A job that fails never stops the others; a worker that
+    dies mid-job leaves no partial folder and its job runs again.  Ctrl-C stops the batch (exit code 130):
+    batch.csv lists the jobs that finished, --resume runs the others.  Needs the batch extra: pip install
+    'zoning[batch]'."""
     specs = command_specs()
     jobs = read_jobs(jobs_file, commands=specs, check=check_command)
     t0 = time.monotonic()
-    with _batch_progress():
-        table = run_batch(jobs, out_dir, runner=run_command, client=scheduler, workers=workers, resume=resume,
-                          overwrite=overwrite)  # fmt: skip
+    try:
+        with _batch_progress():
+            table = run_batch(jobs, out_dir, runner=run_command, client=scheduler, workers=workers,
+                              resume=resume, overwrite=overwrite)  # fmt: skip
+    except KeyboardInterrupt as stop:  # Ctrl-C: the jobs that finished are in batch.csv
+        _interrupted(stop, jobs_file, out_dir)
     click.echo(f"{len(table)} jobs in {time.monotonic() - t0:.0f} s: {status_counts(table)}")
     bad = table[~table["status"].isin(["done", "skipped"])]
     for _, row in bad.iterrows():
         click.secho(f"{row['job']} {row['status']}: {row['error']}", err=True, fg="red")
+    warned = table[pd.to_numeric(table["warnings"], errors="coerce").fillna(0) > 0]
+    if len(warned) and not quiet():
+        named = name_list([f"{r.job} ({r.warnings:.0f})" for r in warned.itertuples()], limit=10)
+        click.secho(f"warning: {len(warned)} of {len(table)} jobs had warnings: {named}. Read them in each "
+                    f"job's {LOG} (the first in batch.csv, column first_warning).", err=True, fg="yellow")  # fmt: skip
     click.echo(f"Wrote: {os.path.join(out_dir, 'batch.csv')}, {os.path.join(out_dir, 'batch.md')}")
     if len(bad):
         sys.exit(1)
+
+
+def _interrupted(stop: KeyboardInterrupt, jobs_file: str, out_dir: str):
+    """One message on Ctrl-C (how many jobs finished, how to run the others) and exit code 130."""
+    resume = f"zoning batch {shlex.join([jobs_file, '--out', out_dir])} --resume"
+    if isinstance(stop, BatchInterrupted):
+        table = stop.table
+        finished = table[table["status"] != INTERRUPTED]
+        counts = f" ({status_counts(finished)})" if len(finished) else ""
+        click.secho(f"Stopped (Ctrl-C): {len(finished)} of {len(table)} jobs finished{counts}, "
+                    f"{len(table) - len(finished)} {INTERRUPTED}; batch.csv lists them. To run the others: "
+                    f"{resume}", err=True, fg="yellow")  # fmt: skip
+    else:
+        click.secho(f"Stopped (Ctrl-C). To run the jobs not finished: {resume}", err=True, fg="yellow")
+    sys.exit(130)
