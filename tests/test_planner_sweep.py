@@ -1,0 +1,64 @@
+"""Regressions from a planner's sweep of ``zoning site``, ``frontier``, ``feeder`` and ``compare``: each test
+is a run that gave a wrong number or a message in the library's terms before its fix."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+
+import zoning
+from zoning.errors import InfeasibleError
+from zoning.scenarios.sites import site_schools
+
+FAST = zoning.SolveOptions(time_limit_s=5, workers=1)
+EMPTY_FAR = "230050030022012"  # South Portland's retirement community: no children, 1.8 km from the rest
+
+
+def _sites(points, seats=300):
+    """Candidate sites at (lon, lat) points, WGS84."""
+    return gpd.GeoDataFrame(
+        {"school_id": [f"C{k}" for k in range(len(points))], "name": [f"候选 {k}" for k in range(len(points))],
+         "capacity": [float(seats)] * len(points)},
+        geometry=[shapely.Point(p) for p in points], crs=4326,
+    )  # fmt: skip
+
+
+SITES = [(-70.26, 43.645), (-70.32, 43.615), (-70.235, 43.625), (-70.28, 43.635)]
+
+
+def test_a_block_without_children_beyond_the_distance_does_not_stop_the_siting(portland):
+    # the sweep: --max-distance 2700 said "No plan fits: demand point 310 (0 children) has no site within
+    # reach"; a block with no children never counts (as in the zones), and it goes to its nearest open site
+    blocks, schools = portland
+    assert blocks.set_index("block_id").loc[EMPTY_FAR, "students"] == 0
+    plan = site_schools(blocks, _sites(SITES), new=2, schools=schools, max_distance_m=2700, options=FAST)
+    sites = plan.schools.set_index("school_id")
+    metric = blocks.to_crs(32619).set_index("block_id")
+    point = metric.loc[EMPTY_FAR].geometry.representative_point()
+    nearest = sites.to_crs(32619).distance(point).idxmin()
+    assert plan.assignment[EMPTY_FAR] == nearest
+
+
+def test_blocks_out_of_reach_are_named_by_id_with_the_distance_that_reaches_them(portland):
+    blocks, schools = portland
+    with pytest.raises(InfeasibleError) as err:
+        site_schools(blocks, _sites(SITES), new=2, schools=schools, max_distance_m=800, options=FAST)
+    text = str(err.value)
+    assert "demand point" not in text
+    assert "have no school or candidate site within 800 m: 230050034005014" in text
+    assert "allow a longer --max-distance (2,626 m reaches them all)" in text
+
+
+def test_seats_short_are_said_in_schools_candidates_and_new(portland):
+    # the sweep: "the 5 forced sites and the 1 largest others offer 980 seats … Fix: open more sites (p = 7
+    # at least)": p counts the schools too, and the command's flag is --new
+    blocks, schools = portland
+    half = schools.assign(capacity=schools["capacity"] // 2)
+    with pytest.raises(InfeasibleError) as err:
+        site_schools(blocks, _sites(SITES), new=1, schools=half, options=FAST)
+    text = str(err.value)
+    assert "the 5 school(s) and the 1 largest candidate site(s) offer 980 seats" in text
+    assert "short 32.02" in text and "--new 2 at least" in text and "p =" not in text
+    with pytest.raises(InfeasibleError, match="all 2 candidate site"):
+        site_schools(blocks, _sites(SITES[:2], seats=10), new=2, schools=half, options=FAST)
