@@ -84,3 +84,19 @@ def test_the_siting_has_a_plan_when_the_assignment_model_finds_none_in_its_share
     assert (load <= capacity).all() and np.isin(result.assign, result.open).all()
     value = float((demand * cost[np.arange(300), result.assign]).sum())
     assert result.objective == pytest.approx(value) and result.lower_bound <= value + 1e-6
+
+
+def test_a_cap_left_out_keeps_its_fix_whole_in_the_frontiers_words():
+    # the sweep: --caps 10 on South Portland warned "… Fix: allow more time (--time-limit), or relax a rule
+    # (raise --max-moved, --no-conti …": cut at 400 characters, and --max-moved is refused by the frontier
+    from zoning.errors import NoPlanFoundError
+    from zoning.scenarios.frontier import _left_out
+
+    reason = "No plan satisfying every rule was found in 2.3 s, nor was one proven impossible: " + "x" * 500
+    err = NoPlanFoundError(reason + " Fix: allow more time (--time-limit), or relax a rule (raise --max-moved, "
+                           "--no-contiguity).")  # fmt: skip
+    why = _left_out("at most 10 children moved", err)
+    assert why.endswith(
+        "Fix: allow more time (--time-limit), or relax a rule (raise the cap (--caps), --no-contiguity)."
+    )
+    assert "x …" in why and len(why) < 600
