@@ -100,3 +100,29 @@ def test_a_cap_left_out_keeps_its_fix_whole_in_the_frontiers_words():
         "Fix: allow more time (--time-limit), or relax a rule (raise the cap (--caps), --no-contiguity)."
     )
     assert "x …" in why and len(why) < 600
+
+
+def test_a_primary_zone_feeding_two_middle_schools_is_named_as_such(tmp_path):
+    # the sweep: Seattle's 2017-18 ES zones name "Eckstein/Hamilton Int'l" as their middle school; the
+    # message said it "names no school … The nearest is "Hamilton Int'l"", as if misspelt
+    import numpy as np
+
+    from conftest import shared
+    from test_cli import run
+
+    es = gpd.read_file(shared("seattle_sps", "attendance_areas_ES_2017_18.geojson"))
+    sites = gpd.read_file(shared("seattle_sps", "school_sites_2015_16.geojson"))
+    ms = sites[sites["Status"] == "MS"].reset_index(drop=True).assign(seats=1000)
+    es = es.assign(cohort=np.full(len(es), 80))
+    es[["ES_ZONE", "cohort", "MS_ZONE", "geometry"]].to_file(tmp_path / "es.geojson")
+    ms[["PROPERTY_L", "seats", "geometry"]].to_file(tmp_path / "ms.geojson")
+    result = run("feeder", tmp_path / "es.geojson", tmp_path / "ms.geojson", "--students-col", "cohort",
+                 "--block-id-col", "ES_ZONE", "--school-name-col", "PROPERTY_L", "--capacity-col", "seats",
+                 "--current-school-col", "MS_ZONE", "--out", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 1
+    assert (
+        "\"Eckstein/Hamilton Int'l\" names 2 schools (Eckstein, Hamilton Int'l), but a block has one current "
+        'school. Fix: give the school most of its children attend now (e.g. "Eckstein")'
+    ) in result.output
+    assert "(Whitman; 'Eagle Staff' not in " in result.output
+    assert '"Meany" names no school of ' in result.output  # one name, not in the file: as before
