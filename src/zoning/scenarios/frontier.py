@@ -177,9 +177,14 @@ def _capped(blocks, schools, cap: float, *, soft_seats: bool, options: SolveOpti
 
 
 def _left_out(what: str, err: ZoningError) -> str:
-    """The warning for a point left out, and its reason (the run's own message, first line)."""
-    text = " ".join(str(err).split())
-    why = f"{what}: left out, {text if len(text) <= 400 else text[:400] + ' …'}"
+    """The warning for a point left out, and its reason (the run's own message on one line, its fix whole: a
+    cut at 400 characters ended a cap's warning in "--no-conti …"); the frontier sets the cap itself, so
+    "raise --max-moved" (a flag it refuses) is said as raising the cap."""
+    text = " ".join(str(err).split()).replace("raise --max-moved", "raise the cap (--caps)")
+    reason, sep, fix = text.partition(" Fix: ")
+    if len(reason) > 400:
+        reason = reason[:400] + " …"
+    why = f"{what}: left out, {reason}{sep}{fix}"
     log.warning("frontier: %s", why)
     return why
 

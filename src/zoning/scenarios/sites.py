@@ -9,16 +9,17 @@ zones themselves are then drawn by ``assign_zones`` with the new schools (one pi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Issue
+from ..errors import InfeasibleError, InputError, Issue, name_list
 from ..io.crs import to_metric
 from ..io.validate.numbers import bad_numbers
 from ..options import SolveOptions
+from ..zones.problem import fmt_children
 from .siting import SitingResult, solve_siting
 
 __all__ = ["SitePlan", "site_schools", "MAX_PAIRS"]
@@ -74,13 +75,21 @@ def site_schools(
     points = blocks_m.geometry.representative_point()
     xy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
     sxy = np.column_stack([sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()])
-    cost = np.hypot(xy[:, None, 0] - sxy[None, :, 0], xy[:, None, 1] - sxy[None, :, 1])
-    if max_distance_m is not None:
-        cost[cost > max_distance_m] = np.inf
+    dist = np.hypot(xy[:, None, 0] - sxy[None, :, 0], xy[:, None, 1] - sxy[None, :, 1])
     demand = pd.to_numeric(blocks["students"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     capacity = pd.to_numeric(sites["capacity"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    cost = dist.copy()
+    if max_distance_m is not None:  # a block without children is never out of reach (its cost weighs 0)
+        cost[(dist > max_distance_m) & (demand[:, None] > 0)] = np.inf
+    _check_reach_and_seats(blocks, dist, demand, capacity, len(existing), new, max_distance_m)
     forced = np.arange(len(existing))
     result = solve_siting(cost, demand, capacity, len(existing) + new, forced=forced, options=options)
+    empty = demand <= 0  # sent anywhere by the model (they cost nothing): to their nearest open site
+    if empty.any():
+        nearest = result.open[np.argmin(dist[np.ix_(empty, result.open)], axis=1)]
+        assign = result.assign.copy()
+        assign[empty] = nearest
+        result = replace(result, assign=assign)
     opened = np.setdiff1d(result.open, forced) - len(existing)
     chosen = candidates.iloc[np.sort(opened)]
     all_schools = pd.concat(
@@ -92,3 +101,46 @@ def site_schools(
     )
     return SitePlan(chosen=chosen, schools=gpd.GeoDataFrame(all_schools, geometry="geometry"), assignment=assignment,
                     result=result)  # fmt: skip
+
+
+def _check_reach_and_seats(blocks, dist, demand, capacity, n_existing, new, max_distance_m) -> None:
+    """The siting's own pre-checks in the planner's words (block ids, schools and candidate sites, --new),
+    where the model on arrays can only say "demand point 18" and "p = 7"; blocks without children never
+    count (they go to their nearest open site)."""
+    reasons, fixes, rule = [], [], "capacity"
+    labels = blocks["block_id"].astype(str).to_numpy()
+    if max_distance_m is not None:
+        near = dist.min(axis=1)
+        far = np.flatnonzero((near > max_distance_m) & (demand > 0))
+        if len(far):
+            far = far[np.argsort(-near[far])]
+            reasons.append(
+                f"{len(far)} block(s) with {fmt_children(demand[far].sum(), 1)} children have no school or "
+                f"candidate site within {max_distance_m:,.0f} m: {name_list(labels[far])} (the farthest "
+                f"{near[far[0]]:,.0f} m from the nearest)"
+            )
+            fixes.append(f"allow a longer --max-distance ({np.ceil(near[far[0]]):,.0f} m reaches them all), "
+                         "or add a candidate site near these blocks")  # fmt: skip
+            rule = "max_distance"
+    total = demand.sum()
+    largest = np.sort(capacity[n_existing:])[::-1]
+    seats = capacity[:n_existing].sum() + np.cumsum(largest)  # with the 1, 2, … largest candidates open
+    if seats[new - 1] < total - 1e-9:
+        sites = f"all {len(largest)}" if new >= len(largest) else f"the {new} largest"
+        what = (
+            f"the {n_existing} school(s) and {sites} candidate site(s)"
+            if n_existing
+            else f"{sites} candidate site(s)"
+        )
+        reasons.append(f"{what} offer {fmt_children(seats[new - 1], 1)} seats against "
+                       f"{fmt_children(total, 1)} children (short {fmt_children(total - seats[new - 1], 1)})")  # fmt: skip
+        enough = np.flatnonzero(seats >= total - 1e-9)
+        if len(enough):
+            fixes.append(f"open more new schools (--new {int(enough[0]) + 1} at least), or add seats")
+        else:
+            fixes.append(
+                f"add candidate sites or seats: {fmt_children(np.ceil(total - seats[-1]), 1)} more seats at least"
+            )
+        rule = "capacity"
+    if reasons:
+        raise InfeasibleError(reasons, fixes, rule=rule)

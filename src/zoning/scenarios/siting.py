@@ -42,7 +42,15 @@ from ..zones.problem import fmt_children
 from .siting_bound import Lagrangian
 from .siting_model import exact_model
 from .siting_problem import SitingProblem, check_seats, plan_cost, siting_problem
-from .siting_start import Incumbent, Relaxed, assign_points, locate_allocate, swap_search, transport
+from .siting_start import (
+    Incumbent,
+    Relaxed,
+    assign_points,
+    locate_allocate,
+    round_relaxed,
+    swap_search,
+    transport,
+)
 
 __all__ = ["SitingResult", "solve_siting"]
 
@@ -220,6 +228,11 @@ class _Search:
         if relaxed_only_records and value > self.best_relaxed * (1 + RECORD_SLACK):
             return None  # a worse set than many tried already: not worth a plan
         self.best_relaxed = min(self.best_relaxed, value)
+        # the relaxation rounded (milliseconds), before the model gets its share: at city scale the model
+        # may need more than its share (3 s on 3,000 blocks), and with no plan the search had nothing
+        rounded = round_relaxed(p, sites, relaxed)
+        if rounded is not None and inc.offer(sites, rounded, plan_cost(p, sites, rounded), source):
+            self.lag.keep(inc.open, inc.assign)
         budget = min(ASSIGN_SHARE * self.options.time_limit_s, self.left())
         found = assign_points(p, sites, options=self.sub_options, time_limit_s=budget, hint=relaxed.site)
         if found is None:

@@ -27,7 +27,15 @@ from ..cpsat import run_cpsat, set_hint
 from ..options import SolveOptions
 from .siting_problem import SitingProblem, plan_cost
 
-__all__ = ["Relaxed", "Incumbent", "transport", "assign_points", "locate_allocate", "swap_search"]
+__all__ = [
+    "Relaxed",
+    "Incumbent",
+    "transport",
+    "round_relaxed",
+    "assign_points",
+    "locate_allocate",
+    "swap_search",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +99,35 @@ def transport(problem: SitingProblem, sites: np.ndarray) -> Relaxed | None:
     head[1:] = ii[order[1:]] != ii[order[:-1]]
     site[pts[ii[order[head]]]] = sites[kk[order[head]]]
     return Relaxed(value + float((flows * per_child).sum()), site)
+
+
+def round_relaxed(problem: SitingProblem, sites: np.ndarray, relaxed: Relaxed) -> np.ndarray | None:
+    """A plan for ``sites`` in milliseconds: each point to the site carrying most of its children in the
+    relaxation, then, while a site is over its seats, the point of it that costs least to move goes to its
+    cheapest allowed open site with room (None if a site stays over).  The first plan when the assignment
+    model needs longer than its share: on a 3,000-block Voronoi city with 36 sites CP-SAT needed 3 s, so a
+    10 s siting had no plan at all ("No siting plan found")."""
+    p = problem
+    sites = np.asarray(sites, dtype=np.int64)
+    assign = relaxed.site.copy()
+    load = np.bincount(assign, weights=p.demand, minlength=p.n_sites)
+    for _ in range(p.n_points):
+        over = np.flatnonzero(load[sites] > p.capacity[sites])
+        if not len(over):
+            return assign
+        j = sites[over[0]]
+        pts = np.flatnonzero((assign == j) & (p.demand > 0))
+        room = p.capacity[sites][None, :] - load[sites][None, :] >= p.demand[pts][:, None]
+        ok = p.allowed[np.ix_(pts, sites)] & room & (sites != j)[None, :]
+        if not ok.any():
+            return None
+        extra = np.where(ok, p.cost[np.ix_(pts, sites)], np.inf) - p.cost[pts, j][:, None]
+        a, k = np.unravel_index(np.argmin(extra), extra.shape)
+        i, to = pts[a], sites[k]
+        assign[i] = to
+        load[j] -= p.demand[i]
+        load[to] += p.demand[i]
+    return None
 
 
 def assign_points(

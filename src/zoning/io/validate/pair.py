@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -21,6 +22,9 @@ from ..files import is_blank, row_label
 __all__ = ["check_pair", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
 
 log = logging.getLogger(__name__)
+
+#: What joins several schools in one cell ("Eckstein/Hamilton Int'l", "一小、二小").
+_SEVERAL = re.compile(r"\s*[/、;；|]\s*")
 
 #: A school farther than this from every block lies outside the study area (an error).
 STUDY_AREA_MARGIN_M = 3000.0
@@ -63,10 +67,23 @@ def check_pair(
             nearest = difflib.get_close_matches(value, school_ids + school_names, n=1, cutoff=0.0)
             hint = f' The nearest is "{nearest[0]}".' if nearest else ""
             also = f" (also rows {name_list(rows[1:], limit=8)})" if len(rows) > 1 else ""
+            message = f'"{value}" names no school of {schools_file}{also}.{hint}'
+            fix = f"use a school id or name from {schools_file}, or leave the cell empty."
+            parts = [x for x in _SEVERAL.split(value) if x]
+            named = [x for x in parts if x in known]
+            if (
+                len(parts) > 1 and named
+            ):  # a block (a primary zone) split between schools: "Eckstein/Hamilton"
+                rest = [x for x in parts if x not in known]
+                missing = f"; {', '.join(f'{x!r}' for x in rest)} not in {schools_file}" if rest else ""
+                message = (f'"{value}" names {len(parts)} schools ({", ".join(named)}{missing}){also}, but a '
+                           "block has one current school.")  # fmt: skip
+                fix = (f'give the school most of its children attend now (e.g. "{named[0]}"), or leave the '
+                       "cell empty.")  # fmt: skip
             issues.append(
                 Issue(
-                    f'"{value}" names no school of {schools_file}{also}.{hint}',
-                    f"use a school id or name from {schools_file}, or leave the cell empty.",
+                    message,
+                    fix,
                     file=blocks_file,
                     row=rows[0],
                     column=column,
