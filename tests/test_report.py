@@ -284,3 +284,28 @@ def test_every_legend_shows_in_full(plan, request, monkeypatch):
             texts = [t.get_text() for t in legend.get_texts()]
             assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (texts, box, fig.bbox)
             assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (texts, box, fig.bbox)
+
+
+def test_children_moved_says_over_which_blocks_when_some_have_no_current_school(capsys):
+    # Bao'an's 28 小区, 5 without a current school: the report said "— (no current zones)" for children moved
+    # while its changes section counted moves; the moves are over the blocks that name a current school
+    from conftest import grid_instance
+
+    from zoning.check.metrics import summary
+    from zoning.cli.report import _report_zones
+    from zoning.publish.report import _zone_facts
+
+    blocks, schools = grid_instance(1, 4, [5, 5, 5, 5], [0, 3], [20, 20], current=["S1", "S0", "S0", "S0"])
+    blocks.loc[1, "current_school"] = None
+    plan = zoning.assign_zones(blocks, schools)
+    s = summary(plan)
+    assert s["totals"]["blocks_with_current_school"] == 3 and s["totals"]["children_moved"] == 10
+    facts = dict(_zone_facts(s))
+    assert facts["调整学校的儿童 children moved"].startswith("10 (")
+    assert "of the 3 of 4 blocks with a current school" in facts["调整学校的儿童 children moved"]
+    _report_zones(plan)
+    assert "moved 10.0 (of the 3 of 4 blocks with a current school)" in capsys.readouterr().out
+    none = zoning.assign_zones(blocks.drop(columns="current_school"), schools)
+    assert dict(_zone_facts(summary(none)))["调整学校的儿童 children moved"].startswith("—")
+    _report_zones(none)
+    assert "moved — (no current zones)" in capsys.readouterr().out

@@ -120,6 +120,8 @@ def _zone_summary(plan: Plan) -> dict:
         "mean_distance_m": round(_wmean(dist, students), 1),
         "max_distance_m": round(float(dist[students > 0].max()) if (students > 0).any() else 0.0, 1),
         "children_moved": round(float(students[b["moved"].to_numpy()].sum()), 3),
+        # moves are counted over the blocks that name a current school (none: there is nothing to move from)
+        "blocks_with_current_school": int(b["current_school"].notna().sum()) if "current_school" in b else 0,
         "schools_over_capacity": int((table["overload"] > 1e-9).sum()),
         "zones_not_contiguous": split,
         # of those, the zones in one piece across the links added between blocks that touch no others

@@ -160,7 +160,11 @@ def _report_zones(plan: Plan) -> None:
             f"{name}  {r['capacity']:>7,.0f}  {r['students']:>8,.1f}  {100 * r['utilisation']:>4.0f}%  "
             f"{r['mean_distance_m']:>6,.0f}  {r['max_distance_m']:>6,.0f}  {r['moved_in']:>8,.1f}{flag}"
         )
-    line = f"Children: {t['children']:,.1f} for {t['seats']:,.0f} seats; moved {t['children_moved']:,.1f}; "
+    known = t.get("blocks_with_current_school", t["blocks"])
+    moved = f"{t['children_moved']:,.1f}" if known else "— (no current zones)"
+    if 0 < known < t["blocks"]:
+        moved += f" (of the {known:,} of {t['blocks']:,} blocks with a current school)"
+    line = f"Children: {t['children']:,.1f} for {t['seats']:,.0f} seats; moved {moved}; "
     line += f"mean trip {t['mean_distance_m']:,.0f} m" + (
         " by road" if t["distance_measure"] == "road" else ""
     )

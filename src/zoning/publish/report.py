@@ -233,7 +233,7 @@ def _zone_facts(summary: dict) -> list[list[str]]:
         ["学位 seats", _num(t["seats"])],
         [
             "调整学校的儿童 children moved",
-            _children(t["children_moved"]) if b else "— (无现行划片 no current zones)",
+            _moved(t),
         ],
         [
             "平均距离 mean distance (m)" + (", 道路 by road" if t.get("distance_measure") == "road" else ""),
@@ -252,6 +252,19 @@ def _zone_facts(summary: dict) -> list[list[str]]:
     if b:
         facts.append(["", "现行 → 方案: current assignment → plan"])
     return facts
+
+
+def _moved(t: dict) -> str:
+    """Children moved, and over which blocks: only those naming a current school can move."""
+    known = t.get("blocks_with_current_school", t["blocks"])
+    if not known:
+        return "— (无现行划片 no current zones)"
+    if known < t["blocks"]:
+        return (
+            f"{_children(t['children_moved'])} (现行划片已知的 {known:,} / {t['blocks']:,} 个小区 "
+            f"of the {known:,} of {t['blocks']:,} blocks with a current school)"
+        )
+    return _children(t["children_moved"])
 
 
 def _district_facts(d: dict) -> list[list[str]]:
