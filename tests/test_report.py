@@ -290,7 +290,6 @@ def test_children_moved_says_over_which_blocks_when_some_have_no_current_school(
     # Bao'an's 28 小区, 5 without a current school: the report said "— (no current zones)" for children moved
     # while its changes section counted moves; the moves are over the blocks that name a current school
     from conftest import grid_instance
-
     from zoning.check.metrics import summary
     from zoning.cli.report import _report_zones
     from zoning.publish.report import _zone_facts

@@ -87,7 +87,7 @@ import numpy as np
 from ..errors import ZoningError
 from ..options import SolveOptions
 from . import windows
-from .bound import PairLP, knapsack_bound, pair_lp, seat_prices, transport_bound
+from .bound import PairLP, cap_bound, frugal_penalty_m, knapsack_bound, pair_lp, seat_prices, transport_bound
 from .diagnose import (
     explain_candidate_limit,
     explain_no_plan,
@@ -98,7 +98,7 @@ from .diagnose import (
 from .ejection import _Ejection, first_plan, relieve_seats
 from .model import ZoneSolution, explain_search_infeasible, feasible_candidates, objective
 from .problem import ZoneProblem
-from .start import frugal_penalty_m, repair, round_flow
+from .start import repair, round_flow
 from .windows import Windows
 
 __all__ = ["solve_zones"]
@@ -110,6 +110,9 @@ log = logging.getLogger(__name__)
 #: 50,000-block cities, 0.2 -> 0.35: at 5 % slack 1.40 -> 1.38 % above the relaxation and proven within
 #: 0.99 -> 0.90 % of the optimum; at 15 % 0.57 -> 0.55 % and 0.21 -> 0.15 %; 0.5 is no better.
 BOUND_SHARE = 0.35
+#: Share of the time limit (from the start) by which the bound of the cap on moves (``bound.cap_bound``) ends
+#: its bisection: a dozen min-cost flows, 0.1 s each at 6,000 blocks.
+CAP_SHARE = 0.1
 #: Seconds one evaluation of every school's knapsack takes per candidate arc (measured: 0.4 s on the 400,000
 #: arcs of the 50,000-block city at 5 % slack, 0.15 s at 15 %).
 KNAPSACK_S_PER_ARC = 1e-6
@@ -152,6 +155,9 @@ def solve_zones(problem: ZoneProblem, options: SolveOptions = SolveOptions()) ->
             flow.value,
             flow.seconds,
         )
+        capped = cap_bound(problem, t0 + CAP_SHARE * options.time_limit_s)
+        if capped is not None and capped > bound:
+            bound, bound_source = float(capped), "transportation LP, the cap on moves priced (Lagrangian)"
         lp_choice = round_flow(problem, flow.flows)
         start = first_plan(problem, flow, deadline, lp_choice)
         if problem.n_blocks > windows.LARGE_BLOCKS and not problem.allow_overload:
@@ -256,6 +262,10 @@ def stay_start(problem: ZoneProblem, deadline: float) -> np.ndarray | None:
     flow = transport_bound(frugal, quiet=True)
     if not flow.feasible:
         return None
+    if p.allow_overload:
+        # the seats are priced and the cap is the rule: no ejection chain moves children out of a full school
+        assign = round_flow(frugal, flow.flows)
+        return repair(frugal, assign, seats=False) if p.contiguity else assign
     return first_plan(frugal, flow, deadline)
 
 

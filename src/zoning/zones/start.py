@@ -32,7 +32,6 @@ __all__ = [
     "repair",
     "violations",
     "loads",
-    "frugal_penalty_m",
 ]
 
 log = logging.getLogger(__name__)
@@ -239,8 +238,3 @@ def _relieve(problem: ZoneProblem, assign: np.ndarray) -> bool:
             load[k2] += problem.students[i]
             changed = True
     return changed
-
-
-def frugal_penalty_m(p: ZoneProblem) -> int:
-    """Metres a move costs when moves come first: more than any trip, less than a child over seats."""
-    return min(10 * int(p.arc_dist_m.max(initial=0)) + 1_000, p.overload_penalty_m // 10)

@@ -31,9 +31,10 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from ..options import SolveOptions
+from .bound import frugal_penalty_m
 from .model import ExactResult, objective, solve_exact
 from .problem import ZoneProblem, touching_arcs
-from .start import fragments, frugal_penalty_m, loads
+from .start import fragments, loads
 
 __all__ = ["Windows", "FULL_BLOCKS", "LARGE_BLOCKS", "WINDOW_BLOCKS"]
 
