@@ -31,6 +31,7 @@ from .style import (
     _star_svg,
     _utilisation_html,
     tr,
+    tr_units,
 )
 
 #: The legend starts open when the view then shows the data at most this many zoom levels smaller than with
@@ -293,7 +294,7 @@ def _title_html(
     seats = _sum(schools, "capacity")
     facts = [f"{len(schools):,} {tr('所学校', 'schools')}"]
     if len(blocks):
-        facts.append(f"{len(blocks):,} {tr('小区', 'blocks')}")
+        facts.append(f"{len(blocks):,} {tr_units('{u}', '{us}')}")
     if students is not None:
         facts.append(f"{_fmt_count(students)} {tr('学生', 'students')}")
     if seats is not None:
@@ -305,11 +306,11 @@ def _title_html(
     if n_over:
         lines.append(f'<div class="zoning-over">{n_over} {tr("所超额", "school(s) over capacity")}</div>')
     if n_moved:
-        lines.append(f"<div>{n_moved:,} {tr('个小区调整学校', 'block(s) change school')}</div>")
+        lines.append(f"<div>{n_moved:,} {tr_units('个{u}调整学校', '{u}(s) change school')}</div>")
     if city_scale and len(blocks):
         z = BLOCK_MIN_ZOOM
         lines.append(
-            f"<div>{tr(f'放大到 {z} 级查看小区', f'zoom in to see the blocks (from zoom {z})')}</div>"
+            f"<div>{tr_units(f'放大到 {z} 级查看{{u}}', f'zoom in to see the {{us}} (from zoom {z})')}</div>"
         )
     return "".join(lines)
 
@@ -400,7 +401,7 @@ def _key_html(*, has_lead: bool, has_over: bool, has_moved: bool, has_districts:
         key.append(
             f"<span class='zoning-swatch' style='border: 2px solid {CHANGE_COLOUR}; "
             f"background:{_rgba(CHANGE_COLOUR, 0.25)}'></span> "
-            + tr("调整学校的小区", "block that changes school")
+            + tr_units("调整学校的{u}", "{u} that changes school")
         )
     if has_districts:
         key.append(
