@@ -93,7 +93,8 @@ class _FitBounds(MacroElement):
     open when that costs at most ``OPEN_LEGEND_ZOOM`` of a zoom level), the legend is open, and the padding
     is least.  A room that leaves the data less than 35 % of the window's width or height is not tried.  On
     a narrow screen (a phone) the legend starts folded, and the layer switcher is moved up when it would lie
-    on it.
+    on it.  The title box is kept clear of the layer switcher (narrowed to the room beside it, or the switcher
+    goes under it where that room is under 240 px), also when the window is resized.
 
     What hides what is measured on the shapes as drawn: the zone polygons (a rectangle meets a polygon when
     an edge crosses it or its centre is inside), blocks and schools (their markers), not on bounding boxes:
@@ -112,7 +113,7 @@ class _FitBounds(MacroElement):
             var title = document.getElementById({{ this.title_id|tojson }});
             var layers = map.getContainer().querySelector(".leaflet-control-layers");
             var details = legend ? legend.querySelector("details") : null;
-            var PAD = 12, GAP = 8, OPEN = {{ this.open_zoom }}, SHARE = 0.35;
+            var PAD = 12, GAP = 8, OPEN = {{ this.open_zoom }}, SHARE = 0.35, MIN_TITLE = 240;
             function box(el) {
                 if (!el) { return null; }
                 var r = el.getBoundingClientRect(), c = map.getContainer().getBoundingClientRect();
@@ -122,6 +123,23 @@ class _FitBounds(MacroElement):
             function meet(a, b) {
                 return a && b && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
             }
+            // the title box (top left) narrower than the room the layer switcher (top right) leaves it, or,
+            // where that room is under MIN_TITLE px, the switcher under the title: they met at 768 px
+            function clearSwitcher() {
+                if (!title || !layers) { return; }
+                var corner = layers.parentNode;
+                title.style.maxWidth = ""; corner.style.top = "";
+                var t = box(title), l = box(layers);
+                if (!meet(t, l)) { return; }
+                if (l.left - GAP - t.left >= MIN_TITLE) {
+                    title.style.boxSizing = "border-box";  // the width with its padding
+                    title.style.maxWidth = (l.left - GAP - t.left) + "px";
+                } else {
+                    corner.style.top = (t.bottom + GAP) + "px";
+                }
+            }
+            clearSwitcher();
+            map.on("resize", clearSwitcher);
             // the shapes in pixels at zoom 0 (at zoom z they are 2^z times larger): polygons and markers
             var polygons = [], markers = [];
             function rings(lls, out) {
