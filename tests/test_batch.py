@@ -484,3 +484,21 @@ def test_ctrl_c_ends_the_batch_cleanly_and_resume_runs_the_rest(tmp_path):
     jobs = read_jobs(tmp_path / "jobs.toml", commands=command_specs(), check=check_command)
     skipped, todo, _ = _plan(jobs, out, resume=True, overwrite=False)
     assert sorted(skipped) == done and sorted(j.name for j in todo) == stopped
+
+
+def test_frontier_on_workers_prints_their_warnings_once_prefixed_and_not_with_q(tmp_path):
+    # the sweep: `zoning frontier --parallel` printed the islands warning of South Portland bare (no
+    # "warning:"), once per run on a worker, and even with -q (the workers had no handler of the command's)
+    code = "import sys; from zoning.cli import main; sys.exit(main())"
+    args = ["frontier", str(DEMO / "blocks.geojson"), str(DEMO / "schools.geojson"), "--students-col",
+            "students_k4", "--current-school-col", "current_school_plurality", "--penalties", "0,500,2500",
+            "--time-limit", "6", "--parallel", "2"]  # fmt: skip
+    for flags, out in (([], "loud"), (["-q"], "quiet")):
+        done = subprocess.run([sys.executable, "-c", code, *flags, *args, "--out", str(tmp_path / out)],
+                              capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        lines = [line for line in done.stderr.splitlines() if "cut off from the rest" in line]
+        if flags:
+            assert lines == []
+        else:
+            assert len(lines) == 2 and all(line.startswith("warning: ") for line in lines), lines

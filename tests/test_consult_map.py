@@ -252,7 +252,17 @@ def _box(page: Page, selector: str) -> dict:
     return page.page.locator(selector).bounding_box()
 
 
-@pytest.mark.parametrize("size", [(1200, 900), (390, 844)], ids=["laptop", "phone"])
+def _meet(a: dict, b: dict) -> bool:
+    """Do two bounding boxes overlap?"""
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "size",
+    [(1200, 900), (1024, 768), (768, 1024), (390, 844)],
+    ids=["laptop", "small-laptop", "tablet", "phone"],
+)
 def test_the_first_view_hides_no_zone_under_the_legend(browser, portland_plan, baoan_map, tmp_path, size):
     # a sweep: at 1200 x 900 the open legend covered the west of the zones (South Portland's Skillin, and
     # half of Bao'an's 13 zones, whose legend of long school names is 500 px wide): the view was refitted only
@@ -268,6 +278,9 @@ def test_the_first_view_hides_no_zone_under_the_legend(browser, portland_plan, b
         apart = (legend["x"] + legend["width"] <= layers["x"] or layers["y"] + layers["height"] <= legend["y"]
                  or legend["y"] + legend["height"] <= layers["y"])  # fmt: skip
         assert apart, (name, legend, layers)
+        # nor on the title box (at 768 px the title, 60 % of the window wide, ran under it)
+        title = _box(page, ".zoning-title")
+        assert not _meet(title, layers), (name, title, layers)
         page.shot(f"{name}-first-view-{width}x{height}")
         # folded, the legend opens with a click on its heading (on a phone it starts folded)
         summary = page.page.locator(".zoning-legend summary")

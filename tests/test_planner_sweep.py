@@ -126,3 +126,52 @@ def test_a_primary_zone_feeding_two_middle_schools_is_named_as_such(tmp_path):
     ) in result.output
     assert "(Whitman; 'Eagle Staff' not in " in result.output
     assert '"Meany" names no school of ' in result.output  # one name, not in the file: as before
+
+
+def _seattle_feeder(tmp_path, out="out"):
+    """Seattle's 2017-18 elementary zones feeding its middle schools, 13 of the 57 naming none we have (their
+    middle school is two names or one missing from the sites): a feeder plan with a partly known "before"."""
+    import numpy as np
+
+    from conftest import shared
+    from test_cli import run
+
+    es = gpd.read_file(shared("seattle_sps", "attendance_areas_ES_2017_18.geojson"))
+    sites = gpd.read_file(shared("seattle_sps", "school_sites_2015_16.geojson"))
+    ms = sites[sites["Status"] == "MS"].reset_index(drop=True)
+    es = es.assign(cohort=np.random.default_rng(0).integers(60, 120, len(es)))
+    es["MS_ZONE"] = [m if m in set(ms["PROPERTY_L"]) else None for m in es["MS_ZONE"]]
+    es[["ES_ZONE", "cohort", "MS_ZONE", "geometry"]].to_file(tmp_path / "es.geojson")
+    ms.assign(seats=np.ceil(es["cohort"].sum() / len(ms) * 1.25))[
+        ["PROPERTY_L", "seats", "geometry"]
+    ].to_file(tmp_path / "ms.geojson")
+    return run("feeder", tmp_path / "es.geojson", tmp_path / "ms.geojson", "--students-col", "cohort",
+               "--block-id-col", "ES_ZONE", "--school-name-col", "PROPERTY_L", "--capacity-col", "seats",
+               "--current-school-col", "MS_ZONE", "--out", tmp_path / out, "--time-limit", "10")  # fmt: skip
+
+
+def test_a_feeder_plan_names_its_units_primary_zones_and_gives_a_before_over_those_known(tmp_path):
+    # the sweep: a feeder plan's map and announcement called Seattle's elementary zones "小区 blocks", and its
+    # summary gave no "before" at all because 13 of the 57 zones name no middle school we have
+    import json
+
+    from test_cli import run
+
+    result = _seattle_feeder(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "(before 1,914 m over the 44 of 57 primary zones with a current school, the plan " in result.output
+    before = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["before"]
+    assert before["blocks_with_current"] == 44 and before["blocks"] == 57
+    page = (tmp_path / "out" / "map.html").read_text(encoding="utf-8")
+    for words in ("57 小学片区 primary zones", "调整学校的小学片区 primary zone that changes school",
+                  "Find a primary zone or school", "<title>直对入学 Feeder districts"):  # fmt: skip
+        assert words in page
+    assert "小区" not in page and "\\u5c0f\\u533a" not in page  # nor in the layer switcher's JSON
+    result = run("announce", tmp_path / "out")
+    assert result.exit_code == 0 and "57 小学片区 / primary zones" in result.output
+    text = (tmp_path / "out" / "announce.md").read_text(encoding="utf-8")
+    assert text.startswith("# 初中对口入学范围（直对入学）") and "小区" not in text
+    assert "3 个小学片区调整学校" in text and "| 小学片区 primary zones |" in text
+    result = run("map", tmp_path / "out", "--out", tmp_path / "again")
+    assert result.exit_code == 0 and "57 小学片区 / primary zones" in result.output
+    assert "<title>直对入学 Feeder districts" in (tmp_path / "again" / "map.html").read_text(encoding="utf-8")

@@ -19,7 +19,21 @@ if TYPE_CHECKING:  # annotations only: the solver packages come later in the pip
     from .districts.problem import DistrictProblem
     from .zones.problem import ZoneProblem
 
-__all__ = ["Plan", "SolveInfo"]
+__all__ = ["Plan", "SolveInfo", "UNIT_WORDS", "unit_words"]
+
+#: What a plan's blocks are, by ``rules["units"]`` (absent: "blocks"), in the words a map, an announcement and a
+#: report write: Chinese, English singular, English plural.  A feeder plan (直对入学) is drawn on primary
+#: schools' whole zones: its "blocks" are 小学片区, not 小区.
+UNIT_WORDS: dict[str, tuple[str, str, str]] = {
+    "blocks": ("小区", "block", "blocks"),
+    "primary zones": ("小学片区", "primary zone", "primary zones"),
+}
+
+
+def unit_words(rules: dict | None) -> tuple[str, str, str]:
+    """(Chinese, English singular, English plural) of the blocks of a plan with these ``rules`` (a plan's or
+    the ``rules`` of its ``summary.json``)."""
+    return UNIT_WORDS.get((rules or {}).get("units", "blocks"), UNIT_WORDS["blocks"])
 
 
 @dataclass(frozen=True)

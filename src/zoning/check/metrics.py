@@ -230,10 +230,19 @@ def _links(plan: Plan) -> list[dict]:
 
 def _before(plan: Plan) -> dict | None:
     """The current assignment's figures, for a before/after comparison: trips measured as the plan's are
-    (its ``current_distance_m``: by road when the plan was drawn on roads), else the straight line."""
-    cur = current_assignment(plan)
-    if cur is None:
+    (its ``current_distance_m``: by road when the plan was drawn on roads), else the straight line.
+
+    Where only some blocks with children name a current school, the figures are over those blocks and say
+    so: ``blocks_with_current`` of ``blocks``, and the plan's mean trip over the same blocks
+    (``after_mean_distance_m``), the figure to set the "before" against.  None when no block names one."""
+    if "current_school" not in plan.blocks:
         return None
+    known = set(plan.schools["school_id"])
+    by_name = dict(zip(plan.schools["name"], plan.schools["school_id"]))
+    named = [c if c in known else by_name.get(c) for c in plan.blocks["current_school"]]
+    if all(c is None for c in named):
+        return None
+    cur = pd.Series(named, index=plan.blocks["block_id"].to_numpy(), dtype=object)
     b = plan.blocks
     students = b["students"].to_numpy(dtype=float)
     has = cur.notna().to_numpy()
@@ -259,6 +268,12 @@ def _before(plan: Plan) -> dict | None:
     }
     if (has & ~measured).any():
         out["blocks_not_reached_by_road"] = int((has & ~measured).sum())
+    if (~has & (students > 0)).any():  # partly known: over the blocks that have one, and the plan over them
+        out["blocks_with_current"] = int(has.sum())
+        out["blocks"] = len(b)
+        out["children_with_current"] = round(float(students[has].sum()), 3)
+        after = b["distance_m"].to_numpy(dtype=float)
+        out["after_mean_distance_m"] = round(_wmean(after[measured], students[measured]), 1)
     return out
 
 

@@ -12,6 +12,7 @@ import click
 from ..errors import InputError, Issue
 from ..io.inputs import read_block_column, read_plan_folder
 from ..io.save import text_writer, write_files
+from ..plan import unit_words
 from ..publish.announce import (
     ANNOUNCE_FILES,
     announcement,
@@ -49,7 +50,9 @@ def _groups(plan_dir, blocks, group_col, blocks_file, block_id_col, blocks_layer
     "--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the files [default: PLAN_DIR]."
 )
 @click.option(
-    "--title", default=None, help="The announcement's title [default: 义务教育学校招生范围（划片）]."
+    "--title",
+    default=None,
+    help="The announcement's title [default: 义务教育学校招生范围（划片）, for a feeder plan 初中对口入学范围（直对入学）].",
 )
 @click.option(
     "--group-col",
@@ -75,7 +78,8 @@ def announce(
     announce.csv, announce_changes.csv)."""
     if group_col is None and (blocks_file or block_id_col or blocks_layer):
         raise click.UsageError("--blocks, --block-id-col and --blocks-layer go with --group-col NAME.")
-    layers, _summary = read_plan_folder(plan_dir)
+    layers, summary = read_plan_folder(plan_dir)
+    units = (summary.get("rules") or {}).get("units", "blocks")
     if "blocks" not in layers:
         raise InputError(
             [
@@ -95,11 +99,12 @@ def announce(
     sections = announcement(blocks, schools, groups=groups)
     changes = announcement_changes(blocks, schools)
     files = write_announcement(
-        sections, out_dir or plan_dir, changes=changes, title=title, overwrite=overwrite
+        sections, out_dir or plan_dir, changes=changes, title=title, overwrite=overwrite, units=units
     )
     listed = sum(sec.n_blocks for sec in sections)
+    u_zh, _, us_en = unit_words({"units": units})
     click.echo(
-        f"Announcement: {len(sections)} schools, {listed} 小区 / blocks, each listed once under its school."
+        f"Announcement: {len(sections)} schools, {listed} {u_zh} / {us_en}, each listed once under its school."
     )
     if groups is not None:
         line = f'Grouped by "{group_col}" from {source}'
@@ -112,7 +117,7 @@ def announce(
     else:
         new = changes["from_school_id"].isna()  # 新划入: no current school
         click.echo(
-            f"Changes: {int((~new).sum())} blocks change school ({changes.loc[~new, 'children'].sum():,.0f} "
+            f"Changes: {int((~new).sum())} {us_en} change school ({changes.loc[~new, 'children'].sum():,.0f} "
             f"children), {int(new.sum())} newly zoned."
         )
     click.echo("Wrote: " + ", ".join(str(files[name]) for name in ANNOUNCE_FILES))
@@ -177,11 +182,13 @@ def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_
     """Draw the consultation map of the plan in PLAN_DIR again with other options (map.html): zones, 小区 and
     schools, a search box for any 小区 or school, popups with the school now and proposed, the zones of today
     beside the proposed ones, and the blocks that change school."""
-    layers, _summary = read_plan_folder(plan_dir)
+    layers, summary = read_plan_folder(plan_dir)
+    units = (summary.get("rules") or {}).get("units", "blocks")
     page = to_html(
         folder_map(
             layers,
             title=title,
+            units=units,
             date=datetime.date.today().isoformat() if date is None else date or None,
             lang=lang,
             tiles=tiles,
@@ -191,8 +198,9 @@ def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_
     )
     files = write_files(out_dir or plan_dir, {"map.html": text_writer(page)}, overwrite=overwrite)
     n_blocks = len(layers.get("blocks", ()))
+    u_zh, _, us_en = unit_words({"units": units})
     click.echo(
-        f"Map: {len(layers['schools'])} schools, {n_blocks} 小区 / blocks, labels {lang}"
+        f"Map: {len(layers['schools'])} schools, {n_blocks} {u_zh} / {us_en}, labels {lang}"
         + (f", tiles in {tiles_crs}" if tiles else ", no tiles (opens offline)")
         + f"; {len(page.encode('utf-8')) / 2**20:.1f} MB."
     )

@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from ..check.metrics import district_table, school_table, summary
-from ..plan import Plan
+from ..plan import Plan, unit_words
 from ..publish.announce import ANNOUNCE_FILES
 from ..publish.report import REPORT_FILES
 from .group import PRINTED, quiet
@@ -168,8 +168,16 @@ def _report_zones(plan: Plan) -> None:
     line += f"mean trip {t['mean_distance_m']:,.0f} m" + (
         " by road" if t["distance_measure"] == "road" else ""
     )
-    if s["before"]:
-        line += f" (before {s['before']['mean_distance_m']:,.0f} m)"
+    before = s["before"]
+    if before and "blocks_with_current" in before:  # partly known: over the blocks that name a school
+        _, _, us_en = unit_words(plan.rules)
+        line += (
+            f" (before {before['mean_distance_m']:,.0f} m over the {before['blocks_with_current']:,} of "
+            f"{before['blocks']:,} {us_en} with a current school, the plan {before['after_mean_distance_m']:,.0f} m "
+            "over them)"
+        )
+    elif before:
+        line += f" (before {before['mean_distance_m']:,.0f} m)"
     line += _pieces_words("zones", t["zones_not_contiguous"], t.get("zones_joined_only_by_links"),
                           len(t["links_added"]), "blocks that")  # fmt: skip
     click.echo(line)

@@ -72,9 +72,13 @@ def validate(blocks, schools, issues_file, **kwargs):
 ZONES_SHARE = 0.6
 
 
-def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tuple[Plan, dict]:
+def _run_partition(
+    blocks, schools, kwargs, *, title: str | None = None, units: str = "blocks"
+) -> tuple[Plan, dict]:
     """Zones (and, with --districts, districts made of them) from the parsed options of a command; the
-    district and --only-stage options are read only when the command has them (`feeder` has not)."""
+    district and --only-stage options are read only when the command has them (`feeder` has not).
+    ``units``: what the blocks are ("primary zones" for `feeder`), kept in the plan's rules so that its map,
+    announcement and report name them so."""
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
     prepare_out(out_dir, overwrite=overwrite, inputs=(blocks, schools))  # refuse early, before any work
@@ -146,6 +150,8 @@ def _run_partition(blocks, schools, kwargs, *, title: str | None = None) -> tupl
         loads = year_loads(plan.assignment, inputs.blocks, zone_schools, years)
         extra["years.csv"] = csv_writer(loads)
         _report_years(loads, inputs.blocks, zone_schools, years)
+    if units != "blocks":
+        plan = replace(plan, rules={**plan.rules, "units": units})
     files = write_plan(plan, out_dir, overwrite=overwrite, title=title, extra=extra)
     return plan, files
 
@@ -290,7 +296,7 @@ def feeder(primary_zones, middle_schools, **kwargs):
     middle schools with their seats.  The middle schools' zones are unions of primary zones, in one
     piece, within seats.  Same outputs as `partition`.
     """
-    plan, files = _run_partition(primary_zones, middle_schools, kwargs, title="Feeder districts 直对入学")
+    plan, files = _run_partition(primary_zones, middle_schools, kwargs, units="primary zones")
     _report(plan, files)
     b = plan.blocks
     if "current_school" in b and b["current_school"].notna().any():

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..errors import InputError, Issue
 from ..io.save import bytes_writer, csv_writer, text_writer, write_files
+from ..plan import UNIT_WORDS
 
 __all__ = [
     "ANNOUNCE_FILES",
@@ -48,6 +49,8 @@ ANNOUNCE_FILES = ("announce.md", "announce.docx", "announce.csv", "announce_chan
 #: What the 原学校 column says for a block with no current school.
 NEWLY_ZONED = "新划入 newly zoned"
 _NUMERALS = "零一二三四五六七八九"
+#: The default title, by what the blocks are (a feeder plan's are primary zones: 直对入学).
+TITLES = {"blocks": "义务教育学校招生范围（划片）", "primary zones": "初中对口入学范围（直对入学）"}
 _CHANGES_HEAD = "调整情况 changes against the current assignment"
 _CHANGE_COLUMNS = [
     "from_school_id",
@@ -215,8 +218,9 @@ def _children(x: float) -> str:
     return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 else f"{x:,.1f}"
 
 
-def _changes_lead(changes: pd.DataFrame | None) -> str:
+def _changes_lead(changes: pd.DataFrame | None, units: str = "blocks") -> str:
     """The one line that opens the changes section (or is all of it)."""
+    u_zh, u_en, us_en = UNIT_WORDS[units]
     if changes is None:
         return (
             "数据中没有现行划片（current_school），无从比较。 The data carry no current assignment "
@@ -225,13 +229,15 @@ def _changes_lead(changes: pd.DataFrame | None) -> str:
     new = changes["from_school_id"].isna()
     moved, zoned = changes[~new], changes[new]
     if not len(changes):
-        return "与现行划片相比，没有小区调整学校。 No block changes school against the current assignment."
+        return (
+            f"与现行划片相比，没有{u_zh}调整学校。 No {u_en} changes school against the current assignment."
+        )
     parts_zh, parts_en = [], []
     for part, zh, en in ((moved, "调整学校", "change school"), (zoned, "新划入", "newly zoned")):
         if len(part):
             kids = _children(part["children"].sum())
-            parts_zh.append(f"{len(part):,} 个小区{zh}（{kids} 名儿童）")
-            parts_en.append(f"{len(part):,} block{'' if len(part) == 1 else 's'} ({kids} children) {en}")
+            parts_zh.append(f"{len(part):,} 个{u_zh}{zh}（{kids} 名儿童）")
+            parts_en.append(f"{len(part):,} {u_en if len(part) == 1 else us_en} ({kids} children) {en}")
     return "与现行划片相比，" + "，".join(parts_zh) + "。 " + "; ".join(parts_en) + "."
 
 
@@ -245,7 +251,7 @@ def _number(k: int) -> str:
     return ("" if tens == 1 else _NUMERALS[tens]) + "十" + (_NUMERALS[ones] if ones else "")
 
 
-def _head(k: int, sec: Section) -> str:
+def _head(k: int, sec: Section, units: str = "blocks") -> str:
     facts = []
     if sec.district is not None:
         facts.append(
@@ -253,7 +259,7 @@ def _head(k: int, sec: Section) -> str:
         )
     if sec.capacity is not None:
         facts.append(f"学位 seats {sec.capacity:,.0f}")
-    facts.append(f"小区 blocks {sec.n_blocks}")
+    facts.append(f"{UNIT_WORDS[units][0]} {UNIT_WORDS[units][2]} {sec.n_blocks}")
     return f"{_number(k)}、{sec.school_name}（{'；'.join(facts)}）"
 
 
@@ -268,6 +274,11 @@ def _label(group: str | None, sec: Section) -> str:
     return "其他 other" if len(sec.groups) > 1 else "招生范围 catchment"
 
 
+def _change_heads(units: str) -> tuple[str, str, str, str]:
+    """The columns of the changes table."""
+    return ("原学校 from", "新学校 to", f"{UNIT_WORDS[units][0]} {UNIT_WORDS[units][2]}", "儿童 children")
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -276,20 +287,22 @@ def announcement_markdown(
     sections: list[Section],
     *,
     changes: pd.DataFrame | None = None,
-    title: str = "义务教育学校招生范围（划片）",
+    title: str | None = None,
+    units: str = "blocks",
 ) -> str:
     """The announcement as Markdown: a heading per school, its 招生范围 as one paragraph (or one per group),
     then the changes against the current assignment (:func:`announcement_changes`; None: the data have
-    none, said in one line) as a table of pairs 原学校 → 新学校."""
-    lines = [f"# {title}", ""]
+    none, said in one line) as a table of pairs 原学校 → 新学校.  ``units``: what the blocks are ("primary
+    zones" for a feeder plan: 小学片区, and its title then 直对入学); ``title`` None: :data:`TITLES`'."""
+    lines = [f"# {title or TITLES[units]}", ""]
     for k, sec in enumerate(sections, start=1):
-        lines += [f"## {_head(k, sec)}", ""]
+        lines += [f"## {_head(k, sec, units)}", ""]
         for group, names in sec.groups:
             label = f"**{group}**：" if group else f"{_label(group, sec)}："
             lines += [label + _scope(names), ""]
-    lines += [f"## {_CHANGES_HEAD}", "", _changes_lead(changes), ""]
+    lines += [f"## {_CHANGES_HEAD}", "", _changes_lead(changes, units), ""]
     if changes is not None and len(changes):
-        lines += ["| 原学校 from | 新学校 to | 小区 blocks | 儿童 children |", "|---|---|---|---:|"]
+        lines += ["| " + " | ".join(_change_heads(units)) + " |", "|---|---|---|---:|"]
         for a, b, names, children in change_pairs(changes):
             lines.append(f"| {_cell(a)} | {_cell(b)} | {_cell('、'.join(names))} | {_children(children)} |")
         lines.append("")
@@ -300,25 +313,26 @@ def announcement_docx(
     sections: list[Section],
     *,
     changes: pd.DataFrame | None = None,
-    title: str = "义务教育学校招生范围（划片）",
+    title: str | None = None,
+    units: str = "blocks",
 ) -> bytes:
     """The announcement as a Word document (python-docx): the same headings, paragraphs and changes table
     as the Markdown."""
     doc = docx.Document()
-    doc.add_heading(title, level=0)
+    doc.add_heading(title or TITLES[units], level=0)
     for k, sec in enumerate(sections, start=1):
-        doc.add_heading(_head(k, sec), level=1)
+        doc.add_heading(_head(k, sec, units), level=1)
         for group, names in sec.groups:
             para = doc.add_paragraph()
             para.add_run(f"{_label(group, sec)}：").bold = True
             para.add_run(_scope(names))
     doc.add_heading(_CHANGES_HEAD, level=1)
-    doc.add_paragraph(_changes_lead(changes))
+    doc.add_paragraph(_changes_lead(changes, units))
     if changes is not None and len(changes):
         pairs = change_pairs(changes)
         table = doc.add_table(rows=1 + len(pairs), cols=4)
         table.style = "Table Grid"
-        for c, head in enumerate(("原学校 from", "新学校 to", "小区 blocks", "儿童 children")):
+        for c, head in enumerate(_change_heads(units)):
             table.rows[0].cells[c].text = head
             table.rows[0].cells[c].paragraphs[0].runs[0].bold = True
         for row, (a, b, names, children) in zip(table.rows[1:], pairs, strict=True):
@@ -356,10 +370,12 @@ def write_announcement(
     changes: pd.DataFrame | None = None,
     title: str | None = None,
     overwrite: bool = False,
+    units: str = "blocks",
 ) -> dict:
     """Write announce.md, announce.docx, announce.csv and announce_changes.csv into ``out_dir`` (all four or
-    none).  ``changes``: :func:`announcement_changes` (None: the data have no current assignment)."""
-    kw = {} if title is None else {"title": title}
+    none).  ``changes``: :func:`announcement_changes` (None: the data have no current assignment); ``units``:
+    what the blocks are ("primary zones" for a feeder plan)."""
+    kw = {"title": title, "units": units}
     writers = {
         "announce.md": text_writer(announcement_markdown(sections, changes=changes, **kw)),
         "announce.docx": bytes_writer(announcement_docx(sections, changes=changes, **kw)),
@@ -394,7 +410,10 @@ def announce(
         )
     sections = announcement(plan.blocks, plan.schools, groups=groups)
     changes = announcement_changes(plan.blocks, plan.schools)
-    return write_announcement(sections, out_dir, changes=changes, title=title, overwrite=overwrite)
+    units = plan.rules.get("units", "blocks")
+    return write_announcement(
+        sections, out_dir, changes=changes, title=title, overwrite=overwrite, units=units
+    )
 
 
 def _natural(text) -> tuple:

@@ -140,7 +140,7 @@ def plan_table(plan: Plan):
 def default_title(plan: Plan, lang: str = "both") -> str:
     with language(lang):
         if plan.districts is None:
-            return tr("划片方案", "Attendance zones")
+            return _zones_title(plan.rules.get("units", "blocks"))
         kind = plan.rules["districts"]["kind"]
         label = (
             tr("教育集团", "education groups")
@@ -180,7 +180,15 @@ def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
         schools,
         title=title or default_title(plan, lang),
         districts=layers.get("districts"),
+        units=plan.rules.get("units", "blocks"),
         **options,
+    )
+
+
+def _zones_title(units: str) -> str:
+    """The title of a map of zones alone: a feeder plan's (its blocks are primary zones) says so."""
+    return (
+        tr("直对入学", "Feeder districts") if units == "primary zones" else tr("划片方案", "Attendance zones")
     )
 
 
@@ -201,8 +209,11 @@ def _lang(options: Mapping) -> str:
     return lang
 
 
-def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None, **options) -> folium.Map:
-    """The map of a plan folder's layers (``io.inputs.read_plan_layers``): what ``zoning map DIR`` draws."""
+def folder_map(
+    layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None, units: str = "blocks", **options
+) -> folium.Map:
+    """The map of a plan folder's layers (``io.inputs.read_plan_layers``): what ``zoning map DIR`` draws;
+    ``units``: what its blocks are (``rules["units"]`` of its summary.json: "primary zones" for a feeder plan)."""
     blocks = layers.get("blocks")
     if blocks is None:  # districts drawn on schools alone
         blocks = gpd.GeoDataFrame({c: [] for c in BLOCK_COLUMNS}, geometry=[], crs=4326)
@@ -210,11 +221,13 @@ def folder_map(layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None,
     if title is None:
         with language(_lang(options)):
             if districts is None:
-                title = tr("划片方案", "Attendance zones")
+                title = _zones_title(units)
             else:
                 title = f"{len(districts)} {tr('学区', 'school districts')}"
                 title += f" · {tr('划片', 'attendance zones')}" if len(blocks) else ""
-    return zone_map(blocks, layers["zones"], layers["schools"], title=title, districts=districts, **options)
+    return zone_map(
+        blocks, layers["zones"], layers["schools"], title=title, districts=districts, units=units, **options
+    )
 
 
 def prepare_out(

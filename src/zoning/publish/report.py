@@ -36,6 +36,7 @@ import shapely
 from ..check.metrics import summary as plan_summary
 from ..errors import ZoningError
 from ..io.save import bytes_writer, json_text, text_writer, write_files
+from ..plan import unit_words
 from ..zones.problem import OVERLOAD_PENALTY_M
 from .announce import announcement_changes, change_pairs, current_schools
 from .export import plan_layers
@@ -216,6 +217,7 @@ def _proof(solve: dict) -> list[list[str]]:
 
 def _zone_facts(summary: dict) -> list[list[str]]:
     t, b = summary["totals"], summary.get("before")
+    u_zh, _, us_en = unit_words(summary.get("rules"))
     facts = _proof(summary["solve"])
     over = sum(float(r.get("overload") or 0.0) for r in summary.get("schools", []))
     if over > 1e-9 and summary["solve"].get("status") != "given":
@@ -225,7 +227,7 @@ def _zone_facts(summary: dict) -> list[list[str]]:
                       f"{over * OVERLOAD_PENALTY_M / 1000:,.1f} child-km ({over:,.1f} 名儿童超出学位 children over "
                       f"seats × {OVERLOAD_PENALTY_M / 1000:,.0f} km)"])  # fmt: skip
     facts += [
-        ["小区 blocks / 学校 schools", f"{t['blocks']:,} / {t['schools']:,}"],
+        [f"{u_zh} {us_en} / 学校 schools", f"{t['blocks']:,} / {t['schools']:,}"],
         [
             "儿童 children" + (" (估算 estimated)" if t.get("children_estimated") else ""),
             _children(t["children"]),
@@ -239,6 +241,17 @@ def _zone_facts(summary: dict) -> list[list[str]]:
             "平均距离 mean distance (m)" + (", 道路 by road" if t.get("distance_measure") == "road" else ""),
             _arrow(_num(b["mean_distance_m"]) if b else None, _num(t["mean_distance_m"])),
         ],
+        *(
+            [
+                [
+                    f"现行划片只覆盖 {b['blocks_with_current']:,}/{b['blocks']:,} 个{u_zh} before: over the "
+                    f"{b['blocks_with_current']:,} of {b['blocks']:,} {us_en} with a current school",
+                    f"{_num(b['mean_distance_m'])} → {_num(b['after_mean_distance_m'])}",
+                ]
+            ]
+            if b and "blocks_with_current" in b
+            else []
+        ),
         [
             "最远距离 max distance (m)" + (", 道路 by road" if t.get("distance_measure") == "road" else ""),
             _arrow(_num(b["max_distance_m"]) if b else None, _num(t["max_distance_m"])),
@@ -344,17 +357,21 @@ def _district_table(d: dict) -> str:
     return table + (f"<p class=note>成员学校 members:</p><ul>{members}</ul>" if members else "")
 
 
-def _changes_section(changes: pd.DataFrame | None) -> str:
+def _changes_section(changes: pd.DataFrame | None, units: dict | None = None) -> str:
+    """The changes by pair of schools; ``units``: the plan's rules, naming its blocks (a feeder's: 小学片区)."""
+    u_zh, u_en, us_en = unit_words(units)
     if changes is None:
         return "<p>数据中没有现行划片（current_school），无从比较。 The data carry no current assignment.</p>"
     if not len(changes):
-        return "<p>没有小区调整学校。 No block changes school.</p>"
+        return f"<p>没有{u_zh}调整学校。 No {u_en} changes school.</p>"
     rows = [
         [html.escape(a), html.escape(b), str(len(names)), _children(children)]
         for a, b, names, children in change_pairs(changes)
     ]
-    note = "<p class=note>每个小区的名单见 announce.md / announce_changes.csv（zoning announce）。 The blocks of every pair: zoning announce.</p>"
-    return _table(["原学校 from", "新学校 to", "小区 blocks", "儿童 children"], rows, numeric={2, 3}) + note
+    note = f"<p class=note>每个{u_zh}的名单见 announce.md / announce_changes.csv（zoning announce）。 The {us_en} of every pair: zoning announce.</p>"
+    return (
+        _table(["原学校 from", "新学校 to", f"{u_zh} {us_en}", "儿童 children"], rows, numeric={2, 3}) + note
+    )
 
 
 def _figure(png: bytes, caption: str, dpi: float) -> str:
@@ -373,7 +390,8 @@ def _figure(png: bytes, caption: str, dpi: float) -> str:
 def default_title(summary: dict) -> str:
     d = summary.get("districts")
     if d is None:
-        return "划片方案 Attendance zones"
+        feeder = (summary.get("rules") or {}).get("units") == "primary zones"
+        return "直对入学 Feeder districts" if feeder else "划片方案 Attendance zones"
     label = (
         "教育集团方案 Education groups"
         if d["rules"]["kind"] == "education groups"
@@ -398,6 +416,7 @@ def _zone_sections(blocks, zones, schools, summary: dict, crs: str, font: Path, 
         _before_distance(blocks, schools, current, crs) if any(c is not None for c in current) else None
     )
     out = ["<h2>学校 Schools</h2>", _school_table(blocks, summary, current, before_m)]
+    u_zh, _, us_en = unit_words(summary["rules"])
     if before_m is not None:
         out.append(
             "<p class=note>箭头前为现行划片，箭头后为本方案。 Before the arrow: the current assignment; after it: the plan.</p>"
@@ -422,7 +441,10 @@ def _zone_sections(blocks, zones, schools, summary: dict, crs: str, font: Path, 
             "<p class=note>方案为道路距离，现行为直线距离。 Plan: road distance; current: straight line.</p>"
         )
     changes = announcement_changes(blocks, schools)
-    out += ["<h2>调整情况 Changes against the current assignment</h2>", _changes_section(changes)]
+    out += [
+        "<h2>调整情况 Changes against the current assignment</h2>",
+        _changes_section(changes, summary["rules"]),
+    ]
     if changes is not None and len(changes):
         ids = blocks["block_id"].astype(str).to_numpy()
         new = np.isin(ids, changes.loc[changes["from_school_id"].isna(), "block_id"])
@@ -437,7 +459,9 @@ def _zone_sections(blocks, zones, schools, summary: dict, crs: str, font: Path, 
             font=font,
         )
         out.append(
-            _figure(png, "调整学校或新划入的小区 blocks that change school or are newly zoned", figures.DPI)
+            _figure(
+                png, f"调整学校或新划入的{u_zh} {us_en} that change school or are newly zoned", figures.DPI
+            )
         )
     return out
 

@@ -17,6 +17,7 @@ that overloads a school is to be compared with.  Its row says so.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -103,9 +104,13 @@ def frontier(
         workers = max(1, len(client.scheduler_info()["workers"]))
         rounds = -(-len(runs) // workers)
         share = replace(options, time_limit_s=options.time_limit_s / max(1, rounds), workers=1, stop=None)
-        futures = [client.submit(_run, blocks, schools, kind, x, soft_seats, share, rules, pure=False)
+        futures = [client.submit(_run_logged, blocks, schools, kind, x, soft_seats, share, rules, pure=False)
                    for kind, x in runs]  # fmt: skip
-        found = client.gather(futures)
+        found = []
+        for result, records in client.gather(futures):  # the worker's log, logged here as if run here
+            for level, message in records:
+                log.log(level, "%s", message)
+            found.append(result)
     points = [pt for pt in found if isinstance(pt, FrontierPoint)]
     if not points:  # every run left out: the reasons are the answer
         raise ZoningError("no alternative could be drawn: " + "; ".join(str(why) for why in found))
@@ -130,6 +135,27 @@ def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: So
     log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", value, point.children_moved,
              point.mean_distance_m)  # fmt: skip
     return point
+
+
+def _run_logged(*args) -> tuple:
+    """:func:`_run` on a Dask worker, with what it logged (level, message) kept and returned beside its result,
+    for the caller to log as its own: the worker has no handler of the command line's, so its warnings were
+    printed there bare (no "warning:"), even with -q, and once per run."""
+    kept: list[tuple[int, str]] = []
+    ident = threading.get_ident()
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda r: (  # this run's records (another thread of the worker keeps its own), no progress
+        kept.append((r.levelno, r.getMessage())) if r.thread == ident and not hasattr(r, "progress") else None
+    )
+    logger = logging.getLogger("zoning")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    logger.handlers[:], logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+    try:
+        return _run(*args), kept
+    finally:
+        logger.handlers[:], logger.propagate = handlers, propagate
+        logger.setLevel(level)
 
 
 def _point(plan: Plan, penalty: float, *, cap: float | None = None, note: str = "") -> FrontierPoint:

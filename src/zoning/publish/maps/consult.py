@@ -31,7 +31,7 @@ from folium.template import Template
 
 from .assets import _Raw
 from .layers import _js_literal
-from .style import CHANGE_COLOUR, FOUND_COLOUR, _missing, _plain_id, _truthy, tr
+from .style import CHANGE_COLOUR, FOUND_COLOUR, _missing, _plain_id, _truthy, tr, tr_units
 
 #: Matches listed under the search box.
 SEARCH_LIMIT = 10
@@ -67,7 +67,7 @@ CSS = f"""
 
 def search_html() -> str:
     """The search box (a text field and its list of matches), placed in the title box."""
-    hint = html.escape(tr("搜索小区或学校", "Find a block or school"))
+    hint = html.escape(tr_units("搜索{u}或学校", "Find a {u} or school"))
     return (
         f'<div class="zoning-search" id="{SEARCH_ID}"><input type="search" placeholder="{hint}" '
         f'aria-label="{hint}" autocomplete="off" role="combobox" aria-expanded="false">'

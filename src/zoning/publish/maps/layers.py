@@ -40,6 +40,7 @@ from .style import (
     _utilisation_html,
     _yes_no,
     tr,
+    tr_units,
 )
 
 logger = logging.getLogger(__name__)
@@ -420,7 +421,7 @@ def _block_layer(
     return _GeoJsonLayer(
         table,
         items,
-        name=tr("小区", "Blocks"),
+        name=tr_units("{u}", "{Us}"),
         pane="blocks",
         tooltip_options={"sticky": True},
         highlight={"weight": 3, "color": "#000000", "opacity": 1},
@@ -571,7 +572,7 @@ def _change_layer(blocks: gpd.GeoDataFrame, geoms: gpd.GeoSeries, names: dict) -
     return _GeoJsonLayer(
         table,
         items,
-        name=f"{tr('调整学校的小区', 'Blocks that change school')} ({len(items):,})",
+        name=f"{tr_units('调整学校的{u}', '{Us} that change school')} ({len(items):,})",
         pane="blocks",
         tooltip_options={"sticky": True},
         on_click="zoningOpenBlock",

@@ -31,6 +31,7 @@ from .style import (
     _star_svg,
     _utilisation_html,
     tr,
+    tr_units,
 )
 
 #: The legend starts open when the view then shows the data at most this many zoom levels smaller than with
@@ -92,7 +93,8 @@ class _FitBounds(MacroElement):
     open when that costs at most ``OPEN_LEGEND_ZOOM`` of a zoom level), the legend is open, and the padding
     is least.  A room that leaves the data less than 35 % of the window's width or height is not tried.  On
     a narrow screen (a phone) the legend starts folded, and the layer switcher is moved up when it would lie
-    on it.
+    on it.  The title box is kept clear of the layer switcher (narrowed to the room beside it, or the switcher
+    goes under it where that room is under 240 px), also when the window is resized.
 
     What hides what is measured on the shapes as drawn: the zone polygons (a rectangle meets a polygon when
     an edge crosses it or its centre is inside), blocks and schools (their markers), not on bounding boxes:
@@ -111,7 +113,7 @@ class _FitBounds(MacroElement):
             var title = document.getElementById({{ this.title_id|tojson }});
             var layers = map.getContainer().querySelector(".leaflet-control-layers");
             var details = legend ? legend.querySelector("details") : null;
-            var PAD = 12, GAP = 8, OPEN = {{ this.open_zoom }}, SHARE = 0.35;
+            var PAD = 12, GAP = 8, OPEN = {{ this.open_zoom }}, SHARE = 0.35, MIN_TITLE = 240;
             function box(el) {
                 if (!el) { return null; }
                 var r = el.getBoundingClientRect(), c = map.getContainer().getBoundingClientRect();
@@ -121,6 +123,23 @@ class _FitBounds(MacroElement):
             function meet(a, b) {
                 return a && b && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
             }
+            // the title box (top left) narrower than the room the layer switcher (top right) leaves it, or,
+            // where that room is under MIN_TITLE px, the switcher under the title: they met at 768 px
+            function clearSwitcher() {
+                if (!title || !layers) { return; }
+                var corner = layers.parentNode;
+                title.style.maxWidth = ""; corner.style.top = "";
+                var t = box(title), l = box(layers);
+                if (!meet(t, l)) { return; }
+                if (l.left - GAP - t.left >= MIN_TITLE) {
+                    title.style.boxSizing = "border-box";  // the width with its padding
+                    title.style.maxWidth = (l.left - GAP - t.left) + "px";
+                } else {
+                    corner.style.top = (t.bottom + GAP) + "px";
+                }
+            }
+            clearSwitcher();
+            map.on("resize", clearSwitcher);
             // the shapes in pixels at zoom 0 (at zoom z they are 2^z times larger): polygons and markers
             var polygons = [], markers = [];
             function rings(lls, out) {
@@ -293,7 +312,7 @@ def _title_html(
     seats = _sum(schools, "capacity")
     facts = [f"{len(schools):,} {tr('所学校', 'schools')}"]
     if len(blocks):
-        facts.append(f"{len(blocks):,} {tr('小区', 'blocks')}")
+        facts.append(f"{len(blocks):,} {tr_units('{u}', '{us}')}")
     if students is not None:
         facts.append(f"{_fmt_count(students)} {tr('学生', 'students')}")
     if seats is not None:
@@ -305,11 +324,11 @@ def _title_html(
     if n_over:
         lines.append(f'<div class="zoning-over">{n_over} {tr("所超额", "school(s) over capacity")}</div>')
     if n_moved:
-        lines.append(f"<div>{n_moved:,} {tr('个小区调整学校', 'block(s) change school')}</div>")
+        lines.append(f"<div>{n_moved:,} {tr_units('个{u}调整学校', '{u}(s) change school')}</div>")
     if city_scale and len(blocks):
         z = BLOCK_MIN_ZOOM
         lines.append(
-            f"<div>{tr(f'放大到 {z} 级查看小区', f'zoom in to see the blocks (from zoom {z})')}</div>"
+            f"<div>{tr_units(f'放大到 {z} 级查看{{u}}', f'zoom in to see the {{us}} (from zoom {z})')}</div>"
         )
     return "".join(lines)
 
@@ -400,7 +419,7 @@ def _key_html(*, has_lead: bool, has_over: bool, has_moved: bool, has_districts:
         key.append(
             f"<span class='zoning-swatch' style='border: 2px solid {CHANGE_COLOUR}; "
             f"background:{_rgba(CHANGE_COLOUR, 0.25)}'></span> "
-            + tr("调整学校的小区", "block that changes school")
+            + tr_units("调整学校的{u}", "{u} that changes school")
         )
     if has_districts:
         key.append(

@@ -49,8 +49,9 @@ import pandas as pd
 import shapely
 from folium.map import CustomPane
 
-from ...errors import InputError, Issue, ZoningError
+from ...errors import InputError, Issue, ZoningError, choice_issue
 from ...io.crs import wgs84_to_gcj02
+from ...plan import UNIT_WORDS
 from .assets import _CITY_CSS, _CSS, _external_assets, _make_offline, _Raw
 from .consult import CSS as _CONSULT_CSS
 from .consult import Consult, consult_data, current_zones, search_html
@@ -106,6 +107,7 @@ def zone_map(
     city_scale: bool | None = None,
     lang: str = "both",
     date: str | None = None,
+    units: str = "blocks",
 ) -> folium.Map:
     """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
 
@@ -128,7 +130,8 @@ def zone_map(
     (a URL template such as ``https://tile.example.org/{z}/{x}/{y}.png`` with ``attribution``, or a
     provider name folium knows) adds a background map for users who are online; ``tiles_crs="gcj02"`` shifts
     the overlays into GCJ-02 for 高德 / 腾讯 tiles.  ``lang``: labels in "zh", "en" or "both"; ``date``: a line
-    under the title (the consultation's date).  Every map has the search box and popups (``consult``); with a
+    under the title (the consultation's date); ``units``: what the blocks are, named so in every label ("blocks":
+    小区; "primary zones": 小学片区, the blocks of a feeder plan, 直对入学).  Every map has the search box and popups (``consult``); with a
     ``current_school`` per block also the zones of today and the blocks that change school.
 
     Raises:
@@ -138,7 +141,11 @@ def zone_map(
     _check_inputs(blocks, zones, schools, districts, tiles, attribution, tiles_crs, lang)
     if city_scale is None:
         city_scale = len(blocks) > CITY_SCALE_BLOCKS
-    with language(lang):
+    if units not in UNIT_WORDS:
+        raise InputError(
+            [choice_issue("units", units, tuple(UNIT_WORDS), fix="use blocks or primary zones.")]
+        )
+    with language(lang, units):
         return _draw(
             blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
         )

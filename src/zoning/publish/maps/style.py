@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ...plan import UNIT_WORDS
+
 #: Qualitative fill colours (Tableau 10 without its red, then lighter companions).  Red is kept for
 #: "over capacity" so a zone colour never reads as a warning.
 PALETTE = (
@@ -78,22 +80,37 @@ _PANE_PREFIX = "zoning-"
 _LANG: ContextVar[str] = ContextVar("zoning_map_lang", default="both")
 
 
+#: What the map's blocks are (a key of ``plan.UNIT_WORDS``): 小区 blocks, or a feeder plan's 小学片区 primary zones.
+_UNITS: ContextVar[str] = ContextVar("zoning_map_units", default="blocks")
+
+
 @contextmanager
-def language(lang: str) -> Iterator[None]:
-    """Write the labels of the map drawn inside this block in ``lang`` (one of ``LANGS``)."""
+def language(lang: str, units: str = "blocks") -> Iterator[None]:
+    """Write the labels of the map drawn inside this block in ``lang`` (one of ``LANGS``), naming its blocks
+    as ``units`` (a key of ``UNIT_WORDS``: "blocks", or "primary zones" for a feeder plan)."""
     if lang not in LANGS:
         raise ValueError(f"unknown map language {lang!r}; expected one of {', '.join(LANGS)}")
-    token = _LANG.set(lang)
+    if units not in UNIT_WORDS:
+        raise ValueError(f"unknown units {units!r}; expected one of {', '.join(UNIT_WORDS)}")
+    tokens = _LANG.set(lang), _UNITS.set(units)
     try:
         yield
     finally:
-        _LANG.reset(token)
+        _LANG.reset(tokens[0])
+        _UNITS.reset(tokens[1])
 
 
 def tr(zh: str, en: str) -> str:
     """A label in the map's language: ``zh``, ``en``, or both ("学校 school")."""
     lang = _LANG.get()
     return zh if lang == "zh" else en if lang == "en" else f"{zh} {en}"
+
+
+def tr_units(zh: str, en: str) -> str:
+    """:func:`tr` naming the map's blocks: ``{u}`` is 小区 (or 小学片区) in ``zh``; in ``en`` ``{u}`` is
+    "block" (or "primary zone"), ``{us}`` "blocks", ``{Us}`` "Blocks"."""
+    u_zh, u_en, us_en = UNIT_WORDS[_UNITS.get()]
+    return tr(zh.format(u=u_zh), en.format(u=u_en, us=us_en, Us=us_en[:1].upper() + us_en[1:]))
 
 
 # ---------------------------------------------------------------------------------------------------------
