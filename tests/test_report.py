@@ -302,6 +302,10 @@ def test_children_moved_says_over_which_blocks_when_some_have_no_current_school(
     facts = dict(_zone_facts(s))
     assert facts["调整学校的儿童 children moved"].startswith("10 (")
     assert "of the 3 of 4 blocks with a current school" in facts["调整学校的儿童 children moved"]
+    # the city's rows show the plan alone (a before over 3 blocks is not set against an after over 4) ...
+    assert "→" not in facts["平均距离 mean distance (m)"] and "→" not in facts["超员学校 schools over capacity"]
+    # ... and one row compares the two over the same 3 blocks
+    assert any(k.startswith("现行划片只覆盖 3/4") and "→" in v for k, v in facts.items())
     _report_zones(plan)
     assert "moved 10.0 (of the 3 of 4 blocks with a current school)" in capsys.readouterr().out
     none = zoning.assign_zones(blocks.drop(columns="current_school"), schools)

@@ -163,7 +163,7 @@ def _report_zones(plan: Plan) -> None:
     known = t.get("blocks_with_current_school", t["blocks"])
     moved = f"{t['children_moved']:,.1f}" if known else "— (no current zones)"
     if 0 < known < t["blocks"]:
-        moved += f" (of the {known:,} of {t['blocks']:,} blocks with a current school)"
+        moved += f" (of the {known:,} of {t['blocks']:,} {unit_words(plan.rules)[2]} with a current school)"
     line = f"Children: {t['children']:,.1f} for {t['seats']:,.0f} seats; moved {moved}; "
     line += f"mean trip {t['mean_distance_m']:,.0f} m" + (
         " by road" if t["distance_measure"] == "road" else ""

@@ -226,56 +226,45 @@ def _zone_facts(summary: dict) -> list[list[str]]:
         facts.append(["其中超额惩罚 of it, the overload's penalty",
                       f"{over * OVERLOAD_PENALTY_M / 1000:,.1f} child-km ({over:,.1f} 名儿童超出学位 children over "
                       f"seats × {OVERLOAD_PENALTY_M / 1000:,.0f} km)"])  # fmt: skip
+    # where only some blocks name a current school, "before" is over those: the whole city's rows show the
+    # plan alone, and one row sets the before against the plan over the same blocks
+    whole = b if b and "blocks_with_current" not in b else None
+    road = ", 道路 by road" if t.get("distance_measure") == "road" else ""
     facts += [
         [f"{u_zh} {us_en} / 学校 schools", f"{t['blocks']:,} / {t['schools']:,}"],
-        [
-            "儿童 children" + (" (估算 estimated)" if t.get("children_estimated") else ""),
-            _children(t["children"]),
-        ],
+        ["儿童 children" + (" (估算 estimated)" if t.get("children_estimated") else ""), _children(t["children"])],
         ["学位 seats", _num(t["seats"])],
-        [
-            "调整学校的儿童 children moved",
-            _moved(t),
-        ],
-        [
-            "平均距离 mean distance (m)" + (", 道路 by road" if t.get("distance_measure") == "road" else ""),
-            _arrow(_num(b["mean_distance_m"]) if b else None, _num(t["mean_distance_m"])),
-        ],
-        *(
-            [
-                [
-                    f"现行划片只覆盖 {b['blocks_with_current']:,}/{b['blocks']:,} 个{u_zh} before: over the "
-                    f"{b['blocks_with_current']:,} of {b['blocks']:,} {us_en} with a current school",
-                    f"{_num(b['mean_distance_m'])} → {_num(b['after_mean_distance_m'])}",
-                ]
-            ]
-            if b and "blocks_with_current" in b
-            else []
-        ),
-        [
-            "最远距离 max distance (m)" + (", 道路 by road" if t.get("distance_measure") == "road" else ""),
-            _arrow(_num(b["max_distance_m"]) if b else None, _num(t["max_distance_m"])),
-        ],
-        [
-            "超员学校 schools over capacity",
-            _arrow(str(b["schools_over_capacity"]) if b else None, str(t["schools_over_capacity"])),
-        ],
+        ["调整学校的儿童 children moved", _moved(t, u_zh, us_en)],
+        ["平均距离 mean distance (m)" + road, _arrow(_num(whole["mean_distance_m"]) if whole else None,
+                                                      _num(t["mean_distance_m"]))],
+    ]  # fmt: skip
+    if b and not whole:
+        facts.append([
+            f"现行划片只覆盖 {b['blocks_with_current']:,}/{b['blocks']:,} 个{u_zh}的平均距离 mean distance (m) over "
+            f"the {b['blocks_with_current']:,} of {b['blocks']:,} {us_en} with a current school" + road,
+            f"{_num(b['mean_distance_m'])} → {_num(b['after_mean_distance_m'])}",
+        ])  # fmt: skip
+    facts += [
+        ["最远距离 max distance (m)" + road, _arrow(_num(whole["max_distance_m"]) if whole else None,
+                                                     _num(t["max_distance_m"]))],
+        ["超员学校 schools over capacity", _arrow(str(whole["schools_over_capacity"]) if whole else None,
+                                                 str(t["schools_over_capacity"]))],
         ["不连片的片区 zones in more than one piece", str(t["zones_not_contiguous"])],
-    ]
+    ]  # fmt: skip
     if b:
         facts.append(["", "现行 → 方案: current assignment → plan"])
     return facts
 
 
-def _moved(t: dict) -> str:
+def _moved(t: dict, u_zh: str, us_en: str) -> str:
     """Children moved, and over which blocks: only those naming a current school can move."""
     known = t.get("blocks_with_current_school", t["blocks"])
     if not known:
         return "— (无现行划片 no current zones)"
     if known < t["blocks"]:
         return (
-            f"{_children(t['children_moved'])} (现行划片已知的 {known:,} / {t['blocks']:,} 个小区 "
-            f"of the {known:,} of {t['blocks']:,} blocks with a current school)"
+            f"{_children(t['children_moved'])} (现行划片已知的 {known:,} / {t['blocks']:,} 个{u_zh} "
+            f"of the {known:,} of {t['blocks']:,} {us_en} with a current school)"
         )
     return _children(t["children_moved"])
 
