@@ -684,3 +684,24 @@ def test_a_lock_to_a_school_a_later_change_closes_names_both(base):
             f'[[lock]]\nschool = "Kaler"\nblocks = ["{b0}"]\n\n[[close]]\nschool = "Kaler"\n', blocks, schools
         )
     assert "[[lock]] #1: its school is closed or merged away by [[close]] #1 (line 5)" in str(err.value)
+
+
+def test_compare_notes_plans_of_different_blocks_but_not_a_scenario_of_its_base():
+    # South Portland beside Bao'an's 28 小区 was compared without a word; a scenario keeps its base's blocks
+    # and changes schools by design, so it stays quiet
+    from zoning.scenarios.compare import area_note, compare_markdown, compare_table
+
+    portland, baoan = {f"b{i}" for i in range(317)}, {f"x{i}" for i in range(28)}
+    note = area_note({"base": portland, "baoan": baoan})
+    assert note.startswith(
+        "注意 Note: these plans do not cover the same blocks (base 317, baoan 28; 0 in common)"
+    )
+    assert area_note({"base": portland, "scenario": set(portland)}) is None
+    assert "(base 317, part 300; 300 in common)" in area_note(
+        {"base": portland, "part": set(sorted(portland)[:300])}
+    )
+    # districts on schools alone: a scenario closing one school of five is not a different area
+    assert area_note({"a": {"S1", "S2", "S3", "S4", "S5"}, "b": {"S1", "S2", "S3", "S4"}}, "schools") is None
+    assert "same schools" in area_note({"a": {"S1", "S2"}, "b": {"T1", "T2"}}, "schools")
+    text = compare_markdown(compare_table({"base": {}, "baoan": {}}), notes=(note,))
+    assert text.rstrip().endswith("(a scenario keeps its base's blocks).")

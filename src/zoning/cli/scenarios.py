@@ -20,7 +20,7 @@ from ..options import MAX_SEED, SolveOptions
 from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
-from ..scenarios.compare import compare_markdown, compare_table
+from ..scenarios.compare import area_note, compare_markdown, compare_table
 from ..scenarios.frontier import DEFAULT_PENALTIES_M, frontier, frontier_markdown, frontier_table
 from ..scenarios.sites import site_schools
 from ..zones.api import assign_zones
@@ -133,7 +133,11 @@ def compare(plan_dirs, out_dir, overwrite):
             blocks = gpd.GeoDataFrame({c: [] for c in BLOCK_COLUMNS}, geometry=[], crs=4326)
         drawn[name] = (blocks, layers["zones"], layers["schools"])
     table = compare_table(summaries)
-    text = compare_markdown(table)
+    on_blocks = any(len(blocks) for blocks, _, _ in drawn.values())
+    ids = {name: (set(blocks["block_id"]) if on_blocks else set(schools["school_id"]))
+           for name, (blocks, _, schools) in drawn.items()}  # fmt: skip
+    note = area_note(ids, "blocks" if on_blocks else "schools")
+    text = compare_markdown(table, notes=(note,) if note else ())
     click.echo(text, nl=False)
     if out_dir:
         page = to_html(compare_map(drawn, title=" · ".join(drawn)))

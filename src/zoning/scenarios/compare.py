@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["compare_table", "compare_markdown", "markdown_table", "COLUMNS"]
+__all__ = ["compare_table", "compare_markdown", "markdown_table", "area_note", "COLUMNS"]
 
 #: column → (heading, format) of the table, in order.
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -84,9 +84,32 @@ def _measure(summary: dict) -> str:
     return "road" if (summary.get("rules") or {}).get("travel") == "road" else "straight line"
 
 
-def compare_markdown(table: pd.DataFrame, *, title: str | None = None) -> str:
+def area_note(ids: Mapping[str, set], what: str = "blocks") -> str | None:
+    """A note when the plans (name → the ids of their blocks, or of their schools for districts drawn on
+    schools alone) do not cover the same ``what``, so that a difference of inputs is not read as a difference
+    of plans; None when they do.  A scenario keeps its base's blocks (it changes their children, and opens or
+    closes schools, by design), so for schools only plans with less than half of them in common are noted."""
+    sets = {name: set(map(str, v)) for name, v in ids.items() if v}
+    if len(sets) < 2:
+        return None
+    common = set.intersection(*sets.values())
+    largest = max(len(v) for v in sets.values())
+    if what == "blocks" and all(len(v) == len(common) for v in sets.values()):
+        return None
+    if what != "blocks" and len(common) >= largest / 2:
+        return None
+    sizes = ", ".join(f"{name} {len(v):,}" for name, v in sets.items())
+    return (
+        f"注意 Note: these plans do not cover the same {what} ({sizes}; {len(common):,} in common): their "
+        "figures differ by their inputs as well as by their plans. Compare plans drawn on the same data (a "
+        "scenario keeps its base's blocks).\n"
+    )
+
+
+def compare_markdown(table: pd.DataFrame, *, title: str | None = None, notes: tuple[str, ...] = ()) -> str:
     """The table as Markdown, leaving out the columns no plan has a figure for (and how trips are measured
-    when every plan's are straight lines); a note under it when the plans' trips are measured differently."""
+    when every plan's are straight lines); a note under it when the plans' trips are measured differently,
+    and the ``notes`` given (:func:`area_note`)."""
     measures = table["distance_measure"].dropna()
     shown = {
         c: COLUMNS[c]
@@ -104,6 +127,8 @@ def compare_markdown(table: pd.DataFrame, *, title: str | None = None) -> str:
             f"\n注意 Note: these plans measure trips differently ({groups}): their mean and max distances do "
             "not compare. Draw them all with --roads, or all without.\n"
         )
+    for note in notes:
+        text += "\n" + note
     return text
 
 
