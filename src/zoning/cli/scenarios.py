@@ -21,7 +21,13 @@ from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
 from ..scenarios.compare import compare_markdown, compare_table
-from ..scenarios.frontier import DEFAULT_PENALTIES_M, frontier, frontier_markdown, frontier_table
+from ..scenarios.frontier import (
+    DEFAULT_PENALTIES_M,
+    frontier,
+    frontier_label,
+    frontier_markdown,
+    frontier_table,
+)
 from ..scenarios.sites import site_schools
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
@@ -207,7 +213,7 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
                  candidates=kwargs.pop("candidates"))  # fmt: skip
     runs = len(values) + len(cap_values)
     names = [
-        *(label for label in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:runs]),
+        *(frontier_label(k) for k in range(runs)),
         "frontier.csv",
         "frontier.md",
         "frontier.html",

@@ -30,7 +30,9 @@ from ..plan import Plan
 from ..zones.api import assign_zones
 from .compare import markdown_table
 
-__all__ = ["FrontierPoint", "frontier", "frontier_table", "frontier_markdown", "DEFAULT_PENALTIES_M"]
+__all__ = [
+    "FrontierPoint", "frontier", "frontier_table", "frontier_markdown", "frontier_label", "DEFAULT_PENALTIES_M",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,18 @@ def frontier(
         raise ZoningError("no alternative could be drawn: " + "; ".join(str(why) for why in found))
     kept = _non_dominated(points)
     kept.sort(key=lambda pt: (pt.children_moved, pt.mean_distance_m))
-    return [replace(pt, label=f"{chr(ord('A') + k)}") for k, pt in enumerate(kept)]
+    return [replace(pt, label=frontier_label(k)) for k, pt in enumerate(kept)]
+
+
+def frontier_label(k: int) -> str:
+    """The label of the ``k``-th alternative (from 0): A … Z, then AA, AB, … as spreadsheet columns go (the
+    27th was "[", then "\\", a folder name no planner would guess)."""
+    label = ""
+    k += 1
+    while k > 0:
+        k, rest = divmod(k - 1, 26)
+        label = chr(ord("A") + rest) + label
+    return label
 
 
 def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: SolveOptions, rules: dict):
