@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..batch.run import cluster
 from ..check.metrics import summary
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, NoPlanFoundError
 from ..io.inputs import read_plan_folder, read_schools
 from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
 from ..options import MAX_SEED, SolveOptions
@@ -29,6 +29,7 @@ from ..scenarios.frontier import (
     frontier_table,
 )
 from ..scenarios.sites import site_schools
+from ..scenarios.siting import TIME_FIX
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 from .group import main
@@ -290,8 +291,12 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
                          encoding=kwargs.get("encoding"))  # fmt: skip
     inputs = _load(blocks, schools, kwargs)
     half = replace(options, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
-    chosen = site_schools(inputs.blocks, sites, new=n_new, schools=inputs.schools,
-                          max_distance_m=rules["max_distance_m"], options=half)  # fmt: skip
+    try:
+        chosen = site_schools(inputs.blocks, sites, new=n_new, schools=inputs.schools,
+                              max_distance_m=rules["max_distance_m"], options=half)  # fmt: skip
+    except NoPlanFoundError as err:  # in the command's words: its flag (the library names its argument)
+        fix = "--time-limit: the siting has half of it, the zones the other half"
+        raise NoPlanFoundError(str(err).replace(TIME_FIX, fix)) from err
     r = chosen.result
     click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
                + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip

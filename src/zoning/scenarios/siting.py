@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import InfeasibleError, ZoningError
+from ..errors import InfeasibleError, NoPlanFoundError
 from ..options import SolveOptions
 from ..zones.problem import fmt_children
 from .siting_bound import Lagrangian
@@ -52,7 +52,7 @@ from .siting_start import (
     transport,
 )
 
-__all__ = ["SitingResult", "solve_siting"]
+__all__ = ["SitingResult", "solve_siting", "TIME_FIX"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ EXACT_S_PER_PAIR = 5e-5
 EXACT_MARGIN = 0.1
 #: Share of the time limit one assignment model (a plan for one site set) may take.
 ASSIGN_SHARE = 0.02
+#: How the "no siting plan" message asks for more time, in the Python API's words (a command says its flag).
+TIME_FIX = "options=SolveOptions(time_limit_s=…)"
 
 
 @dataclass(frozen=True)
@@ -274,9 +276,9 @@ class _Search:
         inc = self.incumbent
         seconds = time.perf_counter() - self.t0
         if inc.assign is None:
-            raise ZoningError(
+            raise NoPlanFoundError(
                 f"No siting plan found in {self.options.time_limit_s:g} s (none proven impossible either). "
-                "Fix: allow more time (time_limit_s), or more sites or seats."
+                f"Fix: allow more time ({TIME_FIX}), or more sites or seats."
             )
         lag_bound = self.lag.proven(inc.value)
         bound = min(inc.value, max(lag_bound, self.exact_bound))
