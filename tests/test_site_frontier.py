@@ -4,12 +4,16 @@ headers and coordinates, messages in the command's words, and Ctrl-C keeping the
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 
+import zoning
 from conftest import DEMO_ARGS
 from test_cli import run
 from zoning import SolveOptions
 from zoning.errors import NoPlanFoundError
+from zoning.io.crs import wgs84_to_gcj02
 from zoning.scenarios import frontier as frontier_module
 from zoning.scenarios.frontier import FrontierPoint, frontier, frontier_label
 
@@ -91,3 +95,74 @@ def test_no_siting_plan_names_the_flag_in_the_command(tmp_path, no_plan_ever):
     assert (
         "allow more time (--time-limit: the siting has half of it, the zones the other half)" in result.output
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# candidate sites: their own headers and coordinates
+
+
+@pytest.fixture(scope="module")
+def shenzhen_grid(tmp_path_factory):
+    """A 100-block grid city in Shenzhen (blocks and schools in WGS84, files) and three candidate sites
+    (WGS84 points) at blocks far apart."""
+    from cities import City, make_city
+
+    blocks, schools = make_city(City(n_blocks=100, n_schools=4, slack=0.05, seed=1))
+    folder = tmp_path_factory.mktemp("shenzhen")
+    blocks.to_file(folder / "blocks.gpkg")
+    schools.to_file(folder / "schools.gpkg")
+    points = blocks.geometry.representative_point().iloc[[11, 55, 88]].reset_index(drop=True)
+    return folder, blocks, schools, points
+
+
+def _site_table(points, headers=("site_id", "name", "capacity", "lon", "lat"), coords="wgs84"):
+    lon, lat = points.x.to_numpy(), points.y.to_numpy()
+    if coords == "gcj02":
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    values = (["P-01", "P-02", "P-03"], ["东地块", "中地块", "西地块"], [400.0] * 3, lon, lat)
+    return pd.DataFrame(dict(zip(headers, values, strict=True)))
+
+
+def test_read_sites_recognises_site_headers_and_takes_their_own_coordinates(shenzhen_grid, tmp_path):
+    folder, _blocks, _schools, points = shenzhen_grid
+    path = tmp_path / "候选点.csv"
+    _site_table(points, ("候选点编号", "候选点名称", "规划学位", "经度", "纬度"), coords="gcj02").to_csv(
+        path, index=False, encoding="utf-8-sig"
+    )
+    sites = zoning.read_sites(path, coords="gcj02")
+    assert sites["school_id"].tolist() == ["P-01", "P-02", "P-03"]  # not the names
+    assert sites["name"].tolist() == ["东地块", "中地块", "西地块"] and (sites["capacity"] == 400).all()
+    assert np.allclose(sites.geometry.x, points.x, atol=1e-7) and np.allclose(
+        sites.geometry.y, points.y, atol=1e-7
+    )
+
+
+def _site_run(folder, candidates, out, *flags):
+    return run("site", folder / "blocks.gpkg", folder / "schools.gpkg", candidates, "--new", 1, "--out", out,
+               "--time-limit", 6, "--workers", 1, *flags)  # fmt: skip
+
+
+def test_the_site_command_reads_gcj02_candidates_beside_wgs84_schools(shenzhen_grid, tmp_path):
+    # candidates read off 高德 could only be read in the schools' coordinates (--schools-coords / --coords)
+    folder, _blocks, _schools, points = shenzhen_grid
+    path = tmp_path / "cand.csv"
+    _site_table(points, coords="gcj02").to_csv(path, index=False)
+    result = _site_run(folder, path, tmp_path / "out", "--sites-coords", "gcj02")
+    assert result.exit_code == 0, result.output
+    chosen = pd.read_csv(tmp_path / "out" / "sites.csv", encoding="utf-8-sig").iloc[0]
+    k = ["P-01", "P-02", "P-03"].index(chosen["school_id"])  # the site_id header read as the id
+    assert abs(chosen["lon"] - points.x.iloc[k]) < 2e-6 and abs(chosen["lat"] - points.y.iloc[k]) < 2e-6
+
+
+def test_the_site_command_names_candidate_columns_with_its_own_flags(shenzhen_grid, tmp_path):
+    folder, _blocks, _schools, points = shenzhen_grid
+    path = tmp_path / "cand.csv"
+    _site_table(points, ("地块号", "地块", "规划学位数量", "X坐标", "Y坐标")).to_csv(path, index=False)
+    result = _site_run(folder, path, tmp_path / "bad", "--site-lon-col", "X坐标", "--site-lat-col", "Y坐标")
+    assert result.exit_code == 1
+    assert '--site-capacity-col "规划学位数量"' in result.output, result.output  # not --capacity-col
+    result = _site_run(folder, path, tmp_path / "out", "--site-id-col", "地块号", "--site-name-col", "地块",
+                       "--site-capacity-col", "规划学位数量", "--site-lon-col", "X坐标", "--site-lat-col", "Y坐标")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    chosen = pd.read_csv(tmp_path / "out" / "sites.csv", encoding="utf-8-sig")
+    assert chosen["school_id"].iloc[0] in {"P-01", "P-02", "P-03"} and chosen["capacity"].iloc[0] == 400

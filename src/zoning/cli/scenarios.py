@@ -14,7 +14,7 @@ import pandas as pd
 from ..batch.run import cluster
 from ..check.metrics import summary
 from ..errors import InputError, Issue, NoPlanFoundError
-from ..io.inputs import read_plan_folder, read_schools
+from ..io.inputs import read_plan_folder, read_sites
 from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
 from ..options import MAX_SEED, SolveOptions
 from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
@@ -33,7 +33,7 @@ from ..scenarios.siting import TIME_FIX
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 from .group import main
-from .options import _load, input_options, planner_errors, solve_options
+from .options import _coords, _load, input_options, planner_errors, solve_options
 from .report import _report
 
 
@@ -271,10 +271,32 @@ def _numbers(text: str, flag: str, what: str) -> tuple[float, ...]:
 @click.argument("sites_file", metavar="CANDIDATES", type=click.Path(dir_okay=False))
 @click.option("--new", "n_new", type=click.IntRange(min=1), required=True, help="New schools to open.")
 @input_options
+@click.option(
+    "--sites-coords",
+    callback=_coords,
+    help="Coordinate system of the CANDIDATES file (default: --schools-coords, else --coords).",
+)
+@click.option("--sites-layer", help="Layer of a GeoPackage holding the candidate sites.")
+@click.option(
+    "--site-id-col", help="Candidates column holding the site id (default: site_id, 候选点编号, 地块编号, …)."
+)
+@click.option(
+    "--site-name-col", help="Candidates column holding the name (default: site_name, 候选点名称, 名称, …)."
+)
+@click.option(
+    "--site-capacity-col",
+    help="Candidates column holding the seats (default: 规划学位, 学位数, capacity, …).",
+)
+@click.option(
+    "--site-classes-col", help="Candidates column holding the entry classes (规划班数, 招生班数, …)."
+)
+@click.option("--site-lon-col", help="Candidates column holding the longitude.")
+@click.option("--site-lat-col", help="Candidates column holding the latitude.")
 @solve_options
 @planner_errors
 def site_command(blocks, schools, sites_file, n_new, **kwargs):
-    """New-school siting (新建学校选址): open --new of the CANDIDATES (points with seats, read like SCHOOLS)
+    """New-school siting (新建学校选址): open --new of the CANDIDATES (points with seats, read like SCHOOLS,
+    with their own --site-*-col and --sites-coords)
     beside the existing SCHOOLS so that every block's children fit the seats with the fewest child-metres
     (the capacitated p-median, with its proven gap); then draw the zones with the new schools.  Writes the
     plan files and sites.csv (the chosen sites) into --out."""
@@ -286,9 +308,7 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
     rules = dict(max_distance_m=kwargs.pop("max_distance"), move_penalty_m=kwargs.pop("move_penalty"),
                  max_moved=kwargs.pop("max_moved"), allow_overload=kwargs.pop("allow_overload"),
                  contiguity=kwargs.pop("contiguity"), candidates=kwargs.pop("candidates"))  # fmt: skip
-    coords = kwargs.get("schools_coords") or kwargs["coords"]
-    sites = read_schools(sites_file, coords=coords, class_size=kwargs.get("class_size"),
-                         encoding=kwargs.get("encoding"))  # fmt: skip
+    sites = _read_sites(sites_file, kwargs)
     inputs = _load(blocks, schools, kwargs)
     half = replace(options, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
     try:
@@ -319,3 +339,17 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
     files = write_plan(plan, out_dir, overwrite=overwrite, title=f"新建 {n_new} 所学校 {n_new} new school(s)",
                        extra={"sites.csv": csv_writer(table)})  # fmt: skip
     _report(plan, files)
+
+
+def _read_sites(path, kwargs: dict):
+    """The CANDIDATES file, read with its own options (popped); its coordinates default to the schools'."""
+    coords = kwargs.pop("sites_coords") or kwargs.get("schools_coords") or kwargs["coords"]
+    columns = {canon: kwargs.pop(f"site_{key}_col") for canon, key in SITE_COLUMNS.items()}
+    return read_sites(path, columns={k: v for k, v in columns.items() if v}, coords=coords,
+                      class_size=kwargs.get("class_size"), layer=kwargs.pop("sites_layer"),
+                      encoding=kwargs.get("encoding"))  # fmt: skip
+
+
+#: canonical column → the word of its --site-*-col flag
+SITE_COLUMNS = {"school_id": "id", "name": "name", "capacity": "capacity", "classes": "classes", "lon": "lon",
+                "lat": "lat"}  # fmt: skip
