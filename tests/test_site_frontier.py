@@ -3,6 +3,13 @@ headers and coordinates, messages in the command's words, and Ctrl-C keeping the
 
 from __future__ import annotations
 
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -166,3 +173,73 @@ def test_the_site_command_names_candidate_columns_with_its_own_flags(shenzhen_gr
     assert result.exit_code == 0, result.output
     chosen = pd.read_csv(tmp_path / "out" / "sites.csv", encoding="utf-8-sig")
     assert chosen["school_id"].iloc[0] in {"P-01", "P-02", "P-03"} and chosen["capacity"].iloc[0] == 400
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Ctrl-C keeps the work done
+
+
+def _ctrl_c_when(args: list[str], ready: str) -> tuple[str, int]:
+    """Run ``zoning ARGS``, send it Ctrl-C (SIGINT) once a line holding ``ready`` is out, and check it ends
+    soon: (its whole output, its exit code)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from zoning.cli import main; main()", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    seen: list[str] = []
+    try:
+        while not (seen and ready in seen[-1]):
+            seen.append(proc.stdout.readline())
+            assert seen[-1] or proc.poll() is None, "the command ended before it was ready:\n" + "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        rest, _ = proc.communicate(timeout=120)
+        assert time.monotonic() - t0 < 60, "it ran on after Ctrl-C"  # not its 300 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return "".join(seen) + rest, proc.returncode
+
+
+def test_ctrl_c_stops_the_siting_and_writes_the_best_sites_so_far(tmp_path):
+    # Ctrl-C printed "Aborted!" and wrote nothing: the siting only watched the clock
+    from cities import City, make_city
+
+    blocks, schools = make_city(City(shape="voronoi", n_blocks=900, n_schools=20, slack=-0.15, seed=3))
+    need = blocks["students"].sum() - schools["capacity"].sum()
+    points = blocks.geometry.representative_point().sample(30, random_state=1)
+    candidates = gpd.GeoDataFrame({"site_id": [f"C{k}" for k in range(30)], "capacity": np.ceil(need / 90) * 45},
+                                  geometry=points.to_numpy(), crs=blocks.crs)  # fmt: skip
+    for name, frame in (("b", blocks), ("s", schools), ("c", candidates)):
+        frame.to_file(tmp_path / f"{name}.gpkg")
+    out = tmp_path / "out"
+    text, code = _ctrl_c_when(
+        ["-v", "site", *(str(tmp_path / f"{n}.gpkg") for n in "bsc"), "--new", "3", "--out", str(out),
+         "--time-limit", "300"],
+        ready="siting plan",
+    )  # fmt: skip
+    assert code == 0, text
+    assert "Sites: 3 of 30 candidates open" in text
+    assert re.search(r"gap [\d.]+ % \(stopped early \(Ctrl-C\), the best siting plan so far", text), text
+    assert "Plan: stopped early (Ctrl-C)" in text
+    assert len(pd.read_csv(out / "sites.csv", encoding="utf-8-sig")) == 3
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["solve"]["stopped_early"] is True
+
+
+def test_ctrl_c_ends_the_frontier_with_the_alternatives_drawn_so_far(tmp_path):
+    # Ctrl-C printed "Aborted!" and wrote nothing, the runs already solved lost with it
+    out = tmp_path / "alt"
+    text, code = _ctrl_c_when(
+        ["frontier", *DEMO_ARGS, "--out", str(out), "--workers", "1", "--time-limit", "900",
+         "--penalties", "0,100,250,500,1000,2500,100000", "--caps", "200"],
+        ready="progress: ",
+    )  # fmt: skip
+    assert code == 0, text
+    said = re.search(r"Stopped early \(Ctrl-C\): (\d) of 8 runs not run: (.*)\.", text)
+    assert said and int(said[1]) >= 1 and "at most 200 children moved" in said[2], text  # the cap runs last
+    table = pd.read_csv(out / "frontier.csv", encoding="utf-8-sig")
+    assert 1 <= len(table) <= 8 - int(said[1])
+    for label in table["alternative"]:
+        assert (out / label / "plan.gpkg").exists() and (out / label / "summary.json").exists()
+    assert f"not run: {said[2]}" in (out / "frontier.md").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ from ..scenarios.siting import TIME_FIX
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 from .group import main
-from .options import _coords, _load, input_options, planner_errors, solve_options
+from .options import _coords, _load, ctrl_c_stops, input_options, planner_errors, solve_options
 from .report import _report
 
 
@@ -223,11 +223,13 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
     inputs = _load(blocks, schools, kwargs)
     args = dict(penalties_m=values, caps=cap_values, soft_seats=soft_seats, options=options,
                 warnings=inputs.warnings, **rules)  # fmt: skip
-    if parallel or scheduler:  # the same engine as zoning batch
-        with cluster(scheduler, parallel or 2) as client:
-            points = frontier(inputs.blocks, inputs.schools, client=client, **args)
-    else:
-        points = frontier(inputs.blocks, inputs.schools, **args)
+    with ctrl_c_stops() as stop:  # Ctrl-C: the run in progress ends with its best plan, the rest are not run
+        args["options"] = replace(options, stop=stop)
+        if parallel or scheduler:  # the same engine as zoning batch
+            with cluster(scheduler, parallel or 2) as client:
+                points = frontier(inputs.blocks, inputs.schools, client=client, **args)
+        else:
+            points = frontier(inputs.blocks, inputs.schools, **args)
     for pt in points:
         title = f"方案 {pt.label} alternative {pt.label}: {pt.children_moved:,.0f} moved, mean {pt.mean_distance_m:,.0f} m"
         if pt.children_over > 0:
@@ -235,6 +237,8 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
         write_plan(pt.plan, Path(out_dir) / pt.label, overwrite=overwrite, title=title)
     table = frontier_table(points)
     text = frontier_markdown(table)
+    if points.not_run:  # said in frontier.md too: the table is not the whole frontier asked for
+        text += f"\n停止 stopped early (Ctrl-C): not run: {'; '.join(points.not_run)}.\n"
     drawn = {}  # one map, each alternative's zones a layer to switch to
     for pt in points:
         layers = plan_layers(pt.plan)
@@ -250,6 +254,10 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
         f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count, or "
         "left out as the warnings say)."
     )
+    if points.not_run:
+        click.echo(
+            f"Stopped early (Ctrl-C): {len(points.not_run)} of {runs} runs not run: {'; '.join(points.not_run)}."
+        )
     click.echo(
         "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])
     )
@@ -310,19 +318,21 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
                  contiguity=kwargs.pop("contiguity"), candidates=kwargs.pop("candidates"))  # fmt: skip
     sites = _read_sites(sites_file, kwargs)
     inputs = _load(blocks, schools, kwargs)
-    half = replace(options, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
-    try:
-        chosen = site_schools(inputs.blocks, sites, new=n_new, schools=inputs.schools,
-                              max_distance_m=rules["max_distance_m"], options=half)  # fmt: skip
-    except NoPlanFoundError as err:  # in the command's words: its flag (the library names its argument)
-        fix = "--time-limit: the siting has half of it, the zones the other half"
-        raise NoPlanFoundError(str(err).replace(TIME_FIX, fix)) from err
-    r = chosen.result
-    click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
-               + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip
-    click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
-               f"gap {100 * r.gap:.2f} % ({r.status}, {r.seconds:.1f} s)")  # fmt: skip
-    plan = assign_zones(inputs.blocks, chosen.schools, options=half, warnings=inputs.warnings, **rules)
+    with ctrl_c_stops() as stop:  # Ctrl-C: the best siting plan so far, with its gap, and zones for it
+        half = replace(options, stop=stop, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
+        try:
+            chosen = site_schools(inputs.blocks, sites, new=n_new, schools=inputs.schools,
+                                  max_distance_m=rules["max_distance_m"], options=half)  # fmt: skip
+        except NoPlanFoundError as err:  # in the command's words: its flag (the library names its argument)
+            fix = "--time-limit: the siting has half of it, the zones the other half"
+            raise NoPlanFoundError(str(err).replace(TIME_FIX, fix)) from err
+        r = chosen.result
+        click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
+                   + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip
+        how = "stopped early (Ctrl-C), the best siting plan so far" if r.stopped else r.status
+        click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
+                   f"gap {100 * r.gap:.2f} % ({how}, {r.seconds:.1f} s)")  # fmt: skip
+        plan = assign_zones(inputs.blocks, chosen.schools, options=half, warnings=inputs.warnings, **rules)
     table = chosen.chosen.to_crs(4326)
     table = pd.DataFrame(
         {
