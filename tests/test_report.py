@@ -303,7 +303,9 @@ def test_children_moved_says_over_which_blocks_when_some_have_no_current_school(
     assert facts["调整学校的儿童 children moved"].startswith("10 (")
     assert "of the 3 of 4 blocks with a current school" in facts["调整学校的儿童 children moved"]
     # the city's rows show the plan alone (a before over 3 blocks is not set against an after over 4) ...
-    assert "→" not in facts["平均距离 mean distance (m)"] and "→" not in facts["超员学校 schools over capacity"]
+    assert (
+        "→" not in facts["平均距离 mean distance (m)"] and "→" not in facts["超员学校 schools over capacity"]
+    )
     # ... and one row compares the two over the same 3 blocks
     assert any(k.startswith("现行划片只覆盖 3/4") and "→" in v for k, v in facts.items())
     _report_zones(plan)

@@ -16,7 +16,7 @@ from .districts.api import form_districts
 from .errors import InfeasibleError, InputError, Issue, NoPlanFoundError, ZoningError
 from .geo.roads import RoadNetwork, build_road_network, road_distances
 from .io import datasets
-from .io.inputs import Inputs, load_inputs, read_blocks, read_roads, read_schools, read_zones
+from .io.inputs import Inputs, load_inputs, read_blocks, read_roads, read_schools, read_sites, read_zones
 from .options import SolveOptions
 from .plan import Plan, SolveInfo
 from .publish.announce import announce
@@ -59,6 +59,7 @@ __all__ = [
     "district_violations",
     "read_blocks",
     "read_schools",
+    "read_sites",
     "load_inputs",
     "Inputs",
     "Plan",

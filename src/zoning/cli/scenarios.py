@@ -13,20 +13,27 @@ import pandas as pd
 
 from ..batch.run import cluster
 from ..check.metrics import summary
-from ..errors import InputError, Issue
-from ..io.inputs import read_plan_folder, read_schools
+from ..errors import InputError, Issue, NoPlanFoundError
+from ..io.inputs import read_plan_folder, read_sites
 from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
 from ..options import MAX_SEED, SolveOptions
 from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
 from ..scenarios.compare import area_note, compare_markdown, compare_table
-from ..scenarios.frontier import DEFAULT_PENALTIES_M, frontier, frontier_markdown, frontier_table
+from ..scenarios.frontier import (
+    DEFAULT_PENALTIES_M,
+    frontier,
+    frontier_label,
+    frontier_markdown,
+    frontier_table,
+)
 from ..scenarios.sites import site_schools
+from ..scenarios.siting import TIME_FIX
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
 from .group import main
-from .options import _load, input_options, planner_errors, solve_options
+from .options import _coords, _load, ctrl_c_stops, input_options, planner_errors, solve_options
 from .report import _report
 
 
@@ -211,7 +218,7 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
                  candidates=kwargs.pop("candidates"))  # fmt: skip
     runs = len(values) + len(cap_values)
     names = [
-        *(label for label in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:runs]),
+        *(frontier_label(k) for k in range(runs)),
         "frontier.csv",
         "frontier.md",
         "frontier.html",
@@ -220,11 +227,13 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
     inputs = _load(blocks, schools, kwargs)
     args = dict(penalties_m=values, caps=cap_values, soft_seats=soft_seats, options=options,
                 warnings=inputs.warnings, **rules)  # fmt: skip
-    if parallel or scheduler:  # the same engine as zoning batch
-        with cluster(scheduler, parallel or 2) as client:
-            points = frontier(inputs.blocks, inputs.schools, client=client, **args)
-    else:
-        points = frontier(inputs.blocks, inputs.schools, **args)
+    with ctrl_c_stops() as stop:  # Ctrl-C: the run in progress ends with its best plan, the rest are not run
+        args["options"] = replace(options, stop=stop)
+        if parallel or scheduler:  # the same engine as zoning batch
+            with cluster(scheduler, parallel or 2) as client:
+                points = frontier(inputs.blocks, inputs.schools, client=client, **args)
+        else:
+            points = frontier(inputs.blocks, inputs.schools, **args)
     for pt in points:
         title = f"方案 {pt.label} alternative {pt.label}: {pt.children_moved:,.0f} moved, mean {pt.mean_distance_m:,.0f} m"
         if pt.children_over > 0:
@@ -232,6 +241,8 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
         write_plan(pt.plan, Path(out_dir) / pt.label, overwrite=overwrite, title=title)
     table = frontier_table(points)
     text = frontier_markdown(table)
+    if points.not_run:  # said in frontier.md too: the table is not the whole frontier asked for
+        text += f"\n停止 stopped early (Ctrl-C): not run: {'; '.join(points.not_run)}.\n"
     drawn = {}  # one map, each alternative's zones a layer to switch to
     for pt in points:
         layers = plan_layers(pt.plan)
@@ -247,6 +258,10 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
         f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count, or "
         "left out as the warnings say)."
     )
+    if points.not_run:
+        click.echo(
+            f"Stopped early (Ctrl-C): {len(points.not_run)} of {runs} runs not run: {'; '.join(points.not_run)}."
+        )
     click.echo(
         "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])
     )
@@ -268,10 +283,32 @@ def _numbers(text: str, flag: str, what: str) -> tuple[float, ...]:
 @click.argument("sites_file", metavar="CANDIDATES", type=click.Path(dir_okay=False))
 @click.option("--new", "n_new", type=click.IntRange(min=1), required=True, help="New schools to open.")
 @input_options
+@click.option(
+    "--sites-coords",
+    callback=_coords,
+    help="Coordinate system of the CANDIDATES file (default: --schools-coords, else --coords).",
+)
+@click.option("--sites-layer", help="Layer of a GeoPackage holding the candidate sites.")
+@click.option(
+    "--site-id-col", help="Candidates column holding the site id (default: site_id, 候选点编号, 地块编号, …)."
+)
+@click.option(
+    "--site-name-col", help="Candidates column holding the name (default: site_name, 候选点名称, 名称, …)."
+)
+@click.option(
+    "--site-capacity-col",
+    help="Candidates column holding the seats (default: 规划学位, 学位数, capacity, …).",
+)
+@click.option(
+    "--site-classes-col", help="Candidates column holding the entry classes (规划班数, 招生班数, …)."
+)
+@click.option("--site-lon-col", help="Candidates column holding the longitude.")
+@click.option("--site-lat-col", help="Candidates column holding the latitude.")
 @solve_options
 @planner_errors
 def site_command(blocks, schools, sites_file, n_new, **kwargs):
-    """New-school siting (新建学校选址): open --new of the CANDIDATES (points with seats, read like SCHOOLS)
+    """New-school siting (新建学校选址): open --new of the CANDIDATES (points with seats, read like SCHOOLS,
+    with their own --site-*-col and --sites-coords)
     beside the existing SCHOOLS so that every block's children fit the seats with the fewest child-metres
     (the capacitated p-median, with its proven gap); then draw the zones with the new schools.  Writes the
     plan files and sites.csv (the chosen sites) into --out."""
@@ -283,19 +320,23 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
     rules = dict(max_distance_m=kwargs.pop("max_distance"), move_penalty_m=kwargs.pop("move_penalty"),
                  max_moved=kwargs.pop("max_moved"), allow_overload=kwargs.pop("allow_overload"),
                  contiguity=kwargs.pop("contiguity"), candidates=kwargs.pop("candidates"))  # fmt: skip
-    coords = kwargs.get("schools_coords") or kwargs["coords"]
-    sites = read_schools(sites_file, coords=coords, class_size=kwargs.get("class_size"),
-                         encoding=kwargs.get("encoding"))  # fmt: skip
+    sites = _read_sites(sites_file, kwargs)
     inputs = _load(blocks, schools, kwargs)
-    half = replace(options, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
-    chosen = site_schools(inputs.blocks, sites, new=n_new, schools=inputs.schools,
-                          max_distance_m=rules["max_distance_m"], options=half)  # fmt: skip
-    r = chosen.result
-    click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
-               + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip
-    click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
-               f"gap {100 * r.gap:.2f} % ({r.status}, {r.seconds:.1f} s)")  # fmt: skip
-    plan = assign_zones(inputs.blocks, chosen.schools, options=half, warnings=inputs.warnings, **rules)
+    with ctrl_c_stops() as stop:  # Ctrl-C: the best siting plan so far, with its gap, and zones for it
+        half = replace(options, stop=stop, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
+        try:
+            chosen = site_schools(inputs.blocks, sites, new=n_new, schools=inputs.schools,
+                                  max_distance_m=rules["max_distance_m"], options=half)  # fmt: skip
+        except NoPlanFoundError as err:  # in the command's words: its flag (the library names its argument)
+            fix = "--time-limit: the siting has half of it, the zones the other half"
+            raise NoPlanFoundError(str(err).replace(TIME_FIX, fix)) from err
+        r = chosen.result
+        click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
+                   + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip
+        how = "stopped early (Ctrl-C), the best siting plan so far" if r.stopped else r.status
+        click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
+                   f"gap {100 * r.gap:.2f} % ({how}, {r.seconds:.1f} s)")  # fmt: skip
+        plan = assign_zones(inputs.blocks, chosen.schools, options=half, warnings=inputs.warnings, **rules)
     table = chosen.chosen.to_crs(4326)
     table = pd.DataFrame(
         {
@@ -312,3 +353,17 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
     files = write_plan(plan, out_dir, overwrite=overwrite, title=f"新建 {n_new} 所学校 {n_new} new school(s)",
                        extra={"sites.csv": csv_writer(table)})  # fmt: skip
     _report(plan, files)
+
+
+def _read_sites(path, kwargs: dict):
+    """The CANDIDATES file, read with its own options (popped); its coordinates default to the schools'."""
+    coords = kwargs.pop("sites_coords") or kwargs.get("schools_coords") or kwargs["coords"]
+    columns = {canon: kwargs.pop(f"site_{key}_col") for canon, key in SITE_COLUMNS.items()}
+    return read_sites(path, columns={k: v for k, v in columns.items() if v}, coords=coords,
+                      class_size=kwargs.get("class_size"), layer=kwargs.pop("sites_layer"),
+                      encoding=kwargs.get("encoding"))  # fmt: skip
+
+
+#: canonical column → the word of its --site-*-col flag
+SITE_COLUMNS = {"school_id": "id", "name": "name", "capacity": "capacity", "classes": "classes", "lon": "lon",
+                "lat": "lat"}  # fmt: skip

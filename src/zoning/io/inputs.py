@@ -43,6 +43,7 @@ __all__ = [
     "Inputs",
     "read_blocks",
     "read_schools",
+    "read_sites",
     "read_zones",
     "read_roads",
     "load_inputs",
@@ -228,6 +229,27 @@ def read_schools(
         class_size=class_size,
         require_capacity=require_capacity,
         keep=keep,
+    )
+    return frame
+
+
+def read_sites(
+    path: str | os.PathLike[str],
+    *,
+    columns: Mapping[str, str] | None = None,
+    coords: str = "wgs84",
+    class_size: int | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Candidate sites for new schools (points with seats), read as schools, in WGS84: ``coords`` is their
+    own (sites read off 高德 beside WGS84 schools: ``coords="gcj02"``); their headers are recognised
+    besides the schools' (site_id, 候选点编号, 地块编号, 规划学位, …), and ``columns`` names others with the
+    schools' canonical names (``{"school_id": "地块号", "capacity": "规划学位数"}``)."""
+    columns, _ = _arguments(path, columns, ())
+    raw = _read(path, layer=layer, encoding=encoding)
+    frame, _logged_warnings = check_schools(
+        raw, columns=columns, coords=coords, class_size=class_size, sites=True
     )
     return frame
 

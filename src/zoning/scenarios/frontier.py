@@ -31,7 +31,9 @@ from ..plan import Plan
 from ..zones.api import assign_zones
 from .compare import markdown_table
 
-__all__ = ["FrontierPoint", "frontier", "frontier_table", "frontier_markdown", "DEFAULT_PENALTIES_M"]
+__all__ = [
+    "Frontier", "FrontierPoint", "frontier", "frontier_table", "frontier_markdown", "frontier_label", "DEFAULT_PENALTIES_M",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,21 @@ class FrontierPoint:
     note: str = ""
 
 
+class Frontier(list):
+    """What :func:`frontier` returns: its points (a list, fewest children moved first) and ``not_run``, the
+    runs a stop (``options.stop``: Ctrl-C) kept from starting, in words ("move penalty 2,500 m", "at most
+    400 children moved"); a run the stop cut short is a point of its own, its plan ``info.stopped``."""
+
+    def __init__(self, points=(), not_run: tuple[str, ...] = ()):
+        super().__init__(points)
+        self.not_run = tuple(not_run)
+
+
+@dataclass(frozen=True)
+class _NotRun:
+    what: str
+
+
 def frontier(
     blocks: gpd.GeoDataFrame,
     schools: gpd.GeoDataFrame,
@@ -62,7 +79,7 @@ def frontier(
     options: SolveOptions = SolveOptions(),
     client=None,
     **rules,
-) -> list[FrontierPoint]:
+) -> Frontier:
     """Plans of ``blocks`` and ``schools`` for each move penalty of ``penalties_m`` and each cap on children
     moved of ``caps`` (``options.time_limit_s`` shared among them), the dominated ones dropped, in order of
     children moved (fewest first).
@@ -78,7 +95,11 @@ def frontier(
 
     ``client``: a ``dask.distributed.Client`` (``zoning.batch.run.cluster`` makes one): the points are then
     solved on its workers at once, each with one CP-SAT thread and the time of as many rounds as the points
-    need (the time limit × workers / points, at most the whole limit)."""
+    need (the time limit × workers / points, at most the whole limit).
+
+    ``options.stop`` (the command line's Ctrl-C) ends the run in progress with its best plan so far (a point,
+    its plan ``info.stopped``), and the runs not yet started are not run: they are listed in ``not_run``
+    and a warning.  (With ``client`` the stop does not reach the workers: every run goes on to its end.)"""
     if "current_school" not in blocks.columns or not blocks["current_school"].notna().any():
         raise InputError(
             [
@@ -112,17 +133,39 @@ def frontier(
                 log.log(level, "%s", message)
             found.append(result)
     points = [pt for pt in found if isinstance(pt, FrontierPoint)]
+    not_run = tuple(why.what for why in found if isinstance(why, _NotRun))
+    if not_run:
+        log.warning("frontier: stopped (Ctrl-C): not run: %s", "; ".join(not_run))
     if not points:  # every run left out: the reasons are the answer
-        raise ZoningError("no alternative could be drawn: " + "; ".join(str(why) for why in found))
+        reasons = [str(why) for why in found if not isinstance(why, _NotRun)]
+        raise ZoningError(
+            "no alternative could be drawn: " + "; ".join(reasons or ["stopped (Ctrl-C) before the first"])
+        )
     kept = _non_dominated(points)
     kept.sort(key=lambda pt: (pt.children_moved, pt.mean_distance_m))
-    return [replace(pt, label=f"{chr(ord('A') + k)}") for k, pt in enumerate(kept)]
+    return Frontier([replace(pt, label=frontier_label(k)) for k, pt in enumerate(kept)], not_run)
+
+
+def frontier_label(k: int) -> str:
+    """The label of the ``k``-th alternative (from 0): A … Z, then AA, AB, … as spreadsheet columns go (the
+    27th was "[", then "\\", a folder name no planner would guess)."""
+    label = ""
+    k += 1
+    while k > 0:
+        k, rest = divmod(k - 1, 26)
+        label = chr(ord("A") + rest) + label
+    return label
 
 
 def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: SolveOptions, rules: dict):
     """One point of the frontier: the plan at move penalty ``value``, or under the cap ``value`` on children
     moved; a point left out is the reason why, in words (and a warning: one run that finds no plan does not
-    end the others).  Module-level, so a Dask worker can run it."""
+    end the others), or :class:`_NotRun` once ``options.stop`` is set (Ctrl-C).  Module-level, so a Dask
+    worker can run it."""
+    if options.stopped:
+        return _NotRun(
+            f"at most {value:,.0f} children moved" if kind == "cap" else f"move penalty {value:,.0f} m"
+        )
     if kind == "cap":
         return _capped(blocks, schools, value, soft_seats=soft_seats, options=options, rules=rules)
     try:
@@ -159,6 +202,8 @@ def _run_logged(*args) -> tuple:
 
 
 def _point(plan: Plan, penalty: float, *, cap: float | None = None, note: str = "") -> FrontierPoint:
+    if plan.info.stopped:
+        note = "; ".join([*([note] if note else []), "stopped early (Ctrl-C): the best plan found so far"])
     totals = summary(plan)["totals"]
     over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
     return FrontierPoint(

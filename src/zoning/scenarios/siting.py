@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import InfeasibleError, ZoningError
+from ..errors import InfeasibleError, NoPlanFoundError
 from ..options import SolveOptions
 from ..zones.problem import fmt_children
 from .siting_bound import Lagrangian
@@ -52,7 +52,7 @@ from .siting_start import (
     transport,
 )
 
-__all__ = ["SitingResult", "solve_siting"]
+__all__ = ["SitingResult", "solve_siting", "TIME_FIX"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ EXACT_S_PER_PAIR = 5e-5
 EXACT_MARGIN = 0.1
 #: Share of the time limit one assignment model (a plan for one site set) may take.
 ASSIGN_SHARE = 0.02
+#: How the "no siting plan" message asks for more time, in the Python API's words (a command says its flag).
+TIME_FIX = "options=SolveOptions(time_limit_s=…)"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class SitingResult:
     / objective; ``status``: "optimal" when the gap is within ``options.relative_gap`` (or 1e-6, floating
     point); ``bound_source``:
     "lagrangian", "SCIP" or "CP-SAT" (the exact model); ``source``: the method that found the plan
-    ("lagrangian heuristic", "swap search", "exact model")."""
+    ("lagrangian heuristic", "swap search", "exact model"); ``stopped``: the search was stopped (``options.stop``,
+    Ctrl-C) before its time limit, and this is the best plan found so far, with the gap proven so far."""
 
     open: np.ndarray
     assign: np.ndarray
@@ -97,6 +100,7 @@ class SitingResult:
     seconds: float
     bound_source: str
     source: str
+    stopped: bool = False
 
 
 def solve_siting(
@@ -122,7 +126,8 @@ def solve_siting(
         child-metres; ones count each point once, the OR-Library convention).
     fixed_cost (M,): cost of opening each site, in the objective's units (default 0).
     forced: sites open in every plan (existing schools): indices or a boolean mask.
-    options: time limit (the whole call), workers, seed, and the gap at which the search stops.
+    options: time limit (the whole call), workers, seed, and the gap at which the search stops; its ``stop``
+        event (Ctrl-C) ends the search at once, as the time limit does.
 
     Raises :class:`InputError` for malformed arrays and :class:`InfeasibleError` when no plan exists, with
     the numbers (seats against children, the points no site can take).  A run out of time returns its
@@ -150,7 +155,11 @@ class _Search:
         self.best_relaxed = math.inf
 
     def left(self) -> float:
-        return self.deadline - time.perf_counter()
+        """Seconds left: none once the search is stopped (``options.stop``, Ctrl-C)."""
+        return 0.0 if self.options.stopped else self.deadline - time.perf_counter()
+
+    def stopped(self) -> bool:
+        return self.options.stopped
 
     def run(self) -> SitingResult:
         p, opts, lag, inc = self.problem, self.options, self.lag, self.incumbent
@@ -165,6 +174,7 @@ class _Search:
             on_sites=lambda sites: self.plan_for(sites, "lagrangian heuristic", relaxed_only_records=True),
             relative_gap=opts.relative_gap,
             min_step=COARSE_STEP,
+            stop=self.stopped,
         )
         # --- swap search from the best plan
         if not self.proven() and inc.assign is not None:
@@ -178,6 +188,7 @@ class _Search:
                     sites, "lagrangian heuristic", relaxed_only_records=True
                 ),
                 relative_gap=opts.relative_gap,
+                stop=self.stopped,
             )
         if inc.assign is not None and math.isfinite(lag.bound):
             value, _, _ = lag.evaluate(lag.best_lam, inc.value)  # fix with the best plan's cost
@@ -201,6 +212,7 @@ class _Search:
             alive=self.lag.sites,
             plan_for=lambda sites, relaxed: self.plan_for(sites, "swap search", relaxed),
             deadline=deadline,
+            stop=self.stopped,
         )
         log.info("swap search: %d move(s), plan %.6g → %.6g", moves, before, inc.value)
 
@@ -216,7 +228,8 @@ class _Search:
         ``relaxed_only_records``, is within ``RECORD_SLACK`` of the best relaxation seen); offer it; its cost."""
         p, inc = self.problem, self.incumbent
         key = np.packbits(np.isin(np.arange(p.n_sites), sites)).tobytes()
-        if key in self.tried or self.left() <= 0:
+        first = self.stopped() and inc.assign is None  # stopped before any plan: the rounding still makes one
+        if key in self.tried or (self.left() <= 0 and not first):
             return None
         self.tried.add(key)
         relaxed = relaxed if relaxed is not None else transport(p, sites)
@@ -231,8 +244,11 @@ class _Search:
         # the relaxation rounded (milliseconds), before the model gets its share: at city scale the model
         # may need more than its share (3 s on 3,000 blocks), and with no plan the search had nothing
         rounded = round_relaxed(p, sites, relaxed)
-        if rounded is not None and inc.offer(sites, rounded, plan_cost(p, sites, rounded), source):
+        rounded_cost = plan_cost(p, sites, rounded) if rounded is not None else None
+        if rounded is not None and inc.offer(sites, rounded, rounded_cost, source):
             self.lag.keep(inc.open, inc.assign)
+        if self.stopped():
+            return rounded_cost
         budget = min(ASSIGN_SHARE * self.options.time_limit_s, self.left())
         found = assign_points(p, sites, options=self.sub_options, time_limit_s=budget, hint=relaxed.site)
         if found is None:
@@ -273,13 +289,19 @@ class _Search:
     def result(self) -> SitingResult:
         inc = self.incumbent
         seconds = time.perf_counter() - self.t0
+        if inc.assign is None and self.stopped():
+            raise NoPlanFoundError(
+                f"No siting plan found: the search was stopped (Ctrl-C) after {seconds:.1f} s, before its "
+                f"first plan. Fix: let it run longer ({TIME_FIX}), or more sites or seats."
+            )
         if inc.assign is None:
-            raise ZoningError(
+            raise NoPlanFoundError(
                 f"No siting plan found in {self.options.time_limit_s:g} s (none proven impossible either). "
-                "Fix: allow more time (time_limit_s), or more sites or seats."
+                f"Fix: allow more time ({TIME_FIX}), or more sites or seats."
             )
         lag_bound = self.lag.proven(inc.value)
-        bound = min(inc.value, max(lag_bound, self.exact_bound))
+        # costs are never negative, so 0 is a bound before any other (stopped at once: it said "gap inf %")
+        bound = min(inc.value, max(lag_bound, self.exact_bound, 0.0))
         gap = max(0.0, (inc.value - bound) / abs(inc.value)) if inc.value != 0 else 0.0
         optimal = gap <= max(self.options.relative_gap, FLOAT_GAP)
         status: Literal["optimal", "feasible"] = "optimal" if optimal else "feasible"
@@ -304,6 +326,7 @@ class _Search:
             seconds=seconds,
             bound_source=source,
             source=inc.source,
+            stopped=self.stopped() and not optimal,
         )
 
 

@@ -223,9 +223,10 @@ class Lagrangian:
         on_sites: Callable[[np.ndarray], None] | None = None,
         relative_gap: float = 0.0,
         min_step: float = MIN_STEP,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """Subgradient steps until the step falls below ``min_step`` (the bound has converged), ``deadline``
-        (perf_counter), or the best plan is within ``relative_gap`` of the bound.  ``upper()`` gives the
+        (perf_counter), ``stop()`` says so (Ctrl-C), or the best plan is within ``relative_gap`` of the bound.  ``upper()`` gives the
         best plan known; ``on_sites`` sees each new set of sites the relaxation opens (the Lagrangian
         heuristic makes a plan of it).  A second call goes on from where the first stopped."""
         t0 = time.perf_counter()
@@ -234,7 +235,9 @@ class Lagrangian:
         step, stall = self.step, 0
         seen: set[bytes] = set()
         took = 0.0
-        while time.perf_counter() + took < deadline and step >= min_step:
+        while (
+            time.perf_counter() + took < deadline and step >= min_step and not (stop is not None and stop())
+        ):
             t1 = time.perf_counter()
             ub = upper()
             value, choice, chosen = self.evaluate(lam, ub)

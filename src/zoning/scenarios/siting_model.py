@@ -33,12 +33,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from ..cpsat import run_cpsat, set_hint
+from ..cpsat import _stop_watcher, run_cpsat, set_hint
 from ..options import SolveOptions
 from .siting_problem import SitingProblem
 
@@ -170,8 +171,16 @@ class SitingMip:
         s.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {options.seed}\n")
         params = pywraplp.MPSolverParameters()
         params.SetDoubleParam(params.RELATIVE_MIP_GAP, options.relative_gap)
+        if options.stopped:  # stopped while the model was built: no more than a glance
+            s.SetTimeLimit(50)
         t0 = time.perf_counter()
-        code = s.Solve(params)
+        # Ctrl-C (options.stop) interrupts SCIP as it stops CP-SAT: the watcher CP-SAT's runs have
+        watcher = _stop_watcher(SimpleNamespace(stop_search=s.InterruptSolve), options.stop)
+        try:
+            code = s.Solve(params)
+        finally:
+            if watcher is not None:
+                watcher.set()
         seconds = time.perf_counter() - t0
         # --- extract
         status = {s.OPTIMAL: "optimal", s.FEASIBLE: "feasible", s.INFEASIBLE: "infeasible"}.get(

@@ -5,7 +5,7 @@ May import: ``errors``, ``io.files``, ``io.crs`` and its own modules in order: `
 """
 
 from .blocks import check_blocks
-from .headers import BLOCK_ALIASES, SCHOOL_ALIASES, normalise_header
+from .headers import BLOCK_ALIASES, SCHOOL_ALIASES, SITE_ALIASES, normalise_header
 from .numbers import parse_number
 from .pair import STUDY_AREA_MARGIN_M, check_pair
 from .schools import CLASS_SIZE, LEAD_FLAGS, QUALITY_FLAGS, QUALITY_TIERS, STAGES, check_schools
@@ -18,6 +18,7 @@ __all__ = [
     "parse_number",
     "BLOCK_ALIASES",
     "SCHOOL_ALIASES",
+    "SITE_ALIASES",
     "QUALITY_TIERS",
     "QUALITY_FLAGS",
     "LEAD_FLAGS",

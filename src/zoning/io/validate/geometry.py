@@ -22,7 +22,7 @@ import shapely
 from ...errors import InputError, Issue
 from .. import crs as zcrs
 from ..files import RawTable, row_label
-from .headers import _flag, _missing_column, _Report, _resolve, normalise_header
+from .headers import _missing_column, _Report, _resolve, normalise_header
 from .numbers import _ids_and_names, _numbers
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def _points_from_columns(
                 f'the columns "{lon_h}" and "{lat_h}" are swapped (longitudes are in "{lat_h}"); '
                 "they were swapped back.",
                 f'put longitude in "{lon_h}" and latitude in "{lat_h}", or name them with '
-                f"{_flag('lon', rep.what)} / {_flag('lat', rep.what)}.",
+                f"{rep.flag('lon')} / {rep.flag('lat')}.",
             )
             swapped = " even with the longitude and latitude columns swapped back"
             lon_col, lat_col = lat_h, lon_h
@@ -214,13 +214,18 @@ def _single_points(geoms: np.ndarray) -> np.ndarray:
 
 
 def _start(
-    raw: RawTable, what: str, aliases: Mapping[str, tuple[str, ...]], columns: Mapping[str, str] | None
+    raw: RawTable,
+    what: str,
+    aliases: Mapping[str, tuple[str, ...]],
+    columns: Mapping[str, str] | None,
+    flag_prefix: str | None = None,
 ) -> tuple[_Report, list, list]:
-    """The report of a file with its columns found, and the ids and names of its rows.
+    """The report of a file with its columns found, and the ids and names of its rows (``flag_prefix``: see
+    :class:`_Report`).
 
     A file without data rows raises at once (with any column problems found so far).
     """
-    rep = _Report(raw, what)
+    rep = _Report(raw, what, flag_prefix)
     _resolve(rep, aliases, columns)
     if len(raw.frame) == 0:
         rep.error(f"has no {what}s (no data rows).", "export the table again with its rows.", column=None)

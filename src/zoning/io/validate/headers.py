@@ -22,7 +22,7 @@ import geopandas as gpd
 from ...errors import InputError, Issue
 from ..files import RawTable, row_label
 
-__all__ = ["normalise_header", "BLOCK_ALIASES", "SCHOOL_ALIASES"]
+__all__ = ["normalise_header", "BLOCK_ALIASES", "SCHOOL_ALIASES", "SITE_ALIASES"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,21 @@ SCHOOL_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )  # fmt: skip
 
+#: Headers recognised in a file of candidate sites for new schools (read as schools): their own ids, names and
+#: planned seats first (a 候选点 or 地块 of the land-use plan), then the schools' headers.
+SITE_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        **SCHOOL_ALIASES,
+        "school_id": (
+            "site_id", "候选点编号", "候选地块编号", "地块编号", "选址编号", "用地编号", "site",
+            *SCHOOL_ALIASES["school_id"],
+        ),
+        "name": ("site_name", "候选点名称", "候选点", "地块名称", "选址名称", "名称", *SCHOOL_ALIASES["name"]),
+        "capacity": ("规划学位", "规划学位数", *SCHOOL_ALIASES["capacity"]),
+        "classes": ("规划班数", "规划招生班数", *SCHOOL_ALIASES["classes"]),
+    }
+)  # fmt: skip
+
 _REQUIRED_FIX_EXAMPLE = {"students": "适龄儿童", "capacity": "学位数", "lon": "经度", "lat": "纬度"}
 _WHAT = {
     "block_id": "block id",
@@ -138,13 +153,22 @@ def _quote_list(values: Sequence[str], limit: int = 30) -> str:
 class _Report:
     """Issues of one file, and where its canonical columns are."""
 
-    def __init__(self, raw: RawTable, what: str):
+    def __init__(self, raw: RawTable, what: str, flag_prefix: str | None = None):
         self.raw = raw
         self.what = what  # "block" / "school"
+        # the CLI's flags naming this file's columns, when not the table's own: "site" for candidate sites
+        # read as schools (--site-id-col, --site-capacity-col, …)
+        self.flag_prefix = flag_prefix
         self.cols: dict[str, str] = {}
         # canonical columns the caller named with a header that does not exist (reported once)
         self.misnamed: set[str] = set()
         self.issues: list[Issue] = []
+
+    def flag(self, canon: str) -> str:
+        """The CLI flag naming the column ``canon`` of this file."""
+        if self.flag_prefix:
+            return f"--{self.flag_prefix}-{canon.removeprefix(self.what + '_').replace('_', '-')}-col"
+        return _flag(canon, self.what)
 
     @property
     def errors(self) -> list[Issue]:
@@ -255,9 +279,9 @@ def _resolve(rep: _Report, aliases: Mapping[str, tuple[str, ...]], columns: Mapp
             hint = f' The nearest header is "{nearest}".' if nearest else ""
             rep.error(
                 f'has no column "{given}" (named for {canon}); headers found: {_quote_list(headers)}.{hint}',
-                f'use {_flag(canon, rep.what)} "{nearest}".'
+                f'use {rep.flag(canon)} "{nearest}".'
                 if nearest
-                else f"check the spelling of {_flag(canon, rep.what)}.",
+                else f"check the spelling of {rep.flag(canon)}.",
                 column=None,
                 value=given,
             )
@@ -280,7 +304,7 @@ def _resolve(rep: _Report, aliases: Mapping[str, tuple[str, ...]], columns: Mapp
         if len(found) > 1:
             rep.warn(
                 f'several columns could be the {_WHAT[canon]}: {_quote_list(found)}; using "{found[0]}".',
-                f"name another one with {_flag(canon, rep.what)} NAME.",
+                f"name another one with {rep.flag(canon)} NAME.",
                 column=found[0],
             )
 
@@ -296,9 +320,9 @@ def _missing_column(
     message = f"has no {_WHAT[canon]} column (looked for {looked}, …); headers found: {_quote_list(_headers(rep.raw))}."
     if nearest:
         message += f' The nearest header is "{nearest}".'
-        fix = f'name the column with {_flag(canon, rep.what)} "{nearest}"'
+        fix = f'name the column with {rep.flag(canon)} "{nearest}"'
     else:
-        fix = f"name the column with {_flag(canon, rep.what)} NAME"
+        fix = f"name the column with {rep.flag(canon)} NAME"
         if canon in _REQUIRED_FIX_EXAMPLE:
             fix += f' or call it "{_REQUIRED_FIX_EXAMPLE[canon]}"'
     rep.error(message, fix + (f", {extra_fix}" if extra_fix else "") + ".", column=None)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ...errors import Issue, name_list
 from ..files import is_blank
-from .headers import _flag, _missing_column, _Report
+from .headers import _missing_column, _Report
 
 __all__ = ["parse_number", "duplicate_ids", "bad_numbers"]
 
@@ -101,7 +101,7 @@ def _ids_and_names(rep: _Report, aliases: Mapping[str, tuple[str, ...]], id_cano
     ids = [_as_text(v) for v in _column_values(rep, id_canon)] if id_canon in rep.cols else None
     names = [_as_text(v) for v in _column_values(rep, "name")] if "name" in rep.cols else None
     if ids is None and names is None:
-        _missing_column(rep, id_canon, aliases, f"or a name column with {_flag('name', rep.what)} NAME")
+        _missing_column(rep, id_canon, aliases, f"or a name column with {rep.flag('name')} NAME")
         return [None] * n, [None] * n
     if ids is None:
         log.info(
@@ -127,7 +127,7 @@ def _ids_and_names(rep: _Report, aliases: Mapping[str, tuple[str, ...]], id_cano
             rep.error(
                 f'"{value}" appears twice (first in row {rep.row(first[value])}).',
                 f"give every {rep.what} its own {'name' if ids_from == 'name' else 'id'}"
-                + (f" or add an id column ({_flag(id_canon)})." if ids_from == "name" else "."),
+                + (f" or add an id column ({rep.flag(id_canon)})." if ids_from == "name" else "."),
                 k=k,
                 canon=ids_from,
                 value=value,

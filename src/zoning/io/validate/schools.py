@@ -36,7 +36,7 @@ from ..files import RawTable, is_blank
 from .geometry import _canonical, _single_points, _start, _wgs84_geoms
 from .headers import (
     SCHOOL_ALIASES,
-    _flag,
+    SITE_ALIASES,
     _headers,
     _missing_column,
     _named_header,
@@ -133,8 +133,13 @@ def check_schools(
     class_size: int | None = None,
     require_capacity: bool = True,
     keep: Sequence[str] = (),
+    sites: bool = False,
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """Validate a schools table and return the canonical schools frame.
+
+    ``sites``: the table holds candidate sites for new schools: their headers (:data:`SITE_ALIASES`: site_id,
+    候选点编号, 地块编号, 规划学位, …) are recognised too, and messages name the flags of the sites file
+    (--site-id-col, …).
 
     Capacity comes from a capacity column (学位数), else from 招生班数 × class size (``class_size`` if
     given, else 45 for 小学 and 50 for 初中 from the stage column).  With ``require_capacity=False``
@@ -156,7 +161,8 @@ def check_schools(
                 )
             ]
         )
-    rep, ids, names = _start(raw, "school", SCHOOL_ALIASES, columns)
+    aliases = SITE_ALIASES if sites else SCHOOL_ALIASES
+    rep, ids, names = _start(raw, "school", aliases, columns, "site" if sites else None)
     n = len(raw.frame)
 
     stage: list[str | None] = [None] * n
@@ -166,14 +172,14 @@ def check_schools(
             if text is not None:
                 stage[k] = canonical_stage(text)
 
-    capacity = _capacity(rep, stage, class_size, n, required=require_capacity)
+    capacity = _capacity(rep, stage, class_size, n, required=require_capacity, aliases=aliases)
     quality = _quality(rep, n)
     enrolment = _enrolment(rep, n)
     district = _district(rep, n)
     lead = _lead(rep, n)
     kept = _kept(rep, keep)
 
-    geoms = _wgs84_geoms(rep, SCHOOL_ALIASES, coords, _school_points)
+    geoms = _wgs84_geoms(rep, aliases, coords, _school_points)
     rep.raise_if_errors()
 
     columns = {
@@ -292,7 +298,13 @@ def _kept(rep: _Report, keep: Sequence[str]) -> list[str]:
 
 
 def _capacity(
-    rep: _Report, stage: list[str | None], class_size: int | None, n: int, *, required: bool = True
+    rep: _Report,
+    stage: list[str | None],
+    class_size: int | None,
+    n: int,
+    *,
+    required: bool = True,
+    aliases: Mapping[str, tuple[str, ...]] = SCHOOL_ALIASES,
 ) -> np.ndarray:
     """Seats per school; with ``required=False`` a missing column or empty cell is NaN, not an error."""
     capacity = np.full(n, np.nan)
@@ -304,8 +316,8 @@ def _capacity(
             _missing_column(
                 rep,
                 "capacity",
-                SCHOOL_ALIASES,
-                f"or give the number of entry classes (招生班数) with {_flag('classes')} NAME",
+                aliases,
+                f"or give the number of entry classes (招生班数) with {rep.flag('classes')} NAME",
             )
         return capacity
     need = np.isnan(capacity)
