@@ -549,6 +549,15 @@ def test_site_command_writes_the_chosen_sites_and_the_zones(tmp_path):
     assert "Sites: 1 of 3 candidates open" in result.output and "Siting model:" in result.output
     chosen = pd.read_csv(tmp_path / "out" / "sites.csv", encoding="utf-8-sig")
     assert len(chosen) == 1 and chosen["children_in_zone"].iloc[0] > 0
+    # the siting's own proof is kept beside the zones' (it was printed only)
+    siting = json.loads((tmp_path / "out" / "siting.json").read_text(encoding="utf-8"))
+    assert (
+        siting["opened"] == 1
+        and siting["candidates"] == 3
+        and siting["sites"][0]["name"] == chosen["name"][0]
+    )
+    assert 0 <= siting["gap"] <= 1 and siting["lower_bound_child_m"] <= siting["objective_child_m"] + 1e-6
+    assert f"gap {100 * siting['gap']:.2f} %" in result.output
     result = run(
         "site", DEMO_ARGS[0], DEMO_ARGS[1], path, "--new", 5, *DEMO_ARGS[2:], "--out", tmp_path / "x"
     )

@@ -21,7 +21,6 @@ __all__ = [
     "school_table",
     "summary",
     "findings",
-    "current_assignment",
     "district_table",
     "grouping_figures",
     "gini",
@@ -34,20 +33,6 @@ DISTANCE_MEASURES = {"straight": "straight line", "road": "road"}
 def _wmean(values: np.ndarray, weights: np.ndarray) -> float:
     w = weights.sum()
     return float((values * weights).sum() / w) if w > 0 else 0.0
-
-
-def current_assignment(plan: Plan) -> pd.Series | None:
-    """block_id → current school_id where every block names one (None when the data have no current zones)."""
-    if "current_school" not in plan.blocks:
-        return None
-    known = set(plan.schools["school_id"])
-    by_name = dict(zip(plan.schools["name"], plan.schools["school_id"]))
-    cur = [c if c in known else by_name.get(c) for c in plan.blocks["current_school"]]
-    series = pd.Series(cur, index=plan.blocks["block_id"].to_numpy(), name="current_school", dtype=object)
-    students = plan.blocks["students"].to_numpy(dtype=float)
-    if any(c is None and s > 0 for c, s in zip(cur, students)):
-        return None
-    return series
 
 
 def school_table(plan: Plan) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from ..batch.run import cluster
 from ..check.metrics import summary
 from ..errors import InputError, Issue, NoPlanFoundError
 from ..io.inputs import read_plan_folder, read_sites
-from ..io.save import csv_writer, prepare_out_dir, text_writer, write_files
+from ..io.save import csv_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..options import MAX_SEED, SolveOptions
 from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
@@ -311,10 +311,11 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
     with their own --site-*-col and --sites-coords)
     beside the existing SCHOOLS so that every block's children fit the seats with the fewest child-metres
     (the capacitated p-median, with its proven gap); then draw the zones with the new schools.  Writes the
-    plan files and sites.csv (the chosen sites) into --out."""
+    plan files, sites.csv (the chosen sites) and siting.json (the siting's proof: objective, bound, gap) into
+    --out."""
     out_dir, overwrite = kwargs.pop("out_dir"), kwargs.pop("overwrite")
     kwargs.pop("issues_file", None)
-    prepare_out_dir(out_dir, [*OUTPUT_FILES, "sites.csv"], overwrite=overwrite)  # refuse early
+    prepare_out_dir(out_dir, [*OUTPUT_FILES, "sites.csv", "siting.json"], overwrite=overwrite)  # refuse early
     options = SolveOptions(time_limit_s=kwargs.pop("time_limit"), workers=kwargs.pop("workers"),
                            seed=kwargs.pop("seed"), relative_gap=kwargs.pop("gap"))  # fmt: skip
     rules = dict(max_distance_m=kwargs.pop("max_distance"), move_penalty_m=kwargs.pop("move_penalty"),
@@ -350,8 +351,13 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
             .to_numpy(),
         }
     )
+    # the siting's own proof beside the zones' (summary.json describes the zones drawn for the chosen sites)
+    siting = {"candidates": len(sites), "opened": int(n_new), "status": "stopped" if r.stopped else r.status,
+              "objective_child_m": r.objective, "lower_bound_child_m": r.lower_bound, "gap": r.gap,
+              "bound_source": r.bound_source, "plan_source": r.source, "seconds": round(r.seconds, 2),
+              "sites": table.to_dict(orient="records")}  # fmt: skip
     files = write_plan(plan, out_dir, overwrite=overwrite, title=f"新建 {n_new} 所学校 {n_new} new school(s)",
-                       extra={"sites.csv": csv_writer(table)})  # fmt: skip
+                       extra={"sites.csv": csv_writer(table), "siting.json": text_writer(json_text(siting))})  # fmt: skip
     _report(plan, files)
 
 
