@@ -256,6 +256,10 @@ def test_a_model_cut_to_the_nearest_leads_never_claims_that_no_plan_exists():
     assert p.count_band == (5, 15) and p.lead_reach == 30  # twice the largest district, not the default 24
     err = explain_districts(p, None)
     assert isinstance(err, NoPlanFoundError) and "its 30 nearest possible leads" in str(err)
+    # with a grouping that misses, its binding rule starts a sentence (it read "… not searched. the rule …")
+    lead_of = np.repeat(np.arange(0, 200, 20), 20)  # 10 districts of 20 schools: above the band's 15
+    with_plan = str(explain_districts(p, lead_of))
+    assert "were not searched. The rule that binds is" in with_plan
     few = build_district_problem(line_schools(6), path_edges(6), n_districts=2)
     assert few.lead_reach is None and isinstance(explain_districts(few, None), InfeasibleError)
 

@@ -168,7 +168,7 @@ def explain_districts(p: DistrictProblem, lead_of: np.ndarray | None) -> Infeasi
             "No grouping keeping every rule was found (nor was one proven impossible): none exists in which "
             f"every school joins one of its {p.lead_reach} nearest possible leads, but groupings with farther "
             "leads were not searched. "
-            + (binding + ". " if binding else "")
+            + (binding[:1].upper() + binding[1:] + ". " if binding else "")
             + ("The nearest grouping found misses: " + "; ".join(misses[:6]) + ". " if misses else "")
             + "Fix: name fewer lead candidates (--leads), widen the tolerances (--seats-tolerance, "
             "--children-tolerance, --quality-tolerance), or change the number of districts."
