@@ -4,6 +4,7 @@ moved against trips) and ``zoning site`` (where to build new schools)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -323,6 +324,7 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
                  contiguity=kwargs.pop("contiguity"), candidates=kwargs.pop("candidates"))  # fmt: skip
     sites = _read_sites(sites_file, kwargs)
     inputs = _load(blocks, schools, kwargs)
+    t0 = time.perf_counter()
     with ctrl_c_stops() as stop:  # Ctrl-C: the best siting plan so far, with its gap, and zones for it
         half = replace(options, stop=stop, time_limit_s=options.time_limit_s / 2)  # siting, then the zones
         try:
@@ -337,7 +339,11 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
         how = "stopped early (Ctrl-C), the best siting plan so far" if r.stopped else r.status
         click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
                    f"gap {100 * r.gap:.2f} % ({how}, {r.seconds:.1f} s)")  # fmt: skip
-        plan = assign_zones(inputs.blocks, chosen.schools, options=half, warnings=inputs.warnings, **rules)
+        # the zones get what the siting left of the limit (half at least): a siting proven early gives it back
+        rest = replace(
+            half, time_limit_s=max(half.time_limit_s, options.time_limit_s - (time.perf_counter() - t0))
+        )
+        plan = assign_zones(inputs.blocks, chosen.schools, options=rest, warnings=inputs.warnings, **rules)
     table = chosen.chosen.to_crs(4326)
     table = pd.DataFrame(
         {
