@@ -128,7 +128,7 @@ def test_a_primary_zone_feeding_two_middle_schools_is_named_as_such(tmp_path):
     assert '"Meany" names no school of ' in result.output  # one name, not in the file: as before
 
 
-def _seattle_feeder(tmp_path, out="out"):
+def _seattle_feeder(tmp_path, out="out", *first):
     """Seattle's 2017-18 elementary zones feeding its middle schools, 13 of the 57 naming none we have (their
     middle school is two names or one missing from the sites): a feeder plan with a partly known "before"."""
     import numpy as np
@@ -145,7 +145,7 @@ def _seattle_feeder(tmp_path, out="out"):
     ms.assign(seats=np.ceil(es["cohort"].sum() / len(ms) * 1.25))[
         ["PROPERTY_L", "seats", "geometry"]
     ].to_file(tmp_path / "ms.geojson")
-    return run("feeder", tmp_path / "es.geojson", tmp_path / "ms.geojson", "--students-col", "cohort",
+    return run(*first, "feeder", tmp_path / "es.geojson", tmp_path / "ms.geojson", "--students-col", "cohort",
                "--block-id-col", "ES_ZONE", "--school-name-col", "PROPERTY_L", "--capacity-col", "seats",
                "--current-school-col", "MS_ZONE", "--out", tmp_path / out, "--time-limit", "10")  # fmt: skip
 
@@ -175,3 +175,10 @@ def test_a_feeder_plan_names_its_units_primary_zones_and_gives_a_before_over_tho
     result = run("map", tmp_path / "out", "--out", tmp_path / "again")
     assert result.exit_code == 0 and "57 小学片区 / primary zones" in result.output
     assert "<title>直对入学 Feeder districts" in (tmp_path / "again" / "map.html").read_text(encoding="utf-8")
+
+
+def test_a_quiet_feeder_prints_nothing(tmp_path):
+    # -q is errors only: the feeder's own "Feeders: 41 of 44 …" and "plan.csv: …" lines were printed
+    result = _seattle_feeder(tmp_path, "out", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output == "" and (tmp_path / "out" / "plan.csv").exists()

@@ -24,7 +24,7 @@ from ..scenarios.stability import phase_in
 from ..scenarios.years import fullest, parse_years, peak_demand, year_breaks, year_loads
 from ..zones.api import assign_zones, evaluate_zones
 from ..zones.problem import DEFAULT_MOVE_PENALTY_M
-from .group import main
+from .group import main, quiet
 from .options import (
     OUT_HELP,
     _district_kwargs,
@@ -298,6 +298,8 @@ def feeder(primary_zones, middle_schools, **kwargs):
     """
     plan, files = _run_partition(primary_zones, middle_schools, kwargs, units="primary zones")
     _report(plan, files)
+    if quiet():  # -q: errors only
+        return
     b = plan.blocks
     if "current_school" in b and b["current_school"].notna().any():
         named = b["current_school"].notna()
