@@ -182,3 +182,14 @@ def test_a_quiet_feeder_prints_nothing(tmp_path):
     result = _seattle_feeder(tmp_path, "out", "-q")
     assert result.exit_code == 0, result.output
     assert result.output == "" and (tmp_path / "out" / "plan.csv").exists()
+
+
+def test_a_compare_map_of_feeder_plans_names_their_primary_zones(tmp_path):
+    # compare.html called a feeder plan's primary zones 小区 blocks, as partition's map once did
+    from test_cli import run
+
+    assert _seattle_feeder(tmp_path, "a", "-q").exit_code == 0
+    result = run("compare", tmp_path / "a", tmp_path / "a", "--out", tmp_path / "cmp")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert "小学片区" in page and "小区" not in page and "\\u5c0f\\u533a" not in page

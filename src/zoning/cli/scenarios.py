@@ -148,7 +148,10 @@ def compare(plan_dirs, out_dir, overwrite):
     text = compare_markdown(table, notes=(note,) if note else ())
     click.echo(text, nl=False)
     if out_dir:
-        page = to_html(compare_map(drawn, title=" · ".join(drawn)))
+        units = {(sm.get("rules") or {}).get("units", "blocks") for sm in summaries.values()}
+        page = to_html(
+            compare_map(drawn, title=" · ".join(drawn), units=units.pop() if len(units) == 1 else "blocks")
+        )
         files = write_files(
             out_dir,
             {

@@ -313,17 +313,23 @@ def compare_map(
     *,
     title: str = "Plans compared",
     lang: str = "both",
+    units: str = "blocks",
 ) -> folium.Map:
     """One map of several plans (name → (blocks, zones, schools)): the first drawn in full (blocks, schools,
     search, popups), every plan's zones a base layer to switch to, each school in the same colour in all of
-    them (schools the first plan lacks take the next colours).  The frames may be in any CRS."""
+    them (schools the first plan lacks take the next colours).  The frames may be in any CRS.  ``units``: what
+    the blocks are, as for :func:`zone_map` (feeder plans: "primary zones")."""
     if not plans:
         raise InputError([Issue("no plan to draw.", "give one plan folder or more.")])
     names = list(plans)
     blocks, zones, schools = plans[names[0]]
     _check_inputs(blocks, zones, schools, None, None, None, "wgs84", lang)
+    if units not in UNIT_WORDS:
+        raise InputError(
+            [choice_issue("units", units, tuple(UNIT_WORDS), fix="use blocks or primary zones.")]
+        )
     others = {name: plans[name][1] for name in names[1:]}
-    with language(lang):
+    with language(lang, units):
         return _draw(blocks, zones, schools, title, None, None, None, "wgs84", len(blocks) > CITY_SCALE_BLOCKS,
                      None, zones_name=names[0], other_zones=others)  # fmt: skip
 
