@@ -360,3 +360,23 @@ def test_map_command_draws_districts_on_schools_alone(tmp_path):
     for px, py in points:
         assert min(abs(x - px) + abs(y - py) for x, y in drawn) < 2e-6  # 6 decimals, round trip
     assert json.dumps("© 高德") in page
+
+
+@pytest.mark.parametrize("units", ["blocks", "primary zones"])
+def test_the_search_box_shows_its_hint_in_full(browser, portland_plan, tmp_path, units):
+    # a feeder map's "搜索小学片区或学校 Find a primary zone or school" was cut at the box's 21 em
+    from dataclasses import replace
+
+    plan = replace(portland_plan, rules={**portland_plan.rules, "units": units})
+    page = Page(browser, plan_map_html(plan), tmp_path)
+    room, text = page.page.evaluate(
+        """() => {
+        const box = document.querySelector('#zoning-search input'), style = getComputedStyle(box);
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = style.font;
+        const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        return [room, ctx.measureText(box.placeholder).width];
+    }"""
+    )
+    assert text <= room, (units, text, room)
+    page.clean()

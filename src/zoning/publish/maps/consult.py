@@ -20,6 +20,7 @@ JavaScript (ES5, for old ward-office browsers); nothing is fetched.  At 50,000 b
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Hashable
 
 import geopandas as gpd
@@ -67,9 +68,14 @@ CSS = f"""
 
 def search_html() -> str:
     """The search box (a text field and its list of matches), placed in the title box."""
-    hint = html.escape(tr_units("搜索{u}或学校", "Find a {u} or school"))
+    text = tr_units("搜索{u}或学校", "Find a {u} or school")
+    hint = html.escape(text)
+    # wide enough for the hint in full (a feeder map's "搜索小学片区或学校 Find a primary zone or school" was
+    # cut at 21 em): a Chinese character about 1 em, a Latin one about half, and the padding
+    em = max(21, math.ceil(sum(1.0 if ord(c) > 0x2E7F else 0.55 for c in text) + 2))
     return (
         f'<div class="zoning-search" id="{SEARCH_ID}"><input type="search" placeholder="{hint}" '
+        f'style="width: {em}em" '
         f'aria-label="{hint}" autocomplete="off" role="combobox" aria-expanded="false">'
         '<ul role="listbox" hidden></ul></div>'
     )
