@@ -18,6 +18,7 @@ import pytest
 import zoning
 from conftest import DEMO_ARGS
 from test_cli import run
+from test_scenarios import _candidates
 from zoning import SolveOptions
 from zoning.errors import NoPlanFoundError
 from zoning.io.crs import wgs84_to_gcj02
@@ -62,15 +63,6 @@ def test_the_frontier_command_guards_the_folders_past_z_before_any_work(tmp_path
 
 # ---------------------------------------------------------------------------------------------------------
 # the "no siting plan" message in the caller's words
-
-
-def _candidates(blocks, rows=(10, 120, 250), seats=200):
-    points = blocks.geometry.representative_point().iloc[list(rows)]
-    return gpd.GeoDataFrame(
-        {"school_id": [f"C{k}" for k in range(len(points))], "name": [f"候选{k}" for k in range(len(points))],
-         "capacity": [float(seats)] * len(points)},
-        geometry=points.to_numpy(), crs=blocks.crs,
-    )  # fmt: skip
 
 
 @pytest.fixture
