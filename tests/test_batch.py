@@ -491,8 +491,8 @@ def test_frontier_on_workers_prints_their_warnings_once_prefixed_and_not_with_q(
     # "warning:"), once per run on a worker, and even with -q (the workers had no handler of the command's)
     code = "import sys; from zoning.cli import main; sys.exit(main())"
     args = ["frontier", str(DEMO / "blocks.geojson"), str(DEMO / "schools.geojson"), "--students-col",
-            "students_k4", "--current-school-col", "current_school_plurality", "--penalties", "0,500,2500",
-            "--time-limit", "6", "--parallel", "2"]  # fmt: skip
+            "students_k4", "--current-school-col", "current_school_plurality", "--penalties", "0,500",
+            "--time-limit", "2", "--parallel", "2"]  # fmt: skip
     for flags, out in (([], "loud"), (["-q"], "quiet")):
         done = subprocess.run([sys.executable, "-c", code, *flags, *args, "--out", str(tmp_path / out)],
                               capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
