@@ -485,6 +485,7 @@ def test_detect_swapped_lonlat_leaves_normal_data_alone():
         ("EPSG:4490", "EPSG:4490"),
         ("epsg:4547", "EPSG:4547"),
         ("EPSG: 32650", "EPSG:32650"),
+        (4547, "EPSG:4547"),  # Python: the code as a number, as pyproj takes it ("--coords must be text")
     ],
 )
 def test_parse_coords_accepts(text, expected):
@@ -500,6 +501,8 @@ def test_parse_coords_rejects_with_the_accepted_values():
         crs.parse_coords("EPSG:999999")
     with pytest.raises(ValueError, match="Accepted values"):
         crs.parse_coords("4326")
+    with pytest.raises(ValueError, match=r"coords must be text \(--coords on the command line\), got 4.5"):
+        crs.parse_coords(4.5)
 
 
 @pytest.mark.parametrize(

@@ -142,15 +142,17 @@ def parse_coords(text: str) -> CoordSystem:
 
     Accepted (case-insensitive; spaces, "-" and "_" ignored in the names): ``wgs84``, ``cgcs2000``,
     ``gcj02`` (AMap 高德 / Tencent 腾讯), ``bd09`` (Baidu 百度), and ``EPSG:<code>`` for any EPSG code PROJ
-    knows (``epsg:4490``, ``EPSG: 4547``).  Returns ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or
+    knows (``epsg:4490``, ``EPSG: 4547``; in Python also the code as a number, ``4547``).  Returns ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or
     ``"EPSG:<code>"``.  Raises :class:`ValueError` naming the accepted values otherwise.
     """
     accepted = (
         "Accepted values: wgs84, cgcs2000, gcj02 (AMap 高德 / Tencent 腾讯), bd09 (Baidu 百度), "
         "or EPSG:<code> such as EPSG:4490 or EPSG:4547 (case-insensitive)."
     )
+    if isinstance(text, int) and not isinstance(text, bool):  # Python: coords=4326, as pyproj takes it
+        text = f"EPSG:{text}"
     if not isinstance(text, str):
-        raise ValueError(f"--coords must be text, got {text!r}. {accepted}")
+        raise ValueError(f"coords must be text (--coords on the command line), got {text!r}. {accepted}")
     raw = text.strip()
     key = re.sub(r"[\s_\-]", "", raw.lower())
     if key in NAMED_SYSTEMS:
