@@ -4,6 +4,7 @@ headers and coordinates, messages in the command's words, and Ctrl-C keeping the
 from __future__ import annotations
 
 import json
+import logging
 import re
 import signal
 import subprocess
@@ -235,3 +236,42 @@ def test_ctrl_c_ends_the_frontier_with_the_alternatives_drawn_so_far(tmp_path):
     for label in table["alternative"]:
         assert (out / label / "plan.gpkg").exists() and (out / label / "summary.json").exists()
     assert f"not run: {said[2]}" in (out / "frontier.md").read_text(encoding="utf-8")
+
+
+def test_ctrl_c_cancels_the_frontier_runs_on_workers_not_finished():
+    # with --parallel the stop does not travel to the workers: every run went on to its end after Ctrl-C;
+    # now the runs not finished are cancelled and named, those finished kept
+    import threading
+
+    from zoning.scenarios.frontier import _gather, _NotRun
+
+    class Future:
+        def __init__(self, value, done):
+            self.value, self.finished = value, done
+
+        def done(self):
+            return self.finished
+
+        def result(self):
+            return self.value, ((logging.WARNING, f"ran {self.value}"),)
+
+    class Client:
+        cancelled: list = []
+
+        def cancel(self, futures):
+            self.cancelled.extend(futures)
+
+    stop = threading.Event()
+    futures = [Future("A", True), Future("B", False), Future("C", False)]
+    runs = [("penalty", 0.0), ("penalty", 500.0), ("cap", 90.0)]
+    client = Client()
+    threading.Timer(0.3, stop.set).start()
+    found = _gather(client, futures, runs, SolveOptions(stop=stop))
+    assert found[0] == "A" and [x.what for x in found[1:]] == [
+        "move penalty 500 m",
+        "at most 90 children moved",
+    ]
+    assert all(isinstance(x, _NotRun) for x in found[1:]) and client.cancelled == futures[1:]
+    # without a stop, every result is waited for, in the order of the runs
+    futures[1].finished = futures[2].finished = True
+    assert _gather(Client(), futures, runs, SolveOptions()) == ["A", "B", "C"]

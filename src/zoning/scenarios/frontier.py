@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -99,7 +100,7 @@ def frontier(
 
     ``options.stop`` (the command line's Ctrl-C) ends the run in progress with its best plan so far (a point,
     its plan ``info.stopped``), and the runs not yet started are not run: they are listed in ``not_run``
-    and a warning.  (With ``client`` the stop does not reach the workers: every run goes on to its end.)"""
+    and a warning.  (With ``client`` the stop does not reach the workers: the runs not finished are cancelled and not run.)"""
     if "current_school" not in blocks.columns or not blocks["current_school"].notna().any():
         raise InputError(
             [
@@ -127,11 +128,7 @@ def frontier(
         share = replace(options, time_limit_s=options.time_limit_s / max(1, rounds), workers=1, stop=None)
         futures = [client.submit(_run_logged, blocks, schools, kind, x, soft_seats, share, rules, pure=False)
                    for kind, x in runs]  # fmt: skip
-        found = []
-        for result, records in client.gather(futures):  # the worker's log, logged here as if run here
-            for level, message in records:
-                log.log(level, "%s", message)
-            found.append(result)
+        found = _gather(client, futures, runs, options)
     points = [pt for pt in found if isinstance(pt, FrontierPoint)]
     not_run = tuple(why.what for why in found if isinstance(why, _NotRun))
     if not_run:
@@ -163,9 +160,7 @@ def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: So
     end the others), or :class:`_NotRun` once ``options.stop`` is set (Ctrl-C).  Module-level, so a Dask
     worker can run it."""
     if options.stopped:
-        return _NotRun(
-            f"at most {value:,.0f} children moved" if kind == "cap" else f"move penalty {value:,.0f} m"
-        )
+        return _NotRun(_what(kind, value))
     if kind == "cap":
         return _capped(blocks, schools, value, soft_seats=soft_seats, options=options, rules=rules)
     try:
@@ -178,6 +173,35 @@ def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: So
     log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", value, point.children_moved,
              point.mean_distance_m)  # fmt: skip
     return point
+
+
+def _what(kind: str, value: float) -> str:
+    return f"at most {value:,.0f} children moved" if kind == "cap" else f"move penalty {value:,.0f} m"
+
+
+#: Seconds between two looks at the workers' runs and at the stop (Ctrl-C).
+POLL_S = 0.1
+
+
+def _gather(client, futures: list, runs: list, options: SolveOptions) -> list:
+    """The workers' results in the order of ``runs``, each run's log logged here as if run here.  Ctrl-C
+    (``options.stop``, which does not travel to the workers) cancels the runs not finished: they are
+    :class:`_NotRun`, where every run went on to its end before (a minute and more of a long frontier)."""
+    found: list = [None] * len(futures)
+    records: list = [()] * len(futures)
+    while any(x is None for x in found):
+        for k, future in enumerate(futures):
+            if found[k] is None and future.done():
+                found[k], records[k] = future.result()
+        if options.stopped and any(x is None for x in found):
+            client.cancel([f for f, x in zip(futures, found, strict=True) if x is None])
+            found = [_NotRun(_what(*run)) if x is None else x for x, run in zip(found, runs, strict=True)]
+        elif any(x is None for x in found):
+            time.sleep(POLL_S)
+    for kept in records:
+        for level, message in kept:
+            log.log(level, "%s", message)
+    return found
 
 
 def _run_logged(*args) -> tuple:
