@@ -256,7 +256,8 @@ def test_ctrl_c_cancels_the_frontier_runs_on_workers_not_finished():
             return self.value, ((logging.WARNING, f"ran {self.value}"),)
 
     class Client:
-        cancelled: list = []
+        def __init__(self):
+            self.cancelled = []
 
         def cancel(self, futures):
             self.cancelled.extend(futures)

@@ -18,7 +18,7 @@ from ortools.sat.python import cp_model
 
 from .options import SolveOptions
 
-__all__ = ["CpResult", "run_cpsat", "set_hint"]
+__all__ = ["CpResult", "run_cpsat", "set_hint", "stop_watcher"]
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ class CpResult:
     core: tuple[int, ...] = ()  # assumption literals (proto indices) sufficient for infeasibility
 
 
-def _stop_watcher(solver, stop):
-    """A thread that stops ``solver`` as soon as ``stop`` is set; returns the event that ends the thread."""
+def stop_watcher(on_stop: Callable[[], None], stop):
+    """A thread that calls ``on_stop`` (a solver's stop: CP-SAT's ``stop_search``, SCIP's ``InterruptSolve``) as
+    soon as ``stop`` is set; returns the event that ends the thread (None without a ``stop``)."""
     if stop is None:
         return None
     done = threading.Event()
@@ -50,7 +51,7 @@ def _stop_watcher(solver, stop):
     def watch() -> None:
         while not done.is_set():
             if stop.wait(0.1):
-                solver.stop_search()
+                on_stop()
                 return
 
     threading.Thread(target=watch, daemon=True).start()
@@ -142,7 +143,7 @@ def run_cpsat(
     callback = _Progress(progress_scale, progress_unit, on_solution, level, stop_when)
     if options.stopped:
         p.max_time_in_seconds = 0.05
-    watcher = _stop_watcher(solver, options.stop)
+    watcher = stop_watcher(solver.stop_search, options.stop)
     try:
         code = solver.solve(model, callback)
     finally:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from .errors import InputError, Issue, number_issue
+from .errors import InputError, Issue, kind_of, number_issue
 
-__all__ = ["SolveOptions"]
+__all__ = ["SolveOptions", "options_issue"]
 
 #: The largest seed: CP-SAT's random_seed is a 32-bit integer (numpy's generators take any from 0).
 MAX_SEED = 2**31 - 1
@@ -63,3 +63,14 @@ class SolveOptions:
             raise InputError(
                 issues, headline=f"SolveOptions: {len(issues)} problem{'s' if len(issues) > 1 else ''}:"
             )
+
+
+def options_issue(options) -> Issue | None:
+    """An issue when a public function's ``options`` is not a :class:`SolveOptions` (a number or a dict was an
+    AttributeError deep in the search), else None."""
+    if isinstance(options, SolveOptions):
+        return None
+    return Issue(
+        f"options is {kind_of(options)}, not SolveOptions",
+        "e.g. options=zoning.SolveOptions(time_limit_s=30)",
+    )

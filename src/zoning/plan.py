@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # annotations only: the solver packages come later in the pip
     from .districts.problem import DistrictProblem
     from .zones.problem import ZoneProblem
 
-__all__ = ["Plan", "SolveInfo", "UNIT_WORDS", "unit_words"]
+__all__ = ["Plan", "SolveInfo", "UNIT_WORDS", "unit_words", "units_of"]
 
 #: What a plan's blocks are, by ``rules["units"]`` (absent: "blocks"), in the words a map, an announcement and a
 #: report write: Chinese, English singular, English plural.  A feeder plan (直对入学) is drawn on primary
@@ -30,10 +30,16 @@ UNIT_WORDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def units_of(rules: dict | None) -> str:
+    """What the blocks of a plan with these ``rules`` (a plan's or the ``rules`` of its ``summary.json``) are:
+    "blocks", or "primary zones" for a feeder plan."""
+    return (rules or {}).get("units", "blocks")
+
+
 def unit_words(rules: dict | None) -> tuple[str, str, str]:
     """(Chinese, English singular, English plural) of the blocks of a plan with these ``rules`` (a plan's or
     the ``rules`` of its ``summary.json``)."""
-    return UNIT_WORDS.get((rules or {}).get("units", "blocks"), UNIT_WORDS["blocks"])
+    return UNIT_WORDS.get(units_of(rules), UNIT_WORDS["blocks"])
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import click
 from ..errors import InputError, Issue
 from ..io.inputs import read_block_column, read_plan_folder
 from ..io.save import text_writer, write_files
-from ..plan import unit_words
+from ..plan import unit_words, units_of
 from ..publish.announce import (
     ANNOUNCE_FILES,
     announcement,
@@ -79,7 +79,7 @@ def announce(
     if group_col is None and (blocks_file or block_id_col or blocks_layer):
         raise click.UsageError("--blocks, --block-id-col and --blocks-layer go with --group-col NAME.")
     layers, summary = read_plan_folder(plan_dir)
-    units = (summary.get("rules") or {}).get("units", "blocks")
+    units = units_of(summary.get("rules"))
     if "blocks" not in layers:
         raise InputError(
             [
@@ -102,7 +102,7 @@ def announce(
         sections, out_dir or plan_dir, changes=changes, title=title, overwrite=overwrite, units=units
     )
     listed = sum(sec.n_blocks for sec in sections)
-    u_zh, _, us_en = unit_words({"units": units})
+    u_zh, _, us_en = unit_words(summary.get("rules"))
     click.echo(
         f"Announcement: {len(sections)} schools, {listed} {u_zh} / {us_en}, each listed once under its school."
     )
@@ -183,7 +183,7 @@ def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_
     schools, a search box for any 小区 or school, popups with the school now and proposed, the zones of today
     beside the proposed ones, and the blocks that change school."""
     layers, summary = read_plan_folder(plan_dir)
-    units = (summary.get("rules") or {}).get("units", "blocks")
+    units = units_of(summary.get("rules"))
     page = to_html(
         folder_map(
             layers,
@@ -198,7 +198,7 @@ def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_
     )
     files = write_files(out_dir or plan_dir, {"map.html": text_writer(page)}, overwrite=overwrite)
     n_blocks = len(layers.get("blocks", ()))
-    u_zh, _, us_en = unit_words({"units": units})
+    u_zh, _, us_en = unit_words(summary.get("rules"))
     click.echo(
         f"Map: {len(layers['schools'])} schools, {n_blocks} {u_zh} / {us_en}, labels {lang}"
         + (f", tiles in {tiles_crs}" if tiles else ", no tiles (opens offline)")

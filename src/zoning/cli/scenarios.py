@@ -18,6 +18,7 @@ from ..errors import InputError, Issue, NoPlanFoundError
 from ..io.inputs import read_plan_folder, read_sites
 from ..io.save import csv_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..options import MAX_SEED, SolveOptions
+from ..plan import units_of
 from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
@@ -148,7 +149,7 @@ def compare(plan_dirs, out_dir, overwrite):
     text = compare_markdown(table, notes=(note,) if note else ())
     click.echo(text, nl=False)
     if out_dir:
-        units = {(sm.get("rules") or {}).get("units", "blocks") for sm in summaries.values()}
+        units = {units_of(sm.get("rules")) for sm in summaries.values()}
         page = to_html(
             compare_map(drawn, title=" · ".join(drawn), units=units.pop() if len(units) == 1 else "blocks")
         )

@@ -26,12 +26,12 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, flag_issue, kind_of, name_list
+from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, flag_issue, name_list
 from ..geo.graph import build_block_graph, study_area_in
 from ..io.crs import to_metric
 from ..io.validate.numbers import duplicate_ids
 from ..io.validate.schools import stage_mask
-from ..options import SolveOptions
+from ..options import SolveOptions, options_issue
 from ..plan import Plan, SolveInfo
 from .coverage import CoverageCeiling, coverage_ceiling
 from .problem import DistrictProblem, build_district_problem
@@ -147,9 +147,7 @@ def _check_call(schools, n_districts, plan: Plan | None, options, flags: dict) -
     """The arguments a planner can get wrong in Python, in words (they were raw errors or silently read:
     ``groups="no"`` as True, ``options=30`` an AttributeError)."""
     issues = [flag_issue(name, v) for name, v in flags.items() if v is not None]
-    if not isinstance(options, SolveOptions):
-        issues.append(Issue(f"options is {kind_of(options)}, not SolveOptions",
-                            "e.g. options=zoning.SolveOptions(time_limit_s=30)"))  # fmt: skip
+    issues.append(options_issue(options))
     if not isinstance(schools, gpd.GeoDataFrame):
         issues.append(Issue(f"the schools are a {type(schools).__name__}, not a GeoDataFrame",
                             "read them with zoning.read_schools(path)"))  # fmt: skip

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import InputError, Issue
 from ..io.save import bytes_writer, csv_writer, text_writer, write_files
-from ..plan import UNIT_WORDS
+from ..plan import UNIT_WORDS, units_of
 
 __all__ = [
     "ANNOUNCE_FILES",
@@ -410,7 +410,7 @@ def announce(
         )
     sections = announcement(plan.blocks, plan.schools, groups=groups)
     changes = announcement_changes(plan.blocks, plan.schools)
-    units = plan.rules.get("units", "blocks")
+    units = units_of(plan.rules)
     return write_announcement(
         sections, out_dir, changes=changes, title=title, overwrite=overwrite, units=units
     )

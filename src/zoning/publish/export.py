@@ -42,7 +42,7 @@ from ..io.db import (
 )  # fmt: skip
 from ..io.inputs import PLAN_LAYERS
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
-from ..plan import Plan
+from ..plan import Plan, units_of
 from .maps import BLOCK_COLUMNS, LANGS, language, to_html, tr, zone_map
 
 if TYPE_CHECKING:  # only publish.maps imports folium; the maps are built there
@@ -140,7 +140,7 @@ def plan_table(plan: Plan):
 def default_title(plan: Plan, lang: str = "both") -> str:
     with language(lang):
         if plan.districts is None:
-            return _zones_title(plan.rules.get("units", "blocks"))
+            return _zones_title(units_of(plan.rules))
         kind = plan.rules["districts"]["kind"]
         label = (
             tr("教育集团", "education groups")
@@ -180,7 +180,7 @@ def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
         schools,
         title=title or default_title(plan, lang),
         districts=layers.get("districts"),
-        units=plan.rules.get("units", "blocks"),
+        units=units_of(plan.rules),
         **options,
     )
 

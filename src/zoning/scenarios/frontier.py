@@ -168,7 +168,7 @@ def _run(blocks, schools, kind: str, value: float, soft_seats: bool, options: So
     except InputError:
         raise
     except ZoningError as err:
-        return _left_out(f"move penalty {value:,.0f} m", err)
+        return _left_out(_what("penalty", value), err)
     point = _point(plan, value)
     log.info("frontier: penalty %g m: %.1f moved, mean trip %.0f m", value, point.children_moved,
              point.mean_distance_m)  # fmt: skip
@@ -244,7 +244,7 @@ def _point(plan: Plan, penalty: float, *, cap: float | None = None, note: str = 
 
 def _capped(blocks, schools, cap: float, *, soft_seats: bool, options: SolveOptions, rules: dict):
     """The shortest trips moving at most ``cap`` children; where the seats do not allow it, the fewest
-    children over seats under the cap (``soft_seats``), or None."""
+    children over seats under the cap (``soft_seats``), or the reason it is left out (:func:`_left_out`)."""
     try:
         plan = assign_zones(blocks, schools, move_penalty_m=0.0, max_moved=cap, options=options, **rules)
         log.info("frontier: cap %g moved: %.1f moved", cap, summary(plan)["totals"]["children_moved"])
@@ -257,14 +257,14 @@ def _capped(blocks, schools, cap: float, *, soft_seats: bool, options: SolveOpti
         else:
             why = f"none found in {options.time_limit_s:,.0f} s"
         if not soft_seats or rules.get("allow_overload"):
-            return _left_out(f"at most {cap:,.0f} children moved", err)
+            return _left_out(_what("cap", cap), err)
     soft = {**rules, "allow_overload": True}
     try:
         plan = assign_zones(blocks, schools, move_penalty_m=0.0, max_moved=cap, options=options, **soft)
     except InputError:
         raise
     except ZoningError as err:  # not even with schools over their seats (the one-piece rule), or none found
-        return _left_out(f"at most {cap:,.0f} children moved, even over seats", err)
+        return _left_out(_what("cap", cap) + ", even over seats", err)
     over = float(plan.schools["overload"].sum()) if "overload" in plan.schools else 0.0
     note = f"no plan within seats moves at most {cap:,.0f} ({why}); the fewest over seats under the cap: {over:,.0f}"
     log.info("frontier: cap %g moved: %s", cap, note)

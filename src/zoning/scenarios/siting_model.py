@@ -33,13 +33,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from ..cpsat import _stop_watcher, run_cpsat, set_hint
+from ..cpsat import run_cpsat, set_hint, stop_watcher
 from ..options import SolveOptions
 from .siting_problem import SitingProblem
 
@@ -175,7 +174,7 @@ class SitingMip:
             s.SetTimeLimit(50)
         t0 = time.perf_counter()
         # Ctrl-C (options.stop) interrupts SCIP as it stops CP-SAT: the watcher CP-SAT's runs have
-        watcher = _stop_watcher(SimpleNamespace(stop_search=s.InterruptSolve), options.stop)
+        watcher = stop_watcher(s.InterruptSolve, options.stop)
         try:
             code = s.Solve(params)
         finally:

@@ -25,7 +25,7 @@ from ..io.crs import to_metric
 from ..io.validate import STUDY_AREA_MARGIN_M
 from ..io.validate.numbers import bad_numbers, duplicate_ids
 from ..io.validate.pair import nearest_blocks_m
-from ..options import SolveOptions
+from ..options import SolveOptions, options_issue
 from ..plan import Plan, SolveInfo
 from .bound import cheapest_choice
 from .diagnose import beyond_reach
@@ -315,9 +315,7 @@ def _check_rules(move_penalty_m, options, roads, *more: Issue | None) -> None:
                      "worth, e.g. move_penalty_m=500 (0 ignores the current zones)."),
         *more,
     ]  # fmt: skip
-    if not isinstance(options, SolveOptions):
-        issues.append(Issue(f"options is {kind_of(options)}, not SolveOptions",
-                            "e.g. options=zoning.SolveOptions(time_limit_s=30)"))  # fmt: skip
+    issues.append(options_issue(options))
     if roads is not None and not isinstance(roads, gpd.GeoDataFrame | gpd.GeoSeries):
         issues.append(Issue(f"roads is {kind_of(roads)}, not a GeoDataFrame of road lines",
                             "read the file first: roads=zoning.read_roads(path)"))  # fmt: skip
