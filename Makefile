@@ -23,8 +23,10 @@ $(BENCH): pyproject.toml $(STAMP)
 demo: $(STAMP)
 	$(BIN)/zoning demo --out demo-output
 
+# the test files run on up to two processes (one per core; a file's tests share one, with its fixtures):
+# 9 min 0 s on one, 5 min 12 s on two on this 2-core machine
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=2 --dist loadfile
 
 # the property tests' long profile: many more generated and dirty cities, larger ones, a random seed
 fuzz: $(STAMP)
