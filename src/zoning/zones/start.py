@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy import sparse
 from scipy.sparse import csgraph
 
 from ..geo.graph import edges_to_csr
@@ -188,8 +189,9 @@ def repair(problem: ZoneProblem, assign: np.ndarray, *, rounds: int = 30, seats:
     for _ in range(rounds):
         changed = False
         if problem.contiguity:
-            for j, comp, _ref in fragments(problem, assign):
-                pending = set(int(i) for i in comp if anchor_of[i] != j)
+            for j, comp, ref in fragments(problem, assign):
+                # (a corridor drawn for an earlier fragment may have taken some of these blocks)
+                pending = set(int(i) for i in comp if anchor_of[i] != j and assign[i] == j)
                 progress = True
                 while pending and progress:
                     progress = False
@@ -202,11 +204,56 @@ def repair(problem: ZoneProblem, assign: np.ndarray, *, rounds: int = 30, seats:
                             assign[i] = min(costs)[1]
                             pending.discard(i)
                             progress = changed = True
+                if pending:  # blocks that may go nowhere else (locked, or j their only candidate)
+                    changed |= _corridor(problem, assign, j, pending, ref)
         if seats and not problem.allow_overload:
             changed |= _relieve(problem, assign)
         if not changed:
             break
     return assign
+
+
+def _corridor(problem: ZoneProblem, assign: np.ndarray, j: int, stuck: set[int], ref: int) -> bool:
+    """Join blocks of zone j that can join no other zone to j's main piece (the piece holding ``ref``) by the
+    cheapest path of blocks that may go to j (in place); True when a path was drawn.
+
+    A block locked to a school far from it is such a block: without a corridor its zone stays in pieces
+    until an exact repair window finds one (South Portland with three blocks locked to Kaler: no plan in
+    5 s).  The path's blocks leave their zones, which may cut those in two or overfill j: the next round of
+    :func:`repair` mends both."""
+    n = problem.n_blocks
+    arc = problem.arc_index(np.arange(n), np.full(n, j))
+    anchor_of = problem.anchored_school
+    cost = np.full(n, np.inf)
+    ok = arc >= 0
+    cost[ok] = (problem.students[ok] + 1.0) * problem.arc_unit_cost[arc[ok]] + 1.0
+    cost[(anchor_of >= 0) & (anchor_of != j)] = np.inf  # another school's own block
+    e = problem.edges
+    same = (assign[e[:, 0]] == j) & (assign[e[:, 1]] == j)
+    _, label = csgraph.connected_components(edges_to_csr(n, e[same]), directed=False)
+    main = (label == label[ref]) & (assign == j)
+    if not main.any():
+        main[ref] = np.isfinite(cost[ref])  # the anchor block went to another zone: the path ends there
+    cost[main] = 0.0
+    both = np.concatenate([e, e[:, ::-1]])
+    weight = cost[both[:, 1]]
+    usable = np.isfinite(weight)
+    graph = sparse.csr_matrix(
+        (weight[usable] + 1e-9, (both[usable, 0], both[usable, 1])), shape=(n, n)
+    )  # entering a block costs its children's trips to j
+    sources = np.fromiter(stuck, dtype=np.int64)
+    dist, pred, _ = csgraph.dijkstra(graph, indices=sources, min_only=True, return_predecessors=True)
+    reached = np.flatnonzero(main & np.isfinite(dist))
+    if not len(reached):
+        return False
+    node = int(reached[np.argmin(dist[reached])])
+    changed = False
+    while node >= 0 and node not in stuck:
+        if assign[node] != j:
+            assign[node] = j
+            changed = True
+        node = int(pred[node])
+    return changed
 
 
 def _relieve(problem: ZoneProblem, assign: np.ndarray) -> bool:
