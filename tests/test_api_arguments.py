@@ -199,7 +199,7 @@ def test_form_districts_projects_the_study_area_and_refuses_one_unlike_the_schoo
         ({"max_members": 1.5}, "max_members = 1.5"),
         ({"max_lead_distance_m": -1}, "max_lead_distance_m = -1 is not a number above 0"),  # "within -1 m"
         ({"lead_min_quality": math.nan}, "lead_min_quality = nan is not a number"),  # silently ignored
-        ({"seats_tolerance": "0.1"}, "the seats tolerance '0.1' is not a fraction"),  # a TypeError
+        ({"seats_tolerance": "0.1"}, r"seats_tolerance = '0\.1' is not a number in \[0, 1\)"),  # a TypeError
         ({"groups": "no"}, "groups = 'no' is not True or False"),  # read as True: education groups
         ({"options": 30}, "options is an int, not SolveOptions"),
     ],
@@ -229,10 +229,10 @@ def test_the_readers_name_a_bad_argument():
     assert len(zoning.read_blocks(blocks, columns=cols, keep=None)) == 317  # None keeps nothing
     with pytest.raises(InputError, match="keep is an int, not a list of headers"):  # a TypeError
         zoning.read_blocks(blocks, columns=cols, keep=3)
-    with pytest.raises(InputError, match="the rate '80' children per 1,000 residents"):  # a TypeError
+    with pytest.raises(InputError, match="per_1000_rate = '80' is not a number above 0"):  # a TypeError
         zoning.read_blocks(blocks, per_1000_rate="80")
     with pytest.raises(
-        InputError, match="the class size 45.5 must be a positive whole number"
+        InputError, match="class_size = 45.5 is not a whole number of 1 or more"
     ):  # fractional seats
         zoning.read_schools(schools, class_size=45.5)
     with pytest.raises(InputError, match="require_capacity = 'no' is not True or False"):  # read as True
