@@ -108,6 +108,15 @@ def test_assign_zones_names_a_bad_argument(kwargs, said):
         zoning.assign_zones(blocks, schools, **({"options": FAST} | kwargs))
 
 
+def test_a_frame_that_is_not_one_is_named_as_errors_name_a_type():
+    # errors.kind_of, as every such message: "None", not "a NoneType"; "an int", not "a int"
+    blocks, schools = _grid()
+    with pytest.raises(InputError, match="the blocks are None, not a GeoDataFrame"):
+        zoning.assign_zones(None, schools, options=FAST)
+    with pytest.raises(InputError, match="the schools are an int, not a GeoDataFrame"):
+        zoning.form_districts(3, n_districts=2, options=FAST)
+
+
 def test_evaluate_zones_names_a_bad_price_or_options():
     blocks, schools = _grid()
     given = blocks.assign(zone=["S0"] * 8 + ["S1"] * 8)
@@ -171,6 +180,8 @@ def test_a_study_area_that_misses_the_blocks_is_refused_in_words():
         zoning.assign_zones(blocks, schools, study_area="hull", options=FAST)
     with pytest.raises(InputError, match="study_area is a LinearRing"):
         zoning.assign_zones(blocks, schools, study_area=west.exterior, options=FAST)
+    with pytest.raises(InputError, match="study_area is an int, not the outline of an area"):  # "a int"
+        zoning.assign_zones(blocks, schools, study_area=3, options=FAST)
 
 
 def test_a_study_area_beside_polygon_blocks_is_said_to_be_unused():

@@ -49,7 +49,7 @@ import pandas as pd
 import shapely
 from folium.map import CustomPane
 
-from ...errors import InputError, Issue, ZoningError, choice_issue
+from ...errors import InputError, Issue, ZoningError, choice_issue, kind_of
 from ...io.crs import wgs84_to_gcj02
 from ...plan import UNIT_WORDS
 from .assets import _CITY_CSS, _CSS, _external_assets, _make_offline, _Raw
@@ -394,7 +394,7 @@ def _check_inputs(
         if not isinstance(frame, gpd.GeoDataFrame):
             issues.append(
                 Issue(
-                    f"{label} is a {type(frame).__name__}, not a GeoDataFrame with geometries.",
+                    f"{label} is {kind_of(frame)}, not a GeoDataFrame with geometries.",
                     fix=f"pass the {label} table of the plan (a GeoDataFrame).",
                 )
             )
