@@ -292,6 +292,8 @@ def test_build_road_network_names_a_path_degrees_or_a_bad_tolerance():
         zoning.build_road_network("roads.gpkg")  # an AttributeError
     with pytest.raises(InputError, match="roads are in EPSG:4326, not in metres"):  # a ValueError
         zoning.build_road_network(line.to_crs(4326))
+    with pytest.raises(InputError, match="roads are in EPSG:4978, not in metres"):  # geocentric: metres, 3-D
+        zoning.build_road_network(line.set_crs(4978, allow_override=True))
     with pytest.raises(InputError, match="tolerance_m = nan is not a number of 0 or more"):  # silently built
         zoning.build_road_network(line, tolerance_m=math.nan)
 
