@@ -108,6 +108,15 @@ def test_assign_zones_names_a_bad_argument(kwargs, said):
         zoning.assign_zones(blocks, schools, **({"options": FAST} | kwargs))
 
 
+def test_a_frame_that_is_not_one_is_named_as_errors_name_a_type():
+    # errors.kind_of, as every such message: "None", not "a NoneType"; "an int", not "a int"
+    blocks, schools = _grid()
+    with pytest.raises(InputError, match="the blocks are None, not a GeoDataFrame"):
+        zoning.assign_zones(None, schools, options=FAST)
+    with pytest.raises(InputError, match="the schools are an int, not a GeoDataFrame"):
+        zoning.form_districts(3, n_districts=2, options=FAST)
+
+
 def test_evaluate_zones_names_a_bad_price_or_options():
     blocks, schools = _grid()
     given = blocks.assign(zone=["S0"] * 8 + ["S1"] * 8)
@@ -171,6 +180,8 @@ def test_a_study_area_that_misses_the_blocks_is_refused_in_words():
         zoning.assign_zones(blocks, schools, study_area="hull", options=FAST)
     with pytest.raises(InputError, match="study_area is a LinearRing"):
         zoning.assign_zones(blocks, schools, study_area=west.exterior, options=FAST)
+    with pytest.raises(InputError, match="study_area is an int, not the outline of an area"):  # "a int"
+        zoning.assign_zones(blocks, schools, study_area=3, options=FAST)
 
 
 def test_a_study_area_beside_polygon_blocks_is_said_to_be_unused():
@@ -199,7 +210,7 @@ def test_form_districts_projects_the_study_area_and_refuses_one_unlike_the_schoo
         ({"max_members": 1.5}, "max_members = 1.5"),
         ({"max_lead_distance_m": -1}, "max_lead_distance_m = -1 is not a number above 0"),  # "within -1 m"
         ({"lead_min_quality": math.nan}, "lead_min_quality = nan is not a number"),  # silently ignored
-        ({"seats_tolerance": "0.1"}, "the seats tolerance '0.1' is not a fraction"),  # a TypeError
+        ({"seats_tolerance": "0.1"}, r"seats_tolerance = '0\.1' is not a number in \[0, 1\)"),  # a TypeError
         ({"groups": "no"}, "groups = 'no' is not True or False"),  # read as True: education groups
         ({"options": 30}, "options is an int, not SolveOptions"),
     ],
@@ -229,10 +240,10 @@ def test_the_readers_name_a_bad_argument():
     assert len(zoning.read_blocks(blocks, columns=cols, keep=None)) == 317  # None keeps nothing
     with pytest.raises(InputError, match="keep is an int, not a list of headers"):  # a TypeError
         zoning.read_blocks(blocks, columns=cols, keep=3)
-    with pytest.raises(InputError, match="the rate '80' children per 1,000 residents"):  # a TypeError
+    with pytest.raises(InputError, match="per_1000_rate = '80' is not a number above 0"):  # a TypeError
         zoning.read_blocks(blocks, per_1000_rate="80")
     with pytest.raises(
-        InputError, match="the class size 45.5 must be a positive whole number"
+        InputError, match="class_size = 45.5 is not a whole number of 1 or more"
     ):  # fractional seats
         zoning.read_schools(schools, class_size=45.5)
     with pytest.raises(InputError, match="require_capacity = 'no' is not True or False"):  # read as True
@@ -281,6 +292,8 @@ def test_build_road_network_names_a_path_degrees_or_a_bad_tolerance():
         zoning.build_road_network("roads.gpkg")  # an AttributeError
     with pytest.raises(InputError, match="roads are in EPSG:4326, not in metres"):  # a ValueError
         zoning.build_road_network(line.to_crs(4326))
+    with pytest.raises(InputError, match="roads are in EPSG:4978, not in metres"):  # geocentric: metres, 3-D
+        zoning.build_road_network(line.set_crs(4978, allow_override=True))
     with pytest.raises(InputError, match="tolerance_m = nan is not a number of 0 or more"):  # silently built
         zoning.build_road_network(line, tolerance_m=math.nan)
 

@@ -303,7 +303,7 @@ def test_groups_respect_the_lead_distance_limit():
 def test_bad_parameters_are_named():
     with pytest.raises(InputError, match="7 districts asked for 6 schools"):
         solve_line(6, 7)
-    with pytest.raises(InputError, match="minimum coverage rate 1.5"):
+    with pytest.raises(InputError, match="min_coverage = 1.5 is not a number from 0 to 1"):
         solve_line(6, 2, min_coverage=1.5)
     with pytest.raises(InputError, match="at least 3 and at most 2 member schools"):
         solve_line(6, 2, min_members=3, max_members=2)

@@ -26,6 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "zoning"
 #: Top-level modules and packages in pipeline order.
 PIPELINE = [
     "errors",
+    "logs",
     "options",
     "plan",
     "io",

@@ -678,6 +678,38 @@ def test_bad_language_and_tile_system_are_refused_together(portland_plan):
     assert "lang 'fr'" in str(err.value) and "tiles_crs 'bd09'" in str(err.value)
 
 
+def test_units_are_checked_once_for_every_map_and_listed_with_the_other_problems(portland_plan):
+    # one check (plan.units_issue) where zone_map, compare_map and the labels' language each had their own
+    from zoning.publish.maps import compare_map, language
+
+    with pytest.raises(InputError) as err:
+        zone_map(*portland_plan, title="t", lang="fr", units="小区")
+    said = str(err.value)
+    assert "lang 'fr'" in said and "units = '小区' is not one of 'blocks', 'primary zones'" in said
+    with pytest.raises(InputError, match="units = 'zones' is not one of 'blocks', 'primary zones'"):
+        compare_map({"a": portland_plan}, units="zones")
+    with pytest.raises(ValueError, match="units = 'zones' is not one of 'blocks', 'primary zones'"):
+        with language("both", "zones"):
+            pass
+
+
+@pytest.mark.parametrize(
+    "units, zh, en",
+    [("primary zones", "直对入学", "Feeder districts"), ("blocks", "划片方案", "Attendance zones")],
+)
+def test_a_plan_of_zones_is_titled_by_its_units_on_its_maps_and_in_its_report(units, zh, en):
+    # the title was decided three times (a plan's map, a folder's map, the report): one plan.zones_title now
+    from types import SimpleNamespace
+
+    from zoning.publish.export import default_title
+    from zoning.publish.report import default_title as report_title
+
+    plan = SimpleNamespace(districts=None, rules={"units": units})
+    assert [default_title(plan, lang) for lang in ("zh", "en", "both")] == [zh, en, f"{zh} {en}"]
+    assert report_title({"rules": {"units": units}}) == f"{zh} {en}"
+    assert report_title({"rules": None}) == "划片方案 Attendance zones"  # a summary without units: blocks
+
+
 def test_gcj02_tiles_shift_the_overlays_onto_the_published_control_points():
     # googollee/eviltransform's WGS84 → GCJ-02 pairs (tests/test_crs.py): schools drawn for AMap tiles land on
     # the GCJ-02 coordinates, 300-600 m from where WGS84 tiles would put them

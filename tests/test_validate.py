@@ -407,7 +407,7 @@ def test_children_estimated_from_population(tmp_path):
     assert blocks["students"].tolist() == [160.0, 120.0]
     assert blocks["students_estimated"].all()
     assert len(warnings) == 1 and "× 80 / 1,000" in warnings[0].message
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match="per_1000_rate = 0 is not a number above 0"):
         check_blocks(raw, per_1000_rate=0)
 
 

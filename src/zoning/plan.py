@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Literal
 import geopandas as gpd
 import pandas as pd
 
-from .errors import Issue
+from .errors import Issue, choice_issue
 
 if TYPE_CHECKING:  # annotations only: the solver packages come later in the pipeline and build plans
     from .districts.problem import DistrictProblem
     from .zones.problem import ZoneProblem
 
-__all__ = ["Plan", "SolveInfo", "UNIT_WORDS", "unit_words", "units_of"]
+__all__ = ["Plan", "SolveInfo", "UNIT_WORDS", "unit_words", "units_of", "units_issue", "zones_title"]
 
 #: What a plan's blocks are, by ``rules["units"]`` (absent: "blocks"), in the words a map, an announcement and a
 #: report write: Chinese, English singular, English plural.  A feeder plan (直对入学) is drawn on primary
@@ -40,6 +40,17 @@ def unit_words(rules: dict | None) -> tuple[str, str, str]:
     """(Chinese, English singular, English plural) of the blocks of a plan with these ``rules`` (a plan's or
     the ``rules`` of its ``summary.json``)."""
     return UNIT_WORDS.get(units_of(rules), UNIT_WORDS["blocks"])
+
+
+def units_issue(units) -> Issue | None:
+    """An issue when ``units`` (what a map's blocks are) is not a key of :data:`UNIT_WORDS`, else None."""
+    return choice_issue("units", units, tuple(UNIT_WORDS), fix="use blocks or primary zones.")
+
+
+def zones_title(units: str) -> tuple[str, str]:
+    """(Chinese, English) title of a plan of zones alone (no districts) whose blocks are ``units``: a feeder
+    plan's (its blocks are primary zones) says so.  Its map and its report write it."""
+    return ("直对入学", "Feeder districts") if units == "primary zones" else ("划片方案", "Attendance zones")
 
 
 @dataclass(frozen=True)

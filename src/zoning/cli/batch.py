@@ -26,6 +26,7 @@ from ..batch.jobs import CommandSpec, Jobs, Param, parse_jobs, read_jobs
 from ..batch.run import INTERRUPTED, BatchInterrupted, run_batch, status_counts
 from ..batch.work import LOG, Outcome
 from ..errors import InputError, flag_issue, name_list, number_issue
+from ..logs import logged_to
 from .group import PRINTED, _Handler, main, quiet
 from .options import planner_errors
 
@@ -155,20 +156,15 @@ class _Stream(io.StringIO):
 
 @contextlib.contextmanager
 def _logged_to(job_log: _JobLog):
-    """The ``zoning`` logger's messages go to ``job_log`` alone while the block runs (INFO and up, whatever
-    -q or this process's handlers say: the log is the job's record); the logger as it was afterwards."""
-    logger = logging.getLogger("zoning")
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    """The ``zoning`` logger's messages go to ``job_log`` alone while the block runs (:func:`zoning.logs.logged_to`:
+    INFO and up, whatever -q or this process's handlers say: the log is the job's record), each warning the
+    job's own even when a job before it in this process had it; the logger and ``PRINTED`` as they were afterwards."""
     printed = set(PRINTED)
-    logger.handlers[:] = [job_log]
-    logger.propagate = False
-    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
-    PRINTED.clear()  # a warning is the job's own even when a job before it in this process had it
+    PRINTED.clear()
     try:
-        yield
+        with logged_to(job_log):
+            yield
     finally:
-        logger.handlers[:] = handlers
-        logger.propagate, logger.level = propagate, level
         PRINTED.clear()
         PRINTED.update(printed)
 

@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 
 from ..check.verify import check_plan
-from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, flag_issue, name_list
+from ..errors import InfeasibleError, InputError, Issue, NoPlanFoundError, flag_issue, kind_of, name_list
 from ..geo.graph import build_block_graph, study_area_in
 from ..io.crs import to_metric
 from ..io.validate.numbers import duplicate_ids
@@ -149,7 +149,7 @@ def _check_call(schools, n_districts, plan: Plan | None, options, flags: dict) -
     issues = [flag_issue(name, v) for name, v in flags.items() if v is not None]
     issues.append(options_issue(options))
     if not isinstance(schools, gpd.GeoDataFrame):
-        issues.append(Issue(f"the schools are a {type(schools).__name__}, not a GeoDataFrame",
+        issues.append(Issue(f"the schools are {kind_of(schools)}, not a GeoDataFrame",
                             "read them with zoning.read_schools(path)"))  # fmt: skip
     elif "school_id" in schools:
         issues += duplicate_ids(schools, "schools", "school_id")

@@ -246,19 +246,17 @@ def build_district_problem(
                 value=k,
             )
         )
-    for label, tol in (("seats", seats_tolerance), ("children", children_tolerance)):
-        if number_issue(label, tol, low=0, high=1, high_open=True, fix=""):  # (a string or NaN too)
-            issues.append(
-                Issue(f"the {label} tolerance {tol!r} is not a fraction in [0, 1)", "pass e.g. 0.15")
-            )
-    if quality_tolerance is not None and number_issue("quality", quality_tolerance, low=0, high=1, fix=""):
-        issues.append(
-            Issue(f"the quality tolerance {quality_tolerance!r} is not in [0, 1]", "pass e.g. 0.15")
-        )
-    if min_coverage is not None and number_issue("min_coverage", min_coverage, low=0, high=1, fix=""):
-        issues.append(
-            Issue(f"the minimum coverage rate {min_coverage!r} is not in [0, 1]", "pass e.g. 0.85 for 85 %")
-        )
+    tolerances = [  # a string or NaN too
+        number_issue(name, tol, low=0, high=1, high_open=True,
+                     fix=f"give a fraction of the average, e.g. {name}=0.15.")
+        for name, tol in (("seats_tolerance", seats_tolerance), ("children_tolerance", children_tolerance))
+    ] + [
+        None if quality_tolerance is None else number_issue("quality_tolerance", quality_tolerance, low=0, high=1,
+            fix="give a fraction of the quality range, e.g. quality_tolerance=0.15, or None not to balance quality."),
+        None if min_coverage is None else number_issue("min_coverage", min_coverage, low=0, high=1,
+            fix="give the share of children, e.g. min_coverage=0.85 for 85 %."),
+    ]  # fmt: skip
+    issues += [i for i in tolerances if i is not None]
     # silently read before: min_members=-1 as no minimum, lead_min_quality=nan as no lead, a negative
     # max_lead_distance_m as a rule no school keeps
     members = [

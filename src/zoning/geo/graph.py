@@ -27,7 +27,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from ..errors import InputError, Issue, name_list
+from ..errors import InputError, Issue, kind_of, name_list
 
 __all__ = [
     "BlockGraph",
@@ -457,11 +457,12 @@ def study_area_in(
     if isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
         crs, geoms = study_area.crs, np.asarray(study_area.geometry.values)
         study_area = shapely.union_all(geoms[~shapely.is_missing(geoms)])
-    kind = study_area.geom_type if isinstance(study_area, shapely.Geometry) else type(study_area).__name__
+    kind = study_area.geom_type if isinstance(study_area, shapely.Geometry) else None
     if kind not in ("Polygon", "MultiPolygon") or shapely.is_empty(study_area):
         article = "an empty" if kind in ("Polygon", "MultiPolygon") else "a"
+        said = kind_of(study_area) if kind is None else f"{article} {kind}"
         fix = f"give a shapely Polygon in the {what}' CRS, or a GeoSeries / GeoDataFrame of polygons with its CRS"
-        raise InputError([Issue(f"study_area is {article} {kind}, not the outline of an area", fix)])
+        raise InputError([Issue(f"study_area is {said}, not the outline of an area", fix)])
     if not (frame_m.geom_type == "Point").all():
         note = Issue(f"study_area is left unused: only {what} given as points have their cells cut at it",
                      "leave study_area out for polygons", severity="warning")  # fmt: skip

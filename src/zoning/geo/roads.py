@@ -32,7 +32,6 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from ..errors import InputError, Issue, kind_of, number_issue
-from .graph import require_metric
 
 __all__ = ["RoadNetwork", "build_road_network", "road_distances", "DEFAULT_TOLERANCE_M"]
 
@@ -169,7 +168,6 @@ def build_road_network(
     lines in a metric CRS or ``tolerance_m`` is not a number of metres.
     """
     _check_network_call(roads, tolerance_m)
-    require_metric(roads, "roads")
     geoms = roads.geometry.values if isinstance(roads, gpd.GeoDataFrame) else roads.values
     parts = shapely.get_parts(np.asarray(geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]))
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]  # LineString, LinearRing
@@ -231,7 +229,10 @@ def build_road_network(
 
 def _check_network_call(roads, tolerance_m) -> None:
     """A path, a frame in degrees and a NaN or negative tolerance in words (they were an AttributeError, a
-    ValueError, and a network silently built without merging any vertex)."""
+    ValueError, and a network silently built without merging any vertex).  The roads' CRS is checked here
+    alone, not by ``graph.require_metric``: that one guards the solvers' own frames (projected by their api;
+    a ValueError with one fix), this one answers a caller (an InputError listed with the tolerance's, naming
+    both ways to metres) and refuses every CRS not projected, all that require_metric refuses and more."""
     issues = []
     if not isinstance(roads, gpd.GeoDataFrame | gpd.GeoSeries):
         issues.append(Issue(f"roads is {kind_of(roads)}, not a GeoDataFrame of road lines",

@@ -118,10 +118,10 @@ def _arguments(
 def _argument_issues(path, columns, keep, names) -> list[Issue]:
     issues = []
     if not isinstance(path, str | os.PathLike):
-        issues.append(Issue(f"the path is a {type(path).__name__}", "give the file's path (a str or Path); a "
+        issues.append(Issue(f"the path is {kind_of(path)}", "give the file's path (a str or Path); a "
                             "GeoDataFrame you already have goes to assign_zones / form_districts as it is"))  # fmt: skip
     if columns is not None and not isinstance(columns, Mapping):
-        issues.append(Issue(f"{names[0]} is a {type(columns).__name__}, not a mapping",
+        issues.append(Issue(f"{names[0]} is {kind_of(columns)}, not a mapping",
                             f'map the toolkit\'s names to your headers, e.g. {names[0]}={{"students": "适龄儿童"}}'))  # fmt: skip
     if keep is not None and (isinstance(keep, Mapping) or not isinstance(keep, Iterable)):
         issues.append(Issue(f"{names[1]} is {kind_of(keep)}, not a list of headers",

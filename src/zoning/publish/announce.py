@@ -25,7 +25,7 @@ import docx  # python-docx
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Issue
+from ..errors import InputError, Issue, kind_of
 from ..io.save import bytes_writer, csv_writer, text_writer, write_files
 from ..plan import UNIT_WORDS, units_of
 
@@ -406,7 +406,7 @@ def announce(
                                 "form_districts(…, plan=…) for 学区 too)")])  # fmt: skip
     if groups is not None and not isinstance(groups, Mapping | pd.Series):
         raise InputError(
-            [Issue(f"groups is a {type(groups).__name__}", "give block_id → 社区 as a dict or a Series")]
+            [Issue(f"groups is {kind_of(groups)}", "give block_id → 社区 as a dict or a Series")]
         )
     sections = announcement(plan.blocks, plan.schools, groups=groups)
     changes = announcement_changes(plan.blocks, plan.schools)

@@ -42,7 +42,7 @@ from ..io.db import (
 )  # fmt: skip
 from ..io.inputs import PLAN_LAYERS
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
-from ..plan import Plan, units_of
+from ..plan import Plan, units_of, zones_title
 from .maps import BLOCK_COLUMNS, LANGS, language, to_html, tr, zone_map
 
 if TYPE_CHECKING:  # only publish.maps imports folium; the maps are built there
@@ -140,7 +140,7 @@ def plan_table(plan: Plan):
 def default_title(plan: Plan, lang: str = "both") -> str:
     with language(lang):
         if plan.districts is None:
-            return _zones_title(units_of(plan.rules))
+            return tr(*zones_title(units_of(plan.rules)))
         kind = plan.rules["districts"]["kind"]
         label = (
             tr("教育集团", "education groups")
@@ -185,13 +185,6 @@ def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
     )
 
 
-def _zones_title(units: str) -> str:
-    """The title of a map of zones alone: a feeder plan's (its blocks are primary zones) says so."""
-    return (
-        tr("直对入学", "Feeder districts") if units == "primary zones" else tr("划片方案", "Attendance zones")
-    )
-
-
 #: The options of :func:`plan_map`: those of ``zone_map`` but its frames and the title.
 MAP_OPTIONS = ("tiles", "attribution", "tiles_crs", "city_scale", "lang", "date")
 
@@ -221,7 +214,7 @@ def folder_map(
     if title is None:
         with language(_lang(options)):
             if districts is None:
-                title = _zones_title(units)
+                title = tr(*zones_title(units))
             else:
                 title = f"{len(districts)} {tr('学区', 'school districts')}"
                 title += f" · {tr('划片', 'attendance zones')}" if len(blocks) else ""

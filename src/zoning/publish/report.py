@@ -36,7 +36,7 @@ import shapely
 from ..check.metrics import summary as plan_summary
 from ..errors import ZoningError
 from ..io.save import bytes_writer, json_text, text_writer, write_files
-from ..plan import unit_words
+from ..plan import unit_words, units_of, zones_title
 from ..zones.problem import OVERLOAD_PENALTY_M
 from .announce import announcement_changes, change_pairs, current_schools
 from .export import plan_layers
@@ -379,8 +379,7 @@ def _figure(png: bytes, caption: str, dpi: float) -> str:
 def default_title(summary: dict) -> str:
     d = summary.get("districts")
     if d is None:
-        feeder = (summary.get("rules") or {}).get("units") == "primary zones"
-        return "直对入学 Feeder districts" if feeder else "划片方案 Attendance zones"
+        return " ".join(zones_title(units_of(summary.get("rules"))))
     label = (
         "教育集团方案 Education groups"
         if d["rules"]["kind"] == "education groups"

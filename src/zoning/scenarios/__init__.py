@@ -2,5 +2,5 @@
 build, expand, shrink schools, new housing), plans side by side (``compare``), and new-school siting (the
 capacitated p-median with a proven bound).
 
-May import: errors, options, plan, io, geo, check, cpsat, zones, districts (and ortools for the siting model).
+May import: errors, logs, options, plan, io, geo, check, cpsat, zones, districts (and ortools for the siting model).
 """

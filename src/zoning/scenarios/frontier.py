@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..check.metrics import summary
 from ..errors import InfeasibleError, InputError, Issue, ZoningError
+from ..logs import logged_to
 from ..options import SolveOptions
 from ..plan import Plan
 from ..zones.api import assign_zones
@@ -214,15 +215,8 @@ def _run_logged(*args) -> tuple:
     handler.emit = lambda r: (  # this run's records (another thread of the worker keeps its own), no progress
         kept.append((r.levelno, r.getMessage())) if r.thread == ident and not hasattr(r, "progress") else None
     )
-    logger = logging.getLogger("zoning")
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
-    logger.handlers[:], logger.propagate = [handler], False
-    logger.setLevel(logging.INFO)
-    try:
+    with logged_to(handler):
         return _run(*args), kept
-    finally:
-        logger.handlers[:], logger.propagate = handlers, propagate
-        logger.setLevel(level)
 
 
 def _point(plan: Plan, penalty: float, *, cap: float | None = None, note: str = "") -> FrontierPoint:

@@ -49,7 +49,7 @@ _SCHOOL_COLUMNS = ("school_id", "capacity")
 
 def _require(frame: gpd.GeoDataFrame, columns: tuple[str, ...], what: str) -> None:
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise InputError([Issue(f"the {what} are a {type(frame).__name__}, not a GeoDataFrame",
+        raise InputError([Issue(f"the {what} are {kind_of(frame)}, not a GeoDataFrame",
                                 f"read them with zoning.read_{what}(path), or build a geopandas.GeoDataFrame")])  # fmt: skip
     missing = [c for c in columns if c not in frame.columns]
     issues = [
@@ -221,7 +221,7 @@ def evaluate_zones(
     elif isinstance(assignment, Mapping):
         assignment = pd.Series(assignment)
     elif not isinstance(assignment, str | pd.Series):
-        raise InputError([Issue(f"the assignment is a {type(assignment).__name__}",
+        raise InputError([Issue(f"the assignment is {kind_of(assignment)}",
                                 "give a pandas Series keyed by block_id, a dict, or the name of a blocks column")])  # fmt: skip
     if isinstance(assignment, pd.Series):  # (a copy: the caller's Series keeps its index)
         assignment = assignment.set_axis(assignment.index.astype(str))

@@ -44,17 +44,13 @@ def check_blocks(
     column when there is no children column.  Returns the frame and the warnings; raises one
     :class:`InputError` listing every error of the file.
     """
-    if per_1000_rate is not None and number_issue(
-        "per_1000_rate", per_1000_rate, low=0, low_open=True, fix=""
-    ):
-        raise InputError(
-            [
-                Issue(
-                    f"the rate {per_1000_rate!r} children per 1,000 residents must be positive.",
-                    "pass e.g. --per-1000-rate 80 (per_1000_rate=80 in Python).",
-                )
-            ]
+    if per_1000_rate is not None and (
+        issue := number_issue(
+            "per_1000_rate", per_1000_rate, low=0, low_open=True,
+            fix="give children per 1,000 residents, e.g. --per-1000-rate 80 (per_1000_rate=80 in Python).",
         )
+    ):  # fmt: skip
+        raise InputError([issue])
     rep, ids, names = _start(raw, "block", BLOCK_ALIASES, columns)
     n = len(raw.frame)
 

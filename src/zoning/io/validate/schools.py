@@ -152,15 +152,13 @@ def check_schools(
     :func:`check_blocks` for ``columns`` and ``coords``.  Returns the frame and the warnings; raises one
     :class:`InputError` listing every error of the file.
     """
-    if class_size is not None and number_issue("class_size", class_size, low=1, whole=True, fix=""):
-        raise InputError(
-            [
-                Issue(
-                    f"the class size {class_size!r} must be a positive whole number of children.",
-                    "pass e.g. --class-size 45 (class_size=45 in Python).",
-                )
-            ]
+    if class_size is not None and (
+        issue := number_issue(
+            "class_size", class_size, low=1, whole=True,
+            fix="give the children per class, e.g. --class-size 45 (class_size=45 in Python).",
         )
+    ):  # fmt: skip
+        raise InputError([issue])
     aliases = SITE_ALIASES if sites else SCHOOL_ALIASES
     rep, ids, names = _start(raw, "school", aliases, columns, "site" if sites else None)
     n = len(raw.frame)

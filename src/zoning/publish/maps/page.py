@@ -49,9 +49,9 @@ import pandas as pd
 import shapely
 from folium.map import CustomPane
 
-from ...errors import InputError, Issue, ZoningError, choice_issue
+from ...errors import InputError, Issue, ZoningError, kind_of
 from ...io.crs import wgs84_to_gcj02
-from ...plan import UNIT_WORDS
+from ...plan import units_issue
 from .assets import _CITY_CSS, _CSS, _external_assets, _make_offline, _Raw
 from .consult import CSS as _CONSULT_CSS
 from .consult import Consult, consult_data, current_zones, search_html
@@ -138,13 +138,9 @@ def zone_map(
         InputError: a frame is not a GeoDataFrame, lacks a column or has no CRS (every problem listed),
             or a tile URL comes without attribution.
     """
-    _check_inputs(blocks, zones, schools, districts, tiles, attribution, tiles_crs, lang)
+    _check_inputs(blocks, zones, schools, districts, tiles, attribution, tiles_crs, lang, units)
     if city_scale is None:
         city_scale = len(blocks) > CITY_SCALE_BLOCKS
-    if units not in UNIT_WORDS:
-        raise InputError(
-            [choice_issue("units", units, tuple(UNIT_WORDS), fix="use blocks or primary zones.")]
-        )
     with language(lang, units):
         return _draw(
             blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
@@ -323,11 +319,7 @@ def compare_map(
         raise InputError([Issue("no plan to draw.", "give one plan folder or more.")])
     names = list(plans)
     blocks, zones, schools = plans[names[0]]
-    _check_inputs(blocks, zones, schools, None, None, None, "wgs84", lang)
-    if units not in UNIT_WORDS:
-        raise InputError(
-            [choice_issue("units", units, tuple(UNIT_WORDS), fix="use blocks or primary zones.")]
-        )
+    _check_inputs(blocks, zones, schools, None, None, None, "wgs84", lang, units)
     others = {name: plans[name][1] for name in names[1:]}
     with language(lang, units):
         return _draw(blocks, zones, schools, title, None, None, None, "wgs84", len(blocks) > CITY_SCALE_BLOCKS,
@@ -379,7 +371,7 @@ def _numbered(page: str, root) -> str:
 
 
 def _check_inputs(
-    blocks, zones, schools, districts, tiles, attribution, tiles_crs="wgs84", lang="both"
+    blocks, zones, schools, districts, tiles, attribution, tiles_crs="wgs84", lang="both", units="blocks"
 ) -> None:
     """Collect every problem with the frames and parameters, then raise one InputError."""
     issues: list[Issue] = []
@@ -394,7 +386,7 @@ def _check_inputs(
         if not isinstance(frame, gpd.GeoDataFrame):
             issues.append(
                 Issue(
-                    f"{label} is a {type(frame).__name__}, not a GeoDataFrame with geometries.",
+                    f"{label} is {kind_of(frame)}, not a GeoDataFrame with geometries.",
                     fix=f"pass the {label} table of the plan (a GeoDataFrame).",
                 )
             )
@@ -432,6 +424,8 @@ def _check_inputs(
         )
     if lang not in LANGS:
         issues.append(Issue(f"lang {lang!r} is not one of {', '.join(LANGS)}.", fix="use zh, en or both."))
+    if (issue := units_issue(units)) is not None:
+        issues.append(issue)
     if issues:
         raise InputError(issues, headline=f"Cannot draw the map: {len(issues)} problem(s):")
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ...plan import UNIT_WORDS
+from ...plan import UNIT_WORDS, units_issue
 
 #: Qualitative fill colours (Tableau 10 without its red, then lighter companions).  Red is kept for
 #: "over capacity" so a zone colour never reads as a warning.
@@ -90,8 +90,8 @@ def language(lang: str, units: str = "blocks") -> Iterator[None]:
     as ``units`` (a key of ``UNIT_WORDS``: "blocks", or "primary zones" for a feeder plan)."""
     if lang not in LANGS:
         raise ValueError(f"unknown map language {lang!r}; expected one of {', '.join(LANGS)}")
-    if units not in UNIT_WORDS:
-        raise ValueError(f"unknown units {units!r}; expected one of {', '.join(UNIT_WORDS)}")
+    if (issue := units_issue(units)) is not None:
+        raise ValueError(str(issue))
     tokens = _LANG.set(lang), _UNITS.set(units)
     try:
         yield
