@@ -352,3 +352,25 @@ def _width(text: str) -> int:
     import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def test_an_excel_sheet_is_named_with_the_layer_option_the_message_gives(tmp_path):
+    # a tester's sweep: a schools workbook with a 说明 sheet beside the table could not be read by any command
+    # (the message said "choose one with --sheet NAME", an option no command had)
+    import openpyxl
+
+    schools = gpd.read_file(DEMO / "schools.geojson")
+    book = openpyxl.Workbook()
+    book.active.title = "学校"
+    book.active.append(["学校代码", "学校名称", "学位数", "经度", "纬度"])
+    for row in schools.itertuples():
+        book.active.append([row.school_id, row.name, row.capacity, row.geometry.x, row.geometry.y])
+    book.create_sheet("说明").append(["2026 年学位，来源：教育局"])
+    book.save(tmp_path / "schools.xlsx")
+    args = ["partition", DEMO / "blocks.geojson", tmp_path / "schools.xlsx", "--students-col", "students_k4"]
+    refused = run(*args, "--out", tmp_path / "a")
+    assert refused.exit_code == 1, no_traceback(refused)
+    assert 'choose one with --schools-layer "学校"' in refused.output, refused.output
+    ok = run(*args, "--schools-layer", "学校", "--out", tmp_path / "b", "--time-limit", 5)
+    assert ok.exit_code == 0, no_traceback(ok)
+    assert len(json.loads((tmp_path / "b" / "summary.json").read_text())["schools"]) == 5

@@ -66,7 +66,9 @@ def _groups(plan_dir, blocks, group_col, blocks_file, block_id_col, blocks_layer
     help="The blocks file the plan was made from, to read --group-col from.",
 )
 @click.option("--block-id-col", help="Its block id column, when zoning partition was given one.")
-@click.option("--blocks-layer", help="Layer of a GeoPackage holding the blocks.")
+@click.option(
+    "--blocks-layer", help="Layer of a GeoPackage (or sheet of an Excel workbook) holding the blocks."
+)
 @click.option("--encoding", help="Text encoding of a CSV / Shapefile --blocks (detected when not given).")
 @click.option("--overwrite", is_flag=True, help="Replace announce.* files that exist.")
 @planner_errors

@@ -293,7 +293,9 @@ def _numbers(text: str, flag: str, what: str) -> tuple[float, ...]:
     callback=_coords,
     help="Coordinate system of the CANDIDATES file (default: --schools-coords, else --coords).",
 )
-@click.option("--sites-layer", help="Layer of a GeoPackage holding the candidate sites.")
+@click.option(
+    "--sites-layer", help="Layer of a GeoPackage (or sheet of an Excel workbook) holding the candidate sites."
+)
 @click.option(
     "--site-id-col", help="Candidates column holding the site id (default: site_id, 候选点编号, 地块编号, …)."
 )

@@ -54,7 +54,13 @@ __all__ = [
 ]
 
 
-def _read(path: str | os.PathLike[str], *, layer: str | None, encoding: str | None) -> RawTable:
+def _read(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None,
+    encoding: str | None,
+    option: tuple[str, str] | None = None,
+) -> RawTable:
     """A file as read, or a database table or query named by a ``postgresql://`` URL (``layer`` then names
     the table when the URL does not)."""
     if encoding is not None:
@@ -65,7 +71,7 @@ def _read(path: str | os.PathLike[str], *, layer: str | None, encoding: str | No
                                     "use e.g. gbk, gb18030 or utf-8, or leave it out to detect it.")]) from err  # fmt: skip
     if is_db_url(path):
         return read_db_table(os.fspath(path), layer=layer)
-    return read_table(path, layer=layer, encoding=encoding)
+    return read_table(path, layer=layer, encoding=encoding, option=option)
 
 
 def _name(path: str | os.PathLike[str]) -> str:
@@ -98,7 +104,7 @@ def read_blocks(
     (e.g. ``["社区"]``, to group the announcement's 小区 by it: ``groups=blocks.set_index("block_id")["社区"]``).
     """
     columns, keep = _arguments(path, columns, keep)
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--blocks-layer", "layer"))
     frame, _logged_warnings = check_blocks(raw, columns=columns, coords=coords, per_1000_rate=per_1000_rate)
     return _kept(raw, frame, keep)
 
@@ -192,7 +198,7 @@ def read_block_column(
     ``--block-id-col``; the names when there is no id column), so they match the ids of a plan made from the
     same file; nothing else of the file is checked (children, geometry).  A missing ``column`` is an
     InputError naming the file and the nearest headers, with ``fix`` (default: check the spelling)."""
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--blocks-layer", "layer"))
     header = _header(
         raw, column, fix=fix or f"check the spelling of the column (one of {raw.file}'s headers)."
     )
@@ -221,7 +227,7 @@ def read_schools(
     columns, keep = _arguments(path, columns, keep)
     if (issue := flag_issue("require_capacity", require_capacity)) is not None:
         raise InputError([issue])
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--schools-layer", "layer"))
     frame, _logged_warnings = check_schools(
         raw,
         columns=columns,
@@ -247,7 +253,7 @@ def read_sites(
     besides the schools' (site_id, 候选点编号, 地块编号, 规划学位, …), and ``columns`` names others with the
     schools' canonical names (``{"school_id": "地块号", "capacity": "规划学位数"}``)."""
     columns, _ = _arguments(path, columns, ())
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--sites-layer", "layer"))
     frame, _logged_warnings = check_schools(
         raw, columns=columns, coords=coords, class_size=class_size, sites=True
     )
@@ -284,17 +290,19 @@ def load_inputs(
     block_keep, school_keep = _keep_list(block_keep), _keep_list(school_keep)
     warnings: list[Issue] = []
     frames = []
-    for check, path, layer, options in (
+    for check, path, layer, option, options in (
         (
             check_blocks,
             blocks_path,
             blocks_layer,
+            ("--blocks-layer", "blocks_layer"),
             {"columns": block_columns, "coords": blocks_coords, "per_1000_rate": per_1000_rate},
         ),
         (
             check_schools,
             schools_path,
             schools_layer,
+            ("--schools-layer", "schools_layer"),
             {
                 "columns": school_columns,
                 "coords": schools_coords,
@@ -306,7 +314,7 @@ def load_inputs(
     ):
         log.info("reading %s", _name(path))
         try:
-            raw = _read(path, layer=layer, encoding=encoding)
+            raw = _read(path, layer=layer, encoding=encoding, option=option)
             frame, found = check(raw, **options)
             if check is check_blocks and block_keep:
                 frame = _kept(raw, frame, block_keep)
@@ -324,10 +332,10 @@ def load_inputs(
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)
 
 
-def _geometry_file(path, layer, encoding, fix: str) -> tuple[RawTable, str]:
+def _geometry_file(path, layer, encoding, fix: str, option: tuple[str, str]) -> tuple[RawTable, str]:
     """A vector file as read (its frame a GeoDataFrame) and its name for messages; a table without
     geometry is refused with ``fix``."""
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=option)
     name = raw.file
     if not isinstance(raw.frame, gpd.GeoDataFrame):
         raise InputError([Issue("holds no geometry.", fix, file=name)])
@@ -345,7 +353,11 @@ def read_zones(
     on schools alone.  GCJ-02 / BD-09 polygons are converted vertex by vertex."""
     coords = _coords(coords)  # an unknown one in words before the file is read (it was a ValueError)
     raw, name = _geometry_file(
-        path, layer, encoding, "give the zones as polygons (GeoJSON, GeoPackage or Shapefile)."
+        path,
+        layer,
+        encoding,
+        "give the zones as polygons (GeoJSON, GeoPackage or Shapefile).",
+        ("--zones-layer", "layer"),
     )
     frame = raw.frame
     kinds = set(frame.geom_type.dropna().unique())
@@ -376,7 +388,11 @@ def read_roads(
     """
     coords = _coords(coords)
     raw, name = _geometry_file(
-        path, layer, encoding, "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings)."
+        path,
+        layer,
+        encoding,
+        "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings).",
+        ("--roads-layer", "layer"),
     )
     frame = raw.frame
     kinds = frame.geom_type
