@@ -374,3 +374,22 @@ def test_an_excel_sheet_is_named_with_the_layer_option_the_message_gives(tmp_pat
     ok = run(*args, "--schools-layer", "学校", "--out", tmp_path / "b", "--time-limit", 5)
     assert ok.exit_code == 0, no_traceback(ok)
     assert len(json.loads((tmp_path / "b" / "summary.json").read_text())["schools"]) == 5
+
+
+def test_last_years_plan_read_as_this_years_blocks_starts_from_that_plan(demo_out, tmp_path):
+    # a tester's sweep of the yearly cycle: partition of last year's plan.gpkg counted children moved against
+    # its current_school, the assignment before last year's plan (85 moved where the plan itself moves none)
+    out, first = demo_out
+    assert first.exit_code == 0
+    moved_last_year = json.loads((out / "summary.json").read_text())["totals"]["children_moved"]
+    assert moved_last_year > 10
+    args = ["partition", out / "plan.gpkg", DEMO / "schools.geojson", "--blocks-layer", "blocks"]
+    again = run(*args, "--out", tmp_path / "a", "--time-limit", 10)
+    assert again.exit_code == 0, no_traceback(again)
+    assert 'its zones (column "school_id") are read as the current schools' in again.output
+    totals = json.loads((tmp_path / "a" / "summary.json").read_text())["totals"]
+    assert totals["children_moved"] == 0 and totals["blocks_with_current_school"] == 317
+    older = run(*args, "--current-school-col", "current_school", "--out", tmp_path / "b", "--time-limit", 10)
+    assert older.exit_code == 0 and "are read as the current schools" not in older.output, older.output
+    moved = json.loads((tmp_path / "b" / "summary.json").read_text())["totals"]["children_moved"]
+    assert moved > 10  # against the assignment before last year's plan, as before
