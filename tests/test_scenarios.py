@@ -150,8 +150,9 @@ def test_closing_a_school_moves_its_children_and_the_checker_agrees(base, closed
     plan, blocks, schools = base
     out = _apply(f'[[close]]\nschool = "{closed}"\n', blocks, schools)
     after = zoning.assign_zones(out.blocks, out.schools, options=FAST)  # checked inside
-    theirs = after.blocks["current_school"] == closed
-    assert after.blocks.loc[theirs, "moved"].all()  # every child of the closed school moves
+    name = schools.set_index("school_id").loc[closed, "name"]
+    theirs = after.blocks["current_school"] == name  # a closed school is named by its name from now on
+    assert theirs.any() and after.blocks.loc[theirs, "moved"].all()  # every child of the closed school moves
     moved = after.blocks.loc[after.blocks["moved"], "students"].sum()
     assert moved >= plan.blocks.loc[plan.blocks["school_id"] == closed, "students"].sum() - 1e-6
     assert closed not in set(after.blocks["school_id"])
@@ -174,7 +175,8 @@ def test_a_cap_below_the_children_a_closure_forces_to_move_is_refused_in_numbers
     out = _apply('[[close]]\nschool = "Dyer"\n', blocks, schools)
     with pytest.raises(
         InfeasibleError,
-        match=r"the 159 children of schools no longer in the plan must all move \(Dyer \(159\)\), more than the cap of 100",
+        match=r"the 159 children of schools no longer in the plan must all move \(Dyer Elementary School \(159\)\), "
+        r"more than the cap of 100",
     ):
         zoning.assign_zones(out.blocks, out.schools, max_moved=100, options=FAST)
     capped = zoning.assign_zones(out.blocks, out.schools, max_moved=200, options=FAST)
@@ -217,6 +219,14 @@ def test_scenario_and_compare_from_the_command_line(tmp_path):
         table.loc[1, "seats"] == 1360 - 240 + 60
         and table.loc[1, "children_moved"] > table.loc[1, "children"] * 0.15
     )
+
+    # a tester's sweep: the announcement and its changes named the closed school by its id ("| Dyer | Brown
+    # Elementary School |"), the plan's schools table, where names are looked up, no longer holding it
+    assert run("announce", out).exit_code == 0
+    announced = (out / "announce.md").read_text(encoding="utf-8")
+    assert "| Dyer Elementary School | " in announced and "| Dyer | " not in announced
+    changes = pd.read_csv(out / "announce_changes.csv", encoding="utf-8-sig")
+    assert (changes["from_school_name"] == "Dyer Elementary School").sum() >= 10
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[[close]]\nschool = "Dyre"\n', encoding="utf-8")
