@@ -32,7 +32,7 @@ from ..errors import InputError, Issue, flag_issue, kind_of
 from .crs import to_wgs84
 from .db import is_db_url, mask_password, read_db_table, read_plan_schema
 from .files import RawTable, read_table, row_label
-from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools
+from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools, match_codes
 from .validate.geometry import _coords, _start
 from .validate.headers import _headers, _quote_list
 from .validate.numbers import _as_text
@@ -327,6 +327,8 @@ def load_inputs(
     blocks, schools = frames
     blocks_file, schools_file = _name(blocks_path), _name(schools_path)
     t0 = time.perf_counter()
+    blocks, matched = match_codes(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
+    warnings += matched
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
     log.info("cross-file checks of %s and %s: %.2f s", blocks_file, schools_file, time.perf_counter() - t0)
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)

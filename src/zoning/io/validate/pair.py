@@ -8,10 +8,12 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import unicodedata
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 
@@ -19,7 +21,7 @@ from ...errors import InputError, Issue, name_list
 from .. import crs as zcrs
 from ..files import is_blank, row_label
 
-__all__ = ["check_pair", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
+__all__ = ["check_pair", "match_codes", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,53 @@ STUDY_AREA_MARGIN_M = 3000.0
 
 
 # --------------------------------------------------------------------------------------------- cross-file
+
+
+def _code(value: str) -> str | None:
+    """A numeric code without its leading zeros (full-width digits read as digits), else None."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    return (text.lstrip("0") or "0") if text.isascii() and text.isdigit() else None
+
+
+def match_codes(
+    blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, blocks_file: str, schools_file: str
+) -> tuple[gpd.GeoDataFrame, list[Issue]]:
+    """The blocks with every current school written as a numeric code that differs from a school's code
+    only by leading zeros ("0012" beside 12: Excel drops the zeros of a code saved as a number) replaced by
+    that school's id, and a warning naming the codes; a code two schools share that way is left to
+    :func:`check_pair` to refuse."""
+    if "current_school" not in blocks.columns:
+        return blocks, []
+    ids = schools["school_id"].astype(str).tolist()
+    known = set(ids) | set(schools["name"].astype(str))
+    by_code: dict[str, list[str]] = {}
+    for sid in ids:
+        if (code := _code(sid)) is not None:
+            by_code.setdefault(code, []).append(sid)
+    same: dict[str, str] = {}
+    for value in {str(v) for v in blocks["current_school"].tolist() if not is_blank(v)} - known:
+        code = _code(value)
+        if code is not None and len(by_code.get(code, ())) == 1:
+            same[value] = by_code[code][0]
+    if not same:
+        return blocks, []
+    current = [v if is_blank(v) else same.get(str(v), v) for v in blocks["current_school"].tolist()]
+    n = int(blocks["current_school"].astype(str).isin(list(same)).sum())
+    pairs = [f'"{a}" as {b}' for a, b in sorted(same.items())]
+    column = blocks.attrs.get("source_columns", {}).get("current_school", "current_school")
+    issue = Issue(
+        f"{n} block(s) name their current school by a code that differs from a code of {schools_file} only by "
+        f"leading zeros; read as those schools ({name_list(pairs, limit=6)}).",
+        "write the codes alike in both files (format the code column as text in Excel, which drops the "
+        "leading zeros of a number).",
+        file=blocks_file,
+        column=column,
+        severity="warning",
+    )
+    log.warning("%s", issue)
+    out = blocks.copy()
+    out["current_school"] = pd.Series(current, index=blocks.index, dtype=object)
+    return out, [issue]
 
 
 def check_pair(
