@@ -796,11 +796,12 @@ def test_a_misspelt_current_school_is_one_message_naming_its_rows(tmp_path):
 
 def test_codes_that_differ_only_by_leading_zeros_name_their_school_with_a_warning(tmp_path):
     # a tester's sweep: blocks naming 现划片学校 "0012" beside a schools file whose 学校代码 Excel saved as the
-    # number 12 were refused row by row ('"0012" names no school … The nearest is "12"'), 316 of 317 blocks
+    # number 12 were refused row by row ('"0012" names no school … The nearest is "12"'), 316 of 317 blocks;
+    # so were codes a column of numbers with blanks wrote as "12.0"
     from zoning.io.inputs import load_inputs
 
     lines = ["编号,适龄儿童,现划片学校,经度,纬度"] + [
-        f"B{k},10,{['0012', '００１３', '12', ''][k % 4]},113.885,22.55{k}" for k in range(8)
+        f"B{k},10,{['0012', '００１３', '12.0', ''][k % 4]},113.885,22.55{k}" for k in range(8)
     ]
     blocks = write_csv(tmp_path, "\n".join(lines) + "\n", name="b.csv").file
     schools = tmp_path / "s.csv"
@@ -811,8 +812,8 @@ def test_codes_that_differ_only_by_leading_zeros_name_their_school_with_a_warnin
     assert inputs.blocks["current_school"].tolist() == ["12", "13", "12", None] * 2
     (warning,) = [w for w in inputs.warnings if "leading zeros" in w.message]
     assert warning.column == "现划片学校" and warning.file == blocks
-    assert "4 block(s) name their current school by a code" in warning.message
-    assert '"0012" as 12, "００１３" as 13' in warning.message
+    assert "6 block(s) name their current school by a code" in warning.message
+    assert '"0012" as 12, "12.0" as 12, "００１３" as 13' in warning.message
     # a code that matches no school, or two, is still refused
     (tmp_path / "b2.csv").write_text("编号,适龄儿童,现划片学校,经度,纬度\nA,10,0099,113.885,22.55\n")
     with pytest.raises(InputError, match='"0099" names no school of'):

@@ -35,17 +35,23 @@ STUDY_AREA_MARGIN_M = 3000.0
 # --------------------------------------------------------------------------------------------- cross-file
 
 
+#: A numeric code: digits, and a fraction of zeros where it went through a column of numbers ("12.0").
+_NUMERIC_CODE = re.compile(r"(\d+)(?:\.0+)?")
+
+
 def _code(value: str) -> str | None:
-    """A numeric code without its leading zeros (full-width digits read as digits), else None."""
+    """A numeric code without its leading zeros and a ".0" (full-width digits read as digits), else None."""
     text = unicodedata.normalize("NFKC", value).strip()
-    return (text.lstrip("0") or "0") if text.isascii() and text.isdigit() else None
+    found = _NUMERIC_CODE.fullmatch(text) if text.isascii() else None
+    return (found.group(1).lstrip("0") or "0") if found else None
 
 
 def match_codes(
     blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, blocks_file: str, schools_file: str
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """The blocks with every current school written as a numeric code that differs from a school's code
-    only by leading zeros ("0012" beside 12: Excel drops the zeros of a code saved as a number) replaced by
+    only by leading zeros or a ".0" ("0012" or "12.0" beside 12: Excel drops the zeros of a code saved as a
+    number, a column of numbers with blanks writes 12 as 12.0) replaced by
     that school's id, and a warning naming the codes; a code two schools share that way is left to
     :func:`check_pair` to refuse."""
     if "current_school" not in blocks.columns:
@@ -69,9 +75,9 @@ def match_codes(
     column = blocks.attrs.get("source_columns", {}).get("current_school", "current_school")
     issue = Issue(
         f"{n} block(s) name their current school by a code that differs from a code of {schools_file} only by "
-        f"leading zeros; read as those schools ({name_list(pairs, limit=6)}).",
+        f'leading zeros or a ".0"; read as those schools ({name_list(pairs, limit=6)}).',
         "write the codes alike in both files (format the code column as text in Excel, which drops the "
-        "leading zeros of a number).",
+        'leading zeros of a number and may write it as "12.0").',
         file=blocks_file,
         column=column,
         severity="warning",
