@@ -393,3 +393,21 @@ def test_last_years_plan_read_as_this_years_blocks_starts_from_that_plan(demo_ou
     assert older.exit_code == 0 and "are read as the current schools" not in older.output, older.output
     moved = json.loads((tmp_path / "b" / "summary.json").read_text())["totals"]["children_moved"]
     assert moved > 10  # against the assignment before last year's plan, as before
+
+
+def test_a_map_of_education_groups_names_them_groups_when_drawn_and_drawn_again(tmp_path):
+    # a tester's sweep: districts --groups wrote a map whose legend and layers said 学区 Districts, and
+    # `zoning map DIR` titled it "10 学区 school districts" as well
+    path = tmp_path / "schools.csv"
+    rows = ["学校名称,学位数,办学质量,经度,纬度"] + [
+        f"第{k}小学,500,{'优质' if k < 2 else '一般'},{113.90 + 0.01 * k},22.5{k}" for k in range(6)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    made = run("districts", path, "--districts", 2, "--groups", "--out", tmp_path / "a", "--time-limit", 5)
+    assert made.exit_code == 0, no_traceback(made)
+    again = run("map", tmp_path / "a", "--out", tmp_path / "b")
+    assert again.exit_code == 0, no_traceback(again)
+    for page in (tmp_path / "a" / "map.html", tmp_path / "b" / "map.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "2 教育集团 education groups" in text and "2 教育集团 Groups" in text, page
+        assert "学区" not in text, page

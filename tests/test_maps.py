@@ -118,6 +118,22 @@ def _chinese_points() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFr
     return blocks, zones, schools
 
 
+def test_education_groups_are_named_groups_not_districts_in_every_label(tmp_path):
+    # a tester's sweep: Hangzhou's 10 教育集团 (districts --groups) were titled "10 教育集团 education groups"
+    # while the legend, the layer switcher, the tooltips and the popups said 学区 district
+    blocks, zones, schools, districts = _district_grid(4, 2)
+    page = to_html(zone_map(blocks, zones, schools, districts=districts, district_kind="education groups"))
+    legend = _legend(page)
+    assert "4 教育集团 Groups" in legend and "教育集团 group 1</b>" in legend
+    assert "学区" not in page and "district 1" not in page
+    assert '"教育集团 Groups"' in page or "教育集团 Groups" in page  # the layer switcher
+    assert "牵头学校 Lead school" in page  # the popup's lead school, where a 学区 has its 学区长学校
+    default = to_html(zone_map(blocks, zones, schools, districts=districts))
+    assert "4 学区 Districts" in _legend(default) and "教育集团" not in default
+    with pytest.raises(InputError, match="district_kind"):
+        zone_map(blocks, zones, schools, districts=districts, district_kind="groups")
+
+
 def _district_grid(
     n_cols: int, n_rows: int, *, per_district: int = 2, cell_m: float = 1000.0, order: list[int] | None = None
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:

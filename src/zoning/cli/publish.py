@@ -20,7 +20,7 @@ from ..publish.announce import (
     match_groups,
     write_announcement,
 )
-from ..publish.export import folder_map
+from ..publish.export import district_kind_of, folder_map
 from ..publish.maps import LANGS, TILES_CRS, to_html
 from ..publish.report import REPORT_FILES, write_report
 from .group import main
@@ -191,6 +191,7 @@ def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_
             layers,
             title=title,
             units=units,
+            district_kind=district_kind_of((summary.get("districts") or {}).get("rules")),
             date=datetime.date.today().isoformat() if date is None else date or None,
             lang=lang,
             tiles=tiles,

@@ -66,6 +66,7 @@ from .style import (
     CITY_SCALE_BLOCKS,
     COORD_DECIMALS,
     DISTRICT_COLUMNS,
+    DISTRICT_WORDS,
     LANGS,
     PALETTE,
     SCHOOL_COLUMNS,
@@ -108,6 +109,7 @@ def zone_map(
     lang: str = "both",
     date: str | None = None,
     units: str = "blocks",
+    district_kind: str = "school districts",
 ) -> folium.Map:
     """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
 
@@ -131,7 +133,8 @@ def zone_map(
     provider name folium knows) adds a background map for users who are online; ``tiles_crs="gcj02"`` shifts
     the overlays into GCJ-02 for 高德 / 腾讯 tiles.  ``lang``: labels in "zh", "en" or "both"; ``date``: a line
     under the title (the consultation's date); ``units``: what the blocks are, named so in every label ("blocks":
-    小区; "primary zones": 小学片区, the blocks of a feeder plan, 直对入学).  Every map has the search box and popups (``consult``); with a
+    小区; "primary zones": 小学片区, the blocks of a feeder plan, 直对入学); ``district_kind``: what the districts are,
+    named so in every label ("school districts": 学区; "education groups": 教育集团, ``rules["districts"]["kind"]``).  Every map has the search box and popups (``consult``); with a
     ``current_school`` per block also the zones of today and the blocks that change school.
 
     Raises:
@@ -145,7 +148,18 @@ def zone_map(
         raise InputError(
             [choice_issue("units", units, tuple(UNIT_WORDS), fix="use blocks or primary zones.")]
         )
-    with language(lang, units):
+    if district_kind not in DISTRICT_WORDS:
+        raise InputError(
+            [
+                choice_issue(
+                    "district_kind",
+                    district_kind,
+                    tuple(DISTRICT_WORDS),
+                    fix="use school districts or education groups.",
+                )
+            ]
+        )
+    with language(lang, units, district_kind):
         return _draw(
             blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
         )
