@@ -489,7 +489,9 @@ def test_blank_seats_in_a_district_file_are_named_not_dropped_silently(tmp_path)
     assert np.isnan(schools["capacity"].to_numpy()[[1, 3]]).all()
     (warning,) = [w for w in warnings if "no seats" in w.message]
     assert (
-        "(rows 3, 5)" in warning.message and "not balanced" in warning.message and warning.column == "学位数"
+        "(rows 3, 5)" in warning.message
+        and "neither balanced nor checked against the children" in warning.message
+        and warning.column == "学位数"
     )
     # every seat blank: nothing to name (a file of locations and quality)
     lines = ["学校名称,学位数,经度,纬度"] + [f"S{k},,113.9,22.5{k}" for k in range(3)]
