@@ -724,3 +724,23 @@ def test_compare_notes_plans_of_different_blocks_but_not_a_scenario_of_its_base(
     assert "same schools" in area_note({"a": {"S1", "S2"}, "b": {"T1", "T2"}}, "schools")
     text = compare_markdown(compare_table({"base": {}, "baoan": {}}), notes=(note,))
     assert text.rstrip().endswith("(a scenario keeps its base's blocks).")
+
+
+def test_a_scenario_of_a_plan_with_districts_says_they_are_not_drawn_again(tmp_path):
+    # a tester's sweep: a scenario on South Portland's zones with 2 学区 (partition --districts 2) wrote a plan
+    # with no districts and said nothing; grouping its schools again found the closure breaks the balance
+    base_dir = tmp_path / "base"
+    made = run(
+        "partition", *DEMO_ARGS, "--districts", 2, "--out", base_dir, "--time-limit", 6, "--workers", 1
+    )
+    assert made.exit_code == 0, made.output
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[expand]]\nschool = "Small"\nadd = 60\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("scenario", base_dir, spec, "--out", out, "--time-limit", 5, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    assert "the base plan's 2 学区 school districts are not drawn again" in result.output
+    assert f"zoning districts {out / 'plan.gpkg'} --schools-layer schools" in result.output
+    assert "not drawn again" in (out / "scenario.md").read_text(encoding="utf-8")
+    warnings = json.loads((out / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    assert any("not drawn again" in w["message"] for w in warnings)

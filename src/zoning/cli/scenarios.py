@@ -102,6 +102,8 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
         candidates=int(rules.get("candidates_per_block", DEFAULT_CANDIDATES)),
         options=SolveOptions(time_limit_s=time_limit, workers=workers, seed=seed),
     )
+    if (dropped := _districts_not_redrawn(base, out_dir)) is not None:
+        plan = replace(plan, warnings=(*plan.warnings, dropped))
     title = spec.title or Path(scenario_file).stem
     table = compare_table({"base " + Path(base_dir).name: base, title: summary(plan)})
     text = "\n".join(
@@ -109,7 +111,8 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
          "## 变化 changes", "", *[f"- {note}" for note in applied.notes], "", "## 对比 comparison", "",
          compare_markdown(table),
          "调整 children moved: against each plan's current assignment; for the scenario, the base plan (the "
-         "children of a closed school all move; those of a merged campus only where zoned to a third school)."]
+         "children of a closed school all move; those of a merged campus only where zoned to a third school).",
+         *(["", f"注意 note: {dropped.message} Fix: {dropped.fix}"] if dropped is not None else [])]
     )  # fmt: skip
     files = write_plan(
         plan, out_dir, overwrite=overwrite, title=title, extra={"scenario.md": text_writer(text)}
@@ -118,6 +121,28 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
     for note in applied.notes:
         click.echo(f"- {note}")
     _report(plan, files)
+
+
+def _districts_not_redrawn(base: dict, out_dir) -> Issue | None:
+    """A warning when the base plan holds districts (partition --districts K): the scenario draws the zones
+    again, not the districts (their options, leads and requirements are not all in the base plan's files),
+    so the scenario's folder has none; the fix names the command that groups its schools."""
+    districts = base.get("districts")
+    if not districts:
+        return None
+    rules = districts.get("rules") or {}
+    k = rules.get("n_districts") or (districts.get("after") or {}).get("districts")
+    groups = rules.get("kind") == "education groups"
+    what = f"{k} 教育集团 education groups" if groups else f"{k} 学区 school districts"
+    gpkg = Path(out_dir) / "plan.gpkg"
+    return Issue(
+        f"the base plan's {what} are not drawn again: a scenario draws the attendance zones only, so its plan "
+        "has no districts (the seats and children of the base plan's districts change with the scenario).",
+        f"group the scenario's schools with zoning districts {gpkg} --schools-layer schools --zones {gpkg} "
+        f"--zones-layer zones --enrolment-col students --districts {k}{' --groups' if groups else ''}, with the "
+        "district options the base plan was drawn with.",
+        severity="warning",
+    )
 
 
 @main.command()
