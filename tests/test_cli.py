@@ -411,3 +411,23 @@ def test_a_map_of_education_groups_names_them_groups_when_drawn_and_drawn_again(
         text = page.read_text(encoding="utf-8")
         assert "2 教育集团 education groups" in text and "2 教育集团 Groups" in text, page
         assert "学区" not in text, page
+
+
+def test_quiet_publishing_and_scenario_commands_print_nothing(demo_out, tmp_path):
+    # a tester's sweep: with -q (errors only) scenario printed its changes, announce its counts, and report,
+    # map and compare --out the files they wrote
+    out, first = demo_out
+    assert first.exit_code == 0
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[expand]]\nschool = "Small"\nadd = 60\n', encoding="utf-8")
+    for args in (
+        ["scenario", out, spec, "--out", tmp_path / "s", "--time-limit", 4, "--workers", 1],
+        ["announce", out, "--out", tmp_path / "a"],
+        ["report", out, "--out", tmp_path / "r"],
+        ["map", out, "--out", tmp_path / "m"],
+        ["compare", out, tmp_path / "s", "--out", tmp_path / "c"],
+    ):
+        result = run("-q", *args)
+        assert result.exit_code == 0 and result.output.strip() == "", (args[0], result.output)
+    table = run("-q", "compare", out, tmp_path / "s")  # without --out the table is the output
+    assert table.exit_code == 0 and "| 方案 plan |" in table.output

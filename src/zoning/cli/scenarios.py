@@ -34,7 +34,7 @@ from ..scenarios.sites import site_schools
 from ..scenarios.siting import TIME_FIX
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
-from .group import main
+from .group import main, say
 from .options import _coords, _load, ctrl_c_stops, input_options, planner_errors, solve_options
 from .report import _report
 
@@ -117,9 +117,9 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
     files = write_plan(
         plan, out_dir, overwrite=overwrite, title=title, extra={"scenario.md": text_writer(text)}
     )
-    click.echo(f"Scenario: {title}")
+    say(f"Scenario: {title}")
     for note in applied.notes:
-        click.echo(f"- {note}")
+        say(f"- {note}")
     _report(plan, files)
 
 
@@ -172,7 +172,10 @@ def compare(plan_dirs, out_dir, overwrite):
            for name, (blocks, _, schools) in drawn.items()}  # fmt: skip
     note = area_note(ids, "blocks" if on_blocks else "schools")
     text = compare_markdown(table, notes=(note,) if note else ())
-    click.echo(text, nl=False)
+    if not out_dir:
+        click.echo(text, nl=False)  # the table is the command's output
+    else:
+        say(text, nl=False)
     if out_dir:
         units = {units_of(sm.get("rules")) for sm in summaries.values()}
         page = to_html(
@@ -187,7 +190,7 @@ def compare(plan_dirs, out_dir, overwrite):
             },
             overwrite=overwrite,
         )
-        click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))
+        say("Wrote: " + ", ".join(str(p) for p in files.values()))
 
 
 @main.command(name="frontier")
@@ -283,18 +286,16 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
     if page is not None:
         outputs["frontier.html"] = text_writer(page)
     files = write_files(out_dir, outputs, overwrite=overwrite)
-    click.echo(text, nl=False)
-    click.echo(
+    say(text, nl=False)
+    say(
         f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count, or "
         "left out as the warnings say)."
     )
     if points.not_run:
-        click.echo(
+        say(
             f"Stopped early (Ctrl-C): {len(points.not_run)} of {runs} runs not run: {'; '.join(points.not_run)}."
         )
-    click.echo(
-        "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])
-    )
+    say("Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())]))
 
 
 def _numbers(text: str, flag: str, what: str) -> tuple[float, ...]:
@@ -365,10 +366,10 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
             fix = "--time-limit: the siting has half of it, the zones the other half"
             raise NoPlanFoundError(str(err).replace(TIME_FIX, fix)) from err
         r = chosen.result
-        click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
+        say(f"Sites: {n_new} of {len(sites)} candidates open: "
                    + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip
         how = "stopped early (Ctrl-C), the best siting plan so far" if r.stopped else r.status
-        click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
+        say(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
                    f"gap {100 * r.gap:.2f} % ({how}, {r.seconds:.1f} s)")  # fmt: skip
         # the zones get what the siting left of the limit (half at least): a siting proven early gives it back
         rest = replace(
