@@ -431,3 +431,36 @@ def test_quiet_publishing_and_scenario_commands_print_nothing(demo_out, tmp_path
         assert result.exit_code == 0 and result.output.strip() == "", (args[0], result.output)
     table = run("-q", "compare", out, tmp_path / "s")  # without --out the table is the output
     assert table.exit_code == 0 and "| 方案 plan |" in table.output
+
+
+def test_next_years_blocks_take_their_current_school_from_last_years_plan(demo_out, tmp_path):
+    # a tester's sweep of the yearly cycle: next year's children come in a new blocks file, and the current
+    # schools are last year's plan, which no option read: the planner joined plan.csv to the file by hand
+    out, first = demo_out
+    assert first.exit_code == 0
+    blocks = gpd.read_file(DEMO / "blocks.geojson").drop(columns=["current_school_plurality"])
+    blocks.iloc[3:].to_file(tmp_path / "blocks_2027.geojson")  # three blocks gone
+    args = ["partition", tmp_path / "blocks_2027.geojson", DEMO / "schools.geojson", "--students-col",
+            "students_k4", "--time-limit", 10, "--current-plan", out]  # fmt: skip
+    result = run(*args, "--out", tmp_path / "a")
+    assert result.exit_code == 0, no_traceback(result)
+    assert "3 block(s) of the plan of" in result.output and "are not zoned this time" in result.output
+    totals = json.loads((tmp_path / "a" / "summary.json").read_text())["totals"]
+    assert totals["blocks_with_current_school"] == 314 and totals["children_moved"] < 5  # last year's zones
+    plan = pd.read_csv(tmp_path / "a" / "plan.csv", dtype=str).set_index("block_id")
+    last = pd.read_csv(out / "plan.csv", dtype=str).set_index("block_id")
+    assert (plan["school_id"] == last.loc[plan.index, "school_id"]).mean() > 0.95
+    # ids with leading zeros against the plan's (a code column Excel kept as text on one side only)
+    padded = tmp_path / "padded.geojson"
+    blocks.assign(block_id="00" + blocks["block_id"].astype(str)).to_file(padded)
+    result = run(*args[:1], padded, *args[2:], "--out", tmp_path / "p")
+    assert result.exit_code == 0, no_traceback(result)
+    assert "317 block id(s) of" in result.output and "only by leading zeros" in result.output
+    assert (
+        json.loads((tmp_path / "p" / "summary.json").read_text())["totals"]["blocks_with_current_school"]
+        == 317
+    )
+    other = tmp_path / "other.geojson"
+    blocks.assign(block_id=[f"X{k}" for k in range(len(blocks))]).to_file(other)
+    refused = run(*args[:1], other, *args[2:], "--out", tmp_path / "b")
+    assert refused.exit_code == 1 and "none of the 317 blocks of" in no_traceback(refused)

@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from ..errors import InputError, Issue, flag_issue, kind_of
+from ..errors import InputError, Issue, flag_issue, kind_of, name_list
 from .crs import to_wgs84
 from .db import is_db_url, mask_password, read_db_table, read_plan_schema
 from .files import RawTable, read_table, row_label
-from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools, match_codes
+from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools, match_codes, numeric_code
 from .validate.geometry import _coords, _start
 from .validate.headers import _headers, _quote_list
 from .validate.numbers import _as_text
@@ -50,6 +50,7 @@ __all__ = [
     "read_block_column",
     "read_plan_tables",
     "read_plan_folder",
+    "current_from_plan",
     "PLAN_LAYERS",
 ]
 
@@ -458,6 +459,57 @@ def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, 
     blocks = read_table(path, layer="blocks").frame
     schools = read_table(path, layer="schools").frame
     return blocks, schools
+
+
+def current_from_plan(
+    blocks: gpd.GeoDataFrame, folder: str | os.PathLike[str], *, blocks_file: str = "the blocks"
+) -> tuple[gpd.GeoDataFrame, list[Issue]]:
+    """The blocks with each one's school in the plan of ``folder`` (last year's plan folder, or its database
+    schema) as its current school, matched by block id; the warnings name the blocks the plan lacks (new
+    blocks: no current school, newly zoned) and the plan's blocks the file lacks.  A plan sharing no block
+    id with the blocks is an InputError."""
+    plan_blocks, _schools = read_plan_tables(folder)
+    source = _name(folder)
+    school_of = dict(zip(plan_blocks["block_id"].astype(str), plan_blocks["school_id"].astype(str)))
+    ids = blocks["block_id"].astype(str).tolist()
+    by_code: dict[str, list[str]] = {}
+    for plan_id in school_of:
+        if (code := numeric_code(plan_id)) is not None:
+            by_code.setdefault(code, []).append(plan_id)
+    same = {}  # ids written as numbers on one side ("0012" and 12): one plan block each
+    for i in ids:
+        found = by_code.get(numeric_code(i) or "", []) if i not in school_of else []
+        if len(found) == 1:
+            same[i] = found[0]
+    school_of = school_of | {i: school_of[p] for i, p in same.items()}
+    missing = [i for i in ids if i not in school_of]
+    if len(missing) == len(ids):
+        raise InputError(
+            [Issue(f"none of the {len(ids):,} blocks of {blocks_file} is in the plan of {source} (its block ids: "
+                   f"{name_list(list(school_of)[:5])}).", "give the plan drawn on these blocks, or check that "
+                   "both name the blocks by the same ids.", file=source)]
+        )  # fmt: skip
+    issues = []
+    if same:
+        pairs = [f'{i} as "{p}"' for i, p in list(same.items())[:5]]
+        issues.append(Issue(f"{len(same):,} block id(s) of {blocks_file} differ from the plan's only by leading "
+                            f'zeros or a ".0", and are read as those blocks ({", ".join(pairs)}'
+                            f"{' …' if len(same) > 5 else ''}).", "write the ids alike in both (format the id "
+                            "column as text in Excel).", severity="warning"))  # fmt: skip
+    if missing:
+        issues.append(Issue(f"{len(missing):,} block(s) of {blocks_file} are not in the plan of {source} "
+                            f"({name_list(missing, limit=8)}): they have no current school and are newly "
+                            "zoned (新划入).", "check their ids if they are not new blocks.",
+                            severity="warning"))  # fmt: skip
+    gone = sorted(set(school_of) - set(ids) - set(same.values()))
+    if gone:
+        issues.append(Issue(f"{len(gone):,} block(s) of the plan of {source} are not in {blocks_file} "
+                            f"({name_list(gone, limit=8)}): they are not zoned this time.",
+                            "check their ids if they still have children.", severity="warning"))  # fmt: skip
+    for issue in issues:
+        log.warning("%s", issue)
+    current = pd.Series([school_of.get(i) for i in ids], index=blocks.index, dtype=object)
+    return blocks.assign(current_school=current), issues
 
 
 def read_plan_folder(folder: str | os.PathLike[str]) -> tuple[dict[str, gpd.GeoDataFrame], dict]:

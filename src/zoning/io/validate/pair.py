@@ -21,7 +21,7 @@ from ...errors import InputError, Issue, name_list
 from .. import crs as zcrs
 from ..files import is_blank, row_label
 
-__all__ = ["check_pair", "match_codes", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
+__all__ = ["check_pair", "match_codes", "numeric_code", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ STUDY_AREA_MARGIN_M = 3000.0
 _NUMERIC_CODE = re.compile(r"(\d+)(?:\.0+)?")
 
 
-def _code(value: str) -> str | None:
+def numeric_code(value: str) -> str | None:
     """A numeric code without its leading zeros and a ".0" (full-width digits read as digits), else None."""
     text = unicodedata.normalize("NFKC", value).strip()
     found = _NUMERIC_CODE.fullmatch(text) if text.isascii() else None
@@ -60,11 +60,11 @@ def match_codes(
     known = set(ids) | set(schools["name"].astype(str))
     by_code: dict[str, list[str]] = {}
     for sid in ids:
-        if (code := _code(sid)) is not None:
+        if (code := numeric_code(sid)) is not None:
             by_code.setdefault(code, []).append(sid)
     same: dict[str, str] = {}
     for value in {str(v) for v in blocks["current_school"].tolist() if not is_blank(v)} - known:
-        code = _code(value)
+        code = numeric_code(value)
         if code is not None and len(by_code.get(code, ())) == 1:
             same[value] = by_code[code][0]
     if not same:
