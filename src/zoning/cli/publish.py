@@ -12,7 +12,7 @@ import click
 from ..errors import InputError, Issue
 from ..io.inputs import read_block_column, read_plan_folder
 from ..io.save import text_writer, write_files
-from ..plan import unit_words, units_of
+from ..plan import district_kind_of, unit_words, units_of
 from ..publish.announce import (
     ANNOUNCE_FILES,
     announcement,
@@ -20,7 +20,7 @@ from ..publish.announce import (
     match_groups,
     write_announcement,
 )
-from ..publish.export import district_kind_of, folder_map
+from ..publish.export import folder_map
 from ..publish.maps import LANGS, TILES_CRS, to_html
 from ..publish.report import REPORT_FILES, write_report
 from .group import main, say
@@ -98,7 +98,8 @@ def announce(
         groups, ungrouped, source = _groups(
             plan_dir, blocks, group_col, blocks_file, block_id_col, blocks_layer, encoding
         )
-    sections = announcement(blocks, schools, groups=groups)
+    kind = district_kind_of((summary.get("districts") or {}).get("rules"))
+    sections = announcement(blocks, schools, groups=groups, district_kind=kind)
     changes = announcement_changes(blocks, schools)
     files = write_announcement(
         sections, out_dir or plan_dir, changes=changes, title=title, overwrite=overwrite, units=units

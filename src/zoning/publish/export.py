@@ -42,7 +42,7 @@ from ..io.db import (
 )  # fmt: skip
 from ..io.inputs import PLAN_LAYERS
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
-from ..plan import Plan, units_of
+from ..plan import Plan, district_kind_of, units_of
 from .maps import BLOCK_COLUMNS, LANGS, language, to_html, tr, zone_map
 
 if TYPE_CHECKING:  # only publish.maps imports folium; the maps are built there
@@ -58,7 +58,6 @@ __all__ = [
     "plan_map",
     "plan_map_html",
     "folder_map",
-    "district_kind_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -186,14 +185,6 @@ def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
         district_kind=district_kind_of(plan.rules),
         **options,
     )
-
-
-def district_kind_of(rules: dict | None) -> str:
-    """What the districts of a plan with these ``rules`` (a plan's or the ``rules`` of its summary.json, or
-    the ``districts`` section's own ``rules``) are: "school districts", or "education groups"."""
-    rules = rules or {}
-    kind = (rules.get("districts") or {}).get("kind", rules.get("kind"))
-    return "education groups" if kind == "education groups" else "school districts"
 
 
 def _zones_title(units: str) -> str:
