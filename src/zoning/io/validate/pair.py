@@ -49,43 +49,60 @@ def numeric_code(value: str) -> str | None:
 def match_codes(
     blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, blocks_file: str, schools_file: str
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
-    """The blocks with every current school written as a numeric code that differs from a school's code
-    only by leading zeros or a ".0" ("0012" or "12.0" beside 12: Excel drops the zeros of a code saved as a
-    number, a column of numbers with blanks writes 12 as 12.0) replaced by
-    that school's id, and a warning naming the codes; a code two schools share that way is left to
-    :func:`check_pair` to refuse."""
+    """The blocks with every current school that names a school but for how it is written replaced by that
+    school's id, and a warning for each way:
+
+    - a numeric code that differs from a school's code only by leading zeros or a ".0" ("0012" or "12.0"
+      beside 12: Excel drops the zeros of a code saved as a number, a column of numbers with blanks writes
+      12 as 12.0);
+    - an id or name that differs from a school's only by full-width and half-width characters
+      ("实验学校(初中部)" beside "实验学校（初中部）": files typed by different offices).
+
+    A value two schools match that way is left to :func:`check_pair` to refuse."""
     if "current_school" not in blocks.columns:
         return blocks, []
     ids = schools["school_id"].astype(str).tolist()
-    known = set(ids) | set(schools["name"].astype(str))
-    by_code: dict[str, list[str]] = {}
-    for sid in ids:
+    names = schools["name"].astype(str).tolist()
+    known = set(ids) | set(names)
+    by_code: dict[str, set[str]] = {}
+    by_width: dict[str, set[str]] = {}
+    for sid, name in zip(ids, names, strict=True):
         if (code := numeric_code(sid)) is not None:
-            by_code.setdefault(code, []).append(sid)
-    same: dict[str, str] = {}
+            by_code.setdefault(code, set()).add(sid)
+        for text in (sid, name):
+            by_width.setdefault(unicodedata.normalize("NFKC", text), set()).add(sid)
+    codes: dict[str, str] = {}
+    widths: dict[str, str] = {}
     for value in {str(v) for v in blocks["current_school"].tolist() if not is_blank(v)} - known:
         code = numeric_code(value)
         if code is not None and len(by_code.get(code, ())) == 1:
-            same[value] = by_code[code][0]
-    if not same:
+            codes[value] = next(iter(by_code[code]))
+        elif len(found := by_width.get(unicodedata.normalize("NFKC", value), ())) == 1:
+            widths[value] = next(iter(found))
+    if not codes and not widths:
         return blocks, []
+    same = codes | widths
     current = [v if is_blank(v) else same.get(str(v), v) for v in blocks["current_school"].tolist()]
-    n = int(blocks["current_school"].astype(str).isin(list(same)).sum())
-    pairs = [f'"{a}" as {b}' for a, b in sorted(same.items())]
     column = blocks.attrs.get("source_columns", {}).get("current_school", "current_school")
-    issue = Issue(
-        f"{n} block(s) name their current school by a code that differs from a code of {schools_file} only by "
-        f'leading zeros or a ".0"; read as those schools ({name_list(pairs, limit=6)}).',
-        "write the codes alike in both files (format the code column as text in Excel, which drops the "
-        'leading zeros of a number and may write it as "12.0").',
-        file=blocks_file,
-        column=column,
-        severity="warning",
-    )
-    log.warning("%s", issue)
+    values = blocks["current_school"].astype(str)
+    issues = []
+    for found, how, fix in (
+        (codes, f'by a code that differs from a code of {schools_file} only by leading zeros or a ".0"',
+         "write the codes alike in both files (format the code column as text in Excel, which drops the "
+         'leading zeros of a number and may write it as "12.0").'),
+        (widths, f"as {schools_file} does but for full-width and half-width characters (（）and (), "
+         "０-９ and 0-9, …)", f"write the names as {schools_file} does."),
+    ):  # fmt: skip
+        if found:
+            pairs = [f'"{a}" as {b}' for a, b in sorted(found.items())]
+            issues.append(Issue(f"{int(values.isin(list(found)).sum())} block(s) name their current school {how}; "
+                                f"read as those schools ({name_list(pairs, limit=6)}).", fix,
+                                file=blocks_file, column=column, severity="warning"))  # fmt: skip
+    for issue in issues:
+        log.warning("%s", issue)
     out = blocks.copy()
     out["current_school"] = pd.Series(current, index=blocks.index, dtype=object)
-    return out, [issue]
+    return out, issues
 
 
 def check_pair(
