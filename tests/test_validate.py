@@ -856,3 +856,19 @@ def test_names_that_differ_only_by_full_and_half_width_characters_name_their_sch
     (tmp_path / "b2.csv").write_text("编号,适龄儿童,现划片学校,经度,纬度\nA,10,第３中学,113.885,22.55\n")
     with pytest.raises(InputError, match='"第３中学" names no school of'):
         load_inputs(tmp_path / "b2.csv", schools)
+
+
+def test_a_total_row_is_named_as_one_not_as_a_school_without_id_or_place(tmp_path):
+    # a tester's sweep: a bureau's schools sheet ending in a 合计 row (seats summed, no code, no place) got
+    # three messages (id, longitude, latitude empty) and none saying it is the total
+    lines = ["学校代码,学校名称,学位数,经度,纬度", "S1,实验小学,500,113.885,22.555", "S2,育才小学,400,113.895,22.565",
+             ",合 计：,900,,"]  # fmt: skip
+    with pytest.raises(InputError) as info:
+        check_schools(write_csv(tmp_path, "\n".join(lines) + "\n", name="s.csv"))
+    (issue,) = info.value.issues
+    assert issue.row == 4 and issue.column == "学校名称" and 'is a total row ("合 计：")' in issue.message
+    lines = ["编号,小区名称,适龄儿童,经度,纬度", "A,银湖花园,30,113.885,22.555", "总计,,30,113.886,22.556"]
+    with pytest.raises(InputError) as info:
+        check_blocks(write_csv(tmp_path, "\n".join(lines) + "\n", name="b.csv"))
+    (issue,) = info.value.issues
+    assert issue.row == 3 and issue.column == "编号" and "not a block" in issue.message
