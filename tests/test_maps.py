@@ -656,6 +656,19 @@ def test_zones_today_and_proposed_are_a_radio_pair_and_changes_a_layer(portland_
     assert not any(name.startswith("调整学校的小区") for name in _layers(plain))
 
 
+def test_the_zones_of_today_come_after_every_plan_compared(portland_plan):
+    # a tester's sweep: frontier.html's switcher read "A: 67 moved", "现状片区 Zones today", "B: 85 moved",
+    # "C: 148 moved", today wedged between the first alternative and the others
+    from zoning.publish.maps import compare_map
+
+    blocks, zones, schools = _with_current(portland_plan)
+    m = compare_map(
+        {"A": (blocks, zones, schools), "B": (blocks, zones, schools), "C": (blocks, zones, schools)}
+    )
+    bases = [name for name, layer in _layers(m).items() if not layer.overlay]
+    assert bases == ["A", "B", "C", "现状片区 Zones today"], bases
+
+
 def test_every_block_and_school_is_searchable_with_a_point_inside_it(portland_plan):
     blocks, zones, schools = portland_plan
     table = _consult_table(zone_map(blocks, zones, schools, title="t"))

@@ -248,7 +248,13 @@ def _draw(
         layer_name=zones_name or (tr("调整后片区", "Proposed zones") if before_after else None),
         overlay=not (before_after or zones_name),
     ).add_to(m)
-    if before_after:
+    for name, other in (other_zones or {}).items():  # the plans compared, in their order
+        for sid in other["school_id"]:
+            colours.setdefault(sid, PALETTE[len(colours) % len(PALETTE)])
+        _zone_layer(
+            other, _to_lonlat(other), colours, None, layer_name=name, overlay=False, show=False
+        ).add_to(m)
+    if before_after:  # after the plans: the switcher lists A, B, C, then today (not A, today, B, C)
         _zone_layer(
             now_zones,
             now_geoms,
@@ -257,12 +263,6 @@ def _draw(
             layer_name=tr("现状片区", "Zones today"),
             overlay=False,
             show=False,
-        ).add_to(m)
-    for name, other in (other_zones or {}).items():
-        for sid in other["school_id"]:
-            colours.setdefault(sid, PALETTE[len(colours) % len(PALETTE)])
-        _zone_layer(
-            other, _to_lonlat(other), colours, None, layer_name=name, overlay=False, show=False
         ).add_to(m)
     block_layer = _block_layer(
         blocks, geoms["blocks"], colours, names, stats, min_zoom=BLOCK_MIN_ZOOM if city_scale else None
