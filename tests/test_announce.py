@@ -97,6 +97,23 @@ def test_districts_and_their_leads_head_each_school(tmp_path):
     assert text.count("学区长学校 lead Brown Elementary School") + text.count("学区长学校 lead Kaler") == 5
 
 
+def test_education_groups_head_each_school_as_groups(portland, tmp_path):
+    # a tester's sweep: zones with education groups (partition --districts 2 --groups) were announced as
+    # "学区 district 2，学区长学校 lead …", in Python and by `zoning announce`
+    out = tmp_path / "out"
+    args = ["partition", *DEMO_ARGS, "--districts", 2, "--groups", "--time-limit", 5, "--out", out]
+    assert _run(*args).exit_code == 0
+    assert _run("announce", out).exit_code == 0
+    blocks, schools = portland
+    plan = zoning.form_districts(schools, n_districts=2, groups=True, plan=zoning.assign_zones(blocks, schools,
+                                 options=FAST), options=FAST)  # fmt: skip
+    zoning.announce(plan, tmp_path / "py")
+    for text in ((out / "announce.md").read_text(encoding="utf-8"), (tmp_path / "py" / "announce.md").read_text(
+            encoding="utf-8")):  # fmt: skip
+        assert text.count("教育集团 group ") == 5 and text.count("，牵头学校 lead ") == 5
+        assert "学区" not in text
+
+
 def test_a_folder_without_a_plan_is_named(tmp_path):
     result = _run("announce", tmp_path)
     assert result.exit_code == 1

@@ -352,3 +352,115 @@ def _width(text: str) -> int:
     import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def test_an_excel_sheet_is_named_with_the_layer_option_the_message_gives(tmp_path):
+    # a tester's sweep: a schools workbook with a 说明 sheet beside the table could not be read by any command
+    # (the message said "choose one with --sheet NAME", an option no command had)
+    import openpyxl
+
+    schools = gpd.read_file(DEMO / "schools.geojson")
+    book = openpyxl.Workbook()
+    book.active.title = "学校"
+    book.active.append(["学校代码", "学校名称", "学位数", "经度", "纬度"])
+    for row in schools.itertuples():
+        book.active.append([row.school_id, row.name, row.capacity, row.geometry.x, row.geometry.y])
+    book.create_sheet("说明").append(["2026 年学位，来源：教育局"])
+    book.save(tmp_path / "schools.xlsx")
+    args = ["partition", DEMO / "blocks.geojson", tmp_path / "schools.xlsx", "--students-col", "students_k4"]
+    refused = run(*args, "--out", tmp_path / "a")
+    assert refused.exit_code == 1, no_traceback(refused)
+    assert 'choose one with --schools-layer "学校"' in refused.output, refused.output
+    ok = run(*args, "--schools-layer", "学校", "--out", tmp_path / "b", "--time-limit", 5)
+    assert ok.exit_code == 0, no_traceback(ok)
+    assert len(json.loads((tmp_path / "b" / "summary.json").read_text())["schools"]) == 5
+
+
+def test_last_years_plan_read_as_this_years_blocks_starts_from_that_plan(demo_out, tmp_path):
+    # a tester's sweep of the yearly cycle: partition of last year's plan.gpkg counted children moved against
+    # its current_school, the assignment before last year's plan (85 moved where the plan itself moves none)
+    out, first = demo_out
+    assert first.exit_code == 0
+    moved_last_year = json.loads((out / "summary.json").read_text())["totals"]["children_moved"]
+    assert moved_last_year > 10
+    args = ["partition", out / "plan.gpkg", DEMO / "schools.geojson", "--blocks-layer", "blocks"]
+    again = run(*args, "--out", tmp_path / "a", "--time-limit", 10)
+    assert again.exit_code == 0, no_traceback(again)
+    assert 'its zones (column "school_id") are read as the current schools' in again.output
+    totals = json.loads((tmp_path / "a" / "summary.json").read_text())["totals"]
+    assert totals["children_moved"] == 0 and totals["blocks_with_current_school"] == 317
+    older = run(*args, "--current-school-col", "current_school", "--out", tmp_path / "b", "--time-limit", 10)
+    assert older.exit_code == 0 and "are read as the current schools" not in older.output, older.output
+    moved = json.loads((tmp_path / "b" / "summary.json").read_text())["totals"]["children_moved"]
+    assert moved > 10  # against the assignment before last year's plan, as before
+
+
+def test_a_map_of_education_groups_names_them_groups_when_drawn_and_drawn_again(tmp_path):
+    # a tester's sweep: districts --groups wrote a map whose legend and layers said 学区 Districts, and
+    # `zoning map DIR` titled it "10 学区 school districts" as well
+    path = tmp_path / "schools.csv"
+    rows = ["学校名称,学位数,办学质量,经度,纬度"] + [
+        f"第{k}小学,500,{'优质' if k < 2 else '一般'},{113.90 + 0.01 * k},22.5{k}" for k in range(6)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    made = run("districts", path, "--districts", 2, "--groups", "--out", tmp_path / "a", "--time-limit", 5)
+    assert made.exit_code == 0, no_traceback(made)
+    again = run("map", tmp_path / "a", "--out", tmp_path / "b")
+    assert again.exit_code == 0, no_traceback(again)
+    for page in (tmp_path / "a" / "map.html", tmp_path / "b" / "map.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "2 教育集团 education groups" in text and "2 教育集团 Groups" in text, page
+        assert "学区" not in text, page
+
+
+def test_quiet_publishing_and_scenario_commands_print_nothing(demo_out, tmp_path):
+    # a tester's sweep: with -q (errors only) scenario printed its changes, announce its counts, and report,
+    # map and compare --out the files they wrote
+    out, first = demo_out
+    assert first.exit_code == 0
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[expand]]\nschool = "Small"\nadd = 60\n', encoding="utf-8")
+    for args in (
+        ["scenario", out, spec, "--out", tmp_path / "s", "--time-limit", 4, "--workers", 1],
+        ["announce", out, "--out", tmp_path / "a"],
+        ["report", out, "--out", tmp_path / "r"],
+        ["map", out, "--out", tmp_path / "m"],
+        ["compare", out, tmp_path / "s", "--out", tmp_path / "c"],
+    ):
+        result = run("-q", *args)
+        assert result.exit_code == 0 and result.output.strip() == "", (args[0], result.output)
+    table = run("-q", "compare", out, tmp_path / "s")  # without --out the table is the output
+    assert table.exit_code == 0 and "| 方案 plan |" in table.output
+
+
+def test_next_years_blocks_take_their_current_school_from_last_years_plan(demo_out, tmp_path):
+    # a tester's sweep of the yearly cycle: next year's children come in a new blocks file, and the current
+    # schools are last year's plan, which no option read: the planner joined plan.csv to the file by hand
+    out, first = demo_out
+    assert first.exit_code == 0
+    blocks = gpd.read_file(DEMO / "blocks.geojson").drop(columns=["current_school_plurality"])
+    blocks.iloc[3:].to_file(tmp_path / "blocks_2027.geojson")  # three blocks gone
+    args = ["partition", tmp_path / "blocks_2027.geojson", DEMO / "schools.geojson", "--students-col",
+            "students_k4", "--time-limit", 10, "--current-plan", out]  # fmt: skip
+    result = run(*args, "--out", tmp_path / "a")
+    assert result.exit_code == 0, no_traceback(result)
+    assert "3 block(s) of the plan of" in result.output and "are not zoned this time" in result.output
+    totals = json.loads((tmp_path / "a" / "summary.json").read_text())["totals"]
+    assert totals["blocks_with_current_school"] == 314 and totals["children_moved"] < 5  # last year's zones
+    plan = pd.read_csv(tmp_path / "a" / "plan.csv", dtype=str).set_index("block_id")
+    last = pd.read_csv(out / "plan.csv", dtype=str).set_index("block_id")
+    assert (plan["school_id"] == last.loc[plan.index, "school_id"]).mean() > 0.95
+    # ids with leading zeros against the plan's (a code column Excel kept as text on one side only)
+    padded = tmp_path / "padded.geojson"
+    blocks.assign(block_id="00" + blocks["block_id"].astype(str)).to_file(padded)
+    result = run(*args[:1], padded, *args[2:], "--out", tmp_path / "p")
+    assert result.exit_code == 0, no_traceback(result)
+    assert "317 block id(s) of" in result.output and "only by leading zeros" in result.output
+    assert (
+        json.loads((tmp_path / "p" / "summary.json").read_text())["totals"]["blocks_with_current_school"]
+        == 317
+    )
+    other = tmp_path / "other.geojson"
+    blocks.assign(block_id=[f"X{k}" for k in range(len(blocks))]).to_file(other)
+    refused = run(*args[:1], other, *args[2:], "--out", tmp_path / "b")
+    assert refused.exit_code == 1 and "none of the 317 blocks of" in no_traceback(refused)

@@ -142,6 +142,15 @@ def test_seats_cover_children_in_every_district():
         solve_line(4, 2, seats=[100, 100, 100, 99], children=[100, 100, 100, 100])
 
 
+def test_seats_known_for_some_schools_only_say_that_seats_are_not_checked_against_children():
+    # a tester's sweep: Loudoun's elementary schools with 5 of 60 capacities blank grouped 9,984 children into
+    # a district of 7,005 seats (all its schools' seats known) with no word that the rule was off
+    p, _ = solve_line(4, 2, seats=[100, 100, 100, np.nan], children=[150, 150, 150, 150])
+    assert "seats not checked against children" in p.balance_note, p.balance_note
+    p, _ = solve_line(4, 2, seats=[200, 200, 200, 200], children=[150, 150, 150, 150])
+    assert "not checked" not in p.balance_note
+
+
 def test_one_piece_rule_keeps_districts_connected():
     # quality makes 0 and 3 the only leads; 1 and 2 are near 0 in straight line but the path decides
     p, sol = solve_line(6, 2, quality=[3, 1, 1, 1, 1, 3], seats_tolerance=0.5, quality_tolerance=None)

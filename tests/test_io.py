@@ -224,8 +224,9 @@ def test_xlsx_with_several_data_sheets_needs_sheet(tmp_path):
     book.save(tmp_path / "s.xlsx")
     with pytest.raises(InputError, match="2 sheets with data: 小学, 初中") as info:
         read_table(tmp_path / "s.xlsx")
-    assert "--sheet" in info.value.issues[0].fix
+    assert info.value.issues[0].fix == 'choose one with layer="小学".'
     assert len(read_table(tmp_path / "s.xlsx", sheet="初中").frame) == 2
+    assert len(read_table(tmp_path / "s.xlsx", layer="初中").frame) == 2  # a layer names a sheet
     assert len(read_table(tmp_path / "s.xlsx", sheet=0).frame) == 1
     with pytest.raises(InputError, match='no sheet "初 中"'):
         read_table(tmp_path / "s.xlsx", sheet="初 中")
@@ -241,12 +242,17 @@ def test_geopackage_with_several_layers_needs_layer(tmp_path):
     with pytest.raises(InputError, match="holds 2 layers: 小区, 学校") as info:
         read_table(path)
     assert info.value.issues[0].file == str(path)
-    assert "--layer" in info.value.issues[0].fix
+    assert info.value.issues[0].fix == 'choose one with layer="小区".'
     assert len(read_table(path, layer="学校").frame) == 1
     assert len(read_table(path, layer="小区").frame) == 3
     with pytest.raises(InputError, match='has no layer "学 校"') as info:
         read_table(path, layer="学 校")
-    assert '--layer "学校"' in info.value.issues[0].fix
+    assert info.value.issues[0].fix == 'use layer="学校".'
+    with pytest.raises(InputError, match="holds 2 layers") as info:
+        read_table(path, option=("--schools-layer", "schools_layer"))
+    assert (
+        info.value.issues[0].fix == 'choose one with --schools-layer "小区" (in Python schools_layer="小区").'
+    )
 
 
 def test_vector_rows_are_feature_numbers(tmp_path):

@@ -118,6 +118,22 @@ def _chinese_points() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFr
     return blocks, zones, schools
 
 
+def test_education_groups_are_named_groups_not_districts_in_every_label(tmp_path):
+    # a tester's sweep: Hangzhou's 10 教育集团 (districts --groups) were titled "10 教育集团 education groups"
+    # while the legend, the layer switcher, the tooltips and the popups said 学区 district
+    blocks, zones, schools, districts = _district_grid(4, 2)
+    page = to_html(zone_map(blocks, zones, schools, districts=districts, district_kind="education groups"))
+    legend = _legend(page)
+    assert "4 教育集团 Groups" in legend and "教育集团 group 1</b>" in legend
+    assert "学区" not in page and "district 1" not in page
+    assert '"教育集团 Groups"' in page or "教育集团 Groups" in page  # the layer switcher
+    assert "牵头学校 Lead school" in page  # the popup's lead school, where a 学区 has its 学区长学校
+    default = to_html(zone_map(blocks, zones, schools, districts=districts))
+    assert "4 学区 Districts" in _legend(default) and "教育集团" not in default
+    with pytest.raises(InputError, match="district_kind"):
+        zone_map(blocks, zones, schools, districts=districts, district_kind="groups")
+
+
 def _district_grid(
     n_cols: int, n_rows: int, *, per_district: int = 2, cell_m: float = 1000.0, order: list[int] | None = None
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -638,6 +654,19 @@ def test_zones_today_and_proposed_are_a_radio_pair_and_changes_a_layer(portland_
     plain = zone_map(*portland_plan, title="t")
     assert "片区 Zones" in _layers(plain) and not _consult_table(plain)["has_now"]
     assert not any(name.startswith("调整学校的小区") for name in _layers(plain))
+
+
+def test_the_zones_of_today_come_after_every_plan_compared(portland_plan):
+    # a tester's sweep: frontier.html's switcher read "A: 67 moved", "现状片区 Zones today", "B: 85 moved",
+    # "C: 148 moved", today wedged between the first alternative and the others
+    from zoning.publish.maps import compare_map
+
+    blocks, zones, schools = _with_current(portland_plan)
+    m = compare_map(
+        {"A": (blocks, zones, schools), "B": (blocks, zones, schools), "C": (blocks, zones, schools)}
+    )
+    bases = [name for name, layer in _layers(m).items() if not layer.overlay]
+    assert bases == ["A", "B", "C", "现状片区 Zones today"], bases
 
 
 def test_every_block_and_school_is_searchable_with_a_point_inside_it(portland_plan):

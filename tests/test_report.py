@@ -314,3 +314,24 @@ def test_children_moved_says_over_which_blocks_when_some_have_no_current_school(
     assert dict(_zone_facts(summary(none)))["调整学校的儿童 children moved"].startswith("—")
     _report_zones(none)
     assert "moved — (no current zones)" in capsys.readouterr().out
+
+
+def test_a_report_of_education_groups_names_them_groups(tmp_path, monkeypatch):
+    # a tester's sweep: Hangzhou's education groups (districts --groups) had a report titled 教育集团方案 whose
+    # sections, table and map legend said 学区 Districts, 学区长学校, 学区间质量差 and 学区边界
+    from zoning.publish import figures
+
+    out = tmp_path / "groups"
+    args = ["districts", BAOAN, "--coords", "gcj02", "--classes-col", "grade1_classes_2024", "--districts", 4,
+            "--groups", "--time-limit", 5, "--out", out]  # fmt: skip
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    layers, summary = zoning.io.inputs.read_plan_folder(out)
+    drawn, png = [], figures._png
+    monkeypatch.setattr(figures, "_png", lambda fig: drawn.append(fig) or png(fig))
+    html = report_module.report_html(layers, summary)
+    assert "<h2>教育集团 Groups</h2>" in html and "牵头学校 lead" in html and "教育集团间质量差" in html
+    assert "学区 Districts" not in html and "学区长学校" not in html and "学区间" not in html
+    (fig,) = drawn
+    texts = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert "牵头学校 lead school" in texts and "教育集团边界 group boundary" in texts, texts

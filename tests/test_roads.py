@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 
@@ -268,6 +269,31 @@ def test_cli_partition_with_roads(tmp_path):
         pd.read_csv(tmp_path / "p" / "plan.csv", dtype=str).set_index("block_id").loc["b8", "school_id"]
         == "S1"
     )
+
+
+def test_cli_scenario_of_a_plan_by_road_measures_by_road(tmp_path):
+    # a tester's sweep: a scenario on a plan drawn with --roads redrew the zones by straight line (it had no
+    # --roads): a river city's 100-seat expansion moved 352 of 7,239 children, none by road
+    b, s, r = _write_inputs(tmp_path, river_roads())
+    runner = CliRunner()
+    base = [b, s, "--move-penalty", 0, "--time-limit", 10, "--roads", r, "--roads-layer", "roads"]
+    made = runner.invoke(main, [str(a) for a in ["partition", *base, "--out", tmp_path / "o"]])
+    assert made.exit_code == 0, made.output
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[expand]]\nschool = "S0"\nadd = 10\n', encoding="utf-8")
+    args = ["scenario", tmp_path / "o", spec, "--time-limit", 10]
+    refused = runner.invoke(main, [str(a) for a in [*args, "--out", tmp_path / "x"]])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "measured by road: the scenario must measure them by road too" in refused.output
+    assert "--roads FILE" in refused.output and not (tmp_path / "x").exists()
+    done = runner.invoke(
+        main, [str(a) for a in [*args, "--roads", r, "--roads-layer", "roads", "--out", tmp_path / "y"]]
+    )
+    assert done.exit_code == 0, done.output
+    totals = json.loads((tmp_path / "y" / "summary.json").read_text())["totals"]
+    assert totals["distance_measure"] == "road" and totals["children_moved"] == 0
+    table = pd.read_csv(tmp_path / "y" / "plan.csv", dtype=str).set_index("block_id")
+    assert float(table.loc["b8", "distance_m"]) == pytest.approx(300, abs=1)  # by road, not 200 m
 
 
 def test_cli_names_blocks_the_roads_do_not_reach(tmp_path):

@@ -150,8 +150,9 @@ def test_closing_a_school_moves_its_children_and_the_checker_agrees(base, closed
     plan, blocks, schools = base
     out = _apply(f'[[close]]\nschool = "{closed}"\n', blocks, schools)
     after = zoning.assign_zones(out.blocks, out.schools, options=FAST)  # checked inside
-    theirs = after.blocks["current_school"] == closed
-    assert after.blocks.loc[theirs, "moved"].all()  # every child of the closed school moves
+    name = schools.set_index("school_id").loc[closed, "name"]
+    theirs = after.blocks["current_school"] == name  # a closed school is named by its name from now on
+    assert theirs.any() and after.blocks.loc[theirs, "moved"].all()  # every child of the closed school moves
     moved = after.blocks.loc[after.blocks["moved"], "students"].sum()
     assert moved >= plan.blocks.loc[plan.blocks["school_id"] == closed, "students"].sum() - 1e-6
     assert closed not in set(after.blocks["school_id"])
@@ -174,7 +175,8 @@ def test_a_cap_below_the_children_a_closure_forces_to_move_is_refused_in_numbers
     out = _apply('[[close]]\nschool = "Dyer"\n', blocks, schools)
     with pytest.raises(
         InfeasibleError,
-        match=r"the 159 children of schools no longer in the plan must all move \(Dyer \(159\)\), more than the cap of 100",
+        match=r"the 159 children of schools no longer in the plan must all move \(Dyer Elementary School \(159\)\), "
+        r"more than the cap of 100",
     ):
         zoning.assign_zones(out.blocks, out.schools, max_moved=100, options=FAST)
     capped = zoning.assign_zones(out.blocks, out.schools, max_moved=200, options=FAST)
@@ -217,6 +219,14 @@ def test_scenario_and_compare_from_the_command_line(tmp_path):
         table.loc[1, "seats"] == 1360 - 240 + 60
         and table.loc[1, "children_moved"] > table.loc[1, "children"] * 0.15
     )
+
+    # a tester's sweep: the announcement and its changes named the closed school by its id ("| Dyer | Brown
+    # Elementary School |"), the plan's schools table, where names are looked up, no longer holding it
+    assert run("announce", out).exit_code == 0
+    announced = (out / "announce.md").read_text(encoding="utf-8")
+    assert "| Dyer Elementary School | " in announced and "| Dyer | " not in announced
+    changes = pd.read_csv(out / "announce_changes.csv", encoding="utf-8-sig")
+    assert (changes["from_school_name"] == "Dyer Elementary School").sum() >= 10
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[[close]]\nschool = "Dyre"\n', encoding="utf-8")
@@ -714,3 +724,23 @@ def test_compare_notes_plans_of_different_blocks_but_not_a_scenario_of_its_base(
     assert "same schools" in area_note({"a": {"S1", "S2"}, "b": {"T1", "T2"}}, "schools")
     text = compare_markdown(compare_table({"base": {}, "baoan": {}}), notes=(note,))
     assert text.rstrip().endswith("(a scenario keeps its base's blocks).")
+
+
+def test_a_scenario_of_a_plan_with_districts_says_they_are_not_drawn_again(tmp_path):
+    # a tester's sweep: a scenario on South Portland's zones with 2 学区 (partition --districts 2) wrote a plan
+    # with no districts and said nothing; grouping its schools again found the closure breaks the balance
+    base_dir = tmp_path / "base"
+    made = run(
+        "partition", *DEMO_ARGS, "--districts", 2, "--out", base_dir, "--time-limit", 6, "--workers", 1
+    )
+    assert made.exit_code == 0, made.output
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[expand]]\nschool = "Small"\nadd = 60\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("scenario", base_dir, spec, "--out", out, "--time-limit", 5, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    assert "the base plan's 2 学区 school districts are not drawn again" in result.output
+    assert f"zoning districts {out / 'plan.gpkg'} --schools-layer schools" in result.output
+    assert "not drawn again" in (out / "scenario.md").read_text(encoding="utf-8")
+    warnings = json.loads((out / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    assert any("not drawn again" in w["message"] for w in warnings)

@@ -19,7 +19,16 @@ if TYPE_CHECKING:  # annotations only: the solver packages come later in the pip
     from .districts.problem import DistrictProblem
     from .zones.problem import ZoneProblem
 
-__all__ = ["Plan", "SolveInfo", "UNIT_WORDS", "unit_words", "units_of", "units_issue", "zones_title"]
+__all__ = [
+    "Plan",
+    "SolveInfo",
+    "UNIT_WORDS",
+    "district_kind_of",
+    "unit_words",
+    "units_of",
+    "units_issue",
+    "zones_title",
+]
 
 #: What a plan's blocks are, by ``rules["units"]`` (absent: "blocks"), in the words a map, an announcement and a
 #: report write: Chinese, English singular, English plural.  A feeder plan (直对入学) is drawn on primary
@@ -34,6 +43,14 @@ def units_of(rules: dict | None) -> str:
     """What the blocks of a plan with these ``rules`` (a plan's or the ``rules`` of its ``summary.json``) are:
     "blocks", or "primary zones" for a feeder plan."""
     return (rules or {}).get("units", "blocks")
+
+
+def district_kind_of(rules: dict | None) -> str:
+    """What the districts of a plan with these ``rules`` (a plan's or the ``rules`` of its summary.json, or
+    the ``districts`` section's own ``rules``) are: "school districts", or "education groups"."""
+    rules = rules or {}
+    kind = (rules.get("districts") or {}).get("kind", rules.get("kind"))
+    return "education groups" if kind == "education groups" else "school districts"
 
 
 def unit_words(rules: dict | None) -> tuple[str, str, str]:

@@ -60,7 +60,9 @@ def _school_column_options(f):
     help="Coordinate system of the schools file: wgs84, cgcs2000, gcj02, bd09 or EPSG:n.",
 )
 @click.option("--encoding", help="Text encoding of CSV / Shapefile input (detected when not given).")
-@click.option("--schools-layer", help="Layer of a GeoPackage holding the schools.")
+@click.option(
+    "--schools-layer", help="Layer of a GeoPackage (or sheet of an Excel workbook) holding the schools."
+)
 @click.option(
     "--class-size", type=click.IntRange(min=1), help="Children per class when capacity comes from 招生班数."
 )

@@ -85,6 +85,12 @@ def quiet() -> bool:
     return logging.getLogger("zoning").level >= logging.ERROR
 
 
+def say(message: str = "", **kwargs) -> None:
+    """A line of a command's report (what it did, what it wrote), left out with -q (errors only)."""
+    if not quiet():
+        click.echo(message, **kwargs)
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger("zoning")
     root.handlers[:] = [_Handler(verbose)]

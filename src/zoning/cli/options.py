@@ -70,8 +70,13 @@ def input_options(f):
             "--schools-coords", callback=_coords, help="Coordinate system of the schools file only."
         ),
         click.option("--encoding", help="Text encoding of CSV / Shapefile input (detected when not given)."),
-        click.option("--blocks-layer", help="Layer of a GeoPackage holding the blocks."),
-        click.option("--schools-layer", help="Layer of a GeoPackage holding the schools."),
+        click.option(
+            "--blocks-layer", help="Layer of a GeoPackage (or sheet of an Excel workbook) holding the blocks."
+        ),
+        click.option(
+            "--schools-layer",
+            help="Layer of a GeoPackage (or sheet of an Excel workbook) holding the schools.",
+        ),
         click.option(
             "--per-1000-rate",
             "per_1000",

@@ -12,7 +12,7 @@ import click
 from ..errors import InputError, Issue
 from ..io.inputs import read_block_column, read_plan_folder
 from ..io.save import text_writer, write_files
-from ..plan import unit_words, units_of
+from ..plan import district_kind_of, unit_words, units_of
 from ..publish.announce import (
     ANNOUNCE_FILES,
     announcement,
@@ -23,7 +23,7 @@ from ..publish.announce import (
 from ..publish.export import folder_map
 from ..publish.maps import LANGS, TILES_CRS, to_html
 from ..publish.report import REPORT_FILES, write_report
-from .group import main
+from .group import main, say
 from .options import planner_errors
 
 
@@ -66,7 +66,9 @@ def _groups(plan_dir, blocks, group_col, blocks_file, block_id_col, blocks_layer
     help="The blocks file the plan was made from, to read --group-col from.",
 )
 @click.option("--block-id-col", help="Its block id column, when zoning partition was given one.")
-@click.option("--blocks-layer", help="Layer of a GeoPackage holding the blocks.")
+@click.option(
+    "--blocks-layer", help="Layer of a GeoPackage (or sheet of an Excel workbook) holding the blocks."
+)
 @click.option("--encoding", help="Text encoding of a CSV / Shapefile --blocks (detected when not given).")
 @click.option("--overwrite", is_flag=True, help="Replace announce.* files that exist.")
 @planner_errors
@@ -96,14 +98,15 @@ def announce(
         groups, ungrouped, source = _groups(
             plan_dir, blocks, group_col, blocks_file, block_id_col, blocks_layer, encoding
         )
-    sections = announcement(blocks, schools, groups=groups)
+    kind = district_kind_of((summary.get("districts") or {}).get("rules"))
+    sections = announcement(blocks, schools, groups=groups, district_kind=kind)
     changes = announcement_changes(blocks, schools)
     files = write_announcement(
         sections, out_dir or plan_dir, changes=changes, title=title, overwrite=overwrite, units=units
     )
     listed = sum(sec.n_blocks for sec in sections)
     u_zh, _, us_en = unit_words(summary.get("rules"))
-    click.echo(
+    say(
         f"Announcement: {len(sections)} schools, {listed} {u_zh} / {us_en}, each listed once under its school."
     )
     if groups is not None:
@@ -111,16 +114,16 @@ def announce(
         if ungrouped:
             shown = ", ".join(ungrouped[:5]) + (" …" if len(ungrouped) > 5 else "")
             line += f"; {len(ungrouped)} blocks have none there, listed under 其他 other ({shown})"
-        click.echo(line + ".")
+        say(line + ".")
     if changes is None:
-        click.echo("Changes: the plan has no current assignment (current_school) to compare with.")
+        say("Changes: the plan has no current assignment (current_school) to compare with.")
     else:
         new = changes["from_school_id"].isna()  # 新划入: no current school
-        click.echo(
+        say(
             f"Changes: {int((~new).sum())} {us_en} change school ({changes.loc[~new, 'children'].sum():,.0f} "
             f"children), {int(new.sum())} newly zoned."
         )
-    click.echo("Wrote: " + ", ".join(str(files[name]) for name in ANNOUNCE_FILES))
+    say("Wrote: " + ", ".join(str(files[name]) for name in ANNOUNCE_FILES))
 
 
 @main.command()
@@ -137,7 +140,7 @@ def report(plan_dir, out_dir, title, overwrite):
     layers, summary = read_plan_folder(plan_dir)
     files = write_report(layers, summary, out_dir or plan_dir, title=title, overwrite=overwrite)
     sizes = ", ".join(f"{files[n]} ({files[n].stat().st_size / 2**20:.1f} MB)" for n in REPORT_FILES)
-    click.echo(f"Wrote: {sizes}")
+    say(f"Wrote: {sizes}")
 
 
 @main.command(name="map")
@@ -189,6 +192,7 @@ def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_
             layers,
             title=title,
             units=units,
+            district_kind=district_kind_of((summary.get("districts") or {}).get("rules")),
             date=datetime.date.today().isoformat() if date is None else date or None,
             lang=lang,
             tiles=tiles,
@@ -199,9 +203,9 @@ def map_command(plan_dir, out_dir, title, date, lang, tiles, attribution, tiles_
     files = write_files(out_dir or plan_dir, {"map.html": text_writer(page)}, overwrite=overwrite)
     n_blocks = len(layers.get("blocks", ()))
     u_zh, _, us_en = unit_words(summary.get("rules"))
-    click.echo(
+    say(
         f"Map: {len(layers['schools'])} schools, {n_blocks} {u_zh} / {us_en}, labels {lang}"
         + (f", tiles in {tiles_crs}" if tiles else ", no tiles (opens offline)")
         + f"; {len(page.encode('utf-8')) / 2**20:.1f} MB."
     )
-    click.echo(f"Wrote: {files['map.html']}")
+    say(f"Wrote: {files['map.html']}")

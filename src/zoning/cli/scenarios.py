@@ -15,7 +15,7 @@ import pandas as pd
 from ..batch.run import cluster
 from ..check.metrics import summary
 from ..errors import InputError, Issue, NoPlanFoundError
-from ..io.inputs import read_plan_folder, read_sites
+from ..io.inputs import read_plan_folder, read_roads, read_sites
 from ..io.save import csv_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..options import MAX_SEED, SolveOptions
 from ..plan import units_of
@@ -34,8 +34,8 @@ from ..scenarios.sites import site_schools
 from ..scenarios.siting import TIME_FIX
 from ..zones.api import assign_zones
 from ..zones.problem import DEFAULT_CANDIDATES, DEFAULT_MOVE_PENALTY_M
-from .group import main
-from .options import _coords, _load, ctrl_c_stops, input_options, planner_errors, solve_options
+from .group import main, say
+from .options import _coords, _load, ctrl_c_stops, input_options, planner_errors, road_options, solve_options
 from .report import _report
 
 
@@ -80,17 +80,31 @@ def _base_inputs(plan_dir) -> tuple[object, object, dict]:
 @click.option(
     "--contiguity/--no-contiguity", default=None, help="Every zone one piece [default: the base plan's rule]."
 )
+@road_options
 @planner_errors
 def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, seed, allow_overload, max_moved,
-             move_penalty, contiguity):  # fmt: skip
+             move_penalty, contiguity, roads, roads_layer, roads_coords):  # fmt: skip
     """Apply SCENARIO_FILE (close / merge / build / expand / shrink schools, new housing: a TOML file) to the
     zones plan in BASE_DIR and draw the zones again with the base plan's rules: children move from the base
     plan only where the change needs it.  Writes the plan files and scenario.md (the changes, then the base
     and the scenario side by side)."""
     spec = read_scenario(scenario_file, lenient=True)  # its problems of shape come with those of its names
     blocks, schools, base = _base_inputs(base_dir)
-    applied = apply_scenario(spec, blocks, schools)
     rules = base["rules"]
+    if rules.get("travel") == "road" and not roads:
+        # by straight line the zones would be drawn for other trips than the base plan's: children moved for
+        # nothing the scenario changes (a 100-seat expansion moved 352 of 7,239 children in a river city)
+        raise InputError(
+            [
+                Issue(
+                    "holds a plan drawn with trips measured by road: the scenario must measure them by road too.",
+                    "give the road network the base plan was drawn on: --roads FILE.",
+                    file=str(base_dir),
+                )
+            ]
+        )
+    network = read_roads(roads, coords=roads_coords or "wgs84", layer=roads_layer) if roads else None
+    applied = apply_scenario(spec, blocks, schools)
     plan = assign_zones(
         applied.blocks,
         applied.schools,
@@ -101,7 +115,10 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
         contiguity=bool(rules.get("contiguity", True)) if contiguity is None else contiguity,
         candidates=int(rules.get("candidates_per_block", DEFAULT_CANDIDATES)),
         options=SolveOptions(time_limit_s=time_limit, workers=workers, seed=seed),
+        roads=network,
     )
+    if (dropped := _districts_not_redrawn(base, out_dir)) is not None:
+        plan = replace(plan, warnings=(*plan.warnings, dropped))
     title = spec.title or Path(scenario_file).stem
     table = compare_table({"base " + Path(base_dir).name: base, title: summary(plan)})
     text = "\n".join(
@@ -109,15 +126,38 @@ def scenario(base_dir, scenario_file, out_dir, overwrite, time_limit, workers, s
          "## 变化 changes", "", *[f"- {note}" for note in applied.notes], "", "## 对比 comparison", "",
          compare_markdown(table),
          "调整 children moved: against each plan's current assignment; for the scenario, the base plan (the "
-         "children of a closed school all move; those of a merged campus only where zoned to a third school)."]
+         "children of a closed school all move; those of a merged campus only where zoned to a third school).",
+         *(["", f"注意 note: {dropped.message} Fix: {dropped.fix}"] if dropped is not None else [])]
     )  # fmt: skip
     files = write_plan(
         plan, out_dir, overwrite=overwrite, title=title, extra={"scenario.md": text_writer(text)}
     )
-    click.echo(f"Scenario: {title}")
+    say(f"Scenario: {title}")
     for note in applied.notes:
-        click.echo(f"- {note}")
+        say(f"- {note}")
     _report(plan, files)
+
+
+def _districts_not_redrawn(base: dict, out_dir) -> Issue | None:
+    """A warning when the base plan holds districts (partition --districts K): the scenario draws the zones
+    again, not the districts (their options, leads and requirements are not all in the base plan's files),
+    so the scenario's folder has none; the fix names the command that groups its schools."""
+    districts = base.get("districts")
+    if not districts:
+        return None
+    rules = districts.get("rules") or {}
+    k = rules.get("n_districts") or (districts.get("after") or {}).get("districts")
+    groups = rules.get("kind") == "education groups"
+    what = f"{k} 教育集团 education groups" if groups else f"{k} 学区 school districts"
+    gpkg = Path(out_dir) / "plan.gpkg"
+    return Issue(
+        f"the base plan's {what} are not drawn again: a scenario draws the attendance zones only, so its plan "
+        "has no districts (the seats and children of the base plan's districts change with the scenario).",
+        f"group the scenario's schools with zoning districts {gpkg} --schools-layer schools --zones {gpkg} "
+        f"--zones-layer zones --enrolment-col students --districts {k}{' --groups' if groups else ''}, with the "
+        "district options the base plan was drawn with.",
+        severity="warning",
+    )
 
 
 @main.command()
@@ -147,7 +187,10 @@ def compare(plan_dirs, out_dir, overwrite):
            for name, (blocks, _, schools) in drawn.items()}  # fmt: skip
     note = area_note(ids, "blocks" if on_blocks else "schools")
     text = compare_markdown(table, notes=(note,) if note else ())
-    click.echo(text, nl=False)
+    if not out_dir:
+        click.echo(text, nl=False)  # the table is the command's output
+    else:
+        say(text, nl=False)
     if out_dir:
         units = {units_of(sm.get("rules")) for sm in summaries.values()}
         page = to_html(
@@ -162,7 +205,7 @@ def compare(plan_dirs, out_dir, overwrite):
             },
             overwrite=overwrite,
         )
-        click.echo("Wrote: " + ", ".join(str(p) for p in files.values()))
+        say("Wrote: " + ", ".join(str(p) for p in files.values()))
 
 
 @main.command(name="frontier")
@@ -258,18 +301,16 @@ def frontier_command(blocks, schools, penalties, caps, soft_seats, parallel, sch
     if page is not None:
         outputs["frontier.html"] = text_writer(page)
     files = write_files(out_dir, outputs, overwrite=overwrite)
-    click.echo(text, nl=False)
-    click.echo(
+    say(text, nl=False)
+    say(
         f"{len(points)} alternatives of {runs} runs (the others were beaten or equalled on every count, or "
         "left out as the warnings say)."
     )
     if points.not_run:
-        click.echo(
+        say(
             f"Stopped early (Ctrl-C): {len(points.not_run)} of {runs} runs not run: {'; '.join(points.not_run)}."
         )
-    click.echo(
-        "Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())])
-    )
+    say("Wrote: " + ", ".join([*(str(Path(out_dir) / pt.label) for pt in points), *map(str, files.values())]))
 
 
 def _numbers(text: str, flag: str, what: str) -> tuple[float, ...]:
@@ -293,7 +334,9 @@ def _numbers(text: str, flag: str, what: str) -> tuple[float, ...]:
     callback=_coords,
     help="Coordinate system of the CANDIDATES file (default: --schools-coords, else --coords).",
 )
-@click.option("--sites-layer", help="Layer of a GeoPackage holding the candidate sites.")
+@click.option(
+    "--sites-layer", help="Layer of a GeoPackage (or sheet of an Excel workbook) holding the candidate sites."
+)
 @click.option(
     "--site-id-col", help="Candidates column holding the site id (default: site_id, 候选点编号, 地块编号, …)."
 )
@@ -338,10 +381,10 @@ def site_command(blocks, schools, sites_file, n_new, **kwargs):
             fix = "--time-limit: the siting has half of it, the zones the other half"
             raise NoPlanFoundError(str(err).replace(TIME_FIX, fix)) from err
         r = chosen.result
-        click.echo(f"Sites: {n_new} of {len(sites)} candidates open: "
+        say(f"Sites: {n_new} of {len(sites)} candidates open: "
                    + ", ".join(f"{n} ({c:,.0f} seats)" for n, c in zip(chosen.chosen["name"], chosen.chosen["capacity"], strict=True)))  # fmt: skip
         how = "stopped early (Ctrl-C), the best siting plan so far" if r.stopped else r.status
-        click.echo(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
+        say(f"Siting model: {r.objective / 1000:,.1f} child-km, lower bound {r.lower_bound / 1000:,.1f}, "
                    f"gap {100 * r.gap:.2f} % ({how}, {r.seconds:.1f} s)")  # fmt: skip
         # the zones get what the siting left of the limit (half at least): a siting proven early gives it back
         rest = replace(

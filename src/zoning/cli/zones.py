@@ -13,7 +13,7 @@ import click
 from ..districts.api import form_districts
 from ..errors import Issue
 from ..io.datasets import get_path
-from ..io.inputs import read_block_column, read_roads
+from ..io.inputs import current_from_plan, read_block_column, read_roads
 from ..io.save import csv_writer
 from ..io.validate import BLOCK_ALIASES
 from ..options import SolveOptions
@@ -108,9 +108,13 @@ def _run_partition(
     if opens_col and not years:
         raise click.BadParameter("schools opening in later years need --years", param_hint="--opens-col")
     keep = [*(_keep_columns(district_kw) if district_kw else ()), *([opens_col] if opens_col else [])]
+    current_plan = kwargs.pop("current_plan", None)
     inputs = _load(blocks, schools, kwargs, keep=keep, block_keep=list(years.values()) if years else ())
     school_frame = _only_stage(inputs.schools, only_stage)
     block_frame, warnings = inputs.blocks, inputs.warnings
+    if current_plan:  # last year's plan folder: each block's school in it is its current school
+        block_frame, found = current_from_plan(block_frame, current_plan, blocks_file=inputs.blocks_file)
+        warnings = (*warnings, *found)
     if opens_col:  # schools opening on the way: every block changes school at most once
         return _run_horizon(inputs.blocks, school_frame, years, opens_col, warnings, roads, rules, options,
                             out_dir=out_dir, overwrite=overwrite, title=title)  # fmt: skip
@@ -221,6 +225,13 @@ def _report_years(loads, blocks, schools, years) -> None:
     help="Schools column with the year a school opens (blank: open): with --years, the zones once every "
     "school is open, each block moving at most once, in the year its school opens; phases.csv gives every "
     "block's school per year.",
+)
+@click.option(
+    "--current-plan",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Last year's plan folder (a zoning --out): each block's school in it is its current school, "
+    "matched by block id (blocks it lacks are newly zoned); replaces the current-school column.",
 )
 @click.option(
     "--entry-share",

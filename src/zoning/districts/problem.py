@@ -372,6 +372,9 @@ def build_district_problem(
             for w in missing
         ]
         balance_note += f"; not balanced: {', '.join(words)}"
+        if has_children and not has_seats and np.isfinite(seats_raw).any():
+            # the rule that a district's seats cover its children needs every school's seats
+            balance_note += "; seats not checked against children (a district may hold fewer)"
 
     # --- candidate pairs: the nearest lead candidates of every school, and every lead with itself
     leads = np.flatnonzero(lead_ok)

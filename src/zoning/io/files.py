@@ -115,13 +115,16 @@ def read_table(
     layer: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    option: tuple[str, str] | None = None,
 ) -> RawTable:
     """Read a GeoJSON / GeoPackage / Shapefile / CSV / Excel file as the user sees it.
 
-    ``layer`` picks a layer of a GeoPackage (required when it holds several), ``encoding`` overrides the
-    detected text encoding (CSV, Shapefile), ``sheet`` picks an Excel sheet by name or 0-based position
-    (default: the only sheet with data).  Raises :class:`InputError` when the file is missing, of an
-    unknown type or unreadable.
+    ``layer`` picks a layer of a GeoPackage (required when it holds several) or, without ``sheet``, the
+    sheet of an Excel workbook; ``encoding`` overrides the detected text encoding (CSV, Shapefile),
+    ``sheet`` picks an Excel sheet by name or 0-based position (default: the only sheet with data).
+    ``option`` is the command-line option and the Python argument that name the layer of this file
+    (``("--blocks-layer", "layer")``), for the fix of a message asking for one.  Raises :class:`InputError` when the file is missing, of an unknown
+    type or unreadable.
     """
     name = os.fspath(path)
     p = Path(name)
@@ -136,8 +139,16 @@ def read_table(
     if suffix in (".csv", ".txt"):
         return _read_csv(p, name, encoding)
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(p, name, sheet)
-    return _read_vector(p, name, layer, encoding)
+        return _read_xlsx(p, name, layer if sheet is None else sheet, option)
+    return _read_vector(p, name, layer, encoding, option)
+
+
+def _pick(option: tuple[str, str] | None, name: str) -> str:
+    """How to name a layer or sheet: the command's option and the Python argument."""
+    if option is None:
+        return f'layer="{name}"'
+    flag, argument = option
+    return f'{flag} "{name}" (in Python {argument}="{name}")'
 
 
 def load_text(path: str | os.PathLike[str], *, what: str, suffixes: tuple[str, ...]) -> str:
@@ -323,7 +334,7 @@ def _grid_to_frame(cells: list[list[Any]], name: str) -> tuple[pd.DataFrame, np.
 # Excel -----------------------------------------------------------------------------------------------
 
 
-def _read_xlsx(p: Path, name: str, sheet: str | int | None) -> RawTable:
+def _read_xlsx(p: Path, name: str, sheet: str | int | None, option: tuple[str, str] | None) -> RawTable:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -344,7 +355,7 @@ def _read_xlsx(p: Path, name: str, sheet: str | int | None) -> RawTable:
         def has_data(title: str) -> bool:
             return any(not is_blank(v) for row in grid_of(title) for v in row)
 
-        chosen = _choose_sheet(list(book.sheetnames), sheet, has_data, name)
+        chosen = _choose_sheet(list(book.sheetnames), sheet, has_data, name, option)
         cells = grid_of(chosen)
     except _READ_ERRORS as err:
         raise _unreadable(name, "an Excel .xlsx workbook", err, fix) from err
@@ -356,7 +367,11 @@ def _read_xlsx(p: Path, name: str, sheet: str | int | None) -> RawTable:
 
 
 def _choose_sheet(
-    titles: list[str], sheet: str | int | None, has_data: Callable[[str], bool], name: str
+    titles: list[str],
+    sheet: str | int | None,
+    has_data: Callable[[str], bool],
+    name: str,
+    option: tuple[str, str] | None,
 ) -> str:
     """The sheet named or numbered (from 0) by ``sheet``; by default the only sheet with data (the first
     sheet when none has data)."""
@@ -365,7 +380,7 @@ def _choose_sheet(
         if len(with_data) <= 1:
             return with_data[0] if with_data else titles[0]
         message = f"has {len(with_data)} sheets with data: {', '.join(with_data)}."
-        fix = f'choose one with --sheet NAME, e.g. --sheet "{with_data[0]}".'
+        fix = f"choose one with {_pick(option, with_data[0])}."
     elif isinstance(sheet, int):
         if 0 <= sheet < len(titles):
             return titles[sheet]
@@ -374,7 +389,7 @@ def _choose_sheet(
         return sheet
     else:
         message = f'has no sheet "{sheet}" (sheets: {", ".join(titles)}).'
-        fix = f'use --sheet "{_nearest(sheet, titles) or titles[0]}".'
+        fix = f"use {_pick(option, _nearest(sheet, titles) or titles[0])}."
     raise InputError([Issue(message, fix, file=name)])
 
 
@@ -443,7 +458,9 @@ def _shapefile_encoding(p: Path, name: str) -> tuple[str | None, str]:
     return "GB18030", "gb18030"
 
 
-def _read_vector(p: Path, name: str, layer: str | None, encoding: str | None) -> RawTable:
+def _read_vector(
+    p: Path, name: str, layer: str | None, encoding: str | None, option: tuple[str, str] | None
+) -> RawTable:
     suffix = p.suffix.lower()
     fix = f"open it in QGIS or ArcGIS and export it again as {_SUPPORTED}."
     try:
@@ -463,7 +480,7 @@ def _read_vector(p: Path, name: str, layer: str | None, encoding: str | None) ->
                 [
                     Issue(
                         f"holds {len(layers)} layers: {', '.join(layer_names)}.",
-                        f'choose one with --layer NAME, e.g. --layer "{layer_names[0]}".',
+                        f"choose one with {_pick(option, layer_names[0])}.",
                         file=name,
                     )
                 ]
@@ -473,7 +490,7 @@ def _read_vector(p: Path, name: str, layer: str | None, encoding: str | None) ->
             [
                 Issue(
                     f'has no layer "{layer}" (layers: {", ".join(layer_names)}).',
-                    f'use --layer "{_nearest(layer, layer_names) or layer_names[0]}".',
+                    f"use {_pick(option, _nearest(layer, layer_names) or layer_names[0])}.",
                     file=name,
                 )
             ]

@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from ..errors import InputError, Issue, flag_issue, kind_of
+from ..errors import InputError, Issue, flag_issue, kind_of, name_list
 from .crs import to_wgs84
 from .db import is_db_url, mask_password, read_db_table, read_plan_schema
 from .files import RawTable, read_table, row_label
-from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools
+from .validate import BLOCK_ALIASES, check_blocks, check_pair, check_schools, match_codes, numeric_code
 from .validate.geometry import _coords, _start
 from .validate.headers import _headers, _quote_list
 from .validate.numbers import _as_text
@@ -50,11 +50,18 @@ __all__ = [
     "read_block_column",
     "read_plan_tables",
     "read_plan_folder",
+    "current_from_plan",
     "PLAN_LAYERS",
 ]
 
 
-def _read(path: str | os.PathLike[str], *, layer: str | None, encoding: str | None) -> RawTable:
+def _read(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None,
+    encoding: str | None,
+    option: tuple[str, str] | None = None,
+) -> RawTable:
     """A file as read, or a database table or query named by a ``postgresql://`` URL (``layer`` then names
     the table when the URL does not)."""
     if encoding is not None:
@@ -65,7 +72,7 @@ def _read(path: str | os.PathLike[str], *, layer: str | None, encoding: str | No
                                     "use e.g. gbk, gb18030 or utf-8, or leave it out to detect it.")]) from err  # fmt: skip
     if is_db_url(path):
         return read_db_table(os.fspath(path), layer=layer)
-    return read_table(path, layer=layer, encoding=encoding)
+    return read_table(path, layer=layer, encoding=encoding, option=option)
 
 
 def _name(path: str | os.PathLike[str]) -> str:
@@ -98,7 +105,7 @@ def read_blocks(
     (e.g. ``["社区"]``, to group the announcement's 小区 by it: ``groups=blocks.set_index("block_id")["社区"]``).
     """
     columns, keep = _arguments(path, columns, keep)
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--blocks-layer", "layer"))
     frame, _logged_warnings = check_blocks(raw, columns=columns, coords=coords, per_1000_rate=per_1000_rate)
     return _kept(raw, frame, keep)
 
@@ -192,7 +199,7 @@ def read_block_column(
     ``--block-id-col``; the names when there is no id column), so they match the ids of a plan made from the
     same file; nothing else of the file is checked (children, geometry).  A missing ``column`` is an
     InputError naming the file and the nearest headers, with ``fix`` (default: check the spelling)."""
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--blocks-layer", "layer"))
     header = _header(
         raw, column, fix=fix or f"check the spelling of the column (one of {raw.file}'s headers)."
     )
@@ -221,7 +228,7 @@ def read_schools(
     columns, keep = _arguments(path, columns, keep)
     if (issue := flag_issue("require_capacity", require_capacity)) is not None:
         raise InputError([issue])
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--schools-layer", "layer"))
     frame, _logged_warnings = check_schools(
         raw,
         columns=columns,
@@ -247,7 +254,7 @@ def read_sites(
     besides the schools' (site_id, 候选点编号, 地块编号, 规划学位, …), and ``columns`` names others with the
     schools' canonical names (``{"school_id": "地块号", "capacity": "规划学位数"}``)."""
     columns, _ = _arguments(path, columns, ())
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=("--sites-layer", "layer"))
     frame, _logged_warnings = check_schools(
         raw, columns=columns, coords=coords, class_size=class_size, sites=True
     )
@@ -284,17 +291,19 @@ def load_inputs(
     block_keep, school_keep = _keep_list(block_keep), _keep_list(school_keep)
     warnings: list[Issue] = []
     frames = []
-    for check, path, layer, options in (
+    for check, path, layer, option, options in (
         (
             check_blocks,
             blocks_path,
             blocks_layer,
+            ("--blocks-layer", "blocks_layer"),
             {"columns": block_columns, "coords": blocks_coords, "per_1000_rate": per_1000_rate},
         ),
         (
             check_schools,
             schools_path,
             schools_layer,
+            ("--schools-layer", "schools_layer"),
             {
                 "columns": school_columns,
                 "coords": schools_coords,
@@ -306,7 +315,7 @@ def load_inputs(
     ):
         log.info("reading %s", _name(path))
         try:
-            raw = _read(path, layer=layer, encoding=encoding)
+            raw = _read(path, layer=layer, encoding=encoding, option=option)
             frame, found = check(raw, **options)
             if check is check_blocks and block_keep:
                 frame = _kept(raw, frame, block_keep)
@@ -319,15 +328,17 @@ def load_inputs(
     blocks, schools = frames
     blocks_file, schools_file = _name(blocks_path), _name(schools_path)
     t0 = time.perf_counter()
+    blocks, matched = match_codes(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
+    warnings += matched
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
     log.info("cross-file checks of %s and %s: %.2f s", blocks_file, schools_file, time.perf_counter() - t0)
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)
 
 
-def _geometry_file(path, layer, encoding, fix: str) -> tuple[RawTable, str]:
+def _geometry_file(path, layer, encoding, fix: str, option: tuple[str, str]) -> tuple[RawTable, str]:
     """A vector file as read (its frame a GeoDataFrame) and its name for messages; a table without
     geometry is refused with ``fix``."""
-    raw = _read(path, layer=layer, encoding=encoding)
+    raw = _read(path, layer=layer, encoding=encoding, option=option)
     name = raw.file
     if not isinstance(raw.frame, gpd.GeoDataFrame):
         raise InputError([Issue("holds no geometry.", fix, file=name)])
@@ -345,7 +356,11 @@ def read_zones(
     on schools alone.  GCJ-02 / BD-09 polygons are converted vertex by vertex."""
     coords = _coords(coords)  # an unknown one in words before the file is read (it was a ValueError)
     raw, name = _geometry_file(
-        path, layer, encoding, "give the zones as polygons (GeoJSON, GeoPackage or Shapefile)."
+        path,
+        layer,
+        encoding,
+        "give the zones as polygons (GeoJSON, GeoPackage or Shapefile).",
+        ("--zones-layer", "layer"),
     )
     frame = raw.frame
     kinds = set(frame.geom_type.dropna().unique())
@@ -376,7 +391,11 @@ def read_roads(
     """
     coords = _coords(coords)
     raw, name = _geometry_file(
-        path, layer, encoding, "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings)."
+        path,
+        layer,
+        encoding,
+        "give the roads as lines (GeoJSON, GeoPackage or Shapefile of LineStrings).",
+        ("--roads-layer", "layer"),
     )
     frame = raw.frame
     kinds = frame.geom_type
@@ -440,6 +459,57 @@ def read_plan_tables(folder: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, 
     blocks = read_table(path, layer="blocks").frame
     schools = read_table(path, layer="schools").frame
     return blocks, schools
+
+
+def current_from_plan(
+    blocks: gpd.GeoDataFrame, folder: str | os.PathLike[str], *, blocks_file: str = "the blocks"
+) -> tuple[gpd.GeoDataFrame, list[Issue]]:
+    """The blocks with each one's school in the plan of ``folder`` (last year's plan folder, or its database
+    schema) as its current school, matched by block id; the warnings name the blocks the plan lacks (new
+    blocks: no current school, newly zoned) and the plan's blocks the file lacks.  A plan sharing no block
+    id with the blocks is an InputError."""
+    plan_blocks, _schools = read_plan_tables(folder)
+    source = _name(folder)
+    school_of = dict(zip(plan_blocks["block_id"].astype(str), plan_blocks["school_id"].astype(str)))
+    ids = blocks["block_id"].astype(str).tolist()
+    by_code: dict[str, list[str]] = {}
+    for plan_id in school_of:
+        if (code := numeric_code(plan_id)) is not None:
+            by_code.setdefault(code, []).append(plan_id)
+    same = {}  # ids written as numbers on one side ("0012" and 12): one plan block each
+    for i in ids:
+        found = by_code.get(numeric_code(i) or "", []) if i not in school_of else []
+        if len(found) == 1:
+            same[i] = found[0]
+    school_of = school_of | {i: school_of[p] for i, p in same.items()}
+    missing = [i for i in ids if i not in school_of]
+    if len(missing) == len(ids):
+        raise InputError(
+            [Issue(f"none of the {len(ids):,} blocks of {blocks_file} is in the plan of {source} (its block ids: "
+                   f"{name_list(list(school_of)[:5])}).", "give the plan drawn on these blocks, or check that "
+                   "both name the blocks by the same ids.", file=source)]
+        )  # fmt: skip
+    issues = []
+    if same:
+        pairs = [f'{i} as "{p}"' for i, p in list(same.items())[:5]]
+        issues.append(Issue(f"{len(same):,} block id(s) of {blocks_file} differ from the plan's only by leading "
+                            f'zeros or a ".0", and are read as those blocks ({", ".join(pairs)}'
+                            f"{' …' if len(same) > 5 else ''}).", "write the ids alike in both (format the id "
+                            "column as text in Excel).", severity="warning"))  # fmt: skip
+    if missing:
+        issues.append(Issue(f"{len(missing):,} block(s) of {blocks_file} are not in the plan of {source} "
+                            f"({name_list(missing, limit=8)}): they have no current school and are newly "
+                            "zoned (新划入).", "check their ids if they are not new blocks.",
+                            severity="warning"))  # fmt: skip
+    gone = sorted(set(school_of) - set(ids) - set(same.values()))
+    if gone:
+        issues.append(Issue(f"{len(gone):,} block(s) of the plan of {source} are not in {blocks_file} "
+                            f"({name_list(gone, limit=8)}): they are not zoned this time.",
+                            "check their ids if they still have children.", severity="warning"))  # fmt: skip
+    for issue in issues:
+        log.warning("%s", issue)
+    current = pd.Series([school_of.get(i) for i in ids], index=blocks.index, dtype=object)
+    return blocks.assign(current_school=current), issues
 
 
 def read_plan_folder(folder: str | os.PathLike[str]) -> tuple[dict[str, gpd.GeoDataFrame], dict]:

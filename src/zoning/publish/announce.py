@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import InputError, Issue, kind_of
 from ..io.save import bytes_writer, csv_writer, text_writer, write_files
-from ..plan import UNIT_WORDS, units_of
+from ..plan import UNIT_WORDS, district_kind_of, units_of
 
 __all__ = [
     "ANNOUNCE_FILES",
@@ -73,6 +73,7 @@ class Section:
     district: str | None  # 学区 (district id), None without districts
     lead_name: str | None  # 学区长学校 of that district
     groups: tuple[tuple[str | None, tuple[str, ...]], ...]  # (社区 / street or None, 小区 names)
+    district_kind: str = "school districts"  # or "education groups": 教育集团, led by a 牵头学校
 
     @property
     def n_blocks(self) -> int:
@@ -80,13 +81,19 @@ class Section:
 
 
 def announcement(
-    blocks: pd.DataFrame, schools: pd.DataFrame, *, groups: Mapping[str, str] | pd.Series | None = None
+    blocks: pd.DataFrame,
+    schools: pd.DataFrame,
+    *,
+    groups: Mapping[str, str] | pd.Series | None = None,
+    district_kind: str = "school districts",
 ) -> list[Section]:
     """The sections of the announcement, one per school in the schools table's order.
 
     ``blocks``: block_id, name, school_id (a plan's blocks table); ``schools``: school_id, name, capacity,
     and, with districts, district_id and lead_name.  ``groups``: block_id → 社区 / street, to list
-    each school's 小区 under their group.  Every block is listed exactly once, under its school."""
+    each school's 小区 under their group.  ``district_kind``: "school districts" (学区) or "education
+    groups" (教育集团, :func:`~zoning.plan.district_kind_of` the plan's rules).  Every block is listed
+    exactly once, under its school."""
     group_of = pd.Series(groups, dtype=object) if groups is not None else None
     names = blocks["name"].astype(str) if "name" in blocks else blocks["block_id"].astype(str)
     table = pd.DataFrame(
@@ -121,6 +128,7 @@ def announcement(
                 district=None if district is None or pd.isna(district) else str(district),
                 lead_name=None if pd.isna(s.get("lead_name", float("nan"))) else str(s["lead_name"]),
                 groups=listed,
+                district_kind=district_kind,
             )
         )
     return out
@@ -254,9 +262,9 @@ def _number(k: int) -> str:
 def _head(k: int, sec: Section, units: str = "blocks") -> str:
     facts = []
     if sec.district is not None:
-        facts.append(
-            f"学区 district {sec.district}" + (f"，学区长学校 lead {sec.lead_name}" if sec.lead_name else "")
-        )
+        groups = sec.district_kind == "education groups"
+        word, lead = ("教育集团 group", "牵头学校 lead") if groups else ("学区 district", "学区长学校 lead")
+        facts.append(f"{word} {sec.district}" + (f"，{lead} {sec.lead_name}" if sec.lead_name else ""))
     if sec.capacity is not None:
         facts.append(f"学位 seats {sec.capacity:,.0f}")
     facts.append(f"{UNIT_WORDS[units][0]} {UNIT_WORDS[units][2]} {sec.n_blocks}")
@@ -408,7 +416,9 @@ def announce(
         raise InputError(
             [Issue(f"groups is {kind_of(groups)}", "give block_id → 社区 as a dict or a Series")]
         )
-    sections = announcement(plan.blocks, plan.schools, groups=groups)
+    sections = announcement(
+        plan.blocks, plan.schools, groups=groups, district_kind=district_kind_of(plan.rules)
+    )
     changes = announcement_changes(plan.blocks, plan.schools)
     units = units_of(plan.rules)
     return write_announcement(

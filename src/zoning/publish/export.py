@@ -42,7 +42,7 @@ from ..io.db import (
 )  # fmt: skip
 from ..io.inputs import PLAN_LAYERS
 from ..io.save import csv_writer, gpkg_writer, json_text, prepare_out_dir, text_writer, write_files
-from ..plan import Plan, units_of, zones_title
+from ..plan import Plan, district_kind_of, units_of, zones_title
 from .maps import BLOCK_COLUMNS, LANGS, language, to_html, tr, zone_map
 
 if TYPE_CHECKING:  # only publish.maps imports folium; the maps are built there
@@ -141,15 +141,16 @@ def default_title(plan: Plan, lang: str = "both") -> str:
     with language(lang):
         if plan.districts is None:
             return tr(*zones_title(units_of(plan.rules)))
-        kind = plan.rules["districts"]["kind"]
-        label = (
-            tr("教育集团", "education groups")
-            if kind == "education groups"
-            else tr("学区", "school districts")
-        )
-        return f"{len(plan.districts)} {label}" + (
+        return f"{len(plan.districts)} {_district_label(district_kind_of(plan.rules))}" + (
             f" · {tr('划片', 'attendance zones')}" if plan.has_zones else ""
         )
+
+
+def _district_label(kind: str) -> str:
+    """The title's word for the districts: 教育集团 education groups, or 学区 school districts."""
+    return (
+        tr("教育集团", "education groups") if kind == "education groups" else tr("学区", "school districts")
+    )
 
 
 def plan_map(plan: Plan, *, title: str | None = None, **options) -> folium.Map:
@@ -181,6 +182,7 @@ def _plan_map(plan: Plan, layers: dict[str, gpd.GeoDataFrame], *, title: str | N
         title=title or default_title(plan, lang),
         districts=layers.get("districts"),
         units=units_of(plan.rules),
+        district_kind=district_kind_of(plan.rules),
         **options,
     )
 
@@ -203,10 +205,16 @@ def _lang(options: Mapping) -> str:
 
 
 def folder_map(
-    layers: dict[str, gpd.GeoDataFrame], *, title: str | None = None, units: str = "blocks", **options
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
+    title: str | None = None,
+    units: str = "blocks",
+    district_kind: str = "school districts",
+    **options,
 ) -> folium.Map:
     """The map of a plan folder's layers (``io.inputs.read_plan_layers``): what ``zoning map DIR`` draws;
-    ``units``: what its blocks are (``rules["units"]`` of its summary.json: "primary zones" for a feeder plan)."""
+    ``units``: what its blocks are (``rules["units"]`` of its summary.json: "primary zones" for a feeder plan);
+    ``district_kind``: what its districts are (:func:`district_kind_of` its summary.json)."""
     blocks = layers.get("blocks")
     if blocks is None:  # districts drawn on schools alone
         blocks = gpd.GeoDataFrame({c: [] for c in BLOCK_COLUMNS}, geometry=[], crs=4326)
@@ -216,10 +224,17 @@ def folder_map(
             if districts is None:
                 title = tr(*zones_title(units))
             else:
-                title = f"{len(districts)} {tr('学区', 'school districts')}"
+                title = f"{len(districts)} {_district_label(district_kind)}"
                 title += f" · {tr('划片', 'attendance zones')}" if len(blocks) else ""
     return zone_map(
-        blocks, layers["zones"], layers["schools"], title=title, districts=districts, units=units, **options
+        blocks,
+        layers["zones"],
+        layers["schools"],
+        title=title,
+        districts=districts,
+        units=units,
+        district_kind=district_kind,
+        **options,
     )
 
 

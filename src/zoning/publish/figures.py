@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -227,9 +228,12 @@ def zones_figure(
     districts: gpd.GeoDataFrame | None,
     crs: str,
     font: str | os.PathLike[str],
+    words: Mapping[str, str] | None = None,
 ) -> bytes:
     """The plan as a map (PNG): zones filled (one colour per district when there are districts, else per
-    zone), district outlines, schools as points and leads as stars."""
+    zone), district outlines, schools as points and leads as stars.  ``words`` name the districts in the
+    legend (``{"d": "教育集团", "en": "group", "lead": "牵头学校"}``; default 学区 district, 学区长学校)."""
+    words = {"d": "学区", "en": "district", "lead": "学区长学校", **(words or {})}
     family = font_family(font)
     zones, schools = zones.to_crs(crs), schools.to_crs(crs)
     fig, ax = _map(np.concatenate([zones.geometry.values, schools.geometry.values]))
@@ -255,9 +259,9 @@ def zones_figure(
                 linestyle="",
                 color="#e31a1c",
                 markersize=9,
-                label="学区长学校 lead school",
+                label=f"{words['lead']} lead school",
             ),
-            Line2D([], [], color="#222222", linewidth=1.8, label="学区边界 district boundary"),
+            Line2D([], [], color="#222222", linewidth=1.8, label=f"{words['d']}边界 {words['en']} boundary"),
         ]
     _legend(fig, handles, family)
     return _png(fig)

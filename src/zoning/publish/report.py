@@ -269,15 +269,41 @@ def _moved(t: dict, u_zh: str, us_en: str) -> str:
     return _children(t["children_moved"])
 
 
+#: The words of a plan's districts by ``rules["kind"]``: 学区 school districts, or 教育集团 education groups.
+_DISTRICT_WORDS = {
+    "school districts": {
+        "d": "学区",
+        "en": "district",
+        "ens": "districts",
+        "Ens": "Districts",
+        "lead": "学区长学校",
+    },
+    "education groups": {
+        "d": "教育集团",
+        "en": "group",
+        "ens": "groups",
+        "Ens": "Groups",
+        "lead": "牵头学校",
+    },
+}
+
+
+def _words(d: dict | None) -> dict[str, str]:
+    """The words naming the districts of the ``districts`` section ``d`` of a summary.json."""
+    kind = ((d or {}).get("rules") or {}).get("kind")
+    return _DISTRICT_WORDS.get(kind, _DISTRICT_WORDS["school districts"])
+
+
 def _district_facts(d: dict) -> list[list[str]]:
     a, r = d["after"], d["rules"]
+    w = _words(d)
     facts = _proof(d["solve"])
     facts += [
         ["类型 kind", html.escape(f"{a['districts']} {r['kind']}")],
         ["均衡 balance", html.escape(r["balance"])],
         ["优质学校覆盖率 coverage rate", _coverage_cell(a, r)],
         [
-            "学区间质量差 quality spread (Gini)",
+            "{d}间质量差 quality spread (Gini)".format(**w),
             "—"
             if a.get("quality_spread") is None
             else (
@@ -286,7 +312,7 @@ def _district_facts(d: dict) -> list[list[str]]:
             + f" ({a['quality_gini']:.3f})",
         ],
         [
-            "距学区长学校 distance to the lead, mean / max (m)",
+            "距{lead} distance to the lead, mean / max (m)".format(**w),
             f"{_num(a.get('mean_distance_to_lead_m'))} / {_num(a.get('max_distance_to_lead_m'))}",
         ],
     ]
@@ -316,9 +342,10 @@ def _coverage_cell(after: dict, rules: dict) -> str:
 def _district_table(d: dict) -> str:
     """One row per district (the columns with no figure in any district left out), then every district's
     members."""
+    w = _words(d)
     columns = [
-        ("学区 district", lambda r: html.escape(str(r["district_id"])), False),
-        ("学区长学校 lead", lambda r: html.escape(str(r["lead_name"])), False),
+        ("{d} {en}".format(**w), lambda r: html.escape(str(r["district_id"])), False),
+        ("{lead} lead".format(**w), lambda r: html.escape(str(r["lead_name"])), False),
         ("学校 schools", lambda r: str(r["n_schools"]), True),
         ("学位 seats", lambda r: _num(r.get("capacity")), True),
         ("儿童 children", lambda r: _children(r.get("students")), True),
@@ -326,7 +353,7 @@ def _district_table(d: dict) -> str:
         ("平均质量 mean quality", lambda r: _num(r.get("mean_quality"), 2), True),
         ("质量差 spread", lambda r: _num(r.get("quality_spread"), 2), True),
         ("含优质校 covered", lambda r: "是 yes" if r.get("covered") else "否 no", False),
-        ("最远到学区长 max to lead (m)", lambda r: _num(r.get("max_distance_to_lead_m")), True),
+        ("最远到{lead} max to lead (m)".format(**w), lambda r: _num(r.get("max_distance_to_lead_m")), True),
     ]
     if not any(r.get("mean_quality") is not None for r in d["districts"]):
         columns = [c for c in columns if c[0] != "含优质校 covered"]  # no quality data: nothing is covered
@@ -392,7 +419,7 @@ def _summary_section(summary: dict, has_zones: bool) -> list[str]:
     facts = _zone_facts(summary) if has_zones else []
     if summary.get("districts"):
         if facts:
-            facts.append(["<b>学区 districts</b>", ""])
+            facts.append(["<b>{d} {ens}</b>".format(**_words(summary["districts"])), ""])
         facts += _district_facts(summary["districts"])
     return ["<h2>概要 Summary</h2>", _table(None, facts, cls="facts")]
 
@@ -494,11 +521,13 @@ def report_html(
         *_summary_section(summary, has_zones),
     ]
     if zones is not None and len(zones):
-        png = figures.zones_figure(zones, schools, districts=districts, crs=crs, font=font)
-        caption = "划片与学区 zones and districts" if districts is not None else "划片 zones"
+        w = _words(summary.get("districts"))
+        png = figures.zones_figure(zones, schools, districts=districts, crs=crs, font=font, words=w)
+        caption = "划片与{d} zones and {ens}".format(**w) if districts is not None else "划片 zones"
         body.append(_figure(png, caption, figures.DPI))
     if summary.get("districts"):
-        body += ["<h2>学区 Districts</h2>", _district_table(summary["districts"])]
+        heading = "<h2>{d} {Ens}</h2>".format(**_words(summary["districts"]))
+        body += [heading, _district_table(summary["districts"])]
     if has_zones:
         body += _zone_sections(blocks, zones, schools, summary, crs, font, figures)
     body += _warnings_section(summary.get("warnings") or [])

@@ -372,6 +372,11 @@ def _close(change: Change, blocks, schools, _scenario):
     schools = schools.drop(index=schools.index[j])
     if schools.empty:
         raise _Refused("closing it leaves no school.", "close fewer schools.", "school")
+    if "current_school" in blocks:
+        # its children's current school is named by its name from now on: the school is no longer in the
+        # plan's schools table, where the announcement, the map and the report look up a name by id
+        blocks = blocks.copy()
+        blocks.loc[_of_school(blocks, row), "current_school"] = str(row["name"])
     return (
         blocks,
         schools,

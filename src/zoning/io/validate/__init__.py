@@ -7,13 +7,15 @@ May import: ``errors``, ``io.files``, ``io.crs`` and its own modules in order: `
 from .blocks import check_blocks
 from .headers import BLOCK_ALIASES, SCHOOL_ALIASES, SITE_ALIASES, normalise_header
 from .numbers import parse_number
-from .pair import STUDY_AREA_MARGIN_M, check_pair
+from .pair import STUDY_AREA_MARGIN_M, check_pair, match_codes, numeric_code
 from .schools import CLASS_SIZE, LEAD_FLAGS, QUALITY_FLAGS, QUALITY_TIERS, STAGES, check_schools
 
 __all__ = [
     "check_blocks",
     "check_schools",
     "check_pair",
+    "match_codes",
+    "numeric_code",
     "normalise_header",
     "parse_number",
     "BLOCK_ALIASES",

@@ -52,6 +52,7 @@ def check_blocks(
     ):  # fmt: skip
         raise InputError([issue])
     rep, ids, names = _start(raw, "block", BLOCK_ALIASES, columns)
+    _plan_as_current(rep, columns)
     n = len(raw.frame)
 
     estimated = False
@@ -105,6 +106,32 @@ def check_blocks(
         "current_school": pd.Series(current, dtype=object),
     }
     return _canonical(rep, ids, names, columns, geoms, f"{students.sum():,.2f} children"), rep.warnings
+
+
+#: The headers of the blocks layer of a ``plan.gpkg`` zoning writes (publish.export), by which such a layer is
+#: known when it comes back as next year's blocks.
+PLAN_BLOCK_HEADERS = frozenset({"block_id", "school_id", "school_name", "current_school", "moved"})
+
+
+def _plan_as_current(rep: _Report, columns: Mapping[str, str] | None) -> None:
+    """Blocks read from a plan zoning wrote (its ``plan.gpkg`` blocks layer, last year's plan as this
+    year's input) have their current school in the plan's ``school_id``: its ``current_school`` is the
+    assignment that plan was measured against, a year older, and moved children counted against it would
+    count again the ones that plan moved.  A current school column the caller named is kept."""
+    if (columns or {}).get("current_school") or not PLAN_BLOCK_HEADERS <= set(
+        map(str, rep.raw.frame.columns)
+    ):
+        return
+    if rep.cols.get("current_school") != "current_school":
+        return
+    rep.cols["current_school"] = "school_id"
+    rep.warn(
+        'is a plan zoning wrote: its zones (column "school_id") are read as the current schools, so children '
+        'moved count against that plan; its column "current_school" (the assignment before that plan) is not '
+        "used.",
+        f"name {rep.flag('current_school')} current_school to count children moved against the assignment "
+        "before it.",
+    )
 
 
 def _block_shapes(rep: _Report, geoms: np.ndarray) -> np.ndarray:

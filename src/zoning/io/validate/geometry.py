@@ -230,8 +230,33 @@ def _start(
     if len(raw.frame) == 0:
         rep.error(f"has no {what}s (no data rows).", "export the table again with its rows.", column=None)
         rep.raise_if_errors()
+    _total_rows(rep)
     ids, names = _ids_and_names(rep, aliases, f"{what}_id")
     return rep, ids, names
+
+
+#: What the id or name cell of a table's total row says (合计 at the foot of a bureau's sheet).
+TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "总合计", "全区合计", "total", "subtotal", "sum"})
+
+
+def _total_rows(rep: _Report) -> None:
+    """A row whose id or name reads 合计 / 总计 / 小计 / total is the table's total, not a block or school:
+    named as such, once (its children or seats would count twice, its empty id and coordinates are not
+    listed as problems of their own)."""
+    for canon in (f"{rep.what}_id", "name"):
+        if canon not in rep.cols:
+            continue
+        for k, value in enumerate(rep.raw.frame[rep.cols[canon]].tolist()):
+            text = "".join(str(value).split()).strip(":：").lower() if isinstance(value, str) else ""
+            if text in TOTAL_WORDS and k not in rep.totals:
+                rep.totals.add(k)
+                rep.error(
+                    f'is a total row ("{value}"), not a {rep.what}: its figures would count a second time.',
+                    "remove the total row (and any subtotal rows) from the table.",
+                    k=k,
+                    canon=canon,
+                    total=True,
+                )
 
 
 def _wgs84_geoms(

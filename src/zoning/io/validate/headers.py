@@ -163,6 +163,8 @@ class _Report:
         # canonical columns the caller named with a header that does not exist (reported once)
         self.misnamed: set[str] = set()
         self.issues: list[Issue] = []
+        # rows that are a table's total (合计), not data: named once, their other problems not listed
+        self.totals: set[int] = set()
 
     def flag(self, canon: str) -> str:
         """The CLI flag naming the column ``canon`` of this file."""
@@ -191,12 +193,15 @@ class _Report:
         canon: str | None,
         kw: dict[str, Any],
     ) -> Issue:
-        """Record an issue at row ``k`` in the column of ``canon`` (or the ``column`` given in ``kw``)."""
+        """Record an issue at row ``k`` in the column of ``canon`` (or the ``column`` given in ``kw``); at a
+        total row only the issue saying so (``total=True``) is recorded."""
+        total = kw.pop("total", False)
         column = kw.pop("column", self.cols.get(canon) if canon else None)
         issue = Issue(
             message, fix, file=self.raw.file, row=self.row(k), column=column, severity=severity, **kw
         )
-        self.issues.append(issue)
+        if total or k not in self.totals:
+            self.issues.append(issue)
         return issue
 
     def error(

@@ -8,10 +8,12 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import unicodedata
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 
@@ -19,7 +21,7 @@ from ...errors import InputError, Issue, name_list
 from .. import crs as zcrs
 from ..files import is_blank, row_label
 
-__all__ = ["check_pair", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
+__all__ = ["check_pair", "match_codes", "numeric_code", "nearest_blocks_m", "STUDY_AREA_MARGIN_M"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,76 @@ STUDY_AREA_MARGIN_M = 3000.0
 
 
 # --------------------------------------------------------------------------------------------- cross-file
+
+
+#: A numeric code: digits, and a fraction of zeros where it went through a column of numbers ("12.0").
+_NUMERIC_CODE = re.compile(r"(\d+)(?:\.0+)?")
+
+
+def numeric_code(value: str) -> str | None:
+    """A numeric code without its leading zeros and a ".0" (full-width digits read as digits), else None."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    found = _NUMERIC_CODE.fullmatch(text) if text.isascii() else None
+    return (found.group(1).lstrip("0") or "0") if found else None
+
+
+def match_codes(
+    blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, *, blocks_file: str, schools_file: str
+) -> tuple[gpd.GeoDataFrame, list[Issue]]:
+    """The blocks with every current school that names a school but for how it is written replaced by that
+    school's id, and a warning for each way:
+
+    - a numeric code that differs from a school's code only by leading zeros or a ".0" ("0012" or "12.0"
+      beside 12: Excel drops the zeros of a code saved as a number, a column of numbers with blanks writes
+      12 as 12.0);
+    - an id or name that differs from a school's only by full-width and half-width characters
+      ("实验学校(初中部)" beside "实验学校（初中部）": files typed by different offices).
+
+    A value two schools match that way is left to :func:`check_pair` to refuse."""
+    if "current_school" not in blocks.columns:
+        return blocks, []
+    ids = schools["school_id"].astype(str).tolist()
+    names = schools["name"].astype(str).tolist()
+    known = set(ids) | set(names)
+    by_code: dict[str, set[str]] = {}
+    by_width: dict[str, set[str]] = {}
+    for sid, name in zip(ids, names, strict=True):
+        if (code := numeric_code(sid)) is not None:
+            by_code.setdefault(code, set()).add(sid)
+        for text in (sid, name):
+            by_width.setdefault(unicodedata.normalize("NFKC", text), set()).add(sid)
+    codes: dict[str, str] = {}
+    widths: dict[str, str] = {}
+    for value in {str(v) for v in blocks["current_school"].tolist() if not is_blank(v)} - known:
+        code = numeric_code(value)
+        if code is not None and len(by_code.get(code, ())) == 1:
+            codes[value] = next(iter(by_code[code]))
+        elif len(found := by_width.get(unicodedata.normalize("NFKC", value), ())) == 1:
+            widths[value] = next(iter(found))
+    if not codes and not widths:
+        return blocks, []
+    same = codes | widths
+    current = [v if is_blank(v) else same.get(str(v), v) for v in blocks["current_school"].tolist()]
+    column = blocks.attrs.get("source_columns", {}).get("current_school", "current_school")
+    values = blocks["current_school"].astype(str)
+    issues = []
+    for found, how, fix in (
+        (codes, f'by a code that differs from a code of {schools_file} only by leading zeros or a ".0"',
+         "write the codes alike in both files (format the code column as text in Excel, which drops the "
+         'leading zeros of a number and may write it as "12.0").'),
+        (widths, f"as {schools_file} does but for full-width and half-width characters (（）and (), "
+         "０-９ and 0-9, …)", f"write the names as {schools_file} does."),
+    ):  # fmt: skip
+        if found:
+            pairs = [f'"{a}" as {b}' for a, b in sorted(found.items())]
+            issues.append(Issue(f"{int(values.isin(list(found)).sum())} block(s) name their current school {how}; "
+                                f"read as those schools ({name_list(pairs, limit=6)}).", fix,
+                                file=blocks_file, column=column, severity="warning"))  # fmt: skip
+    for issue in issues:
+        log.warning("%s", issue)
+    out = blocks.copy()
+    out["current_school"] = pd.Series(current, index=blocks.index, dtype=object)
+    return out, issues
 
 
 def check_pair(

@@ -378,8 +378,10 @@ def _capacity(
         # would mislead, so seats are left out of both, and the rows are named
         rep.warn(
             f"{len(blank)} school(s) have no seats (rows {name_list([rep.row(k) for k in blank], limit=8)}) "
-            f"while {n - len(blank)} have: seats are not balanced, and no district's seat total is given.",
-            "fill in the seats (or entry classes) of every school to balance seats.",
+            f"while {n - len(blank)} have: seats are neither balanced nor checked against the children (a "
+            "district may hold fewer seats than children), and a district holding one of them has no seat total.",
+            "fill in the seats (or entry classes) of every school to balance seats and check them against the "
+            "children.",
             canon="capacity" if "capacity" in rep.cols else "classes",
         )
     return capacity

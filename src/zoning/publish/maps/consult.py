@@ -32,7 +32,7 @@ from folium.template import Template
 
 from .assets import _Raw
 from .layers import _js_literal
-from .style import CHANGE_COLOUR, FOUND_COLOUR, _missing, _plain_id, _truthy, tr, tr_units
+from .style import CHANGE_COLOUR, FOUND_COLOUR, _missing, _plain_id, _truthy, tr, tr_districts, tr_units
 
 #: Matches listed under the search box.
 SEARCH_LIMIT = 10
@@ -245,8 +245,8 @@ def _labels() -> dict:
         "students": tr("学生", "Children"),
         "seats": tr("学位", "Seats"),
         "use": tr("使用率", "Utilisation"),
-        "district": tr("学区", "District"),
-        "lead": tr("学区长学校", "Lead school"),
+        "district": tr_districts("{d}", "{D}"),
+        "lead": tr_districts("{lead}", "Lead school"),
         "quality": tr("办学质量", "Quality"),
         "none": tr("无", "none"),
         "nothing": tr("没有找到", "No match"),

@@ -40,6 +40,7 @@ from .style import (
     _utilisation_html,
     _yes_no,
     tr,
+    tr_districts,
     tr_units,
 )
 
@@ -352,9 +353,9 @@ def _zone_layer(
         if district_of is not None:
             did = district_of.get(sid)
             lines.append(
-                tr("未划入学区", "not in a district")
+                tr_districts("未划入{d}", "not in a {d}")
                 if did is None
-                else f"{tr('学区', 'district')} {_fmt_id(did)}"
+                else f"{tr_districts('{d}', '{d}')} {_fmt_id(did)}"
             )
         lines.append(_load_html(students, capacity, utilisation))
         tip = "<br>".join(lines)
@@ -465,7 +466,8 @@ def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries, *, today:
     ):
         utilisation = _ratio(students, capacity)
         lines = [
-            f"<b>{tr('现状学区', 'district today') if today else tr('学区', 'district')} {_fmt_id(district_id)}</b>"
+            f"<b>{tr_districts('现状{d}', '{d} today') if today else tr_districts('{d}', '{d}')} "
+            f"{_fmt_id(district_id)}</b>"
         ]
         if not _missing(lead_name):
             lines.append(f"{tr('牵头校', 'lead school')}: {html.escape(str(lead_name))}")
@@ -475,7 +477,7 @@ def _district_layer(districts: gpd.GeoDataFrame, geoms: gpd.GeoSeries, *, today:
     return _GeoJsonLayer(
         table,
         items,
-        name=tr("现状学区", "Districts today") if today else tr("学区", "Districts"),
+        name=tr_districts("现状{d}", "{Ds} today") if today else tr_districts("{d}", "{Ds}"),
         pane="districts",
         tooltip_options={"sticky": True},
         show=not today,
@@ -538,7 +540,7 @@ def _school_layer(schools: gpd.GeoDataFrame, geoms: gpd.GeoSeries, colours: dict
         lead = _truthy(is_lead)
         lines = [f"<b>{html.escape(str(name))}</b>" + (" ★ " + tr("牵头校", "lead school") if lead else "")]
         if not _missing(district_id):
-            lines.append(f"{tr('学区', 'district')} {_fmt_id(district_id)}")
+            lines.append(f"{tr_districts('{d}', '{d}')} {_fmt_id(district_id)}")
         lines.append(_load_html(students, capacity, utilisation))
         properties: dict = {"s": s, "t": "<br>".join(lines), "i": len(items)}
         if lead:

@@ -31,6 +31,7 @@ from .style import (
     _star_svg,
     _utilisation_html,
     tr,
+    tr_districts,
     tr_units,
 )
 
@@ -388,13 +389,13 @@ def _district_legend_html(districts: gpd.GeoDataFrame, colours: dict, *, key: st
         rows.append(
             f"<tr><td><span class='zoning-swatch' style='background:"
             f"{_rgba(colours.get(did, UNASSIGNED_COLOUR), ZONE_FILL_OPACITY)}'></span></td>"
-            f"<td class='zoning-district'><span><b>{tr('学区', 'district')} {_fmt_id(did)}</b> · "
+            f"<td class='zoning-district'><span><b>{tr_districts('{d}', '{d}')} {_fmt_id(did)}</b> · "
             f"{_fmt_count(n_schools)} {tr('所学校', 'schools')}</span><br>★ {lead}</td>"
             f"<td class='zoning-num'>{_fmt_count(students)} / {_fmt_count(capacity)}</td>"
             f"<td class='zoning-num'>{use}</td></tr>"
         )
     return (
-        f"<details open><summary><h2>{len(rows) - 1} {tr('学区', 'Districts')}</h2></summary><table>"
+        f"<details open><summary><h2>{len(rows) - 1} {tr_districts('{d}', '{Ds}')}</h2></summary><table>"
         + "".join(rows)
         + "</table>"
         + key
@@ -424,12 +425,12 @@ def _key_html(*, has_lead: bool, has_over: bool, has_moved: bool, has_districts:
     if has_districts:
         key.append(
             "<svg width='22' height='10'><line x1='0' y1='5' x2='22' y2='5' stroke='#1a1a1a' "
-            "stroke-width='4.5'/></svg> " + tr("学区", "district")
+            "stroke-width='4.5'/></svg> " + tr_districts("{d}", "{d}")
         )
     if n_outside:
         key.append(
             f"<span class='zoning-swatch' style='background:{_rgba(UNASSIGNED_COLOUR, ZONE_FILL_OPACITY)}'>"
-            f"</span> {tr('未划入学区', 'not in a district')} ({n_outside:,} {tr('所', 'schools')})"
+            f"</span> {tr_districts('未划入{d}', 'not in a {d}')} ({n_outside:,} {tr('所', 'schools')})"
         )
     return "<div class='zoning-key'>" + "<br>".join(key) + "</div>"
 

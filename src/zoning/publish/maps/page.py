@@ -49,7 +49,7 @@ import pandas as pd
 import shapely
 from folium.map import CustomPane
 
-from ...errors import InputError, Issue, ZoningError, kind_of
+from ...errors import InputError, Issue, ZoningError, choice_issue, kind_of
 from ...io.crs import wgs84_to_gcj02
 from ...plan import units_issue
 from .assets import _CITY_CSS, _CSS, _external_assets, _make_offline, _Raw
@@ -66,6 +66,7 @@ from .style import (
     CITY_SCALE_BLOCKS,
     COORD_DECIMALS,
     DISTRICT_COLUMNS,
+    DISTRICT_WORDS,
     LANGS,
     PALETTE,
     SCHOOL_COLUMNS,
@@ -108,6 +109,7 @@ def zone_map(
     lang: str = "both",
     date: str | None = None,
     units: str = "blocks",
+    district_kind: str = "school districts",
 ) -> folium.Map:
     """An offline Leaflet map of attendance zones (划片), and of school districts (学区) if given.
 
@@ -131,7 +133,8 @@ def zone_map(
     provider name folium knows) adds a background map for users who are online; ``tiles_crs="gcj02"`` shifts
     the overlays into GCJ-02 for 高德 / 腾讯 tiles.  ``lang``: labels in "zh", "en" or "both"; ``date``: a line
     under the title (the consultation's date); ``units``: what the blocks are, named so in every label ("blocks":
-    小区; "primary zones": 小学片区, the blocks of a feeder plan, 直对入学).  Every map has the search box and popups (``consult``); with a
+    小区; "primary zones": 小学片区, the blocks of a feeder plan, 直对入学); ``district_kind``: what the districts are,
+    named so in every label ("school districts": 学区; "education groups": 教育集团, ``rules["districts"]["kind"]``).  Every map has the search box and popups (``consult``); with a
     ``current_school`` per block also the zones of today and the blocks that change school.
 
     Raises:
@@ -141,7 +144,18 @@ def zone_map(
     _check_inputs(blocks, zones, schools, districts, tiles, attribution, tiles_crs, lang, units)
     if city_scale is None:
         city_scale = len(blocks) > CITY_SCALE_BLOCKS
-    with language(lang, units):
+    if district_kind not in DISTRICT_WORDS:
+        raise InputError(
+            [
+                choice_issue(
+                    "district_kind",
+                    district_kind,
+                    tuple(DISTRICT_WORDS),
+                    fix="use school districts or education groups.",
+                )
+            ]
+        )
+    with language(lang, units, district_kind):
         return _draw(
             blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
         )
@@ -230,7 +244,13 @@ def _draw(
         layer_name=zones_name or (tr("调整后片区", "Proposed zones") if before_after else None),
         overlay=not (before_after or zones_name),
     ).add_to(m)
-    if before_after:
+    for name, other in (other_zones or {}).items():  # the plans compared, in their order
+        for sid in other["school_id"]:
+            colours.setdefault(sid, PALETTE[len(colours) % len(PALETTE)])
+        _zone_layer(
+            other, _to_lonlat(other), colours, None, layer_name=name, overlay=False, show=False
+        ).add_to(m)
+    if before_after:  # after the plans: the switcher lists A, B, C, then today (not A, today, B, C)
         _zone_layer(
             now_zones,
             now_geoms,
@@ -239,12 +259,6 @@ def _draw(
             layer_name=tr("现状片区", "Zones today"),
             overlay=False,
             show=False,
-        ).add_to(m)
-    for name, other in (other_zones or {}).items():
-        for sid in other["school_id"]:
-            colours.setdefault(sid, PALETTE[len(colours) % len(PALETTE)])
-        _zone_layer(
-            other, _to_lonlat(other), colours, None, layer_name=name, overlay=False, show=False
         ).add_to(m)
     block_layer = _block_layer(
         blocks, geoms["blocks"], colours, names, stats, min_zoom=BLOCK_MIN_ZOOM if city_scale else None

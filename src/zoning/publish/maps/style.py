@@ -84,20 +84,35 @@ _LANG: ContextVar[str] = ContextVar("zoning_map_lang", default="both")
 _UNITS: ContextVar[str] = ContextVar("zoning_map_units", default="blocks")
 
 
+#: What a plan's districts are (``rules["districts"]["kind"]``), in the map's words: Chinese, English singular,
+#: English plural, and the Chinese of its lead school.
+DISTRICT_WORDS: dict[str, tuple[str, str, str, str]] = {
+    "school districts": ("学区", "district", "districts", "学区长学校"),
+    "education groups": ("教育集团", "group", "groups", "牵头学校"),
+}
+
+#: What the map's districts are (a key of ``DISTRICT_WORDS``): 学区, or 教育集团 drawn with ``--groups``.
+_DISTRICTS: ContextVar[str] = ContextVar("zoning_map_districts", default="school districts")
+
+
 @contextmanager
-def language(lang: str, units: str = "blocks") -> Iterator[None]:
+def language(lang: str, units: str = "blocks", districts: str = "school districts") -> Iterator[None]:
     """Write the labels of the map drawn inside this block in ``lang`` (one of ``LANGS``), naming its blocks
-    as ``units`` (a key of ``UNIT_WORDS``: "blocks", or "primary zones" for a feeder plan)."""
+    as ``units`` (a key of ``UNIT_WORDS``: "blocks", or "primary zones" for a feeder plan) and its districts
+    as ``districts`` (a key of ``DISTRICT_WORDS``: "school districts", or "education groups")."""
     if lang not in LANGS:
         raise ValueError(f"unknown map language {lang!r}; expected one of {', '.join(LANGS)}")
     if (issue := units_issue(units)) is not None:
         raise ValueError(str(issue))
-    tokens = _LANG.set(lang), _UNITS.set(units)
+    if districts not in DISTRICT_WORDS:
+        raise ValueError(f"unknown districts {districts!r}; expected one of {', '.join(DISTRICT_WORDS)}")
+    tokens = _LANG.set(lang), _UNITS.set(units), _DISTRICTS.set(districts)
     try:
         yield
     finally:
         _LANG.reset(tokens[0])
         _UNITS.reset(tokens[1])
+        _DISTRICTS.reset(tokens[2])
 
 
 def tr(zh: str, en: str) -> str:
@@ -111,6 +126,17 @@ def tr_units(zh: str, en: str) -> str:
     "block" (or "primary zone"), ``{us}`` "blocks", ``{Us}`` "Blocks"."""
     u_zh, u_en, us_en = UNIT_WORDS[_UNITS.get()]
     return tr(zh.format(u=u_zh), en.format(u=u_en, us=us_en, Us=us_en[:1].upper() + us_en[1:]))
+
+
+def tr_districts(zh: str, en: str) -> str:
+    """:func:`tr` naming the map's districts: ``{d}`` is 学区 (or 教育集团) in ``zh``, ``{lead}`` its lead school
+    (学区长学校, or 牵头学校); in ``en`` ``{d}`` is "district" (or "group"), ``{ds}`` "districts", ``{Ds}``
+    "Districts", ``{D}`` "District"."""
+    d_zh, d_en, ds_en, lead_zh = DISTRICT_WORDS[_DISTRICTS.get()]
+    return tr(
+        zh.format(d=d_zh, lead=lead_zh),
+        en.format(d=d_en, ds=ds_en, Ds=ds_en[:1].upper() + ds_en[1:], D=d_en[:1].upper() + d_en[1:]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
