@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 from dataclasses import replace
 
@@ -414,6 +415,42 @@ def test_a_block_locked_far_from_its_school_is_joined_to_its_zone_by_the_start()
     start = repair(problem, rounded)
     assert violations(problem, start) == []
     assert start[54] == 0
+
+
+def test_a_bridge_block_without_children_is_handed_to_the_zone_with_free_seats_beyond_it():
+    # a strip cut along its length by a river one bridge block (no children) crosses: the north's school
+    # lacks seats, the south's have them; the chains move blocks that take children out, so the bridge never
+    # moved and no south zone reached the north (benchmarks/river_bridges.py: 1,060 children over, now ~100)
+    from zoning.geo.graph import build_block_graph
+    from zoning.zones.bound import transport_bound
+    from zoning.zones.ejection import first_plan
+    from zoning.zones.problem import build_zone_problem
+    from zoning.zones.start import loads
+
+    x0, y0, size, river = 400_000.0, 4_830_000.0, 100.0, 60.0
+    polys, ids = [], []
+    for r in range(4):
+        for c in range(12):
+            dy = river if r >= 2 else 0.0
+            polys.append(
+                shapely.box(x0 + c * size, y0 + r * size + dy, x0 + (c + 1) * size, y0 + (r + 1) * size + dy)
+            )
+            ids.append(f"b{r}_{c}")
+    polys.append(shapely.box(x0 + 5 * size + 40, y0 + 2 * size, x0 + 5 * size + 60, y0 + 2 * size + river))
+    ids.append("bridge")
+    kids = [10.0] * 48 + [0.0]
+    blocks = gpd.GeoDataFrame({"block_id": ids, "students": kids}, geometry=polys, crs=32619)
+    cells = [(0, 2), (0, 9), (3, 5)]  # two schools south, one north
+    schools = gpd.GeoDataFrame(
+        {"school_id": ["S0", "S1", "S2"], "capacity": [200.0, 200.0, 150.0]},
+        geometry=[polys[r * 12 + c].centroid for r, c in cells], crs=32619,
+    )  # fmt: skip
+    graph, _ = build_block_graph(blocks)
+    problem = build_zone_problem(blocks, schools, graph, move_penalty_m=0)
+    plan = first_plan(problem, transport_bound(problem), deadline=time.perf_counter() + 5)
+    over = np.maximum(0, loads(problem, plan) - problem.capacity)
+    assert over.sum() == 0  # the north's 240 children: 150 at its school, the rest over the bridge
+    assert plan[ids.index("bridge")] != 2
 
 
 # ------------------------------------------------------------------------------ pushes, improving chains

@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from .problem import ZoneProblem, fmt_children
-from .start import _cuts, loads, repair, round_flow
+from .start import _cuts, articulation_points, loads, repair, round_flow
 
 __all__ = ["relieve_seats", "first_plan"]
 
@@ -416,6 +416,10 @@ def first_plan(problem: ZoneProblem, flow, deadline: float, rounded: np.ndarray 
         # children over seats after the first pass, 32 are unavoidable)
         now = time.perf_counter()
         assign = relieve_seats(p, assign, deadline=min(deadline, now + CHAINS_SHARE * (deadline - now)))
+    if p.contiguity and not p.allow_overload and _hand_over_connectors(p, assign):
+        # a zone with free seats now touches an over-full one across a bridge: the chains again
+        now = time.perf_counter()
+        assign = relieve_seats(p, assign, deadline=min(deadline, now + CHAINS_SHARE * (deadline - now)))
     over = int(np.maximum(0, loads(p, assign) - p.capacity).sum())
     log.info(
         "rounding and ejection chains: %s children over seats left (%.2f s)",
@@ -423,3 +427,44 @@ def first_plan(problem: ZoneProblem, flow, deadline: float, rounded: np.ndarray 
         time.perf_counter() - t0,
     )
     return assign
+
+
+def _hand_over_connectors(p: ZoneProblem, assign: np.ndarray) -> bool:
+    """Blocks without children (a bridge, a park) of an over-full zone that also touch a zone with free seats
+    go to that zone when the over-full one stays in one piece without them (in place); True when one moved.
+
+    The chains move blocks that take children out, so a block without any never moves, and where it is the
+    only way between two zones (a bridge over a river), no zone with free seats ever reaches the over-full
+    one: a strip cut along its length by a river two bridge blocks cross (``benchmarks/river_bridges.py``)
+    kept its north's two schools 1,060 children over their seats, with seats to spare south of the river."""
+    free = p.capacity - loads(p, assign)
+    over = free < 0
+    if not over.any():
+        return False
+    indptr, indices = p.neighbours
+    anchor_of = p.anchored_school
+    moved = False
+    cuts: dict[int, set[int]] = {}  # an over-full zone's cut vertices, found again once it gave a block
+    for b in np.flatnonzero((p.students == 0) & over[assign] & (anchor_of < 0)):
+        j = int(assign[b])
+        nbr = indices[indptr[b] : indptr[b + 1]]
+        roomy = [int(k) for k in np.unique(assign[nbr]) if k != j and free[k] > 0 and p.arc_index(b, k) >= 0]
+        if not roomy:
+            continue
+        if j not in cuts:
+            cuts[j] = _cuts_of(p, np.flatnonzero(assign == j))
+        if b in cuts[j]:
+            continue
+        assign[b] = max(roomy, key=lambda k: free[k])
+        cuts.pop(j)
+        moved = True
+    return moved
+
+
+def _cuts_of(p: ZoneProblem, members: np.ndarray) -> set[int]:
+    """The cut vertices of the zone made of ``members`` (blocks whose removal splits it)."""
+    e = p.edges
+    inside = np.zeros(p.n_blocks, dtype=bool)
+    inside[members] = True
+    keep = inside[e[:, 0]] & inside[e[:, 1]]
+    return articulation_points(e[keep])
