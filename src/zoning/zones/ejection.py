@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from .problem import ZoneProblem, fmt_children
-from .start import _cuts, articulation_points, loads, repair, round_flow
+from .start import _cut_vertices, _cuts, loads, repair, round_flow
 
 __all__ = ["relieve_seats", "first_plan"]
 
@@ -452,19 +452,10 @@ def _hand_over_connectors(p: ZoneProblem, assign: np.ndarray) -> bool:
         if not roomy:
             continue
         if j not in cuts:
-            cuts[j] = _cuts_of(p, np.flatnonzero(assign == j))
+            cuts[j] = _cut_vertices(p, assign, np.flatnonzero(assign == j))
         if b in cuts[j]:
             continue
         assign[b] = max(roomy, key=lambda k: free[k])
         cuts.pop(j)
         moved = True
     return moved
-
-
-def _cuts_of(p: ZoneProblem, members: np.ndarray) -> set[int]:
-    """The cut vertices of the zone made of ``members`` (blocks whose removal splits it)."""
-    e = p.edges
-    inside = np.zeros(p.n_blocks, dtype=bool)
-    inside[members] = True
-    keep = inside[e[:, 0]] & inside[e[:, 1]]
-    return articulation_points(e[keep])
