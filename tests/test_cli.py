@@ -460,6 +460,17 @@ def test_next_years_blocks_take_their_current_school_from_last_years_plan(demo_o
         json.loads((tmp_path / "p" / "summary.json").read_text())["totals"]["blocks_with_current_school"]
         == 317
     )
+    # with schools opening on the way (--opens-col), the horizon's blocks start from last year's plan too
+    kids = blocks["students_k4"]
+    blocks.iloc[3:].assign(c2026=kids, c2027=kids).to_file(tmp_path / "years.geojson")
+    schools = gpd.read_file(DEMO / "schools.geojson").assign(开办年份="")
+    schools.to_file(tmp_path / "schools.geojson")
+    result = run("partition", tmp_path / "years.geojson", tmp_path / "schools.geojson", "--students-col",
+                 "students_k4", "--years", "2026=c2026,2027=c2027", "--opens-col", "开办年份", "--time-limit",
+                 8, "--current-plan", out, "--out", tmp_path / "h")  # fmt: skip
+    assert result.exit_code == 0, no_traceback(result)
+    horizon = json.loads((tmp_path / "h" / "summary.json").read_text())["totals"]
+    assert horizon["blocks_with_current_school"] == 314  # (the blocks file names no current school)
     other = tmp_path / "other.geojson"
     blocks.assign(block_id=[f"X{k}" for k in range(len(blocks))]).to_file(other)
     refused = run(*args[:1], other, *args[2:], "--out", tmp_path / "b")

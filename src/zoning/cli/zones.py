@@ -116,7 +116,7 @@ def _run_partition(
         block_frame, found = current_from_plan(block_frame, current_plan, blocks_file=inputs.blocks_file)
         warnings = (*warnings, *found)
     if opens_col:  # schools opening on the way: every block changes school at most once
-        return _run_horizon(inputs.blocks, school_frame, years, opens_col, warnings, roads, rules, options,
+        return _run_horizon(block_frame, school_frame, years, opens_col, warnings, roads, rules, options,
                             out_dir=out_dir, overwrite=overwrite, title=title)  # fmt: skip
     if years:  # one plan within seats in every year: drawn on each block's largest cohort
         block_frame, note = peak_demand(block_frame, years)
