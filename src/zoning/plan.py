@@ -23,7 +23,9 @@ __all__ = [
     "Plan",
     "SolveInfo",
     "UNIT_WORDS",
+    "DISTRICT_WORDS",
     "district_kind_of",
+    "district_words",
     "unit_words",
     "units_of",
     "units_issue",
@@ -51,6 +53,19 @@ def district_kind_of(rules: dict | None) -> str:
     rules = rules or {}
     kind = (rules.get("districts") or {}).get("kind", rules.get("kind"))
     return "education groups" if kind == "education groups" else "school districts"
+
+
+#: What a plan's districts are (:func:`district_kind_of`), in the words a map, an announcement and a report
+#: write: Chinese, English singular, English plural, and the Chinese of its lead school.
+DISTRICT_WORDS: dict[str, tuple[str, str, str, str]] = {
+    "school districts": ("学区", "district", "districts", "学区长学校"),
+    "education groups": ("教育集团", "group", "groups", "牵头学校"),
+}
+
+
+def district_words(rules: dict | None) -> tuple[str, str, str, str]:
+    """:data:`DISTRICT_WORDS` of the districts of a plan with these ``rules`` (see :func:`district_kind_of`)."""
+    return DISTRICT_WORDS[district_kind_of(rules)]
 
 
 def unit_words(rules: dict | None) -> tuple[str, str, str]:

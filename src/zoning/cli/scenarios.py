@@ -18,7 +18,7 @@ from ..errors import InputError, Issue, NoPlanFoundError
 from ..io.inputs import read_plan_folder, read_roads, read_sites
 from ..io.save import csv_writer, json_text, prepare_out_dir, text_writer, write_files
 from ..options import MAX_SEED, SolveOptions
-from ..plan import units_of
+from ..plan import district_kind_of, district_words, units_of
 from ..publish.export import OUTPUT_FILES, plan_layers, write_plan
 from ..publish.maps import BLOCK_COLUMNS, compare_map, to_html
 from ..scenarios.changes import apply_scenario, read_scenario
@@ -147,8 +147,9 @@ def _districts_not_redrawn(base: dict, out_dir) -> Issue | None:
         return None
     rules = districts.get("rules") or {}
     k = rules.get("n_districts") or (districts.get("after") or {}).get("districts")
-    groups = rules.get("kind") == "education groups"
-    what = f"{k} 教育集团 education groups" if groups else f"{k} 学区 school districts"
+    kind = district_kind_of(rules)
+    groups = kind == "education groups"
+    what = f"{k} {district_words(rules)[0]} {kind}"
     gpkg = Path(out_dir) / "plan.gpkg"
     return Issue(
         f"the base plan's {what} are not drawn again: a scenario draws the attendance zones only, so its plan "

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import InputError, Issue, kind_of
 from ..io.save import bytes_writer, csv_writer, text_writer, write_files
-from ..plan import UNIT_WORDS, district_kind_of, units_of
+from ..plan import DISTRICT_WORDS, UNIT_WORDS, district_kind_of, units_of
 
 __all__ = [
     "ANNOUNCE_FILES",
@@ -262,9 +262,10 @@ def _number(k: int) -> str:
 def _head(k: int, sec: Section, units: str = "blocks") -> str:
     facts = []
     if sec.district is not None:
-        groups = sec.district_kind == "education groups"
-        word, lead = ("教育集团 group", "牵头学校 lead") if groups else ("学区 district", "学区长学校 lead")
-        facts.append(f"{word} {sec.district}" + (f"，{lead} {sec.lead_name}" if sec.lead_name else ""))
+        d_zh, d_en, _, lead_zh = DISTRICT_WORDS[sec.district_kind]
+        facts.append(
+            f"{d_zh} {d_en} {sec.district}" + (f"，{lead_zh} lead {sec.lead_name}" if sec.lead_name else "")
+        )
     if sec.capacity is not None:
         facts.append(f"学位 seats {sec.capacity:,.0f}")
     facts.append(f"{UNIT_WORDS[units][0]} {UNIT_WORDS[units][2]} {sec.n_blocks}")

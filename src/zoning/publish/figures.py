@@ -25,6 +25,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.path import Path as MplPath
 
+from ..plan import DISTRICT_WORDS
+
 __all__ = ["DPI", "font_family", "zones_figure", "changes_figure", "distance_figure"]
 
 #: Soft fills for zones (or districts), told apart by a greedy colouring of neighbours.
@@ -233,7 +235,8 @@ def zones_figure(
     """The plan as a map (PNG): zones filled (one colour per district when there are districts, else per
     zone), district outlines, schools as points and leads as stars.  ``words`` name the districts in the
     legend (``{"d": "教育集团", "en": "group", "lead": "牵头学校"}``; default 学区 district, 学区长学校)."""
-    words = {"d": "学区", "en": "district", "lead": "学区长学校", **(words or {})}
+    d_zh, d_en, _, lead_zh = DISTRICT_WORDS["school districts"]
+    words = {"d": d_zh, "en": d_en, "lead": lead_zh, **(words or {})}
     family = font_family(font)
     zones, schools = zones.to_crs(crs), schools.to_crs(crs)
     fig, ax = _map(np.concatenate([zones.geometry.values, schools.geometry.values]))

@@ -36,7 +36,7 @@ import shapely
 from ..check.metrics import summary as plan_summary
 from ..errors import ZoningError
 from ..io.save import bytes_writer, json_text, text_writer, write_files
-from ..plan import unit_words, units_of, zones_title
+from ..plan import district_words, unit_words, units_of, zones_title
 from ..zones.problem import OVERLOAD_PENALTY_M
 from .announce import announcement_changes, change_pairs, current_schools
 from .export import plan_layers
@@ -269,29 +269,11 @@ def _moved(t: dict, u_zh: str, us_en: str) -> str:
     return _children(t["children_moved"])
 
 
-#: The words of a plan's districts by ``rules["kind"]``: 学区 school districts, or 教育集团 education groups.
-_DISTRICT_WORDS = {
-    "school districts": {
-        "d": "学区",
-        "en": "district",
-        "ens": "districts",
-        "Ens": "Districts",
-        "lead": "学区长学校",
-    },
-    "education groups": {
-        "d": "教育集团",
-        "en": "group",
-        "ens": "groups",
-        "Ens": "Groups",
-        "lead": "牵头学校",
-    },
-}
-
-
 def _words(d: dict | None) -> dict[str, str]:
-    """The words naming the districts of the ``districts`` section ``d`` of a summary.json."""
-    kind = ((d or {}).get("rules") or {}).get("kind")
-    return _DISTRICT_WORDS.get(kind, _DISTRICT_WORDS["school districts"])
+    """The words naming the districts of the ``districts`` section ``d`` of a summary.json
+    (:func:`zoning.plan.district_words`), keyed for the report's templates."""
+    zh, en, ens, lead = district_words((d or {}).get("rules"))
+    return {"d": zh, "en": en, "ens": ens, "Ens": ens.capitalize(), "lead": lead}
 
 
 def _district_facts(d: dict) -> list[list[str]]:

@@ -141,20 +141,11 @@ def zone_map(
         InputError: a frame is not a GeoDataFrame, lacks a column or has no CRS (every problem listed),
             or a tile URL comes without attribution.
     """
-    _check_inputs(blocks, zones, schools, districts, tiles, attribution, tiles_crs, lang, units)
+    _check_inputs(
+        blocks, zones, schools, districts, tiles, attribution, tiles_crs, lang, units, district_kind
+    )
     if city_scale is None:
         city_scale = len(blocks) > CITY_SCALE_BLOCKS
-    if district_kind not in DISTRICT_WORDS:
-        raise InputError(
-            [
-                choice_issue(
-                    "district_kind",
-                    district_kind,
-                    tuple(DISTRICT_WORDS),
-                    fix="use school districts or education groups.",
-                )
-            ]
-        )
     with language(lang, units, district_kind):
         return _draw(
             blocks, zones, schools, title, districts, tiles, attribution, tiles_crs, city_scale, date
@@ -385,7 +376,16 @@ def _numbered(page: str, root) -> str:
 
 
 def _check_inputs(
-    blocks, zones, schools, districts, tiles, attribution, tiles_crs="wgs84", lang="both", units="blocks"
+    blocks,
+    zones,
+    schools,
+    districts,
+    tiles,
+    attribution,
+    tiles_crs="wgs84",
+    lang="both",
+    units="blocks",
+    district_kind="school districts",
 ) -> None:
     """Collect every problem with the frames and parameters, then raise one InputError."""
     issues: list[Issue] = []
@@ -438,6 +438,9 @@ def _check_inputs(
         )
     if lang not in LANGS:
         issues.append(Issue(f"lang {lang!r} is not one of {', '.join(LANGS)}.", fix="use zh, en or both."))
+    if district_kind not in DISTRICT_WORDS:
+        issues.append(choice_issue("district_kind", district_kind, tuple(DISTRICT_WORDS),
+                                   fix="use school districts or education groups."))  # fmt: skip
     if (issue := units_issue(units)) is not None:
         issues.append(issue)
     if issues:

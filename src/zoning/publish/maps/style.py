@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ...plan import UNIT_WORDS, units_issue
+from ...plan import DISTRICT_WORDS, UNIT_WORDS, units_issue
 
 #: Qualitative fill colours (Tableau 10 without its red, then lighter companions).  Red is kept for
 #: "over capacity" so a zone colour never reads as a warning.
@@ -83,13 +83,6 @@ _LANG: ContextVar[str] = ContextVar("zoning_map_lang", default="both")
 #: What the map's blocks are (a key of ``plan.UNIT_WORDS``): 小区 blocks, or a feeder plan's 小学片区 primary zones.
 _UNITS: ContextVar[str] = ContextVar("zoning_map_units", default="blocks")
 
-
-#: What a plan's districts are (``rules["districts"]["kind"]``), in the map's words: Chinese, English singular,
-#: English plural, and the Chinese of its lead school.
-DISTRICT_WORDS: dict[str, tuple[str, str, str, str]] = {
-    "school districts": ("学区", "district", "districts", "学区长学校"),
-    "education groups": ("教育集团", "group", "groups", "牵头学校"),
-}
 
 #: What the map's districts are (a key of ``DISTRICT_WORDS``): 学区, or 教育集团 drawn with ``--groups``.
 _DISTRICTS: ContextVar[str] = ContextVar("zoning_map_districts", default="school districts")
