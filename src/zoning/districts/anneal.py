@@ -28,19 +28,31 @@ schools is a saturated ring: every district around the key-school quarter at its
 17 key schools against 0.411), none with room for the surplus; a walk at zero temperature over the
 groupings of equal excess (no spread, no trips) moved none of it in 30 s.  The lead reach binds too: with
 each school free to join its 80 nearest leads 0.055 remains after 60 s (Python), with any lead 0.029.
+
+The breakout (session 19) crosses that ring.  After a cycle, the chain runs cold with a weight on each
+district's excess that grows while the district stays outside a band and decays once it is inside (Morris'
+breakout method, 1993; the penalties of guided local search, Voudouris and Tsang): a surplus key school
+stuck where every neighbour is at its band's edge is pushed on, groupings of equal excess no longer hold it,
+and the districts it has passed through are pressed not to take it back.  From the states cycles and exact
+windows had left 1–2 districts outside (150 s more of cycles: nothing), it reached groupings keeping every
+rule in 2–47 s; in the search, where the repair windows mend the last district it leaves outside, the
+clustered 1,000 → 80 city has its first plan (see ``search``).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 import numpy as np
 
-from .problem import DistrictProblem, band_excess
+from .problem import DistrictProblem, _excess_of, _stats, band_excess
 from .start import tied_schools
 
-__all__ = ["anneal", "polish"]
+__all__ = ["anneal", "breakout", "polish"]
+
+log = logging.getLogger(__name__)
 
 #: A grouping that misses its bands by less than this in all (band-excess units: an average district's worth
 #: of a measure) is left to the repair windows: the clustered cities' starts miss by 0.31 (300 schools) and
@@ -74,14 +86,41 @@ LEAD_MOVE_SHARE = 0.01
 #: 0.002, 844.8 k from 0.005, 844.3 k from 0.01, 847.7 k from 0.03.
 POLISH_T_START = 0.01
 POLISH_T_END = 5e-6
+#: The breakout (:func:`breakout`): its temperature (band-excess units), the proposals between two updates of
+#: the districts' weights, a weight's growth while its district misses a band and its decay (towards 1) while
+#: it keeps them, the seconds without a better grouping after which it ends (the search's repair windows, or
+#: another cycle, take over), and the trips'
+#: weight (a tenth of the cycles': a trip must not hold a key school back).  No weight is capped: a cap at
+#: 1,000 stopped a grouping of one district outside for 120 s (the weights of the districts around it all at
+#: the cap, none pressed more than another), uncapped the same grouping kept every rule after 16–47 s by
+#: seed (the largest weight 100–10⁶).  The weights are scaled down together past BREAKOUT_RESCALE.
+#: Clustered 1,000 → 80 (session 19): the first cycle leaves 7 districts outside (12 s); the breakout then
+#: takes it to 1 within 3 s, and to a grouping keeping every rule in 16–47 s more.  A hotter chain
+#: (T 0.005) kept 5–15 districts outside for 60 s, its weights growing without end.
+BREAKOUT_T = 0.001
+BREAKOUT_CHUNK = 200_000
+BREAKOUT_GROWTH = 1.1
+BREAKOUT_DECAY = 0.995
+BREAKOUT_PATIENCE = 10.0
+BREAKOUT_COST_WEIGHT = 0.001
+BREAKOUT_RESCALE = 1e12
 #: Proposals per call of the compiled chain (about 25 ms at 1,000 schools): the clock and Ctrl-C are asked
 #: between calls.
 CHUNK = 100_000
 
 
-def anneal(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int = 0, stop=None) -> np.ndarray:
-    """The grouping of least band excess found from ``lead_of`` by annealing cycles until the time
-    ``until`` (``time.perf_counter()``) or the first grouping keeping every band; ``lead_of`` itself (the
+def anneal(
+    p: DistrictProblem,
+    lead_of: np.ndarray,
+    *,
+    until: float,
+    seed: int = 0,
+    stop=None,
+    rounds: int | None = None,
+) -> np.ndarray:
+    """The grouping of least band excess found from ``lead_of`` by rounds of an annealing cycle and the
+    breakout (:func:`breakout`, from the cycle's best) until the time ``until`` (``time.perf_counter()``),
+    ``rounds`` rounds (None: no limit) or the first grouping keeping every band; ``lead_of`` itself (the
     same object) when it misses by at most :data:`ANNEAL_EXCESS` or nothing better is found.  ``stop``:
     asked now and then, True ends the run.  A coverage rule (``min_coverage``) is part of the energy as
     ``band_excess`` counts it (ten times the share short)."""
@@ -89,12 +128,64 @@ def anneal(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int =
         return lead_of
     best = lead_of
     moves = CYCLE_MOVES_PER_SCHOOL * p.n
-    while until - time.perf_counter() > 0.5 and not (stop is not None and stop()):
+    done = 0
+    while until - time.perf_counter() > 0.5 and not (stop is not None and stop()) and done != rounds:
+        done += 1
         plan = _cycle(p, best, moves=moves, until=until, seed=seed, stop=stop)
         seed += 1
         best = plan  # (a cycle that found nothing lower gives ``best`` back: the next one tries another seed)
+        log.debug("annealing cycle: %d district(s) outside a band, excess %.4f", *_out_and_excess(p, best))
         if band_excess(p, best) <= 1e-9:
             break
+        # the cycle left a few districts at their bands' edges: the breakout moves them on
+        best = breakout(p, best, until=until, seed=seed, stop=stop)
+        if band_excess(p, best) <= 1e-9:
+            break
+    return best
+
+
+def _out_and_excess(p: DistrictProblem, lead_of: np.ndarray) -> tuple[int, float]:
+    """(districts missing a band, band excess): the breakout's order of groupings."""
+    leads = np.unique(lead_of)
+    ex = _excess_of(p, _stats(p, lead_of), leads)
+    return int((ex > 1e-12).sum()), band_excess(p, lead_of)
+
+
+def breakout(
+    p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int = 0, stop=None
+) -> np.ndarray:
+    """The chain at a low, fixed temperature (BREAKOUT_T), each district's excess weighed by a weight of its
+    own that grows (× BREAKOUT_GROWTH) after every chunk of proposals that leaves the district outside a band
+    and falls back towards 1 while it keeps them (Morris' breakout, the penalties of guided local search):
+    a district stuck at a band's edge is pressed until its neighbours make room, and the pressure passes on
+    to them in turn.  Ends at the first grouping keeping every band, at ``until``, or after
+    BREAKOUT_PATIENCE seconds without a better grouping (fewer districts outside, then less excess); returns
+    the best grouping, or ``lead_of`` itself (the same object) when none is better."""
+    from .chain import Chain, run
+
+    if band_excess(p, lead_of) <= 1e-9 or not len(p.edges):
+        return lead_of
+    ch = Chain(p, lead_of, tied_schools(p), seed=seed, cost_weight=BREAKOUT_COST_WEIGHT)
+    best, best_key = lead_of, _out_and_excess(p, lead_of)
+    last = time.perf_counter()
+    while not (stop is not None and stop()):
+        now = time.perf_counter()
+        if now >= until - 0.05 or now - last > BREAKOUT_PATIENCE:
+            break
+        if run(ch, BREAKOUT_CHUNK, BREAKOUT_T, BREAKOUT_T, spread_weight=0.0, lead_share=LEAD_MOVE_SHARE):
+            return ch.best_of.copy()
+        plan = ch.lead[ch.state]
+        key = _out_and_excess(p, plan)
+        if key < best_key:
+            best, best_key, last = plan.copy(), key, time.perf_counter()
+            log.debug("breakout: %d district(s) outside a band, excess %.4f", *key)
+        energy = ch.energies()
+        out = energy > 1e-12
+        ch.mul[out] *= BREAKOUT_GROWTH
+        ch.mul[~out] = np.maximum(1.0, ch.mul[~out] * BREAKOUT_DECAY)
+        if ch.mul.max() > BREAKOUT_RESCALE:  # (the weights' ratios are what counts: kept finite)
+            ch.mul = np.maximum(1.0, ch.mul / BREAKOUT_RESCALE**0.5)
+        ch.e[:] = ch.mul * energy
     return best
 
 

@@ -167,7 +167,7 @@ def _total(sums, e, rate, weight_all):
 # nogil: the search's LP (HiGHS) and CP-SAT run in other threads meanwhile, on the other core
 @njit(cache=True, nogil=True)
 def _run(  # noqa: C901  (one loop: the moves share their state)
-    state, lead, sums, e, sp, best_of, best_total, rng,
+    state, lead, sums, e, mul, sp, best_of, best_total, rng,
     edges, nb_ptr, nb_idx, keys, fixed, lead_ok, pinned, m_of, bp, req_least,
     xy, weight, cost_unit, rate, weight_all, contiguity, spread_weight, lead_share,
     n_its, t_a, t_b, visited, stamp, stack, cands, hard, trips,
@@ -225,7 +225,7 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
         for c in range(m):
             new_src[c] = sums[src, c] - m_of[i, c]
             new_dst[c] = sums[dst, c] + m_of[i, c]
-        e_src, e_dst = _energy(new_src, bp, req_least), _energy(new_dst, bp, req_least)
+        e_src, e_dst = mul[src] * _energy(new_src, bp, req_least), mul[dst] * _energy(new_dst, bp, req_least)
         delta = e_src + e_dst - e[src] - e[dst]
         new_cov = cov
         if rate >= 0:
@@ -285,7 +285,8 @@ class Chain:
         self.lead = leads.astype(np.int64)
         self.sums = np.zeros((len(leads), self.m_of.shape[1]))
         np.add.at(self.sums, self.state, self.m_of)
-        self.e = np.array([_energy(s, self.bp, self.req_least) for s in self.sums])
+        self.e = self.energies()
+        self.mul = np.ones(len(leads))  # each district's weight of its excess (``anneal.breakout``)
         self.sp = np.array([_spread(s, self.bp) for s in self.sums])
         self.rate = -1.0 if p.min_coverage is None else float(p.min_coverage)
         self.weight_all = max(float(p.weight.sum()), 1e-9)
@@ -312,6 +313,10 @@ class Chain:
         self.stack = np.zeros(n + 1, dtype=np.int64)
         self.cands = np.zeros(n, dtype=np.int64)
 
+    def energies(self) -> np.ndarray:
+        """Each district's band excess from its sums (its energy before its weight ``mul``)."""
+        return np.array([_energy(s, self.bp, self.req_least) for s in self.sums])
+
 
 def run(
     ch: Chain,
@@ -326,7 +331,7 @@ def run(
     """``n_its`` proposals of the chain (T from t_a to t_b); True when it reached a grouping keeping every
     band (``ch.best_of``, then, is that grouping)."""
     args = (
-        ch.state, ch.lead, ch.sums, ch.e, ch.sp, ch.best_of, ch.best_total, ch.rng,
+        ch.state, ch.lead, ch.sums, ch.e, ch.mul, ch.sp, ch.best_of, ch.best_total, ch.rng,
         ch.edges, ch.nb_ptr, ch.nb_idx, ch.keys, ch.fixed, ch.lead_ok, ch.pinned, ch.m_of, ch.bp,
         ch.req_least, ch.xy, ch.weight, ch.cost_unit, ch.rate, ch.weight_all, ch.contiguity,
         spread_weight, lead_share, n_its, t_a, t_b, ch.visited, ch.stamp, ch.stack, ch.cands, hard,

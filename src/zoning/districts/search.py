@@ -10,7 +10,11 @@ While the plan breaks a band by much (``anneal.ANNEAL_EXCESS``), it is annealed 
 moves over the whole city, where key schools must travel over several districts); then repair windows:
 around a district that misses (drawn in proportion to its miss), neighbouring districts join until their
 totals can fit their bands (``windows.repair_window``); the window minimises the band slack alone and
-stops at its first regrouping that keeps every rule inside it.  Once a plan keeps every rule, the
+stops at its first regrouping that keeps every rule inside it.  Above ``FULL_MODEL_SCHOOLS`` schools, a
+start that needed the annealing gets one round of it (a cycle, then the breakout: ``anneal.breakout``), then
+the repair windows and the breakout take turns until a plan keeps every rule: the breakout passes a surplus
+on through districts at their bands' edges, the windows mend the last district it leaves outside.  Once a
+plan keeps every rule, the
 annealing's chain shortens its trips with every band hard (``anneal.polish``) before the windows re-solve
 districts exactly.  Windows keep districts in one piece by shortest paths (``model``), so they need no lazy
 cuts; the whole model keeps the exact rule.  Every solution CP-SAT reports is read as it comes
@@ -36,7 +40,7 @@ import numpy as np
 from ..cpsat import run_cpsat
 from ..errors import ZoningError
 from ..options import SolveOptions
-from .anneal import POLISH_T_START, anneal, polish
+from .anneal import ANNEAL_EXCESS, POLISH_T_START, anneal, breakout, polish
 from .bound import BoundJob
 from .diagnose import district_shortfalls, explain_districts, no_plan_found, precheck_districts
 from .model import DistrictModel
@@ -81,6 +85,15 @@ POLISH_RUNS = 3
 ALTERNATE_PATIENCE = 1.0
 #: The trips' annealing of a plan already annealed and windowed starts cooler than the first one.
 REPOLISH_T_START = 0.003
+#: Above ``FULL_MODEL_SCHOOLS``, a start the annealing was needed for (missing by more than
+#: ``anneal.ANNEAL_EXCESS``) gets one round of the annealing (a cycle, then the breakout), then repair windows
+#: until REPAIR_PATIENCE sweeps of them find nothing, then the breakout again for at most BREAKOUT_ROUND_S,
+#: and so on, while no plan keeps every rule.  Clustered 1,000 → 80 (session 19): the breakout left one
+#: district outside after 15 s and kept it there until 120 s, where the first repair window mended it at
+#: once; with the windows' turn at 141 s they left two districts outside for the last 160 s of 300.
+REPAIR_PATIENCE = 0.25
+REPAIR_ROUND_S = 15.0
+BREAKOUT_ROUND_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -246,6 +259,7 @@ class _Search:
     cuts: int = 0
     windows: int = 0
     source: str = "constructive"
+    breakouts: int = 0
     pieces: dict = field(default_factory=dict)
     on_first_valid: Callable[[], None] = lambda: None
 
@@ -346,15 +360,28 @@ def _full_model(s: _Search, hint: np.ndarray | None = None, until: float | None 
         s.raise_bound(min(wbound, p.cost_of(s.lead_of)), "CP-SAT")
 
 
-def _anneal(s: _Search, until: float) -> None:
+def _anneal(s: _Search, until: float, rounds: int | None = None) -> None:
     """The incumbent annealed on its band excess until ``until`` (:func:`anneal.anneal`)."""
     before = band_excess(s.p, s.lead_of)
-    plan = anneal(s.p, s.lead_of, until=until, seed=s.options.seed, stop=s.stopped)
+    plan = anneal(s.p, s.lead_of, until=until, seed=s.options.seed, stop=s.stopped, rounds=rounds)
+    _take(s, plan, "annealing", before)
+
+
+def _breakout(s: _Search, until: float) -> None:
+    """The incumbent's districts outside their bands pressed on by the breakout until ``until``
+    (:func:`anneal.breakout`), a seed of its own each time."""
+    before = band_excess(s.p, s.lead_of)
+    s.breakouts += 1
+    plan = breakout(s.p, s.lead_of, until=until, seed=s.options.seed + 1000 * s.breakouts, stop=s.stopped)
+    _take(s, plan, "breakout", before)
+
+
+def _take(s: _Search, plan: np.ndarray, source: str, before: float) -> None:
     if plan is not s.lead_of:
-        s.lead_of, s.source = plan, "annealing"
+        s.lead_of, s.source = plan, source
         if is_valid(s.p, plan):
             s.on_valid()
-        log.info("districts: annealing %.3f → %.3f band excess", before, band_excess(s.p, plan))
+        log.info("districts: %s %.3f → %.3f band excess", source, before, band_excess(s.p, plan))
 
 
 def _polish(
@@ -538,8 +565,16 @@ def solve_districts(p: DistrictProblem, options: SolveOptions = SolveOptions()) 
                     _lns(s, deadline, rng, poll_bound)
         else:
             if not is_valid(p, s.lead_of):
-                _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE * options.time_limit_s))
-                _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
+                far = band_excess(p, s.lead_of) > ANNEAL_EXCESS
+                _anneal(s, min(deadline, time.perf_counter() + ANNEAL_SHARE * options.time_limit_s), rounds=1)
+                if not far:
+                    _lns(s, t0 + 0.5 * options.time_limit_s, rng, poll_bound, repair_only=True)
+                while far and not is_valid(p, s.lead_of) and s.left() > 1.0:
+                    # the repair windows and the breakout take turns: what one cannot mend, the other moves on
+                    until = min(deadline, time.perf_counter() + REPAIR_ROUND_S)
+                    _lns(s, until, rng, poll_bound, repair_only=True, patience=REPAIR_PATIENCE)
+                    if not is_valid(p, s.lead_of):
+                        _breakout(s, min(deadline, time.perf_counter() + BREAKOUT_ROUND_S))
             _polish(s, min(deadline, time.perf_counter() + POLISH_SHARE * options.time_limit_s))
             # (the bound comes from the background: HiGHS' LP, or PDLP's duals where HiGHS cannot finish it)
             _lns(s, deadline, rng, poll_bound)
