@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import zoning
+import zoning.districts.anneal as anneal_module
 from test_districts_scale import mixed_city
 from zoning import SolveOptions
 from zoning.districts.anneal import ANNEAL_EXCESS, _out_and_excess, anneal, breakout, polish
@@ -209,3 +210,24 @@ def test_the_breakout_keeps_pinned_leads_pairs_candidates_and_one_piece(clustere
     assert plan[apart[0]] != plan[apart[1]], ids[list(apart)]
     valid = anneal(p, start, until=time.perf_counter() + 20)
     assert breakout(p, valid, until=time.perf_counter() + 1) is valid  # nothing to press on
+
+
+def test_the_breakout_mends_what_the_cycles_leave_on_the_clustered_1000_city(monkeypatch):
+    # issue 19, session 19: a grouping of the benchmark's clustered 1,000 → 80 city (key schools crowded
+    # into one quarter) with one district outside its bands (15 schools, 6 of them key, 48 seats over), every
+    # district around it at its band's edge: 150 s of the annealing's cycles (and 40 s of them in this
+    # session) left it there, exact windows of up to 20 districts found nothing in 60 s each; the breakout
+    # keeps every rule after about 2 s (60 s allowed here, for a loaded machine)
+    import pandas as pd
+
+    from conftest import ROOT, benchmark
+
+    p = benchmark("districts_limit").problem("clustered", 1000, 80)
+    table = pd.read_csv(ROOT / "benchmarks" / "data" / "clustered-1000-80-one-out.csv", dtype=str)
+    index = {sid: i for i, sid in enumerate(p.school_ids)}
+    start = np.full(p.n, -1, dtype=np.int64)
+    start[[index[s] for s in table["school_id"]]] = [index[s] for s in table["lead_id"]]
+    assert _out_and_excess(p, start)[0] == 1 and not district_pieces(p, start)
+    monkeypatch.setattr(anneal_module, "BREAKOUT_PATIENCE", 60.0)
+    plan = breakout(p, start, until=time.perf_counter() + 60, seed=1)
+    assert is_valid(p, plan)
