@@ -47,7 +47,7 @@ import time
 
 import numpy as np
 
-from .problem import DistrictProblem, _excess_of, _stats, band_excess
+from .problem import DistrictProblem, _excess_of, _stats, band_excess, coverage
 from .start import tied_schools
 
 __all__ = ["anneal", "breakout", "polish"]
@@ -183,8 +183,12 @@ def breakout(
         out = energy > 1e-12
         ch.mul[out] *= BREAKOUT_GROWTH
         ch.mul[~out] = np.maximum(1.0, ch.mul[~out] * BREAKOUT_DECAY)
+        if p.min_coverage is not None:  # the coverage rule, a rule of the whole city, has a weight of its own
+            short = coverage(p, plan) < p.min_coverage - 1e-12
+            ch.short_w = ch.short_w * BREAKOUT_GROWTH if short else max(1.0, ch.short_w * BREAKOUT_DECAY)
         if ch.mul.max() > BREAKOUT_RESCALE:  # (the weights' ratios are what counts: kept finite)
             ch.mul = np.maximum(1.0, ch.mul / BREAKOUT_RESCALE**0.5)
+        ch.short_w = min(ch.short_w, BREAKOUT_RESCALE)
         ch.e[:] = ch.mul * energy
     return best
 

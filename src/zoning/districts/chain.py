@@ -155,13 +155,13 @@ def _short(covered, rate, weight_all):
 
 
 @njit(cache=True)
-def _total(sums, e, rate, weight_all):
+def _total(sums, e, rate, weight_all, short_w):
     cov = 0.0
     tot = 0.0
     for d in range(len(e)):
         cov += _covered(sums[d])
         tot += e[d]
-    return tot + _short(cov, rate, weight_all), cov
+    return tot + short_w * _short(cov, rate, weight_all), cov
 
 
 # nogil: the search's LP (HiGHS) and CP-SAT run in other threads meanwhile, on the other core
@@ -169,7 +169,7 @@ def _total(sums, e, rate, weight_all):
 def _run(  # noqa: C901  (one loop: the moves share their state)
     state, lead, sums, e, mul, sp, best_of, best_total, rng,
     edges, nb_ptr, nb_idx, keys, fixed, lead_ok, pinned, m_of, bp, req_least,
-    xy, weight, cost_unit, rate, weight_all, contiguity, spread_weight, lead_share,
+    xy, weight, cost_unit, rate, weight_all, short_w, contiguity, spread_weight, lead_share,
     n_its, t_a, t_b, visited, stamp, stack, cands, hard, trips,
 ):  # fmt: skip
     """``n_its`` proposals, T falling geometrically from t_a to t_b; True at a grouping keeping every band.
@@ -179,10 +179,10 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
     n, k, n_e, m = len(state), len(lead), len(edges), sums.shape[1]
     new_src, new_dst = np.empty(m), np.empty(m)
     temp = t_a
-    total, cov = _total(sums, e, rate, weight_all)
+    total, cov = _total(sums, e, rate, weight_all, short_w)
     for it in range(n_its):
         if it % 2000 == 0:
-            total, cov = _total(sums, e, rate, weight_all)  # (no drift of the running sums)
+            total, cov = _total(sums, e, rate, weight_all, short_w)  # (no drift of the running sums)
             if (not hard and total < best_total[0] - 1e-12) or (hard and trips[0] < trips[1] - 1e-12):
                 best_total[0] = total
                 trips[1] = trips[0]
@@ -230,7 +230,7 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
         new_cov = cov
         if rate >= 0:
             new_cov = cov + _covered(new_src) + _covered(new_dst) - _covered(sums[src]) - _covered(sums[dst])
-            delta += _short(new_cov, rate, weight_all) - _short(cov, rate, weight_all)
+            delta += short_w * (_short(new_cov, rate, weight_all) - _short(cov, rate, weight_all))
         sp_src, sp_dst = _spread(new_src, bp), _spread(new_dst, bp)
         d_all = delta + spread_weight * (sp_src + sp_dst - sp[src] - sp[dst])
         d_trip = _trip(i, lead[dst], xy, weight, cost_unit) - _trip(i, lead[src], xy, weight, cost_unit)
@@ -259,7 +259,7 @@ def _run(  # noqa: C901  (one loop: the moves share their state)
         total += delta
         trips[0] += d_trip
         if total <= 1e-9 and not hard:
-            total, cov = _total(sums, e, rate, weight_all)
+            total, cov = _total(sums, e, rate, weight_all, short_w)
             if total <= 1e-9:
                 best_total[0] = total
                 for u in range(n):
@@ -291,7 +291,8 @@ class Chain:
         self.rate = -1.0 if p.min_coverage is None else float(p.min_coverage)
         self.weight_all = max(float(p.weight.sum()), 1e-9)
         self.best_of = lead_of.astype(np.int64)
-        self.best_total = np.array([_total(self.sums, self.e, self.rate, self.weight_all)[0]])
+        self.short_w = 1.0  # the weight of the coverage rule's shortfall (``anneal.breakout``)
+        self.best_total = np.array([_total(self.sums, self.e, self.rate, self.weight_all, 1.0)[0]])
         # splitmix64 of the seed: a non-zero xorshift state
         z = (int(seed) + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
@@ -333,7 +334,7 @@ def run(
     args = (
         ch.state, ch.lead, ch.sums, ch.e, ch.mul, ch.sp, ch.best_of, ch.best_total, ch.rng,
         ch.edges, ch.nb_ptr, ch.nb_idx, ch.keys, ch.fixed, ch.lead_ok, ch.pinned, ch.m_of, ch.bp,
-        ch.req_least, ch.xy, ch.weight, ch.cost_unit, ch.rate, ch.weight_all, ch.contiguity,
+        ch.req_least, ch.xy, ch.weight, ch.cost_unit, ch.rate, ch.weight_all, ch.short_w, ch.contiguity,
         spread_weight, lead_share, n_its, t_a, t_b, ch.visited, ch.stamp, ch.stack, ch.cands, hard,
         ch.trips,
     )  # fmt: skip
