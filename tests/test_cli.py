@@ -475,3 +475,19 @@ def test_next_years_blocks_take_their_current_school_from_last_years_plan(demo_o
     blocks.assign(block_id=[f"X{k}" for k in range(len(blocks))]).to_file(other)
     refused = run(*args[:1], other, *args[2:], "--out", tmp_path / "b")
     assert refused.exit_code == 1 and "none of the 317 blocks of" in no_traceback(refused)
+    # a current-school column of the blocks file that the plan replaces is not read: a stale one (a school
+    # renamed since) was refused ("row 1, column 现划片学校: names no school") though the plan replaced it
+    stale = tmp_path / "stale.geojson"
+    blocks.assign(现划片学校="Nowhere School").to_file(stale)
+    result = run(*args[:1], stale, *args[2:], "--out", tmp_path / "st")
+    assert result.exit_code == 0, no_traceback(result)
+    totals = json.loads((tmp_path / "st" / "summary.json").read_text())["totals"]
+    assert totals["blocks_with_current_school"] == 317 and totals["children_moved"] < 5
+    # a school of last year's plan closed since: its blocks' children count as moved, with the warning
+    schools = gpd.read_file(DEMO / "schools.geojson")
+    schools[schools["school_id"] != "Kaler"].to_file(tmp_path / "four.geojson")
+    result = run(
+        args[0], DEMO / "blocks.geojson", tmp_path / "four.geojson", *args[3:], "--out", tmp_path / "k"
+    )
+    assert result.exit_code == 0, no_traceback(result)
+    assert "name a current school that is not among the schools (Kaler)" in result.output

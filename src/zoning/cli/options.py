@@ -125,7 +125,7 @@ def _columns(kwargs: dict, prefix: str) -> dict[str, str]:
     return out
 
 
-def _load(blocks, schools, kwargs, keep=(), block_keep=()):
+def _load(blocks, schools, kwargs, keep=(), block_keep=(), current_plan=None):
     coords = kwargs.pop("coords")
     return load_inputs(
         blocks,
@@ -141,6 +141,7 @@ def _load(blocks, schools, kwargs, keep=(), block_keep=()):
         blocks_layer=kwargs.pop("blocks_layer"),
         schools_layer=kwargs.pop("schools_layer"),
         encoding=kwargs.pop("encoding"),
+        current_plan=current_plan,
     )
 
 

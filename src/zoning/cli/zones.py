@@ -13,7 +13,7 @@ import click
 from ..districts.api import form_districts
 from ..errors import Issue
 from ..io.datasets import get_path
-from ..io.inputs import current_from_plan, read_block_column, read_roads
+from ..io.inputs import read_block_column, read_roads
 from ..io.save import csv_writer
 from ..io.validate import BLOCK_ALIASES
 from ..options import SolveOptions
@@ -109,12 +109,11 @@ def _run_partition(
         raise click.BadParameter("schools opening in later years need --years", param_hint="--opens-col")
     keep = [*(_keep_columns(district_kw) if district_kw else ()), *([opens_col] if opens_col else [])]
     current_plan = kwargs.pop("current_plan", None)
-    inputs = _load(blocks, schools, kwargs, keep=keep, block_keep=list(years.values()) if years else ())
+    # --current-plan: last year's plan folder, each block's school in it its current school
+    inputs = _load(blocks, schools, kwargs, keep=keep, block_keep=list(years.values()) if years else (),
+                   current_plan=current_plan or None)  # fmt: skip
     school_frame = _only_stage(inputs.schools, only_stage)
     block_frame, warnings = inputs.blocks, inputs.warnings
-    if current_plan:  # last year's plan folder: each block's school in it is its current school
-        block_frame, found = current_from_plan(block_frame, current_plan, blocks_file=inputs.blocks_file)
-        warnings = (*warnings, *found)
     if opens_col:  # schools opening on the way: every block changes school at most once
         return _run_horizon(block_frame, school_frame, years, opens_col, warnings, roads, rules, options,
                             out_dir=out_dir, overwrite=overwrite, title=title)  # fmt: skip

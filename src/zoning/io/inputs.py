@@ -276,11 +276,15 @@ def load_inputs(
     blocks_layer: str | None = None,
     schools_layer: str | None = None,
     encoding: str | None = None,
+    current_plan: str | os.PathLike[str] | None = None,
 ) -> Inputs:
     """Both files, validated and cross-checked; one InputError lists the problems of both.
 
     ``school_keep`` / ``block_keep`` name further headers of the files copied into the frames (see
-    :func:`read_schools`, :func:`read_blocks`); schools always need a capacity here.
+    :func:`read_schools`, :func:`read_blocks`); schools always need a capacity here.  ``current_plan``: last
+    year's plan folder (or database schema): each block's school in it is its current school
+    (:func:`current_from_plan`), in place of the blocks file's own current-school column, which is then
+    neither read nor checked.
     """
     issues = [
         *_argument_issues(blocks_path, block_columns, block_keep, ("block_columns", "block_keep")),
@@ -327,11 +331,26 @@ def load_inputs(
         raise InputError(issues)
     blocks, schools = frames
     blocks_file, schools_file = _name(blocks_path), _name(schools_path)
+    if current_plan is not None and "current_school" in blocks.columns:
+        # last year's plan replaces the column: a stale one (a school since renamed or closed) is no error
+        column = blocks.attrs.get("source_columns", {}).get("current_school", "current_school")
+        log.info(
+            "%s: column %s not read (the current schools come from %s)",
+            blocks_file,
+            column,
+            _name(current_plan),
+        )
+        blocks = blocks.drop(columns="current_school")
     t0 = time.perf_counter()
     blocks, matched = match_codes(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
     warnings += matched
     warnings += check_pair(blocks, schools, blocks_file=blocks_file, schools_file=schools_file)
     log.info("cross-file checks of %s and %s: %.2f s", blocks_file, schools_file, time.perf_counter() - t0)
+    if current_plan is not None:
+        # (a school of last year's plan missing from the schools is a closure: the zones count its children
+        # as moved and say so)
+        blocks, found = current_from_plan(blocks, current_plan, blocks_file=blocks_file)
+        warnings += found
     return Inputs(blocks, schools, tuple(warnings), blocks_file, schools_file)
 
 
