@@ -276,3 +276,51 @@ def test_ctrl_c_cancels_the_frontier_runs_on_workers_not_finished():
     # without a stop, every result is waited for, in the order of the runs
     futures[1].finished = futures[2].finished = True
     assert _gather(Client(), futures, runs, SolveOptions()) == ["A", "B", "C"]
+
+
+def test_the_logger_caught_by_two_threads_at_once_is_put_back_as_it_was():
+    # two runs of a frontier on one multi-threaded Dask worker: the first swapped the logger's handlers for its
+    # own, the second saved those and swapped again; the first, ending, put back the original ones while the
+    # second ran (its records then went to the terminal), and the second, ending, left the first's dead
+    # handler installed for good
+    import logging
+    import threading
+
+    from zoning.logs import logged_to
+
+    logger = logging.getLogger("zoning")
+    before = (list(logger.handlers), logger.propagate, logger.level)
+    kept = {"a": [], "b": []}
+
+    class Keep(logging.Handler):
+        def __init__(self, name):  # (made in its thread: it keeps that thread's records, as the frontier's)
+            super().__init__(logging.INFO)
+            self.key, self.ident = name, threading.get_ident()
+
+        def emit(self, record):
+            if record.thread == self.ident:
+                kept[self.key].append(record.getMessage())
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with logged_to(Keep("a")):
+            a_in.set()
+            b_in.wait(5)
+            logging.getLogger("zoning.test").info("a's record")
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with logged_to(Keep("b")):
+            b_in.set()
+            a_out.wait(5)
+            logging.getLogger("zoning.test").info("b's record, after a let go")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert kept == {"a": ["a's record"], "b": ["b's record, after a let go"]}
+    assert (list(logger.handlers), logger.propagate, logger.level) == before
