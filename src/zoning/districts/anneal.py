@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -117,10 +119,11 @@ def anneal(
     seed: int = 0,
     stop=None,
     rounds: int | None = None,
+    chains: int = 1,
 ) -> np.ndarray:
     """The grouping of least band excess found from ``lead_of`` by rounds of an annealing cycle and the
     breakout (:func:`breakout`, from the cycle's best) until the time ``until`` (``time.perf_counter()``),
-    ``rounds`` rounds (None: no limit) or the first grouping keeping every band; ``lead_of`` itself (the
+    ``rounds`` rounds (None: no limit) or the first grouping keeping every band (``chains``: the breakout's); ``lead_of`` itself (the
     same object) when it misses by at most :data:`ANNEAL_EXCESS` or nothing better is found.  ``stop``:
     asked now and then, True ends the run.  A coverage rule (``min_coverage``) is part of the energy as
     ``band_excess`` counts it (ten times the share short)."""
@@ -138,7 +141,7 @@ def anneal(
         if band_excess(p, best) <= 1e-9:
             break
         # the cycle left a few districts at their bands' edges: the breakout moves them on
-        best = breakout(p, best, until=until, seed=seed, stop=stop)
+        best = breakout(p, best, until=until, seed=seed, stop=stop, chains=chains)
         if band_excess(p, best) <= 1e-9:
             break
     return best
@@ -152,7 +155,7 @@ def _out_and_excess(p: DistrictProblem, lead_of: np.ndarray) -> tuple[int, float
 
 
 def breakout(
-    p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int = 0, stop=None
+    p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int = 0, stop=None, chains: int = 1
 ) -> np.ndarray:
     """The chain at a low, fixed temperature (BREAKOUT_T), each district's excess weighed by a weight of its
     own that grows (× BREAKOUT_GROWTH) after every chunk of proposals that leaves the district outside a band
@@ -160,11 +163,36 @@ def breakout(
     a district stuck at a band's edge is pressed until its neighbours make room, and the pressure passes on
     to them in turn.  Ends at the first grouping keeping every band, at ``until``, or after
     BREAKOUT_PATIENCE seconds without a better grouping (fewer districts outside, then less excess); returns
-    the best grouping, or ``lead_of`` itself (the same object) when none is better."""
-    from .chain import Chain, run
+    the best grouping, or ``lead_of`` itself (the same object) when none is better.
 
+    ``chains``: that many chains of their own seeds from ``lead_of`` at once, in threads (the compiled chain
+    releases the GIL: one a core), all ending at the first grouping keeping every band; how long one takes to
+    find it varies by seed from seconds to minutes."""
     if band_excess(p, lead_of) <= 1e-9 or not len(p.edges):
         return lead_of
+    if chains <= 1:
+        return _breakout_chain(p, lead_of, until=until, seed=seed, stop=stop)
+    found = threading.Event()
+
+    def halt() -> bool:
+        return found.is_set() or (stop is not None and stop())
+
+    def one(k: int) -> np.ndarray:
+        out = _breakout_chain(p, lead_of, until=until, seed=seed + k, stop=halt)
+        if band_excess(p, out) <= 1e-9:
+            found.set()
+        return out
+
+    with ThreadPoolExecutor(chains) as pool:
+        outs = list(pool.map(one, range(chains)))
+    best = min(outs, key=lambda g: _out_and_excess(p, g))
+    return best if _out_and_excess(p, best) < _out_and_excess(p, lead_of) else lead_of
+
+
+def _breakout_chain(p: DistrictProblem, lead_of: np.ndarray, *, until: float, seed: int, stop) -> np.ndarray:
+    """One chain of :func:`breakout`."""
+    from .chain import Chain, run
+
     ch = Chain(p, lead_of, tied_schools(p), seed=seed, cost_weight=BREAKOUT_COST_WEIGHT)
     best, best_key = lead_of, _out_and_excess(p, lead_of)
     last = time.perf_counter()
@@ -178,7 +206,7 @@ def breakout(
         key = _out_and_excess(p, plan)
         if key < best_key:
             best, best_key, last = plan.copy(), key, time.perf_counter()
-            log.debug("breakout: %d district(s) outside a band, excess %.4f", *key)
+            log.debug("breakout (seed %d): %d district(s) outside a band, excess %.4f", seed, *key)
         energy = ch.energies()
         out = energy > 1e-12
         ch.mul[out] *= BREAKOUT_GROWTH

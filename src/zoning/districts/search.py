@@ -363,7 +363,9 @@ def _full_model(s: _Search, hint: np.ndarray | None = None, until: float | None 
 def _anneal(s: _Search, until: float, rounds: int | None = None) -> None:
     """The incumbent annealed on its band excess until ``until`` (:func:`anneal.anneal`)."""
     before = band_excess(s.p, s.lead_of)
-    plan = anneal(s.p, s.lead_of, until=until, seed=s.options.seed, stop=s.stopped, rounds=rounds)
+    plan = anneal(
+        s.p, s.lead_of, until=until, seed=s.options.seed, stop=s.stopped, rounds=rounds, chains=s.options.workers
+    )  # fmt: skip
     _take(s, plan, "annealing", before)
 
 
@@ -372,7 +374,10 @@ def _breakout(s: _Search, until: float) -> None:
     (:func:`anneal.breakout`), a seed of its own each time."""
     before = band_excess(s.p, s.lead_of)
     s.breakouts += 1
-    plan = breakout(s.p, s.lead_of, until=until, seed=s.options.seed + 1000 * s.breakouts, stop=s.stopped)
+    plan = breakout(
+        s.p, s.lead_of, until=until, seed=s.options.seed + 1000 * s.breakouts, stop=s.stopped,
+        chains=s.options.workers,
+    )  # fmt: skip
     _take(s, plan, "breakout", before)
 
 
