@@ -103,7 +103,7 @@ BREAKOUT_T = 0.001
 BREAKOUT_CHUNK = 200_000
 BREAKOUT_GROWTH = 1.1
 BREAKOUT_DECAY = 0.995
-BREAKOUT_PATIENCE = 10.0
+BREAKOUT_PATIENCE = 30.0
 BREAKOUT_COST_WEIGHT = 0.001
 BREAKOUT_RESCALE = 1e12
 #: Proposals per call of the compiled chain (about 25 ms at 1,000 schools): the clock and Ctrl-C are asked
