@@ -203,12 +203,12 @@ def _breakout_chain(p: DistrictProblem, lead_of: np.ndarray, *, until: float, se
         if run(ch, BREAKOUT_CHUNK, BREAKOUT_T, BREAKOUT_T, spread_weight=0.0, lead_share=LEAD_MOVE_SHARE):
             return ch.best_of.copy()
         plan = ch.lead[ch.state]
-        key = _out_and_excess(p, plan)
+        energy = ch.energies()  # (each district's excess, as ``_out_and_excess`` counts it)
+        out = energy > 1e-12
+        key = (int(out.sum()), band_excess(p, plan))
         if key < best_key:
             best, best_key, last = plan.copy(), key, time.perf_counter()
             log.debug("breakout (seed %d): %d district(s) outside a band, excess %.4f", seed, *key)
-        energy = ch.energies()
-        out = energy > 1e-12
         ch.mul[out] *= BREAKOUT_GROWTH
         ch.mul[~out] = np.maximum(1.0, ch.mul[~out] * BREAKOUT_DECAY)
         if p.min_coverage is not None:  # the coverage rule, a rule of the whole city, has a weight of its own

@@ -292,7 +292,7 @@ class Chain:
         self.weight_all = max(float(p.weight.sum()), 1e-9)
         self.best_of = lead_of.astype(np.int64)
         self.short_w = 1.0  # the weight of the coverage rule's shortfall (``anneal.breakout``)
-        self.best_total = np.array([_total(self.sums, self.e, self.rate, self.weight_all, 1.0)[0]])
+        self.best_total = np.array([_total(self.sums, self.e, self.rate, self.weight_all, self.short_w)[0]])
         # splitmix64 of the seed: a non-zero xorshift state
         z = (int(seed) + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
