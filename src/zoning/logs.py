@@ -17,9 +17,10 @@ from collections.abc import Iterator
 __all__ = ["logged_to"]
 
 _lock = threading.Lock()
-#: The logger as it was before the first of the handlers now catching it: (handlers, propagate, level).
-_before: list[tuple[list[logging.Handler], bool, int]] = []
+#: The handlers now catching the logger, and the logger as it was before the first of them (handlers,
+#: propagate, level).
 _catching: list[logging.Handler] = []
+_before: tuple[list[logging.Handler], bool, int] = ([], True, logging.NOTSET)
 
 
 @contextlib.contextmanager
@@ -28,10 +29,11 @@ def logged_to(handler: logging.Handler) -> Iterator[None]:
     alone while the block runs: INFO and up whatever the level was (-q, or a worker's logger never set),
     DEBUG kept where it was on (-vv still shows a bug's traceback); its handlers, level and propagation as they
     were afterwards, once every thread has let go."""
+    global _before
     logger = logging.getLogger("zoning")
     with _lock:
         if not _catching:
-            _before.append((list(logger.handlers), logger.propagate, logger.level))
+            _before = (list(logger.handlers), logger.propagate, logger.level)
             logger.handlers[:] = []
             logger.propagate = False
             logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
@@ -44,7 +46,7 @@ def logged_to(handler: logging.Handler) -> Iterator[None]:
             logger.removeHandler(handler)
             _catching.remove(handler)
             if not _catching:
-                handlers, propagate, level = _before.pop()
+                handlers, propagate, level = _before
                 logger.handlers[:] = handlers
                 logger.propagate = propagate
                 logger.setLevel(level)
